@@ -1,0 +1,49 @@
+# Every target installs what it needs into .venv first, so each works on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test lint typecheck golden bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: compile every bundled example and check the output against the Kubernetes schemas
+demo: venv
+	@for f in examples/*.yaml; do \
+	  echo "== rbgc build --strict $$f" >&2; \
+	  $(BIN)/rbgc build --strict "$$f" || exit 1; \
+	done
+	@echo "== rbgc validate examples/" >&2
+	@$(BIN)/rbgc validate examples/
+
+## test: the whole suite (unit, golden, conformance, CLI), then lint and types
+test: venv
+	$(BIN)/pytest -q
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+## golden: rewrite tests/golden/*/expected.yaml; review `git diff tests/golden` before committing
+golden: venv
+	$(BIN)/python -m tests.golden_update
+
+## bench: speed figures, side by side (see benchmarks/README.md)
+bench: venv
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+"""rbgc: a compiler from RoleBasedGroup specs to plain Kubernetes objects."""
+
+__version__ = "0.1.0"

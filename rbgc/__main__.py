@@ -1,0 +1,3 @@
+from rbgc.cli import main
+
+main()

@@ -1,0 +1,334 @@
+"""Diagnostics are data: a code, a message, a place in the user's text and a hint.
+
+Passes raise `DiagnosticError` carrying every problem they found; rendering lives in
+`report.py` and the library never prints. Codes are stable and grouped by stage:
+
+    RBG0xx  loading YAML          RBG1xx  schema and validation
+    RBG2xx  dependencies          RBG3xx  placement
+    RBG4xx  expansion             RBG5xx  discovery
+    RBG6xx  output checks         RBG9xx  internal
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A 1-based position in a source file (`-` is standard input)."""
+
+    path: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.path
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    help: str | None = None
+    notes: tuple[tuple[Span, str], ...] = ()
+    severity: Severity = Severity.ERROR
+
+    @property
+    def name(self) -> str:
+        return CODES[self.code].name
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        span = self.span or Span("")
+        return (span.path, span.line, span.col, self.code, self.message)
+
+
+class DiagnosticError(Exception):
+    """Raised by a stage with all the problems it found (never just the first)."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        # A RoleBasedGroupSet compiles one group per replica: report each problem once.
+        self.diagnostics = tuple(sorted(dict.fromkeys(diagnostics), key=Diagnostic.sort_key))
+        super().__init__("; ".join(d.message for d in self.diagnostics))
+
+
+def error(code: str, message: str, span: Span | None = None, **kw: object) -> Diagnostic:
+    return Diagnostic(code=code, message=message, span=span, **kw)  # type: ignore[arg-type]
+
+
+def warning(code: str, message: str, span: Span | None = None, **kw: object) -> Diagnostic:
+    return Diagnostic(
+        code=code,
+        message=message,
+        span=span,
+        severity=Severity.WARNING,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeDoc:
+    """One registry entry, in ruff's rule-doc shape; `rbgc explain CODE` prints it."""
+
+    code: str
+    name: str
+    summary: str
+    why: str
+    example: str = ""
+    fix: str = ""
+    severity: Severity = Severity.ERROR
+    notes: tuple[str, ...] = field(default=())
+
+    def render(self) -> str:
+        parts = [
+            f"{self.code} ({self.name}) [{self.severity}]",
+            "",
+            self.summary,
+            "",
+            "## Why",
+            self.why,
+        ]
+        if self.example:
+            parts += ["", "## Example", self.example.rstrip()]
+        if self.fix:
+            parts += ["", "## Use instead", self.fix.rstrip()]
+        for note in self.notes:
+            parts += ["", note]
+        return "\n".join(parts) + "\n"
+
+
+def _doc(*docs: CodeDoc) -> dict[str, CodeDoc]:
+    return {d.code: d for d in docs}
+
+
+CODES: dict[str, CodeDoc] = _doc(
+    CodeDoc(
+        "RBG001",
+        "yaml-syntax-error",
+        "The file is not well-formed YAML.",
+        "Nothing can be compiled from a file the YAML parser rejects.",
+        "roles:\n  - name: a\n   replicas: 1   # bad indentation",
+    ),
+    CodeDoc(
+        "RBG002",
+        "duplicate-key",
+        "A mapping has the same key twice.",
+        "YAML loaders disagree on which value wins (the API server keeps the last, some "
+        "tools the first); rbgc refuses to guess so nothing you wrote is silently lost.",
+        "metadata:\n  name: a\n  name: b",
+        "Keep one of the keys.",
+    ),
+    CodeDoc(
+        "RBG003",
+        "unsupported-tag",
+        "A YAML tag other than the plain JSON-compatible ones.",
+        "Custom tags (`!!python/object`, `!Ref`, `!!binary`, ...) could make a loader run code "
+        "or build values Kubernetes cannot store. rbgc never constructs them.",
+        "image: !!python/object/apply:os.system ['id']",
+        "Write the plain value.",
+    ),
+    CodeDoc(
+        "RBG004",
+        "non-string-key",
+        "A mapping key that is not a string.",
+        "Kubernetes objects are JSON: every key is a string. Unquoted `1`, `true`, `on` or "
+        "`null` are read as numbers, booleans or null by YAML 1.1.",
+        "labels:\n  on: x",
+        'labels:\n  "on": x',
+    ),
+    CodeDoc(
+        "RBG005",
+        "yaml-too-large",
+        "The document expands to too many nodes.",
+        "Aliases can make a small file expand to billions of values (the 'billion laughs' "
+        "attack); rbgc caps the expanded size of each file.",
+    ),
+    CodeDoc(
+        "RBG006",
+        "invalid-utf8",
+        "The file is not valid UTF-8.",
+        "Kubernetes manifests are UTF-8 text; other encodings are corrupted on the way to the "
+        "API server.",
+    ),
+    CodeDoc(
+        "RBG007",
+        "file-too-large",
+        "The file is larger than rbgc reads.",
+        "A manifest file of many megabytes is almost always a mistake (a binary, a dump); "
+        "reading it would stall every Argo CD refresh.",
+    ),
+    CodeDoc(
+        "RBG008",
+        "unreadable-input",
+        "An input path cannot be read.",
+        "The path does not exist, is not a file or directory, or cannot be opened.",
+    ),
+    CodeDoc(
+        "RBG009",
+        "not-a-kubernetes-object",
+        "A YAML document is not a mapping with string `apiVersion` and `kind`.",
+        "Every document in a manifest folder must be a Kubernetes object; anything else "
+        "would be rejected by the API server after rbgc had passed it on.",
+        "- just\n- a list",
+        "apiVersion: v1\nkind: ConfigMap\n...",
+    ),
+    CodeDoc(
+        "RBG010",
+        "recursive-alias",
+        "An alias refers to a node that contains it.",
+        "A recursive structure has no JSON form and cannot be sent to Kubernetes.",
+    ),
+    CodeDoc(
+        "RBG011",
+        "no-input",
+        "No YAML documents were found in the inputs.",
+        "An empty build would let a GitOps tool with pruning delete everything it manages; "
+        "rbgc treats 'nothing to compile' as an error.",
+    ),
+    CodeDoc(
+        "RBG101",
+        "schema-violation",
+        "A field has the wrong type or an invalid value.",
+        "The RoleBasedGroup schema (schemas/) is what the upstream CRD accepts; anything "
+        "else would be refused by the API server or break the operator's semantics.",
+        "replicas: two",
+        "replicas: 2",
+    ),
+    CodeDoc(
+        "RBG102",
+        "unknown-field",
+        "A RoleBasedGroup field that does not exist.",
+        "The API server would prune an unknown field silently, so a typo such as "
+        "`dependecies` would quietly drop your start order.",
+        "dependecies: [leader]",
+        "dependencies: [leader]",
+    ),
+    CodeDoc(
+        "RBG103",
+        "missing-field",
+        "A required field is missing.",
+        "The upstream CRD requires it, and rbgc cannot infer it.",
+        "roles:\n  - replicas: 1",
+        "roles:\n  - name: worker\n    replicas: 1",
+    ),
+    CodeDoc(
+        "RBG110",
+        "duplicate-role-name",
+        "Two roles of one group share a name.",
+        "`spec.roles` is a list-map keyed by `name`: the API server rejects duplicates, and "
+        "generated object names would collide.",
+    ),
+    CodeDoc(
+        "RBG111",
+        "invalid-name",
+        "A group or role name cannot be used in object names.",
+        "Group and role names become `{group}-{role}` object names, Service names (DNS-1035 "
+        "labels: lowercase letters, digits and '-', starting with a letter) and label values. "
+        "Upstream v0.4.0 accepted such names and then created broken objects.",
+        "- name: Prefill_0",
+        "- name: prefill-0",
+    ),
+    CodeDoc(
+        "RBG112",
+        "name-too-long",
+        "A generated object name exceeds Kubernetes' limits.",
+        "StatefulSet pods carry a `controller-revision-hash` label `{name}-{hash}` that must fit "
+        "in 63 characters, so `{group}-{role}` may be at most 52 characters for StatefulSet "
+        "roles and 63 otherwise. Upstream later truncated names, which can make roles collide; "
+        "rbgc refuses instead.",
+        fix="Shorten the group or the role name.",
+    ),
+    CodeDoc(
+        "RBG113",
+        "duplicate-object",
+        "Two inputs produce the same Kubernetes object.",
+        "Objects are identified by apiVersion group, kind, namespace and name; a second one "
+        "would silently replace the first when applied.",
+    ),
+    CodeDoc(
+        "RBG114",
+        "rollout-never-progresses",
+        "`maxUnavailable` and `maxSurge` are both zero.",
+        "A rolling update that may neither take a pod down nor add one can never progress; "
+        "Kubernetes and upstream RBG both reject it.",
+        "rollingUpdate: {maxUnavailable: 0, maxSurge: 0}",
+        "rollingUpdate: {maxUnavailable: 1, maxSurge: 0}",
+    ),
+    CodeDoc(
+        "RBG120",
+        "not-supported-yet",
+        "The input uses a RoleBasedGroup feature rbgc does not compile yet.",
+        "rbgc refuses rather than emitting objects that silently lack what you asked for.",
+    ),
+    CodeDoc(
+        "RBG201",
+        "unknown-dependency",
+        "A dependency names a role that is not in the group.",
+        "The role would wait forever for a role that never starts (upstream reports "
+        "`role [r] with dependency role [d] not found in rbg`).",
+        "dependencies: [prefil]",
+        "dependencies: [prefill]",
+    ),
+    CodeDoc(
+        "RBG202",
+        "self-dependency",
+        "A role depends on itself.",
+        "A role cannot wait for its own readiness before starting.",
+    ),
+    CodeDoc(
+        "RBG203",
+        "dependency-cycle",
+        "Roles depend on each other in a cycle.",
+        "No start order exists for a cycle: every role in it waits for another. The message "
+        "lists the whole cycle and a note points at each dependency entry.",
+        "router: [prefill]; prefill: [router]",
+        "Remove one edge of the cycle.",
+    ),
+    CodeDoc(
+        "RBG501",
+        "reserved-env-overridden",
+        "A container sets an environment variable that rbgc injects.",
+        "`GROUP_NAME`, `ROLE_NAME` and `ROLE_INDEX` are set by the group, as upstream RBG does; "
+        "your value would be replaced, so rbgc says so.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG502",
+        "reserved-label-overridden",
+        "A pod template sets a label that identifies the group or role.",
+        "The `rolebasedgroup.workloads.x-k8s.io/*` labels select the role's pods; your value is "
+        "replaced by the group's, as upstream RBG does.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG601",
+        "output-schema-violation",
+        "A compiled object does not validate against the Kubernetes schema.",
+        "It would be rejected by the API server. The location points at the input that the "
+        "field came from when rbgc can trace it, else at the role.",
+    ),
+    CodeDoc(
+        "RBG602",
+        "unsupported-kubernetes-version",
+        "The requested Kubernetes version has no bundled schemas.",
+        "rbgc validates against the schemas `kubernetes-validate` ships.",
+        fix="Pass --kubernetes-version with a version such as 1.33.",
+    ),
+    CodeDoc(
+        "RBG901",
+        "internal-error",
+        "rbgc failed on input it should have handled.",
+        "This is a bug in rbgc, not in your manifests.",
+        fix="Please report it with the input that triggers it.",
+    ),
+)

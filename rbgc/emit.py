@@ -1,0 +1,114 @@
+"""Writing the bundle: a YAML stream, a JSON `List`, or one file per object.
+
+Output is byte-identical for the same input: objects come sorted (wave, Argo CD kind order,
+kind, namespace, name, input position), generated objects are built in Kubernetes' key order
+(apiVersion, kind, metadata, spec), pass-through documents keep the user's order exactly,
+and nothing depends on time, hash seeds or the order files were given in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rbgc.k8s.goyaml import resolves_to_non_string
+from rbgc.k8s.manifest import Manifest
+from rbgc.model import Bundle
+
+OUTPUT_MARKER = ".rbgc-output"
+
+
+class _Dumper(yaml.CSafeDumper):
+    """libyaml's emitter; multi-line strings as literal blocks so config files stay readable."""
+
+
+def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
+    style = None
+    if "\n" in data and not data.endswith((" ", "\t")):
+        style = "|"
+    elif data and resolves_to_non_string(data):
+        style = '"'  # "0", "true": quoted as kubectl and Go write them
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def to_yaml(body: dict[str, Any]) -> str:
+    return yaml.dump(
+        body,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+    )
+
+
+def yaml_stream(bundle: Bundle) -> str:
+    return "---\n".join(to_yaml(m.body) for m in bundle.manifests)
+
+
+def json_list(bundle: Bundle) -> str:
+    """A `v1 List` like `kubectl get -o json`: `kubectl apply -f` and `jq .items[]` take it."""
+    doc = {"apiVersion": "v1", "kind": "List", "items": [m.body for m in bundle.manifests]}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def file_name(manifest: Manifest) -> str:
+    """A stable name per object: `{namespace}.{kind}.{name}.yaml` (cluster-scoped: no namespace)."""
+    parts = [manifest.namespace] if manifest.namespace else []
+    parts += [manifest.kind.lower(), manifest.name]
+    return "_".join(p.replace("/", "-") for p in parts) + ".yaml"
+
+
+class OutputDirError(Exception):
+    pass
+
+
+def write_dir(bundle: Bundle, out: str | os.PathLike[str]) -> list[Path]:
+    """Replace the YAML files of an rbgc output folder with the bundle, all or nothing.
+
+    A folder that exists, is not empty and was not written by rbgc is refused: rbgc never
+    deletes files it did not create.
+    """
+    target = Path(out)
+    if target.exists():
+        if not target.is_dir():
+            raise OutputDirError(f"{target} exists and is not a directory")
+        if any(target.iterdir()) and not (target / OUTPUT_MARKER).exists():
+            raise OutputDirError(
+                f"{target} is not empty and was not written by rbgc; refusing to replace its files"
+            )
+    files = {file_name(m): to_yaml(m.body) for m in bundle.manifests}
+    target.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".rbgc-", dir=target))
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        for old in _owned(target):
+            old.unlink()
+        written = []
+        for name in sorted(files):
+            dest = target / name
+            os.replace(staging / name, dest)
+            written.append(dest)
+        (target / OUTPUT_MARKER).write_text(
+            "Written by `rbgc build --out`; rbgc replaces the *.yaml files here.\n",
+            encoding="utf-8",
+        )
+        return written
+    finally:
+        for leftover in staging.iterdir():
+            leftover.unlink()
+        staging.rmdir()
+
+
+def _owned(target: Path) -> Iterable[Path]:
+    return sorted(p for p in target.iterdir() if p.is_file() and p.suffix == ".yaml")

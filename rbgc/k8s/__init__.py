@@ -1,0 +1,1 @@
+"""Kubernetes-side knowledge: upstream conventions, object naming, the manifest record."""

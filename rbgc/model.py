@@ -1,0 +1,190 @@
+"""The typed IR of rbgc's input language, and what the passes produce.
+
+Frozen dataclasses for RBG's own language; pod templates and other Kubernetes structures stay
+plain dicts, governed by Kubernetes' own schema (and never mutated: passes copy before they
+change one). Every node keeps the `Span` of the text it came from.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rbgc.diagnostics import Span
+from rbgc.k8s.manifest import Manifest
+from rbgc.source import Document, JsonPath
+
+IntOrPercent = int | str
+
+
+class WorkloadKind(enum.StrEnum):
+    STATEFULSET = "apps/v1/StatefulSet"
+    DEPLOYMENT = "apps/v1/Deployment"
+    LEADERWORKERSET = "leaderworkerset.x-k8s.io/v1/LeaderWorkerSet"
+
+    @property
+    def kind(self) -> str:
+        return self.value.rpartition("/")[2]
+
+    @property
+    def api_version(self) -> str:
+        return self.value.rpartition("/")[0]
+
+    @property
+    def has_pod_index(self) -> bool:
+        """StatefulSet-backed kinds label pods with `apps.kubernetes.io/pod-index`."""
+        return self is not WorkloadKind.DEPLOYMENT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workload:
+    api_version: str
+    kind: str
+    span: Span
+
+    @property
+    def key(self) -> str:
+        return f"{self.api_version}/{self.kind}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollingUpdate:
+    """`rolloutStrategy.rollingUpdate`, with the CRD's nested defaults applied."""
+
+    partition: IntOrPercent = 0
+    max_unavailable: IntOrPercent = 1
+    max_surge: IntOrPercent = 0
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dependency:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServicePort:
+    name: str | None
+    port: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Role:
+    name: str
+    replicas: int
+    workload: Workload
+    template: Mapping[str, Any]
+    span: Span
+    template_path: JsonPath  # where `template` sits in the source document
+    dependencies: tuple[Dependency, ...] = ()
+    rolling_update: RollingUpdate | None = None  # None: `rollingUpdate` absent
+    restart_policy: str | None = None
+    service_ports: tuple[ServicePort, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    min_ready_seconds: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the role as written
+
+    @property
+    def kind(self) -> WorkloadKind | None:
+        try:
+            return WorkloadKind(self.workload.key)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoordinatedRollingUpdate:
+    """`coordination[].strategy.rollingUpdate`: percent strings, as upstream requires."""
+
+    max_skew: str | None = None
+    partition: str | None = None
+    max_unavailable: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoordinatedScaling:
+    """`coordination[].strategy.scaling`."""
+
+    max_skew: str = "100%"
+    progression: str = "OrderScheduled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coordination:
+    """One `spec.coordination[]` rule: roles that roll out or scale in step."""
+
+    name: str
+    roles: tuple[str, ...]
+    span: Span
+    rolling_update: CoordinatedRollingUpdate | None = None
+    scaling: CoordinatedScaling | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Group:
+    """One RoleBasedGroup (a RoleBasedGroupSet contributes one per replica)."""
+
+    name: str
+    namespace: str
+    roles: tuple[Role, ...]
+    annotations: Mapping[str, str]
+    labels: Mapping[str, str]
+    span: Span
+    document: Document
+    spec_path: JsonPath  # where the group's spec sits in the document ("spec" or "spec.template")
+    order: int = 0
+    pod_group_policy: Mapping[str, Any] | None = None
+    coordination: tuple[Coordination, ...] = ()
+    set_name: str | None = None
+    set_index: int | None = None
+
+    def role(self, name: str) -> Role | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Program:
+    """Everything the inputs hold: groups to compile and documents that pass through."""
+
+    groups: tuple[Group, ...]
+    passthrough: tuple[Manifest, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Waves:
+    """Start order of a group's roles: wave = 1 + the deepest dependency's wave."""
+
+    of_role: Mapping[str, int]
+    order: tuple[str, ...]  # roles by (wave, name)
+
+    @property
+    def count(self) -> int:
+        return max(self.of_role.values(), default=-1) + 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RolePlacement:
+    """What placement decided for one role's pods."""
+
+    affinity_terms: Mapping[str, Any] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Placement:
+    of_role: Mapping[str, RolePlacement]
+    wave_offset: int = 0  # objects that gate the whole group (a PodGroup) need an earlier wave
+    manifests: tuple[Manifest, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bundle:
+    """The compiled output: ordered manifests."""
+
+    manifests: tuple[Manifest, ...]

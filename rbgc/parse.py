@@ -1,0 +1,216 @@
+"""Documents -> Program: RBG documents become typed groups, everything else passes through.
+
+Runs after the schema check, so shapes are trusted here; meaning is checked by the passes.
+Defaults are the upstream CRD's, including its nested ones (rbg-semantics.md §16.26):
+`workload: {}` is a StatefulSet, `rollingUpdate: {}` is partition 0 / maxUnavailable 1 /
+maxSurge 0, an absent `rollingUpdate` stays absent (kinds then use their own defaults).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.k8s import conventions as cv
+from rbgc.k8s.manifest import Manifest
+from rbgc.k8s.naming import set_member_name
+from rbgc.model import (
+    CoordinatedRollingUpdate,
+    CoordinatedScaling,
+    Coordination,
+    Dependency,
+    Group,
+    Program,
+    Role,
+    RollingUpdate,
+    ServicePort,
+    Workload,
+)
+from rbgc.schema import check, is_rbg_document
+from rbgc.source import Document, JsonPath
+
+
+def parse(documents: list[Document], default_namespace: str) -> Program:
+    """Schema-check RBG documents and build the IR. Raises DiagnosticError with every problem."""
+    problems: list[Diagnostic] = []
+    groups: list[Group] = []
+    passthrough: list[Manifest] = []
+    for order, doc in enumerate(documents):
+        if (
+            doc.api_version.startswith(cv.API_GROUP + "/")
+            and doc.kind in (cv.RBG_KIND, cv.RBGSET_KIND)
+            and doc.api_version != cv.API_VERSION
+        ):
+            problems.append(
+                error(
+                    "RBG120",
+                    f"{doc.kind} {doc.api_version} is not supported; rbgc compiles "
+                    f"{cv.API_VERSION}",
+                    doc.span("apiVersion"),
+                    help="convert the object to workloads.x-k8s.io/v1alpha1",
+                )
+            )
+            continue
+        if not is_rbg_document(doc):
+            passthrough.append(
+                Manifest(
+                    body=doc.body,
+                    wave=_passthrough_wave(doc),
+                    order=order,
+                    origin=doc.span(),
+                    source=doc,
+                )
+            )
+            continue
+        found = check(doc)
+        if found:
+            problems.extend(found)
+            continue
+        if doc.kind == cv.RBG_KIND:
+            groups.append(_group(doc, ("spec",), default_namespace, order))
+        elif doc.kind == cv.RBGSET_KIND:
+            groups.extend(_group_set(doc, default_namespace, order))
+        else:
+            problems.append(
+                error(
+                    "RBG120",
+                    f"{doc.kind} is not supported yet",
+                    doc.span("kind"),
+                    help="engine runtime profiles arrive with `engineRuntimes` support",
+                )
+            )
+    if problems:
+        raise DiagnosticError(problems)
+    return Program(groups=tuple(groups), passthrough=tuple(passthrough))
+
+
+def _passthrough_wave(doc: Document) -> int:
+    value = ((doc.body.get("metadata") or {}).get("annotations") or {}).get(cv.SYNC_WAVE)
+    try:
+        return int(value) if value is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
+def _namespace(doc: Document, default_namespace: str) -> str:
+    ns = doc.body["metadata"].get("namespace")
+    return str(ns) if ns else default_namespace
+
+
+def _group(
+    doc: Document,
+    spec_path: JsonPath,
+    default_namespace: str,
+    order: int,
+    name: str | None = None,
+    set_index: int | None = None,
+) -> Group:
+    meta = doc.body["metadata"]
+    spec = _at(doc.body, spec_path)
+    roles = tuple(_role(doc, (*spec_path, "roles", i), raw) for i, raw in enumerate(spec["roles"]))
+    return Group(
+        name=name or meta["name"],
+        namespace=_namespace(doc, default_namespace),
+        roles=roles,
+        annotations=dict(meta.get("annotations") or {}),
+        labels=dict(meta.get("labels") or {}),
+        span=doc.span("metadata", "name"),
+        document=doc,
+        spec_path=spec_path,
+        order=order,
+        pod_group_policy=spec.get("podGroupPolicy"),
+        coordination=tuple(
+            _coordination(doc, (*spec_path, "coordination", i), raw)
+            for i, raw in enumerate(spec.get("coordination") or ())
+        ),
+        set_name=meta["name"] if set_index is not None else None,
+        set_index=set_index,
+    )
+
+
+def _coordination(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Coordination:
+    strategy = raw.get("strategy") or {}
+    rolling = strategy.get("rollingUpdate")
+    scaling = strategy.get("scaling")
+    return Coordination(
+        name=raw["name"],
+        roles=tuple(raw["roles"]),
+        span=doc.span(*path, "name"),
+        rolling_update=None
+        if rolling is None
+        else CoordinatedRollingUpdate(
+            max_skew=rolling.get("maxSkew"),
+            partition=rolling.get("partition"),
+            max_unavailable=rolling.get("maxUnavailable"),
+        ),
+        scaling=None
+        if scaling is None
+        else CoordinatedScaling(
+            max_skew=scaling.get("maxSkew", "100%"),
+            progression=scaling.get("progression", "OrderScheduled"),
+        ),
+    )
+
+
+def _group_set(doc: Document, default_namespace: str, order: int) -> list[Group]:
+    name = doc.body["metadata"]["name"]
+    replicas = doc.body["spec"].get("replicas", 1)
+    return [
+        _group(
+            doc,
+            ("spec", "template"),
+            default_namespace,
+            order,
+            name=set_member_name(name, i),
+            set_index=i,
+        )
+        for i in range(replicas)
+    ]
+
+
+def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
+    workload_raw = raw.get("workload") or {}
+    workload = Workload(
+        api_version=workload_raw.get("apiVersion", "apps/v1"),
+        kind=workload_raw.get("kind", "StatefulSet"),
+        span=doc.span(*path, "workload") if "workload" in raw else doc.span(*path, "name"),
+    )
+    rolling = (raw.get("rolloutStrategy") or {}).get("rollingUpdate")
+    rolling_update = None
+    if rolling is not None:
+        rolling_update = RollingUpdate(
+            partition=rolling.get("partition", 0),
+            max_unavailable=rolling.get("maxUnavailable", 1),
+            max_surge=rolling.get("maxSurge", 0),
+            span=doc.span(*path, "rolloutStrategy", "rollingUpdate"),
+        )
+    deps = tuple(
+        Dependency(name=d, span=doc.span(*path, "dependencies", i))
+        for i, d in enumerate(raw.get("dependencies") or ())
+    )
+    ports = tuple(
+        ServicePort(name=p.get("name"), port=p["port"]) for p in raw.get("servicePorts") or ()
+    )
+    return Role(
+        name=raw["name"],
+        replicas=raw.get("replicas", 1),
+        workload=workload,
+        template=raw.get("template") or {},
+        template_path=(*path, "template"),
+        span=doc.span(*path, "name"),
+        dependencies=deps,
+        rolling_update=rolling_update,
+        restart_policy=raw.get("restartPolicy"),
+        service_ports=ports,
+        labels=dict(raw.get("labels") or {}),
+        annotations=dict(raw.get("annotations") or {}),
+        min_ready_seconds=raw.get("minReadySeconds"),
+        raw=raw,
+    )
+
+
+def _at(body: dict[str, Any], path: JsonPath) -> Any:
+    value: Any = body
+    for part in path:
+        value = value[part]
+    return value

@@ -1,0 +1,155 @@
+"""The only place that knows the order of the passes.
+
+    load -> parse -> validate -> dependencies -> placement -> expand -> discovery -> emit
+
+Each group is compiled on its own; problems of every group are gathered and reported together.
+`Trace` records what each pass decided, for `rbgc build --explain`; it describes the passes'
+outputs and never feeds back into them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.k8s.manifest import Manifest
+from rbgc.model import Bundle, Group
+from rbgc.parse import parse
+from rbgc.passes.dependencies import resolve_dependencies
+from rbgc.passes.discovery import inject_discovery
+from rbgc.passes.expand import expand
+from rbgc.passes.placement import place
+from rbgc.passes.validate import validate
+from rbgc.source import Document, load
+
+PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    namespace: str = "default"
+
+
+@dataclass(slots=True)
+class Trace:
+    """What each pass decided, per group: `(pass, group, line)` in the order they ran."""
+
+    entries: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, stage: str, group: Group, line: str) -> None:
+        self.entries.append((stage, f"{group.namespace}/{group.name}", line))
+
+    def stages(self) -> list[str]:
+        return list(dict.fromkeys(stage for stage, _, _ in self.entries))
+
+    def render(self) -> str:
+        return "".join(f"[{stage}] {group}: {line}\n" for stage, group, line in self.entries)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    bundle: Bundle
+    warnings: tuple[Diagnostic, ...]
+    trace: Trace
+
+
+def compile_group(
+    group: Group, trace: Trace
+) -> tuple[tuple[Manifest, ...], tuple[Diagnostic, ...]]:
+    checked = validate(group)
+    trace.add("validate", group, f"{len(group.roles)} role(s) valid")
+
+    waves = resolve_dependencies(checked.group)
+    for wave in range(waves.count):
+        members = [r for r in waves.order if waves.of_role[r] == wave]
+        trace.add("dependencies", group, f"wave {wave}: {', '.join(members)}")
+
+    placement = place(checked.group, waves)
+    for role in group.roles:
+        decided = placement.of_role[role.name]
+        trace.add(
+            "placement",
+            group,
+            f"role {role.name}: "
+            + ("; ".join(decided.reasons) if decided.reasons else "no placement constraints"),
+        )
+
+    expanded = expand(checked.group, waves, placement)
+    for m in expanded.manifests:
+        trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
+
+    discovered = inject_discovery(checked.group, waves, placement, expanded)
+    for m in discovered.manifests:
+        if m.kind == "ConfigMap" and m.role is not None:
+            trace.add(
+                "discovery",
+                group,
+                f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by role {m.role}",
+            )
+    warnings = (*checked.warnings, *expanded.warnings, *discovered.warnings)
+    return discovered.manifests, warnings
+
+
+def compile_documents(documents: list[Document], options: Options) -> Result:
+    """Documents -> ordered Bundle. Raises DiagnosticError with every problem of every group."""
+    if not documents:
+        raise DiagnosticError(
+            [
+                error(
+                    "RBG011",
+                    "no Kubernetes objects found in the inputs",
+                    None,
+                    help="pass files or folders that contain *.yaml manifests",
+                )
+            ]
+        )
+    program = parse(documents, options.namespace)
+    trace = Trace()
+    problems: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
+    manifests: list[Manifest] = list(program.passthrough)
+    for group in program.groups:
+        try:
+            made, found = compile_group(group, trace)
+        except DiagnosticError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        manifests.extend(made)
+        warnings.extend(found)
+    problems.extend(_duplicates(manifests))
+    if problems:
+        raise DiagnosticError([*problems, *warnings])
+    ordered = tuple(sorted(manifests, key=Manifest.sort_key))
+    return Result(
+        bundle=Bundle(manifests=ordered),
+        warnings=tuple(sorted(set(warnings), key=Diagnostic.sort_key)),
+        trace=trace,
+    )
+
+
+def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> Result:
+    return compile_documents(load(paths, stdin), options)
+
+
+def _duplicates(manifests: list[Manifest]) -> list[Diagnostic]:
+    seen: dict[tuple[str, str, str, str], Manifest] = {}
+    problems = []
+    for m in manifests:
+        key = m.identity()
+        if key in seen:
+            first = seen[key]
+            where = f"{m.namespace}/{m.name}" if m.namespace else m.name
+            problems.append(
+                error(
+                    "RBG113",
+                    f"{m.kind} {where} is produced twice",
+                    m.origin,
+                    help="rename one group or role, or remove the duplicate object",
+                    notes=((first.origin, "also produced here"),),
+                )
+            )
+        else:
+            seen[key] = m
+    return problems

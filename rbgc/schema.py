@@ -1,0 +1,220 @@
+"""The input schema check that every build runs, located at `path:line:col`.
+
+`schemas/rolebasedgroup.v1alpha1.schema.json` is the single source of truth. `rbgc validate`
+checks documents against it with the `jsonschema` library; `rbgc build` must start in tens of
+milliseconds, so it interprets the same file here with a small walker that understands only the
+keywords the schema uses (listed in `KEYWORDS`; a test fails if the schema grows another one, and
+a property test checks that both agree on validity).
+
+Unlike check-jsonschema, every problem points at the offending key or value in the user's file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rbgc.diagnostics import Diagnostic, error
+from rbgc.source import Document, JsonPath
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "rolebasedgroup.v1alpha1.schema.json"
+KINDS = ("RoleBasedGroup", "RoleBasedGroupSet", "ClusterEngineRuntimeProfile")
+KEYWORDS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$defs",
+        "$ref",
+        "title",
+        "description",
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "enum",
+        "const",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "items",
+        "anyOf",
+        "oneOf",
+        "x-kubernetes-preserve-unknown-fields",
+        "x-rbgc-expected",
+    }
+)
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+}
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+}
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        loaded: dict[str, Any] = json.load(fh)
+    return loaded
+
+
+@functools.cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        name = node["$ref"].removeprefix("#/$defs/")
+        node = schema()["$defs"][name]
+    return node
+
+
+def _is_type(value: Any, type_name: str) -> bool:
+    if isinstance(value, bool) and type_name in ("integer", "number"):
+        return False
+    if type_name == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _TYPES[type_name])
+
+
+def _show(value: Any) -> str:
+    text = (
+        json.dumps(value, ensure_ascii=False)
+        if not isinstance(value, dict | list)
+        else ("a mapping" if isinstance(value, dict) else "a list")
+    )
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field(jpath: JsonPath) -> str:
+    out = ""
+    for part in jpath:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out or "(document)"
+
+
+class _Walker:
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+
+    def walk(self, node: dict[str, Any], value: Any, jpath: JsonPath) -> Iterator[Diagnostic]:
+        node = _resolve(node)
+        if "anyOf" in node:
+            if not any(self.valid(option, value) for option in node["anyOf"]):
+                yield self.bad(jpath, value, node.get("x-rbgc-expected", "another value"))
+            return
+        if "const" in node and value != node["const"]:
+            yield self.bad(jpath, value, _show(node["const"]))
+            return
+        type_name = node.get("type")
+        if type_name and not _is_type(value, type_name):
+            yield self.bad(jpath, value, _TYPE_WORDS[type_name])
+            return
+        if "enum" in node and value not in node["enum"]:
+            choices = ", ".join(_show(v) for v in node["enum"])
+            yield self.bad(jpath, value, f"one of {choices}")
+            return
+        if isinstance(value, str):
+            yield from self.string(node, value, jpath)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if "minimum" in node and value < node["minimum"]:
+                yield self.bad(jpath, value, f"at least {node['minimum']}")
+            if "maximum" in node and value > node["maximum"]:
+                yield self.bad(jpath, value, f"at most {node['maximum']}")
+        elif isinstance(value, list):
+            if len(value) < node.get("minItems", 0):
+                yield error(
+                    "RBG101",
+                    f"{_field(jpath)} needs at least {node['minItems']} item(s)",
+                    self.doc.span(*jpath),
+                )
+            if "items" in node:
+                for i, item in enumerate(value):
+                    yield from self.walk(node["items"], item, (*jpath, i))
+        elif isinstance(value, dict):
+            yield from self.mapping(node, value, jpath)
+
+    def string(self, node: dict[str, Any], value: str, jpath: JsonPath) -> Iterator[Diagnostic]:
+        if len(value) < node.get("minLength", 0):
+            yield self.bad(jpath, value, "a non-empty string")
+        elif "maxLength" in node and len(value) > node["maxLength"]:
+            yield self.bad(jpath, value, f"at most {node['maxLength']} characters")
+        elif "pattern" in node and not _regex(node["pattern"]).search(value):
+            yield self.bad(
+                jpath, value, node.get("x-rbgc-expected", f"a match for {node['pattern']}")
+            )
+
+    def mapping(
+        self, node: dict[str, Any], value: dict[str, Any], jpath: JsonPath
+    ) -> Iterator[Diagnostic]:
+        props: dict[str, Any] = node.get("properties", {})
+        missing = [k for k in node.get("required", ()) if k not in value]
+        for key in missing:
+            where = _field(jpath)
+            yield error(
+                "RBG103",
+                f"{where} is missing required field {key!r}",
+                self.doc.span(*jpath),
+                help=f"add `{key}:` to {where}",
+            )
+        extra = node.get("additionalProperties", True)
+        for key, item in value.items():
+            child = (*jpath, key)
+            if key in props:
+                yield from self.walk(props[key], item, child)
+            elif extra is False and not node.get("x-kubernetes-preserve-unknown-fields"):
+                close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+                hint = (
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else ("known fields: " + ", ".join(sorted(props)))
+                )
+                yield error(
+                    "RBG102",
+                    f"unknown field {_field(child)!s}",
+                    self.doc.span(*child, key=True),
+                    help=hint,
+                )
+            elif isinstance(extra, dict):
+                yield from self.walk(extra, item, child)
+
+    def valid(self, node: dict[str, Any], value: Any) -> bool:
+        return next(iter(self.walk(node, value, ())), None) is None
+
+    def bad(self, jpath: JsonPath, value: Any, expected: str) -> Diagnostic:
+        return error(
+            "RBG101",
+            f"{_field(jpath)}: expected {expected}, got {_show(value)}",
+            self.doc.span(*jpath),
+        )
+
+
+def check(doc: Document) -> list[Diagnostic]:
+    """Every schema problem of one RBG-family document (empty list: valid)."""
+    if doc.kind not in KINDS:
+        return []
+    return list(_Walker(doc).walk(schema()["$defs"][doc.kind], doc.body, ()))
+
+
+def is_rbg_document(doc: Document) -> bool:
+    return doc.api_version.startswith("workloads.x-k8s.io/") and doc.kind in KINDS

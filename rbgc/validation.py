@@ -1,0 +1,91 @@
+"""`rbgc validate`: the whole compiler, the JSON Schema of the input, and the Kubernetes schema.
+
+The input is checked twice on purpose: the build's own schema walker (`schema.py`, fast, with
+locations) and the reference `jsonschema` implementation over the same schema file. They
+should never disagree; if they do, the jsonschema finding is reported too so nothing slips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jsonschema
+
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
+from rbgc.kubeschema import check_bundle, normalize_version
+from rbgc.pipeline import Options, compile_documents
+from rbgc.schema import is_rbg_document, schema
+from rbgc.source import Document, load
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    diagnostics: tuple[Diagnostic, ...]
+    files: int
+    objects: int
+    version: str
+
+    @property
+    def errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    def summary(self) -> str:
+        warnings = sum(d.severity is Severity.WARNING for d in self.diagnostics)
+        text = (
+            f"rbgc: {self.files} file(s), {self.objects} object(s) valid for "
+            f"Kubernetes {self.version}"
+        )
+        return text + (f" ({warnings} warning(s))" if warnings else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    validator: jsonschema.protocols.Validator
+
+
+def reference_validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
+    validator = reference_validator()
+    found = []
+    for doc in documents:
+        if not is_rbg_document(doc):
+            continue
+        best = jsonschema.exceptions.best_match(validator.iter_errors(doc.body))
+        if best is not None:
+            found.append(
+                error("RBG101", f"{best.message} (JSON Schema)", doc.span(*best.absolute_path))
+            )
+    return found
+
+
+def validate_paths(paths: Sequence[str], namespace: str, kubernetes_version: str) -> Outcome:
+    version = normalize_version(kubernetes_version)
+    documents: list[Document] = []
+    try:
+        documents = load(paths)
+        result = compile_documents(documents, Options(namespace=namespace))
+    except DiagnosticError as exc:
+        diagnostics = list(exc.diagnostics)
+        if documents and not any(d.code in ("RBG101", "RBG102", "RBG103") for d in diagnostics):
+            diagnostics.extend(reference_errors(documents))
+        return Outcome(
+            diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)),
+            files=len({d.path for d in documents}),
+            objects=0,
+            version=version,
+        )
+    found = [
+        *result.warnings,
+        *check_bundle(result.bundle.manifests, version),
+        *reference_errors(documents),
+    ]
+    return Outcome(
+        diagnostics=tuple(sorted(found, key=Diagnostic.sort_key)),
+        files=len({d.path for d in documents}),
+        objects=len(result.bundle.manifests),
+        version=version,
+    )

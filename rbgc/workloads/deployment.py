@@ -1,0 +1,38 @@
+"""A role as a Deployment (rbg-semantics.md §4.4): no Service, no pod index.
+
+Only an explicit `rollingUpdate` sets `strategy`; otherwise Kubernetes' 25%/25% default
+applies, as with upstream (which differs from the StatefulSet default of 1/0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rbgc.k8s.manifest import Manifest
+from rbgc.workloads import RoleContext
+
+
+def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
+    role = ctx.role
+    spec: dict[str, Any] = {
+        "replicas": role.replicas,
+        "selector": {"matchLabels": dict(ctx.selector)},
+        "template": ctx.pod_template,
+    }
+    ru = role.rolling_update
+    if ru is not None:
+        spec["strategy"] = {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": ru.max_surge, "maxUnavailable": ru.max_unavailable},
+        }
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": ctx.metadata(),
+        "spec": spec,
+    }
+    return (
+        ctx.manifest(
+            deploy, template_path=("spec", "template"), pod_templates=(("spec", "template"),)
+        ),
+    )
