@@ -15,7 +15,7 @@ from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Bundle, Group
+from rbgc.model import Bundle, Group, Program
 from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
@@ -51,6 +51,7 @@ class Trace:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
     bundle: Bundle
+    program: Program
     warnings: tuple[Diagnostic, ...]
     trace: Trace
 
@@ -124,6 +125,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
     return Result(
         bundle=Bundle(manifests=ordered),
+        program=program,
         warnings=tuple(sorted(set(warnings), key=Diagnostic.sort_key)),
         trace=trace,
     )

@@ -1,0 +1,19 @@
+"""`make golden`: rewrite the golden outputs. Review `git diff tests/golden` line by line after.
+
+A golden file is a claim about upstream-compatible output, not a snapshot to refresh.
+"""
+
+from __future__ import annotations
+
+from tests.test_golden import CASES, render
+
+
+def main() -> None:
+    for case in CASES:
+        case.expected.parent.mkdir(parents=True, exist_ok=True)
+        case.expected.write_text(render(case), encoding="utf-8")
+        print(f"wrote {case.expected}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Invariants every compiled bundle must satisfy, checked on every test input.
+
+Like sqlglot's structural checks after each rule: whatever the input, the output must be
+self-consistent and acceptable to Kubernetes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rbgc.k8s import conventions as cv
+from rbgc.k8s.manifest import Manifest
+from rbgc.kubeschema import check_bundle
+from rbgc.passes.dependencies import resolve_dependencies
+from rbgc.pipeline import Result
+
+STRICT_VERSIONS = ("1.30", "1.35")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+
+
+def _pod_templates(m: Manifest) -> list[dict[str, Any]]:
+    out = []
+    for path in m.pod_templates:
+        value: Any = m.body
+        for part in path:
+            value = value[part]
+        out.append(value)
+    return out
+
+
+def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS) -> None:
+    manifests = result.bundle.manifests
+    by_identity = {m.identity(): m for m in manifests}
+    assert len(by_identity) == len(manifests), "duplicate objects in the bundle"
+    assert list(manifests) == sorted(manifests, key=Manifest.sort_key), "bundle not sorted"
+
+    for m in manifests:
+        if m.group is None:
+            continue
+        meta = m.body["metadata"]
+        labels, annotations = meta.get("labels", {}), meta.get("annotations", {})
+        assert labels.get(cv.MANAGED_BY) == cv.MANAGER, f"{m.kind} {m.name}: no managed-by"
+        assert labels.get(cv.LABEL_NAME) == m.group, f"{m.kind} {m.name}: no group label"
+        if m.role is not None:
+            assert labels.get(cv.LABEL_ROLE) == m.role, f"{m.kind} {m.name}: no role label"
+        assert annotations.get(cv.SYNC_WAVE) == str(m.wave), f"{m.kind} {m.name}: wave mismatch"
+        assert DNS1123_LABEL.match(m.name) and len(m.name) <= 63, f"bad name {m.name!r}"
+        if m.kind == "Service":
+            assert DNS1035_LABEL.match(m.name), f"Service name {m.name!r} not DNS-1035"
+        if m.kind == "StatefulSet":
+            assert len(m.name) <= 52, f"StatefulSet name {m.name!r} too long for its pods"
+        for template in _pod_templates(m):
+            pod_labels = template["metadata"]["labels"]
+            selector = m.body["spec"]["selector"]["matchLabels"]
+            assert selector.items() <= pod_labels.items(), f"{m.name}: selector misses pods"
+            for volume in template["spec"].get("volumes", []):
+                if "configMap" in volume:
+                    key = ("", "ConfigMap", m.namespace, volume["configMap"]["name"])
+                    assert key in by_identity, f"{m.name}: mounts missing ConfigMap {key}"
+
+    for group in result.program.groups:
+        waves = resolve_dependencies(group)
+        mine = [m for m in manifests if m.group == group.name and m.namespace == group.namespace]
+        wave_of = {m.role: m.wave for m in mine if m.kind in WORKLOAD_KINDS}
+        for role in group.roles:
+            for dep in role.dependencies:
+                assert wave_of[role.name] > wave_of[dep.name], f"{role.name} not after {dep.name}"
+            assert wave_of[role.name] >= waves.of_role[role.name]
+        for service in (m for m in mine if m.kind == "Service"):
+            workload = next(w for w in mine if w.kind == "StatefulSet" and w.name == service.name)
+            pod_labels = _pod_templates(workload)[0]["metadata"]["labels"]
+            assert service.body["spec"]["selector"].items() <= pod_labels.items()
+            assert workload.body["spec"]["serviceName"] == service.name
+
+    # Generated objects must validate for every supported version; pass-through documents are
+    # the user's (upstream's single-node StatefulSets omit serviceName, required before 1.33).
+    generated = [m for m in manifests if m.group is not None]
+    for version in versions:
+        problems = check_bundle(generated, version)
+        assert not problems, "\n".join(d.message for d in problems)

@@ -1,0 +1,167 @@
+"""Passes 1 and 4: validation of names and rollouts; expansion of roles into workloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rbgc.diagnostics import DiagnosticError
+from rbgc.pipeline import Result
+from tests.conftest import compile_yaml
+
+
+def _role(extra: str = "", *, name: str = "r", group: str = "g", replicas: int = 4) -> str:
+    return f"""
+        apiVersion: workloads.x-k8s.io/v1alpha1
+        kind: RoleBasedGroup
+        metadata: {{name: {group}}}
+        spec:
+          roles:
+          - name: {name}
+            replicas: {replicas}
+            {extra}
+            template: {{spec: {{containers: [{{name: c, image: i}}]}}}}
+        """
+
+
+def _codes(text: str) -> list[str]:
+    with pytest.raises(DiagnosticError) as exc:
+        compile_yaml(text)
+    return [d.code for d in exc.value.diagnostics]
+
+
+def _workload(result: Result) -> dict[str, Any]:
+    return next(m.body for m in result.bundle.manifests if m.kind in ("StatefulSet", "Deployment"))
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "code"),
+    [
+        ("g", "Prefill", "RBG111"),
+        ("g", "pre_fill", "RBG111"),
+        ("g", "-a", "RBG111"),
+        ("1g", "r", "RBG111"),  # the group prefixes Service names: must start with a letter
+        ("g" * 30, "r" * 22, "RBG112"),  # 53 characters: too long for a StatefulSet
+    ],
+)
+def test_bad_names(group: str, name: str, code: str) -> None:
+    assert _codes(_role(name=name, group=group)) == [code]
+
+
+def test_longest_statefulset_name_is_accepted() -> None:
+    compile_yaml(_role(group="g" * 30, name="r" * 21))  # 52 characters
+
+
+def test_deployment_may_use_63_characters() -> None:
+    compile_yaml(_role("workload: {kind: Deployment}", group="g" * 30, name="r" * 32))
+
+
+def test_duplicate_role_names() -> None:
+    text = _role().replace(
+        "spec:\n          roles:\n",
+        "spec:\n          roles:\n          - name: r\n            template: {}\n",
+    )
+    assert _codes(text) == ["RBG110"]
+
+
+@pytest.mark.parametrize(
+    "rolling",
+    [
+        "{maxUnavailable: 0, maxSurge: 0}",
+        "{maxUnavailable: 0}",  # maxSurge defaults to 0
+        "{maxUnavailable: 10%, maxSurge: 0}",  # 10% of 4 rounds down to 0
+    ],
+)
+def test_rollout_that_cannot_progress(rolling: str) -> None:
+    assert _codes(_role(f"rolloutStrategy: {{rollingUpdate: {rolling}}}")) == ["RBG114"]
+
+
+def test_unsupported_workload_kind() -> None:
+    assert _codes(_role("workload: {apiVersion: apps/v1, kind: DaemonSet}")) == ["RBG121"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "update"),
+    [
+        ("", {"maxUnavailable": 1, "partition": 0}),
+        ("rolloutStrategy: {type: RollingUpdate}", {"maxUnavailable": 1, "partition": 0}),
+        ("rolloutStrategy: {rollingUpdate: {}}", {"maxUnavailable": 1, "partition": 0}),
+        (
+            "rolloutStrategy: {rollingUpdate: {maxUnavailable: 2, maxSurge: 2, partition: 1}}",
+            {"maxUnavailable": 2, "partition": 1},
+        ),
+        (
+            "rolloutStrategy: {rollingUpdate: {maxUnavailable: 50%, partition: 30%}}",
+            {"maxUnavailable": "50%", "partition": 2},
+        ),  # partition percent rounds up (v0.5.0+)
+    ],
+)
+def test_statefulset_update_strategy(extra: str, update: dict[str, Any]) -> None:
+    sts = _workload(compile_yaml(_role(extra)))
+    assert sts["spec"]["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": update}
+
+
+@pytest.mark.parametrize(
+    ("extra", "strategy"),
+    [
+        ("", None),  # Kubernetes' 25%/25% default, as upstream
+        ("rolloutStrategy: {type: RollingUpdate}", None),
+        (
+            "rolloutStrategy: {rollingUpdate: {maxSurge: 2}}",
+            {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 1}},
+        ),
+    ],
+)
+def test_deployment_strategy(extra: str, strategy: dict[str, Any] | None) -> None:
+    deploy = _workload(compile_yaml(_role(f"workload: {{kind: Deployment}}\n            {extra}")))
+    assert deploy["spec"].get("strategy") == strategy
+
+
+def test_role_labels_annotations_and_min_ready_seconds_reach_the_workload_only() -> None:
+    sts = _workload(
+        compile_yaml(
+            _role(
+                "labels: {team: infra}\n            annotations: {note: x}\n"
+                "            minReadySeconds: 5"
+            )
+        )
+    )
+    assert sts["metadata"]["labels"]["team"] == "infra"
+    assert sts["metadata"]["annotations"]["note"] == "x"
+    assert sts["spec"]["minReadySeconds"] == 5
+    assert "team" not in sts["spec"]["template"]["metadata"]["labels"]
+
+
+def test_user_pod_labels_kept_identity_labels_win_with_a_warning() -> None:
+    result = compile_yaml("""
+        apiVersion: workloads.x-k8s.io/v1alpha1
+        kind: RoleBasedGroup
+        metadata: {name: g}
+        spec:
+          roles:
+          - name: r
+            template:
+              metadata:
+                labels: {app: x, rolebasedgroup.workloads.x-k8s.io/role: other}
+              spec: {containers: [{name: c, image: i}]}
+        """)
+    labels = _workload(result)["spec"]["template"]["metadata"]["labels"]
+    assert labels["app"] == "x"
+    assert labels["rolebasedgroup.workloads.x-k8s.io/role"] == "r"
+    assert [w.code for w in result.warnings] == ["RBG502"]
+
+
+def test_namespace_sets_group_unique_key() -> None:
+    import hashlib
+
+    a = _workload(compile_yaml(_role(), namespace="team-a"))
+    b = _workload(
+        compile_yaml(
+            _role().replace("{name: g}", "{name: g, namespace: team-b}"), namespace="team-a"
+        )
+    )
+    key = "rolebasedgroup.workloads.x-k8s.io/group-unique-key"
+    assert a["metadata"]["labels"][key] == hashlib.sha1(b"team-a/g").hexdigest()
+    assert b["metadata"]["labels"][key] == hashlib.sha1(b"team-b/g").hexdigest()
+    assert b["metadata"]["namespace"] == "team-b"

@@ -1,0 +1,84 @@
+"""Golden outputs for every example and every compat manifest, compared byte for byte.
+
+CI never regenerates them: `make golden` rewrites, a human reviews `git diff tests/golden`.
+Each case also passes the bundle invariants (including the strict Kubernetes schema check).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rbgc import emit
+from rbgc.pipeline import Options, compile_paths
+from tests.conftest import COMPAT, EXAMPLES, ROOT
+from tests.invariants import check_invariants
+
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    inputs: tuple[Path, ...]
+    expected: Path
+
+
+def _cases() -> list[Case]:
+    cases = [
+        Case(f"examples/{p.stem}", (p,), GOLDEN / "examples" / f"{p.stem}.yaml")
+        for p in sorted(EXAMPLES.glob("*.yaml"))
+    ]
+    for path in sorted(COMPAT.rglob("*.yaml")):
+        rel = path.relative_to(COMPAT)
+        if (GOLDEN / "compat" / rel).exists() or _compiles(path):
+            cases.append(Case(f"compat/{rel}", (path,), GOLDEN / "compat" / rel))
+    return cases
+
+
+def _compiles(path: Path) -> bool:
+    from rbgc.diagnostics import DiagnosticError
+
+    try:
+        compile_paths([str(path)], Options())
+    except DiagnosticError:
+        return False
+    return True
+
+
+CASES = _cases()
+
+
+def render(case: Case) -> str:
+    result = compile_paths([str(p) for p in case.inputs], Options())
+    return emit.yaml_stream(result.bundle)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_golden(case: Case) -> None:
+    assert case.expected.exists(), f"no golden for {case.name}; run `make golden` and review it"
+    actual = render(case)
+    expected = case.expected.read_text(encoding="utf-8")
+    if actual != expected:
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                actual.splitlines(keepends=True),
+                "expected",
+                "actual",
+            )
+        )
+        pytest.fail(f"{case.name} differs from its golden:\n{diff}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_invariants(case: Case) -> None:
+    check_invariants(compile_paths([str(p) for p in case.inputs], Options()))
+
+
+def test_every_example_has_a_golden() -> None:
+    names = {c.name for c in CASES}
+    assert {f"examples/{p.stem}" for p in EXAMPLES.glob("*.yaml")} <= names
