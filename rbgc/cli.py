@@ -30,14 +30,17 @@ class ExitCode(enum.IntEnum):
     INVALID = 1  # invalid input (build, validate); changes found (diff)
     USAGE = 2
     INTERNAL = 3
+    # diff and plan follow `kubectl diff`: 1 means changes, every error is >= 2.
+    CHANGES = 1
+    ERROR = 2
 
 
-def _color(mode: str) -> bool:
+def _color(mode: str, stream: Any = None) -> bool:
     if mode == "always":
         return True
     if mode == "never" or os.environ.get("NO_COLOR"):
         return False
-    return sys.stderr.isatty()
+    return bool((stream or sys.stderr).isatty())
 
 
 def _report(diagnostics: Sequence[Diagnostic], fmt: str, color: bool) -> None:
@@ -49,13 +52,15 @@ def _report(diagnostics: Sequence[Diagnostic], fmt: str, color: bool) -> None:
         sys.stderr.write(report.text(diagnostics, color=color))
 
 
-def _fail(diagnostics: Sequence[Diagnostic], fmt: str, color: bool) -> NoReturn:
+def _fail(
+    diagnostics: Sequence[Diagnostic], fmt: str, color: bool, code: ExitCode = ExitCode.INVALID
+) -> NoReturn:
     from rbgc import report
 
     _report(diagnostics, fmt, color)
     if fmt == "text":
         sys.stderr.write(f"rbgc: {report.summary(diagnostics)}; nothing was written\n")
-    raise SystemExit(ExitCode.INVALID)
+    raise SystemExit(code)
 
 
 def _internal(exc: BaseException) -> NoReturn:
@@ -137,9 +142,12 @@ def main() -> None:
       rbgc build examples/ --out rendered/          one file per object
       rbgc validate $(git ls-files '*.yaml')        check only (pre-commit)
       rbgc explain RBG203                           what a diagnostic code means
+      rbgc diff old/ new/                           what an upgrade changes and restarts
+      rbgc plan --git main examples/                the rollout, step by step
 
     \b
     Exit codes: 0 success, 1 invalid input, 2 usage error, 3 internal error.
+    diff and plan, as kubectl diff: 0 no change, 1 changes, 2 any error, 3 internal error.
     """
 
 
@@ -268,6 +276,152 @@ def validate(
         _report(outcome.diagnostics, fmt, use_color)
         if not quiet and fmt == "text":
             sys.stdout.write(outcome.summary() + "\n")
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        _internal(exc)
+
+
+def _review_options(func: F) -> F:
+    options = [
+        click.argument("paths", nargs=-1, metavar="OLD NEW | --git REF [PATH...]"),
+        click.option(
+            "--git",
+            "git_ref",
+            metavar="REF",
+            help="Compare PATH... (default: .) in the working tree against git revision REF.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _compare(
+    paths: tuple[str, ...], git_ref: str | None, namespace: str | None, fmt: str, color: bool
+) -> Any:
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.plan.review import compare, compare_git
+
+    if git_ref is None and len(paths) != 2:
+        raise click.UsageError("expected OLD and NEW (or --git REF [PATH...])")
+    try:
+        if git_ref is not None:
+            return compare_git(git_ref, paths or (".",), _namespace(namespace))
+        return compare([paths[0]], [paths[1]], _namespace(namespace))
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, color, ExitCode.ERROR)
+
+
+def _review_exit(changed: bool) -> NoReturn:
+    raise SystemExit(ExitCode.CHANGES if changed else ExitCode.OK)
+
+
+@main.command()
+@_review_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text (coloured on a terminal), json (docs/diff-format.md) or markdown (PR comment).",
+)
+@_common
+def diff(
+    paths: tuple[str, ...],
+    git_ref: str | None,
+    output: str,
+    namespace: str | None,
+    kubernetes_version: str | None,
+    fmt: str,
+    color: str,
+) -> None:
+    """Show what changes between two versions of the manifests, and what it does to pods.
+
+    OLD and NEW are files or folders; both are compiled as `build` would, and the compiled
+    objects are compared. Each change is classified: restarts (pod template changed),
+    scale, config, recreate (an immutable field changed), metadata. Secret values are
+    masked. Exit 0 no change, 1 changes, 2 error (as kubectl diff).
+    """
+    use_color = _color(color)
+    try:
+        from rbgc.plan import render
+
+        found = _compare(paths, git_ref, namespace, fmt, use_color)
+        if output == "json":
+            text = render.diff_json(found.changes)
+        elif output == "markdown":
+            text = render.diff_markdown(found.changes)
+        else:
+            text = render.diff_text(found.changes, color=_color(color, sys.stdout))
+        sys.stdout.write(text)
+        _review_exit(bool(found.changes))
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        _internal(exc)
+
+
+@main.command()
+@_review_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text (coloured on a terminal), json (docs/diff-format.md) or markdown (PR comment).",
+)
+@click.option(
+    "--stop-after",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Show only the first N steps (a canary); invariants still cover the whole plan.",
+)
+@_common
+def plan(
+    paths: tuple[str, ...],
+    git_ref: str | None,
+    output: str,
+    stop_after: int | None,
+    namespace: str | None,
+    kubernetes_version: str | None,
+    fmt: str,
+    color: str,
+) -> None:
+    """Show the ordered rollout that applying NEW over OLD takes, step by step.
+
+    Steps follow the dependency waves, each role's rolling strategy (partition,
+    maxUnavailable, maxSurge) and the coordination rules (maxSkew). Each step lists the pods
+    going down and, per role, replicas, updated and available pods and the capacity floor.
+    Invariants are checked on every plan. Exit 0 no change, 1 changes, 2 error.
+    """
+    use_color = _color(color)
+    try:
+        from rbgc.diagnostics import DiagnosticError
+        from rbgc.plan import render
+        from rbgc.plan.inputs import group_changes
+        from rbgc.plan.rollout import plan as make_plan
+
+        found = _compare(paths, git_ref, namespace, fmt, use_color)
+        try:
+            groups = group_changes(found.old.program, found.new.program, found.changes)
+            result = make_plan(
+                groups,
+                kubernetes_version=_kubernetes_version(kubernetes_version),
+                stop_after=stop_after,
+            )
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, use_color, ExitCode.ERROR)
+        if output == "json":
+            text = render.plan_json(result)
+        elif output == "markdown":
+            text = render.plan_markdown(result)
+        else:
+            text = render.plan_text(result, color=_color(color, sys.stdout))
+        sys.stdout.write(text)
+        _review_exit(bool(found.changes))
     except (SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:

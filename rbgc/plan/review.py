@@ -1,0 +1,69 @@
+"""Both sides compiled by the same pipeline, then diffed and planned: what the CLI calls."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rbgc.diagnostics import Diagnostic, DiagnosticError
+from rbgc.model import Bundle, Program
+from rbgc.pipeline import Options, compile_documents
+from rbgc.plan.diff import Change, diff_bundles
+from rbgc.source import load
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Side:
+    bundle: Bundle
+    program: Program
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    old: Side
+    new: Side
+    changes: tuple[Change, ...]
+
+
+EMPTY = Side(bundle=Bundle(manifests=()), program=Program(groups=(), passthrough=()))
+
+
+def compile_side(paths: Sequence[str], namespace: str) -> Side:
+    """A side with no documents at all is empty (a file that does not exist yet, or any more)."""
+    if not paths:
+        return EMPTY
+    documents = load(paths)
+    if not documents:
+        return EMPTY
+    result = compile_documents(documents, Options(namespace=namespace))
+    return Side(bundle=result.bundle, program=result.program)
+
+
+def compare(old_paths: Sequence[str], new_paths: Sequence[str], namespace: str) -> Comparison:
+    """Compile both sides (problems of both reported together) and diff them."""
+    problems: list[Diagnostic] = []
+    sides = []
+    for paths in (old_paths, new_paths):
+        try:
+            sides.append(compile_side(paths, namespace))
+        except DiagnosticError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise DiagnosticError(problems)
+    old, new = sides
+    return Comparison(old=old, new=new, changes=diff_bundles(old.bundle, new.bundle))
+
+
+def compare_git(ref: str, paths: Sequence[str], namespace: str) -> Comparison:
+    """PATHs at `ref` (OLD) against the working tree (NEW)."""
+    from rbgc.plan import gitrev
+
+    with tempfile.TemporaryDirectory(prefix="rbgc-git-") as into:
+        old_paths = gitrev.export(ref, paths, into)
+        try:
+            old = compile_side(old_paths, namespace)
+        except DiagnosticError as exc:
+            raise DiagnosticError(gitrev.relabel(exc.diagnostics, into, ref)) from None
+    new = compile_side(paths, namespace)
+    return Comparison(old=old, new=new, changes=diff_bundles(old.bundle, new.bundle))
