@@ -357,7 +357,7 @@ def diff(
             text = render.diff_text(found.changes, color=_color(color, sys.stdout))
         sys.stdout.write(text)
         _review_exit(bool(found.changes))
-    except (SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
         _internal(exc)
@@ -422,7 +422,7 @@ def plan(
             text = render.plan_text(result, color=_color(color, sys.stdout))
         sys.stdout.write(text)
         _review_exit(bool(found.changes))
-    except (SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
         _internal(exc)

@@ -6,7 +6,8 @@ Passes raise `DiagnosticError` carrying every problem they found; rendering live
     RBG0xx  loading YAML          RBG1xx  schema and validation
     RBG2xx  dependencies          RBG3xx  placement
     RBG4xx  expansion             RBG5xx  discovery
-    RBG6xx  output checks         RBG9xx  internal
+    RBG6xx  output checks         RBG8xx  diff and plan
+    RBG9xx  internal
 """
 
 from __future__ import annotations
@@ -323,6 +324,44 @@ CODES: dict[str, CodeDoc] = _doc(
         "The requested Kubernetes version has no bundled schemas.",
         "rbgc validates against the schemas `kubernetes-validate` ships.",
         fix="Pass --kubernetes-version with a version such as 1.33.",
+    ),
+    CodeDoc(
+        "RBG801",
+        "git-revision-unreadable",
+        "`rbgc diff --git REF` cannot read the revision.",
+        "The OLD side comes from `git archive REF`: git must be installed, the command must run "
+        "inside a work tree, REF must name a commit and the paths must lie inside the tree.",
+        "rbgc diff --git no-such-branch examples/",
+        "rbgc diff --git origin/main examples/",
+    ),
+    CodeDoc(
+        "RBG802",
+        "invalid-kubernetes-version",
+        "The Kubernetes version is not MAJOR.MINOR.",
+        "The plan depends on the version (StatefulSet maxUnavailable is honoured only from "
+        "1.35), so rbgc refuses to guess.",
+        "--kubernetes-version latest",
+        "--kubernetes-version 1.33",
+    ),
+    CodeDoc(
+        "RBG803",
+        "rollout-never-finishes",
+        "Applying NEW starts a rollout that can never complete.",
+        "A role that may take no pod down and gets no surge pod (upstream surges only when "
+        "replicas exceed maxSurge: 1 replica with maxSurge 1 and maxUnavailable 0 never "
+        "moves), or coordination rules that hold each other's roles, leave the update stuck "
+        "half-way in the cluster. rbgc finds it before anything is applied.",
+        "replicas: 1\nrolloutStrategy:\n  rollingUpdate: {maxUnavailable: 0, maxSurge: 1}",
+        "replicas: 1\nrolloutStrategy:\n  rollingUpdate: {maxUnavailable: 1, maxSurge: 0}",
+    ),
+    CodeDoc(
+        "RBG804",
+        "plan-invariant-violated",
+        "A computed plan breaks one of its invariants.",
+        "Every plan is checked: capacity never below the floor the strategies promise, "
+        "progress skew within maxSkew plus one replica, termination, final state equal to NEW. "
+        "A violation is a bug in rbgc's planner, reported instead of a wrong plan.",
+        fix="Please report it with both inputs.",
     ),
     CodeDoc(
         "RBG901",

@@ -44,7 +44,13 @@ def _git(args: Sequence[str], cwd: str) -> bytes:
 def export(ref: str, paths: Sequence[str], into: str, cwd: str = ".") -> list[str]:
     """Unpack PATHs at `ref` under `into`; returns the paths to load there (existing ones)."""
     root = _git(["rev-parse", "--show-toplevel"], cwd).decode().strip()
-    _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd)
+    try:
+        _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd)
+    except DiagnosticError:
+        raise _fail(
+            f"unknown git revision {ref!r}",
+            "pass a branch, tag or commit that exists in this repository",
+        ) from None
     rels = []
     for p in paths:
         rel = os.path.relpath(os.path.abspath(os.path.join(cwd, p)), root)

@@ -620,6 +620,13 @@ class _GroupPlanner:
                     actions.append(self._resize(r, t))
                     avail[r.spec.name] = min(r.replicas, t)
                     self._apply_size(r, t)
+            if not actions:
+                stuck = next(r for r in moving if r.replicas != r.spec.new_replicas)
+                raise _Stall(
+                    stuck.spec,
+                    f"coordinated scaling holds role {stuck.spec.name!r} at {stuck.replicas} of "
+                    f"{stuck.spec.new_replicas} replicas (maxSkew 0% never lets a role lead)",
+                )
             self._record(number, wave, actions, avail)
             number += 1
         return number
