@@ -14,9 +14,11 @@ n is healthy); inside a wave:
    a `scaling` rule covers them), and roles whose immutable fields changed are recreated;
 2. then the rolling roles roll, concurrently, each by its kind:
    - StatefulSet and LeaderWorkerSet (whole groups of `size` pods): upstream's surge and
-     partition algorithm (rbg-semantics.md §6.1, the same in LWS), with one fix: when
+     partition algorithm (rbg-semantics.md §6.1, the same in LWS), with two fixes: when
      removing surge pods and replacing old ones at once would take the role below
-     `replicas - maxUnavailable`, the surge pods are removed a step later;
+     `replicas - maxUnavailable`, the surge pods are removed a step later; and pods held
+     below the role's own partition do not count as "still to update" (upstream's count
+     includes them, so a partitioned role would keep its surge pods for ever);
    - StatefulSet `maxUnavailable` is only honoured from Kubernetes 1.35 (the
      MaxUnavailableStatefulSet gate): below, the controller replaces one pod at a time;
    - Deployment: the Deployment controller's maxSurge / maxUnavailable (25%/25% default);
@@ -218,7 +220,11 @@ def rolling_parameters(
         partition, target = 0, n
     else:
         pods = live.pods
-        u = sum(1 for i in range(n) if i >= len(pods) or not (pods[i].ready and pods[i].updated))
+        # rbgc counts only the ordinals the rollout must update (from the role's partition up):
+        # counting the held ones too, as upstream does, keeps the surge pods forever.
+        u = sum(
+            1 for i in range(p0, n) if i >= len(pods) or not (pods[i].ready and pods[i].updated)
+        )
         if live.role_size != n:
             partition, target = min(live.partition, burst), want(u)
         else:
@@ -357,17 +363,18 @@ def version_tuple(text: str) -> tuple[int, int]:
     return major, minor
 
 
-def final_partition(role: RoleInput, rules: Sequence[Rule]) -> int:
-    """The partition NEW leaves on a StatefulSet/LWS role (the larger of its own and its rules')."""
+def final_partition(role: RoleInput, group: GroupChange) -> int:
+    """The partition NEW leaves on a StatefulSet/LWS role: the larger of its own and those of
+    the rules that coordinate it."""
     n = role.new_replicas
     if role.kind is WorkloadKind.DEPLOYMENT or role.change is RoleChange.REMOVE:
         return 0
+    roles = {r.name: r for r in group.roles}
     values = [min(max(scaled(role.strategy.partition, n, round_up=True), 0), n)]
-    values += [
-        coordinated_partition(r.partition, n)
-        for r in rules
-        if r.partition is not None and role.name in r.roles and r.max_skew is not None
-    ]
+    for rule in group.rules:
+        scope = rule_scope(rule, roles, role.wave)
+        if rule.max_skew and rule.partition is not None and role.name in scope and len(scope) > 1:
+            values.append(coordinated_partition(rule.partition, n))
     return max(values)
 
 
@@ -408,7 +415,7 @@ def skew_members(
     updated, desired = {}, {}
     for n in rule_scope(rule, roles, step.wave):
         state = step.roles[n]
-        held = final_partition(roles[n], group.rules)
+        held = final_partition(roles[n], group)
         if held > 0 and state.updated >= state.replicas - held:
             continue
         if state.replicas > 0:
@@ -438,8 +445,10 @@ class _Role:
 
     @property
     def updated(self) -> int:
-        if self.spec.change is RoleChange.NONE:
-            return self.replicas
+        if self.spec.change in (RoleChange.NONE, RoleChange.ADD):
+            return self.replicas  # pods already run (or start at) NEW's template
+        if self.spec.change is RoleChange.RECREATE:
+            return self.replicas if self.started else 0
         if not self.stateful:
             return self.new
         return sum(self.pods[: self.replicas])
@@ -476,7 +485,7 @@ class _GroupPlanner:
                 pods=[r.change is RoleChange.NONE] * start,
                 partition=None if r.kind is WorkloadKind.DEPLOYMENT else 0,
                 floor=floor(r),
-                final_partition=final_partition(r, group.rules),
+                final_partition=final_partition(r, group),
                 old=start,
             )
         self.steps: list[Step] = []
@@ -986,11 +995,10 @@ def check(groups: Sequence[GroupChange], steps: Sequence[Step]) -> tuple[Invaria
             else:
                 n = 0 if r.change is RoleChange.ADD else r.old_replicas
                 got = (n, n if r.change is RoleChange.NONE else 0)
-            want_updated = r.new_replicas - final_partition(r, g.rules)
-            want = (
-                r.new_replicas,
-                want_updated if r.change is not RoleChange.NONE else r.new_replicas,
-            )
+            # Only a rolling update leaves pods below the partition at the old template: a new
+            # or recreated StatefulSet creates every pod at its one revision.
+            held = final_partition(r, g) if r.change is RoleChange.ROLL else 0
+            want = (r.new_replicas, r.new_replicas - held)
             if r.change is RoleChange.REMOVE:
                 want = (0, 0)
             if got != want:
