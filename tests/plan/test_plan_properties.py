@@ -25,7 +25,7 @@ from rbgc.plan.rollout import (
 )
 from rbgc.rollout import scaled
 
-AMOUNTS = st.sampled_from([0, 1, 2, 3, "25%", "50%", "100%"])
+AMOUNTS: st.SearchStrategy[int | str] = st.sampled_from([0, 1, 2, 3, "25%", "50%", "100%"])
 CHANGES = st.sampled_from(list(RoleChange))
 
 
@@ -42,7 +42,8 @@ def roles(draw: st.DrawFn) -> list[RoleInput]:
         n = max(new, 1)
         # validate (RBG114) refuses a strategy that may neither take a pod down nor add one
         assume(scaled(mu, n, round_up=False) > 0 or scaled(ms, n, round_up=True) > 0)
-        partition = 0 if kind is WorkloadKind.DEPLOYMENT else draw(st.sampled_from([0, 1, "50%"]))
+        held: st.SearchStrategy[int | str] = st.sampled_from([0, 1, "50%"])
+        partition = 0 if kind is WorkloadKind.DEPLOYMENT else draw(held)
         out.append(
             RoleInput(
                 name=f"r{i}",
