@@ -5,6 +5,8 @@ A golden file is a claim about upstream-compatible output, not a snapshot to ref
 
 from __future__ import annotations
 
+from tests.plan.test_cli import GOLDEN as REVIEW_GOLDEN
+from tests.plan.test_cli import REVIEWS, render_review
 from tests.test_golden import CASES, render
 
 
@@ -13,6 +15,10 @@ def main() -> None:
         case.expected.parent.mkdir(parents=True, exist_ok=True)
         case.expected.write_text(render(case), encoding="utf-8")
         print(f"wrote {case.expected}")
+    REVIEW_GOLDEN.mkdir(parents=True, exist_ok=True)
+    for name in sorted(REVIEWS):
+        (REVIEW_GOLDEN / name).write_text(render_review(name), encoding="utf-8")
+        print(f"wrote {REVIEW_GOLDEN / name}")
 
 
 if __name__ == "__main__":
