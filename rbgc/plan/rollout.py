@@ -644,8 +644,9 @@ class _GroupPlanner:
         grow = list(range(r.replicas, t))
         shrink = list(range(r.replicas - 1, t - 1, -1))
         if r.spec.change is RoleChange.ROLL:
-            # The new template is applied with the old pods held: partition = what is kept.
-            r.partition = min(r.spec.old_replicas, r.spec.new_replicas)
+            # A coordinated role scales first with every pod held (partition = replicas), so
+            # its new pods start at the old template and the rule's skew covers all of them.
+            r.partition = t
             r.started = True
         return self._action(
             r,
@@ -660,8 +661,8 @@ class _GroupPlanner:
 
     def _apply_size(self, r: _Role, t: int) -> None:
         if t > r.replicas:
-            # New pods start at the new template (above the partition).
-            r.pods += [True] * (t - r.replicas)
+            # New pods start at NEW's template, except under a coordinated rollout (held).
+            r.pods += [r.spec.change is not RoleChange.ROLL] * (t - r.replicas)
         else:
             del r.pods[t:]
             r.old = min(r.old, t)
