@@ -291,6 +291,15 @@ def _review_options(func: F) -> F:
             metavar="REF",
             help="Compare PATH... (default: .) in the working tree against git revision REF.",
         ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Choice(["text", "json", "markdown"]),
+            default="text",
+            show_default=True,
+            help="text (coloured on a terminal), json (docs/diff-format.md) or markdown "
+            "(a pull-request comment).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -319,14 +328,6 @@ def _review_exit(changed: bool) -> NoReturn:
 
 @main.command()
 @_review_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text (coloured on a terminal), json (docs/diff-format.md) or markdown (PR comment).",
-)
 @_common
 def diff(
     paths: tuple[str, ...],
@@ -349,13 +350,7 @@ def diff(
         from rbgc.plan import render
 
         found = _compare(paths, git_ref, namespace, fmt, use_color)
-        if output == "json":
-            text = render.diff_json(found.changes)
-        elif output == "markdown":
-            text = render.diff_markdown(found.changes)
-        else:
-            text = render.diff_text(found.changes, color=_color(color, sys.stdout))
-        sys.stdout.write(text)
+        sys.stdout.write(render.diff_view(found.changes, output, color=_color(color, sys.stdout)))
         _review_exit(bool(found.changes))
     except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
@@ -365,14 +360,6 @@ def diff(
 
 @main.command()
 @_review_options
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text (coloured on a terminal), json (docs/diff-format.md) or markdown (PR comment).",
-)
 @click.option(
     "--stop-after",
     type=click.IntRange(min=1),
@@ -414,13 +401,7 @@ def plan(
             )
         except DiagnosticError as exc:
             _fail(exc.diagnostics, fmt, use_color, ExitCode.ERROR)
-        if output == "json":
-            text = render.plan_json(result)
-        elif output == "markdown":
-            text = render.plan_markdown(result)
-        else:
-            text = render.plan_text(result, color=_color(color, sys.stdout))
-        sys.stdout.write(text)
+        sys.stdout.write(render.plan_view(result, output, color=_color(color, sys.stdout)))
         _review_exit(bool(found.changes))
     except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise

@@ -360,3 +360,21 @@ def plan_markdown(plan: Plan) -> str:
         out += ["", "**Notes**", ""]
         out += [f"- {n}" for n in plan.notes]
     return "\n".join(out) + "\n"
+
+
+def diff_view(changes: Sequence[Change], output: str, *, color: bool = False) -> str:
+    """The diff as `text`, `json` or `markdown`."""
+    if output == "json":
+        return diff_json(changes)
+    if output == "markdown":
+        return diff_markdown(changes)
+    return diff_text(changes, color=color)
+
+
+def plan_view(plan: Plan, output: str, *, color: bool = False) -> str:
+    """The plan as `text`, `json` or `markdown`."""
+    if output == "json":
+        return plan_json(plan)
+    if output == "markdown":
+        return plan_markdown(plan)
+    return plan_text(plan, color=color)

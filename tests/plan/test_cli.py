@@ -229,3 +229,10 @@ def test_deepdiff_is_not_imported_at_start_up_or_by_build(argv: list[str]) -> No
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_readme_shows_the_golden_plan() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ rbgc plan examples/pd-disaggregated.yaml upgrades/pd-v2.yaml\n")[1]
+    shown = block.split("```")[0]
+    assert shown == (GOLDEN / "pd-v2.plan.txt").read_text(encoding="utf-8")
