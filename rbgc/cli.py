@@ -19,7 +19,7 @@ from rbgc import __version__
 
 if TYPE_CHECKING:
     from rbgc.diagnostics import Diagnostic
-    from rbgc.pipeline import Result
+    from rbgc.pipeline import Options, Result
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,6 +99,14 @@ def _common(func: F) -> F:
             f"[default: $KUBE_VERSION, else {DEFAULT_KUBERNETES_VERSION}].",
         ),
         click.option(
+            "--lws",
+            type=click.Choice(["native", "statefulsets"]),
+            default="native",
+            show_default=True,
+            help="LeaderWorkerSet roles as native LWS objects (needs the LWS controller) or as "
+            "plain StatefulSets.",
+        ),
+        click.option(
             "--format",
             "fmt",
             type=click.Choice(["text", "json"]),
@@ -143,12 +151,33 @@ def main() -> None:
     """
 
 
-def _compile(paths: tuple[str, ...], namespace: str | None, fmt: str, color: bool) -> Result:
+def _options(namespace: str | None, kubernetes_version: str | None, lws: str) -> Options:
+    from rbgc.diagnostics import DiagnosticError, error
+    from rbgc.model import LwsLowering, Target
+    from rbgc.pipeline import Options
+
+    raw = _kubernetes_version(kubernetes_version)
+    try:
+        version = Target.parse_version(raw)
+    except ValueError as exc:
+        raise DiagnosticError([error("RBG602", str(exc), None)]) from None
+    target = Target(kubernetes_version=version, lws=LwsLowering(lws))
+    return Options(namespace=_namespace(namespace), target=target)
+
+
+def _compile(
+    paths: tuple[str, ...],
+    namespace: str | None,
+    kubernetes_version: str | None,
+    lws: str,
+    fmt: str,
+    color: bool,
+) -> Result:
     from rbgc.diagnostics import DiagnosticError
-    from rbgc.pipeline import Options, compile_paths
+    from rbgc.pipeline import compile_paths
 
     try:
-        return compile_paths(paths, Options(namespace=_namespace(namespace)))
+        return compile_paths(paths, _options(namespace, kubernetes_version, lws))
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, color)
 
@@ -183,6 +212,7 @@ def build(
     fail_on_warning: bool,
     namespace: str | None,
     kubernetes_version: str | None,
+    lws: str,
     fmt: str,
     color: str,
 ) -> None:
@@ -191,10 +221,23 @@ def build(
     Folders are read recursively (*.yaml, *.yml; hidden entries skipped). Documents that are
     not RoleBasedGroups pass through unchanged. Nothing is written unless the whole input
     compiles: on any error the output is empty and the exit code is 1.
+
+    \b
+    Examples:
+      rbgc build examples/pd-disaggregated.yaml
+      rbgc build gitops/apps/ -o json
+      cat spec.yaml | rbgc build -
+      rbgc build examples/ --out rendered/
+      rbgc build --strict --kubernetes-version 1.35 examples/
+      rbgc build --lws statefulsets multi-node.yaml   # no LWS controller in the cluster
+
+    \b
+    Exit codes: 0 compiled (warnings may be printed), 1 invalid input, 2 usage error,
+    3 internal error.
     """
     use_color = _color(color)
     try:
-        result = _compile(paths, namespace, fmt, use_color)
+        result = _compile(paths, namespace, kubernetes_version, lws, fmt, use_color)
         if explain:
             sys.stderr.write(result.trace.render())
         diagnostics = list(result.warnings)
@@ -204,7 +247,7 @@ def build(
             _fail(diagnostics, fmt, use_color)
         _report(diagnostics, fmt, use_color)
         _write(result, output, out_dir)
-    except (SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
         _internal(exc)
@@ -235,7 +278,16 @@ def _write(result: Result, output: str, out_dir: str | None) -> None:
         sys.stderr.write(f"rbgc: wrote {len(written)} object(s) to {out_dir}\n")
         return
     text = emit.json_list(result.bundle) if output == "json" else emit.yaml_stream(result.bundle)
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`rbgc build | head`): not an error of ours, nothing to report
+        sys.stderr.close()
+        raise SystemExit(ExitCode.INVALID) from None
+    except OSError as exc:
+        sys.stderr.write(f"rbgc: error: cannot write the output: {exc.strerror}\n")
+        raise SystemExit(ExitCode.INVALID) from None
 
 
 @main.command()
@@ -247,6 +299,7 @@ def validate(
     quiet: bool,
     namespace: str | None,
     kubernetes_version: str | None,
+    lws: str,
     fmt: str,
     color: str,
 ) -> None:
@@ -254,21 +307,33 @@ def validate(
 
     Runs the whole compiler, checks RBG documents against the JSON Schema in schemas/ with
     jsonschema, and checks every compiled core object against the Kubernetes schema of the
-    target version (custom resources are skipped). Exit 0 when valid, 1 when not.
+    target version (custom resources are skipped).
+
+    \b
+    Examples:
+      rbgc validate examples/
+      rbgc validate $(git ls-files '*.yaml')
+      rbgc validate --kubernetes-version 1.30 --format json manifests/
+
+    \b
+    Exit codes: 0 valid, 1 problems found, 2 usage error, 3 internal error.
     """
     use_color = _color(color)
     try:
+        from rbgc.diagnostics import DiagnosticError
         from rbgc.validation import validate_paths
 
-        outcome = validate_paths(
-            paths, _namespace(namespace), _kubernetes_version(kubernetes_version)
-        )
+        try:
+            options = _options(namespace, kubernetes_version, lws)
+            outcome = validate_paths(paths, options, _kubernetes_version(kubernetes_version))
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, use_color)
         if outcome.errors:
             _fail(outcome.diagnostics, fmt, use_color)
         _report(outcome.diagnostics, fmt, use_color)
         if not quiet and fmt == "text":
             sys.stdout.write(outcome.summary() + "\n")
-    except (SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
         _internal(exc)
@@ -277,7 +342,17 @@ def validate(
 @main.command()
 @click.argument("code", required=False)
 def explain(code: str | None) -> None:
-    """Explain a diagnostic code (e.g. RBG203), or list them all."""
+    """Explain a diagnostic code (e.g. RBG203), or list them all.
+
+    \b
+    Examples:
+      rbgc explain                 list every code
+      rbgc explain RBG203          what a dependency cycle is and how to fix it
+      rbgc explain dependency-cycle
+
+    \b
+    Exit codes: 0 printed, 2 unknown code.
+    """
     from rbgc.diagnostics import CODES, CodeDoc
 
     if code is None:

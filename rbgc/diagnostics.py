@@ -223,9 +223,9 @@ CODES: dict[str, CodeDoc] = _doc(
     ),
     CodeDoc(
         "RBG110",
-        "duplicate-role-name",
-        "Two roles of one group share a name.",
-        "`spec.roles` is a list-map keyed by `name`: the API server rejects duplicates, and "
+        "duplicate-name",
+        "Two roles, role templates or coordination rules of one group share a name.",
+        "These lists are list-maps keyed by `name`: the API server rejects duplicates, and "
         "generated object names would collide.",
     ),
     CodeDoc(
@@ -332,3 +332,125 @@ CODES: dict[str, CodeDoc] = _doc(
         fix="Please report it with the input that triggers it.",
     ),
 )
+
+CODES.update(
+    _doc(
+        CodeDoc(
+            "RBG121",
+            "unsupported-workload",
+            "A role's `workload` is not a kind rbgc lowers.",
+            "Upstream accepts exactly apps/v1 StatefulSet, apps/v1 Deployment and "
+            "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet, and fails at reconcile time "
+            "otherwise.",
+            "workload: {apiVersion: apps/v1, kind: DaemonSet}",
+            "workload: {kind: StatefulSet}",
+        ),
+        CodeDoc(
+            "RBG122",
+            "ignored-field",
+            "A field has no effect where it is written.",
+            "rbgc never drops what you wrote silently: a field that the role's kind ignores "
+            "is reported.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG130",
+            "template-conflict",
+            "`template`, `templateRef` and `templatePatch` are combined in a way upstream refuses.",
+            "A role's pod template comes from `template`, or from a role template plus a patch "
+            "(`templateRef` + `templatePatch`, with `templatePatch: {}` for none); "
+            "LeaderWorkerSet roles cannot use templateRef.",
+        ),
+        CodeDoc(
+            "RBG131",
+            "unknown-role-template",
+            "`templateRef` names a role template that does not exist.",
+            "The role would have no pod template.",
+            "templateRef: {name: sglang-bse}",
+            "templateRef: {name: sglang-base}",
+        ),
+        CodeDoc(
+            "RBG132",
+            "invalid-patch",
+            "A strategic merge patch cannot be applied.",
+            "`patchLeaderTemplate`, `patchWorkerTemplate` and `templatePatch` follow "
+            "Kubernetes' strategic merge rules: containers, volumes and env merge by `name`, "
+            "ports by `containerPort`, volume mounts by `mountPath`; `$patch` may be "
+            "`replace`, `delete` or `merge`.",
+        ),
+        CodeDoc(
+            "RBG140",
+            "statefulset-max-unavailable-ignored",
+            "StatefulSet `maxUnavailable` is ignored by the target Kubernetes version.",
+            "The MaxUnavailableStatefulSet feature is alpha (off) up to 1.34 and on by "
+            "default from 1.35; older clusters replace one pod at a time whatever the field "
+            "says.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG141",
+            "needs-controller",
+            "The manifest relies on behaviour only a running controller provides.",
+            "Surge stepping, whole-group restarts and coordinated rollouts happen over time; "
+            "rbgc compiles their steady state and `rbgc sync` carries out the rest.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG142",
+            "no-effect",
+            "A setting that upstream also ignores for this workload kind.",
+            "Reported so you do not rely on it.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG143",
+            "scaling-adapter-without-operator",
+            "`scalingAdapter.enable` asks for an object only the operator can serve.",
+            "Without the operator an HPA targets the StatefulSet or Deployment directly; "
+            "GitOps must then ignore `/spec/replicas` or it will undo every scaling decision.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG150",
+            "unknown-coordination-role",
+            "A coordination rule names a role that does not exist.",
+            "The rule could never hold that role in step.",
+        ),
+        CodeDoc(
+            "RBG151",
+            "invalid-coordination",
+            "A coordination rule cannot coordinate anything.",
+            "A rule needs at least two roles and a strategy (`rollingUpdate` and/or `scaling`).",
+        ),
+        CodeDoc(
+            "RBG301",
+            "gang-scheduler-not-selected",
+            "Gang-scheduled pods do not ask for the gang scheduler.",
+            "A PodGroup only works when the pods are scheduled by the scheduler that knows it "
+            "(Volcano: `schedulerName: volcano`); the default scheduler ignores PodGroups and "
+            "the gang guarantee silently disappears.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG302",
+            "gang-policy-ignored",
+            "Both gang-scheduling sources are set.",
+            "Upstream uses `kubeScheduling` when both it and `volcanoScheduling` are present.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG303",
+            "invalid-exclusive-topology",
+            "The exclusive-topology annotation is empty.",
+            "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
+        ),
+        CodeDoc(
+            "RBG510",
+            "unknown-engine-runtime",
+            "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",
+            "rbgc injects the profile's sidecars at compile time, so the profile document "
+            "must be compiled together with the group (same files or folders).",
+        ),
+    )
+)
+CODES = dict(sorted(CODES.items()))

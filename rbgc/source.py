@@ -28,6 +28,8 @@ JsonPath = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES_PER_FILE = 2_000_000
+# Aliases may repeat a block a few times (YAML anchors for shared settings), never explode.
+MAX_ALIAS_VALUES = 100_000
 STDIN = "-"
 
 _STR = "tag:yaml.org,2002:str"
@@ -95,6 +97,9 @@ class _Builder:
         self.spans = spans
         self.nodes = 0
         self.active: set[int] = set()
+        self.built: set[int] = set()  # collections seen: meeting one again is an alias
+        self.alias_depth = 0
+        self.alias_values = 0
         self.problems: list[Diagnostic] = []
 
     def span(self, mark: yaml.Mark) -> Span:
@@ -103,7 +108,14 @@ class _Builder:
     def build(self, node: yaml.Node, jpath: JsonPath) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES_PER_FILE:
-            raise _TooLarge(self.span(node.start_mark))
+            raise _TooLarge(self.span(node.start_mark), f"more than {MAX_NODES_PER_FILE:,} values")
+        if self.alias_depth:
+            self.alias_values += 1
+            if self.alias_values > MAX_ALIAS_VALUES:
+                raise _TooLarge(
+                    self.span(node.start_mark),
+                    f"aliases that expand to more than {MAX_ALIAS_VALUES:,} values",
+                )
         self.spans.values.setdefault(jpath, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
@@ -111,12 +123,15 @@ class _Builder:
             self.problems.append(
                 error(
                     "RBG010",
-                    "this alias refers to a node that contains it",
+                    "this anchored node contains an alias to itself (a recursive alias)",
                     self.span(node.start_mark),
                     help="YAML aliases must not be recursive",
                 )
             )
             return None
+        reused = id(node) in self.built
+        self.built.add(id(node))
+        self.alias_depth += reused
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -129,6 +144,7 @@ class _Builder:
             return self.mapping(node, jpath)
         finally:
             self.active.discard(id(node))
+            self.alias_depth -= reused
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
@@ -210,7 +226,7 @@ class _Builder:
         self.problems.append(
             error(
                 "RBG003",
-                f"unsupported YAML tag {node.tag!r}",
+                f"unsupported YAML tag {_tag_text(node.tag)}",
                 self.span(node.start_mark),
                 help="rbgc only reads plain YAML values (strings, numbers, booleans, null, "
                 "mappings, lists); remove the tag",
@@ -220,14 +236,21 @@ class _Builder:
 
 
 class _TooLarge(Exception):
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Span, what: str) -> None:
         self.span = span
+        self.what = what
+
+
+def _tag_text(tag: str) -> str:
+    """A tag as the user wrote it: `tag:yaml.org,2002:binary` was `!!binary`."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
 
 
 def _show(node: yaml.Node) -> str:
     if isinstance(node, yaml.ScalarNode):
-        return repr(node.value) if node.tag == _STR else str(node.value or "null")
-    return "of a mapping or list"
+        kind = node.tag.rsplit(":", 1)[-1]
+        return f"{node.value!r} (read as {kind})" if node.value else f"(empty, read as {kind})"
+    return "(a mapping or list)"
 
 
 def parse_text(text: str, path: str) -> list[Document]:
@@ -256,7 +279,7 @@ def parse_text(text: str, path: str) -> list[Document]:
             problems.append(
                 error(
                     "RBG005",
-                    f"document expands to more than {MAX_NODES_PER_FILE:,} values",
+                    f"document {index + 1} has {exc.what}",
                     exc.span,
                     help="check for aliases that multiply (a 'billion laughs' pattern)",
                 )
@@ -286,6 +309,16 @@ def parse_text(text: str, path: str) -> list[Document]:
                     f"document {index + 1} has no {' or '.join(missing)}",
                     span,
                     help="each YAML document must be a Kubernetes object with apiVersion and kind",
+                )
+            )
+            continue
+        if "metadata" in body and not isinstance(body["metadata"], dict):
+            problems.append(
+                error(
+                    "RBG009",
+                    f"document {index + 1}: metadata must be a mapping",
+                    spans.at(("metadata",)),
+                    help="metadata holds name, namespace, labels and annotations",
                 )
             )
             continue

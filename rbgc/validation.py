@@ -62,12 +62,12 @@ def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
     return found
 
 
-def validate_paths(paths: Sequence[str], namespace: str, kubernetes_version: str) -> Outcome:
+def validate_paths(paths: Sequence[str], options: Options, kubernetes_version: str) -> Outcome:
     version = normalize_version(kubernetes_version)
     documents: list[Document] = []
     try:
         documents = load(paths)
-        result = compile_documents(documents, Options(namespace=namespace))
+        result = compile_documents(documents, options)
     except DiagnosticError as exc:
         diagnostics = list(exc.diagnostics)
         if documents and not any(d.code in ("RBG101", "RBG102", "RBG103") for d in diagnostics):
