@@ -47,7 +47,9 @@ def test_exclusive_affinity_on_an_empty_affinity() -> None:
 
 def test_exclusive_affinity_is_appended_after_user_terms() -> None:
     user = {"topologyKey": "zone", "labelSelector": {"matchLabels": {"a": "b"}}}
-    node = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}
+    node: dict[str, Any] = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}
+    }
     result = exclusive_affinity(
         {
             "nodeAffinity": node,
