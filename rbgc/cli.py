@@ -277,9 +277,12 @@ def _write(result: Result, output: str, out_dir: str | None) -> None:
             raise click.UsageError(str(exc)) from None
         sys.stderr.write(f"rbgc: wrote {len(written)} object(s) to {out_dir}\n")
         return
-    text = emit.json_list(result.bundle) if output == "json" else emit.yaml_stream(result.bundle)
+    chunks = (
+        [emit.json_list(result.bundle)] if output == "json" else emit.yaml_documents(result.bundle)
+    )
     try:
-        sys.stdout.write(text)
+        for chunk in chunks:
+            sys.stdout.write(chunk)
         sys.stdout.flush()
     except BrokenPipeError:
         # the reader went away (`rbgc build | head`): not an error of ours, nothing to report

@@ -185,7 +185,7 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG010",
         "recursive-alias",
-        "An alias refers to a node that contains it.",
+        "An anchored node contains an alias to itself.",
         "A recursive structure has no JSON form and cannot be sent to Kubernetes.",
     ),
     CodeDoc(
@@ -266,8 +266,9 @@ CODES: dict[str, CodeDoc] = _doc(
     ),
     CodeDoc(
         "RBG120",
-        "not-supported-yet",
-        "The input uses a RoleBasedGroup feature rbgc does not compile yet.",
+        "unsupported-feature",
+        "The input uses something rbgc does not compile (a v1alpha2 object, InstanceSet "
+        "`components`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
     ),
     CodeDoc(
@@ -392,7 +393,9 @@ CODES.update(
             "needs-controller",
             "The manifest relies on behaviour only a running controller provides.",
             "Surge stepping, whole-group restarts and coordinated rollouts happen over time; "
-            "rbgc compiles their steady state and `rbgc sync` carries out the rest.",
+            "rbgc compiles their steady state; plain Kubernetes (and Argo CD or Flux applying "
+            "the output) will not do the rest, so rbgc says so instead of pretending. "
+            "`rbgc plan` shows what a rollout of the compiled objects will really do.",
             severity=Severity.WARNING,
         ),
         CodeDoc(
@@ -436,6 +439,16 @@ CODES.update(
             "gang-policy-ignored",
             "Both gang-scheduling sources are set.",
             "Upstream uses `kubeScheduling` when both it and `volcanoScheduling` are present.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG304",
+            "gang-dependency-deadlock",
+            "Gang-scheduled roles also wait for each other through dependencies.",
+            "A PodGroup admits its pods only when `minMember` of them (every pod of the group) "
+            "can be placed at once, while a dependent role is created only after its "
+            "dependencies are ready: the first wave waits for pods that never come. Upstream "
+            "behaves the same way.",
             severity=Severity.WARNING,
         ),
         CodeDoc(

@@ -8,10 +8,10 @@ and nothing depends on time, hash seeds or the order files were given in.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
 _Dumper.add_representer(str, _represent_str)
 
 
-def to_yaml(body: dict[str, Any]) -> str:
+def _dump(body: dict[str, Any]) -> str:
     return yaml.dump(
         body,
         Dumper=_Dumper,
@@ -51,8 +51,37 @@ def to_yaml(body: dict[str, Any]) -> str:
     )
 
 
+@functools.lru_cache(maxsize=16)
+def _dump_block(key: str, inner: str, text: str) -> str:
+    return _dump({key: {inner: text}})
+
+
+def to_yaml(body: dict[str, Any]) -> str:
+    """One object as YAML.
+
+    Every discovery ConfigMap of a group carries the same `config.yaml`, which grows with the
+    group: a 1,000-role group would render the same 140 KB block 1,000 times. libyaml emits a
+    top-level mapping key by key, so when the last top-level key holds one large string we
+    render that key once and append it: the bytes are exactly those of a whole dump.
+    """
+    last = next(reversed(body), None)
+    value = body.get(last) if last is not None else None
+    if last is not None and isinstance(value, dict) and len(value) == 1:
+        ((inner, text),) = value.items()
+        if isinstance(inner, str) and isinstance(text, str) and len(text) > 4096:
+            head = {k: v for k, v in body.items() if k != last}
+            return (_dump(head) if head else "") + _dump_block(last, inner, text)
+    return _dump(body)
+
+
 def yaml_stream(bundle: Bundle) -> str:
-    return "---\n".join(to_yaml(m.body) for m in bundle.manifests)
+    return "".join(yaml_documents(bundle))
+
+
+def yaml_documents(bundle: Bundle) -> Iterator[str]:
+    """The stream one document at a time, so large outputs are written as they are made."""
+    for i, m in enumerate(bundle.manifests):
+        yield ("---\n" if i else "") + to_yaml(m.body)
 
 
 def json_list(bundle: Bundle) -> str:
@@ -88,6 +117,8 @@ def write_dir(bundle: Bundle, out: str | os.PathLike[str]) -> list[Path]:
             )
     files = {file_name(m): to_yaml(m.body) for m in bundle.manifests}
     target.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(prefix=".rbgc-", dir=target))
     try:
         for name, text in files.items():

@@ -261,6 +261,7 @@ class RolePlacement:
     """What placement decided for one role's pods."""
 
     exclusive_topology: str | None = None  # the group's topology key, unless opted out
+    scheduler: str | None = None  # the scheduler the pods must ask for (Volcano gangs)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()

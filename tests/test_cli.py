@@ -123,7 +123,10 @@ def objects(stream: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(stream) if d is not None]
 
 
-EXAMPLE_FILES = sorted(str(p) for p in EXAMPLES.glob("*.yaml"))
+# A fixed set, so the object counts below are claims about these files, not about the folder.
+EXAMPLE_FILES = [
+    str(EXAMPLES / f) for f in ("multi-level.yaml", "pd-disaggregated.yaml", "single-node.yaml")
+]
 PD = str(EXAMPLES / "pd-disaggregated.yaml")
 
 

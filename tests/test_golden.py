@@ -30,10 +30,18 @@ class Case:
 
 
 def _cases() -> list[Case]:
-    cases = [
-        Case(f"examples/{p.stem}", (p,), GOLDEN / "examples" / f"{p.stem}.yaml")
-        for p in sorted(EXAMPLES.glob("*.yaml"))
-    ]
+    cases = []
+    for p in sorted(EXAMPLES.glob("*.yaml")):
+        cases.append(Case(f"examples/{p.stem}", (p,), GOLDEN / "examples" / f"{p.stem}.yaml"))
+        if "LeaderWorkerSet" in p.read_text(encoding="utf-8"):
+            cases.append(
+                Case(
+                    f"examples-lws-statefulsets/{p.stem}",
+                    (p,),
+                    GOLDEN / "examples-lws-statefulsets" / f"{p.stem}.yaml",
+                    LwsLowering.STATEFULSETS,
+                )
+            )
     for path in sorted(COMPAT.rglob("*.yaml")):
         rel = path.relative_to(COMPAT)
         cases.append(Case(f"compat/{rel}", (path,), GOLDEN / "compat" / rel))

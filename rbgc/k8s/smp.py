@@ -27,7 +27,11 @@ SCHEMA_VERSION = "1.35"
 
 
 class PatchError(ValueError):
-    """A patch Kubernetes' strategic merge would refuse (message says why)."""
+    """A patch Kubernetes' strategic merge would refuse; `path` is where in the patch."""
+
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 @functools.cache
@@ -69,7 +73,7 @@ def strategic_merge(
     original: dict[str, Any], patch: dict[str, Any], type_name: str = ROOT_TYPE
 ) -> dict[str, Any]:
     """A new value: `patch` applied to `original` (neither is modified)."""
-    result = _merge_map(copy.deepcopy(original), copy.deepcopy(patch), type_name)
+    result = _merge_map(copy.deepcopy(original), copy.deepcopy(patch), type_name, ())
     return result if result is not None else {}
 
 
@@ -79,14 +83,16 @@ def _field_info(type_name: str | None, field: str) -> dict[str, str]:
     return table().get(type_name, {}).get(field, {})
 
 
-def _merge_map(original: Any, patch: dict[str, Any], type_name: str | None) -> Any:
+def _merge_map(
+    original: Any, patch: dict[str, Any], type_name: str | None, at: tuple[str | int, ...]
+) -> Any:
     directive = patch.pop("$patch", None)
     if directive == "replace":
         return patch
     if directive == "delete":
         return None
     if directive not in (None, "merge"):
-        raise PatchError(f"unknown $patch directive {directive!r}")
+        raise PatchError(f"unknown $patch directive {directive!r}", (*at, "$patch"))
     if not isinstance(original, dict):
         original = {}
     retain = patch.pop("$retainKeys", None)
@@ -102,13 +108,13 @@ def _merge_map(original: Any, patch: dict[str, Any], type_name: str | None) -> A
         if value is None:
             original.pop(key, None)
         elif isinstance(value, dict):
-            merged = _merge_map(original.get(key), value, info.get("type"))
+            merged = _merge_map(original.get(key), value, info.get("type"), (*at, key))
             if merged is None:
                 original.pop(key, None)
             else:
                 original[key] = merged
         elif isinstance(value, list):
-            original[key] = _merge_list(original.get(key), value, info)
+            original[key] = _merge_list(original.get(key), value, info, (*at, key))
         else:
             original[key] = value
     if retain is not None:
@@ -116,7 +122,9 @@ def _merge_map(original: Any, patch: dict[str, Any], type_name: str | None) -> A
     return original
 
 
-def _merge_list(original: Any, patch: list[Any], info: dict[str, str]) -> list[Any]:
+def _merge_list(
+    original: Any, patch: list[Any], info: dict[str, str], at: tuple[str | int, ...]
+) -> list[Any]:
     if "merge" not in info.get("strategy", "").split(","):
         return [item for item in patch if not _is_directive(item)]
     base = list(original) if isinstance(original, list) else []
@@ -125,11 +133,12 @@ def _merge_list(original: Any, patch: list[Any], info: dict[str, str]) -> list[A
     key = info.get("mergeKey")
     if key is None:  # primitive list with merge strategy: union, original order first
         return base + [v for v in patch if v not in base]
-    for item in patch:
+    for i, item in enumerate(patch):
+        where = _dotted((*at, i))
         if not isinstance(item, dict):
-            raise PatchError(f"list merged by {key!r} holds a non-object {item!r}")
+            raise PatchError(f"{where} must be an object (the list merges by {key!r})", (*at, i))
         if key not in item:
-            raise PatchError(f"list item has no merge key {key!r}: {item!r}")
+            raise PatchError(f"{where} has no {key!r}, the key this list merges by", (*at, i))
         index = next(
             (
                 i
@@ -146,8 +155,15 @@ def _merge_list(original: Any, patch: list[Any], info: dict[str, str]) -> list[A
             item.pop("$patch", None)
             base.append(item)
         else:
-            base[index] = _merge_map(base[index], item, info.get("type"))
+            base[index] = _merge_map(base[index], item, info.get("type"), (*at, i))
     return base
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 def _is_directive(item: Any) -> bool:

@@ -116,7 +116,7 @@ def _patch(
                 error(
                     "RBG132",
                     f"cannot apply the patch: {exc}",
-                    group.document.span(*path),
+                    group.document.span(*path, *exc.path),
                     help="containers, volumes and env merge by `name`, ports by "
                     "`containerPort`, volumeMounts by `mountPath`",
                 )
@@ -156,6 +156,17 @@ def _finish(
         )
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))
+    if placed.scheduler and spec.get("schedulerName") != placed.scheduler:
+        found.append(
+            warning(
+                "RBG301",
+                f"role {role.name!r} is gang-scheduled by Volcano but its pods do not set "
+                f"`schedulerName: {placed.scheduler}`",
+                group.document.span(*source_path, "spec"),
+                help=f"add `schedulerName: {placed.scheduler}` to the pod template spec; the "
+                "default scheduler ignores Volcano PodGroups",
+            )
+        )
     rest = {k: v for k, v in template.items() if k not in ("metadata", "spec")}
     return {"metadata": meta, "spec": spec, **rest}, found
 

@@ -19,7 +19,7 @@ from typing import Any
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Placement, Role, RolePlacement, Waves
+from rbgc.model import Group, Placement, RolePlacement, Waves
 
 
 def place(group: Group, waves: Waves) -> Placement:
@@ -56,6 +56,7 @@ def place(group: Group, waves: Waves) -> Placement:
     of_role = {
         role.name: RolePlacement(
             exclusive_topology=key or None,
+            scheduler="volcano" if annotations else None,
             pod_labels=labels,
             pod_annotations=annotations,
             reasons=tuple(reasons),
@@ -129,21 +130,15 @@ def _gang_warnings(group: Group, gang: tuple[str, dict[str, Any]] | None) -> Ite
             group.document.span(*group.spec_path, "podGroupPolicy", "volcanoScheduling", key=True),
             help="keep one gang-scheduling source",
         )
-    if gang is None or gang[0] != cv.VOLCANO_PODGROUP_API:
-        return
-    for role in group.roles:
-        if _scheduler(role) != "volcano":
+    if gang is not None:
+        waiting = [r for r in group.roles if r.dependencies]
+        if waiting:
             yield warning(
-                "RBG301",
-                f"role {role.name!r} is gang-scheduled by Volcano but its pods do not "
-                "set `schedulerName: volcano`",
-                role.span,
-                help="add `schedulerName: volcano` to the pod template spec; the default "
-                "scheduler ignores Volcano PodGroups",
+                "RBG304",
+                f"gang scheduling waits for all {gang[1]['minMember']} pods, but role "
+                f"{waiting[0].name!r} starts only after its dependencies are ready: the first "
+                "roles can never be scheduled",
+                waiting[0].dependencies[0].span,
+                help="drop the dependencies of gang-scheduled roles, or gang-schedule only "
+                "roles that start together",
             )
-
-
-def _scheduler(role: Role) -> str | None:
-    spec = role.template.get("spec") or {}
-    name = spec.get("schedulerName")
-    return str(name) if name is not None else None

@@ -6,8 +6,8 @@ coordination rules, and workload kinds rbgc does not compile. Every problem of t
 reported, not just the first.
 
 It also warns where a manifest relies on something only a running controller gives (surge
-stepping, whole-group restarts, coordinated rollouts): rbgc compiles the steady state and
-`rbgc sync` carries out the rest, and the user should know which is which.
+stepping, whole-group restarts, coordinated rollouts): rbgc compiles the steady state, and
+the user should know what the compiled objects will not do on their own.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
             yield error(
                 "RBG151",
                 f"coordination {rule.name!r} needs at least two roles",
-                rule.span,
+                _rule_span(group, rule.name, "roles"),
                 help="a coordination rule keeps several roles in step; list two or more",
             )
         if rule.rolling_update is None and rule.scaling is None:
@@ -110,10 +110,11 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
             )
         yield warning(
             "RBG141",
-            f"coordination {rule.name!r} is carried out by `rbgc sync` (and previewed by "
-            "`rbgc plan`); plain `kubectl apply` or Argo CD roll each role on its own",
+            f"coordination {rule.name!r} needs a controller: applied as compiled, each role "
+            "rolls out on its own",
             rule.span,
-            help="run `rbgc plan OLD NEW` to review the coordinated steps",
+            help="review the rollout with `rbgc plan OLD NEW`, which models the coordination "
+            "and shows the skew between roles at every step",
         )
 
 
@@ -167,7 +168,7 @@ def _role(
             help="rbgc compiles StatefulSet, Deployment and LeaderWorkerSet roles",
         )
     yield from _template(group, role, kind)
-    yield from _rollout(role, kind, target)
+    yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
     if role.leader_worker_set is not None and kind is not WorkloadKind.LEADERWORKERSET:
         yield warning(
@@ -193,8 +194,9 @@ def _role(
             f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator; "
             f"point an HPA or KEDA at {kind.kind} {name} (it has a scale subresource)",
             doc.span(*role_path, "scalingAdapter", key=True),
-            help="and tell your GitOps tool to ignore /spec/replicas of that object (Argo CD "
-            "ignoreDifferences, Flux ssa: IfNotPresent) so it does not fight the autoscaler",
+            help="keep GitOps from resetting replicas: in Argo CD add ignoreDifferences on "
+            "/spec/replicas with the RespectIgnoreDifferences=true sync option; with Flux, "
+            "remove `replicas` from what it applies (e.g. a kustomize patch)",
         )
 
 
@@ -214,8 +216,9 @@ def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
         if kind is WorkloadKind.LEADERWORKERSET:
             yield error(
                 "RBG130",
-                "`templateRef` is not allowed on LeaderWorkerSet roles (upstream rule)",
-                ref_span,
+                f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet roles "
+                "(upstream rule)",
+                doc.span(*role_path, "templateRef", key=True),
                 help="use `template` with `leaderWorkerSet.patchLeaderTemplate` / "
                 "`patchWorkerTemplate`",
             )
@@ -256,10 +259,15 @@ def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
         )
 
 
-def _rollout(role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:
+def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:
     ru = role.rolling_update
     if ru is None or role.replicas == 0:
         return
+    base = (*role.template_path[:-1], "rolloutStrategy", "rollingUpdate")
+
+    def at(field: str) -> Span:
+        return group.document.span(*base, field)
+
     surge = scaled(ru.max_surge, role.replicas, round_up=True)
     unavailable = scaled(ru.max_unavailable, role.replicas, round_up=False)
     if surge == 0 and unavailable == 0:
@@ -267,7 +275,7 @@ def _rollout(role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnos
             "RBG114",
             f"role {role.name!r}: maxUnavailable and maxSurge are both 0 "
             f"(for {role.replicas} replicas)",
-            ru.span,
+            at("maxUnavailable"),
             help="allow at least one pod down (maxUnavailable: 1) or one extra (maxSurge: 1)",
         )
         return
@@ -276,20 +284,19 @@ def _rollout(role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnos
             yield warning(
                 "RBG140",
                 f"role {role.name!r}: StatefulSet maxUnavailable {ru.max_unavailable} is ignored "
-                f"on Kubernetes {'.'.join(map(str, target.kubernetes_version))}: pods are "
-                "replaced one at a time",
-                ru.span,
+                f"on Kubernetes {target.version_text}: pods are replaced one at a time",
+                at("maxUnavailable"),
                 help="MaxUnavailableStatefulSet is on by default from Kubernetes 1.35; pass "
                 "--kubernetes-version to match your cluster",
             )
         if surge > 0:
             yield warning(
                 "RBG141",
-                f"role {role.name!r}: StatefulSet maxSurge {ru.max_surge} is carried out by "
-                "`rbgc sync`; the compiled StatefulSet rolls without extra pods",
-                ru.span,
-                help="upstream's operator adds surge pods itself; without it, plan the rollout "
-                "with `rbgc plan` and apply it with `rbgc sync`",
+                f"role {role.name!r}: StatefulSet maxSurge {ru.max_surge} needs a controller; "
+                "the compiled StatefulSet rolls without extra pods",
+                at("maxSurge"),
+                help="upstream's operator adds the surge pods itself; a StatefulSet cannot. "
+                "`rbgc plan` shows the rollout that will really happen",
             )
 
 
@@ -300,10 +307,10 @@ def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
         yield warning(
             "RBG141",
             f"role {role.name!r}: RecreateRBGOnPodRestart (recreate the whole group when a pod "
-            "restarts) needs a running controller",
+            "restarts) needs a controller; Kubernetes restarts single pods",
             span,
-            help="run `rbgc sync --watch` to get it; Kubernetes alone restarts single pods "
-            "(upstream removed this policy in v0.7.0)",
+            help="accept single-pod restarts (`restartPolicy: None`), or keep the upstream "
+            "operator for this group (upstream itself removed the policy in v0.7.0)",
         )
     elif policy == "RecreateRoleInstanceOnPodRestart" and kind is not WorkloadKind.LEADERWORKERSET:
         yield warning(
@@ -318,10 +325,12 @@ def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
         and target.lws is LwsLowering.STATEFULSETS
         and policy != "None"
     ):
+        what = f"restartPolicy {policy}" if policy else "the default restartPolicy"
         yield warning(
             "RBG141",
-            f"role {role.name!r}: recreating a leader/worker group on pod restart needs the "
-            "LWS controller or `rbgc sync --watch`; plain StatefulSets restart single pods",
-            span,
-            help="set `restartPolicy: None` to accept that, or use the native LWS lowering",
+            f"role {role.name!r}: {what} recreates a leader/worker group when one pod "
+            "restarts, which needs the LWS controller; with --lws statefulsets pods restart "
+            "one by one",
+            span if policy else role.span,
+            help="set `restartPolicy: None` to accept that, or use --lws native",
         )

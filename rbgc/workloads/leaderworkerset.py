@@ -11,7 +11,7 @@ without it: a leader StatefulSet `{name}` (one leader per group), one worker Sta
 labels and the `LWS_LEADER_ADDRESS` / `LWS_GROUP_SIZE` / `LWS_WORKER_INDEX` env (prepended to
 containers and init containers). Pod DNS names are the same as under the LWS controller.
 What only a controller can do (recreating a group when one pod restarts, group-wise rolling
-updates) is left to `rbgc sync`; `validate` warns where a role relies on it.
+updates) is not emulated; `validate` warns where a role relies on it (RBG141).
 """
 
 from __future__ import annotations

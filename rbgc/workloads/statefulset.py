@@ -2,7 +2,7 @@
 
 Upstream drives surge itself (replicas temporarily n+maxSurge, partition walking down); a
 compiled object can only hold the steady state: `replicas: n`, `partition` = the role's.
-`rbgc sync` carries out the rest.
+The rest needs a controller; `validate` warns where a role relies on it (RBG141).
 """
 
 from __future__ import annotations

@@ -166,3 +166,23 @@ def test_both_gang_sources_kube_wins_with_a_warning() -> None:
     (pg,) = [m for m in result.bundle.manifests if m.kind == "PodGroup"]
     assert pg.api_version == "scheduling.x-k8s.io/v1alpha1"
     assert [w.code for w in result.warnings] == ["RBG302"]
+
+
+def test_gang_with_dependencies_warns_of_the_deadlock() -> None:
+    result = compile_yaml("""
+        apiVersion: workloads.x-k8s.io/v1alpha1
+        kind: RoleBasedGroup
+        metadata: {name: g}
+        spec:
+          podGroupPolicy: {kubeScheduling: {}}
+          roles:
+          - name: a
+            template: {spec: {containers: [{name: c, image: i}]}}
+          - name: b
+            dependencies: [a]
+            template: {spec: {containers: [{name: c, image: i}]}}
+        """)
+    (w,) = result.warnings
+    assert w.code == "RBG304"
+    assert "role 'b' starts only after its dependencies" in w.message
+    assert (w.span.line, w.span.col) == (11, 20)  # type: ignore[union-attr]
