@@ -105,7 +105,8 @@ def test_out_dir_round_trip(tmp_path: Path) -> None:
 def test_large_config_files_render_exactly_as_a_whole_dump() -> None:
     """emit renders a big shared `config.yaml` once; the bytes must not change."""
     roles = "".join(
-        f"  - name: r{i}\n    replicas: 3\n    template: {{spec: {{containers: [{{name: c, image: i}}]}}}}\n"
+        f"  - name: r{i}\n    replicas: 3\n"
+        "    template: {spec: {containers: [{name: c, image: i}]}}\n"
         for i in range(60)
     )
     text = "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBasedGroup\nmetadata: {name: g}\n"
