@@ -79,6 +79,14 @@ def _namespace(flag: str | None) -> str:
     return flag or os.environ.get("ARGOCD_APP_NAMESPACE") or "default"
 
 
+def _root(flag: str | None) -> str:
+    from pathlib import Path
+
+    from rbgc.overlays import find_root
+
+    return flag or str(find_root(Path.cwd(), os.environ))
+
+
 def _kubernetes_version(flag: str | None) -> str:
     return flag or os.environ.get("KUBE_VERSION") or DEFAULT_KUBERNETES_VERSION
 
@@ -89,14 +97,23 @@ def _common(func: F) -> F:
             "-n",
             "--namespace",
             metavar="NS",
-            help="Namespace for objects without metadata.namespace "
-            "[default: $ARGOCD_APP_NAMESPACE, else 'default'].",
+            envvar="ARGOCD_ENV_RBGC_NAMESPACE",
+            help="Namespace for objects without metadata.namespace [env: "
+            "ARGOCD_ENV_RBGC_NAMESPACE; default: $ARGOCD_APP_NAMESPACE, else 'default'].",
         ),
         click.option(
             "--kubernetes-version",
             metavar="X.Y",
-            help=f"Kubernetes version of the target cluster "
-            f"[default: $KUBE_VERSION, else {DEFAULT_KUBERNETES_VERSION}].",
+            envvar="ARGOCD_ENV_RBGC_KUBERNETES_VERSION",
+            help=f"Kubernetes version of the target cluster [env: "
+            f"ARGOCD_ENV_RBGC_KUBERNETES_VERSION; default: $KUBE_VERSION, else "
+            f"{DEFAULT_KUBERNETES_VERSION}].",
+        ),
+        click.option(
+            "--root",
+            metavar="DIR",
+            help="Overlay bases must lie inside DIR [default: the enclosing git checkout, "
+            "else the Argo CD repository copy, else the current folder].",
         ),
         click.option(
             "--format",
@@ -143,12 +160,14 @@ def main() -> None:
     """
 
 
-def _compile(paths: tuple[str, ...], namespace: str | None, fmt: str, color: bool) -> Result:
+def _compile(
+    paths: tuple[str, ...], namespace: str | None, root: str | None, fmt: str, color: bool
+) -> Result:
     from rbgc.diagnostics import DiagnosticError
     from rbgc.pipeline import Options, compile_paths
 
     try:
-        return compile_paths(paths, Options(namespace=_namespace(namespace)))
+        return compile_paths(paths, Options(namespace=_namespace(namespace), root=_root(root)))
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, color)
 
@@ -167,34 +186,74 @@ def _compile(paths: tuple[str, ...], namespace: str | None, fmt: str, color: boo
     "--out", "out_dir", metavar="DIR", help="Write one file per object into DIR instead of stdout."
 )
 @click.option(
+    "--layout",
+    type=click.Choice(["flat", "waves"]),
+    help="With --out: all files in DIR (flat, the default) or one folder per sync wave.",
+)
+@click.option(
+    "--flux",
+    is_flag=True,
+    help="With --out: also write DIR/flux/, one Flux Kustomization per wave chained with "
+    "dependsOn and wait (implies --layout waves).",
+)
+@click.option(
+    "--flux-source",
+    metavar="NAME",
+    default="flux-system",
+    show_default=True,
+    help="The Flux GitRepository (in flux-system) that holds DIR.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="With --out: write nothing; exit 1 if DIR differs from what would be written.",
+)
+@click.option(
     "--strict",
     is_flag=True,
-    help="Also check every core object against the Kubernetes schema (slower start).",
+    envvar="ARGOCD_ENV_RBGC_STRICT",
+    help="Also check every core object against the Kubernetes schema (slower start) "
+    "[env: ARGOCD_ENV_RBGC_STRICT].",
 )
 @click.option("--explain", is_flag=True, help="Print what each pass decided to stderr.")
-@click.option("--fail-on-warning", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option(
+    "--fail-on-warning",
+    is_flag=True,
+    envvar="ARGOCD_ENV_RBGC_FAIL_ON_WARNING",
+    help="Exit 1 when there are warnings [env: ARGOCD_ENV_RBGC_FAIL_ON_WARNING].",
+)
 @_common
 def build(
     paths: tuple[str, ...],
     output: str,
     out_dir: str | None,
+    layout: str | None,
+    flux: bool,
+    flux_source: str,
+    check: bool,
     strict: bool,
     explain: bool,
     fail_on_warning: bool,
     namespace: str | None,
     kubernetes_version: str | None,
+    root: str | None,
     fmt: str,
     color: str,
 ) -> None:
     """Compile PATH... (files, folders, or - for stdin) to Kubernetes objects.
 
-    Folders are read recursively (*.yaml, *.yml; hidden entries skipped). Documents that are
-    not RoleBasedGroups pass through unchanged. Nothing is written unless the whole input
-    compiles: on any error the output is empty and the exit code is 1.
+    Folders are read recursively (*.yaml, *.yml; hidden entries skipped); an Overlay document
+    is replaced by its base as the overlay changes it. Documents that are not RoleBasedGroups
+    pass through unchanged. Nothing is written unless the whole input compiles: on any error
+    the output is empty and the exit code is 1.
     """
     use_color = _color(color)
+    if out_dir is None and (layout or flux or check):
+        raise click.UsageError("--layout, --flux and --check need --out DIR")
+    if flux and layout == "flat":
+        raise click.UsageError("--flux writes one folder per wave; drop --layout flat")
     try:
-        result = _compile(paths, namespace, fmt, use_color)
+        result = _compile(paths, namespace, root, fmt, use_color)
         if explain:
             sys.stderr.write(result.trace.render())
         diagnostics = list(result.warnings)
@@ -203,7 +262,14 @@ def build(
         if fail_on_warning and diagnostics:
             _fail(diagnostics, fmt, use_color)
         _report(diagnostics, fmt, use_color)
-        _write(result, output, out_dir)
+        if out_dir is None:
+            _write(result, output)
+        else:
+            files = _layout_files(result, out_dir, layout, flux, flux_source, root)
+            if check:
+                _check_dir(files, out_dir)
+            else:
+                _write_dir(files, out_dir, len(result.bundle.manifests))
     except (SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:
@@ -224,18 +290,60 @@ def _strict(result: Result, version_flag: str, fmt: str, color: bool) -> list[Di
     return [*result.warnings, *found]
 
 
-def _write(result: Result, output: str, out_dir: str | None) -> None:
+def _write(result: Result, output: str) -> None:
     from rbgc import emit
 
-    if out_dir is not None:
-        try:
-            written = emit.write_dir(result.bundle, out_dir)
-        except (emit.OutputDirError, OSError) as exc:
-            raise click.UsageError(str(exc)) from None
-        sys.stderr.write(f"rbgc: wrote {len(written)} object(s) to {out_dir}\n")
-        return
     text = emit.json_list(result.bundle) if output == "json" else emit.yaml_stream(result.bundle)
     sys.stdout.write(text)
+
+
+def _layout_files(
+    result: Result,
+    out_dir: str,
+    layout: str | None,
+    flux: bool,
+    flux_source: str,
+    root: str | None,
+) -> dict[str, str]:
+    from pathlib import Path
+
+    from rbgc import layouts
+
+    chosen = layouts.Layout.WAVES if flux else layouts.Layout(layout or "flat")
+    config = None
+    if flux:
+        out = Path(out_dir).resolve()
+        base = Path(_root(root)).resolve()
+        if not out.is_relative_to(base):
+            raise click.UsageError(f"--flux needs --out inside the repository root {base}")
+        config = layouts.Flux(
+            path=out.relative_to(base).as_posix(), name=out.name, source=flux_source
+        )
+    return layouts.files(result.bundle, chosen, config)
+
+
+def _write_dir(files: dict[str, str], out_dir: str, objects: int) -> None:
+    from rbgc import emit
+
+    try:
+        emit.write_tree(files, out_dir)
+    except (emit.OutputDirError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
+    sys.stderr.write(f"rbgc: wrote {objects} object(s) to {out_dir}\n")
+
+
+def _check_dir(files: dict[str, str], out_dir: str) -> None:
+    from rbgc import emit
+
+    changes = emit.stale_files(files, out_dir)
+    if changes:
+        sys.stderr.write(
+            f"rbgc: {out_dir} is stale ({len(changes)} file(s) differ):\n"
+            + "".join(f"  {line}\n" for line in changes)
+            + "  help: run the same command without --check to rewrite it, and commit the result\n"
+        )
+        raise SystemExit(ExitCode.INVALID)
+    sys.stderr.write(f"rbgc: {out_dir} is up to date\n")
 
 
 @main.command()
@@ -247,6 +355,7 @@ def validate(
     quiet: bool,
     namespace: str | None,
     kubernetes_version: str | None,
+    root: str | None,
     fmt: str,
     color: str,
 ) -> None:
@@ -261,7 +370,7 @@ def validate(
         from rbgc.validation import validate_paths
 
         outcome = validate_paths(
-            paths, _namespace(namespace), _kubernetes_version(kubernetes_version)
+            paths, _namespace(namespace), _kubernetes_version(kubernetes_version), _root(root)
         )
         if outcome.errors:
             _fail(outcome.diagnostics, fmt, use_color)

@@ -62,11 +62,13 @@ def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
     return found
 
 
-def validate_paths(paths: Sequence[str], namespace: str, kubernetes_version: str) -> Outcome:
+def validate_paths(
+    paths: Sequence[str], namespace: str, kubernetes_version: str, root: str | None = None
+) -> Outcome:
     version = normalize_version(kubernetes_version)
     documents: list[Document] = []
     try:
-        documents = load(paths)
+        documents = load(paths, root=root)
         result = compile_documents(documents, Options(namespace=namespace))
     except DiagnosticError as exc:
         diagnostics = list(exc.diagnostics)
