@@ -384,6 +384,66 @@ def validate(
 
 
 @main.command()
+@_common
+def krm(
+    namespace: str | None,
+    kubernetes_version: str | None,
+    root: str | None,
+    fmt: str,
+    color: str,
+) -> None:
+    """KRM function for kpt and kustomize: a ResourceList on stdin, the same on stdout.
+
+    RoleBasedGroups in `items` are replaced by their compiled objects, everything else passes
+    through with its config.kubernetes.io annotations. Diagnostics go to `results` (and to
+    stderr); any error exits 1. The namespace comes from --namespace, else the function
+    config's `data.namespace`, else as for `build`.
+
+    \b
+      kpt fn eval apps/ --exec "rbgc krm"
+    """
+    use_color = _color(color)
+    try:
+        from rbgc import krm as function
+        from rbgc.diagnostics import DiagnosticError
+        from rbgc.source import decode
+
+        try:
+            text = decode(sys.stdin.buffer.read(), "-")
+            chosen = namespace or function.namespace_option(text)
+            outcome = function.run(text, _namespace(chosen), _root(root))
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, use_color)
+        sys.stdout.write(outcome.text)
+        _report(outcome.diagnostics, fmt, use_color)
+        if not outcome.ok:
+            raise SystemExit(ExitCode.INVALID)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        _internal(exc)
+
+
+@main.command("post-render")
+@click.option(
+    "-n",
+    "--namespace",
+    metavar="NS",
+    envvar="HELM_NAMESPACE",
+    help="The release namespace, for groups without metadata.namespace [env: HELM_NAMESPACE].",
+)
+@click.pass_context
+def post_render(ctx: click.Context, namespace: str | None) -> None:
+    """Helm post-renderer: rendered manifests on stdin, compiled manifests on stdout.
+
+    Same as `rbgc build -` with the release namespace. Helm 3:
+    `helm install NAME CHART --post-renderer rbgc --post-renderer-args post-render`;
+    Helm 4: install integrations/helm as a plugin and pass `--post-renderer rbgc`.
+    """
+    ctx.invoke(build, paths=("-",), namespace=namespace)
+
+
+@main.command()
 @click.argument("code", required=False)
 def explain(code: str | None) -> None:
     """Explain a diagnostic code (e.g. RBG203), or list them all."""
@@ -398,6 +458,11 @@ def explain(code: str | None) -> None:
     if doc is None:
         raise click.UsageError(f"unknown code {code!r}; `rbgc explain` lists them")
     click.echo(doc.render(), nl=False)
+
+
+def kubectl_main() -> None:
+    """`kubectl rbgc ...`: kubectl runs `kubectl-rbgc` from PATH with the remaining arguments."""
+    main(prog_name="kubectl rbgc")
 
 
 if __name__ == "__main__":  # pragma: no cover

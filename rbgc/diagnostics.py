@@ -380,6 +380,15 @@ CODES: dict[str, CodeDoc] = _doc(
         "$patch: delete",
     ),
     CodeDoc(
+        "RBG707",
+        "not-a-resource-list",
+        "`rbgc krm` was given something other than a KRM ResourceList.",
+        "A KRM function reads one `ResourceList` (config.kubernetes.io/v1 or v1beta1) from "
+        "stdin; anything else means it was wired up wrongly, and guessing would hand kpt or "
+        "kustomize a broken stream.",
+        fix="Run plain manifests through `rbgc build -` instead.",
+    ),
+    CodeDoc(
         "RBG901",
         "internal-error",
         "rbgc failed on input it should have handled.",
