@@ -270,7 +270,7 @@ def build(
                 _check_dir(files, out_dir)
             else:
                 _write_dir(files, out_dir, len(result.bundle.manifests))
-    except (SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
         _internal(exc)
