@@ -79,6 +79,14 @@ def _namespace(flag: str | None) -> str:
     return flag or os.environ.get("ARGOCD_APP_NAMESPACE") or "default"
 
 
+def _root(flag: str | None) -> str:
+    from pathlib import Path
+
+    from rbgc.overlays import find_root
+
+    return flag or str(find_root(Path.cwd(), os.environ))
+
+
 def _kubernetes_version(flag: str | None) -> str:
     return flag or os.environ.get("KUBE_VERSION") or DEFAULT_KUBERNETES_VERSION
 
@@ -89,14 +97,23 @@ def _common(func: F) -> F:
             "-n",
             "--namespace",
             metavar="NS",
-            help="Namespace for objects without metadata.namespace "
-            "[default: $ARGOCD_APP_NAMESPACE, else 'default'].",
+            envvar="ARGOCD_ENV_RBGC_NAMESPACE",
+            help="Namespace for objects without metadata.namespace [env: "
+            "ARGOCD_ENV_RBGC_NAMESPACE; default: $ARGOCD_APP_NAMESPACE, else 'default'].",
         ),
         click.option(
             "--kubernetes-version",
             metavar="X.Y",
-            help=f"Kubernetes version of the target cluster "
-            f"[default: $KUBE_VERSION, else {DEFAULT_KUBERNETES_VERSION}].",
+            envvar="ARGOCD_ENV_RBGC_KUBERNETES_VERSION",
+            help=f"Kubernetes version of the target cluster [env: "
+            f"ARGOCD_ENV_RBGC_KUBERNETES_VERSION; default: $KUBE_VERSION, else "
+            f"{DEFAULT_KUBERNETES_VERSION}].",
+        ),
+        click.option(
+            "--root",
+            metavar="DIR",
+            help="Overlay bases must lie inside DIR [default: the enclosing git checkout, "
+            "else the Argo CD repository copy, else the current folder].",
         ),
         click.option(
             "--lws",
@@ -151,7 +168,9 @@ def main() -> None:
     """
 
 
-def _options(namespace: str | None, kubernetes_version: str | None, lws: str) -> Options:
+def _options(
+    namespace: str | None, kubernetes_version: str | None, lws: str, root: str | None
+) -> Options:
     from rbgc.diagnostics import DiagnosticError, error
     from rbgc.model import LwsLowering, Target
     from rbgc.pipeline import Options
@@ -162,7 +181,7 @@ def _options(namespace: str | None, kubernetes_version: str | None, lws: str) ->
     except ValueError as exc:
         raise DiagnosticError([error("RBG602", str(exc), None)]) from None
     target = Target(kubernetes_version=version, lws=LwsLowering(lws))
-    return Options(namespace=_namespace(namespace), target=target)
+    return Options(namespace=_namespace(namespace), target=target, root=_root(root))
 
 
 def _compile(
@@ -170,6 +189,7 @@ def _compile(
     namespace: str | None,
     kubernetes_version: str | None,
     lws: str,
+    root: str | None,
     fmt: str,
     color: bool,
 ) -> Result:
@@ -177,7 +197,7 @@ def _compile(
     from rbgc.pipeline import compile_paths
 
     try:
-        return compile_paths(paths, _options(namespace, kubernetes_version, lws))
+        return compile_paths(paths, _options(namespace, kubernetes_version, lws, root))
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, color)
 
@@ -196,31 +216,67 @@ def _compile(
     "--out", "out_dir", metavar="DIR", help="Write one file per object into DIR instead of stdout."
 )
 @click.option(
+    "--layout",
+    type=click.Choice(["flat", "waves"]),
+    help="With --out: all files in DIR (flat, the default) or one folder per sync wave.",
+)
+@click.option(
+    "--flux",
+    is_flag=True,
+    help="With --out: also write DIR/flux/, one Flux Kustomization per wave chained with "
+    "dependsOn and wait (implies --layout waves).",
+)
+@click.option(
+    "--flux-source",
+    metavar="NAME",
+    default="flux-system",
+    show_default=True,
+    help="The Flux GitRepository (in flux-system) that holds DIR.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="With --out: write nothing; exit 1 if DIR differs from what would be written.",
+)
+@click.option(
     "--strict",
     is_flag=True,
-    help="Also check every core object against the Kubernetes schema (slower start).",
+    envvar="ARGOCD_ENV_RBGC_STRICT",
+    help="Also check every core object against the Kubernetes schema (slower start) "
+    "[env: ARGOCD_ENV_RBGC_STRICT].",
 )
 @click.option("--explain", is_flag=True, help="Print what each pass decided to stderr.")
-@click.option("--fail-on-warning", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option(
+    "--fail-on-warning",
+    is_flag=True,
+    envvar="ARGOCD_ENV_RBGC_FAIL_ON_WARNING",
+    help="Exit 1 when there are warnings [env: ARGOCD_ENV_RBGC_FAIL_ON_WARNING].",
+)
 @_common
 def build(
     paths: tuple[str, ...],
     output: str,
     out_dir: str | None,
+    layout: str | None,
+    flux: bool,
+    flux_source: str,
+    check: bool,
     strict: bool,
     explain: bool,
     fail_on_warning: bool,
     namespace: str | None,
     kubernetes_version: str | None,
     lws: str,
+    root: str | None,
     fmt: str,
     color: str,
 ) -> None:
     """Compile PATH... (files, folders, or - for stdin) to Kubernetes objects.
 
-    Folders are read recursively (*.yaml, *.yml; hidden entries skipped). Documents that are
-    not RoleBasedGroups pass through unchanged. Nothing is written unless the whole input
-    compiles: on any error the output is empty and the exit code is 1.
+    Folders are read recursively (*.yaml, *.yml; hidden entries skipped); an Overlay document
+    is replaced by its base as the overlay changes it. Documents that are not RoleBasedGroups
+    pass through unchanged. Nothing is written unless the whole input compiles: on any error
+    the output is empty and the exit code is 1.
 
     \b
     Examples:
@@ -236,8 +292,12 @@ def build(
     3 internal error.
     """
     use_color = _color(color)
+    if out_dir is None and (layout or flux or check):
+        raise click.UsageError("--layout, --flux and --check need --out DIR")
+    if flux and layout == "flat":
+        raise click.UsageError("--flux writes one folder per wave; drop --layout flat")
     try:
-        result = _compile(paths, namespace, kubernetes_version, lws, fmt, use_color)
+        result = _compile(paths, namespace, kubernetes_version, lws, root, fmt, use_color)
         if explain:
             sys.stderr.write(result.trace.render())
         diagnostics = list(result.warnings)
@@ -246,7 +306,14 @@ def build(
         if fail_on_warning and diagnostics:
             _fail(diagnostics, fmt, use_color)
         _report(diagnostics, fmt, use_color)
-        _write(result, output, out_dir)
+        if out_dir is None:
+            _write(result, output)
+        else:
+            files = _layout_files(result, out_dir, layout, flux, flux_source, root)
+            if check:
+                _check_dir(files, out_dir)
+            else:
+                _write_dir(files, out_dir, len(result.bundle.manifests))
     except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
@@ -267,16 +334,9 @@ def _strict(result: Result, version_flag: str, fmt: str, color: bool) -> list[Di
     return [*result.warnings, *found]
 
 
-def _write(result: Result, output: str, out_dir: str | None) -> None:
+def _write(result: Result, output: str) -> None:
     from rbgc import emit
 
-    if out_dir is not None:
-        try:
-            written = emit.write_dir(result.bundle, out_dir)
-        except (emit.OutputDirError, OSError) as exc:
-            raise click.UsageError(str(exc)) from None
-        sys.stderr.write(f"rbgc: wrote {len(written)} object(s) to {out_dir}\n")
-        return
     chunks = (
         [emit.json_list(result.bundle)] if output == "json" else emit.yaml_documents(result.bundle)
     )
@@ -293,6 +353,55 @@ def _write(result: Result, output: str, out_dir: str | None) -> None:
         raise SystemExit(ExitCode.INVALID) from None
 
 
+def _layout_files(
+    result: Result,
+    out_dir: str,
+    layout: str | None,
+    flux: bool,
+    flux_source: str,
+    root: str | None,
+) -> dict[str, str]:
+    from pathlib import Path
+
+    from rbgc import layouts
+
+    chosen = layouts.Layout.WAVES if flux else layouts.Layout(layout or "flat")
+    config = None
+    if flux:
+        out = Path(out_dir).resolve()
+        base = Path(_root(root)).resolve()
+        if not out.is_relative_to(base):
+            raise click.UsageError(f"--flux needs --out inside the repository root {base}")
+        config = layouts.Flux(
+            path=out.relative_to(base).as_posix(), name=out.name, source=flux_source
+        )
+    return layouts.files(result.bundle, chosen, config)
+
+
+def _write_dir(files: dict[str, str], out_dir: str, objects: int) -> None:
+    from rbgc import emit
+
+    try:
+        emit.write_tree(files, out_dir)
+    except (emit.OutputDirError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
+    sys.stderr.write(f"rbgc: wrote {objects} object(s) to {out_dir}\n")
+
+
+def _check_dir(files: dict[str, str], out_dir: str) -> None:
+    from rbgc import emit
+
+    changes = emit.stale_files(files, out_dir)
+    if changes:
+        sys.stderr.write(
+            f"rbgc: {out_dir} is stale ({len(changes)} file(s) differ):\n"
+            + "".join(f"  {line}\n" for line in changes)
+            + "  help: run the same command without --check to rewrite it, and commit the result\n"
+        )
+        raise SystemExit(ExitCode.INVALID)
+    sys.stderr.write(f"rbgc: {out_dir} is up to date\n")
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when everything is valid.")
@@ -303,6 +412,7 @@ def validate(
     namespace: str | None,
     kubernetes_version: str | None,
     lws: str,
+    root: str | None,
     fmt: str,
     color: str,
 ) -> None:
@@ -327,7 +437,7 @@ def validate(
         from rbgc.validation import validate_paths
 
         try:
-            options = _options(namespace, kubernetes_version, lws)
+            options = _options(namespace, kubernetes_version, lws, root)
             outcome = validate_paths(paths, options, _kubernetes_version(kubernetes_version))
         except DiagnosticError as exc:
             _fail(exc.diagnostics, fmt, use_color)
@@ -340,6 +450,67 @@ def validate(
         raise
     except Exception as exc:
         _internal(exc)
+
+
+@main.command()
+@_common
+def krm(
+    namespace: str | None,
+    kubernetes_version: str | None,
+    root: str | None,
+    lws: str,
+    fmt: str,
+    color: str,
+) -> None:
+    """KRM function for kpt and kustomize: a ResourceList on stdin, the same on stdout.
+
+    RoleBasedGroups in `items` are replaced by their compiled objects, everything else passes
+    through with its config.kubernetes.io annotations. Diagnostics go to `results` (and to
+    stderr); any error exits 1. The namespace comes from --namespace, else the function
+    config's `data.namespace`, else as for `build`.
+
+    \b
+      kpt fn eval apps/ --exec "rbgc krm"
+    """
+    use_color = _color(color)
+    try:
+        from rbgc import krm as function
+        from rbgc.diagnostics import DiagnosticError
+        from rbgc.source import decode
+
+        try:
+            text = decode(sys.stdin.buffer.read(), "-")
+            chosen = namespace or function.namespace_option(text)
+            outcome = function.run(text, _options(chosen, kubernetes_version, lws, root))
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, use_color)
+        sys.stdout.write(outcome.text)
+        _report(outcome.diagnostics, fmt, use_color)
+        if not outcome.ok:
+            raise SystemExit(ExitCode.INVALID)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        _internal(exc)
+
+
+@main.command("post-render")
+@click.option(
+    "-n",
+    "--namespace",
+    metavar="NS",
+    envvar="HELM_NAMESPACE",
+    help="The release namespace, for groups without metadata.namespace [env: HELM_NAMESPACE].",
+)
+@click.pass_context
+def post_render(ctx: click.Context, namespace: str | None) -> None:
+    """Helm post-renderer: rendered manifests on stdin, compiled manifests on stdout.
+
+    Same as `rbgc build -` with the release namespace. Helm 3:
+    `helm install NAME CHART --post-renderer rbgc --post-renderer-args post-render`;
+    Helm 4: install integrations/helm as a plugin and pass `--post-renderer rbgc`.
+    """
+    ctx.invoke(build, paths=("-",), namespace=namespace)
 
 
 @main.command()
@@ -367,6 +538,11 @@ def explain(code: str | None) -> None:
     if doc is None:
         raise click.UsageError(f"unknown code {code!r}; `rbgc explain` lists them")
     click.echo(doc.render(), nl=False)
+
+
+def kubectl_main() -> None:
+    """`kubectl rbgc ...`: kubectl runs `kubectl-rbgc` from PATH with the remaining arguments."""
+    main(prog_name="kubectl rbgc")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,8 @@ Passes raise `DiagnosticError` carrying every problem they found; rendering live
     RBG0xx  loading YAML          RBG1xx  schema and validation
     RBG2xx  dependencies          RBG3xx  placement
     RBG4xx  expansion             RBG5xx  discovery
-    RBG6xx  output checks         RBG9xx  internal
+    RBG6xx  output checks         RBG7xx  overlays and GitOps
+    RBG9xx  internal
 """
 
 from __future__ import annotations
@@ -324,6 +325,69 @@ CODES: dict[str, CodeDoc] = _doc(
         "The requested Kubernetes version has no bundled schemas.",
         "rbgc validates against the schemas `kubernetes-validate` ships.",
         fix="Pass --kubernetes-version with a version such as 1.33.",
+    ),
+    CodeDoc(
+        "RBG701",
+        "overlay-cycle",
+        "An overlay's base leads back to the overlay itself.",
+        "Overlays stack (prod on staging on base); a chain that returns to an overlay already "
+        "on it has no bottom, so nothing could be built. The message lists the whole chain.",
+        "# overlays/dev/overlay.yaml\nbase: ../prod\n# overlays/prod/overlay.yaml\nbase: ../dev",
+        "base: ../base",
+    ),
+    CodeDoc(
+        "RBG702",
+        "missing-base",
+        "An overlay's base does not exist or holds no Kubernetes objects.",
+        "Building an overlay without its base would emit nothing for it, and an empty build "
+        "lets a GitOps tool with pruning delete what it manages.",
+        "base: ../bsae",
+        "base: ../base",
+    ),
+    CodeDoc(
+        "RBG703",
+        "path-escapes-root",
+        "An overlay's base is an absolute path or lies outside the repository root.",
+        "A build must depend only on the repository it is built from: Argo CD and Flux see "
+        "nothing else, and a base elsewhere on one machine would build differently on another. "
+        "Symbolic links are followed before the check.",
+        "base: ../../../elsewhere/base",
+        "Copy the base into the repository, or pass --root to name a wider root.",
+    ),
+    CodeDoc(
+        "RBG704",
+        "invalid-overlay",
+        "An Overlay document does not match its schema.",
+        "Overlay fields are checked against schemas/overlay.v1alpha1.schema.json so a typo "
+        "(`nameSufix`) is an error rather than a silently ignored change.",
+        "nameSufix: -prod",
+        "nameSuffix: -prod",
+    ),
+    CodeDoc(
+        "RBG705",
+        "patch-matches-nothing",
+        "A patch targets no object of the base, or deletes a named item the base lacks.",
+        "A patch that changes nothing is almost always a misspelt name; rbgc refuses it rather "
+        "than building the base unchanged.",
+        "- name: decoder\n  $patch: delete",
+        "- name: decode\n  $patch: delete",
+    ),
+    CodeDoc(
+        "RBG706",
+        "invalid-patch-directive",
+        "A patch uses a `$patch` value rbgc does not know.",
+        "Only `delete`, `replace` and `merge` have a meaning; any other value would be guessed at.",
+        "$patch: remove",
+        "$patch: delete",
+    ),
+    CodeDoc(
+        "RBG707",
+        "not-a-resource-list",
+        "`rbgc krm` was given something other than a KRM ResourceList.",
+        "A KRM function reads one `ResourceList` (config.kubernetes.io/v1 or v1beta1) from "
+        "stdin; anything else means it was wired up wrongly, and guessing would hand kpt or "
+        "kustomize a broken stream.",
+        fix="Run plain manifests through `rbgc build -` instead.",
     ),
     CodeDoc(
         "RBG901",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,32 +102,39 @@ class OutputDirError(Exception):
 
 
 def write_dir(bundle: Bundle, out: str | os.PathLike[str]) -> list[Path]:
-    """Replace the YAML files of an rbgc output folder with the bundle, all or nothing.
+    """One file per object in `out` (see `write_tree`)."""
+    return write_tree(flat_files(bundle), out)
 
-    A folder that exists, is not empty and was not written by rbgc is refused: rbgc never
-    deletes files it did not create.
+
+def flat_files(bundle: Bundle) -> dict[str, str]:
+    return {file_name(m): to_yaml(m.body) for m in bundle.manifests}
+
+
+def write_tree(files: Mapping[str, str], out: str | os.PathLike[str]) -> list[Path]:
+    """Replace the YAML files of an rbgc output folder with `files` (relative path -> text).
+
+    All or nothing: everything is written to a staging folder first. A folder that exists, is
+    not empty and was not written by rbgc is refused: rbgc never deletes files it did not create.
     """
     target = Path(out)
-    if target.exists():
-        if not target.is_dir():
-            raise OutputDirError(f"{target} exists and is not a directory")
-        if any(target.iterdir()) and not (target / OUTPUT_MARKER).exists():
-            raise OutputDirError(
-                f"{target} is not empty and was not written by rbgc; refusing to replace its files"
-            )
-    files = {file_name(m): to_yaml(m.body) for m in bundle.manifests}
+    _check_owned(target)
     target.mkdir(parents=True, exist_ok=True)
     import tempfile
 
     staging = Path(tempfile.mkdtemp(prefix=".rbgc-", dir=target))
     try:
         for name, text in files.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_text(text, encoding="utf-8")
         for old in _owned(target):
             old.unlink()
+        for folder in sorted(_folders(target), reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
         written = []
         for name in sorted(files):
             dest = target / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, dest)
             written.append(dest)
         (target / OUTPUT_MARKER).write_text(
@@ -136,10 +143,43 @@ def write_dir(bundle: Bundle, out: str | os.PathLike[str]) -> list[Path]:
         )
         return written
     finally:
-        for leftover in staging.iterdir():
-            leftover.unlink()
-        staging.rmdir()
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def stale_files(files: Mapping[str, str], out: str | os.PathLike[str]) -> list[str]:
+    """What `write_tree(files, out)` would change, as `+ new`, `- removed`, `~ changed` lines."""
+    target = Path(out)
+    have = {p.relative_to(target).as_posix(): p for p in _owned(target)} if target.is_dir() else {}
+    changes = []
+    for name in sorted(set(files) | set(have)):
+        if name not in have:
+            changes.append(f"+ {name}")
+        elif name not in files:
+            changes.append(f"- {name}")
+        elif have[name].read_text(encoding="utf-8") != files[name]:
+            changes.append(f"~ {name}")
+    return changes
+
+
+def _check_owned(target: Path) -> None:
+    if target.exists():
+        if not target.is_dir():
+            raise OutputDirError(f"{target} exists and is not a directory")
+        if any(target.iterdir()) and not (target / OUTPUT_MARKER).exists():
+            raise OutputDirError(
+                f"{target} is not empty and was not written by rbgc; refusing to replace its files"
+            )
+
+
+def _folders(target: Path) -> Iterable[Path]:
+    return (p for p in target.rglob("*") if p.is_dir() and not _hidden(p, target))
 
 
 def _owned(target: Path) -> Iterable[Path]:
-    return sorted(p for p in target.iterdir() if p.is_file() and p.suffix == ".yaml")
+    return sorted(p for p in target.rglob("*.yaml") if p.is_file() and not _hidden(p, target))
+
+
+def _hidden(path: Path, target: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(target).parts)

@@ -31,6 +31,7 @@ PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
 class Options:
     namespace: str = "default"
     target: Target = field(default_factory=Target)
+    root: str | None = None  # overlay bases must stay inside it (None: the repository root)
 
 
 @dataclass(slots=True)
@@ -136,7 +137,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
 
 
 def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> Result:
-    return compile_documents(load(paths, stdin), options)
+    return compile_documents(load(paths, stdin, root=options.root), options)
 
 
 def _duplicates(manifests: list[Manifest]) -> list[Diagnostic]:

@@ -54,6 +54,8 @@ class SpanIndex:
     path: str
     values: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    # Values an overlay set come from another file: their path, where it is not `path`.
+    files: dict[JsonPath, str] = field(default_factory=dict)
 
     def at(self, jpath: JsonPath, *, key: bool = False) -> Span:
         """The span of `jpath`, or of its nearest ancestor that has one."""
@@ -62,7 +64,7 @@ class SpanIndex:
         while True:
             pos = table.get(probe) or self.values.get(probe)
             if pos is not None:
-                return Span(self.path, *pos)
+                return Span(self.files.get(probe, self.path), *pos)
             if not probe:
                 return Span(self.path)
             probe = probe[:-1]
@@ -401,8 +403,12 @@ def _walk(root: Path) -> Iterator[str]:
                 yield os.path.join(dirpath, name)
 
 
-def load(paths: Iterable[str], stdin: Any = None) -> list[Document]:
-    """Every document of every input, with all loading problems reported together."""
+def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) -> list[Document]:
+    """Every document of every input, with all loading problems reported together.
+
+    Overlay documents (`rbgc.io/v1alpha1` `Overlay`) are replaced by their base's documents,
+    changed as the overlay says; their bases must lie inside `root` (see `overlays.py`).
+    """
     documents: list[Document] = []
     problems: list[Diagnostic] = []
     try:
@@ -418,4 +424,6 @@ def load(paths: Iterable[str], stdin: Any = None) -> list[Document]:
             problems.extend(exc.diagnostics)
     if problems:
         raise DiagnosticError(problems)
-    return documents
+    from rbgc.overlays import resolve
+
+    return resolve(documents, root)

@@ -66,7 +66,7 @@ def validate_paths(paths: Sequence[str], options: Options, kubernetes_version: s
     version = normalize_version(kubernetes_version)
     documents: list[Document] = []
     try:
-        documents = load(paths)
+        documents = load(paths, root=options.root)
         result = compile_documents(documents, options)
     except DiagnosticError as exc:
         diagnostics = list(exc.diagnostics)
