@@ -181,7 +181,8 @@ def _options(
     except ValueError as exc:
         raise DiagnosticError([error("RBG602", str(exc), None)]) from None
     target = Target(kubernetes_version=version, lws=LwsLowering(lws))
-    return Options(namespace=_namespace(namespace), target=target, root=_root(root))
+    # The repository root is only looked up when an overlay needs it (see overlays.resolve).
+    return Options(namespace=_namespace(namespace), target=target, root=root)
 
 
 def _compile(

@@ -531,3 +531,10 @@ CODES.update(
     )
 )
 CODES = dict(sorted(CODES.items()))
+
+
+def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """Candidates for a "did you mean" hint (difflib, imported only on this error path)."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)

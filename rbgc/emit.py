@@ -12,14 +12,16 @@ import functools
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from rbgc.k8s.goyaml import resolves_to_non_string
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Bundle
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 OUTPUT_MARKER = ".rbgc-output"
 
@@ -116,6 +118,8 @@ def write_tree(files: Mapping[str, str], out: str | os.PathLike[str]) -> list[Pa
     All or nothing: everything is written to a staging folder first. A folder that exists, is
     not empty and was not written by rbgc is refused: rbgc never deletes files it did not create.
     """
+    from pathlib import Path
+
     target = Path(out)
     _check_owned(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -150,6 +154,8 @@ def write_tree(files: Mapping[str, str], out: str | os.PathLike[str]) -> list[Pa
 
 def stale_files(files: Mapping[str, str], out: str | os.PathLike[str]) -> list[str]:
     """What `write_tree(files, out)` would change, as `+ new`, `- removed`, `~ changed` lines."""
+    from pathlib import Path
+
     target = Path(out)
     have = {p.relative_to(target).as_posix(): p for p in _owned(target)} if target.is_dir() else {}
     changes = []

@@ -20,7 +20,6 @@ and at the overlay file for what the overlay set, so later diagnostics land on t
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import json
 import os
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, close_matches, error
 from rbgc.k8s import conventions as cv
 from rbgc.schema import _field
 from rbgc.source import STDIN, Document, JsonPath, SpanIndex, expand_paths, read_path
@@ -89,7 +88,7 @@ def resolve(
     """Replace every Overlay document by the changed documents of its base."""
     if not any(is_overlay(d) for d in documents):
         return documents
-    resolver = _Resolver(Path(root).resolve() if root else find_root(Path.cwd(), {}))
+    resolver = _Resolver(Path(root).resolve() if root else find_root(Path.cwd(), os.environ))
     out: list[Document] = []
     problems: list[Diagnostic] = []
     for doc in documents:
@@ -124,7 +123,7 @@ def check(doc: Document) -> list[Diagnostic]:
         if e.validator == "additionalProperties" and isinstance(e.instance, dict):
             known = e.schema.get("properties", {})
             for key in (k for k in e.instance if k not in known):
-                close = difflib.get_close_matches(key, list(known), n=1)
+                close = close_matches(key, list(known))
                 problems.append(
                     error(
                         "RBG704",

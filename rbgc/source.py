@@ -17,7 +17,6 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -383,10 +382,9 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
         if raw == STDIN:
             out.append(raw)
             continue
-        p = Path(raw)
-        if p.is_dir():
-            out.extend(_walk(p))
-        elif p.is_file():
+        if os.path.isdir(raw):
+            out.extend(_walk(raw))
+        elif os.path.isfile(raw):
             out.append(raw)
         else:
             problems.append(error("RBG008", "no such file or directory", Span(raw)))
@@ -395,7 +393,7 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
     return out
 
 
-def _walk(root: Path) -> Iterator[str]:
+def _walk(root: str) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
@@ -415,7 +413,7 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
         files = expand_paths(list(paths))
     except DiagnosticError as exc:
         problems.extend(exc.diagnostics)
-        files = [p for p in paths if p == STDIN or Path(p).exists()]
+        files = [p for p in paths if p == STDIN or os.path.exists(p)]
         files = expand_paths(files) if files else []
     for path in files:
         try:
@@ -424,6 +422,8 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
             problems.extend(exc.diagnostics)
     if problems:
         raise DiagnosticError(problems)
+    if not any(d.kind == "Overlay" and d.api_version.startswith("rbgc.io/") for d in documents):
+        return documents
     from rbgc.overlays import resolve
 
     return resolve(documents, root)

@@ -18,10 +18,10 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from pathlib import Path
+import os
 from typing import Any
 
-TABLE = Path(__file__).with_name("patch_strategy.json")
+TABLE = os.path.join(os.path.dirname(__file__), "patch_strategy.json")
 ROOT_TYPE = "io.k8s.api.core.v1.PodTemplateSpec"
 SCHEMA_VERSION = "1.35"
 
@@ -181,5 +181,6 @@ def _regenerate() -> dict[str, Any]:
 
 
 if __name__ == "__main__":  # python -m rbgc.k8s.smp: rewrite patch_strategy.json
-    TABLE.write_text(json.dumps(_regenerate(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    with open(TABLE, "w", encoding="utf-8") as out:
+        out.write(json.dumps(_regenerate(), indent=1, sort_keys=True) + "\n")
     print(f"wrote {TABLE}")

@@ -12,11 +12,18 @@ the user should know what the compiled objects will not do on their own.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error, warning
+from rbgc.diagnostics import (
+    Diagnostic,
+    DiagnosticError,
+    Severity,
+    Span,
+    close_matches,
+    error,
+    warning,
+)
 from rbgc.k8s.naming import (
     DNS1035_LABEL,
     DNS1123_LABEL,
@@ -85,7 +92,7 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
     for rule in group.coordination:
         for i, role in enumerate(rule.roles):
             if role not in names:
-                close = difflib.get_close_matches(role, names, n=1)
+                close = close_matches(role, names, n=1)
                 yield error(
                     "RBG150",
                     f"coordination {rule.name!r} names unknown role {role!r}",
@@ -179,7 +186,7 @@ def _role(
         )
     for runtime in role.engine_runtimes:
         if runtime.profile not in profiles:
-            close = difflib.get_close_matches(runtime.profile, sorted(profiles), n=1)
+            close = close_matches(runtime.profile, sorted(profiles), n=1)
             yield error(
                 "RBG510",
                 f"ClusterEngineRuntimeProfile {runtime.profile!r} is not among the inputs",
@@ -231,7 +238,7 @@ def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
             )
         known = sorted(t.name for t in group.role_templates)
         if role.template_ref not in known:
-            close = difflib.get_close_matches(role.template_ref, known, n=1)
+            close = close_matches(role.template_ref, known, n=1)
             yield error(
                 "RBG131",
                 f"role {role.name!r} references unknown role template {role.template_ref!r}",

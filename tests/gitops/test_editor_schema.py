@@ -19,7 +19,8 @@ FILES = sorted(p for folder in ("examples", "overlays") for p in (ROOT / folder)
 
 def test_published_schemas_are_the_compilers() -> None:
     published = ROOT / "schemas"
-    assert Path(schema.SCHEMA_PATH).resolve() == (published / schema.SCHEMA_PATH.name).resolve()
+    compiler_schema = Path(schema.SCHEMA_PATH)
+    assert compiler_schema.resolve() == (published / compiler_schema.name).resolve()
     assert (
         Path(overlays.SCHEMA_PATH).resolve()
         == (published / "overlay.v1alpha1.schema.json").resolve()
