@@ -38,6 +38,8 @@ class Severity(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Diagnostic:
+    """One problem: code, message, place in the input, and how to fix it."""
+
     code: str
     message: str
     span: Span | None = None

@@ -34,6 +34,8 @@ STDIN = "-"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
+    """The ResourceList to print, its diagnostics, and whether it succeeded."""
+
     text: str  # the ResourceList to write on stdout
     diagnostics: tuple[Diagnostic, ...]
 

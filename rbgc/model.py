@@ -41,6 +41,8 @@ class WorkloadKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
+    """The role's `workload` (apiVersion and kind), defaulted as the CRD does."""
+
     api_version: str
     kind: str
     span: Span
@@ -62,12 +64,16 @@ class RollingUpdate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dependency:
+    """One entry of a role's `dependencies`, with where it was written."""
+
     name: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServicePort:
+    """A `servicePorts` entry: only its name and port reach `config.yaml`."""
+
     name: str | None
     port: int
 
@@ -150,6 +156,8 @@ class Target:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Role:
+    """One `spec.roles[]` entry, with the CRD's defaults applied."""
+
     name: str
     replicas: int
     workload: Workload
@@ -269,6 +277,8 @@ class RolePlacement:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
+    """What placement decided for a whole group."""
+
     of_role: Mapping[str, RolePlacement]
     wave_offset: int = 0  # objects that gate the whole group (a PodGroup) need an earlier wave
     manifests: tuple[Manifest, ...] = ()

@@ -29,6 +29,8 @@ PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
+    """How to compile: default namespace, target cluster, overlay root."""
+
     namespace: str = "default"
     target: Target = field(default_factory=Target)
     root: str | None = None  # overlay bases must stay inside it (None: the repository root)
@@ -52,6 +54,8 @@ class Trace:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
+    """A compiled bundle, the IR it came from, warnings and the pass trace."""
+
     bundle: Bundle
     program: Program
     warnings: tuple[Diagnostic, ...]

@@ -21,6 +21,8 @@ from rbgc.source import Document, load
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
+    """What `rbgc validate` found across all inputs."""
+
     diagnostics: tuple[Diagnostic, ...]
     files: int
     objects: int
@@ -37,11 +39,6 @@ class Outcome:
             f"Kubernetes {self.version}"
         )
         return text + (f" ({warnings} warning(s))" if warnings else "")
-
-
-@dataclass(frozen=True, slots=True)
-class _Reference:
-    validator: jsonschema.protocols.Validator
 
 
 def reference_validator() -> jsonschema.protocols.Validator:

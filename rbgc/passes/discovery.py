@@ -30,6 +30,8 @@ from rbgc.source import JsonPath
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Discovered:
+    """The group's manifests with discovery injected, plus its ConfigMaps."""
+
     manifests: tuple[Manifest, ...]
     warnings: tuple[Diagnostic, ...] = ()
 

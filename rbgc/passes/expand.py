@@ -30,6 +30,8 @@ from rbgc.workloads import PodTemplate, RoleContext, lowerings
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Expanded:
+    """The workloads, Services and PodGroup of a group, before discovery."""
+
     manifests: tuple[Manifest, ...]
     warnings: tuple[Diagnostic, ...] = ()
 

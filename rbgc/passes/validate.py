@@ -37,6 +37,8 @@ from rbgc.rollout import scaled
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Checked:
+    """A group that passed validation, and the warnings found on the way."""
+
     group: Group
     warnings: tuple[Diagnostic, ...] = ()
 

@@ -19,6 +19,8 @@ from rbgc.source import JsonPath
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PodTemplate:
+    """A finished pod template and where it came from in the input."""
+
     body: dict[str, Any]
     source_path: JsonPath  # where the template (before patches) sits in the input
 
