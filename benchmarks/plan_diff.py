@@ -58,7 +58,7 @@ def main() -> None:
     old, new = compiled("engine:1"), compiled("engine:2")
     changes = diff_bundles(old.bundle, new.bundle)
     groups = group_changes(old.program, new.program, changes)
-    for version in ("1.33", "1.35"):
+    for version in ((1, 33), (1, 35)):
         result = plan(groups, kubernetes_version=version)
         print(f"plan ({version}): {result.total_steps} steps, {result.restarts} pods restart")
     print(f"objects per side: {len(new.bundle.manifests)}; changed: {len(changes)}")
@@ -67,12 +67,12 @@ def main() -> None:
         "diff (compiled bundles)": best(lambda: diff_bundles(old.bundle, new.bundle)),
         "plan, Kubernetes 1.33": best(
             lambda: plan(
-                group_changes(old.program, new.program, changes), kubernetes_version="1.33"
+                group_changes(old.program, new.program, changes), kubernetes_version=(1, 33)
             )
         ),
         "plan, Kubernetes 1.35": best(
             lambda: plan(
-                group_changes(old.program, new.program, changes), kubernetes_version="1.35"
+                group_changes(old.program, new.program, changes), kubernetes_version=(1, 35)
             )
         ),
         "diff end to end (2 compiles + diff)": best(

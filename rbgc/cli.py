@@ -19,7 +19,7 @@ from rbgc import __version__
 
 if TYPE_CHECKING:
     from rbgc.diagnostics import Diagnostic
-    from rbgc.pipeline import Result
+    from rbgc.pipeline import Options, Result
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,6 +84,14 @@ def _namespace(flag: str | None) -> str:
     return flag or os.environ.get("ARGOCD_APP_NAMESPACE") or "default"
 
 
+def _root(flag: str | None) -> str:
+    from pathlib import Path
+
+    from rbgc.overlays import find_root
+
+    return flag or str(find_root(Path.cwd(), os.environ))
+
+
 def _kubernetes_version(flag: str | None) -> str:
     return flag or os.environ.get("KUBE_VERSION") or DEFAULT_KUBERNETES_VERSION
 
@@ -94,14 +102,31 @@ def _common(func: F) -> F:
             "-n",
             "--namespace",
             metavar="NS",
-            help="Namespace for objects without metadata.namespace "
-            "[default: $ARGOCD_APP_NAMESPACE, else 'default'].",
+            envvar="ARGOCD_ENV_RBGC_NAMESPACE",
+            help="Namespace for objects without metadata.namespace [env: "
+            "ARGOCD_ENV_RBGC_NAMESPACE; default: $ARGOCD_APP_NAMESPACE, else 'default'].",
         ),
         click.option(
             "--kubernetes-version",
             metavar="X.Y",
-            help=f"Kubernetes version of the target cluster "
-            f"[default: $KUBE_VERSION, else {DEFAULT_KUBERNETES_VERSION}].",
+            envvar="ARGOCD_ENV_RBGC_KUBERNETES_VERSION",
+            help=f"Kubernetes version of the target cluster [env: "
+            f"ARGOCD_ENV_RBGC_KUBERNETES_VERSION; default: $KUBE_VERSION, else "
+            f"{DEFAULT_KUBERNETES_VERSION}].",
+        ),
+        click.option(
+            "--root",
+            metavar="DIR",
+            help="Overlay bases must lie inside DIR [default: the enclosing git checkout, "
+            "else the Argo CD repository copy, else the current folder].",
+        ),
+        click.option(
+            "--lws",
+            type=click.Choice(["native", "statefulsets"]),
+            default="native",
+            show_default=True,
+            help="LeaderWorkerSet roles as native LWS objects (needs the LWS controller) or as "
+            "plain StatefulSets.",
         ),
         click.option(
             "--format",
@@ -151,12 +176,37 @@ def main() -> None:
     """
 
 
-def _compile(paths: tuple[str, ...], namespace: str | None, fmt: str, color: bool) -> Result:
+def _options(
+    namespace: str | None, kubernetes_version: str | None, lws: str, root: str | None
+) -> Options:
+    from rbgc.diagnostics import DiagnosticError, error
+    from rbgc.model import LwsLowering, Target
+    from rbgc.pipeline import Options
+
+    raw = _kubernetes_version(kubernetes_version)
+    try:
+        version = Target.parse_version(raw)
+    except ValueError as exc:
+        raise DiagnosticError([error("RBG602", str(exc), None)]) from None
+    target = Target(kubernetes_version=version, lws=LwsLowering(lws))
+    # The repository root is only looked up when an overlay needs it (see overlays.resolve).
+    return Options(namespace=_namespace(namespace), target=target, root=root)
+
+
+def _compile(
+    paths: tuple[str, ...],
+    namespace: str | None,
+    kubernetes_version: str | None,
+    lws: str,
+    root: str | None,
+    fmt: str,
+    color: bool,
+) -> Result:
     from rbgc.diagnostics import DiagnosticError
-    from rbgc.pipeline import Options, compile_paths
+    from rbgc.pipeline import compile_paths
 
     try:
-        return compile_paths(paths, Options(namespace=_namespace(namespace)))
+        return compile_paths(paths, _options(namespace, kubernetes_version, lws, root))
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, color)
 
@@ -175,34 +225,88 @@ def _compile(paths: tuple[str, ...], namespace: str | None, fmt: str, color: boo
     "--out", "out_dir", metavar="DIR", help="Write one file per object into DIR instead of stdout."
 )
 @click.option(
+    "--layout",
+    type=click.Choice(["flat", "waves"]),
+    help="With --out: all files in DIR (flat, the default) or one folder per sync wave.",
+)
+@click.option(
+    "--flux",
+    is_flag=True,
+    help="With --out: also write DIR/flux/, one Flux Kustomization per wave chained with "
+    "dependsOn and wait (implies --layout waves).",
+)
+@click.option(
+    "--flux-source",
+    metavar="NAME",
+    default="flux-system",
+    show_default=True,
+    help="The Flux GitRepository (in flux-system) that holds DIR.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="With --out: write nothing; exit 1 if DIR differs from what would be written.",
+)
+@click.option(
     "--strict",
     is_flag=True,
-    help="Also check every core object against the Kubernetes schema (slower start).",
+    envvar="ARGOCD_ENV_RBGC_STRICT",
+    help="Also check every core object against the Kubernetes schema (slower start) "
+    "[env: ARGOCD_ENV_RBGC_STRICT].",
 )
 @click.option("--explain", is_flag=True, help="Print what each pass decided to stderr.")
-@click.option("--fail-on-warning", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option(
+    "--fail-on-warning",
+    is_flag=True,
+    envvar="ARGOCD_ENV_RBGC_FAIL_ON_WARNING",
+    help="Exit 1 when there are warnings [env: ARGOCD_ENV_RBGC_FAIL_ON_WARNING].",
+)
 @_common
 def build(
     paths: tuple[str, ...],
     output: str,
     out_dir: str | None,
+    layout: str | None,
+    flux: bool,
+    flux_source: str,
+    check: bool,
     strict: bool,
     explain: bool,
     fail_on_warning: bool,
     namespace: str | None,
     kubernetes_version: str | None,
+    lws: str,
+    root: str | None,
     fmt: str,
     color: str,
 ) -> None:
     """Compile PATH... (files, folders, or - for stdin) to Kubernetes objects.
 
-    Folders are read recursively (*.yaml, *.yml; hidden entries skipped). Documents that are
-    not RoleBasedGroups pass through unchanged. Nothing is written unless the whole input
-    compiles: on any error the output is empty and the exit code is 1.
+    Folders are read recursively (*.yaml, *.yml; hidden entries skipped); an Overlay document
+    is replaced by its base as the overlay changes it. Documents that are not RoleBasedGroups
+    pass through unchanged. Nothing is written unless the whole input compiles: on any error
+    the output is empty and the exit code is 1.
+
+    \b
+    Examples:
+      rbgc build examples/pd-disaggregated.yaml
+      rbgc build gitops/apps/ -o json
+      cat spec.yaml | rbgc build -
+      rbgc build examples/ --out rendered/
+      rbgc build --strict --kubernetes-version 1.35 examples/
+      rbgc build --lws statefulsets multi-node.yaml   # no LWS controller in the cluster
+
+    \b
+    Exit codes: 0 compiled (warnings may be printed), 1 invalid input, 2 usage error,
+    3 internal error.
     """
     use_color = _color(color)
+    if out_dir is None and (layout or flux or check):
+        raise click.UsageError("--layout, --flux and --check need --out DIR")
+    if flux and layout == "flat":
+        raise click.UsageError("--flux writes one folder per wave; drop --layout flat")
     try:
-        result = _compile(paths, namespace, fmt, use_color)
+        result = _compile(paths, namespace, kubernetes_version, lws, root, fmt, use_color)
         if explain:
             sys.stderr.write(result.trace.render())
         diagnostics = list(result.warnings)
@@ -211,8 +315,15 @@ def build(
         if fail_on_warning and diagnostics:
             _fail(diagnostics, fmt, use_color)
         _report(diagnostics, fmt, use_color)
-        _write(result, output, out_dir)
-    except (SystemExit, KeyboardInterrupt):
+        if out_dir is None:
+            _write(result, output)
+        else:
+            files = _layout_files(result, out_dir, layout, flux, flux_source, root)
+            if check:
+                _check_dir(files, out_dir)
+            else:
+                _write_dir(files, out_dir, len(result.bundle.manifests))
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
         _internal(exc)
@@ -232,18 +343,72 @@ def _strict(result: Result, version_flag: str, fmt: str, color: bool) -> list[Di
     return [*result.warnings, *found]
 
 
-def _write(result: Result, output: str, out_dir: str | None) -> None:
+def _write(result: Result, output: str) -> None:
     from rbgc import emit
 
-    if out_dir is not None:
-        try:
-            written = emit.write_dir(result.bundle, out_dir)
-        except (emit.OutputDirError, OSError) as exc:
-            raise click.UsageError(str(exc)) from None
-        sys.stderr.write(f"rbgc: wrote {len(written)} object(s) to {out_dir}\n")
-        return
-    text = emit.json_list(result.bundle) if output == "json" else emit.yaml_stream(result.bundle)
-    sys.stdout.write(text)
+    chunks = (
+        [emit.json_list(result.bundle)] if output == "json" else emit.yaml_documents(result.bundle)
+    )
+    try:
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`rbgc build | head`): not an error of ours, nothing to report
+        sys.stderr.close()
+        raise SystemExit(ExitCode.INVALID) from None
+    except OSError as exc:
+        sys.stderr.write(f"rbgc: error: cannot write the output: {exc.strerror}\n")
+        raise SystemExit(ExitCode.INVALID) from None
+
+
+def _layout_files(
+    result: Result,
+    out_dir: str,
+    layout: str | None,
+    flux: bool,
+    flux_source: str,
+    root: str | None,
+) -> dict[str, str]:
+    from pathlib import Path
+
+    from rbgc import layouts
+
+    chosen = layouts.Layout.WAVES if flux else layouts.Layout(layout or "flat")
+    config = None
+    if flux:
+        out = Path(out_dir).resolve()
+        base = Path(_root(root)).resolve()
+        if not out.is_relative_to(base):
+            raise click.UsageError(f"--flux needs --out inside the repository root {base}")
+        config = layouts.Flux(
+            path=out.relative_to(base).as_posix(), name=out.name, source=flux_source
+        )
+    return layouts.files(result.bundle, chosen, config)
+
+
+def _write_dir(files: dict[str, str], out_dir: str, objects: int) -> None:
+    from rbgc import emit
+
+    try:
+        emit.write_tree(files, out_dir)
+    except (emit.OutputDirError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
+    sys.stderr.write(f"rbgc: wrote {objects} object(s) to {out_dir}\n")
+
+
+def _check_dir(files: dict[str, str], out_dir: str) -> None:
+    from rbgc import emit
+
+    changes = emit.stale_files(files, out_dir)
+    if changes:
+        sys.stderr.write(
+            f"rbgc: {out_dir} is stale ({len(changes)} file(s) differ):\n"
+            + "".join(f"  {line}\n" for line in changes)
+            + "  help: run the same command without --check to rewrite it, and commit the result\n"
+        )
+        raise SystemExit(ExitCode.INVALID)
+    sys.stderr.write(f"rbgc: {out_dir} is up to date\n")
 
 
 @main.command()
@@ -255,6 +420,8 @@ def validate(
     quiet: bool,
     namespace: str | None,
     kubernetes_version: str | None,
+    lws: str,
+    root: str | None,
     fmt: str,
     color: str,
 ) -> None:
@@ -262,21 +429,33 @@ def validate(
 
     Runs the whole compiler, checks RBG documents against the JSON Schema in schemas/ with
     jsonschema, and checks every compiled core object against the Kubernetes schema of the
-    target version (custom resources are skipped). Exit 0 when valid, 1 when not.
+    target version (custom resources are skipped).
+
+    \b
+    Examples:
+      rbgc validate examples/
+      rbgc validate $(git ls-files '*.yaml')
+      rbgc validate --kubernetes-version 1.30 --format json manifests/
+
+    \b
+    Exit codes: 0 valid, 1 problems found, 2 usage error, 3 internal error.
     """
     use_color = _color(color)
     try:
+        from rbgc.diagnostics import DiagnosticError
         from rbgc.validation import validate_paths
 
-        outcome = validate_paths(
-            paths, _namespace(namespace), _kubernetes_version(kubernetes_version)
-        )
+        try:
+            options = _options(namespace, kubernetes_version, lws, root)
+            outcome = validate_paths(paths, options, _kubernetes_version(kubernetes_version))
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, use_color)
         if outcome.errors:
             _fail(outcome.diagnostics, fmt, use_color)
         _report(outcome.diagnostics, fmt, use_color)
         if not quiet and fmt == "text":
             sys.stdout.write(outcome.summary() + "\n")
-    except (SystemExit, KeyboardInterrupt):
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
         raise
     except Exception as exc:
         _internal(exc)
@@ -306,20 +485,14 @@ def _review_options(func: F) -> F:
     return func
 
 
-def _compare(
-    paths: tuple[str, ...], git_ref: str | None, namespace: str | None, fmt: str, color: bool
-) -> Any:
-    from rbgc.diagnostics import DiagnosticError
+def _compare(paths: tuple[str, ...], git_ref: str | None, options: Options) -> Any:
     from rbgc.plan.review import compare, compare_git
 
     if git_ref is None and len(paths) != 2:
         raise click.UsageError("expected OLD and NEW (or --git REF [PATH...])")
-    try:
-        if git_ref is not None:
-            return compare_git(git_ref, paths or (".",), _namespace(namespace))
-        return compare([paths[0]], [paths[1]], _namespace(namespace))
-    except DiagnosticError as exc:
-        _fail(exc.diagnostics, fmt, color, ExitCode.ERROR)
+    if git_ref is not None:
+        return compare_git(git_ref, paths or (".",), options)
+    return compare([paths[0]], [paths[1]], options)
 
 
 def _review_exit(changed: bool) -> NoReturn:
@@ -335,6 +508,8 @@ def diff(
     output: str,
     namespace: str | None,
     kubernetes_version: str | None,
+    root: str | None,
+    lws: str,
     fmt: str,
     color: str,
 ) -> None:
@@ -347,9 +522,14 @@ def diff(
     """
     use_color = _color(color)
     try:
+        from rbgc.diagnostics import DiagnosticError
         from rbgc.plan import render
 
-        found = _compare(paths, git_ref, namespace, fmt, use_color)
+        try:
+            options = _options(namespace, kubernetes_version, lws, root)
+            found = _compare(paths, git_ref, options)
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, use_color, ExitCode.ERROR)
         sys.stdout.write(render.diff_view(found.changes, output, color=_color(color, sys.stdout)))
         _review_exit(bool(found.changes))
     except (SystemExit, KeyboardInterrupt, click.ClickException):
@@ -374,6 +554,8 @@ def plan(
     stop_after: int | None,
     namespace: str | None,
     kubernetes_version: str | None,
+    root: str | None,
+    lws: str,
     fmt: str,
     color: str,
 ) -> None:
@@ -391,12 +573,13 @@ def plan(
         from rbgc.plan.inputs import group_changes
         from rbgc.plan.rollout import plan as make_plan
 
-        found = _compare(paths, git_ref, namespace, fmt, use_color)
         try:
+            options = _options(namespace, kubernetes_version, lws, root)
+            found = _compare(paths, git_ref, options)
             groups = group_changes(found.old.program, found.new.program, found.changes)
             result = make_plan(
                 groups,
-                kubernetes_version=_kubernetes_version(kubernetes_version),
+                kubernetes_version=options.target.kubernetes_version,
                 stop_after=stop_after,
             )
         except DiagnosticError as exc:
@@ -410,9 +593,80 @@ def plan(
 
 
 @main.command()
+@_common
+def krm(
+    namespace: str | None,
+    kubernetes_version: str | None,
+    root: str | None,
+    lws: str,
+    fmt: str,
+    color: str,
+) -> None:
+    """KRM function for kpt and kustomize: a ResourceList on stdin, the same on stdout.
+
+    RoleBasedGroups in `items` are replaced by their compiled objects, everything else passes
+    through with its config.kubernetes.io annotations. Diagnostics go to `results` (and to
+    stderr); any error exits 1. The namespace comes from --namespace, else the function
+    config's `data.namespace`, else as for `build`.
+
+    \b
+      kpt fn eval apps/ --exec "rbgc krm"
+    """
+    use_color = _color(color)
+    try:
+        from rbgc import krm as function
+        from rbgc.diagnostics import DiagnosticError
+        from rbgc.source import decode
+
+        try:
+            text = decode(sys.stdin.buffer.read(), "-")
+            chosen = namespace or function.namespace_option(text)
+            outcome = function.run(text, _options(chosen, kubernetes_version, lws, root))
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, use_color)
+        sys.stdout.write(outcome.text)
+        _report(outcome.diagnostics, fmt, use_color)
+        if not outcome.ok:
+            raise SystemExit(ExitCode.INVALID)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        _internal(exc)
+
+
+@main.command("post-render")
+@click.option(
+    "-n",
+    "--namespace",
+    metavar="NS",
+    envvar="HELM_NAMESPACE",
+    help="The release namespace, for groups without metadata.namespace [env: HELM_NAMESPACE].",
+)
+@click.pass_context
+def post_render(ctx: click.Context, namespace: str | None) -> None:
+    """Helm post-renderer: rendered manifests on stdin, compiled manifests on stdout.
+
+    Same as `rbgc build -` with the release namespace. Helm 3:
+    `helm install NAME CHART --post-renderer rbgc --post-renderer-args post-render`;
+    Helm 4: install integrations/helm as a plugin and pass `--post-renderer rbgc`.
+    """
+    ctx.invoke(build, paths=("-",), namespace=namespace)
+
+
+@main.command()
 @click.argument("code", required=False)
 def explain(code: str | None) -> None:
-    """Explain a diagnostic code (e.g. RBG203), or list them all."""
+    """Explain a diagnostic code (e.g. RBG203), or list them all.
+
+    \b
+    Examples:
+      rbgc explain                 list every code
+      rbgc explain RBG203          what a dependency cycle is and how to fix it
+      rbgc explain dependency-cycle
+
+    \b
+    Exit codes: 0 printed, 2 unknown code.
+    """
     from rbgc.diagnostics import CODES, CodeDoc
 
     if code is None:
@@ -424,6 +678,11 @@ def explain(code: str | None) -> None:
     if doc is None:
         raise click.UsageError(f"unknown code {code!r}; `rbgc explain` lists them")
     click.echo(doc.render(), nl=False)
+
+
+def kubectl_main() -> None:
+    """`kubectl rbgc ...`: kubectl runs `kubectl-rbgc` from PATH with the remaining arguments."""
+    main(prog_name="kubectl rbgc")
 
 
 if __name__ == "__main__":  # pragma: no cover

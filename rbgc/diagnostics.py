@@ -6,8 +6,8 @@ Passes raise `DiagnosticError` carrying every problem they found; rendering live
     RBG0xx  loading YAML          RBG1xx  schema and validation
     RBG2xx  dependencies          RBG3xx  placement
     RBG4xx  expansion             RBG5xx  discovery
-    RBG6xx  output checks         RBG8xx  diff and plan
-    RBG9xx  internal
+    RBG6xx  output checks         RBG7xx  overlays and GitOps
+    RBG8xx  diff and plan         RBG9xx  internal
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class Severity(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Diagnostic:
+    """One problem: code, message, place in the input, and how to fix it."""
+
     code: str
     message: str
     span: Span | None = None
@@ -186,7 +188,7 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG010",
         "recursive-alias",
-        "An alias refers to a node that contains it.",
+        "An anchored node contains an alias to itself.",
         "A recursive structure has no JSON form and cannot be sent to Kubernetes.",
     ),
     CodeDoc(
@@ -224,9 +226,9 @@ CODES: dict[str, CodeDoc] = _doc(
     ),
     CodeDoc(
         "RBG110",
-        "duplicate-role-name",
-        "Two roles of one group share a name.",
-        "`spec.roles` is a list-map keyed by `name`: the API server rejects duplicates, and "
+        "duplicate-name",
+        "Two roles, role templates or coordination rules of one group share a name.",
+        "These lists are list-maps keyed by `name`: the API server rejects duplicates, and "
         "generated object names would collide.",
     ),
     CodeDoc(
@@ -267,8 +269,9 @@ CODES: dict[str, CodeDoc] = _doc(
     ),
     CodeDoc(
         "RBG120",
-        "not-supported-yet",
-        "The input uses a RoleBasedGroup feature rbgc does not compile yet.",
+        "unsupported-feature",
+        "The input uses something rbgc does not compile (a v1alpha2 object, InstanceSet "
+        "`components`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
     ),
     CodeDoc(
@@ -326,6 +329,69 @@ CODES: dict[str, CodeDoc] = _doc(
         fix="Pass --kubernetes-version with a version such as 1.33.",
     ),
     CodeDoc(
+        "RBG701",
+        "overlay-cycle",
+        "An overlay's base leads back to the overlay itself.",
+        "Overlays stack (prod on staging on base); a chain that returns to an overlay already "
+        "on it has no bottom, so nothing could be built. The message lists the whole chain.",
+        "# overlays/dev/overlay.yaml\nbase: ../prod\n# overlays/prod/overlay.yaml\nbase: ../dev",
+        "base: ../base",
+    ),
+    CodeDoc(
+        "RBG702",
+        "missing-base",
+        "An overlay's base does not exist or holds no Kubernetes objects.",
+        "Building an overlay without its base would emit nothing for it, and an empty build "
+        "lets a GitOps tool with pruning delete what it manages.",
+        "base: ../bsae",
+        "base: ../base",
+    ),
+    CodeDoc(
+        "RBG703",
+        "path-escapes-root",
+        "An overlay's base is an absolute path or lies outside the repository root.",
+        "A build must depend only on the repository it is built from: Argo CD and Flux see "
+        "nothing else, and a base elsewhere on one machine would build differently on another. "
+        "Symbolic links are followed before the check.",
+        "base: ../../../elsewhere/base",
+        "Copy the base into the repository, or pass --root to name a wider root.",
+    ),
+    CodeDoc(
+        "RBG704",
+        "invalid-overlay",
+        "An Overlay document does not match its schema.",
+        "Overlay fields are checked against schemas/overlay.v1alpha1.schema.json so a typo "
+        "(`nameSufix`) is an error rather than a silently ignored change.",
+        "nameSufix: -prod",
+        "nameSuffix: -prod",
+    ),
+    CodeDoc(
+        "RBG705",
+        "patch-matches-nothing",
+        "A patch targets no object of the base, or deletes a named item the base lacks.",
+        "A patch that changes nothing is almost always a misspelt name; rbgc refuses it rather "
+        "than building the base unchanged.",
+        "- name: decoder\n  $patch: delete",
+        "- name: decode\n  $patch: delete",
+    ),
+    CodeDoc(
+        "RBG706",
+        "invalid-patch-directive",
+        "A patch uses a `$patch` value rbgc does not know.",
+        "Only `delete`, `replace` and `merge` have a meaning; any other value would be guessed at.",
+        "$patch: remove",
+        "$patch: delete",
+    ),
+    CodeDoc(
+        "RBG707",
+        "not-a-resource-list",
+        "`rbgc krm` was given something other than a KRM ResourceList.",
+        "A KRM function reads one `ResourceList` (config.kubernetes.io/v1 or v1beta1) from "
+        "stdin; anything else means it was wired up wrongly, and guessing would hand kpt or "
+        "kustomize a broken stream.",
+        fix="Run plain manifests through `rbgc build -` instead.",
+    ),
+    CodeDoc(
         "RBG801",
         "git-revision-unreadable",
         "`rbgc diff --git REF` cannot read the revision.",
@@ -336,15 +402,6 @@ CODES: dict[str, CodeDoc] = _doc(
     ),
     CodeDoc(
         "RBG802",
-        "invalid-kubernetes-version",
-        "The Kubernetes version is not MAJOR.MINOR.",
-        "The plan depends on the version (StatefulSet maxUnavailable is honoured only from "
-        "1.35), so rbgc refuses to guess.",
-        "--kubernetes-version latest",
-        "--kubernetes-version 1.33",
-    ),
-    CodeDoc(
-        "RBG803",
         "rollout-never-finishes",
         "Applying NEW starts a rollout that can never complete.",
         "A role that may take no pod down and gets no surge pod (upstream surges only when "
@@ -355,7 +412,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "replicas: 1\nrolloutStrategy:\n  rollingUpdate: {maxUnavailable: 1, maxSurge: 0}",
     ),
     CodeDoc(
-        "RBG804",
+        "RBG803",
         "plan-invariant-violated",
         "A computed plan breaks one of its invariants.",
         "Every plan is checked: capacity never below the floor the strategies promise, "
@@ -371,3 +428,144 @@ CODES: dict[str, CodeDoc] = _doc(
         fix="Please report it with the input that triggers it.",
     ),
 )
+
+CODES.update(
+    _doc(
+        CodeDoc(
+            "RBG121",
+            "unsupported-workload",
+            "A role's `workload` is not a kind rbgc lowers.",
+            "Upstream accepts exactly apps/v1 StatefulSet, apps/v1 Deployment and "
+            "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet, and fails at reconcile time "
+            "otherwise.",
+            "workload: {apiVersion: apps/v1, kind: DaemonSet}",
+            "workload: {kind: StatefulSet}",
+        ),
+        CodeDoc(
+            "RBG122",
+            "ignored-field",
+            "A field has no effect where it is written.",
+            "rbgc never drops what you wrote silently: a field that the role's kind ignores "
+            "is reported.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG130",
+            "template-conflict",
+            "`template`, `templateRef` and `templatePatch` are combined in a way upstream refuses.",
+            "A role's pod template comes from `template`, or from a role template plus a patch "
+            "(`templateRef` + `templatePatch`, with `templatePatch: {}` for none); "
+            "LeaderWorkerSet roles cannot use templateRef.",
+        ),
+        CodeDoc(
+            "RBG131",
+            "unknown-role-template",
+            "`templateRef` names a role template that does not exist.",
+            "The role would have no pod template.",
+            "templateRef: {name: sglang-bse}",
+            "templateRef: {name: sglang-base}",
+        ),
+        CodeDoc(
+            "RBG132",
+            "invalid-patch",
+            "A strategic merge patch cannot be applied.",
+            "`patchLeaderTemplate`, `patchWorkerTemplate` and `templatePatch` follow "
+            "Kubernetes' strategic merge rules: containers, volumes and env merge by `name`, "
+            "ports by `containerPort`, volume mounts by `mountPath`; `$patch` may be "
+            "`replace`, `delete` or `merge`.",
+        ),
+        CodeDoc(
+            "RBG140",
+            "statefulset-max-unavailable-ignored",
+            "StatefulSet `maxUnavailable` is ignored by the target Kubernetes version.",
+            "The MaxUnavailableStatefulSet feature is alpha (off) up to 1.34 and on by "
+            "default from 1.35; older clusters replace one pod at a time whatever the field "
+            "says.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG141",
+            "needs-controller",
+            "The manifest relies on behaviour only a running controller provides.",
+            "Surge stepping, whole-group restarts and coordinated rollouts happen over time; "
+            "rbgc compiles their steady state; plain Kubernetes (and Argo CD or Flux applying "
+            "the output) will not do the rest, so rbgc says so instead of pretending. "
+            "`rbgc plan` shows what a rollout of the compiled objects will really do.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG142",
+            "no-effect",
+            "A setting that upstream also ignores for this workload kind.",
+            "Reported so you do not rely on it.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG143",
+            "scaling-adapter-without-operator",
+            "`scalingAdapter.enable` asks for an object only the operator can serve.",
+            "Without the operator an HPA targets the StatefulSet or Deployment directly; "
+            "GitOps must then ignore `/spec/replicas` or it will undo every scaling decision.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG150",
+            "unknown-coordination-role",
+            "A coordination rule names a role that does not exist.",
+            "The rule could never hold that role in step.",
+        ),
+        CodeDoc(
+            "RBG151",
+            "invalid-coordination",
+            "A coordination rule cannot coordinate anything.",
+            "A rule needs at least two roles and a strategy (`rollingUpdate` and/or `scaling`).",
+        ),
+        CodeDoc(
+            "RBG301",
+            "gang-scheduler-not-selected",
+            "Gang-scheduled pods do not ask for the gang scheduler.",
+            "A PodGroup only works when the pods are scheduled by the scheduler that knows it "
+            "(Volcano: `schedulerName: volcano`); the default scheduler ignores PodGroups and "
+            "the gang guarantee silently disappears.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG302",
+            "gang-policy-ignored",
+            "Both gang-scheduling sources are set.",
+            "Upstream uses `kubeScheduling` when both it and `volcanoScheduling` are present.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG304",
+            "gang-dependency-deadlock",
+            "Gang-scheduled roles also wait for each other through dependencies.",
+            "A PodGroup admits its pods only when `minMember` of them (every pod of the group) "
+            "can be placed at once, while a dependent role is created only after its "
+            "dependencies are ready: the first wave waits for pods that never come. Upstream "
+            "behaves the same way.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG303",
+            "invalid-exclusive-topology",
+            "The exclusive-topology annotation is empty.",
+            "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
+        ),
+        CodeDoc(
+            "RBG510",
+            "unknown-engine-runtime",
+            "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",
+            "rbgc injects the profile's sidecars at compile time, so the profile document "
+            "must be compiled together with the group (same files or folders).",
+        ),
+    )
+)
+CODES = dict(sorted(CODES.items()))
+
+
+def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """Candidates for a "did you mean" hint (difflib, imported only on this error path)."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)

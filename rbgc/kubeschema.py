@@ -126,13 +126,27 @@ def check_manifest(manifest: Manifest, version: str) -> Iterator[Diagnostic]:
         ns = f"{manifest.namespace}/" if manifest.namespace else ""
         where = f"{manifest.kind} {ns}{manifest.name}"
         field = _path_text(path)
+        span = manifest.span_of(path)
+        extra = _unexpected_keys(err)
+        if extra:  # point at the unknown key itself, not at the object holding it
+            span = manifest.span_of((*path, extra[0]), key=True)
         yield error(
             "RBG601",
             f"{where}: {field + ': ' if field else ''}{_short(err.message)} "
             f"(Kubernetes {version} schema)",
-            manifest.span_of(path),
+            span,
             help="fix the field in the input; the API server would reject this object",
         )
+
+
+def _unexpected_keys(err: jsonschema.ValidationError) -> list[str]:
+    schema = err.schema
+    if err.validator != "additionalProperties" or not isinstance(err.instance, dict):
+        return []
+    if not isinstance(schema, dict):
+        return []
+    known = set(schema.get("properties", {}))
+    return sorted(k for k in err.instance if k not in known)
 
 
 def _short(message: str) -> str:

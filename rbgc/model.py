@@ -8,11 +8,12 @@ change one). Every node keeps the `Span` of the text it came from.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rbgc.diagnostics import Span
+from rbgc.diagnostics import Diagnostic, Span
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
 
@@ -40,6 +41,8 @@ class WorkloadKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
+    """The role's `workload` (apiVersion and kind), defaulted as the CRD does."""
+
     api_version: str
     kind: str
     span: Span
@@ -61,18 +64,100 @@ class RollingUpdate:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dependency:
+    """One entry of a role's `dependencies`, with where it was written."""
+
     name: str
     span: Span
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServicePort:
+    """A `servicePorts` entry: only its name and port reach `config.yaml`."""
+
     name: str | None
     port: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LeaderWorkerSetSpec:
+    """`leaderWorkerSet`: pods per group (leader included) and the leader/worker patches."""
+
+    size: int = 1
+    patch_leader: Mapping[str, Any] | None = None
+    patch_worker: Mapping[str, Any] | None = None
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineRuntime:
+    """`engineRuntimes[]`: sidecars from a ClusterEngineRuntimeProfile, plus overrides."""
+
+    profile: str
+    containers: tuple[Mapping[str, Any], ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Profile:
+    """A ClusterEngineRuntimeProfile document (an input, not emitted)."""
+
+    name: str
+    init_containers: tuple[Mapping[str, Any], ...]
+    containers: tuple[Mapping[str, Any], ...]
+    volumes: tuple[Mapping[str, Any], ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleTemplate:
+    """`spec.roleTemplates[]`: a named pod template roles can reference."""
+
+    name: str
+    template: Mapping[str, Any]
+    path: JsonPath
+    span: Span
+
+
+class LwsLowering(enum.StrEnum):
+    """How LeaderWorkerSet roles are emitted."""
+
+    NATIVE = "native"  # leaderworkerset.x-k8s.io/v1 objects: needs the LWS controller
+    STATEFULSETS = "statefulsets"  # a leader StatefulSet + one worker StatefulSet per group
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """What the output is for: the cluster's Kubernetes version and available controllers."""
+
+    kubernetes_version: tuple[int, int] = (1, 33)
+    lws: LwsLowering = LwsLowering.NATIVE
+
+    @staticmethod
+    def parse_version(raw: str) -> tuple[int, int]:
+        """`v1.33.2`, `1.33+`, `1.33` -> (1, 33); ValueError otherwise.
+
+        >>> Target.parse_version("v1.35.1")
+        (1, 35)
+        """
+        match = re.match(r"^v?(\d+)\.(\d+)", raw.strip())
+        if not match:
+            raise ValueError(f"cannot read Kubernetes version {raw!r}; use MAJOR.MINOR, e.g. 1.33")
+        return int(match[1]), int(match[2])
+
+    @property
+    def version_text(self) -> str:
+        return "{}.{}".format(*self.kubernetes_version)
+
+    @property
+    def statefulset_max_unavailable(self) -> bool:
+        """MaxUnavailableStatefulSet is beta and on by default from 1.35 (alpha before)."""
+        return self.kubernetes_version >= (1, 35)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Role:
+    """One `spec.roles[]` entry, with the CRD's defaults applied."""
+
     name: str
     replicas: int
     workload: Workload
@@ -86,7 +171,18 @@ class Role:
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     min_ready_seconds: int | None = None
+    leader_worker_set: LeaderWorkerSetSpec | None = None
+    engine_runtimes: tuple[EngineRuntime, ...] = ()
+    scaling_adapter: bool = False
+    template_ref: str | None = None
+    template_patch: Mapping[str, Any] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)  # the role as written
+
+    @property
+    def size(self) -> int:
+        """Pods per replica: the LWS group size, else 1."""
+        lws = self.leader_worker_set
+        return lws.size if lws is not None and self.kind is WorkloadKind.LEADERWORKERSET else 1
 
     @property
     def kind(self) -> WorkloadKind | None:
@@ -139,6 +235,7 @@ class Group:
     order: int = 0
     pod_group_policy: Mapping[str, Any] | None = None
     coordination: tuple[Coordination, ...] = ()
+    role_templates: tuple[RoleTemplate, ...] = ()
     set_name: str | None = None
     set_index: int | None = None
 
@@ -152,6 +249,7 @@ class Program:
 
     groups: tuple[Group, ...]
     passthrough: tuple[Manifest, ...]
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,7 +268,8 @@ class Waves:
 class RolePlacement:
     """What placement decided for one role's pods."""
 
-    affinity_terms: Mapping[str, Any] = field(default_factory=dict)
+    exclusive_topology: str | None = None  # the group's topology key, unless opted out
+    scheduler: str | None = None  # the scheduler the pods must ask for (Volcano gangs)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
@@ -178,9 +277,12 @@ class RolePlacement:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
+    """What placement decided for a whole group."""
+
     of_role: Mapping[str, RolePlacement]
     wave_offset: int = 0  # objects that gate the whole group (a PodGroup) need an earlier wave
     manifests: tuple[Manifest, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,12 +19,17 @@ from rbgc.model import (
     CoordinatedScaling,
     Coordination,
     Dependency,
+    EngineRuntime,
     Group,
+    LeaderWorkerSetSpec,
+    Profile,
     Program,
     Role,
+    RoleTemplate,
     RollingUpdate,
     ServicePort,
     Workload,
+    WorkloadKind,
 )
 from rbgc.schema import check, is_rbg_document
 from rbgc.source import Document, JsonPath
@@ -35,6 +40,7 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     problems: list[Diagnostic] = []
     groups: list[Group] = []
     passthrough: list[Manifest] = []
+    profiles: dict[str, Profile] = {}
     for order, doc in enumerate(documents):
         if (
             doc.api_version.startswith(cv.API_GROUP + "/")
@@ -71,17 +77,35 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
         elif doc.kind == cv.RBGSET_KIND:
             groups.extend(_group_set(doc, default_namespace, order))
         else:
-            problems.append(
-                error(
-                    "RBG120",
-                    f"{doc.kind} is not supported yet",
-                    doc.span("kind"),
-                    help="engine runtime profiles arrive with `engineRuntimes` support",
+            profile = _profile(doc)
+            if profile.name in profiles:
+                problems.append(
+                    error(
+                        "RBG113",
+                        f"ClusterEngineRuntimeProfile {profile.name} is defined twice",
+                        profile.span,
+                        notes=((profiles[profile.name].span, "first defined here"),),
+                    )
                 )
-            )
+            profiles[profile.name] = profile
     if problems:
         raise DiagnosticError(problems)
-    return Program(groups=tuple(groups), passthrough=tuple(passthrough))
+    return Program(
+        groups=tuple(groups),
+        passthrough=tuple(passthrough),
+        profiles=dict(sorted(profiles.items())),
+    )
+
+
+def _profile(doc: Document) -> Profile:
+    spec = doc.body.get("spec") or {}
+    return Profile(
+        name=doc.body["metadata"]["name"],
+        init_containers=tuple(spec.get("initContainers") or ()),
+        containers=tuple(spec.get("containers") or ()),
+        volumes=tuple(spec.get("volumes") or ()),
+        span=doc.span("metadata", "name"),
+    )
 
 
 def _passthrough_wave(doc: Document) -> int:
@@ -119,6 +143,15 @@ def _group(
         spec_path=spec_path,
         order=order,
         pod_group_policy=spec.get("podGroupPolicy"),
+        role_templates=tuple(
+            RoleTemplate(
+                name=t["name"],
+                template=t["template"],
+                path=(*spec_path, "roleTemplates", i, "template"),
+                span=doc.span(*spec_path, "roleTemplates", i, "name"),
+            )
+            for i, t in enumerate(spec.get("roleTemplates") or ())
+        ),
         coordination=tuple(
             _coordination(doc, (*spec_path, "coordination", i), raw)
             for i, raw in enumerate(spec.get("coordination") or ())
@@ -188,6 +221,25 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
         Dependency(name=d, span=doc.span(*path, "dependencies", i))
         for i, d in enumerate(raw.get("dependencies") or ())
     )
+    lws_raw = raw.get("leaderWorkerSet")
+    lws = None
+    if lws_raw is not None or workload.key == WorkloadKind.LEADERWORKERSET.value:
+        # An absent `leaderWorkerSet` crashed v0.4.0; its size defaults to 1 (v0.5.0+).
+        lws_raw = lws_raw or {}
+        lws = LeaderWorkerSetSpec(
+            size=lws_raw.get("size", 1),
+            patch_leader=lws_raw.get("patchLeaderTemplate"),
+            patch_worker=lws_raw.get("patchWorkerTemplate"),
+            span=doc.span(*path, "leaderWorkerSet") if "leaderWorkerSet" in raw else None,
+        )
+    runtimes = tuple(
+        EngineRuntime(
+            profile=e["profileName"],
+            containers=tuple(e.get("containers") or ()),
+            span=doc.span(*path, "engineRuntimes", i, "profileName"),
+        )
+        for i, e in enumerate(raw.get("engineRuntimes") or ())
+    )
     ports = tuple(
         ServicePort(name=p.get("name"), port=p["port"]) for p in raw.get("servicePorts") or ()
     )
@@ -205,6 +257,11 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
         labels=dict(raw.get("labels") or {}),
         annotations=dict(raw.get("annotations") or {}),
         min_ready_seconds=raw.get("minReadySeconds"),
+        leader_worker_set=lws,
+        engine_runtimes=runtimes,
+        scaling_adapter=bool((raw.get("scalingAdapter") or {}).get("enable")),
+        template_ref=(raw.get("templateRef") or {}).get("name"),
+        template_patch=raw.get("templatePatch"),
         raw=raw,
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Bundle, Group, Program
+from rbgc.model import Bundle, Group, Program, Target
 from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
@@ -29,7 +29,11 @@ PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Options:
+    """How to compile: default namespace, target cluster, overlay root."""
+
     namespace: str = "default"
+    target: Target = field(default_factory=Target)
+    root: str | None = None  # overlay bases must stay inside it (None: the repository root)
 
 
 @dataclass(slots=True)
@@ -50,6 +54,8 @@ class Trace:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
+    """A compiled bundle, the IR it came from, warnings and the pass trace."""
+
     bundle: Bundle
     program: Program
     warnings: tuple[Diagnostic, ...]
@@ -57,9 +63,9 @@ class Result:
 
 
 def compile_group(
-    group: Group, trace: Trace
+    group: Group, program: Program, target: Target, trace: Trace
 ) -> tuple[tuple[Manifest, ...], tuple[Diagnostic, ...]]:
-    checked = validate(group)
+    checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
     waves = resolve_dependencies(checked.group)
@@ -77,11 +83,11 @@ def compile_group(
             + ("; ".join(decided.reasons) if decided.reasons else "no placement constraints"),
         )
 
-    expanded = expand(checked.group, waves, placement)
+    expanded = expand(checked.group, waves, placement, target)
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
-    discovered = inject_discovery(checked.group, waves, placement, expanded)
+    discovered = inject_discovery(checked.group, waves, placement, expanded, program.profiles)
     for m in discovered.manifests:
         if m.kind == "ConfigMap" and m.role is not None:
             trace.add(
@@ -89,7 +95,10 @@ def compile_group(
                 group,
                 f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by role {m.role}",
             )
-    warnings = (*checked.warnings, *expanded.warnings, *discovered.warnings)
+    for role in group.roles:
+        for runtime in role.engine_runtimes:
+            trace.add("discovery", group, f"role {role.name}: sidecars of {runtime.profile}")
+    warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
     return discovered.manifests, warnings
 
 
@@ -113,7 +122,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     manifests: list[Manifest] = list(program.passthrough)
     for group in program.groups:
         try:
-            made, found = compile_group(group, trace)
+            made, found = compile_group(group, program, options.target, trace)
         except DiagnosticError as exc:
             problems.extend(exc.diagnostics)
             continue
@@ -132,7 +141,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
 
 
 def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> Result:
-    return compile_documents(load(paths, stdin), options)
+    return compile_documents(load(paths, stdin, root=options.root), options)
 
 
 def _duplicates(manifests: list[Manifest]) -> list[Diagnostic]:

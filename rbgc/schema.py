@@ -11,18 +11,19 @@ Unlike check-jsonschema, every problem points at the offending key or value in t
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
+import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, error
+from rbgc.diagnostics import Diagnostic, close_matches, error
 from rbgc.source import Document, JsonPath
 
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "rolebasedgroup.v1alpha1.schema.json"
+SCHEMA_PATH = os.path.join(
+    os.path.dirname(__file__), "schemas", "rolebasedgroup.v1alpha1.schema.json"
+)
 KINDS = ("RoleBasedGroup", "RoleBasedGroupSet", "ClusterEngineRuntimeProfile")
 KEYWORDS = frozenset(
     {
@@ -183,7 +184,7 @@ class _Walker:
             if key in props:
                 yield from self.walk(props[key], item, child)
             elif extra is False and not node.get("x-kubernetes-preserve-unknown-fields"):
-                close = difflib.get_close_matches(key, list(props), n=1, cutoff=0.6)
+                close = close_matches(key, list(props), n=1, cutoff=0.6)
                 hint = (
                     f"did you mean {close[0]!r}?"
                     if close

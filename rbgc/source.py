@@ -17,7 +17,6 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -28,6 +27,8 @@ JsonPath = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES_PER_FILE = 2_000_000
+# Aliases may repeat a block a few times (YAML anchors for shared settings), never explode.
+MAX_ALIAS_VALUES = 100_000
 STDIN = "-"
 
 _STR = "tag:yaml.org,2002:str"
@@ -52,6 +53,8 @@ class SpanIndex:
     path: str
     values: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
+    # Values an overlay set come from another file: their path, where it is not `path`.
+    files: dict[JsonPath, str] = field(default_factory=dict)
 
     def at(self, jpath: JsonPath, *, key: bool = False) -> Span:
         """The span of `jpath`, or of its nearest ancestor that has one."""
@@ -60,7 +63,7 @@ class SpanIndex:
         while True:
             pos = table.get(probe) or self.values.get(probe)
             if pos is not None:
-                return Span(self.path, *pos)
+                return Span(self.files.get(probe, self.path), *pos)
             if not probe:
                 return Span(self.path)
             probe = probe[:-1]
@@ -95,6 +98,9 @@ class _Builder:
         self.spans = spans
         self.nodes = 0
         self.active: set[int] = set()
+        self.built: set[int] = set()  # collections seen: meeting one again is an alias
+        self.alias_depth = 0
+        self.alias_values = 0
         self.problems: list[Diagnostic] = []
 
     def span(self, mark: yaml.Mark) -> Span:
@@ -103,7 +109,14 @@ class _Builder:
     def build(self, node: yaml.Node, jpath: JsonPath) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES_PER_FILE:
-            raise _TooLarge(self.span(node.start_mark))
+            raise _TooLarge(self.span(node.start_mark), f"more than {MAX_NODES_PER_FILE:,} values")
+        if self.alias_depth:
+            self.alias_values += 1
+            if self.alias_values > MAX_ALIAS_VALUES:
+                raise _TooLarge(
+                    self.span(node.start_mark),
+                    f"aliases that expand to more than {MAX_ALIAS_VALUES:,} values",
+                )
         self.spans.values.setdefault(jpath, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
@@ -111,12 +124,15 @@ class _Builder:
             self.problems.append(
                 error(
                     "RBG010",
-                    "this alias refers to a node that contains it",
+                    "this anchored node contains an alias to itself (a recursive alias)",
                     self.span(node.start_mark),
                     help="YAML aliases must not be recursive",
                 )
             )
             return None
+        reused = id(node) in self.built
+        self.built.add(id(node))
+        self.alias_depth += reused
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -129,6 +145,7 @@ class _Builder:
             return self.mapping(node, jpath)
         finally:
             self.active.discard(id(node))
+            self.alias_depth -= reused
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         tag = node.tag
@@ -210,7 +227,7 @@ class _Builder:
         self.problems.append(
             error(
                 "RBG003",
-                f"unsupported YAML tag {node.tag!r}",
+                f"unsupported YAML tag {_tag_text(node.tag)}",
                 self.span(node.start_mark),
                 help="rbgc only reads plain YAML values (strings, numbers, booleans, null, "
                 "mappings, lists); remove the tag",
@@ -220,14 +237,21 @@ class _Builder:
 
 
 class _TooLarge(Exception):
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Span, what: str) -> None:
         self.span = span
+        self.what = what
+
+
+def _tag_text(tag: str) -> str:
+    """A tag as the user wrote it: `tag:yaml.org,2002:binary` was `!!binary`."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
 
 
 def _show(node: yaml.Node) -> str:
     if isinstance(node, yaml.ScalarNode):
-        return repr(node.value) if node.tag == _STR else str(node.value or "null")
-    return "of a mapping or list"
+        kind = node.tag.rsplit(":", 1)[-1]
+        return f"{node.value!r} (read as {kind})" if node.value else f"(empty, read as {kind})"
+    return "(a mapping or list)"
 
 
 def parse_text(text: str, path: str) -> list[Document]:
@@ -256,7 +280,7 @@ def parse_text(text: str, path: str) -> list[Document]:
             problems.append(
                 error(
                     "RBG005",
-                    f"document expands to more than {MAX_NODES_PER_FILE:,} values",
+                    f"document {index + 1} has {exc.what}",
                     exc.span,
                     help="check for aliases that multiply (a 'billion laughs' pattern)",
                 )
@@ -286,6 +310,16 @@ def parse_text(text: str, path: str) -> list[Document]:
                     f"document {index + 1} has no {' or '.join(missing)}",
                     span,
                     help="each YAML document must be a Kubernetes object with apiVersion and kind",
+                )
+            )
+            continue
+        if "metadata" in body and not isinstance(body["metadata"], dict):
+            problems.append(
+                error(
+                    "RBG009",
+                    f"document {index + 1}: metadata must be a mapping",
+                    spans.at(("metadata",)),
+                    help="metadata holds name, namespace, labels and annotations",
                 )
             )
             continue
@@ -348,10 +382,9 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
         if raw == STDIN:
             out.append(raw)
             continue
-        p = Path(raw)
-        if p.is_dir():
-            out.extend(_walk(p))
-        elif p.is_file():
+        if os.path.isdir(raw):
+            out.extend(_walk(raw))
+        elif os.path.isfile(raw):
             out.append(raw)
         else:
             problems.append(error("RBG008", "no such file or directory", Span(raw)))
@@ -360,7 +393,7 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
     return out
 
 
-def _walk(root: Path) -> Iterator[str]:
+def _walk(root: str) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
@@ -368,15 +401,19 @@ def _walk(root: Path) -> Iterator[str]:
                 yield os.path.join(dirpath, name)
 
 
-def load(paths: Iterable[str], stdin: Any = None) -> list[Document]:
-    """Every document of every input, with all loading problems reported together."""
+def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) -> list[Document]:
+    """Every document of every input, with all loading problems reported together.
+
+    Overlay documents (`rbgc.io/v1alpha1` `Overlay`) are replaced by their base's documents,
+    changed as the overlay says; their bases must lie inside `root` (see `overlays.py`).
+    """
     documents: list[Document] = []
     problems: list[Diagnostic] = []
     try:
         files = expand_paths(list(paths))
     except DiagnosticError as exc:
         problems.extend(exc.diagnostics)
-        files = [p for p in paths if p == STDIN or Path(p).exists()]
+        files = [p for p in paths if p == STDIN or os.path.exists(p)]
         files = expand_paths(files) if files else []
     for path in files:
         try:
@@ -385,4 +422,8 @@ def load(paths: Iterable[str], stdin: Any = None) -> list[Document]:
             problems.extend(exc.diagnostics)
     if problems:
         raise DiagnosticError(problems)
-    return documents
+    if not any(d.kind == "Overlay" and d.api_version.startswith("rbgc.io/") for d in documents):
+        return documents
+    from rbgc.overlays import resolve
+
+    return resolve(documents, root)

@@ -21,6 +21,8 @@ from rbgc.source import Document, load
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
+    """What `rbgc validate` found across all inputs."""
+
     diagnostics: tuple[Diagnostic, ...]
     files: int
     objects: int
@@ -37,11 +39,6 @@ class Outcome:
             f"Kubernetes {self.version}"
         )
         return text + (f" ({warnings} warning(s))" if warnings else "")
-
-
-@dataclass(frozen=True, slots=True)
-class _Reference:
-    validator: jsonschema.protocols.Validator
 
 
 def reference_validator() -> jsonschema.protocols.Validator:
@@ -62,12 +59,12 @@ def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
     return found
 
 
-def validate_paths(paths: Sequence[str], namespace: str, kubernetes_version: str) -> Outcome:
+def validate_paths(paths: Sequence[str], options: Options, kubernetes_version: str) -> Outcome:
     version = normalize_version(kubernetes_version)
     documents: list[Document] = []
     try:
-        documents = load(paths)
-        result = compile_documents(documents, Options(namespace=namespace))
+        documents = load(paths, root=options.root)
+        result = compile_documents(documents, options)
     except DiagnosticError as exc:
         diagnostics = list(exc.diagnostics)
         if documents and not any(d.code in ("RBG101", "RBG102", "RBG103") for d in diagnostics):

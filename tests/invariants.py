@@ -18,7 +18,7 @@ from rbgc.pipeline import Result
 STRICT_VERSIONS = ("1.30", "1.35")
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-WORKLOAD_KINDS = ("StatefulSet", "Deployment")
+WORKLOAD_KINDS = ("StatefulSet", "Deployment", "LeaderWorkerSet")
 
 
 def _pod_templates(m: Manifest) -> list[dict[str, Any]]:
@@ -54,8 +54,11 @@ def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS
             assert len(m.name) <= 52, f"StatefulSet name {m.name!r} too long for its pods"
         for template in _pod_templates(m):
             pod_labels = template["metadata"]["labels"]
-            selector = m.body["spec"]["selector"]["matchLabels"]
+            # A LeaderWorkerSet has no selector of its own; its controller labels the pods.
+            selector = m.body["spec"].get("selector", {"matchLabels": {}})["matchLabels"]
             assert selector.items() <= pod_labels.items(), f"{m.name}: selector misses pods"
+            identity = {k: v for k, v in labels.items() if k.startswith(cv.PREFIX)}
+            assert identity.items() <= pod_labels.items(), f"{m.name}: pods lack identity labels"
             for volume in template["spec"].get("volumes", []):
                 if "configMap" in volume:
                     key = ("", "ConfigMap", m.namespace, volume["configMap"]["name"])
@@ -64,7 +67,20 @@ def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS
     for group in result.program.groups:
         waves = resolve_dependencies(group)
         mine = [m for m in manifests if m.group == group.name and m.namespace == group.namespace]
-        wave_of = {m.role: m.wave for m in mine if m.kind in WORKLOAD_KINDS}
+        wave_of: dict[str | None, int] = {}
+        for m in mine:
+            if m.kind in WORKLOAD_KINDS:
+                wave_of[m.role] = min(m.wave, wave_of.get(m.role, m.wave))
+        selectors = [
+            m.body["spec"]["selector"]["matchLabels"]
+            for m in mine
+            if m.kind == "StatefulSet" or m.kind == "Deployment"
+        ]
+        for i, a in enumerate(selectors):
+            for b in selectors[i + 1 :]:
+                assert not (a.items() <= b.items() or b.items() <= a.items()), (
+                    f"overlapping selectors {a} {b}"
+                )
         for role in group.roles:
             for dep in role.dependencies:
                 assert wave_of[role.name] > wave_of[dep.name], f"{role.name} not after {dep.name}"
@@ -74,6 +90,11 @@ def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS
             pod_labels = _pod_templates(workload)[0]["metadata"]["labels"]
             assert service.body["spec"]["selector"].items() <= pod_labels.items()
             assert workload.body["spec"]["serviceName"] == service.name
+        gangs = [m for m in mine if m.kind == "PodGroup"]
+        for gang in gangs:
+            assert gang.wave < min(wave_of.values()), "PodGroup must precede every workload"
+            expected = sum(r.replicas * r.size for r in group.roles)
+            assert gang.body["spec"]["minMember"] == expected
 
     # Generated objects must validate for every supported version; pass-through documents are
     # the user's (upstream's single-node StatefulSets omit serviceName, required before 1.33).

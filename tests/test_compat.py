@@ -1,7 +1,8 @@
 """The conformance corpus: upstream v0.4.0 examples, checked against rbg-semantics.md §3-§4.
 
-Every RoleBasedGroup/RoleBasedGroupSet document in ../shared/compat must compile, except those
-that use a feature this release refuses with RBG120 ("not supported yet") and nothing else.
+Every RoleBasedGroup/RoleBasedGroupSet document in ../shared/compat must compile, with native
+LeaderWorkerSets and with their plain-StatefulSet lowering, for every supported Kubernetes
+version.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from rbgc.diagnostics import DiagnosticError
+from rbgc.model import LwsLowering, Target
 from rbgc.pipeline import Options, Result, compile_paths
 from tests.conftest import COMPAT
+from tests.invariants import check_invariants
 
 P = "rolebasedgroup.workloads.x-k8s.io/"
 FILES = sorted(COMPAT.rglob("*.yaml"))
@@ -28,13 +30,11 @@ def _objects(result: Result) -> dict[tuple[str, str], dict[str, Any]]:
     return {(m.kind, m.name): m.body for m in result.bundle.manifests}
 
 
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(COMPAT)))
-def test_compiles_or_is_refused_only_as_not_yet_supported(path: Path) -> None:
-    try:
-        _compile(path)
-    except DiagnosticError as exc:
-        codes = {d.code for d in exc.diagnostics}
-        assert codes == {"RBG120"}, [f"{d.span}: {d.code} {d.message}" for d in exc.diagnostics]
+def test_every_compat_file_compiles_and_holds_the_invariants(path: Path, lws: LwsLowering) -> None:
+    result = compile_paths([str(path)], Options(target=Target(lws=lws)))
+    check_invariants(result)
 
 
 def test_rbg_base_objects_names_labels_env() -> None:

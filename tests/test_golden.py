@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rbgc import emit
+from rbgc.model import LwsLowering, Target
 from rbgc.pipeline import Options, compile_paths
 from tests.conftest import COMPAT, EXAMPLES, ROOT
 from tests.invariants import check_invariants
@@ -25,35 +26,46 @@ class Case:
     name: str
     inputs: tuple[Path, ...]
     expected: Path
+    lws: LwsLowering = LwsLowering.NATIVE
 
 
 def _cases() -> list[Case]:
-    cases = [
-        Case(f"examples/{p.stem}", (p,), GOLDEN / "examples" / f"{p.stem}.yaml")
-        for p in sorted(EXAMPLES.glob("*.yaml"))
-    ]
+    cases = []
+    for p in sorted(EXAMPLES.glob("*.yaml")):
+        cases.append(Case(f"examples/{p.stem}", (p,), GOLDEN / "examples" / f"{p.stem}.yaml"))
+        if "LeaderWorkerSet" in p.read_text(encoding="utf-8"):
+            cases.append(
+                Case(
+                    f"examples-lws-statefulsets/{p.stem}",
+                    (p,),
+                    GOLDEN / "examples-lws-statefulsets" / f"{p.stem}.yaml",
+                    LwsLowering.STATEFULSETS,
+                )
+            )
     for path in sorted(COMPAT.rglob("*.yaml")):
         rel = path.relative_to(COMPAT)
-        if (GOLDEN / "compat" / rel).exists() or _compiles(path):
-            cases.append(Case(f"compat/{rel}", (path,), GOLDEN / "compat" / rel))
+        cases.append(Case(f"compat/{rel}", (path,), GOLDEN / "compat" / rel))
+        if "LeaderWorkerSet" in path.read_text(encoding="utf-8"):
+            cases.append(
+                Case(
+                    f"compat-lws-statefulsets/{rel}",
+                    (path,),
+                    GOLDEN / "compat-lws-statefulsets" / rel,
+                    LwsLowering.STATEFULSETS,
+                )
+            )
     return cases
-
-
-def _compiles(path: Path) -> bool:
-    from rbgc.diagnostics import DiagnosticError
-
-    try:
-        compile_paths([str(path)], Options())
-    except DiagnosticError:
-        return False
-    return True
 
 
 CASES = _cases()
 
 
+def _options(case: Case) -> Options:
+    return Options(target=Target(lws=case.lws))
+
+
 def render(case: Case) -> str:
-    result = compile_paths([str(p) for p in case.inputs], Options())
+    result = compile_paths([str(p) for p in case.inputs], _options(case))
     return emit.yaml_stream(result.bundle)
 
 
@@ -76,7 +88,7 @@ def test_golden(case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_invariants(case: Case) -> None:
-    check_invariants(compile_paths([str(p) for p in case.inputs], Options()))
+    check_invariants(compile_paths([str(p) for p in case.inputs], _options(case)))
 
 
 def test_every_example_has_a_golden() -> None:

@@ -100,3 +100,18 @@ def test_out_dir_round_trip(tmp_path: Path) -> None:
 
     bodies = [yaml.safe_load(p.read_text()) for p in sorted(written)]
     assert sorted(map(str, bodies)) == sorted(str(m.body) for m in result.bundle.manifests)
+
+
+def test_large_config_files_render_exactly_as_a_whole_dump() -> None:
+    """emit renders a big shared `config.yaml` once; the bytes must not change."""
+    roles = "".join(
+        f"  - name: r{i}\n    replicas: 3\n"
+        "    template: {spec: {containers: [{name: c, image: i}]}}\n"
+        for i in range(60)
+    )
+    text = "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBasedGroup\nmetadata: {name: g}\n"
+    result = compile_yaml(text + "spec:\n  roles:\n" + roles)
+    config = next(m for m in result.bundle.manifests if m.kind == "ConfigMap")
+    assert len(config.body["data"]["config.yaml"]) > 4096, "the fast path must be exercised"
+    whole = "---\n".join(emit._dump(m.body) for m in result.bundle.manifests)
+    assert emit.yaml_stream(result.bundle) == whole

@@ -23,6 +23,15 @@ ANNOTATION_EXCLUSIVE_TOPOLOGY = PREFIX + "exclusive-topology"
 ANNOTATION_DISABLE_EXCLUSIVE = PREFIX + "disable-exclusive-topology"
 RESERVED_LABELS = (LABEL_NAME, LABEL_ROLE, LABEL_GROUP_KEY)
 
+# Gang scheduling: v0.4.0 labels pods with the 2020 lightweight-coscheduling key only; current
+# scheduler-plugins read `scheduling.x-k8s.io/pod-group`. rbgc sets both so pods really join.
+GANG_LABEL_LEGACY = "pod-group.scheduling.sigs.k8s.io/name"
+GANG_LABEL = "scheduling.x-k8s.io/pod-group"
+VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
+KUBE_PODGROUP_API = "scheduling.x-k8s.io/v1alpha1"
+VOLCANO_PODGROUP_API = "scheduling.volcano.sh/v1beta1"
+DEFAULT_SCHEDULE_TIMEOUT = 60
+
 SET_LABEL_NAME = "rolebasedgroupset.workloads.x-k8s.io/name"
 SET_LABEL_INDEX = "rolebasedgroupset.workloads.x-k8s.io/rbg-index"
 

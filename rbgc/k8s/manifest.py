@@ -15,8 +15,10 @@ class Manifest:
     """One Kubernetes object of the output.
 
     `origin` is where the object comes from in the user's text (the role for generated objects,
-    the document for pass-through ones). `source`/`source_path` let a later check map a field of
-    the body back to the input: body path `template_path + rest` came from `source_path + rest`.
+    the document for pass-through ones). `template_sources` lets a later check map a field of the
+    body back to the input: body path `prefix + rest` came from `source_prefix + rest` of
+    `source`. `pod_templates` lists where pod templates sit in the body (discovery injects
+    there); `worker_templates` are those that get no engine-runtime sidecars (LWS workers).
     """
 
     body: dict[str, Any]
@@ -26,9 +28,9 @@ class Manifest:
     group: str | None = None
     role: str | None = None
     source: Document | None = None
-    template_path: JsonPath | None = None
-    source_path: JsonPath | None = None
-    pod_templates: tuple[JsonPath, ...] = ()  # where pod templates sit in the body
+    template_sources: tuple[tuple[JsonPath, JsonPath], ...] = ()
+    pod_templates: tuple[JsonPath, ...] = ()
+    worker_templates: tuple[JsonPath, ...] = ()
 
     @property
     def api_version(self) -> str:
@@ -57,16 +59,13 @@ class Manifest:
         rank = KIND_RANK.get(self.kind, UNKNOWN_KIND_RANK)
         return (self.wave, rank, self.kind, self.namespace, self.name, self.order)
 
-    def span_of(self, body_path: JsonPath) -> Span:
+    def span_of(self, body_path: JsonPath, *, key: bool = False) -> Span:
         """Best input location for a field of the body (used by output schema errors)."""
-        if (
-            self.source is not None
-            and self.template_path is not None
-            and self.source_path is not None
-            and body_path[: len(self.template_path)] == self.template_path
-        ):
-            rest = body_path[len(self.template_path) :]
-            return self.source.span(*self.source_path, *rest)
-        if self.source is not None and self.template_path is None and self.role is None:
-            return self.source.span(*body_path)
+        if self.source is None:
+            return self.origin
+        for prefix, source_prefix in self.template_sources:
+            if body_path[: len(prefix)] == prefix:
+                return self.source.span(*source_prefix, *body_path[len(prefix) :], key=key)
+        if self.group is None:  # a pass-through document: the body is the user's text
+            return self.source.span(*body_path, key=key)
         return self.origin

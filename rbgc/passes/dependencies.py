@@ -8,10 +8,9 @@ point at the dependency entries; a cycle is reported whole.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, close_matches, error
 from rbgc.model import Dependency, Group, Waves
 
 
@@ -32,7 +31,7 @@ def resolve_dependencies(group: Group) -> Waves:
                     )
                 )
             elif dep.name not in names:
-                close = difflib.get_close_matches(dep.name, sorted(names), n=1)
+                close = close_matches(dep.name, sorted(names), n=1)
                 problems.append(
                     error(
                         "RBG201",

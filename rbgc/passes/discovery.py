@@ -14,6 +14,7 @@ pod counts beyond `size`, so scaling a role changes the ConfigMap but never a po
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,24 +23,29 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.goyaml import marshal
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.naming import instance_address, role_object_name
-from rbgc.model import Group, Placement, Role, Waves
+from rbgc.model import Group, Placement, Profile, Role, Waves
 from rbgc.passes.expand import Expanded
 from rbgc.source import JsonPath
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Discovered:
+    """The group's manifests with discovery injected, plus its ConfigMaps."""
+
     manifests: tuple[Manifest, ...]
     warnings: tuple[Diagnostic, ...] = ()
 
 
 def inject_discovery(
-    group: Group, waves: Waves, placement: Placement, expanded: Expanded
+    group: Group,
+    waves: Waves,
+    placement: Placement,
+    expanded: Expanded,
+    profiles: Mapping[str, Profile],
 ) -> Discovered:
     config = config_yaml(group)
     roles = {role.name: role for role in group.roles}
     out: list[Manifest] = []
-    warnings: list[Diagnostic] = []
     for manifest in expanded.manifests:
         role = roles.get(manifest.role or "")
         if role is None or not manifest.pod_templates:
@@ -47,14 +53,20 @@ def inject_discovery(
             continue
         body = copy.deepcopy(manifest.body)
         for path in manifest.pod_templates:
-            template = _at(body, path)
-            warnings.extend(_inject(group, role, template))
-        out.append(_replace_body(manifest, body))
+            _inject(
+                group,
+                role,
+                _at(body, path),
+                profiles,
+                sidecars=path not in manifest.worker_templates,
+            )
+        out.append(replace(manifest, body=body))
     for role in group.roles:
         out.append(
             _config_map(group, role, config, waves.of_role[role.name] + placement.wave_offset)
         )
-    return Discovered(manifests=tuple(out), warnings=_unique(warnings))
+    warnings = [w for role in group.roles for w in _reserved_env(group, role)]
+    return Discovered(manifests=tuple(out), warnings=tuple(dict.fromkeys(warnings)))
 
 
 def config_yaml(group: Group) -> str:
@@ -101,24 +113,41 @@ def env_for(group: Group, role: Role) -> list[dict[str, Any]]:
     return sorted(env, key=lambda e: e["name"])
 
 
-def _inject(group: Group, role: Role, template: dict[str, Any]) -> list[Diagnostic]:
+def _inject(
+    group: Group,
+    role: Role,
+    template: dict[str, Any],
+    profiles: Mapping[str, Profile],
+    *,
+    sidecars: bool,
+) -> None:
+    """Upstream's order (§4.1): config mount, then sidecars (so they get no mount), then env
+    (so they do get it)."""
     spec = template.setdefault("spec", {})
-    name = role_object_name(group.name, role.name)
+    _mount_config(spec, role_object_name(group.name, role.name))
+    if sidecars:
+        for runtime in role.engine_runtimes:
+            inject_sidecars(spec, profiles[runtime.profile], runtime.containers)
+    injected = env_for(group, role)
+    reserved = {e["name"] for e in injected}
+    for container in spec.get("containers") or ():
+        own = [v for v in container.get("env") or () if v.get("name") not in reserved]
+        container["env"] = [*copy.deepcopy(injected), *own]
+
+
+def _mount_config(spec: dict[str, Any], config_map: str) -> None:
     volumes = spec.setdefault("volumes", [])
     if all(v.get("name") != cv.CONFIG_VOLUME for v in volumes):
         volumes.append(
             {
                 "name": cv.CONFIG_VOLUME,
                 "configMap": {
-                    "name": name,
+                    "name": config_map,
                     "items": [{"key": cv.CONFIG_KEY, "path": cv.CONFIG_KEY}],
                 },
             }
         )
-    injected = env_for(group, role)
-    reserved = {e["name"] for e in injected}
-    warnings: list[Diagnostic] = []
-    for c_index, container in enumerate(spec.get("containers") or ()):
+    for container in spec.get("containers") or ():
         mounts = container.setdefault("volumeMounts", [])
         if not any(
             m.get("name") == cv.CONFIG_VOLUME and m.get("mountPath") == cv.CONFIG_MOUNT_PATH
@@ -127,31 +156,71 @@ def _inject(group: Group, role: Role, template: dict[str, Any]) -> list[Diagnost
             mounts.append(
                 {"name": cv.CONFIG_VOLUME, "mountPath": cv.CONFIG_MOUNT_PATH, "readOnly": True}
             )
-        user_env = container.get("env") or []
-        for e_index, var in enumerate(user_env):
-            if var.get("name") in reserved:
-                where: JsonPath = (
-                    *role.template_path,
-                    "spec",
-                    "containers",
-                    c_index,
-                    "env",
-                    e_index,
-                )
-                warnings.append(
-                    warning(
-                        "RBG501",
-                        f"container {container.get('name')!r} sets {var['name']}, which rbgc "
-                        "injects; your value is replaced",
-                        group.document.span(*where),
-                        help=f"remove {var['name']} from the container's env",
-                    )
-                )
-        container["env"] = [
-            *copy.deepcopy(injected),
-            *(v for v in user_env if v.get("name") not in reserved),
+
+
+def inject_sidecars(
+    spec: dict[str, Any], profile: Profile, overrides: tuple[Mapping[str, Any], ...]
+) -> None:
+    """Upstream's sidecar builder (§3.4): append the profile's init containers, containers and
+    volumes whose names are not taken (what the template has wins, no merge), then append each
+    override's `env` and `args` to the profile container of the same name."""
+    for key, items in (
+        ("initContainers", profile.init_containers),
+        ("containers", profile.containers),
+        ("volumes", profile.volumes),
+    ):
+        present = spec.setdefault(key, [])
+        taken = {item.get("name") for item in present}
+        present.extend(copy.deepcopy(dict(item)) for item in items if item.get("name") not in taken)
+    profile_names = {c.get("name") for c in profile.containers}
+    for override in overrides:
+        if override.get("name") not in profile_names:
+            continue
+        for container in spec["containers"]:
+            if container.get("name") == override.get("name"):
+                for field in ("env", "args"):
+                    if override.get(field):
+                        container[field] = [
+                            *(container.get(field) or []),
+                            *copy.deepcopy(list(override[field])),
+                        ]
+
+
+def _reserved_env(group: Group, role: Role) -> list[Diagnostic]:
+    """Warn where the user's text sets a variable rbgc injects (it would be replaced)."""
+    reserved = {e["name"] for e in env_for(group, role)}
+    sources: list[tuple[JsonPath, Any]] = []
+    if role.template_ref is None:
+        sources.append((role.template_path, role.template))
+    else:
+        ref = next((t for t in group.role_templates if t.name == role.template_ref), None)
+        if ref is not None:
+            sources.append((ref.path, ref.template))
+        sources.append(((*role.template_path[:-1], "templatePatch"), role.template_patch))
+    lws = role.leader_worker_set
+    if lws is not None:
+        base = (*role.template_path[:-1], "leaderWorkerSet")
+        sources += [
+            ((*base, "patchLeaderTemplate"), lws.patch_leader),
+            ((*base, "patchWorkerTemplate"), lws.patch_worker),
         ]
-    return warnings
+    found = []
+    for path, template in sources:
+        containers = ((template or {}).get("spec") or {}).get("containers") or ()
+        for c_index, container in enumerate(containers):
+            for e_index, var in enumerate(container.get("env") or ()):
+                if var.get("name") in reserved:
+                    where = (*path, "spec", "containers", c_index, "env", e_index)
+                    found.append(
+                        warning(
+                            "RBG501",
+                            f"container {container.get('name')!r} sets {var['name']}, which rbgc "
+                            "injects; your value is replaced",
+                            group.document.span(*where),
+                            help=f"remove {var['name']} from the container's env",
+                        )
+                    )
+    return found
 
 
 def _config_map(group: Group, role: Role, config: str, wave: int) -> Manifest:
@@ -191,12 +260,3 @@ def _at(body: dict[str, Any], path: JsonPath) -> dict[str, Any]:
         value = value[part]
     assert isinstance(value, dict)
     return value
-
-
-def _replace_body(manifest: Manifest, body: dict[str, Any]) -> Manifest:
-    return replace(manifest, body=body)
-
-
-def _unique(found: list[Diagnostic]) -> tuple[Diagnostic, ...]:
-    # A role lowered to several workloads (LWS) would otherwise warn once per template.
-    return tuple(dict.fromkeys(found))

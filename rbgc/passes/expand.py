@@ -1,26 +1,37 @@
-"""Pass 4 of 5: expand. In: Group, Waves, Placement. Out: Expanded. Errors: RBG4xx.
+"""Pass 4 of 5: expand. In: Group, Waves, Placement, Target. Out: Expanded. Errors: RBG4xx.
 
-Each role becomes its workload (and a StatefulSet role its headless Service) through the
-lowering for its kind. The pod template gets the upstream identity labels over the user's
-(rbg-semantics.md §4.1 step 6) and what placement decided; nothing else about it changes, so
-editing one role never changes another role's pods.
+Each role becomes its workload(s) through the lowering for its kind. First the effective pod
+template(s) are built as upstream builds them (rbg-semantics.md §4.1, §4.5, §2):
+
+- `templateRef` + `templatePatch`: strategic-merge the patch over the role template;
+- LeaderWorkerSet: leader and worker templates strategic-merge `patchLeaderTemplate` /
+  `patchWorkerTemplate` over `template`;
+- then, per template: the exclusive-topology affinity (unless the template opts out), gang
+  labels/annotations, and the upstream identity labels over the user's.
+
+Nothing else about a template changes, so editing one role never changes another role's pods.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, warning
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Placement, Role, RolePlacement, Waves
-from rbgc.workloads import RoleContext, lowerings
+from rbgc.k8s.smp import PatchError, strategic_merge
+from rbgc.model import Group, Placement, Role, RolePlacement, Target, Waves, WorkloadKind
+from rbgc.source import JsonPath
+from rbgc.workloads import PodTemplate, RoleContext, lowerings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Expanded:
+    """The workloads, Services and PodGroup of a group, before discovery."""
+
     manifests: tuple[Manifest, ...]
     warnings: tuple[Diagnostic, ...] = ()
 
@@ -34,38 +45,103 @@ def selector_labels(group: Group, role: Role) -> dict[str, str]:
     }
 
 
-def expand(group: Group, waves: Waves, placement: Placement) -> Expanded:
-    table = lowerings()
+def expand(group: Group, waves: Waves, placement: Placement, target: Target) -> Expanded:
+    table = lowerings(target)
     manifests: list[Manifest] = list(placement.manifests)
     warnings: list[Diagnostic] = []
+    problems: list[Diagnostic] = []
     for role in group.roles:
         kind = role.kind
         assert kind is not None, "validate refuses unknown workload kinds"
         selector = selector_labels(group, role)
-        template, found = _pod_template(group, role, selector, placement.of_role[role.name])
-        warnings.extend(found)
+        placed = placement.of_role[role.name]
+        try:
+            base, source_path = _base_template(group, role)
+            templates = {"pod": (base, source_path)}
+            if kind is WorkloadKind.LEADERWORKERSET:
+                templates = _leader_worker(group, role, base, source_path)
+        except DiagnosticError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        finished: dict[str, PodTemplate] = {}
+        for which, (template, path) in templates.items():
+            built, found = _finish(group, role, selector, placed, template, path)
+            warnings.extend(found)
+            finished[which] = PodTemplate(body=built, source_path=path)
         ctx = RoleContext(
             group=group,
             role=role,
             selector=selector,
-            pod_template=template,
+            templates=finished,
             wave=waves.of_role[role.name] + placement.wave_offset,
         )
         manifests.extend(table[kind](ctx))
-    return Expanded(manifests=tuple(manifests), warnings=tuple(warnings))
+    if problems:
+        raise DiagnosticError(problems)
+    return Expanded(manifests=tuple(manifests), warnings=tuple(dict.fromkeys(warnings)))
 
 
-def _pod_template(
-    group: Group, role: Role, selector: dict[str, str], placed: RolePlacement
+def _base_template(group: Group, role: Role) -> tuple[dict[str, Any], JsonPath]:
+    """The role's own pod template, or its role template with `templatePatch` applied."""
+    if role.template_ref is None:
+        return copy.deepcopy(dict(role.template)), role.template_path
+    ref = next(t for t in group.role_templates if t.name == role.template_ref)
+    patch_path = (*role.template_path[:-1], "templatePatch")
+    patched = _patch(group, dict(ref.template), role.template_patch or {}, patch_path)
+    return patched, ref.path
+
+
+def _leader_worker(
+    group: Group, role: Role, base: dict[str, Any], source_path: JsonPath
+) -> dict[str, tuple[dict[str, Any], JsonPath]]:
+    lws = role.leader_worker_set
+    assert lws is not None, "parse gives every LeaderWorkerSet role a leaderWorkerSet spec"
+    lws_path = (*role.template_path[:-1], "leaderWorkerSet")
+    out = {}
+    for which, patch, key in (
+        ("leader", lws.patch_leader, "patchLeaderTemplate"),
+        ("worker", lws.patch_worker, "patchWorkerTemplate"),
+    ):
+        template = base if patch is None else _patch(group, base, patch, (*lws_path, key))
+        out[which] = (template, source_path)
+    return out
+
+
+def _patch(
+    group: Group, original: dict[str, Any], patch: Mapping[str, Any], path: JsonPath
+) -> dict[str, Any]:
+    try:
+        return strategic_merge(original, dict(patch))
+    except PatchError as exc:
+        raise DiagnosticError(
+            [
+                error(
+                    "RBG132",
+                    f"cannot apply the patch: {exc}",
+                    group.document.span(*path, *exc.path),
+                    help="containers, volumes and env merge by `name`, ports by "
+                    "`containerPort`, volumeMounts by `mountPath`",
+                )
+            ]
+        ) from None
+
+
+def _finish(
+    group: Group,
+    role: Role,
+    selector: dict[str, str],
+    placed: RolePlacement,
+    template: dict[str, Any],
+    source_path: JsonPath,
 ) -> tuple[dict[str, Any], list[Diagnostic]]:
-    template = copy.deepcopy(dict(role.template))
+    template = copy.deepcopy(template)
     meta = dict(template.get("metadata") or {})
     user_labels = dict(meta.get("labels") or {})
     found = [
         warning(
             "RBG502",
             f"pod label {key}={user_labels[key]!r} is replaced by {value!r}",
-            group.document.span(*role.template_path, "metadata", "labels", key, key=True),
+            group.document.span(*source_path, "metadata", "labels", key, key=True),
             help="remove the label; rbgc sets the group's identity labels itself",
         )
         for key, value in selector.items()
@@ -73,11 +149,71 @@ def _pod_template(
     ]
     meta["labels"] = dict(sorted({**user_labels, **placed.pod_labels, **selector}.items()))
     annotations = {**(meta.get("annotations") or {}), **placed.pod_annotations}
+    spec = dict(template.get("spec") or {})
+    key = placed.exclusive_topology
+    if key and not annotations.get(cv.ANNOTATION_DISABLE_EXCLUSIVE):
+        annotations[cv.ANNOTATION_EXCLUSIVE_TOPOLOGY] = key
+        spec["affinity"] = exclusive_affinity(
+            spec.get("affinity") or {}, key, cv.group_unique_key(group.namespace, group.name)
+        )
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))
-    spec = dict(template.get("spec") or {})
-    if placed.affinity_terms:
-        spec["affinity"] = placed.affinity_terms
-    # metadata first, then spec, then anything else the user wrote, in their order.
+    if placed.scheduler and spec.get("schedulerName") != placed.scheduler:
+        found.append(
+            warning(
+                "RBG301",
+                f"role {role.name!r} is gang-scheduled by Volcano but its pods do not set "
+                f"`schedulerName: {placed.scheduler}`",
+                group.document.span(*source_path, "spec"),
+                help=f"add `schedulerName: {placed.scheduler}` to the pod template spec; the "
+                "default scheduler ignores Volcano PodGroups",
+            )
+        )
     rest = {k: v for k, v in template.items() if k not in ("metadata", "spec")}
     return {"metadata": meta, "spec": spec, **rest}, found
+
+
+def exclusive_affinity(
+    affinity: Mapping[str, Any], topology_key: str, group_key: str
+) -> dict[str, Any]:
+    """Upstream's setExclusiveAffinities: append a pod affinity to the own group and an
+    anti-affinity to every other group in `topology_key`, after the user's terms, unless
+    both are already there."""
+    out = copy.deepcopy(dict(affinity))
+    affinity_terms = _required(out, "podAffinity")
+    anti_terms = _required(out, "podAntiAffinity")
+    if _has_key(affinity_terms, topology_key) and _has_key(anti_terms, topology_key):
+        return out
+    label = cv.LABEL_GROUP_KEY
+    affinity_terms.append(
+        {
+            "labelSelector": {
+                "matchExpressions": [{"key": label, "operator": "In", "values": [group_key]}]
+            },
+            "topologyKey": topology_key,
+        }
+    )
+    anti_terms.append(
+        {
+            "labelSelector": {
+                "matchExpressions": [
+                    {"key": label, "operator": "Exists"},
+                    {"key": label, "operator": "NotIn", "values": [group_key]},
+                ]
+            },
+            "topologyKey": topology_key,
+        }
+    )
+    return out
+
+
+def _required(affinity: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    section = affinity.setdefault(kind, {})
+    terms: list[dict[str, Any]] = section.setdefault(
+        "requiredDuringSchedulingIgnoredDuringExecution", []
+    )
+    return terms
+
+
+def _has_key(terms: list[dict[str, Any]], topology_key: str) -> bool:
+    return any(t.get("topologyKey") == topology_key for t in terms)

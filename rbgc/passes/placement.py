@@ -1,15 +1,144 @@
 """Pass 3 of 5: placement. In: Group, Waves. Out: Placement. Errors: RBG3xx.
 
-Decides where each role's pods may run: affinity terms, gang-scheduling labels, and objects
-that gate the whole group. This release places nothing beyond what the pod templates say
-(exclusive topology and gang scheduling are refused by `validate` until they are lowered), so
-every role gets an empty decision.
+Decides where each role's pods may run and what gates the whole group:
+
+- exclusive topology (rbg-semantics.md §9): the group annotation
+  `rolebasedgroup.workloads.x-k8s.io/exclusive-topology: <key>` gives every pod template the
+  upstream affinity/anti-affinity pair on the group-unique-key label (applied per template in
+  `expand`, where a template may opt out);
+- gang scheduling (§8): `podGroupPolicy` becomes one PodGroup `{group}` with
+  `minMember` = all pods of the group (LWS roles count size * replicas). Argo CD applies custom
+  resources last within a wave, so the PodGroup goes one wave before every role.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
+from rbgc.k8s import conventions as cv
+from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Placement, RolePlacement, Waves
 
 
 def place(group: Group, waves: Waves) -> Placement:
-    return Placement(of_role={role.name: RolePlacement() for role in group.roles})
+    problems: list[Diagnostic] = []
+    key = group.annotations.get(cv.ANNOTATION_EXCLUSIVE_TOPOLOGY)
+    if key is not None and not key.strip():
+        problems.append(
+            error(
+                "RBG303",
+                "exclusive-topology annotation has an empty topology key",
+                group.document.span("metadata", "annotations", cv.ANNOTATION_EXCLUSIVE_TOPOLOGY),
+                help="use a node label key such as kubernetes.io/hostname or "
+                "topology.kubernetes.io/zone",
+            )
+        )
+    if problems:
+        raise DiagnosticError(problems)
+
+    gang = _gang(group)
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    manifests: tuple[Manifest, ...] = ()
+    reasons: list[str] = []
+    if gang is not None:
+        api_version, spec = gang
+        if api_version == cv.KUBE_PODGROUP_API:
+            labels = {cv.GANG_LABEL_LEGACY: group.name, cv.GANG_LABEL: group.name}
+        else:
+            annotations = {cv.VOLCANO_GROUP_ANNOTATION: group.name}
+        manifests = (_pod_group(group, api_version, spec),)
+        reasons.append(f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})")
+    if key:
+        reasons.append(f"exclusive topology {key}: one group per domain")
+    of_role = {
+        role.name: RolePlacement(
+            exclusive_topology=key or None,
+            scheduler="volcano" if annotations else None,
+            pod_labels=labels,
+            pod_annotations=annotations,
+            reasons=tuple(reasons),
+        )
+        for role in group.roles
+    }
+    return Placement(
+        of_role=of_role,
+        wave_offset=1 if manifests else 0,
+        manifests=manifests,
+        warnings=tuple(_gang_warnings(group, gang)),
+    )
+
+
+def min_member(group: Group) -> int:
+    """Every pod of the group: LWS roles count `size * replicas` (upstream GetGroupSize)."""
+    return sum(role.replicas * role.size for role in group.roles)
+
+
+def _gang(group: Group) -> tuple[str, dict[str, Any]] | None:
+    policy = group.pod_group_policy
+    if not policy:
+        return None
+    if "kubeScheduling" in policy:  # upstream checks it first
+        timeout = (policy["kubeScheduling"] or {}).get(
+            "scheduleTimeoutSeconds", cv.DEFAULT_SCHEDULE_TIMEOUT
+        )
+        return cv.KUBE_PODGROUP_API, {
+            "minMember": min_member(group),
+            "scheduleTimeoutSeconds": timeout,
+        }
+    if "volcanoScheduling" in policy:
+        volcano = policy["volcanoScheduling"] or {}
+        spec: dict[str, Any] = {"minMember": min_member(group)}
+        # upstream writes empty strings; Volcano defaults an absent queue to "default"
+        for field in ("queue", "priorityClassName"):
+            if volcano.get(field):
+                spec[field] = volcano[field]
+        return cv.VOLCANO_PODGROUP_API, spec
+    return None
+
+
+def _pod_group(group: Group, api_version: str, spec: dict[str, Any]) -> Manifest:
+    body = {
+        "apiVersion": api_version,
+        "kind": "PodGroup",
+        "metadata": {
+            "name": group.name,
+            "namespace": group.namespace,
+            "labels": {cv.MANAGED_BY: cv.MANAGER, cv.LABEL_NAME: group.name},
+            "annotations": {cv.SYNC_WAVE: "0"},
+        },
+        "spec": spec,
+    }
+    return Manifest(
+        body=body,
+        wave=0,
+        origin=group.document.span(*group.spec_path, "podGroupPolicy"),
+        order=group.order,
+        group=group.name,
+        source=group.document,
+    )
+
+
+def _gang_warnings(group: Group, gang: tuple[str, dict[str, Any]] | None) -> Iterator[Diagnostic]:
+    policy: Mapping[str, Any] = group.pod_group_policy or {}
+    if "kubeScheduling" in policy and "volcanoScheduling" in policy:
+        yield warning(
+            "RBG302",
+            "volcanoScheduling is ignored: kubeScheduling is also set",
+            group.document.span(*group.spec_path, "podGroupPolicy", "volcanoScheduling", key=True),
+            help="keep one gang-scheduling source",
+        )
+    if gang is not None:
+        waiting = [r for r in group.roles if r.dependencies]
+        if waiting:
+            yield warning(
+                "RBG304",
+                f"gang scheduling waits for all {gang[1]['minMember']} pods, but role "
+                f"{waiting[0].name!r} starts only after its dependencies are ready: the first "
+                "roles can never be scheduled",
+                waiting[0].dependencies[0].span,
+                help="drop the dependencies of gang-scheduled roles, or gang-schedule only "
+                "roles that start together",
+            )

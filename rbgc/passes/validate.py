@@ -1,18 +1,29 @@
-"""Pass 1 of 5: validate. In: Group. Out: Checked (the group, plus warnings). Errors: RBG1xx.
+"""Pass 1 of 5: validate. In: Group, Target, profiles. Out: Checked. Errors: RBG1xx.
 
 Checks the meaning the schema cannot express: names Kubernetes would reject once they become
-`{group}-{role}` objects, duplicate roles, rollouts that can never progress, workload kinds and
-features rbgc does not compile. Every problem of the group is reported, not just the first.
+`{group}-{role}` objects, duplicates, template references, rollouts that can never progress,
+coordination rules, and workload kinds rbgc does not compile. Every problem of the group is
+reported, not just the first.
+
+It also warns where a manifest relies on something only a running controller gives (surge
+stepping, whole-group restarts, coordinated rollouts): rbgc compiles the steady state, and
+the user should know what the compiled objects will not do on their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error
-from rbgc.k8s import conventions as cv
+from rbgc.diagnostics import (
+    Diagnostic,
+    DiagnosticError,
+    Severity,
+    Span,
+    close_matches,
+    error,
+    warning,
+)
 from rbgc.k8s.naming import (
     DNS1035_LABEL,
     DNS1123_LABEL,
@@ -20,20 +31,26 @@ from rbgc.k8s.naming import (
     MAX_STATEFULSET_NAME,
     role_object_name,
 )
-from rbgc.model import Group, Role, WorkloadKind
+from rbgc.model import Group, LwsLowering, Profile, Role, Target, WorkloadKind
 from rbgc.rollout import scaled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Checked:
+    """A group that passed validation, and the warnings found on the way."""
+
     group: Group
     warnings: tuple[Diagnostic, ...] = ()
 
 
-def validate(group: Group) -> Checked:
-    found = [*_group_name(group), *_duplicate_roles(group)]
+def validate(group: Group, target: Target, profiles: Mapping[str, Profile]) -> Checked:
+    found = [
+        *_group_name(group),
+        *_duplicates(group),
+        *_coordination(group),
+    ]
     for role in group.roles:
-        found.extend(_role(group, role))
+        found.extend(_role(group, role, target, profiles))
     errors = [d for d in found if d.severity is Severity.ERROR]
     if errors:
         raise DiagnosticError(errors)
@@ -52,22 +69,74 @@ def _group_name(group: Group) -> Iterator[Diagnostic]:
         )
 
 
-def _duplicate_roles(group: Group) -> Iterator[Diagnostic]:
-    first: dict[str, Role] = {}
-    for role in group.roles:
-        if role.name in first:
+def _duplicates(group: Group) -> Iterator[Diagnostic]:
+    for what, items in (
+        ("role", [(r.name, r.span) for r in group.roles]),
+        ("role template", [(t.name, t.span) for t in group.role_templates]),
+        ("coordination rule", [(c.name, c.span) for c in group.coordination]),
+    ):
+        first: dict[str, Span] = {}
+        for name, span in items:
+            if name in first:
+                yield error(
+                    "RBG110",
+                    f"{what} {name!r} is defined twice",
+                    span,
+                    help="names are the keys of their list; rename or merge one",
+                    notes=((first[name], "first defined here"),),
+                )
+            else:
+                first[name] = span
+
+
+def _coordination(group: Group) -> Iterator[Diagnostic]:
+    names = sorted(r.name for r in group.roles)
+    for rule in group.coordination:
+        for i, role in enumerate(rule.roles):
+            if role not in names:
+                close = close_matches(role, names, n=1)
+                yield error(
+                    "RBG150",
+                    f"coordination {rule.name!r} names unknown role {role!r}",
+                    _rule_span(group, rule.name, "roles", i),
+                    help=f"did you mean {close[0]!r}?"
+                    if close
+                    else "known roles: " + ", ".join(names),
+                )
+        if len(set(rule.roles)) < 2:
             yield error(
-                "RBG110",
-                f"role {role.name!r} is defined twice",
-                role.span,
-                help="role names are the keys of `spec.roles`; rename or merge one",
-                notes=((first[role.name].span, "first defined here"),),
+                "RBG151",
+                f"coordination {rule.name!r} needs at least two roles",
+                _rule_span(group, rule.name, "roles"),
+                help="a coordination rule keeps several roles in step; list two or more",
             )
-        else:
-            first[role.name] = role
+        if rule.rolling_update is None and rule.scaling is None:
+            yield error(
+                "RBG151",
+                f"coordination {rule.name!r} has no strategy",
+                rule.span,
+                help="add `strategy.rollingUpdate` and/or `strategy.scaling`",
+            )
+        yield warning(
+            "RBG141",
+            f"coordination {rule.name!r} needs a controller: applied as compiled, each role "
+            "rolls out on its own",
+            rule.span,
+            help="review the rollout with `rbgc plan OLD NEW`, which models the coordination "
+            "and shows the skew between roles at every step",
+        )
 
 
-def _role(group: Group, role: Role) -> Iterator[Diagnostic]:
+def _rule_span(group: Group, name: str, *rest: str | int) -> Span:
+    index = next(i for i, c in enumerate(group.coordination) if c.name == name)
+    return group.document.span(*group.spec_path, "coordination", index, *rest)
+
+
+def _role(
+    group: Group, role: Role, target: Target, profiles: Mapping[str, Profile]
+) -> Iterator[Diagnostic]:
+    doc = group.document
+    role_path = role.template_path[:-1]
     if not DNS1123_LABEL.match(role.name) or len(role.name) > MAX_LABEL:
         yield error(
             "RBG111",
@@ -87,72 +156,190 @@ def _role(group: Group, role: Role) -> Iterator[Diagnostic]:
         )
         return
     name = role_object_name(group.name, role.name)
-    limit = MAX_STATEFULSET_NAME if kind is not WorkloadKind.DEPLOYMENT else MAX_LABEL
+    statefulset_backed = kind is not WorkloadKind.DEPLOYMENT
+    limit = MAX_STATEFULSET_NAME if statefulset_backed else MAX_LABEL
+    if kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.STATEFULSETS:
+        # worker StatefulSets are named {name}-{group index}
+        limit -= len(str(max(role.replicas - 1, 0))) + 1
     if len(name) > limit:
         yield error(
             "RBG112",
-            f"object name {name!r} is {len(name)} characters; a {kind.kind} "
-            f"role allows at most {limit}",
+            f"object name {name!r} is {len(name)} characters; a {kind.kind} role allows at "
+            f"most {limit}",
             role.span,
             help="shorten the group or role name (StatefulSet pod labels need the room)",
         )
-    yield from _unsupported(group, role, kind)
-    if "template" not in role.raw and "templateRef" not in role.raw:
+    if "components" in role.raw:
+        yield error(
+            "RBG120",
+            "`components` (InstanceSet roles) not supported",
+            doc.span(*role_path, "components", key=True),
+            help="rbgc compiles StatefulSet, Deployment and LeaderWorkerSet roles",
+        )
+    yield from _template(group, role, kind)
+    yield from _rollout(group, role, kind, target)
+    yield from _restart(group, role, kind, target)
+    if role.leader_worker_set is not None and kind is not WorkloadKind.LEADERWORKERSET:
+        yield warning(
+            "RBG122",
+            f"`leaderWorkerSet` is ignored: role {role.name!r} is a {kind.kind}",
+            doc.span(*role_path, "leaderWorkerSet", key=True),
+            help="remove it, or set `workload.kind: LeaderWorkerSet`",
+        )
+    for runtime in role.engine_runtimes:
+        if runtime.profile not in profiles:
+            close = close_matches(runtime.profile, sorted(profiles), n=1)
+            yield error(
+                "RBG510",
+                f"ClusterEngineRuntimeProfile {runtime.profile!r} is not among the inputs",
+                runtime.span,
+                help=f"did you mean {close[0]!r}?"
+                if close
+                else "pass the file that defines the profile to rbgc with the group",
+            )
+    if role.scaling_adapter:
+        yield warning(
+            "RBG143",
+            f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator; "
+            f"point an HPA or KEDA at {kind.kind} {name} (it has a scale subresource)",
+            doc.span(*role_path, "scalingAdapter", key=True),
+            help="keep GitOps from resetting replicas: in Argo CD add ignoreDifferences on "
+            "/spec/replicas with the RespectIgnoreDifferences=true sync option; with Flux, "
+            "remove `replicas` from what it applies (e.g. a kustomize patch)",
+        )
+
+
+def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+    doc = group.document
+    role_path = role.template_path[:-1]
+    has_template = "template" in role.raw
+    if role.template_ref is not None:
+        ref_span = doc.span(*role_path, "templateRef", "name")
+        if has_template:
+            yield error(
+                "RBG130",
+                f"role {role.name!r} sets both `template` and `templateRef`",
+                doc.span(*role_path, "templateRef", key=True),
+                help="keep one: a role's pod template comes from exactly one place",
+            )
+        if kind is WorkloadKind.LEADERWORKERSET:
+            yield error(
+                "RBG130",
+                f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet roles "
+                "(upstream rule)",
+                doc.span(*role_path, "templateRef", key=True),
+                help="use `template` with `leaderWorkerSet.patchLeaderTemplate` / "
+                "`patchWorkerTemplate`",
+            )
+        if role.template_patch is None:
+            yield error(
+                "RBG130",
+                f"role {role.name!r} uses `templateRef` without `templatePatch`",
+                doc.span(*role_path, "templateRef", key=True),
+                help="add `templatePatch: {}` to use the template as is (upstream requires it)",
+            )
+        known = sorted(t.name for t in group.role_templates)
+        if role.template_ref not in known:
+            close = close_matches(role.template_ref, known, n=1)
+            yield error(
+                "RBG131",
+                f"role {role.name!r} references unknown role template {role.template_ref!r}",
+                ref_span,
+                help=f"did you mean {close[0]!r}?"
+                if close
+                else (
+                    "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`"
+                ),
+            )
+    elif role.template_patch is not None:
+        yield error(
+            "RBG130",
+            f"role {role.name!r} has `templatePatch` without `templateRef`",
+            doc.span(*role_path, "templatePatch", key=True),
+            help="a patch applies to a referenced role template; add `templateRef` or merge "
+            "the patch into `template`",
+        )
+    elif not has_template:
         yield error(
             "RBG103",
             f"role {role.name!r} has no pod `template`",
             role.span,
-            help="add `template:` with the role's pod spec",
+            help="add `template:` with the role's pod spec, or `templateRef` + `templatePatch`",
         )
+
+
+def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:
     ru = role.rolling_update
-    if ru is not None and role.replicas > 0 and kind is not WorkloadKind.LEADERWORKERSET:
-        surge = scaled(ru.max_surge, role.replicas, round_up=True)
-        unavailable = scaled(ru.max_unavailable, role.replicas, round_up=False)
-        if surge == 0 and unavailable == 0:
-            yield error(
-                "RBG114",
-                f"role {role.name!r}: maxUnavailable and maxSurge are both 0 "
-                f"(for {role.replicas} replicas)",
-                ru.span,
-                help="allow at least one pod down (maxUnavailable: 1) or one extra (maxSurge: 1)",
+    if ru is None or role.replicas == 0:
+        return
+    base = (*role.template_path[:-1], "rolloutStrategy", "rollingUpdate")
+
+    def at(field: str) -> Span:
+        return group.document.span(*base, field)
+
+    surge = scaled(ru.max_surge, role.replicas, round_up=True)
+    unavailable = scaled(ru.max_unavailable, role.replicas, round_up=False)
+    if surge == 0 and unavailable == 0:
+        yield error(
+            "RBG114",
+            f"role {role.name!r}: maxUnavailable and maxSurge are both 0 "
+            f"(for {role.replicas} replicas)",
+            at("maxUnavailable"),
+            help="allow at least one pod down (maxUnavailable: 1) or one extra (maxSurge: 1)",
+        )
+        return
+    if kind is WorkloadKind.STATEFULSET:
+        if unavailable > 1 and not target.statefulset_max_unavailable:
+            yield warning(
+                "RBG140",
+                f"role {role.name!r}: StatefulSet maxUnavailable {ru.max_unavailable} is ignored "
+                f"on Kubernetes {target.version_text}: pods are replaced one at a time",
+                at("maxUnavailable"),
+                help="MaxUnavailableStatefulSet is on by default from Kubernetes 1.35; pass "
+                "--kubernetes-version to match your cluster",
+            )
+        if surge > 0:
+            yield warning(
+                "RBG141",
+                f"role {role.name!r}: StatefulSet maxSurge {ru.max_surge} needs a controller; "
+                "the compiled StatefulSet rolls without extra pods",
+                at("maxSurge"),
+                help="upstream's operator adds the surge pods itself; a StatefulSet cannot. "
+                "`rbgc plan` shows the rollout that will really happen",
             )
 
 
-def _unsupported(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
-    """Features of the full v1alpha1 surface that this build does not lower yet."""
-    doc = group.document
-    if kind is WorkloadKind.LEADERWORKERSET:
-        yield _not_yet(role.workload.span, "LeaderWorkerSet roles")
-    for key in ("engineRuntimes", "templateRef", "templatePatch", "components"):
-        if key in role.raw:
-            yield _not_yet(doc.span(*role.template_path[:-1], key, key=True), f"`{key}`")
-    if role.raw.get("scalingAdapter", {}).get("enable"):
-        yield _not_yet(
-            doc.span(*role.template_path[:-1], "scalingAdapter", key=True), "`scalingAdapter`"
+def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:
+    policy = role.restart_policy
+    span = group.document.span(*role.template_path[:-1], "restartPolicy")
+    if policy == "RecreateRBGOnPodRestart":
+        yield warning(
+            "RBG141",
+            f"role {role.name!r}: RecreateRBGOnPodRestart (recreate the whole group when a pod "
+            "restarts) needs a controller; Kubernetes restarts single pods",
+            span,
+            help="accept single-pod restarts (`restartPolicy: None`), or keep the upstream "
+            "operator for this group (upstream itself removed the policy in v0.7.0)",
         )
-    if role.restart_policy not in (None, "None"):
-        yield _not_yet(
-            doc.span(*role.template_path[:-1], "restartPolicy"),
-            f"restartPolicy {role.restart_policy}",
+    elif policy == "RecreateRoleInstanceOnPodRestart" and kind is not WorkloadKind.LEADERWORKERSET:
+        yield warning(
+            "RBG142",
+            f"role {role.name!r}: RecreateRoleInstanceOnPodRestart has no effect on a "
+            f"{kind.kind} (upstream ignores it too)",
+            span,
+            help="remove it, or use a LeaderWorkerSet role where it recreates the pod group",
         )
-    if role is group.roles[0]:
-        spec: Any = doc.body
-        for part in group.spec_path:
-            spec = spec[part]
-        for key in ("podGroupPolicy", "roleTemplates", "coordination"):
-            if key in spec:
-                yield _not_yet(doc.span(*group.spec_path, key, key=True), f"`{key}`")
-        if cv.ANNOTATION_EXCLUSIVE_TOPOLOGY in group.annotations:
-            yield _not_yet(
-                doc.span("metadata", "annotations", cv.ANNOTATION_EXCLUSIVE_TOPOLOGY, key=True),
-                "exclusive topology",
-            )
-
-
-def _not_yet(span: Span, what: str) -> Diagnostic:
-    return error(
-        "RBG120",
-        f"{what} not supported yet",
-        span,
-        help="this rbgc release compiles StatefulSet and Deployment roles",
-    )
+    if (
+        kind is WorkloadKind.LEADERWORKERSET
+        and target.lws is LwsLowering.STATEFULSETS
+        and policy != "None"
+    ):
+        what = f"restartPolicy {policy}" if policy else "the default restartPolicy"
+        yield warning(
+            "RBG141",
+            f"role {role.name!r}: {what} recreates a leader/worker group when one pod "
+            "restarts, which needs the LWS controller; with --lws statefulsets pods restart "
+            "one by one",
+            span if policy else role.span,
+            help="set `restartPolicy: None` to accept that, or use --lws native",
+        )

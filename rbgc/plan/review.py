@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError
 from rbgc.model import Bundle, Program
@@ -29,24 +29,24 @@ class Comparison:
 EMPTY = Side(bundle=Bundle(manifests=()), program=Program(groups=(), passthrough=()))
 
 
-def compile_side(paths: Sequence[str], namespace: str) -> Side:
+def compile_side(paths: Sequence[str], options: Options) -> Side:
     """A side with no documents at all is empty (a file that does not exist yet, or any more)."""
     if not paths:
         return EMPTY
-    documents = load(paths)
+    documents = load(paths, root=options.root)
     if not documents:
         return EMPTY
-    result = compile_documents(documents, Options(namespace=namespace))
+    result = compile_documents(documents, options)
     return Side(bundle=result.bundle, program=result.program)
 
 
-def compare(old_paths: Sequence[str], new_paths: Sequence[str], namespace: str) -> Comparison:
+def compare(old_paths: Sequence[str], new_paths: Sequence[str], options: Options) -> Comparison:
     """Compile both sides (problems of both reported together) and diff them."""
     problems: list[Diagnostic] = []
     sides = []
     for paths in (old_paths, new_paths):
         try:
-            sides.append(compile_side(paths, namespace))
+            sides.append(compile_side(paths, options))
         except DiagnosticError as exc:
             problems.extend(exc.diagnostics)
     if problems:
@@ -55,15 +55,16 @@ def compare(old_paths: Sequence[str], new_paths: Sequence[str], namespace: str) 
     return Comparison(old=old, new=new, changes=diff_bundles(old.bundle, new.bundle))
 
 
-def compare_git(ref: str, paths: Sequence[str], namespace: str) -> Comparison:
-    """PATHs at `ref` (OLD) against the working tree (NEW)."""
+def compare_git(ref: str, paths: Sequence[str], options: Options) -> Comparison:
+    """PATHs at `ref` (OLD) against the working tree (NEW); overlay bases of the OLD side
+    must lie inside the exported revision."""
     from rbgc.plan import gitrev
 
     with tempfile.TemporaryDirectory(prefix="rbgc-git-") as into:
         old_paths = gitrev.export(ref, paths, into)
         try:
-            old = compile_side(old_paths, namespace)
+            old = compile_side(old_paths, replace(options, root=into))
         except DiagnosticError as exc:
             raise DiagnosticError(gitrev.relabel(exc.diagnostics, into, ref)) from None
-    new = compile_side(paths, namespace)
+    new = compile_side(paths, options)
     return Comparison(old=old, new=new, changes=diff_bundles(old.bundle, new.bundle))

@@ -2,7 +2,7 @@
 
 In: one `GroupChange` per group (roles with their old/new replicas, what changes, strategy,
 wave; coordination rules), the target Kubernetes version. Out: `Plan` (frozen, the data
-`rbgc sync` executes). Errors: RBG803 when a rollout can never finish, RBG804 when a plan
+`rbgc sync` executes). Errors: RBG802 when a rollout can never finish, RBG803 when a plan
 breaks an invariant (a bug in the planner).
 
 The step model, stated once: a step is one action per moving role; pods a step takes down are
@@ -342,25 +342,6 @@ def percent(value: str) -> int:
 
 
 # --- the planner ---------------------------------------------------------------------------
-
-
-def version_tuple(text: str) -> tuple[int, int]:
-    """`1.33`, `v1.35.2` -> (1, 33); anything else is RBG802."""
-    parts = text.strip().lstrip("v").split(".")
-    try:
-        major, minor = int(parts[0]), int(parts[1])
-    except (IndexError, ValueError):
-        raise DiagnosticError(
-            [
-                error(
-                    "RBG802",
-                    f"invalid Kubernetes version {text!r}",
-                    None,
-                    help="pass --kubernetes-version (or KUBE_VERSION) as MAJOR.MINOR, e.g. 1.33",
-                )
-            ]
-        ) from None
-    return major, minor
 
 
 def final_partition(role: RoleInput, group: GroupChange) -> int:
@@ -857,11 +838,11 @@ class _GroupPlanner:
 def plan(
     groups: Sequence[GroupChange],
     *,
-    kubernetes_version: str = "1.33",
+    kubernetes_version: tuple[int, int] = DEFAULT_KUBERNETES_VERSION,
     stop_after: int | None = None,
 ) -> Plan:
-    """The rollout of every group, steps numbered across groups; raises RBG803/RBG804."""
-    version = version_tuple(kubernetes_version)
+    """The rollout of every group, steps numbered across groups; raises RBG802/RBG803."""
+    version = kubernetes_version
     notes: list[str] = []
     steps: list[Step] = []
     for group in sorted(groups, key=lambda g: g.key):
@@ -871,7 +852,7 @@ def plan(
             raise DiagnosticError(
                 [
                     error(
-                        "RBG803",
+                        "RBG802",
                         f"the rollout of {group.key} never finishes: {stall.why}",
                         stall.role.span,
                         help="allow one pod down (maxUnavailable: 1), or add maxSurge with more "
@@ -887,7 +868,7 @@ def plan(
         raise DiagnosticError(
             [
                 error(
-                    "RBG804",
+                    "RBG803",
                     f"the plan breaks its invariant {i.name!r}: {i.detail}",
                     None,
                     help="this is a bug in rbgc's planner; please report it with both inputs",

@@ -1,8 +1,8 @@
 """Lowerings: one module per workload kind a role can become.
 
-A lowering turns one role (with its finished pod template) into Kubernetes objects. It is
-pure and knows nothing about discovery: `discovery` later injects into the pod templates
-listed in each manifest's `pod_templates`.
+A lowering turns one role (with its finished pod templates) into Kubernetes objects. It is
+pure and knows nothing about discovery: `discovery` later injects into the pod templates each
+manifest lists in `pod_templates`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,16 @@ from typing import Any
 
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Role, WorkloadKind
+from rbgc.model import Group, LwsLowering, Role, Target, WorkloadKind
+from rbgc.source import JsonPath
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodTemplate:
+    """A finished pod template and where it came from in the input."""
+
+    body: dict[str, Any]
+    source_path: JsonPath  # where the template (before patches) sits in the input
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,18 +32,19 @@ class RoleContext:
     group: Group
     role: Role
     wave: int
-    pod_template: dict[str, Any]  # labelled and placed; the lowering may embed it as is
+    templates: Mapping[str, PodTemplate]  # "pod", or "leader" and "worker" for LWS roles
     selector: dict[str, str]  # the upstream identity labels L(r), also the immutable selector
 
     @property
     def name(self) -> str:
         return f"{self.group.name}-{self.role.name}"
 
-    def metadata(self, *, role_metadata: bool = True) -> dict[str, Any]:
+    def metadata(self, *, name: str | None = None, role_metadata: bool = True) -> dict[str, Any]:
         """Metadata of a generated object: role labels/annotations under the system ones."""
         labels = {
             **(self.role.labels if role_metadata else {}),
             **self.selector,
+            **self.set_labels(),
             cv.MANAGED_BY: cv.MANAGER,
         }
         annotations = {
@@ -43,19 +53,29 @@ class RoleContext:
             cv.SYNC_WAVE: str(self.wave),
         }
         return {
-            "name": self.name,
+            "name": name or self.name,
             "namespace": self.group.namespace,
             "labels": dict(sorted(labels.items())),
             "annotations": dict(sorted(annotations.items())),
+        }
+
+    def set_labels(self) -> dict[str, str]:
+        """The RoleBasedGroupSet member labels upstream puts on the child group."""
+        if self.group.set_name is None:
+            return {}
+        return {
+            cv.SET_LABEL_NAME: self.group.set_name,
+            cv.SET_LABEL_INDEX: str(self.group.set_index),
         }
 
     def manifest(
         self,
         body: dict[str, Any],
         *,
-        template_path: tuple[str, ...] | None = None,
-        pod_templates: tuple[tuple[str, ...], ...] = (),
+        templates: Mapping[JsonPath, PodTemplate] | None = None,
+        workers: tuple[JsonPath, ...] = (),
     ) -> Manifest:
+        templates = templates or {}
         return Manifest(
             body=body,
             wave=self.wave,
@@ -64,19 +84,25 @@ class RoleContext:
             group=self.group.name,
             role=self.role.name,
             source=self.group.document,
-            template_path=template_path,
-            source_path=self.role.template_path if template_path is not None else None,
-            pod_templates=pod_templates,
+            template_sources=tuple((path, t.source_path) for path, t in templates.items()),
+            pod_templates=tuple(templates),
+            worker_templates=workers,
         )
 
 
 Lowering = Callable[[RoleContext], tuple[Manifest, ...]]
 
 
-def lowerings() -> Mapping[WorkloadKind, Lowering]:
-    from rbgc.workloads import deployment, statefulset
+def lowerings(target: Target) -> Mapping[WorkloadKind, Lowering]:
+    from rbgc.workloads import deployment, leaderworkerset, statefulset
 
+    lws = (
+        leaderworkerset.lower_native
+        if target.lws is LwsLowering.NATIVE
+        else leaderworkerset.lower_statefulsets
+    )
     return {
         WorkloadKind.STATEFULSET: statefulset.lower,
         WorkloadKind.DEPLOYMENT: deployment.lower,
+        WorkloadKind.LEADERWORKERSET: lws,
     }

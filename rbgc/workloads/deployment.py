@@ -11,13 +11,16 @@ from typing import Any
 from rbgc.k8s.manifest import Manifest
 from rbgc.workloads import RoleContext
 
+TEMPLATE: tuple[str, ...] = ("spec", "template")
+
 
 def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
     role = ctx.role
+    pod = ctx.templates["pod"]
     spec: dict[str, Any] = {
         "replicas": role.replicas,
         "selector": {"matchLabels": dict(ctx.selector)},
-        "template": ctx.pod_template,
+        "template": pod.body,
     }
     ru = role.rolling_update
     if ru is not None:
@@ -31,8 +34,4 @@ def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
         "metadata": ctx.metadata(),
         "spec": spec,
     }
-    return (
-        ctx.manifest(
-            deploy, template_path=("spec", "template"), pod_templates=(("spec", "template"),)
-        ),
-    )
+    return (ctx.manifest(deploy, templates={TEMPLATE: pod}),)

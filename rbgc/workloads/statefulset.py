@@ -2,7 +2,7 @@
 
 Upstream drives surge itself (replicas temporarily n+maxSurge, partition walking down); a
 compiled object can only hold the steady state: `replicas: n`, `partition` = the role's.
-`rbgc sync` carries out the rest.
+The rest needs a controller; `validate` warns where a role relies on it (RBG141).
 """
 
 from __future__ import annotations
@@ -14,19 +14,42 @@ from rbgc.k8s.manifest import Manifest
 from rbgc.rollout import scaled
 from rbgc.workloads import RoleContext
 
+TEMPLATE: tuple[str, ...] = ("spec", "template")
+
 
 def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
+    pod = ctx.templates["pod"]
+    sts = statefulset(
+        ctx,
+        name=ctx.name,
+        replicas=ctx.role.replicas,
+        selector=ctx.selector,
+        template=pod.body,
+        service=ctx.name,
+    )
+    return (ctx.manifest(sts, templates={TEMPLATE: pod}), ctx.manifest(headless_service(ctx)))
+
+
+def statefulset(
+    ctx: RoleContext,
+    *,
+    name: str,
+    replicas: int,
+    selector: dict[str, str],
+    template: dict[str, Any],
+    service: str,
+) -> dict[str, Any]:
     role = ctx.role
     ru = role.rolling_update
     # Absent rolloutStrategy: upstream's Go default for StatefulSets, 1 unavailable, partition 0.
     max_unavailable = ru.max_unavailable if ru else 1
     partition = scaled(ru.partition, role.replicas, round_up=True) if ru else 0
     spec: dict[str, Any] = {
-        "serviceName": ctx.name,
-        "replicas": role.replicas,
+        "serviceName": service,
+        "replicas": replicas,
         "podManagementPolicy": "Parallel",
-        "selector": {"matchLabels": dict(ctx.selector)},
-        "template": ctx.pod_template,
+        "selector": {"matchLabels": dict(sorted(selector.items()))},
+        "template": template,
         "updateStrategy": {
             "type": "RollingUpdate",
             "rollingUpdate": {"maxUnavailable": max_unavailable, "partition": partition},
@@ -34,25 +57,23 @@ def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
     }
     if role.min_ready_seconds is not None:
         spec["minReadySeconds"] = role.min_ready_seconds
-    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": ctx.metadata(), "spec": spec}
-    return (
-        ctx.manifest(
-            sts, template_path=("spec", "template"), pod_templates=(("spec", "template"),)
-        ),
-        ctx.manifest(headless_service(ctx)),
-    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": ctx.metadata(name=name),
+        "spec": spec,
+    }
 
 
-def headless_service(ctx: RoleContext) -> dict[str, Any]:
+def headless_service(ctx: RoleContext, selector: dict[str, str] | None = None) -> dict[str, Any]:
     """The Service that gives each pod its DNS name; no ports, as upstream (§16.7)."""
-    meta = ctx.metadata(role_metadata=False)
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": meta,
+        "metadata": ctx.metadata(role_metadata=False),
         "spec": {
             "clusterIP": "None",
-            "selector": {cv.LABEL_NAME: ctx.group.name, cv.LABEL_ROLE: ctx.role.name},
+            "selector": selector or {cv.LABEL_NAME: ctx.group.name, cv.LABEL_ROLE: ctx.role.name},
             "publishNotReadyAddresses": True,
         },
     }

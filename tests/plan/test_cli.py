@@ -100,10 +100,10 @@ def test_usage_errors_exit_2() -> None:
     assert run("plan", "--stop-after", "0", OLD, NEW).exit_code == 2
 
 
-def test_rbg802_bad_kubernetes_version_exits_2() -> None:
+def test_bad_kubernetes_version_exits_2() -> None:
     result = run("plan", OLD, NEW, env={"KUBE_VERSION": "latest"})
     assert result.exit_code == 2 and result.stdout == ""
-    assert "error[RBG802]" in result.stderr
+    assert "error[RBG602]" in result.stderr
 
 
 def test_kube_version_from_the_environment() -> None:
@@ -124,7 +124,7 @@ def test_colour_only_when_asked_and_never_with_no_color() -> None:
     assert "\x1b[" not in run("diff", OLD, NEW, env={"NO_COLOR": "1"}).stdout
 
 
-def test_rbg803_is_reported_at_the_role(tmp_path: Path) -> None:
+def test_rbg802_is_reported_at_the_role(tmp_path: Path) -> None:
     text = """
 apiVersion: workloads.x-k8s.io/v1alpha1
 kind: RoleBasedGroup
@@ -141,7 +141,7 @@ spec:
     new.write_text(text.replace("IMAGE", "2"))
     result = run("plan", str(old), str(new))
     assert result.exit_code == 2 and result.stdout == ""
-    assert f"{new}:7:13: error[RBG803]" in result.stderr
+    assert f"{new}:7:13: error[RBG802]" in result.stderr
     assert run("diff", str(old), str(new)).exit_code == 1  # the diff itself is fine
 
 

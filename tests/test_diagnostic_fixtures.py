@@ -1,0 +1,242 @@
+"""One fixture per diagnostic code, run through the real CLI (ruff's `F601.py` idea).
+
+`tests/diagnostics/RBGnnn-<name>.yaml` is the input, `.stderr` the exact expected stderr of
+`rbgc build` (paths as passed, relative to the repository root), and an optional `.args` holds
+extra command-line arguments placed before the input path. A fixture whose stderr holds an
+`error[` must exit 1 with nothing on stdout; a warnings-only fixture exits 0 and still compiles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rbgc.diagnostics import CODES
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "diagnostics"
+
+# Codes without a fixture here, and why. Everything else in CODES must have one.
+NOT_FIXTURED = {
+    "RBG007": "needs an input over 8 MiB; tests/test_source.py builds one in tmp_path",
+    "RBG901": "internal error: only a bug in rbgc reaches it, no valid or invalid input should",
+    # Overlays span several files (overlay + base folder) and KRM reads a ResourceList on
+    # stdin; tests/gitops/test_overlays.py and test_tools.py assert their exact stderr.
+    **{
+        code: "multi-file or stdin input: exact stderr asserted in tests/gitops/"
+        for code in ("RBG701", "RBG702", "RBG703", "RBG704", "RBG705", "RBG706", "RBG707")
+    },
+    # diff/plan compare two inputs (or a git revision); tests/plan/ asserts each code.
+    "RBG801": "needs a git repository: tests/plan/test_cli.py builds one with real commits",
+    "RBG802": "needs OLD and NEW: tests/plan/test_cli.py and test_rollout.py assert it",
+    "RBG803": "only a planner bug reaches it: tests/plan/test_rollout.py provokes it",
+}
+
+_HEADLINE = re.compile(
+    r"^(?P<where>.+?): (?P<severity>error|warning)\[(?P<code>RBG\d{3})\]: (?P<message>.*)$"
+)
+_NOTE = re.compile(r"^  note: (?P<where>.+?): (?P<message>.*)$")
+
+
+@dataclass(frozen=True)
+class Fixture:
+    stem: str
+    code: str
+
+    @property
+    def input(self) -> Path:
+        return FIXTURES / f"{self.stem}.yaml"
+
+    @property
+    def expected_stderr(self) -> str:
+        return (FIXTURES / f"{self.stem}.stderr").read_text(encoding="utf-8")
+
+    @property
+    def args(self) -> list[str]:
+        extra = FIXTURES / f"{self.stem}.args"
+        return extra.read_text(encoding="utf-8").split() if extra.exists() else []
+
+    def argv(self, *more: str) -> list[str]:
+        rel = self.input.relative_to(ROOT).as_posix()
+        return ["build", *more, *self.args, rel]
+
+
+def _fixtures() -> list[Fixture]:
+    found = []
+    for path in sorted(FIXTURES.glob("RBG*.yaml")):
+        found.append(Fixture(stem=path.stem, code=path.stem.split("-", 1)[0]))
+    return found
+
+
+FIXTURE_LIST = _fixtures()
+
+
+def run_rbgc(
+    argv: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI from the repository root, with a clean colour/namespace environment."""
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NO_COLOR", "ARGOCD_APP_NAMESPACE", "KUBE_VERSION", "RBGC_DEBUG")
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "rbgc", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        check=False,
+    )
+
+
+def _where(text: str) -> tuple[str | None, int | None, int | None]:
+    if text == "rbgc":
+        return None, None, None
+    match = re.match(r"^(?P<path>.+):(?P<line>\d+):(?P<col>\d+)$", text)
+    if match:
+        return match["path"], int(match["line"]), int(match["col"])
+    return text, None, None
+
+
+def parse_text_diagnostics(stderr: str) -> list[dict[str, Any]]:
+    """The diagnostics of a text report, in the shape of the JSON reporter's items."""
+    items: list[dict[str, Any]] = []
+    for line in stderr.splitlines():
+        head = _HEADLINE.match(line)
+        note = _NOTE.match(line)
+        if head:
+            path, lineno, col = _where(head["where"])
+            items.append(
+                {
+                    "code": head["code"],
+                    "severity": head["severity"],
+                    "message": head["message"],
+                    "path": path,
+                    "line": lineno,
+                    "col": col,
+                    "notes": [],
+                }
+            )
+        elif note:
+            path, lineno, col = _where(note["where"])
+            items[-1]["notes"].append(
+                {"path": path, "line": lineno, "col": col, "message": note["message"]}
+            )
+    return items
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_LIST, ids=lambda f: f.stem)
+def test_fixture_stderr_exit_code_and_stdout(fixture: Fixture) -> None:
+    proc = run_rbgc(fixture.argv())
+    expected = fixture.expected_stderr
+    assert proc.stderr == expected
+    if "error[" in expected:
+        assert proc.returncode == 1
+        assert proc.stdout == "", "an error must leave stdout empty (no partial output)"
+        assert expected.endswith("; nothing was written\n")
+    else:
+        assert proc.returncode == 0
+        objects = [d for d in yaml.safe_load_all(proc.stdout) if d is not None]
+        assert objects, "a warnings-only build still prints the compiled objects"
+        assert all(d["metadata"]["labels"]["app.kubernetes.io/managed-by"] for d in objects)
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_LIST, ids=lambda f: f.stem)
+def test_fixture_is_about_its_own_code(fixture: Fixture) -> None:
+    codes = {d["code"] for d in parse_text_diagnostics(fixture.expected_stderr)}
+    assert fixture.code in codes
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_LIST, ids=lambda f: f.stem)
+def test_fixture_as_json_carries_the_same_diagnostics(fixture: Fixture) -> None:
+    proc = run_rbgc(fixture.argv("--format", "json"))
+    report = json.loads(proc.stderr)
+    got = report["diagnostics"]
+    expected = parse_text_diagnostics(fixture.expected_stderr)
+    for item in got:
+        assert item["name"] == CODES[item["code"]].name
+        assert set(item) >= {"code", "name", "severity", "message", "help", "path", "line", "col"}
+    keys = ("code", "severity", "message", "path", "line", "col", "notes")
+    assert [{k: item[k] for k in keys} for item in got] == expected
+    assert proc.returncode == (1 if any(d["severity"] == "error" for d in expected) else 0)
+    if proc.returncode:
+        assert proc.stdout == ""
+
+
+def test_json_report_fields_for_a_cycle() -> None:
+    fixture = Fixture("RBG203-dependency-cycle", "RBG203")
+    proc = run_rbgc(fixture.argv("--format", "json"))
+    (item,) = json.loads(proc.stderr)["diagnostics"]
+    path = "tests/diagnostics/RBG203-dependency-cycle.yaml"
+    assert item == {
+        "code": "RBG203",
+        "name": "dependency-cycle",
+        "severity": "error",
+        "message": "dependency cycle: decode -> router -> prefill -> decode",
+        "help": "remove one of these dependencies so the roles have a start order",
+        "path": path,
+        "line": 22,
+        "col": 22,
+        "notes": [
+            {"path": path, "line": 22, "col": 22, "message": "'decode' depends on 'router' here"},
+            {"path": path, "line": 8, "col": 22, "message": "'router' depends on 'prefill' here"},
+            {"path": path, "line": 15, "col": 22, "message": "'prefill' depends on 'decode' here"},
+        ],
+    }
+
+
+def test_json_report_for_a_warning_and_a_location_less_error() -> None:
+    warned = run_rbgc(
+        Fixture("RBG502-reserved-label-overridden", "RBG502").argv("--format", "json")
+    )
+    (item,) = json.loads(warned.stderr)["diagnostics"]
+    assert (item["code"], item["name"], item["severity"]) == (
+        "RBG502",
+        "reserved-label-overridden",
+        "warning",
+    )
+    assert (item["path"], item["line"], item["col"]) == (
+        "tests/diagnostics/RBG502-reserved-label-overridden.yaml",
+        12,
+        13,
+    )
+    assert warned.returncode == 0
+    assert warned.stdout.startswith("apiVersion: v1\n")
+
+    empty = run_rbgc(Fixture("RBG011-no-input", "RBG011").argv("--format", "json"))
+    (item,) = json.loads(empty.stderr)["diagnostics"]
+    assert (item["code"], item["name"], item["severity"]) == ("RBG011", "no-input", "error")
+    assert (item["path"], item["line"], item["col"]) == (None, None, None)
+    assert empty.returncode == 1
+    assert empty.stdout == ""
+
+
+def test_every_code_has_a_fixture_or_a_reason() -> None:
+    fixtured = {f.code for f in FIXTURE_LIST}
+    assert fixtured.isdisjoint(NOT_FIXTURED)
+    assert set(CODES) - fixtured == set(NOT_FIXTURED)
+
+
+def test_every_fixture_code_is_registered() -> None:
+    # `rbgc explain CODE` and the JSON reporter's `name` both come from CODES.
+    emitted = {d["code"] for f in FIXTURE_LIST for d in parse_text_diagnostics(f.expected_stderr)}
+    assert sorted(emitted - set(CODES)) == []
+
+
+def test_every_fixture_has_its_expected_stderr() -> None:
+    for path in sorted(FIXTURES.iterdir()):
+        assert path.suffix in (".yaml", ".stderr", ".args"), path.name
+        assert re.fullmatch(r"RBG\d{3}-[a-z0-9-]+", path.stem), path.name
+        assert (FIXTURES / f"{path.stem}.yaml").exists(), path.name
+        assert (FIXTURES / f"{path.stem}.stderr").exists(), path.name
