@@ -236,3 +236,41 @@ def test_readme_shows_the_golden_plan() -> None:
     block = readme.split("$ rbgc plan examples/pd-disaggregated.yaml upgrades/pd-v2.yaml\n")[1]
     shown = block.split("```")[0]
     assert shown == (GOLDEN / "pd-v2.plan.txt").read_text(encoding="utf-8")
+
+
+COORDINATED = """
+apiVersion: workloads.x-k8s.io/v1alpha1
+kind: RoleBasedGroup
+metadata: {name: pd, namespace: llm}
+spec:
+  coordination:
+    - name: pd-balance
+      roles: [prefill, decode]
+      strategy:
+        rollingUpdate: {maxSkew: "25%"}
+  roles:
+    - name: prefill
+      replicas: 4
+      rolloutStrategy: {rollingUpdate: {maxUnavailable: 1}}
+      template: {spec: {containers: [{name: s, image: "engine:IMAGE"}]}}
+    - name: decode
+      replicas: 2
+      rolloutStrategy: {rollingUpdate: {maxUnavailable: 1}}
+      template: {spec: {containers: [{name: s, image: "engine:IMAGE"}]}}
+"""
+
+
+def test_plan_end_to_end_with_a_coordination_rule(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(COORDINATED.replace("IMAGE", "1"))
+    new.write_text(COORDINATED.replace("IMAGE", "2"))
+    result = run("plan", "-o", "json", str(old), str(new))
+    assert result.exit_code == 1, result.stderr
+    doc = json.loads(result.stdout)
+    # one pod at a time, the slower of prefill/decode first, skew never above 25%
+    assert [s["down"] for s in doc["steps"]] == [1] * 6
+    assert max(s["skew"]["pd-balance"] for s in doc["steps"]) == 25.0
+    progress = [
+        (s["roles"]["prefill"]["updated"], s["roles"]["decode"]["updated"]) for s in doc["steps"]
+    ]
+    assert progress == [(1, 0), (1, 1), (2, 1), (3, 1), (3, 2), (4, 2)]
