@@ -564,8 +564,12 @@ CODES.update(
 CODES = dict(sorted(CODES.items()))
 
 
-def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
-    """Candidates for a "did you mean" hint (difflib, imported only on this error path)."""
+def did_you_mean(word: str, choices: Iterable[str], otherwise: str) -> str:
+    """A help line: the closest choice if one is close, else `otherwise`.
+
+    difflib is imported here, on the error path only, to keep the build's start-up lean.
+    """
     import difflib
 
-    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else otherwise

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, close_matches, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean, error
 from rbgc.k8s import conventions as cv
 from rbgc.schema import _field
 from rbgc.source import STDIN, Document, JsonPath, SpanIndex, expand_paths, read_path
@@ -123,13 +123,12 @@ def check(doc: Document) -> list[Diagnostic]:
         if e.validator == "additionalProperties" and isinstance(e.instance, dict):
             known = e.schema.get("properties", {})
             for key in (k for k in e.instance if k not in known):
-                close = close_matches(key, list(known))
                 problems.append(
                     error(
                         "RBG704",
                         f"unknown overlay field {_field((*path, key))}",
                         doc.span(*path, key, key=True),
-                        help=f"did you mean {close[0]!r}?" if close else _SCHEMA_HELP,
+                        help=did_you_mean(key, known, _SCHEMA_HELP),
                     )
                 )
             continue

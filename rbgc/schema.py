@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, close_matches, error
+from rbgc.diagnostics import Diagnostic, did_you_mean, error
 from rbgc.source import Document, JsonPath
 
 SCHEMA_PATH = os.path.join(
@@ -184,12 +184,7 @@ class _Walker:
             if key in props:
                 yield from self.walk(props[key], item, child)
             elif extra is False and not node.get("x-kubernetes-preserve-unknown-fields"):
-                close = close_matches(key, list(props), n=1, cutoff=0.6)
-                hint = (
-                    f"did you mean {close[0]!r}?"
-                    if close
-                    else ("known fields: " + ", ".join(sorted(props)))
-                )
+                hint = did_you_mean(key, props, "known fields: " + ", ".join(sorted(props)))
                 yield error(
                     "RBG102",
                     f"unknown field {_field(child)!s}",

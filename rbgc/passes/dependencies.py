@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, close_matches, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean, error
 from rbgc.model import Dependency, Group, Waves
 
 
@@ -31,15 +31,14 @@ def resolve_dependencies(group: Group) -> Waves:
                     )
                 )
             elif dep.name not in names:
-                close = close_matches(dep.name, sorted(names), n=1)
                 problems.append(
                     error(
                         "RBG201",
                         f"role {role.name!r} depends on unknown role {dep.name!r}",
                         dep.span,
-                        help=f"did you mean {close[0]!r}?"
-                        if close
-                        else "known roles: " + ", ".join(sorted(names)),
+                        help=did_you_mean(
+                            dep.name, names, "known roles: " + ", ".join(sorted(names))
+                        ),
                     )
                 )
             elif all(k.name != dep.name for k in kept):

@@ -20,7 +20,7 @@ from rbgc.diagnostics import (
     DiagnosticError,
     Severity,
     Span,
-    close_matches,
+    did_you_mean,
     error,
     warning,
 )
@@ -94,14 +94,11 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
     for rule in group.coordination:
         for i, role in enumerate(rule.roles):
             if role not in names:
-                close = close_matches(role, names, n=1)
                 yield error(
                     "RBG150",
                     f"coordination {rule.name!r} names unknown role {role!r}",
                     _rule_span(group, rule.name, "roles", i),
-                    help=f"did you mean {close[0]!r}?"
-                    if close
-                    else "known roles: " + ", ".join(names),
+                    help=did_you_mean(role, names, "known roles: " + ", ".join(names)),
                 )
         if len(set(rule.roles)) < 2:
             yield error(
@@ -188,14 +185,15 @@ def _role(
         )
     for runtime in role.engine_runtimes:
         if runtime.profile not in profiles:
-            close = close_matches(runtime.profile, sorted(profiles), n=1)
             yield error(
                 "RBG510",
                 f"ClusterEngineRuntimeProfile {runtime.profile!r} is not among the inputs",
                 runtime.span,
-                help=f"did you mean {close[0]!r}?"
-                if close
-                else "pass the file that defines the profile to rbgc with the group",
+                help=did_you_mean(
+                    runtime.profile,
+                    profiles,
+                    "pass the file that defines the profile to rbgc with the group",
+                ),
             )
     if role.scaling_adapter:
         yield warning(
@@ -240,15 +238,14 @@ def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
             )
         known = sorted(t.name for t in group.role_templates)
         if role.template_ref not in known:
-            close = close_matches(role.template_ref, known, n=1)
             yield error(
                 "RBG131",
                 f"role {role.name!r} references unknown role template {role.template_ref!r}",
                 ref_span,
-                help=f"did you mean {close[0]!r}?"
-                if close
-                else (
-                    "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`"
+                help=did_you_mean(
+                    role.template_ref,
+                    known,
+                    "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`",
                 ),
             )
     elif role.template_patch is not None:
