@@ -29,12 +29,27 @@ OUTPUT_MARKER = ".rbgc-output"
 class _Dumper(yaml.CSafeDumper):
     """libyaml's emitter; multi-line strings as literal blocks so config files stay readable."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # Kubernetes tools expect plain documents, never anchors and aliases
+
+
+_PY_RESOLVER = yaml.resolver.Resolver()
+
+
+def _needs_quotes(data: str) -> bool:
+    """Quote what any common reader would not read back as this string: PyYAML (YAML 1.1),
+    Go's yaml.v2/sigs.k8s.io/yaml (kubectl, kustomize, Argo CD), YAML 1.2 numbers."""
+    if resolves_to_non_string(data):
+        return True
+    tag = _PY_RESOLVER.resolve(yaml.ScalarNode, data, (True, False))
+    return tag != "tag:yaml.org,2002:str"
+
 
 def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
     style = None
     if "\n" in data and not data.endswith((" ", "\t")):
         style = "|"
-    elif data and resolves_to_non_string(data):
+    elif _needs_quotes(data):
         style = '"'  # "0", "true": quoted as kubectl and Go write them
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 

@@ -115,3 +115,14 @@ def test_large_config_files_render_exactly_as_a_whole_dump() -> None:
     assert len(config.body["data"]["config.yaml"]) > 4096, "the fast path must be exercised"
     whole = "---\n".join(emit._dump(m.body) for m in result.bundle.manifests)
     assert emit.yaml_stream(result.bundle) == whole
+
+
+def test_emitted_strings_read_back_as_strings_in_go_and_python() -> None:
+    """Values such as "1e-5" are strings in the input; every reader must see strings."""
+    body = {"data": {k: k for k in ("1e-5", "0o755", "", "on", "2024-01-01", "1:30", "0x1F")}}
+    text = emit.to_yaml(body)
+    import yaml
+
+    assert yaml.safe_load(text) == body
+    for value in body["data"]:
+        assert f'"{value}": "{value}"' in text, text

@@ -65,30 +65,59 @@ def _compare(a: str, b: str) -> int:
 
 natural_key = functools.cmp_to_key(_compare)
 
-# yaml.v2 resolves these plain scalars to non-strings (YAML 1.1 booleans, null, numbers).
+# yaml.v2's resolve() (resolve.go), for plain scalars. Its map of special values:
 _V2_SPECIAL = frozenset(
     "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF "
-    "null Null NULL ~ .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF .nan .NaN .NAN".split()
+    "null Null NULL ~ .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF .nan .NaN .NAN <<".split()
 )
-_V2_NUMBER = re.compile(
-    r"^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0[0-7_]+|[0-9][0-9_]*|"
-    r"([0-9][0-9_]*)?\.[0-9_]*([eE][-+][0-9]+)?|[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?)$"
+# Go's strconv.ParseInt/ParseUint with base 0 (after yaml.v2 drops every "_").
+_GO_INT = re.compile(r"^[-+]?(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|[0-9]+)$")
+# yaml.v2's yamlStyleFloat, and Go's ParseFloat for scalars that start with ".".
+_V2_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_DOT_FLOAT = re.compile(r"^\.[0-9]+([eE][-+]?[0-9]+)?$")
+# yaml.v2's parseTimestamp layouts: 2006-1-2, 2006-1-2 15:4:5.9, 2006-1-2T15:4:5.9Z07:00.
+_V2_TIMESTAMP = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([Tt ][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]*)?(Z|[-+][0-9]{2}:[0-9]{2})?)?$"
 )
+# isBase60Float: encoded quoted although resolve() calls it a string.
+_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 
 
 def resolves_to_non_string(s: str) -> bool:
-    """True when yaml.v2 (YAML 1.1) would read the plain scalar `s` as a non-string."""
-    return s == "" or s in _V2_SPECIAL or bool(_V2_NUMBER.match(s))
+    """True when yaml.v2 would not write `s` as a plain scalar (it would read it back as
+    something else: null, bool, int, float, timestamp), so it double-quotes it.
+
+    >>> [resolves_to_non_string(v) for v in ("", "on", "0o17", "1e3", "2024-01-02", "1:30", "a1")]
+    [True, True, True, True, True, True, False]
+    """
+    if s == "" or s in _V2_SPECIAL:
+        return True
+    first = s[0]
+    if first == ".":
+        return bool(_DOT_FLOAT.match(s))
+    if first.isdigit() or first in "+-":
+        plain = s.replace("_", "")
+        return bool(
+            _V2_TIMESTAMP.match(s)
+            or _GO_INT.match(plain)
+            or _V2_FLOAT.match(plain)
+            or _BASE60.match(s)
+        )
+    return False
 
 
 class _GoDumper(yaml.SafeDumper):
     """PyYAML's emitter (a port of libyaml's) with yaml.v2's key order and quoting."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # yaml.v2 never writes anchors: a shared value is written out each time
+
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    if data and resolves_to_non_string(data):
+    if resolves_to_non_string(data):
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
 

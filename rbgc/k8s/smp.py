@@ -131,32 +131,47 @@ def _merge_list(
     if any(isinstance(item, dict) and item.get("$patch") == "replace" for item in patch):
         return [item for item in patch if not _is_directive(item)]
     key = info.get("mergeKey")
-    if key is None:  # primitive list with merge strategy: union, original order first
-        return base + [v for v in patch if v not in base]
+    if key is None:  # a primitive list with merge strategy: the union
+        values = [v for v in patch if not _is_directive(v)]
+        return _merge_sorted([v for v in base if v not in values], values, base, lambda v: v)
+    merged: list[Any] = []  # the patch's items, merged with their originals, in patch order
     for i, item in enumerate(patch):
         where = _dotted((*at, i))
         if not isinstance(item, dict):
             raise PatchError(f"{where} must be an object (the list merges by {key!r})", (*at, i))
         if key not in item:
             raise PatchError(f"{where} has no {key!r}, the key this list merges by", (*at, i))
-        index = next(
-            (
-                i
-                for i, old in enumerate(base)
-                if isinstance(old, dict) and old.get(key) == item[key]
-            ),
-            None,
-        )
         if item.get("$patch") == "delete":
-            if index is not None:
-                base.pop(index)
             continue
-        if index is None:
+        old = next((o for o in base if isinstance(o, dict) and o.get(key) == item[key]), None)
+        if old is None:
             item.pop("$patch", None)
-            base.append(item)
+            merged.append(item)
         else:
-            base[index] = _merge_map(base[index], item, info.get("type"), (*at, i))
-    return base
+            merged.append(_merge_map(old, item, info.get("type"), (*at, i)))
+    patched = {item[key] for item in patch}
+    server_only = [o for o in base if not (isinstance(o, dict) and o.get(key) in patched)]
+    return _merge_sorted(server_only, merged, base, lambda o: o.get(key))
+
+
+def _merge_sorted(
+    server_only: list[Any], patched: list[Any], server: list[Any], ident: Any
+) -> list[Any]:
+    """strategicpatch's normalizeElementOrder + mergeSortedSlice: both lists keep their order;
+    at each step the earlier item of the original wins, and an item the original lacks (a new
+    one from the patch) goes first."""
+    order = {ident(v): i for i, v in reversed(list(enumerate(server)))}
+    out: list[Any] = []
+    i = j = 0
+    while i < len(server_only) and j < len(patched):
+        left, right = order.get(ident(server_only[i])), order.get(ident(patched[j]))
+        if left is not None and right is not None and left < right:
+            out.append(server_only[i])
+            i += 1
+        else:
+            out.append(patched[j])
+            j += 1
+    return out + server_only[i:] + patched[j:]
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:

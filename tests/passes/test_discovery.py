@@ -83,6 +83,16 @@ def test_natural_key_order(keys: list[str], expected: list[str]) -> None:
         ("true", 'name: "true"\n'),
         ("1", 'name: "1"\n'),
         ("y", 'name: "y"\n'),
+        ("", 'name: ""\n'),  # resolves to null in yaml.v2
+        ("1e3", 'name: "1e3"\n'),  # yamlStyleFloat needs no dot
+        ("0o755", 'name: "0o755"\n'),  # Go's base-0 ParseInt
+        ("0x1F", 'name: "0x1F"\n'),
+        ("1_000", 'name: "1_000"\n'),  # underscores are dropped before parsing
+        ("2024-01-02", 'name: "2024-01-02"\n'),  # a timestamp
+        ("1:30", 'name: "1:30"\n'),  # base-60 float
+        (".5", 'name: ".5"\n'),
+        ("1.2.3", "name: 1.2.3\n"),
+        ("v1", "name: v1\n"),
         ("plain", "name: plain\n"),
         ("a: b", "name: 'a: b'\n"),
     ],
@@ -135,3 +145,10 @@ def test_existing_volume_and_mount_are_not_duplicated() -> None:
         {"name": "rbg-cluster-config", "mountPath": "/etc/rbg"}
     ]
     assert "env" not in spec["initContainers"][0], "init containers get no env (upstream)"
+
+
+def test_config_yaml_never_uses_anchors() -> None:
+    """yaml.v2 writes a shared `ports` map out for every instance; PyYAML would alias it."""
+    text = _config(_pd(ports="servicePorts: [{name: http, port: 8000}]", replicas=3))
+    assert "&" not in text and "*" not in text
+    assert text.count("        http: 8000\n") == 3

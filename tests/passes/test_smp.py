@@ -38,10 +38,11 @@ BASE: dict[str, Any] = {
             {"spec": {"containers": [{"name": "main", "image": "img:2"}]}},
             lambda r: [c["image"] for c in r["spec"]["containers"]] == ["img:2", "side:1"],
         ),
-        # a new container is appended
+        # a new container goes first: strategicpatch's normalizeElementOrder puts items the
+        # original lacks before the original's remaining ones
         (
             {"spec": {"containers": [{"name": "new", "image": "n"}]}},
-            lambda r: [c["name"] for c in r["spec"]["containers"]] == ["main", "side", "new"],
+            lambda r: [c["name"] for c in r["spec"]["containers"]] == ["new", "main", "side"],
         ),
         # ports merge by containerPort
         (
@@ -153,3 +154,29 @@ def test_patch_table_is_generated_from_the_bundled_kubernetes_schema() -> None:
         "strategy": "merge",
         "type": "io.k8s.api.core.v1.Container",
     }
+
+
+@pytest.mark.parametrize(
+    ("original", "patch", "expected"),
+    [
+        # the patch's order wins for the items it names, new items come before the rest
+        (["main"], ["sidecar", "main"], ["sidecar", "main"]),
+        (["a", "b", "c"], ["b"], ["a", "b", "c"]),
+        (["a", "b", "c"], ["x", "c"], ["x", "a", "b", "c"]),
+        # mergeSortedSlice: b (original index 1) precedes c (index 2), then the patch's c, a
+        (["a", "b", "c"], ["c", "a"], ["b", "c", "a"]),
+    ],
+)
+def test_list_order_follows_kubernetes(
+    original: list[str], patch: list[str], expected: list[str]
+) -> None:
+    base = {"spec": {"containers": [{"name": n, "image": "i"} for n in original]}}
+    result = smp.strategic_merge(base, {"spec": {"containers": [{"name": n} for n in patch]}})
+    assert [c["name"] for c in result["spec"]["containers"]] == expected
+
+
+def test_env_added_by_a_patch_precedes_the_env_that_refers_to_it() -> None:
+    base = {"spec": {"containers": [{"name": "m", "env": [{"name": "OLD", "value": "$(NEW)"}]}]}}
+    patch = {"spec": {"containers": [{"name": "m", "env": [{"name": "NEW", "value": "1"}]}]}}
+    env = smp.strategic_merge(base, patch)["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in env] == ["NEW", "OLD"]
