@@ -41,7 +41,7 @@ def _needs_quotes(data: str) -> bool:
     Go's yaml.v2/sigs.k8s.io/yaml (kubectl, kustomize, Argo CD), YAML 1.2 numbers."""
     if resolves_to_non_string(data):
         return True
-    tag = _PY_RESOLVER.resolve(yaml.ScalarNode, data, (True, False))
+    tag: str = _PY_RESOLVER.resolve(yaml.ScalarNode, data, (True, False))  # type: ignore[no-untyped-call]
     return tag != "tag:yaml.org,2002:str"
 
 
