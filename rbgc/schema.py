@@ -16,9 +16,10 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, did_you_mean, error
+from rbgc.diagnostics import Diagnostic, Span, did_you_mean, error
 from rbgc.source import Document, JsonPath
 
 SCHEMA_PATH = os.path.join(
@@ -115,8 +116,13 @@ def _field(jpath: JsonPath) -> str:
 
 
 class _Walker:
-    def __init__(self, doc: Document) -> None:
+    def __init__(self, doc: Document, at: JsonPath = (), label: str = "") -> None:
         self.doc = doc
+        self.at = at  # where the checked value sits in the document
+        self.label = label  # how messages name the value's root (a patched template)
+
+    def span(self, jpath: JsonPath, *, key: bool = False) -> Span:
+        return self.doc.span(*self.at, *jpath, key=key)
 
     def walk(self, node: dict[str, Any], value: Any, jpath: JsonPath) -> Iterator[Diagnostic]:
         node = _resolve(node)
@@ -147,7 +153,7 @@ class _Walker:
                 yield error(
                     "RBG101",
                     f"{_field(jpath)} needs at least {node['minItems']} item(s)",
-                    self.doc.span(*jpath),
+                    self.span(jpath),
                 )
             if "items" in node:
                 for i, item in enumerate(value):
@@ -175,7 +181,7 @@ class _Walker:
             yield error(
                 "RBG103",
                 f"{where} is missing required field {key!r}",
-                self.doc.span(*jpath),
+                self.span(jpath),
                 help=f"add `{key}:` to {where}",
             )
         extra = node.get("additionalProperties", True)
@@ -188,7 +194,7 @@ class _Walker:
                 yield error(
                     "RBG102",
                     f"unknown field {_field(child)!s}",
-                    self.doc.span(*child, key=True),
+                    self.span(child, key=True),
                     help=hint,
                 )
             elif isinstance(extra, dict):
@@ -201,8 +207,20 @@ class _Walker:
         return error(
             "RBG101",
             f"{_field(jpath)}: expected {expected}, got {_show(value)}",
-            self.doc.span(*jpath),
+            self.span(jpath),
         )
+
+
+def check_value(
+    value: Any, definition: str, doc: Document, at: JsonPath, label: str
+) -> list[Diagnostic]:
+    """Problems of a value built by rbgc from the document (e.g. a patched pod template)
+    against one definition of the schema; locations fall back to `at` in the document."""
+    walker = _Walker(doc, at, label)
+    return [
+        replace(d, message=f"{label}: {d.message}")
+        for d in walker.walk(schema()["$defs"][definition], value, ())
+    ]
 
 
 def check(doc: Document) -> list[Diagnostic]:

@@ -29,7 +29,7 @@ spec:
       rolloutStrategy:
         rollingUpdate: {maxSurge: "150%"}
       workload: {kind: StatefulSet, apiVersion: "apps"}
-      template: {}
+      template: {spec: {containers: [{name: c, image: i}]}}
 """
 
 

@@ -133,7 +133,7 @@ def _merge_list(
     key = info.get("mergeKey")
     if key is None:  # a primitive list with merge strategy: the union
         values = [v for v in patch if not _is_directive(v)]
-        return _merge_sorted([v for v in base if v not in values], values, base, lambda v: v)
+        return _merge_sorted([v for v in base if v not in values], values, base, _hashable)
     merged: list[Any] = []  # the patch's items, merged with their originals, in patch order
     for i, item in enumerate(patch):
         where = _dotted((*at, i))
@@ -141,6 +141,8 @@ def _merge_list(
             raise PatchError(f"{where} must be an object (the list merges by {key!r})", (*at, i))
         if key not in item:
             raise PatchError(f"{where} has no {key!r}, the key this list merges by", (*at, i))
+        if not isinstance(item[key], str | int | float | bool):
+            raise PatchError(f"{where}.{key} must be a string or a number", (*at, i, key))
         if item.get("$patch") == "delete":
             continue
         old = next((o for o in base if isinstance(o, dict) and o.get(key) == item[key]), None)
@@ -150,8 +152,12 @@ def _merge_list(
         else:
             merged.append(_merge_map(old, item, info.get("type"), (*at, i)))
     patched = {item[key] for item in patch}
-    server_only = [o for o in base if not (isinstance(o, dict) and o.get(key) in patched)]
-    return _merge_sorted(server_only, merged, base, lambda o: o.get(key))
+
+    def ident(o: Any) -> Any:
+        return _hashable(o.get(key)) if isinstance(o, dict) else _hashable(o)
+
+    server_only = [o for o in base if ident(o) not in patched]
+    return _merge_sorted(server_only, merged, base, ident)
 
 
 def _merge_sorted(
@@ -172,6 +178,15 @@ def _merge_sorted(
             out.append(patched[j])
             j += 1
     return out + server_only[i:] + patched[j:]
+
+
+def _hashable(value: Any) -> Any:
+    """A dict key for any JSON value (the original's items are not schema-checked)."""
+    try:
+        hash(value)
+    except TypeError:
+        return json.dumps(value, sort_keys=True)
+    return value
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:

@@ -24,6 +24,7 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.smp import PatchError, strategic_merge
 from rbgc.model import Group, Placement, Role, RolePlacement, Target, Waves, WorkloadKind
+from rbgc.schema import check_value
 from rbgc.source import JsonPath
 from rbgc.workloads import PodTemplate, RoleContext, lowerings
 
@@ -111,7 +112,7 @@ def _patch(
     group: Group, original: dict[str, Any], patch: Mapping[str, Any], path: JsonPath
 ) -> dict[str, Any]:
     try:
-        return strategic_merge(original, dict(patch))
+        merged = strategic_merge(original, dict(patch))
     except PatchError as exc:
         raise DiagnosticError(
             [
@@ -124,6 +125,11 @@ def _patch(
                 )
             ]
         ) from None
+    # The patch may make the template malformed (e.g. `containers: null`): say so here.
+    found = check_value(merged, "podTemplateSpec", group.document, path, "patched template")
+    if found:
+        raise DiagnosticError(found)
+    return merged
 
 
 def _finish(

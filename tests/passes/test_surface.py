@@ -189,7 +189,10 @@ def test_role_templates_are_strategic_merged_with_the_patch() -> None:
     ("change", "expected"),
     [
         (
-            ("templatePatch: {}", "template: {spec: {containers: []}}\n  templatePatch: {}"),
+            (
+                "templatePatch: {}",
+                "template: {spec: {containers: [{name: c, image: i}]}}\n  templatePatch: {}",
+            ),
             ["RBG130"],
         ),
         (("  templatePatch: {}\n", ""), ["RBG130"]),

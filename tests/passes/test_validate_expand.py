@@ -60,7 +60,8 @@ def test_deployment_may_use_63_characters() -> None:
 def test_duplicate_role_names() -> None:
     text = _role().replace(
         "spec:\n          roles:\n",
-        "spec:\n          roles:\n          - name: r\n            template: {}\n",
+        "spec:\n          roles:\n          - name: r\n"
+        "            template: {spec: {containers: [{name: c, image: i}]}}\n",
     )
     assert _codes(text) == ["RBG110"]
 
