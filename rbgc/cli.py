@@ -33,6 +33,9 @@ class ExitCode(enum.IntEnum):
     # diff and plan follow `kubectl diff`: 1 means changes, every error is >= 2.
     CHANGES = 1
     ERROR = 2
+    # sync: 4 the cluster did not converge before --timeout, 5 the cluster refused or failed.
+    TIMEOUT = 4
+    CLUSTER = 5
 
 
 def _color(mode: str, stream: Any = None) -> bool:
@@ -169,10 +172,12 @@ def main() -> None:
       rbgc explain RBG203                           what a diagnostic code means
       rbgc diff old/ new/                           what an upgrade changes and restarts
       rbgc plan --git main examples/                the rollout, step by step
+      rbgc sync --simulate examples/                apply in waves to a simulated cluster
 
     \b
     Exit codes: 0 success, 1 invalid input, 2 usage error, 3 internal error.
     diff and plan, as kubectl diff: 0 no change, 1 changes, 2 any error, 3 internal error.
+    sync: 0 converged, 1 invalid input, 2 usage, 3 internal, 4 timed out, 5 cluster error.
     """
 
 
@@ -590,6 +595,204 @@ def plan(
         raise
     except Exception as exc:
         _internal(exc)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--kubeconfig",
+    metavar="FILE",
+    help="kubeconfig file [default: $KUBECONFIG, else "
+    "~/.kube/config, else the in-cluster service account].",
+)
+@click.option("--context", metavar="NAME", help="kubeconfig context [default: the current one].")
+@click.option("--server", metavar="URL", help="API server URL (overrides the context's).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 4) when the whole sync has not converged after SECONDS.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the steps to stdout; change nothing.")
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Run against an in-memory cluster that plays the workload controllers (simulated "
+    "seconds; no cluster is contacted).",
+)
+@click.option(
+    "--simulate-from",
+    metavar="PATH",
+    help="With --simulate: first converge the simulated cluster on PATH (OLD), so that the "
+    "sync previews the upgrade from PATH.",
+)
+@_common
+def sync(
+    paths: tuple[str, ...],
+    kubeconfig: str | None,
+    context: str | None,
+    server: str | None,
+    timeout: float,
+    dry_run: bool,
+    simulate: bool,
+    simulate_from: str | None,
+    namespace: str | None,
+    kubernetes_version: str | None,
+    root: str | None,
+    lws: str,
+    fmt: str,
+    color: str,
+) -> None:
+    """Compile PATH... as `build` does, then apply it to a cluster wave by wave.
+
+    Each wave's objects are applied by server-side apply (field manager rbgc); role
+    workloads move by the steps `rbgc plan` computes against the live objects (replicas and
+    partition per step); each step waits until its workloads are ready, and a wave starts only
+    when the previous one is ready. Progress goes to stderr, one line per step.
+
+    \b
+    Examples:
+      rbgc sync examples/pd-disaggregated.yaml --context prod
+      rbgc sync upgrades/pd-v2.yaml --dry-run
+      rbgc sync --simulate --simulate-from examples/pd-disaggregated.yaml upgrades/pd-v2.yaml
+
+    \b
+    Exit codes: 0 converged, 1 invalid input, 2 usage error, 3 internal error,
+    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911).
+    """
+    use_color = _color(color)
+    if simulate and (kubeconfig or context or server):
+        raise click.UsageError(
+            "--simulate contacts no cluster: drop --kubeconfig/--context/--server"
+        )
+    if simulate_from and not simulate:
+        raise click.UsageError("--simulate-from needs --simulate")
+    try:
+        _sync(
+            paths,
+            kubeconfig,
+            context,
+            server,
+            timeout,
+            dry_run,
+            simulate,
+            simulate_from,
+            _options(namespace, kubernetes_version, lws, root),
+            fmt,
+            use_color,
+        )
+    except (SystemExit, KeyboardInterrupt, click.ClickException):
+        raise
+    except Exception as exc:
+        _internal(exc)
+
+
+def _sync(
+    paths: tuple[str, ...],
+    kubeconfig: str | None,
+    context: str | None,
+    server: str | None,
+    timeout: float,
+    dry_run: bool,
+    simulate: bool,
+    simulate_from: str | None,
+    options: Options,
+    fmt: str,
+    color: bool,
+) -> None:
+    from rbgc.diagnostics import DiagnosticError, error
+    from rbgc.pipeline import compile_paths
+    from rbgc.sync import controller
+    from rbgc.sync.cluster import Cluster, ClusterError, KindNotServed
+
+    version = options.target.kubernetes_version
+    try:
+        result = compile_paths(paths, options)
+        old = compile_paths((simulate_from,), options) if simulate_from else None
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, color)
+    _report(result.warnings, fmt, color)
+    cluster: Cluster
+    clock: controller.Clock
+    try:
+        if simulate:
+            from rbgc.sync.simulator import SimClock, Simulator
+
+            sim = Simulator(kubernetes_version=version)
+            cluster, clock, interval = sim, SimClock(sim), 1.0
+            if old is not None:
+                controller.execute(
+                    sim, controller.prepare(sim, old, version), clock=clock, timeout=86400
+                )
+        else:
+            from rbgc.sync import kube
+
+            cluster = kube.connect(kubeconfig=kubeconfig, context=context, server=server)
+            clock, interval = controller.WallClock(), 2.0
+        try:
+            plan = controller.prepare(cluster, result, version)
+        except DiagnosticError as exc:
+            _fail(exc.diagnostics, fmt, color)
+        if dry_run:
+            sys.stdout.write(controller.render_steps(plan))
+            raise SystemExit(ExitCode.OK)
+        outcome = controller.execute(
+            cluster,
+            plan,
+            clock=clock,
+            timeout=timeout,
+            interval=interval,
+            emit=_progress,
+        )
+    except KindNotServed as exc:
+        _sync_fail(
+            error(
+                "RBG911",
+                exc.message,
+                None,
+                help="install its CRD and controller, or build "
+                "LeaderWorkerSet roles with --lws statefulsets",
+            ),
+            fmt,
+            color,
+            ExitCode.CLUSTER,
+        )
+    except ClusterError as exc:
+        _sync_fail(
+            error("RBG910", f"the cluster answered {exc.code} {exc.reason}: {exc.message}", None),
+            fmt,
+            color,
+            ExitCode.CLUSTER,
+        )
+    except controller.SyncTimeout as exc:
+        _sync_fail(
+            error(
+                "RBG912",
+                str(exc),
+                exc.target.span,
+                help="look at the role's pods "
+                "(kubectl describe pod); raise --timeout if they are only slow to start",
+            ),
+            fmt,
+            color,
+            ExitCode.TIMEOUT,
+        )
+    where = " (simulated)" if simulate else ""
+    sys.stdout.write(f"converged: {outcome.steps} step(s) in {outcome.elapsed:g}s{where}\n")
+
+
+def _progress(line: str) -> None:
+    sys.stderr.write(f"rbgc sync: {line}\n")
+
+
+def _sync_fail(diagnostic: Diagnostic, fmt: str, color: bool, code: ExitCode) -> NoReturn:
+    # Not `_fail`: steps before the failure were applied, "nothing was written" would be false.
+    _report([diagnostic], fmt, color)
+    if fmt == "text":
+        sys.stderr.write("rbgc: sync stopped; steps before this one stay applied\n")
+    raise SystemExit(code)
 
 
 @main.command()

@@ -7,7 +7,7 @@ Passes raise `DiagnosticError` carrying every problem they found; rendering live
     RBG2xx  dependencies          RBG3xx  placement
     RBG4xx  expansion             RBG5xx  discovery
     RBG6xx  output checks         RBG7xx  overlays and GitOps
-    RBG8xx  diff and plan         RBG9xx  internal
+    RBG8xx  diff and plan         RBG9xx  internal (901), sync (91x)
 """
 
 from __future__ import annotations
@@ -419,6 +419,36 @@ CODES: dict[str, CodeDoc] = _doc(
         "progress skew within maxSkew plus one replica, termination, final state equal to NEW. "
         "A violation is a bug in rbgc's planner, reported instead of a wrong plan.",
         fix="Please report it with both inputs.",
+    ),
+    CodeDoc(
+        "RBG910",
+        "cluster-error",
+        "`rbgc sync`: the cluster refused a request or could not be reached.",
+        "The API server's answer (status, reason, message) is shown as it came: a forbidden "
+        "apply (RBAC), an object Kubernetes rejects, a kubeconfig that names no cluster, a "
+        "server that does not answer. Waves applied before the failure stay applied (exit 5).",
+        fix="Fix what the message names and run `rbgc sync` again: it carries on from the "
+        "cluster as it finds it.",
+    ),
+    CodeDoc(
+        "RBG911",
+        "kind-not-served",
+        "`rbgc sync`: the cluster does not serve a kind the bundle uses.",
+        "A custom resource (PodGroup, LeaderWorkerSet) needs its CRD and controller in the "
+        "cluster. rbgc checks every kind a group uses before it applies anything (exit 5).",
+        fix="Install the CRD (scheduler-plugins for PodGroup, the LWS controller for "
+        "LeaderWorkerSet), or build with `--lws statefulsets` for plain StatefulSets.",
+    ),
+    CodeDoc(
+        "RBG912",
+        "sync-timeout",
+        "`rbgc sync`: a step did not reach its state before `--timeout`.",
+        "Each step waits until its workloads have the planned replicas, all ready and updated "
+        "(upstream's readiness rule between waves). A pod that never gets ready (a crash-loop, "
+        "an image that cannot be pulled, a readiness probe that fails, a gang that cannot be "
+        "scheduled) stops the sync at that step; later waves are not applied (exit 4).",
+        fix="Look at the named role's pods (`kubectl describe`), fix the cause, run again; or "
+        "raise `--timeout` when the pods are only slow to start.",
     ),
     CodeDoc(
         "RBG901",

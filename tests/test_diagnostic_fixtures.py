@@ -39,6 +39,10 @@ NOT_FIXTURED = {
     "RBG801": "needs a git repository: tests/plan/test_cli.py builds one with real commits",
     "RBG802": "needs OLD and NEW: tests/plan/test_cli.py and test_rollout.py assert it",
     "RBG803": "only a planner bug reaches it: tests/plan/test_rollout.py provokes it",
+    # sync codes need a cluster: tests/sync/ provokes each against the simulator and kmock.
+    "RBG910": "needs a cluster that refuses a request: tests/sync/test_cli.py (simulator)",
+    "RBG911": "needs a cluster without a CRD: tests/sync/test_kube.py (kmock) asserts it",
+    "RBG912": "needs pods that never get ready: tests/sync/test_cli.py (simulator)",
 }
 
 _HEADLINE = re.compile(

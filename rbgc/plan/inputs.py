@@ -49,14 +49,24 @@ def _group(
             found = changes.get(
                 (kind.api_version.rpartition("/")[0], kind.kind, some.namespace, name)
             )
-            change = _change(found)
-        roles.append(_role(role, kind, name, new_waves[role.name], previous, change))
+            change = classify(found)
+        old_replicas = previous.replicas if previous else 0
+        roles.append(role_input(role, kind, name, new_waves[role.name], old_replicas, change))
     for role in old.roles if old else ():
         if new is None or new.role(role.name) is None:
             kind = role.kind or WorkloadKind.STATEFULSET
             name = role_object_name(some.name, role.name)
-            roles.append(_role(role, kind, name, old_waves[role.name], role, RoleChange.REMOVE))
-    rules = tuple(
+            roles.append(
+                role_input(role, kind, name, old_waves[role.name], role.replicas, RoleChange.REMOVE)
+            )
+    return GroupChange(
+        namespace=some.namespace, name=some.name, roles=tuple(roles), rules=rules_of(new)
+    )
+
+
+def rules_of(group: Group | None) -> tuple[Rule, ...]:
+    """The group's coordination rules, as the planner reads them."""
+    return tuple(
         Rule(
             name=c.name,
             roles=c.roles,
@@ -66,12 +76,12 @@ def _group(
             scaling_max_skew=c.scaling.max_skew if c.scaling else None,
             span=c.span,
         )
-        for c in (new.coordination if new else ())
+        for c in (group.coordination if group else ())
     )
-    return GroupChange(namespace=some.namespace, name=some.name, roles=tuple(roles), rules=rules)
 
 
-def _change(found: Change | None) -> RoleChange:
+def classify(found: Change | None) -> RoleChange:
+    """How a role's workload changes, from the diff of its object."""
     if not isinstance(found, Changed):
         return RoleChange.NONE
     if ChangeClass.RECREATE in found.classes:
@@ -81,14 +91,15 @@ def _change(found: Change | None) -> RoleChange:
     return RoleChange.NONE
 
 
-def _role(
+def role_input(
     role: Role,
     kind: WorkloadKind,
     name: str,
     wave: int,
-    previous: Role | None,
+    old_replicas: int,
     change: RoleChange,
 ) -> RoleInput:
+    """A role as the planner sees it; `old_replicas` from OLD's IR, or (sync) the cluster."""
     ru = role.rolling_update
     strategy = (
         Strategy(max_unavailable=ru.max_unavailable, max_surge=ru.max_surge, partition=ru.partition)
@@ -103,7 +114,7 @@ def _role(
         name=role.name,
         kind=kind,
         wave=wave,
-        old_replicas=previous.replicas if previous else 0,
+        old_replicas=old_replicas,
         new_replicas=0 if change is RoleChange.REMOVE else role.replicas,
         change=change,
         strategy=strategy,

@@ -1,0 +1,152 @@
+"""Run a `SyncPlan` against a `Cluster`: the thin, imperative half of `rbgc sync`.
+
+Reads the live workloads of NEW's groups (OLD), asks plan.py for the steps, then for each step:
+delete (and wait until gone), apply, and poll until every target is reached. One deadline
+covers the whole sync. Time comes from an injected `Clock`, so the simulator runs on ticks and
+a real cluster on the wall clock. Progress goes to `emit`, one line per step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rbgc.k8s.conventions import LABEL_NAME
+from rbgc.pipeline import Result
+from rbgc.sync.cluster import Cluster, KindNotServed, Object, Readiness, Ref, readiness
+from rbgc.sync.plan import SyncPlan, SyncStep, Target, group_kinds, sync_plan
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class SyncTimeout(Exception):
+    """The deadline passed while a step waited; `target` is the first one not reached."""
+
+    def __init__(self, target: Target, state: Readiness | None, timeout: float) -> None:
+        seen = state.describe() if state is not None else "not found"
+        super().__init__(
+            f"timed out after {timeout:g}s waiting for {target.who} ({target.ref}): "
+            f"{seen}; want {target.wanted()}"
+        )
+        self.target = target
+        self.state = state
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    steps: int
+    elapsed: float
+
+
+def read_live(cluster: Cluster, result: Result) -> list[Object]:
+    """The live workloads of NEW's groups. Every kind the groups use is listed, so a missing
+    CRD is reported (`KindNotServed`) before anything is applied; a missing workload kind
+    (no LeaderWorkerSet CRD) only means no such workload exists yet."""
+    workload_kinds = {"StatefulSet", "Deployment", "LeaderWorkerSet"}
+    used = {(m.api_version, m.kind) for m in result.bundle.manifests}
+    live: list[Object] = []
+    for namespace, group, api_version, kind in group_kinds(result):
+        try:
+            live.extend(cluster.list(api_version, kind, namespace, {LABEL_NAME: group}))
+        except KindNotServed:
+            if kind not in workload_kinds or (api_version, kind) in used:
+                raise
+    return [o for o in live if o.get("kind") in workload_kinds]
+
+
+def prepare(cluster: Cluster, result: Result, kubernetes_version: tuple[int, int]) -> SyncPlan:
+    return sync_plan(result, read_live(cluster, result), kubernetes_version)
+
+
+def execute(
+    cluster: Cluster,
+    plan: SyncPlan,
+    *,
+    clock: Clock,
+    timeout: float,
+    interval: float = 2.0,
+    emit: Callable[[str], None] = lambda line: None,
+) -> Outcome:
+    """Run every step; raises `SyncTimeout` or `ClusterError`."""
+    start = clock.now()
+    deadline = start + timeout
+    total = len(plan.steps)
+    for step in plan.steps:
+        emit(f"[{step.number}/{total}] {step.summary}")
+        for ref in step.delete:
+            cluster.delete(ref)
+        _wait_gone(cluster, step.delete, clock, deadline, timeout, interval)
+        for body in step.apply:
+            cluster.apply(body)
+        _wait(cluster, step, clock, deadline, timeout, interval)
+    return Outcome(steps=total, elapsed=clock.now() - start)
+
+
+def _wait_gone(
+    cluster: Cluster,
+    refs: Sequence[Ref],
+    clock: Clock,
+    deadline: float,
+    timeout: float,
+    interval: float,
+) -> None:
+    for ref in refs:
+        while cluster.get(ref) is not None:
+            if clock.now() >= deadline:
+                gone = Target(ref=ref, who=str(ref), span=None, replicas=0)
+                raise SyncTimeout(gone, None, timeout)
+            clock.sleep(interval)
+
+
+def _wait(
+    cluster: Cluster,
+    step: SyncStep,
+    clock: Clock,
+    deadline: float,
+    timeout: float,
+    interval: float,
+) -> None:
+    pending = list(step.wait)
+    while pending:
+        states = {t: _state(cluster, t.ref) for t in pending}
+        pending = [t for t in pending if not t.done(states[t])]
+        if not pending:
+            return
+        if clock.now() >= deadline:
+            raise SyncTimeout(pending[0], states[pending[0]], timeout)
+        clock.sleep(interval)
+
+
+def _state(cluster: Cluster, ref: Ref) -> Readiness | None:
+    body = cluster.get(ref)
+    return readiness(body) if body is not None else None
+
+
+def render_steps(plan: SyncPlan) -> str:
+    """`--dry-run`: the steps, one line each, then what each applies, deletes and waits for."""
+    lines = []
+    for s in plan.steps:
+        lines.append(f"{s.number}. {s.summary}")
+        for ref in s.delete:
+            lines.append(f"     delete {ref}")
+        for body in s.apply:
+            lines.append(f"     apply  {Ref.of(body)}")
+        for t in s.wait:
+            lines.append(f"     wait   {t.ref}: {t.wanted()}")
+    for note in plan.rollout.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines) + "\n"

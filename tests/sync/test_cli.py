@@ -1,0 +1,86 @@
+"""`rbgc sync` end to end through the CLI: --simulate, --dry-run, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from rbgc.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+PD = str(ROOT / "examples" / "pd-disaggregated.yaml")
+PD_V2 = str(ROOT / "upgrades" / "pd-v2.yaml")
+GANG = str(ROOT / "examples" / "multi-node-gang.yaml")
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["sync", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_simulate_converges_and_reports_each_step_on_stderr() -> None:
+    code, out, err = _run("--simulate", PD)
+    assert code == 0, err
+    assert out.startswith("converged: 6 step(s) in ") and out.endswith("(simulated)\n")
+    lines = [x for x in err.splitlines() if x.startswith("rbgc sync: [")]
+    assert len(lines) == 6 and lines[-1].startswith("rbgc sync: [6/6] wave 1")
+
+
+def test_simulate_from_previews_an_upgrade() -> None:
+    code, _, err = _run("--simulate", "--simulate-from", PD, PD_V2)
+    assert code == 0, err
+    assert "prefill roll replicas 2 partition 1" in err
+
+
+def test_dry_run_prints_steps_and_nothing_converges() -> None:
+    code, out, err = _run("--simulate", "--dry-run", PD)
+    assert code == 0, err
+    assert out.startswith("1. wave 0: apply 5 object(s)")
+    assert "converged" not in out and "rbgc sync: [" not in err
+
+
+def test_invalid_input_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBasedGroup\n"
+        "metadata: {name: x}\nspec: {roles: []}\n"
+    )
+    code, _, _ = _run("--simulate", str(bad))
+    assert code == 1
+
+
+def test_usage_errors_exit_2() -> None:
+    assert _run("--simulate", "--server", "http://x", PD)[0] == 2
+    assert _run("--simulate-from", PD, PD)[0] == 2
+
+
+def test_unreachable_cluster_exits_5_with_rbg910(tmp_path: Path) -> None:
+    code, out, err = _run("--server", "http://127.0.0.1:9", "--timeout", "5", PD)
+    assert code == 5 and out == ""
+    assert "error[RBG910]" in err and "Unreachable" in err
+
+
+def test_timeout_exits_4_naming_the_role() -> None:
+    # A tiny timeout: the first workload step cannot be ready in 1 simulated second.
+    code, out, err = _run("--simulate", "--timeout", "1", PD)
+    assert code == 4 and out == ""
+    assert "error[RBG912]" in err and "role decode of llm/sglang-pd" in err
+    assert "pd-disaggregated.yaml:" in err  # the role's place in the input
+
+
+def test_help_documents_exit_codes_and_never_imports_kubernetes() -> None:
+    code, out, _ = _run("--help")
+    assert code == 0 and "4 timed out" in out and "5 cluster error" in out
+    probe = (
+        "import sys; from click.testing import CliRunner; from rbgc.cli import main; "
+        "CliRunner().invoke(main, ['sync', '--help']); "
+        f"CliRunner().invoke(main, ['build', {PD!r}]); "
+        "print('kubernetes' in sys.modules)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert found.stdout.strip() == "False"
