@@ -543,12 +543,17 @@ _POD_TEMPLATES: dict[str, JsonPath] = {
 def _metadata_paths(body: dict[str, Any]) -> list[JsonPath]:
     """The object's metadata and its pod templates' (never a selector)."""
     templates = [(*role, "template") for role in _role_paths(body)]
+    spec_path = _group_spec_path(body)
+    if spec_path is not None:  # roles may take their pod template from spec.roleTemplates
+        shared = _find(body, (*spec_path, "roleTemplates"))
+        if isinstance(shared, list):
+            templates += [(*spec_path, "roleTemplates", i, "template") for i in range(len(shared))]
     kind = str(body.get("kind", ""))
     if kind in _POD_TEMPLATES:
         templates.append(_POD_TEMPLATES[kind])
     paths: list[JsonPath] = [("metadata",)]
     for template in templates:
-        node = _get(body, template)
+        node = _find(body, template)  # a role with templateRef has no template of its own
         if isinstance(node, dict):
             paths.append((*template, "metadata"))
     for path in paths:
@@ -596,6 +601,18 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def _find(body: Any, path: JsonPath) -> Any:
+    """The value at `path`, or None where the path does not exist."""
+    for part in path:
+        if isinstance(body, dict) and isinstance(part, str) and part in body:
+            body = body[part]
+        elif isinstance(body, list) and isinstance(part, int) and 0 <= part < len(body):
+            body = body[part]
+        else:
+            return None
+    return body
 
 
 def _get(body: Any, path: JsonPath) -> Any:

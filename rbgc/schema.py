@@ -94,8 +94,8 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
 def _is_type(value: Any, type_name: str) -> bool:
     if isinstance(value, bool) and type_name in ("integer", "number"):
         return False
-    if type_name == "integer" and isinstance(value, float):
-        return value.is_integer()
+    # Kubernetes decodes int32 fields strictly: `replicas: 2.0` is refused by the API server,
+    # so it is not an integer here either (JSON Schema alone would accept it).
     return isinstance(value, _TYPES[type_name])
 
 

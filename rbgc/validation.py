@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jsonschema
 
@@ -41,8 +42,18 @@ class Outcome:
         return text + (f" ({warnings} warning(s))" if warnings else "")
 
 
+def _strict_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def reference_validator() -> jsonschema.protocols.Validator:
-    return jsonschema.Draft202012Validator(schema())
+    """The schema under jsonschema, with Kubernetes' integers: 2.0 is not one."""
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer)
+    strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, type_checker=checker
+    )
+    validator: jsonschema.protocols.Validator = strict(schema())
+    return validator
 
 
 def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:

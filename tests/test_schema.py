@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rbgc import schema as rbg_schema
 from rbgc.diagnostics import Diagnostic, DiagnosticError
 from rbgc.source import parse_text
+from rbgc.validation import reference_validator
 from tests.conftest import EXAMPLES
 
 BASE = """\
@@ -86,6 +87,7 @@ _SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-3, 70000),
+    st.sampled_from([2.0, 1.5, -0.0]),
     st.sampled_from(
         [
             "",
@@ -139,7 +141,7 @@ def _documents() -> list[dict[str, Any]]:
 
 
 DOCS = _documents()
-REFERENCE = jsonschema.Draft202012Validator(rbg_schema.schema())
+REFERENCE = reference_validator()
 
 
 @settings(max_examples=300, deadline=None)

@@ -445,3 +445,25 @@ def test_find_root(tmp_path: Path) -> None:
     assert find_root(tmp_path / "repo" / "apps" / "prod", env) == tmp_path / "repo"
     (tmp_path / "repo" / ".git").mkdir()
     assert find_root(tmp_path / "repo" / "apps" / "prod", {}) == tmp_path / "repo"
+
+
+def test_common_labels_reach_role_templates_used_through_template_ref(tmp_path: Path) -> None:
+    """A role with templateRef has no template of its own; the labels go to roleTemplates."""
+    from rbgc.pipeline import Options, compile_paths
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "env").mkdir()
+    (tmp_path / "base" / "g.yaml").write_text(
+        (ROOT / "examples" / "multi-node-gang.yaml").read_text()
+    )
+    (tmp_path / "env" / "overlay.yaml").write_text(
+        "apiVersion: rbgc.io/v1alpha1\nkind: Overlay\nbase: ../base\ncommonLabels: {env: prod}\n"
+    )
+    result = compile_paths([str(tmp_path / "env")], Options(root=str(tmp_path)))
+    prefill = next(
+        m
+        for m in result.bundle.manifests
+        if m.name == "llama-70b-prefill" and m.kind == "StatefulSet"
+    )
+    assert prefill.body["spec"]["template"]["metadata"]["labels"]["env"] == "prod"
+    assert "env" not in prefill.body["spec"]["selector"]["matchLabels"]
