@@ -107,10 +107,18 @@ def json_list(bundle: Bundle) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
+_PLAIN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})
+
+
 def file_name(manifest: Manifest) -> str:
-    """A stable name per object: `{namespace}.{kind}.{name}.yaml` (cluster-scoped: no namespace)."""
+    """A stable name per object: `{namespace}_{kind}_{name}.yaml`, the kind qualified by its API
+    group outside the core groups (`podgroup.scheduling.x-k8s.io`), so that two kinds of the
+    same name never share a file; cluster-scoped objects have no namespace part."""
+    kind = manifest.kind.lower()
+    if manifest.api_group not in _PLAIN_GROUPS:
+        kind = f"{kind}.{manifest.api_group}"
     parts = [manifest.namespace] if manifest.namespace else []
-    parts += [manifest.kind.lower(), manifest.name]
+    parts += [kind, manifest.name]
     return "_".join(p.replace("/", "-") for p in parts) + ".yaml"
 
 

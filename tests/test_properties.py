@@ -126,3 +126,26 @@ def test_emitted_strings_read_back_as_strings_in_go_and_python() -> None:
     assert yaml.safe_load(text) == body
     for value in body["data"]:
         assert f'"{value}": "{value}"' in text, text
+
+
+WIDGETS = [
+    f"apiVersion: {g}.example.com/v1\nkind: Widget\nmetadata: {{name: x, namespace: ns}}\n"
+    for g in ("a", "b")
+]
+
+
+def test_same_kind_and_name_from_two_api_groups_order_and_files(tmp_path: Path) -> None:
+    from rbgc.pipeline import Options, compile_documents
+    from rbgc.source import parse_text
+
+    def build(texts: list[str]) -> Any:
+        docs = [d for i, t in enumerate(texts) for d in parse_text(t, f"w{i}.yaml")]
+        return compile_documents(docs, Options()).bundle
+
+    forward, backward = build(WIDGETS), build(list(reversed(WIDGETS)))
+    assert emit.yaml_stream(forward) == emit.yaml_stream(backward)
+    written = emit.write_dir(forward, tmp_path / "out")
+    assert sorted(p.name for p in written) == [
+        "ns_widget.a.example.com_x.yaml",
+        "ns_widget.b.example.com_x.yaml",
+    ]

@@ -55,9 +55,11 @@ class Manifest:
     def identity(self) -> tuple[str, str, str, str]:
         return (self.api_group, self.kind, self.namespace, self.name)
 
-    def sort_key(self) -> tuple[int, int, str, str, str, int]:
+    def sort_key(self) -> tuple[int, int, str, str, str, str, int]:
         rank = KIND_RANK.get(self.kind, UNKNOWN_KIND_RANK)
-        return (self.wave, rank, self.kind, self.namespace, self.name, self.order)
+        # The API group keeps same-named kinds of different groups in a fixed order whatever
+        # the input order; `order` only separates true duplicates, which are errors anyway.
+        return (self.wave, rank, self.kind, self.api_group, self.namespace, self.name, self.order)
 
     def span_of(self, body_path: JsonPath, *, key: bool = False) -> Span:
         """Best input location for a field of the body (used by output schema errors)."""
