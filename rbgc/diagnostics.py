@@ -271,7 +271,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "RBG120",
         "unsupported-feature",
         "The input uses something rbgc does not compile (a v1alpha2 object, InstanceSet "
-        "`components`).",
+        "`components`, RBG objects inside a `List`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
     ),
     CodeDoc(
@@ -565,6 +565,16 @@ CODES.update(
             "Both gang-scheduling sources are set.",
             "Upstream uses `kubeScheduling` when both it and `volcanoScheduling` are present.",
             severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG115",
+            "statefulset-max-unavailable-zero",
+            "A StatefulSet role sets `maxUnavailable: 0` where the API server refuses it.",
+            "From Kubernetes 1.35 StatefulSet `maxUnavailable` is honoured and must be greater "
+            "than 0; upstream RBG reached zero-downtime rollouts by adding surge pods itself, "
+            "which a StatefulSet cannot do.",
+            "rollingUpdate: {maxUnavailable: 0, maxSurge: 1}",
+            "rollingUpdate: {maxUnavailable: 1}",
         ),
         CodeDoc(
             "RBG304",

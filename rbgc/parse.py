@@ -57,6 +57,17 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
                 )
             )
             continue
+        if _holds_rbg_items(doc):
+            problems.append(
+                error(
+                    "RBG120",
+                    f"a {doc.kind} holds RoleBasedGroup objects, which rbgc only compiles as "
+                    "documents of their own",
+                    doc.span("items"),
+                    help="write each item as its own YAML document (separated by ---)",
+                )
+            )
+            continue
         if not is_rbg_document(doc):
             passthrough.append(
                 Manifest(
@@ -271,3 +282,16 @@ def _at(body: dict[str, Any], path: JsonPath) -> Any:
     for part in path:
         value = value[part]
     return value
+
+
+def _holds_rbg_items(doc: Document) -> bool:
+    """A `v1 List` (kubectl's format) whose items include RBG objects."""
+    items = doc.body.get("items")
+    return (
+        doc.kind.endswith("List")
+        and isinstance(items, list)
+        and any(
+            isinstance(i, dict) and str(i.get("apiVersion", "")).startswith(cv.API_GROUP + "/")
+            for i in items
+        )
+    )

@@ -155,8 +155,9 @@ def _role(
     name = role_object_name(group.name, role.name)
     statefulset_backed = kind is not WorkloadKind.DEPLOYMENT
     limit = MAX_STATEFULSET_NAME if statefulset_backed else MAX_LABEL
-    if kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.STATEFULSETS:
-        # worker StatefulSets are named {name}-{group index}
+    if kind is WorkloadKind.LEADERWORKERSET and role.size > 1:
+        # worker StatefulSets `{name}-{group index}`: made by rbgc (--lws statefulsets) or by
+        # the LWS controller (native), the pods' revision label needs the room either way
         limit -= len(str(max(role.replicas - 1, 0))) + 1
     if len(name) > limit:
         yield error(
@@ -276,7 +277,13 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
 
     surge = scaled(ru.max_surge, role.replicas, round_up=True)
     unavailable = scaled(ru.max_unavailable, role.replicas, round_up=False)
-    if surge == 0 and unavailable == 0:
+    if kind is WorkloadKind.STATEFULSET:
+        # upstream's own check, on the values scaled against the replicas (§1.5)
+        stuck = surge == 0 and unavailable == 0
+    else:
+        # Kubernetes' Deployment (and LWS) validation compares the values as written
+        stuck = _literal_zero(ru.max_surge) and _literal_zero(ru.max_unavailable)
+    if stuck:
         yield error(
             "RBG114",
             f"role {role.name!r}: maxUnavailable and maxSurge are both 0 "
@@ -286,6 +293,15 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
         )
         return
     if kind is WorkloadKind.STATEFULSET:
+        if _literal_zero(ru.max_unavailable) and target.statefulset_max_unavailable:
+            yield error(
+                "RBG115",
+                f"role {role.name!r}: a StatefulSet's maxUnavailable may not be 0 on Kubernetes "
+                f"{target.version_text}; the API server rejects it",
+                at("maxUnavailable"),
+                help="a StatefulSet cannot surge without a controller: allow maxUnavailable: 1 "
+                "(or a percentage), and add replicas if the capacity must not drop",
+            )
         if unavailable > 1 and not target.statefulset_max_unavailable:
             yield warning(
                 "RBG140",
@@ -340,3 +356,7 @@ def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
             span if policy else role.span,
             help="set `restartPolicy: None` to accept that, or use --lws native",
         )
+
+
+def _literal_zero(value: int | str) -> bool:
+    return value == 0 or value == "0%"

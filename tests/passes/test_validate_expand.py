@@ -166,3 +166,32 @@ def test_namespace_sets_group_unique_key() -> None:
     assert a["metadata"]["labels"][key] == hashlib.sha1(b"team-a/g").hexdigest()
     assert b["metadata"]["labels"][key] == hashlib.sha1(b"team-b/g").hexdigest()
     assert b["metadata"]["namespace"] == "team-b"
+
+
+def test_deployment_zero_check_uses_the_values_as_written() -> None:
+    """Kubernetes checks a Deployment's unscaled values: 10% of 4 pods is fine there."""
+    compile_yaml(
+        _role(
+            "workload: {kind: Deployment}\n            "
+            "rolloutStrategy: {rollingUpdate: {maxUnavailable: 10%, maxSurge: 0}}"
+        )
+    )
+    assert _codes(
+        _role(
+            "workload: {kind: Deployment}\n            "
+            "rolloutStrategy: {rollingUpdate: {maxUnavailable: 0%, maxSurge: 0}}"
+        )
+    ) == ["RBG114"]
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_lws_names_leave_room_for_worker_statefulsets_in_both_lowerings(size: int) -> None:
+    lws = (
+        "workload: {apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}\n"
+        f"            leaderWorkerSet: {{size: {size}}}"
+    )
+    text = _role(lws, group="g" * 48, name="lws", replicas=2)  # 52 characters
+    if size == 1:
+        compile_yaml(text)  # no worker StatefulSets: the leader's 52 characters fit
+    else:
+        assert _codes(text) == ["RBG112"]  # `{name}-1` would be 54
