@@ -184,7 +184,7 @@ def main() -> None:
 def _options(
     namespace: str | None, kubernetes_version: str | None, lws: str, root: str | None
 ) -> Options:
-    from rbgc.diagnostics import DiagnosticError, error
+    from rbgc.k8s.naming import DNS1123_LABEL
     from rbgc.model import LwsLowering, Target
     from rbgc.pipeline import Options
 
@@ -192,10 +192,17 @@ def _options(
     try:
         version = Target.parse_version(raw)
     except ValueError as exc:
-        raise DiagnosticError([error("RBG602", str(exc), None)]) from None
+        raise click.UsageError(f"--kubernetes-version / KUBE_VERSION: {exc}") from None
+    default_namespace = _namespace(namespace)
+    if not DNS1123_LABEL.match(default_namespace) or len(default_namespace) > 63:
+        # it would end up in every object and in the group-unique-key hash
+        raise click.UsageError(
+            f"namespace {default_namespace!r} (from --namespace or ARGOCD_APP_NAMESPACE) is not a "
+            "valid namespace name: lowercase letters, digits and '-', at most 63 characters"
+        )
     target = Target(kubernetes_version=version, lws=LwsLowering(lws))
     # The repository root is only looked up when an overlay needs it (see overlays.resolve).
-    return Options(namespace=_namespace(namespace), target=target, root=root)
+    return Options(namespace=default_namespace, target=target, root=root)
 
 
 def _compile(
@@ -308,6 +315,8 @@ def build(
     use_color = _color(color)
     if out_dir is None and (layout or flux or check):
         raise click.UsageError("--layout, --flux and --check need --out DIR")
+    if out_dir is not None and output != "yaml":
+        raise click.UsageError("--out writes YAML files; -o json goes with stdout only")
     if flux and layout == "flat":
         raise click.UsageError("--flux writes one folder per wave; drop --layout flat")
     try:
@@ -359,9 +368,9 @@ def _write(result: Result, output: str) -> None:
             sys.stdout.write(chunk)
         sys.stdout.flush()
     except BrokenPipeError:
-        # the reader went away (`rbgc build | head`): not an error of ours, nothing to report
+        # the reader went away (`rbgc build | head`): exit as a process killed by SIGPIPE would
         sys.stderr.close()
-        raise SystemExit(ExitCode.INVALID) from None
+        raise SystemExit(128 + 13) from None
     except OSError as exc:
         sys.stderr.write(f"rbgc: error: cannot write the output: {exc.strerror}\n")
         raise SystemExit(ExitCode.INVALID) from None

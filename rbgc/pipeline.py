@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
+from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Bundle, Group, Program, Target
 from rbgc.parse import parse
@@ -120,15 +121,20 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     manifests: list[Manifest] = list(program.passthrough)
+    # The groups of one RoleBasedGroupSet share their text: report each place once.
+    reported: set[tuple[str, Span | None]] = set()
     for group in program.groups:
         try:
             made, found = compile_group(group, program, options.target, trace)
         except DiagnosticError as exc:
-            problems.extend(exc.diagnostics)
+            for d in exc.diagnostics:
+                if group.set_name is None or (d.code, d.span) not in reported:
+                    problems.append(d)
+                    reported.add((d.code, d.span))
             continue
         manifests.extend(made)
         warnings.extend(found)
-    problems.extend(_duplicates(manifests))
+    problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
@@ -144,11 +150,14 @@ def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> 
     return compile_documents(load(paths, stdin, root=options.root), options)
 
 
-def _duplicates(manifests: list[Manifest]) -> list[Diagnostic]:
+def _duplicates(manifests: list[Manifest], namespace: str) -> list[Diagnostic]:
     seen: dict[tuple[str, str, str, str], Manifest] = {}
     problems = []
     for m in manifests:
-        key = m.identity()
+        group, kind, ns, name = m.identity()
+        if not ns and kind not in CLUSTER_SCOPED_KINDS:
+            ns = namespace  # applied without a namespace, it lands in the default one
+        key = (group, kind, ns, name)
         if key in seen:
             first = seen[key]
             where = f"{m.namespace}/{m.name}" if m.namespace else m.name

@@ -524,3 +524,18 @@ def test_help_and_version_do_not_import_heavy_modules(argv: list[str]) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(("Usage: rbgc", "Usage: -c", "rbgc, version"))
     assert result.stderr == "[]"
+
+
+def test_an_unreadable_kubernetes_version_or_namespace_is_a_usage_error() -> None:
+    version = invoke(["build", "--kubernetes-version", "latest", PD])
+    assert version.exit_code == 2 and version.stdout == ""
+    assert "cannot read Kubernetes version 'latest'" in version.stderr
+    namespace = invoke(["build", PD], env={"ARGOCD_APP_NAMESPACE": "Bad_NS"})
+    assert namespace.exit_code == 2 and namespace.stdout == ""
+    assert "namespace 'Bad_NS'" in namespace.stderr
+
+
+def test_out_and_json_output_do_not_combine(tmp_path: Path) -> None:
+    result = invoke(["build", PD, "-o", "json", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "o").exists()

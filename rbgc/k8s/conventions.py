@@ -90,6 +90,36 @@ KIND_ORDER = (
     "Ingress",
     "APIService",
 )
+# Kinds that have no namespace; every other kind is namespaced (custom resources included,
+# which is the common case for the operators rbgc's users run).
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "CustomResourceDefinition",
+        "APIService",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PriorityClass",
+        "RuntimeClass",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ComponentStatus",
+        "CertificateSigningRequest",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "ClusterEngineRuntimeProfile",
+    }
+)
+
 KIND_RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
 UNKNOWN_KIND_RANK = len(KIND_ORDER)
 

@@ -195,3 +195,28 @@ def test_lws_names_leave_room_for_worker_statefulsets_in_both_lowerings(size: in
         compile_yaml(text)  # no worker StatefulSets: the leader's 52 characters fit
     else:
         assert _codes(text) == ["RBG112"]  # `{name}-1` would be 54
+
+
+def test_a_namespaceless_object_collides_with_its_default_namespace_twin() -> None:
+    text = (
+        _role().rstrip() + "\n        ---\n        apiVersion: v1\n        kind: Service\n"
+        "        metadata: {name: g-r}\n        spec: {clusterIP: None}\n"
+    )
+    assert _codes(text) == ["RBG113"]
+
+
+def test_a_role_set_reports_each_problem_once() -> None:
+    text = """
+        apiVersion: workloads.x-k8s.io/v1alpha1
+        kind: RoleBasedGroupSet
+        metadata: {name: s}
+        spec:
+          replicas: 3
+          template:
+            roles:
+            - name: Bad
+              template: {spec: {containers: [{name: c, image: i}]}}
+        """
+    with pytest.raises(DiagnosticError) as exc:
+        compile_yaml(text)
+    assert [(d.code, d.span.line) for d in exc.value.diagnostics] == [("RBG111", 9)]  # type: ignore[union-attr]

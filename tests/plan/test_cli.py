@@ -103,7 +103,7 @@ def test_usage_errors_exit_2() -> None:
 def test_bad_kubernetes_version_exits_2() -> None:
     result = run("plan", OLD, NEW, env={"KUBE_VERSION": "latest"})
     assert result.exit_code == 2 and result.stdout == ""
-    assert "error[RBG602]" in result.stderr
+    assert "cannot read Kubernetes version 'latest'" in result.stderr
 
 
 def test_kube_version_from_the_environment() -> None:
