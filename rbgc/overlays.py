@@ -24,13 +24,13 @@ import functools
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, did_you_mean, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.k8s import conventions as cv
-from rbgc.schema import _field
+from rbgc.schema import Walker
 from rbgc.source import STDIN, Document, JsonPath, SpanIndex, expand_paths, read_path
 
 API_VERSION = "rbgc.io/v1alpha1"
@@ -112,30 +112,14 @@ def schema() -> dict[str, Any]:
 
 
 def check(doc: Document) -> list[Diagnostic]:
-    """Schema problems of one overlay document, each at its location (RBG704)."""
-    import jsonschema  # only builds that use overlays pay for it
+    """Schema problems of one overlay document, each at its location (RBG704).
 
-    validator = jsonschema.Draft202012Validator(schema())
-    found = sorted(validator.iter_errors(doc.body), key=lambda e: [str(p) for p in e.path])
-    problems = []
-    for e in found:
-        path = tuple(e.absolute_path)
-        if e.validator == "additionalProperties" and isinstance(e.instance, dict):
-            known = e.schema.get("properties", {})
-            for key in (k for k in e.instance if k not in known):
-                problems.append(
-                    error(
-                        "RBG704",
-                        f"unknown overlay field {_field((*path, key))}",
-                        doc.span(*path, key, key=True),
-                        help=did_you_mean(key, known, _SCHEMA_HELP),
-                    )
-                )
-            continue
-        problems.append(
-            error("RBG704", f"{_field(path)}: {e.message}", doc.span(*path), help=_SCHEMA_HELP)
-        )
-    return problems
+    The same walker as the RoleBasedGroup schema: no jsonschema on the build path."""
+    walker = Walker(doc, defs=schema().get("$defs", {}), noun="overlay")
+    return [
+        replace(d, code="RBG704", help=d.help or _SCHEMA_HELP)
+        for d in walker.walk(schema(), doc.body, ())
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ KEYWORDS = frozenset(
         "minItems",
         "items",
         "anyOf",
-        "oneOf",
+        "not",
+        "propertyNames",
         "x-kubernetes-preserve-unknown-fields",
         "x-rbgc-expected",
     }
@@ -84,10 +85,9 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
-        name = node["$ref"].removeprefix("#/$defs/")
-        node = schema()["$defs"][name]
+        node = defs[node["$ref"].removeprefix("#/$defs/")]
     return node
 
 
@@ -115,17 +115,34 @@ def _field(jpath: JsonPath) -> str:
     return out or "(document)"
 
 
-class _Walker:
-    def __init__(self, doc: Document, at: JsonPath = (), label: str = "") -> None:
+class Walker:
+    """Checks a value against a node of a JSON Schema, yielding located diagnostics.
+
+    `defs` resolves `$ref`s; `noun` names the language in unknown-field messages ("unknown
+    overlay field x"). Every keyword it understands is in KEYWORDS.
+    """
+
+    def __init__(
+        self,
+        doc: Document,
+        *,
+        at: JsonPath = (),
+        defs: dict[str, Any] | None = None,
+        noun: str = "",
+    ) -> None:
         self.doc = doc
         self.at = at  # where the checked value sits in the document
-        self.label = label  # how messages name the value's root (a patched template)
+        self.defs = defs if defs is not None else schema()["$defs"]
+        self.noun = f"{noun} " if noun else ""
 
     def span(self, jpath: JsonPath, *, key: bool = False) -> Span:
         return self.doc.span(*self.at, *jpath, key=key)
 
     def walk(self, node: dict[str, Any], value: Any, jpath: JsonPath) -> Iterator[Diagnostic]:
-        node = _resolve(node)
+        node = _resolve(node, self.defs)
+        if "not" in node and self.valid(node["not"], value):
+            yield self.bad(jpath, value, node.get("x-rbgc-expected", "another value"))
+            return
         if "anyOf" in node:
             if not any(self.valid(option, value) for option in node["anyOf"]):
                 yield self.bad(jpath, value, node.get("x-rbgc-expected", "another value"))
@@ -185,15 +202,23 @@ class _Walker:
                 help=f"add `{key}:` to {where}",
             )
         extra = node.get("additionalProperties", True)
+        names = node.get("propertyNames")
         for key, item in value.items():
             child = (*jpath, key)
+            if names is not None and not self.valid(names, key):
+                expected = names.get("x-rbgc-expected", "another name")
+                yield error(
+                    "RBG101",
+                    f"{_field(child)}: the key must be {expected}",
+                    self.span(child, key=True),
+                )
             if key in props:
                 yield from self.walk(props[key], item, child)
             elif extra is False and not node.get("x-kubernetes-preserve-unknown-fields"):
                 hint = did_you_mean(key, props, "known fields: " + ", ".join(sorted(props)))
                 yield error(
                     "RBG102",
-                    f"unknown field {_field(child)!s}",
+                    f"unknown {self.noun}field {_field(child)!s}",
                     self.span(child, key=True),
                     help=hint,
                 )
@@ -216,7 +241,7 @@ def check_value(
 ) -> list[Diagnostic]:
     """Problems of a value built by rbgc from the document (e.g. a patched pod template)
     against one definition of the schema; locations fall back to `at` in the document."""
-    walker = _Walker(doc, at, label)
+    walker = Walker(doc, at=at)
     return [
         replace(d, message=f"{label}: {d.message}")
         for d in walker.walk(schema()["$defs"][definition], value, ())
@@ -227,7 +252,7 @@ def check(doc: Document) -> list[Diagnostic]:
     """Every schema problem of one RBG-family document (empty list: valid)."""
     if doc.kind not in KINDS:
         return []
-    return list(_Walker(doc).walk(schema()["$defs"][doc.kind], doc.body, ()))
+    return list(Walker(doc).walk(schema()["$defs"][doc.kind], doc.body, ()))
 
 
 def is_rbg_document(doc: Document) -> bool:

@@ -408,7 +408,11 @@ def test_reserved_common_label(tmp_path: Path) -> None:
             + "commonLabels:\n  rolebasedgroup.workloads.x-k8s.io/name: x\n",
         },
     )
-    assert first.startswith("env/overlay.yaml:5:3: error[RBG704]: commonLabels: ")
+    assert first == (
+        "env/overlay.yaml:5:3: error[RBG704]: commonLabels.rolebasedgroup.workloads.x-k8s.io/name:"
+        " the key must be a label key outside rolebasedgroup(set).workloads.x-k8s.io/ (those"
+        " identify the group)"
+    )
 
 
 def test_patch_that_matches_nothing(tmp_path: Path) -> None:
