@@ -30,12 +30,17 @@ class ExitCode(enum.IntEnum):
     INVALID = 1  # invalid input (build, validate); changes found (diff)
     USAGE = 2
     INTERNAL = 3
-    # diff and plan follow `kubectl diff`: 1 means changes, every error is >= 2.
-    CHANGES = 1
-    ERROR = 2
     # sync: 4 the cluster did not converge before --timeout, 5 the cluster refused or failed.
     TIMEOUT = 4
     CLUSTER = 5
+
+
+class ReviewExit(enum.IntEnum):
+    """diff and plan follow `kubectl diff`: 1 means changes, every error is >= 2."""
+
+    NO_CHANGES = 0
+    CHANGES = 1
+    ERROR = 2
 
 
 def _color(mode: str, stream: Any = None) -> bool:
@@ -56,7 +61,7 @@ def _report(diagnostics: Sequence[Diagnostic], fmt: str, color: bool) -> None:
 
 
 def _fail(
-    diagnostics: Sequence[Diagnostic], fmt: str, color: bool, code: ExitCode = ExitCode.INVALID
+    diagnostics: Sequence[Diagnostic], fmt: str, color: bool, code: int = ExitCode.INVALID
 ) -> NoReturn:
     from rbgc import report
 
@@ -510,7 +515,7 @@ def _compare(paths: tuple[str, ...], git_ref: str | None, options: Options) -> A
 
 
 def _review_exit(changed: bool) -> NoReturn:
-    raise SystemExit(ExitCode.CHANGES if changed else ExitCode.OK)
+    raise SystemExit(ReviewExit.CHANGES if changed else ReviewExit.NO_CHANGES)
 
 
 @main.command()
@@ -543,7 +548,7 @@ def diff(
             options = _options(namespace, kubernetes_version, lws, root)
             found = _compare(paths, git_ref, options)
         except DiagnosticError as exc:
-            _fail(exc.diagnostics, fmt, use_color, ExitCode.ERROR)
+            _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
         sys.stdout.write(render.diff_view(found.changes, output, color=_color(color, sys.stdout)))
         _review_exit(bool(found.changes))
     except (SystemExit, KeyboardInterrupt, click.ClickException):
@@ -597,7 +602,7 @@ def plan(
                 stop_after=stop_after,
             )
         except DiagnosticError as exc:
-            _fail(exc.diagnostics, fmt, use_color, ExitCode.ERROR)
+            _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
         sys.stdout.write(render.plan_view(result, output, color=_color(color, sys.stdout)))
         _review_exit(bool(found.changes))
     except (SystemExit, KeyboardInterrupt, click.ClickException):

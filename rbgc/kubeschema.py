@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s.manifest import Manifest
+from rbgc.source import path_text
 
 CORE_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})
 MAX_ERRORS_PER_OBJECT = 10
@@ -101,13 +102,6 @@ def validator(version: str, api_version: str, kind: str) -> jsonschema.protocols
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-def _path_text(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def check_manifest(manifest: Manifest, version: str) -> Iterator[Diagnostic]:
     if not is_core(manifest.api_version):
         return
@@ -125,7 +119,7 @@ def check_manifest(manifest: Manifest, version: str) -> Iterator[Diagnostic]:
         path = tuple(err.absolute_path)
         ns = f"{manifest.namespace}/" if manifest.namespace else ""
         where = f"{manifest.kind} {ns}{manifest.name}"
-        field = _path_text(path)
+        field = path_text(path)
         span = manifest.span_of(path)
         extra = _unexpected_keys(err)
         if extra:  # point at the unknown key itself, not at the object holding it

@@ -31,7 +31,15 @@ from typing import Any
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.k8s import conventions as cv
 from rbgc.schema import Walker
-from rbgc.source import STDIN, Document, JsonPath, SpanIndex, expand_paths, read_path
+from rbgc.source import (
+    STDIN,
+    Document,
+    JsonPath,
+    SpanIndex,
+    expand_paths,
+    read_path,
+    value_at,
+)
 
 API_VERSION = "rbgc.io/v1alpha1"
 KIND = "Overlay"
@@ -508,7 +516,7 @@ def _role_paths(body: dict[str, Any]) -> list[JsonPath]:
     spec_path = _group_spec_path(body)
     if spec_path is None:
         return []
-    roles = _get(body, (*spec_path, "roles"))
+    roles = value_at(body, (*spec_path, "roles"))
     if not isinstance(roles, list):
         return []
     return [(*spec_path, "roles", i) for i, role in enumerate(roles) if isinstance(role, dict)]
@@ -541,7 +549,7 @@ def _metadata_paths(body: dict[str, Any]) -> list[JsonPath]:
         if isinstance(node, dict):
             paths.append((*template, "metadata"))
     for path in paths:
-        parent = _get(body, path[:-1])
+        parent = value_at(body, path[:-1])
         if not isinstance(parent.get(path[-1]), dict):
             parent[path[-1]] = {}
     return paths
@@ -599,13 +607,7 @@ def _find(body: Any, path: JsonPath) -> Any:
     return body
 
 
-def _get(body: Any, path: JsonPath) -> Any:
-    for part in path:
-        body = body[part]
-    return body
-
-
 def _at(body: dict[str, Any], path: JsonPath) -> dict[str, Any]:
-    node = _get(body, path)
+    node = value_at(body, path)
     assert isinstance(node, dict)
     return node

@@ -32,7 +32,7 @@ from rbgc.model import (
     WorkloadKind,
 )
 from rbgc.schema import check, is_rbg_document
-from rbgc.source import Document, JsonPath
+from rbgc.source import Document, JsonPath, value_at
 
 
 def parse(documents: list[Document], default_namespace: str) -> Program:
@@ -141,7 +141,7 @@ def _group(
     set_index: int | None = None,
 ) -> Group:
     meta = doc.body["metadata"]
-    spec = _at(doc.body, spec_path)
+    spec = value_at(doc.body, spec_path)
     roles = tuple(_role(doc, (*spec_path, "roles", i), raw) for i, raw in enumerate(spec["roles"]))
     return Group(
         name=name or meta["name"],
@@ -275,13 +275,6 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
         template_patch=raw.get("templatePatch"),
         raw=raw,
     )
-
-
-def _at(body: dict[str, Any], path: JsonPath) -> Any:
-    value: Any = body
-    for part in path:
-        value = value[part]
-    return value
 
 
 def _holds_rbg_items(doc: Document) -> bool:

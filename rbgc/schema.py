@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, did_you_mean, error
-from rbgc.source import Document, JsonPath
+from rbgc.source import Document, JsonPath, path_text
 
 SCHEMA_PATH = os.path.join(
     os.path.dirname(__file__), "schemas", "rolebasedgroup.v1alpha1.schema.json"
@@ -109,10 +109,7 @@ def _show(value: Any) -> str:
 
 
 def _field(jpath: JsonPath) -> str:
-    out = ""
-    for part in jpath:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out or "(document)"
+    return path_text(jpath) or "(document)"
 
 
 class Walker:

@@ -46,6 +46,25 @@ _SCALAR_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP})
 _constructor = yaml.constructor.SafeConstructor()
 
 
+def path_text(jpath: Sequence[str | int]) -> str:
+    """A JSON path as people write it: `spec.roles[0].name` ("" for the root).
+
+    >>> path_text(("spec", "roles", 0, "name"))
+    'spec.roles[0].name'
+    """
+    out = ""
+    for part in jpath:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def value_at(body: Any, jpath: JsonPath) -> Any:
+    """The value at `jpath` (KeyError/IndexError where it does not exist)."""
+    for part in jpath:
+        body = body[part]
+    return body
+
+
 @dataclass(frozen=True, slots=True)
 class SpanIndex:
     """Where every value of a document came from (1-based line and column)."""

@@ -21,6 +21,8 @@ import json
 import os
 from typing import Any
 
+from rbgc.source import path_text
+
 TABLE = os.path.join(os.path.dirname(__file__), "patch_strategy.json")
 ROOT_TYPE = "io.k8s.api.core.v1.PodTemplateSpec"
 SCHEMA_VERSION = "1.35"
@@ -136,7 +138,7 @@ def _merge_list(
         return _merge_sorted([v for v in base if v not in values], values, base, _hashable)
     merged: list[Any] = []  # the patch's items, merged with their originals, in patch order
     for i, item in enumerate(patch):
-        where = _dotted((*at, i))
+        where = path_text((*at, i))
         if not isinstance(item, dict):
             raise PatchError(f"{where} must be an object (the list merges by {key!r})", (*at, i))
         if key not in item:
@@ -187,13 +189,6 @@ def _hashable(value: Any) -> Any:
     except TypeError:
         return json.dumps(value, sort_keys=True)
     return value
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
 
 
 def _is_directive(item: Any) -> bool:

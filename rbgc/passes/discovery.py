@@ -25,7 +25,7 @@ from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.naming import instance_address, role_object_name
 from rbgc.model import Group, Placement, Profile, Role, Waves
 from rbgc.passes.expand import Expanded
-from rbgc.source import JsonPath
+from rbgc.source import JsonPath, value_at
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -255,8 +255,6 @@ def _config_map(group: Group, role: Role, config: str, wave: int) -> Manifest:
 
 
 def _at(body: dict[str, Any], path: JsonPath) -> dict[str, Any]:
-    value: Any = body
-    for part in path:
-        value = value[part]
+    value = value_at(body, path)
     assert isinstance(value, dict)
     return value
