@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -365,9 +365,17 @@ def _strict(result: Result, version_flag: str, fmt: str, color: bool) -> list[Di
 def _write(result: Result, output: str) -> None:
     from rbgc import emit
 
-    chunks = (
-        [emit.json_list(result.bundle)] if output == "json" else emit.yaml_documents(result.bundle)
-    )
+    if output == "json":
+        try:
+            chunks: Iterable[str] = [emit.json_list(result.bundle)]
+        except ValueError:
+            sys.stderr.write(
+                "rbgc: error: a value is NaN or infinite (.nan/.inf), which JSON cannot hold\n"
+                "  help: use -o yaml, or quote the value if it is meant as a string\n"
+            )
+            raise SystemExit(ExitCode.INVALID) from None
+    else:
+        chunks = emit.yaml_documents(result.bundle)
     try:
         for chunk in chunks:
             sys.stdout.write(chunk)
@@ -433,10 +441,17 @@ def _check_dir(files: dict[str, str], out_dir: str) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when everything is valid.")
+@click.option(
+    "--separately",
+    is_flag=True,
+    help="Compile each PATH on its own (files of independent apps that reuse group names); "
+    "by default all PATHs form one program, as one `kubectl apply -f` of them would.",
+)
 @_common
 def validate(
     paths: tuple[str, ...],
     quiet: bool,
+    separately: bool,
     namespace: str | None,
     kubernetes_version: str | None,
     lws: str,
@@ -462,11 +477,13 @@ def validate(
     use_color = _color(color)
     try:
         from rbgc.diagnostics import DiagnosticError
-        from rbgc.validation import validate_paths
+        from rbgc.validation import merge_outcomes, validate_paths
 
         try:
             options = _options(namespace, kubernetes_version, lws, root)
-            outcome = validate_paths(paths, options, _kubernetes_version(kubernetes_version))
+            version = _kubernetes_version(kubernetes_version)
+            units = [(p,) for p in paths] if separately else [paths]
+            outcome = merge_outcomes(validate_paths(u, options, version) for u in units)
         except DiagnosticError as exc:
             _fail(exc.diagnostics, fmt, use_color)
         if outcome.errors:

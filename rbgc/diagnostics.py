@@ -577,6 +577,13 @@ CODES.update(
             "rollingUpdate: {maxUnavailable: 1}",
         ),
         CodeDoc(
+            "RBG520",
+            "discovery-config-too-large",
+            "The group's `/etc/rbg/config.yaml` would not fit in a ConfigMap.",
+            "The discovery file lists every instance of every role, and the API server refuses "
+            "ConfigMaps over 1 MiB; rbgc refuses before building it.",
+        ),
+        CodeDoc(
             "RBG304",
             "gang-dependency-deadlock",
             "Gang-scheduled roles also wait for each other through dependencies.",

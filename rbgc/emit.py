@@ -104,7 +104,8 @@ def yaml_documents(bundle: Bundle) -> Iterator[str]:
 def json_list(bundle: Bundle) -> str:
     """A `v1 List` like `kubectl get -o json`: `kubectl apply -f` and `jq .items[]` take it."""
     doc = {"apiVersion": "v1", "kind": "List", "items": [m.body for m in bundle.manifests]}
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    # NaN and Infinity (YAML .nan/.inf) are not JSON: refuse rather than print invalid JSON
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 _PLAIN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span
+from rbgc.k8s.conventions import SET_LABEL_INDEX, SET_LABEL_NAME
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
 
@@ -238,6 +239,14 @@ class Group:
     role_templates: tuple[RoleTemplate, ...] = ()
     set_name: str | None = None
     set_index: int | None = None
+
+    @property
+    def set_labels(self) -> dict[str, str]:
+        """The labels upstream gives a RoleBasedGroupSet's member; rbgc puts them on every
+        object the member produces (never in selectors)."""
+        if self.set_name is None:
+            return {}
+        return {SET_LABEL_NAME: self.set_name, SET_LABEL_INDEX: str(self.set_index)}
 
     def role(self, name: str) -> Role | None:
         return next((r for r in self.roles if r.name == name), None)

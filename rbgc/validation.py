@@ -7,7 +7,7 @@ should never disagree; if they do, the jsonschema finding is reported too so not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
 from rbgc.kubeschema import check_bundle, normalize_version
 from rbgc.pipeline import Options, compile_documents
 from rbgc.schema import is_rbg_document, schema
-from rbgc.source import Document, load
+from rbgc.source import Document, expand_paths, load
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,7 +82,7 @@ def validate_paths(paths: Sequence[str], options: Options, kubernetes_version: s
             diagnostics.extend(reference_errors(documents))
         return Outcome(
             diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)),
-            files=len({d.path for d in documents}),
+            files=_count_files(paths),
             objects=0,
             version=version,
         )
@@ -93,7 +93,28 @@ def validate_paths(paths: Sequence[str], options: Options, kubernetes_version: s
     ]
     return Outcome(
         diagnostics=tuple(sorted(found, key=Diagnostic.sort_key)),
-        files=len({d.path for d in documents}),
+        files=_count_files(paths),
         objects=len(result.bundle.manifests),
         version=version,
+    )
+
+
+def _count_files(paths: Sequence[str]) -> int:
+    """Input files as given (an overlay replaces its documents by its base's)."""
+    try:
+        return len(expand_paths(list(paths)))
+    except DiagnosticError:
+        return 0
+
+
+def merge_outcomes(outcomes: Iterable[Outcome]) -> Outcome:
+    """One report for several separately validated inputs."""
+    done = list(outcomes)
+    return Outcome(
+        diagnostics=tuple(
+            sorted({d for o in done for d in o.diagnostics}, key=Diagnostic.sort_key)
+        ),
+        files=sum(o.files for o in done),
+        objects=sum(o.objects for o in done),
+        version=done[0].version,
     )

@@ -539,3 +539,20 @@ def test_out_and_json_output_do_not_combine(tmp_path: Path) -> None:
     result = invoke(["build", PD, "-o", "json", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert not (tmp_path / "o").exists()
+
+
+def test_json_output_refuses_nan(tmp_path: Path) -> None:
+    path = tmp_path / "nan.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: n}\nspec: {x: .nan}\n")
+    result = invoke(["build", "-o", "json", str(path)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "NaN or infinite" in result.stderr
+
+
+def test_validate_separately_keeps_independent_apps_apart() -> None:
+    apps = [PD, str(ROOT / "overlays" / "base" / "pd-disaggregated.yaml")]  # both 'sglang-pd'
+    together = invoke(["validate", *apps])
+    assert together.exit_code == 1 and "RBG113" in together.stderr
+    apart = invoke(["validate", "--separately", *apps])
+    assert apart.exit_code == 0
+    assert apart.stdout.startswith("rbgc: 2 file(s), ")

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, warning
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.goyaml import marshal
 from rbgc.k8s.manifest import Manifest
@@ -36,6 +36,12 @@ class Discovered:
     warnings: tuple[Diagnostic, ...] = ()
 
 
+# A ConfigMap holds at most 1 MiB; each instance line takes at least ~20 bytes, so a group
+# with more instances than this is refused before its text is built.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_INSTANCES = MAX_CONFIG_BYTES // 20
+
+
 def inject_discovery(
     group: Group,
     waves: Waves,
@@ -43,7 +49,12 @@ def inject_discovery(
     expanded: Expanded,
     profiles: Mapping[str, Profile],
 ) -> Discovered:
+    instances = sum(role.replicas for role in group.roles)
+    if instances > MAX_INSTANCES:
+        raise DiagnosticError([_too_large(group, f"{instances:,} instances")])
     config = config_yaml(group)
+    if len(config.encode()) > MAX_CONFIG_BYTES:
+        raise DiagnosticError([_too_large(group, f"{len(config.encode()):,} bytes")])
     roles = {role.name: role for role in group.roles}
     out: list[Manifest] = []
     for manifest in expanded.manifests:
@@ -236,6 +247,7 @@ def _config_map(group: Group, role: Role, config: str, wave: int) -> Manifest:
                         cv.LABEL_NAME: group.name,
                         cv.LABEL_ROLE: role.name,
                         cv.MANAGED_BY: cv.MANAGER,
+                        **group.set_labels,
                     }.items()
                 )
             ),
@@ -258,3 +270,13 @@ def _at(body: dict[str, Any], path: JsonPath) -> dict[str, Any]:
     value = value_at(body, path)
     assert isinstance(value, dict)
     return value
+
+
+def _too_large(group: Group, what: str) -> Diagnostic:
+    return error(
+        "RBG520",
+        f"the discovery file of group {group.name!r} would hold {what}, more than a "
+        "ConfigMap can (1 MiB)",
+        group.span,
+        help="lower the replicas, or split the group into several groups",
+    )

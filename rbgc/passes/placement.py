@@ -106,7 +106,15 @@ def _pod_group(group: Group, api_version: str, spec: dict[str, Any]) -> Manifest
         "metadata": {
             "name": group.name,
             "namespace": group.namespace,
-            "labels": {cv.MANAGED_BY: cv.MANAGER, cv.LABEL_NAME: group.name},
+            "labels": dict(
+                sorted(
+                    {
+                        cv.MANAGED_BY: cv.MANAGER,
+                        cv.LABEL_NAME: group.name,
+                        **group.set_labels,
+                    }.items()
+                )
+            ),
             "annotations": {cv.SYNC_WAVE: "0"},
         },
         "spec": spec,

@@ -44,7 +44,7 @@ class RoleContext:
         labels = {
             **(self.role.labels if role_metadata else {}),
             **self.selector,
-            **self.set_labels(),
+            **self.group.set_labels,
             cv.MANAGED_BY: cv.MANAGER,
         }
         annotations = {
@@ -57,15 +57,6 @@ class RoleContext:
             "namespace": self.group.namespace,
             "labels": dict(sorted(labels.items())),
             "annotations": dict(sorted(annotations.items())),
-        }
-
-    def set_labels(self) -> dict[str, str]:
-        """The RoleBasedGroupSet member labels upstream puts on the child group."""
-        if self.group.set_name is None:
-            return {}
-        return {
-            cv.SET_LABEL_NAME: self.group.set_name,
-            cv.SET_LABEL_INDEX: str(self.group.set_index),
         }
 
     def manifest(
