@@ -8,10 +8,11 @@ Normal output goes to stdout; diagnostics, progress and explanations go to stder
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -85,6 +86,22 @@ def _internal(exc: BaseException) -> NoReturn:
     else:
         sys.stderr.write("  note: set RBGC_DEBUG=1 to include the traceback in the report\n")
     raise SystemExit(ExitCode.INTERNAL)
+
+
+def _guarded(func: F) -> F:
+    """Every command's last line of defence: an exception that is not a clean exit or a
+    usage error is a bug in rbgc, reported as RBG901 (exit 3) without a traceback."""
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (SystemExit, KeyboardInterrupt, click.ClickException):
+            raise
+        except Exception as exc:
+            _internal(exc)
+
+    return cast(F, run)
 
 
 def _namespace(flag: str | None) -> str:
@@ -279,6 +296,7 @@ def _compile(
     help="Exit 1 when there are warnings [env: ARGOCD_ENV_RBGC_FAIL_ON_WARNING].",
 )
 @_common
+@_guarded
 def build(
     paths: tuple[str, ...],
     output: str,
@@ -324,28 +342,23 @@ def build(
         raise click.UsageError("--out writes YAML files; -o json goes with stdout only")
     if flux and layout == "flat":
         raise click.UsageError("--flux writes one folder per wave; drop --layout flat")
-    try:
-        result = _compile(paths, namespace, kubernetes_version, lws, root, fmt, use_color)
-        if explain:
-            sys.stderr.write(result.trace.render())
-        diagnostics = list(result.warnings)
-        if strict:
-            diagnostics = _strict(result, _kubernetes_version(kubernetes_version), fmt, use_color)
-        if fail_on_warning and diagnostics:
-            _fail(diagnostics, fmt, use_color)
-        _report(diagnostics, fmt, use_color)
-        if out_dir is None:
-            _write(result, output)
+    result = _compile(paths, namespace, kubernetes_version, lws, root, fmt, use_color)
+    if explain:
+        sys.stderr.write(result.trace.render())
+    diagnostics = list(result.warnings)
+    if strict:
+        diagnostics = _strict(result, _kubernetes_version(kubernetes_version), fmt, use_color)
+    if fail_on_warning and diagnostics:
+        _fail(diagnostics, fmt, use_color)
+    _report(diagnostics, fmt, use_color)
+    if out_dir is None:
+        _write(result, output)
+    else:
+        files = _layout_files(result, out_dir, layout, flux, flux_source, root)
+        if check:
+            _check_dir(files, out_dir)
         else:
-            files = _layout_files(result, out_dir, layout, flux, flux_source, root)
-            if check:
-                _check_dir(files, out_dir)
-            else:
-                _write_dir(files, out_dir, len(result.bundle.manifests))
-    except (SystemExit, KeyboardInterrupt, click.ClickException):
-        raise
-    except Exception as exc:
-        _internal(exc)
+            _write_dir(files, out_dir, len(result.bundle.manifests))
 
 
 def _strict(result: Result, version_flag: str, fmt: str, color: bool) -> list[Diagnostic]:
@@ -448,6 +461,7 @@ def _check_dir(files: dict[str, str], out_dir: str) -> None:
     "by default all PATHs form one program, as one `kubectl apply -f` of them would.",
 )
 @_common
+@_guarded
 def validate(
     paths: tuple[str, ...],
     quiet: bool,
@@ -475,26 +489,21 @@ def validate(
     Exit codes: 0 valid, 1 problems found, 2 usage error, 3 internal error.
     """
     use_color = _color(color)
-    try:
-        from rbgc.diagnostics import DiagnosticError
-        from rbgc.validation import merge_outcomes, validate_paths
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.validation import merge_outcomes, validate_paths
 
-        try:
-            options = _options(namespace, kubernetes_version, lws, root)
-            version = _kubernetes_version(kubernetes_version)
-            units = [(p,) for p in paths] if separately else [paths]
-            outcome = merge_outcomes(validate_paths(u, options, version) for u in units)
-        except DiagnosticError as exc:
-            _fail(exc.diagnostics, fmt, use_color)
-        if outcome.errors:
-            _fail(outcome.diagnostics, fmt, use_color)
-        _report(outcome.diagnostics, fmt, use_color)
-        if not quiet and fmt == "text":
-            sys.stdout.write(outcome.summary() + "\n")
-    except (SystemExit, KeyboardInterrupt, click.ClickException):
-        raise
-    except Exception as exc:
-        _internal(exc)
+    try:
+        options = _options(namespace, kubernetes_version, lws, root)
+        version = _kubernetes_version(kubernetes_version)
+        units = [(p,) for p in paths] if separately else [paths]
+        outcome = merge_outcomes(validate_paths(u, options, version) for u in units)
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, use_color)
+    if outcome.errors:
+        _fail(outcome.diagnostics, fmt, use_color)
+    _report(outcome.diagnostics, fmt, use_color)
+    if not quiet and fmt == "text":
+        sys.stdout.write(outcome.summary() + "\n")
 
 
 def _review_options(func: F) -> F:
@@ -538,6 +547,7 @@ def _review_exit(changed: bool) -> NoReturn:
 @main.command()
 @_review_options
 @_common
+@_guarded
 def diff(
     paths: tuple[str, ...],
     git_ref: str | None,
@@ -557,21 +567,16 @@ def diff(
     masked. Exit 0 no change, 1 changes, 2 error (as kubectl diff).
     """
     use_color = _color(color)
-    try:
-        from rbgc.diagnostics import DiagnosticError
-        from rbgc.plan import render
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.plan import render
 
-        try:
-            options = _options(namespace, kubernetes_version, lws, root)
-            found = _compare(paths, git_ref, options)
-        except DiagnosticError as exc:
-            _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
-        sys.stdout.write(render.diff_view(found.changes, output, color=_color(color, sys.stdout)))
-        _review_exit(bool(found.changes))
-    except (SystemExit, KeyboardInterrupt, click.ClickException):
-        raise
-    except Exception as exc:
-        _internal(exc)
+    try:
+        options = _options(namespace, kubernetes_version, lws, root)
+        found = _compare(paths, git_ref, options)
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
+    sys.stdout.write(render.diff_view(found.changes, output, color=_color(color, sys.stdout)))
+    _review_exit(bool(found.changes))
 
 
 @main.command()
@@ -583,6 +588,7 @@ def diff(
     help="Show only the first N steps (a canary); invariants still cover the whole plan.",
 )
 @_common
+@_guarded
 def plan(
     paths: tuple[str, ...],
     git_ref: str | None,
@@ -603,29 +609,24 @@ def plan(
     Invariants are checked on every plan. Exit 0 no change, 1 changes, 2 error.
     """
     use_color = _color(color)
-    try:
-        from rbgc.diagnostics import DiagnosticError
-        from rbgc.plan import render
-        from rbgc.plan.inputs import group_changes
-        from rbgc.plan.rollout import plan as make_plan
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.plan import render
+    from rbgc.plan.inputs import group_changes
+    from rbgc.plan.rollout import plan as make_plan
 
-        try:
-            options = _options(namespace, kubernetes_version, lws, root)
-            found = _compare(paths, git_ref, options)
-            groups = group_changes(found.old.program, found.new.program, found.changes)
-            result = make_plan(
-                groups,
-                kubernetes_version=options.target.kubernetes_version,
-                stop_after=stop_after,
-            )
-        except DiagnosticError as exc:
-            _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
-        sys.stdout.write(render.plan_view(result, output, color=_color(color, sys.stdout)))
-        _review_exit(bool(found.changes))
-    except (SystemExit, KeyboardInterrupt, click.ClickException):
-        raise
-    except Exception as exc:
-        _internal(exc)
+    try:
+        options = _options(namespace, kubernetes_version, lws, root)
+        found = _compare(paths, git_ref, options)
+        groups = group_changes(found.old.program, found.new.program, found.changes)
+        result = make_plan(
+            groups,
+            kubernetes_version=options.target.kubernetes_version,
+            stop_after=stop_after,
+        )
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
+    sys.stdout.write(render.plan_view(result, output, color=_color(color, sys.stdout)))
+    _review_exit(bool(found.changes))
 
 
 @main.command()
@@ -660,6 +661,7 @@ def plan(
     "sync previews the upgrade from PATH.",
 )
 @_common
+@_guarded
 def sync(
     paths: tuple[str, ...],
     kubeconfig: str | None,
@@ -700,24 +702,19 @@ def sync(
         )
     if simulate_from and not simulate:
         raise click.UsageError("--simulate-from needs --simulate")
-    try:
-        _sync(
-            paths,
-            kubeconfig,
-            context,
-            server,
-            timeout,
-            dry_run,
-            simulate,
-            simulate_from,
-            _options(namespace, kubernetes_version, lws, root),
-            fmt,
-            use_color,
-        )
-    except (SystemExit, KeyboardInterrupt, click.ClickException):
-        raise
-    except Exception as exc:
-        _internal(exc)
+    _sync(
+        paths,
+        kubeconfig,
+        context,
+        server,
+        timeout,
+        dry_run,
+        simulate,
+        simulate_from,
+        _options(namespace, kubernetes_version, lws, root),
+        fmt,
+        use_color,
+    )
 
 
 def _sync(
@@ -828,6 +825,7 @@ def _sync_fail(diagnostic: Diagnostic, fmt: str, color: bool, code: ExitCode) ->
 
 @main.command()
 @_common
+@_guarded
 def krm(
     namespace: str | None,
     kubernetes_version: str | None,
@@ -847,25 +845,20 @@ def krm(
       kpt fn eval apps/ --exec "rbgc krm"
     """
     use_color = _color(color)
-    try:
-        from rbgc import krm as function
-        from rbgc.diagnostics import DiagnosticError
-        from rbgc.source import decode
+    from rbgc import krm as function
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.source import decode
 
-        try:
-            text = decode(sys.stdin.buffer.read(), "-")
-            chosen = namespace or function.namespace_option(text)
-            outcome = function.run(text, _options(chosen, kubernetes_version, lws, root))
-        except DiagnosticError as exc:
-            _fail(exc.diagnostics, fmt, use_color)
-        sys.stdout.write(outcome.text)
-        _report(outcome.diagnostics, fmt, use_color)
-        if not outcome.ok:
-            raise SystemExit(ExitCode.INVALID)
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        _internal(exc)
+    try:
+        text = decode(sys.stdin.buffer.read(), "-")
+        chosen = namespace or function.namespace_option(text)
+        outcome = function.run(text, _options(chosen, kubernetes_version, lws, root))
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, use_color)
+    sys.stdout.write(outcome.text)
+    _report(outcome.diagnostics, fmt, use_color)
+    if not outcome.ok:
+        raise SystemExit(ExitCode.INVALID)
 
 
 @main.command("post-render")
