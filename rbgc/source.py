@@ -14,6 +14,7 @@ Argo CD refresh; ruamel.yaml is used where rbgc rewrites YAML a human keeps edit
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -285,7 +286,15 @@ def parse_text(text: str, path: str) -> list[Document]:
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{problem} ({exc.context})"
-        raise DiagnosticError([error("RBG001", problem, span)]) from None
+        hint = None
+        if mark and problem.startswith("found undefined alias"):
+            # libyaml does not say which alias: read it from the text at the mark
+            line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+            name = re.match(r"\*([^\s,\[\]{}]+)", line[mark.column :])
+            if name:
+                problem = f"alias *{name[1]} has no anchor &{name[1]} before it"
+                hint = f"define `&{name[1]}` on an earlier value, or write the value out"
+        raise DiagnosticError([error("RBG001", problem, span, help=hint)]) from None
     except yaml.YAMLError as exc:
         raise DiagnosticError([error("RBG001", str(exc), Span(path))]) from None
     for index, node in enumerate(nodes):

@@ -321,7 +321,8 @@ def test_complex_keys_are_refused() -> None:
 def test_undefined_alias_is_a_syntax_error() -> None:
     found = only(HEAD + "x: *nowhere\n")
     assert (found.code, found.span) == ("RBG001", Span("x.yaml", 3, 4))
-    assert found.message.startswith("found undefined alias")
+    assert found.message == "alias *nowhere has no anchor &nowhere before it"
+    assert found.help == "define `&nowhere` on an earlier value, or write the value out"
 
 
 def test_quoted_keys_are_strings() -> None:
