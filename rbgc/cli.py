@@ -245,7 +245,7 @@ def _compile(
         _fail(exc.diagnostics, fmt, color)
 
 
-@main.command()
+@main.command(short_help="Compile manifests to plain Kubernetes objects (stdout or --out DIR).")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option(
     "-o",
@@ -451,7 +451,7 @@ def _check_dir(files: dict[str, str], out_dir: str) -> None:
     sys.stderr.write(f"rbgc: {out_dir} is up to date\n")
 
 
-@main.command()
+@main.command(short_help="Check manifests and their compiled objects; write nothing.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when everything is valid.")
 @click.option(
@@ -544,7 +544,7 @@ def _review_exit(changed: bool) -> NoReturn:
     raise SystemExit(ReviewExit.CHANGES if changed else ReviewExit.NO_CHANGES)
 
 
-@main.command()
+@main.command(short_help="Compare two versions: changed objects and the pods they restart.")
 @_review_options
 @_common
 @_guarded
@@ -579,7 +579,7 @@ def diff(
     _review_exit(bool(found.changes))
 
 
-@main.command()
+@main.command(short_help="Show the rollout from OLD to NEW, step by step, with its invariants.")
 @_review_options
 @click.option(
     "--stop-after",
@@ -629,7 +629,7 @@ def plan(
     _review_exit(bool(found.changes))
 
 
-@main.command()
+@main.command(short_help="Apply the compiled objects to a cluster in waves, following the plan.")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option(
     "--kubeconfig",
@@ -823,7 +823,7 @@ def _sync_fail(diagnostic: Diagnostic, fmt: str, color: bool, code: ExitCode) ->
     raise SystemExit(code)
 
 
-@main.command()
+@main.command(short_help="Run as a KRM function (kpt, kustomize): ResourceList in, out.")
 @_common
 @_guarded
 def krm(
@@ -861,7 +861,9 @@ def krm(
         raise SystemExit(ExitCode.INVALID)
 
 
-@main.command("post-render")
+@main.command(
+    "post-render", short_help="Run as a Helm post-renderer: manifests on stdin, compiled on stdout."
+)
 @click.option(
     "-n",
     "--namespace",
@@ -880,7 +882,7 @@ def post_render(ctx: click.Context, namespace: str | None) -> None:
     ctx.invoke(build, paths=("-",), namespace=namespace)
 
 
-@main.command()
+@main.command(short_help="Explain a diagnostic code, or list them all.")
 @click.argument("code", required=False)
 def explain(code: str | None) -> None:
     """Explain a diagnostic code (e.g. RBG203), or list them all.
