@@ -366,8 +366,19 @@ def floor(role: RoleInput) -> int:
     kept = min(role.old_replicas, role.new_replicas)
     if role.change is RoleChange.NONE:
         return kept
-    mu = scaled(role.strategy.max_unavailable, role.new_replicas, round_up=False)
+    _, mu = surge_and_unavailable(role.strategy, role.new_replicas)
     return max(kept - mu, 0)
+
+
+def surge_and_unavailable(strategy: Strategy, replicas: int) -> tuple[int, int]:
+    """maxSurge (rounded up) and maxUnavailable (rounded down) for `replicas`, with
+    Kubernetes' ResolveFenceposts rule: when both come to 0, one pod may be unavailable
+    (build refuses values that are 0 as written, so this only meets rounding)."""
+    ms = scaled(strategy.max_surge, replicas, round_up=True)
+    mu = scaled(strategy.max_unavailable, replicas, round_up=False)
+    if ms == 0 and mu == 0:
+        mu = 1
+    return ms, mu
 
 
 def rule_scope(rule: Rule, roles: Mapping[str, RoleInput], wave: int) -> list[str]:
@@ -817,8 +828,7 @@ class _GroupPlanner:
 
     def _roll_deployment(self, r: _Role) -> tuple[Action, int] | None:
         n = r.spec.new_replicas
-        ms = scaled(r.spec.strategy.max_surge, n, round_up=True)
-        mu = scaled(r.spec.strategy.max_unavailable, n, round_up=False)
+        ms, mu = surge_and_unavailable(r.spec.strategy, n)
         r.started = True
         down = min(r.old, max(r.old + r.new - (n - mu), 0))
         up = max(min(n - r.new, n + ms - (r.old - down + r.new)), 0)

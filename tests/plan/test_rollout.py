@@ -424,3 +424,21 @@ def test_rbg802_coordinated_scaling_with_zero_skew() -> None:
     with pytest.raises(DiagnosticError) as exc:
         plan([g])
     assert [d.code for d in exc.value.diagnostics] == ["RBG802"]
+
+
+def test_fenceposts_one_pod_may_be_unavailable_when_both_round_to_zero() -> None:
+    """Kubernetes' ResolveFenceposts: 10% of 4 rounds to 0 unavailable, 0 surge -> 1."""
+    from rbgc.plan.rollout import surge_and_unavailable
+
+    strategy = next(iter(_strategies_for_fencepost()))
+    assert surge_and_unavailable(strategy, 4) == (0, 1)
+
+
+def _strategies_for_fencepost():  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from rbgc.plan.rollout import Strategy
+
+    fields = {f.name for f in dataclasses.fields(Strategy)}
+    values = {"max_surge": 0, "max_unavailable": "10%", "partition": 0}
+    yield Strategy(**{k: v for k, v in values.items() if k in fields})  # type: ignore[arg-type]
