@@ -428,17 +428,7 @@ def test_rbg802_coordinated_scaling_with_zero_skew() -> None:
 
 def test_fenceposts_one_pod_may_be_unavailable_when_both_round_to_zero() -> None:
     """Kubernetes' ResolveFenceposts: 10% of 4 rounds to 0 unavailable, 0 surge -> 1."""
-    from rbgc.plan.rollout import surge_and_unavailable
+    from rbgc.plan.rollout import Strategy, surge_and_unavailable
 
-    strategy = next(iter(_strategies_for_fencepost()))
-    assert surge_and_unavailable(strategy, 4) == (0, 1)
-
-
-def _strategies_for_fencepost():  # type: ignore[no-untyped-def]
-    import dataclasses
-
-    from rbgc.plan.rollout import Strategy
-
-    fields = {f.name for f in dataclasses.fields(Strategy)}
-    values = {"max_surge": 0, "max_unavailable": "10%", "partition": 0}
-    yield Strategy(**{k: v for k, v in values.items() if k in fields})  # type: ignore[arg-type]
+    assert surge_and_unavailable(Strategy(max_unavailable="10%", max_surge=0), 4) == (0, 1)
+    assert surge_and_unavailable(Strategy(max_unavailable="50%", max_surge=0), 4) == (0, 2)
