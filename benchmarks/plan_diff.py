@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 
 from rbgc.pipeline import Options, Result, compile_documents
+from rbgc.plan.changes import group_changes
 from rbgc.plan.diff import diff_bundles
-from rbgc.plan.inputs import group_changes
-from rbgc.plan.rollout import plan
+from rbgc.plan.planner import plan
 from rbgc.source import parse_text
 
 ROLES, REPLICAS = 100, 10
@@ -57,7 +57,7 @@ def best(fn: Callable[[], object], runs: int = 5) -> float:
 def main() -> None:
     old, new = compiled("engine:1"), compiled("engine:2")
     changes = diff_bundles(old.bundle, new.bundle)
-    groups = group_changes(old.program, new.program, changes)
+    groups = group_changes(old.bundle, new.bundle, changes)
     for version in ((1, 33), (1, 35)):
         result = plan(groups, kubernetes_version=version)
         print(f"plan ({version}): {result.total_steps} steps, {result.restarts} pods restart")
@@ -66,14 +66,10 @@ def main() -> None:
         "compile one side": best(lambda: compiled("engine:2")),
         "diff (compiled bundles)": best(lambda: diff_bundles(old.bundle, new.bundle)),
         "plan, Kubernetes 1.33": best(
-            lambda: plan(
-                group_changes(old.program, new.program, changes), kubernetes_version=(1, 33)
-            )
+            lambda: plan(group_changes(old.bundle, new.bundle, changes), kubernetes_version=(1, 33))
         ),
         "plan, Kubernetes 1.35": best(
-            lambda: plan(
-                group_changes(old.program, new.program, changes), kubernetes_version=(1, 35)
-            )
+            lambda: plan(group_changes(old.bundle, new.bundle, changes), kubernetes_version=(1, 35))
         ),
         "diff end to end (2 compiles + diff)": best(
             lambda: diff_bundles(compiled("engine:1").bundle, compiled("engine:2").bundle)

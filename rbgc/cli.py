@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import click
 
 from rbgc import __version__
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION, version_text
 
 if TYPE_CHECKING:
     from rbgc.diagnostics import Diagnostic
     from rbgc.pipeline import Options, Result
 
-DEFAULT_KUBERNETES_VERSION = "1.33"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -118,7 +118,7 @@ def _root(flag: str | None) -> str:
 
 
 def _kubernetes_version(flag: str | None) -> str:
-    return flag or os.environ.get("KUBE_VERSION") or DEFAULT_KUBERNETES_VERSION
+    return flag or os.environ.get("KUBE_VERSION") or version_text(DEFAULT_KUBERNETES_VERSION)
 
 
 def _common(func: F) -> F:
@@ -137,7 +137,7 @@ def _common(func: F) -> F:
             envvar="ARGOCD_ENV_RBGC_KUBERNETES_VERSION",
             help=f"Kubernetes version of the target cluster [env: "
             f"ARGOCD_ENV_RBGC_KUBERNETES_VERSION; default: $KUBE_VERSION, else "
-            f"{DEFAULT_KUBERNETES_VERSION}].",
+            f"{version_text(DEFAULT_KUBERNETES_VERSION)}].",
         ),
         click.option(
             "--root",
@@ -206,13 +206,14 @@ def main() -> None:
 def _options(
     namespace: str | None, kubernetes_version: str | None, lws: str, root: str | None
 ) -> Options:
+    from rbgc.k8s import controllers
     from rbgc.k8s.naming import DNS1123_LABEL
     from rbgc.model import LwsLowering, Target
     from rbgc.pipeline import Options
 
     raw = _kubernetes_version(kubernetes_version)
     try:
-        version = Target.parse_version(raw)
+        version = controllers.parse_version(raw)
     except ValueError as exc:
         raise click.UsageError(f"--kubernetes-version / KUBE_VERSION: {exc}") from None
     default_namespace = _namespace(namespace)
@@ -611,13 +612,13 @@ def plan(
     use_color = _color(color)
     from rbgc.diagnostics import DiagnosticError
     from rbgc.plan import render
-    from rbgc.plan.inputs import group_changes
-    from rbgc.plan.rollout import plan as make_plan
+    from rbgc.plan.changes import group_changes
+    from rbgc.plan.planner import plan as make_plan
 
     try:
         options = _options(namespace, kubernetes_version, lws, root)
         found = _compare(paths, git_ref, options)
-        groups = group_changes(found.old.program, found.new.program, found.changes)
+        groups = group_changes(found.old, found.new, found.changes)
         result = make_plan(
             groups,
             kubernetes_version=options.target.kubernetes_version,
@@ -752,7 +753,7 @@ def _sync(
             cluster, clock, interval = sim, SimClock(sim), 1.0
             if old is not None:
                 controller.execute(
-                    sim, controller.prepare(sim, old, version), clock=clock, timeout=86400
+                    sim, controller.prepare(sim, old.bundle, version), clock=clock, timeout=86400
                 )
         else:
             from rbgc.sync import kube
@@ -760,7 +761,7 @@ def _sync(
             cluster = kube.connect(kubeconfig=kubeconfig, context=context, server=server)
             clock, interval = controller.WallClock(), 2.0
         try:
-            plan = controller.prepare(cluster, result, version)
+            plan = controller.prepare(cluster, result.bundle, version)
         except DiagnosticError as exc:
             _fail(exc.diagnostics, fmt, color)
         if dry_run:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from rbgc.bundle import Bundle
 from rbgc.k8s.goyaml import resolves_to_non_string
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Bundle
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -17,8 +17,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from rbgc.bundle import Bundle
 from rbgc.emit import file_name, flat_files, to_yaml
-from rbgc.model import Bundle
 
 FLUX_API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
 KUSTOMIZE_API_VERSION = "kustomize.config.k8s.io/v1beta1"

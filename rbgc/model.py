@@ -8,17 +8,16 @@ change one). Every node keeps the `Span` of the text it came from.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span
+from rbgc.k8s import controllers
+from rbgc.k8s.controllers import IntOrPercent
 from rbgc.k8s.conventions import SET_LABEL_INDEX, SET_LABEL_NAME
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
-
-IntOrPercent = int | str
 
 
 class WorkloadKind(enum.StrEnum):
@@ -130,29 +129,12 @@ class LwsLowering(enum.StrEnum):
 class Target:
     """What the output is for: the cluster's Kubernetes version and available controllers."""
 
-    kubernetes_version: tuple[int, int] = (1, 33)
+    kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION
     lws: LwsLowering = LwsLowering.NATIVE
-
-    @staticmethod
-    def parse_version(raw: str) -> tuple[int, int]:
-        """`v1.33.2`, `1.33+`, `1.33` -> (1, 33); ValueError otherwise.
-
-        >>> Target.parse_version("v1.35.1")
-        (1, 35)
-        """
-        match = re.match(r"^v?(\d+)\.(\d+)", raw.strip())
-        if not match:
-            raise ValueError(f"cannot read Kubernetes version {raw!r}; use MAJOR.MINOR, e.g. 1.33")
-        return int(match[1]), int(match[2])
 
     @property
     def version_text(self) -> str:
-        return "{}.{}".format(*self.kubernetes_version)
-
-    @property
-    def statefulset_max_unavailable(self) -> bool:
-        """MaxUnavailableStatefulSet is beta and on by default from 1.35 (alpha before)."""
-        return self.kubernetes_version >= (1, 35)
+        return controllers.version_text(self.kubernetes_version)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,10 +274,3 @@ class Placement:
     wave_offset: int = 0  # objects that gate the whole group (a PodGroup) need an earlier wave
     manifests: tuple[Manifest, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Bundle:
-    """The compiled output: ordered manifests."""
-
-    manifests: tuple[Manifest, ...]

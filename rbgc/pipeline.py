@@ -13,16 +13,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Bundle, Group, Program, Target
+from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
 from rbgc.passes.placement import place
 from rbgc.passes.validate import validate
+from rbgc.record import record_group
 from rbgc.source import Document, load
 
 PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
@@ -63,9 +65,16 @@ class Result:
     trace: Trace
 
 
-def compile_group(
-    group: Group, program: Program, target: Target, trace: Trace
-) -> tuple[tuple[Manifest, ...], tuple[Diagnostic, ...]]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compiled:
+    """One group, compiled: its objects, what the build decided, the warnings."""
+
+    manifests: tuple[Manifest, ...]
+    facts: GroupFacts
+    warnings: tuple[Diagnostic, ...]
+
+
+def compile_group(group: Group, program: Program, target: Target, trace: Trace) -> Compiled:
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
@@ -100,7 +109,11 @@ def compile_group(
         for runtime in role.engine_runtimes:
             trace.add("discovery", group, f"role {role.name}: sidecars of {runtime.profile}")
     warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
-    return discovered.manifests, warnings
+    return Compiled(
+        manifests=discovered.manifests,
+        facts=record_group(checked.group, discovered.manifests),
+        warnings=warnings,
+    )
 
 
 def compile_documents(documents: list[Document], options: Options) -> Result:
@@ -121,25 +134,27 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     manifests: list[Manifest] = list(program.passthrough)
+    facts: list[GroupFacts] = []
     # The groups of one RoleBasedGroupSet share their text: report each place once.
     reported: set[tuple[str, Span | None]] = set()
     for group in program.groups:
         try:
-            made, found = compile_group(group, program, options.target, trace)
+            compiled = compile_group(group, program, options.target, trace)
         except DiagnosticError as exc:
             for d in exc.diagnostics:
                 if group.set_name is None or (d.code, d.span) not in reported:
                     problems.append(d)
                     reported.add((d.code, d.span))
             continue
-        manifests.extend(made)
-        warnings.extend(found)
+        manifests.extend(compiled.manifests)
+        facts.append(compiled.facts)
+        warnings.extend(compiled.warnings)
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
     return Result(
-        bundle=Bundle(manifests=ordered),
+        bundle=Bundle(manifests=ordered, groups=tuple(sorted(facts, key=lambda g: g.key))),
         program=program,
         warnings=tuple(sorted(set(warnings), key=Diagnostic.sort_key)),
         trace=trace,

@@ -36,6 +36,8 @@ SET_LABEL_NAME = "rolebasedgroupset.workloads.x-k8s.io/name"
 SET_LABEL_INDEX = "rolebasedgroupset.workloads.x-k8s.io/rbg-index"
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
+# `--lws statefulsets`: tells the leader StatefulSet's pods from the workers' (selector label).
+LWS_MEMBER = "rbgc.io/lws-member"
 MANAGER = "rbgc"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 

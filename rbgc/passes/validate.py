@@ -24,6 +24,8 @@ from rbgc.diagnostics import (
     error,
     warning,
 )
+from rbgc.k8s import controllers
+from rbgc.k8s.controllers import scaled, written_zero
 from rbgc.k8s.naming import (
     DNS1035_LABEL,
     DNS1123_LABEL,
@@ -32,7 +34,6 @@ from rbgc.k8s.naming import (
     role_object_name,
 )
 from rbgc.model import Group, LwsLowering, Profile, Role, Target, WorkloadKind
-from rbgc.rollout import scaled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,13 +277,12 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
         return group.document.span(*base, field)
 
     surge = scaled(ru.max_surge, role.replicas, round_up=True)
-    unavailable = scaled(ru.max_unavailable, role.replicas, round_up=False)
     if kind is WorkloadKind.STATEFULSET:
         # upstream's own check, on the values scaled against the replicas (§1.5)
-        stuck = surge == 0 and unavailable == 0
+        stuck = surge == 0 and scaled(ru.max_unavailable, role.replicas, round_up=False) == 0
     else:
         # Kubernetes' Deployment (and LWS) validation compares the values as written
-        stuck = _literal_zero(ru.max_surge) and _literal_zero(ru.max_unavailable)
+        stuck = written_zero(ru.max_surge) and written_zero(ru.max_unavailable)
     if stuck:
         yield error(
             "RBG114",
@@ -293,7 +293,8 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
         )
         return
     if kind is WorkloadKind.STATEFULSET:
-        if _literal_zero(ru.max_unavailable) and target.statefulset_max_unavailable:
+        honoured = controllers.honours_statefulset_max_unavailable(target.kubernetes_version)
+        if written_zero(ru.max_unavailable) and honoured:
             yield error(
                 "RBG115",
                 f"role {role.name!r}: a StatefulSet's maxUnavailable may not be 0 on Kubernetes "
@@ -302,7 +303,12 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
                 help="a StatefulSet cannot surge without a controller: allow maxUnavailable: 1 "
                 "(or a percentage), and add replicas if the capacity must not drop",
             )
-        if unavailable > 1 and not target.statefulset_max_unavailable:
+        # What the controller would take down from 1.35 on (rounded up), against what it
+        # does now: one pod at a time.
+        asked = controllers.statefulset_max_unavailable(
+            ru.max_unavailable, role.replicas, controllers.MAX_UNAVAILABLE_STATEFULSET
+        )
+        if asked > 1 and not honoured:
             yield warning(
                 "RBG140",
                 f"role {role.name!r}: StatefulSet maxUnavailable {ru.max_unavailable} is ignored "
@@ -356,7 +362,3 @@ def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
             span if policy else role.span,
             help="set `restartPolicy: None` to accept that, or use --lws native",
         )
-
-
-def _literal_zero(value: int | str) -> bool:
-    return value == 0 or value == "0%"

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rbgc.bundle import Bundle
+from rbgc.k8s.controllers import Path
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Bundle
 from rbgc.plan import impact
-from rbgc.plan.impact import ChangeClass, Path
+from rbgc.plan.impact import ChangeClass
 
 MASK = "++++++++"
 
@@ -165,20 +166,36 @@ def _with_body(m: Manifest, body: dict[str, Any]) -> Manifest:
     return replace(m, body=body)
 
 
-def _is_secret(body: Mapping[str, Any]) -> bool:
-    return body.get("kind") == "Secret" and body.get("apiVersion") == "v1"
+def _is_secret(body: Any) -> bool:
+    return (
+        isinstance(body, dict) and body.get("kind") == "Secret" and body.get("apiVersion") == "v1"
+    )
+
+
+def _secrets(body: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The Secrets a body holds, by (namespace, name): itself, or the items of a `v1 List`."""
+    if _is_secret(body):
+        return {("", ""): body}
+    items = body.get("items") if body.get("kind") == "List" else None
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for i, item in enumerate(items if isinstance(items, list) else ()):
+        if _is_secret(item):
+            meta = item.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}
+            out[(str(meta.get("namespace", "")), str(meta.get("name", f"#{i}")))] = item
+    return out
 
 
 def masked(m: Manifest) -> Manifest:
     """The manifest with its Secret values replaced by `++++++++`."""
-    if not _is_secret(m.body):
+    if not _secrets(m.body):
         return m
     (body,) = _mask(m.body)
     return _with_body(m, body)
 
 
 def _mask_pair(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    if not (_is_secret(old) or _is_secret(new)):
+    if not (_secrets(old) or _secrets(new)):
         return old, new
     a, b = _mask(old, new)
     return a, b
@@ -188,21 +205,24 @@ def _mask(*bodies: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     """gitops-engine's HideSecretData: per key, equal values get equal masks and every other
     value one four `+` longer, so a reviewer sees that a value changed but never the value."""
     out = tuple(copy.deepcopy(b) for b in bodies)
-    for section in ("data", "stringData"):
-        maps = [b.get(section) for b in out]
-        keys = sorted({k for m in maps if isinstance(m, dict) for k in m})
-        for key in keys:
-            seen: dict[str, str] = {}
-            for m in maps:
-                if isinstance(m, dict) and key in m:
-                    value = str(m[key])
-                    m[key] = seen.setdefault(value, MASK + "++++" * len(seen))
-    for b in out:
-        annotations = (b.get("metadata") or {}).get("annotations")
-        if isinstance(annotations, dict):
-            for key in ("kubectl.kubernetes.io/last-applied-configuration",):
-                if key in annotations:
-                    annotations[key] = MASK
+    found = [_secrets(b) for b in out]
+    for which in sorted({k for f in found for k in f}):
+        secrets = [f.get(which) for f in found]
+        for section in ("data", "stringData"):
+            maps = [s.get(section) if s is not None else None for s in secrets]
+            keys = sorted({k for m in maps if isinstance(m, dict) for k in m})
+            for key in keys:
+                seen: dict[str, str] = {}
+                for m in maps:
+                    if isinstance(m, dict) and key in m:
+                        value = str(m[key])
+                        m[key] = seen.setdefault(value, MASK + "++++" * len(seen))
+        for s in secrets:
+            annotations = (s or {}).get("metadata", {}).get("annotations")
+            if isinstance(annotations, dict):
+                for key in ("kubectl.kubernetes.io/last-applied-configuration",):
+                    if key in annotations:
+                        annotations[key] = MASK
     return out
 
 

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
-
-Path = tuple[str | int, ...]
+from rbgc.k8s.controllers import Path, at, pods, replicas
 
 
 class ChangeClass(enum.StrEnum):
@@ -44,56 +43,14 @@ def ordered(classes: Iterable[ChangeClass]) -> tuple[ChangeClass, ...]:
     return tuple(sorted(set(classes), key=lambda c: c.rank))
 
 
-@dataclass(frozen=True, slots=True)
-class WorkloadShape:
-    """Where a workload kind keeps its pods: templates, replicas, partition, pods per replica."""
-
-    templates: tuple[Path, ...]
-    partition: Path | None
-    size: Path | None = None  # pods per replica (LeaderWorkerSet groups)
-
-
-WORKLOADS: Mapping[tuple[str, str], WorkloadShape] = {
-    ("apps", "StatefulSet"): WorkloadShape(
-        templates=(("spec", "template"),),
-        partition=("spec", "updateStrategy", "rollingUpdate", "partition"),
-    ),
-    ("apps", "Deployment"): WorkloadShape(templates=(("spec", "template"),), partition=None),
-    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): WorkloadShape(
-        templates=(
-            ("spec", "leaderWorkerTemplate", "leaderTemplate"),
-            ("spec", "leaderWorkerTemplate", "workerTemplate"),
-        ),
-        partition=("spec", "rolloutStrategy", "rollingUpdateConfiguration", "partition"),
-        size=("spec", "leaderWorkerTemplate", "size"),
-    ),
-}
-
-_STATEFULSET_MUTABLE = frozenset(
-    {
-        "replicas",
-        "ordinals",
-        "template",
-        "updateStrategy",
-        "revisionHistoryLimit",
-        "persistentVolumeClaimRetentionPolicy",
-        "minReadySeconds",
-    }
-)
-
-# (api group, kind) -> spec paths the API server refuses to change.
+# (api group, kind) -> spec paths the API server refuses to change, beyond the workloads'.
 _IMMUTABLE: Mapping[tuple[str, str], tuple[Path, ...]] = {
-    ("apps", "Deployment"): (("spec", "selector"),),
     ("apps", "ReplicaSet"): (("spec", "selector"),),
     ("apps", "DaemonSet"): (("spec", "selector"),),
     ("batch", "Job"): (("spec", "selector"), ("spec", "template")),
     ("", "Service"): (("spec", "clusterIP"), ("spec", "clusterIPs")),
-    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): (("spec", "leaderWorkerTemplate", "size"),),
+    **{key: shape.immutable for key, shape in controllers.WORKLOADS.items()},
 }
-
-
-def workload(api_group: str, kind: str) -> WorkloadShape | None:
-    return WORKLOADS.get((api_group, kind))
 
 
 def classify(api_group: str, kind: str, old: Mapping[str, Any], path: Path) -> ChangeClass:
@@ -107,45 +64,17 @@ def classify(api_group: str, kind: str, old: Mapping[str, Any], path: Path) -> C
         # An immutable ConfigMap/Secret refuses any data change, and cannot become mutable.
         return ChangeClass.RECREATE if old.get("immutable") is True else ChangeClass.CONFIG
     if key == ("apps", "StatefulSet") and path[0] == "spec":
-        if len(path) == 1 or path[1] not in _STATEFULSET_MUTABLE:
+        if len(path) == 1 or path[1] not in controllers.STATEFULSET_MUTABLE:
             return ChangeClass.RECREATE
     if any(path[: len(p)] == p for p in _IMMUTABLE.get(key, ())):
         return ChangeClass.RECREATE
-    shape = WORKLOADS.get(key)
+    shape = controllers.WORKLOADS.get(key)
     if shape is not None:
         if any(path[: len(t)] == t for t in shape.templates):
             return ChangeClass.RESTARTS
         if path == ("spec", "replicas"):
             return ChangeClass.SCALE
     return ChangeClass.CONFIG
-
-
-def at(body: Mapping[str, Any], path: Path) -> Any:
-    value: Any = body
-    for part in path:
-        if isinstance(part, int):
-            value = value[part] if isinstance(value, list) and part < len(value) else None
-        else:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if value is None:
-            return None
-    return value
-
-
-def replicas(body: Mapping[str, Any]) -> int:
-    value = at(body, ("spec", "replicas"))
-    return value if isinstance(value, int) else 1  # the API server's default
-
-
-def pods_per_replica(shape: WorkloadShape, body: Mapping[str, Any]) -> int:
-    value = at(body, shape.size) if shape.size else None
-    return value if isinstance(value, int) else 1
-
-
-def pods(api_group: str, kind: str, body: Mapping[str, Any]) -> int:
-    """How many pods an object runs (0 for objects that are not workloads)."""
-    shape = workload(api_group, kind)
-    return 0 if shape is None else replicas(body) * pods_per_replica(shape, body)
 
 
 def restarts(
@@ -155,23 +84,26 @@ def restarts(
     new: Mapping[str, Any],
     classes: tuple[ChangeClass, ...],
 ) -> int:
-    """Pods replaced by this change: old pods that are terminated and started again.
+    """Pods replaced by this change: old pods that are terminated and whose place a pod at the
+    new template takes.
 
     Pods added by a scale-up start at the new template and pods removed by a scale-down are
     not replaced, so neither counts. A StatefulSet or LeaderWorkerSet keeps the ordinals
-    below the new `partition` at the old template. A recreate replaces every old pod.
+    below the new `partition` at the old template. A recreate terminates every old pod; as
+    many of them as NEW runs are replaced, the rest are removed.
     """
-    shape = workload(api_group, kind)
+    shape = controllers.WORKLOADS.get((api_group, kind))
     if shape is None:
         return 0
     if ChangeClass.RECREATE in classes:
-        return pods(api_group, kind, old)
+        return min(pods(old), pods(new))
     if ChangeClass.RESTARTS not in classes:
         return 0
     kept = min(replicas(old), replicas(new))
-    partition = at(new, shape.partition) if shape.partition else 0
+    where = controllers.partition_path(shape)
+    partition = at(new, where) if where else 0
     held = partition if isinstance(partition, int) else 0
-    return max(kept - held, 0) * pods_per_replica(shape, new)
+    return max(kept - held, 0) * controllers.pods_per_replica(new)
 
 
 def consequences(
@@ -184,7 +116,7 @@ def consequences(
 ) -> tuple[str, ...]:
     """What applying the change means, in words a reviewer acts on."""
     out: list[str] = []
-    n_old = pods(api_group, kind, old)
+    n_old = pods(old)
     if ChangeClass.RECREATE in classes:
         fields = ", ".join(immutable_paths)
         out.append(

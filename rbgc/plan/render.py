@@ -11,10 +11,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rbgc.k8s import controllers
 from rbgc.k8s.manifest import Manifest
-from rbgc.plan import impact
 from rbgc.plan.diff import ABSENT, Added, Change, Changed, FieldChange, Removed, summary
-from rbgc.plan.rollout import Action, Plan, Step
+from rbgc.plan.model import Action, Op, Plan, Step
 
 DIFF_FORMAT = "rbgc.diff/v1"
 PLAN_FORMAT = "rbgc.plan/v1"
@@ -51,7 +51,7 @@ def _where(m: Manifest) -> str:
 
 
 def _pods(m: Manifest) -> int:
-    return impact.pods(m.api_group, m.kind, m.body)
+    return controllers.pods(m.body)
 
 
 def _value(v: Any) -> str:
@@ -195,14 +195,13 @@ def action_text(a: Action) -> str:
     if a.partition is not None:
         target += f", partition {a.partition}"
     parts = []
-    if a.op == "recreate":
+    if a.op is Op.RECREATE:
         return (
-            f"delete and create again ({target}): all {a.delete * a.pods_per_replica} old "
-            f"pod(s) go down at once{per}"
+            f"delete and create again ({target}): all {a.pods_down} old pod(s) go down at once{per}"
         )
-    if a.op == "delete":
+    if a.op is Op.DELETE:
         return f"delete the {a.kind}: stop {_names(a.deleted, a.delete, 'old')}{per}"
-    if a.op == "create":
+    if a.op is Op.CREATE:
         return f"create the {a.kind} ({target}): start {_names(a.created, a.create, 'new')}{per}"
     if a.replace:
         parts.append(f"replace {_names(a.replaced, a.replace, 'old')}")

@@ -6,30 +6,24 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, DiagnosticError
-from rbgc.model import Bundle, Program
 from rbgc.pipeline import Options, compile_documents
 from rbgc.plan.diff import Change, diff_bundles
 from rbgc.source import load
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Side:
-    bundle: Bundle
-    program: Program
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Comparison:
-    old: Side
-    new: Side
+    old: Bundle
+    new: Bundle
     changes: tuple[Change, ...]
 
 
-EMPTY = Side(bundle=Bundle(manifests=()), program=Program(groups=(), passthrough=()))
+EMPTY = Bundle(manifests=())
 
 
-def compile_side(paths: Sequence[str], options: Options) -> Side:
+def compile_side(paths: Sequence[str], options: Options) -> Bundle:
     """A side with no documents at all is empty (a file that does not exist yet, or any more)."""
     if not paths:
         return EMPTY
@@ -37,7 +31,7 @@ def compile_side(paths: Sequence[str], options: Options) -> Side:
     if not documents:
         return EMPTY
     result = compile_documents(documents, options)
-    return Side(bundle=result.bundle, program=result.program)
+    return result.bundle
 
 
 def compare(old_paths: Sequence[str], new_paths: Sequence[str], options: Options) -> Comparison:
@@ -52,7 +46,7 @@ def compare(old_paths: Sequence[str], new_paths: Sequence[str], options: Options
     if problems:
         raise DiagnosticError(problems)
     old, new = sides
-    return Comparison(old=old, new=new, changes=diff_bundles(old.bundle, new.bundle))
+    return Comparison(old=old, new=new, changes=diff_bundles(old, new))
 
 
 def compare_git(ref: str, paths: Sequence[str], options: Options) -> Comparison:
@@ -67,4 +61,4 @@ def compare_git(ref: str, paths: Sequence[str], options: Options) -> Comparison:
         except DiagnosticError as exc:
             raise DiagnosticError(gitrev.relabel(exc.diagnostics, into, ref)) from None
     new = compile_side(paths, options)
-    return Comparison(old=old, new=new, changes=diff_bundles(old.bundle, new.bundle))
+    return Comparison(old=old, new=new, changes=diff_bundles(old, new))

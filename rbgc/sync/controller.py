@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rbgc.bundle import Bundle
+from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness, readiness
 from rbgc.k8s.conventions import LABEL_NAME
-from rbgc.pipeline import Result
-from rbgc.sync.cluster import Cluster, KindNotServed, Object, Readiness, Ref, readiness
+from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
 from rbgc.sync.plan import SyncPlan, SyncStep, Target, group_kinds, sync_plan
 
 
@@ -52,24 +53,23 @@ class Outcome:
     elapsed: float
 
 
-def read_live(cluster: Cluster, result: Result) -> list[Object]:
+def read_live(cluster: Cluster, bundle: Bundle) -> list[Object]:
     """The live workloads of NEW's groups. Every kind the groups use is listed, so a missing
     CRD is reported (`KindNotServed`) before anything is applied; a missing workload kind
     (no LeaderWorkerSet CRD) only means no such workload exists yet."""
-    workload_kinds = {"StatefulSet", "Deployment", "LeaderWorkerSet"}
-    used = {(m.api_version, m.kind) for m in result.bundle.manifests}
+    used = {(m.api_version, m.kind) for m in bundle.manifests}
     live: list[Object] = []
-    for namespace, group, api_version, kind in group_kinds(result):
+    for namespace, group, api_version, kind in group_kinds(bundle):
         try:
             live.extend(cluster.list(api_version, kind, namespace, {LABEL_NAME: group}))
         except KindNotServed:
-            if kind not in workload_kinds or (api_version, kind) in used:
+            if kind not in WORKLOAD_KINDS or (api_version, kind) in used:
                 raise
-    return [o for o in live if o.get("kind") in workload_kinds]
+    return [o for o in live if o.get("kind") in WORKLOAD_KINDS]
 
 
-def prepare(cluster: Cluster, result: Result, kubernetes_version: tuple[int, int]) -> SyncPlan:
-    return sync_plan(result, read_live(cluster, result), kubernetes_version)
+def prepare(cluster: Cluster, bundle: Bundle, kubernetes_version: tuple[int, int]) -> SyncPlan:
+    return sync_plan(bundle, read_live(cluster, bundle), kubernetes_version)
 
 
 def execute(

@@ -25,32 +25,24 @@ Roles only OLD has are deleted after the last wave, as Argo CD prunes last.
 from __future__ import annotations
 
 import copy
+import enum
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rbgc.bundle import Bundle, WorkloadFacts, facts_of
 from rbgc.diagnostics import Span
+from rbgc.k8s import controllers
+from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness
 from rbgc.k8s.conventions import LABEL_NAME, LABEL_ROLE, SYNC_WAVE
 from rbgc.k8s.manifest import Manifest
-from rbgc.k8s.naming import role_object_name
-from rbgc.model import Bundle, Group, WorkloadKind
-from rbgc.passes.dependencies import resolve_dependencies
-from rbgc.pipeline import Result
-from rbgc.plan.diff import Change, diff_bundles
-from rbgc.plan.inputs import classify, role_input, rules_of
-from rbgc.plan.rollout import (
-    Action,
-    GroupChange,
-    Plan,
-    RoleChange,
-    RoleInput,
-    Step,
-    Strategy,
-    plan,
-)
-from rbgc.sync.cluster import WORKLOAD_KINDS, Object, Readiness, Ref
+from rbgc.plan.changes import group_changes
+from rbgc.plan.diff import diff_bundles
+from rbgc.plan.model import Action, Op, Plan, Step
+from rbgc.plan.planner import plan
+from rbgc.sync.cluster import Object, Ref
 
 APPLIED = "rbgc.io/applied"  # the compiled body rbgc applied last: OLD of the next sync
 LIVE = Span("<cluster>")
@@ -69,24 +61,24 @@ class Target:
     settle: bool = False
 
     def done(self, state: Readiness | None) -> bool:
-        return (
-            state is not None
-            and state.observed
-            and state.replicas == self.replicas
-            and state.ready >= self.replicas
-            and state.updated >= self.updated
-            and (not self.settle or state.current <= self.replicas)
-        )
+        return state is not None and state.reaches(self.replicas, self.updated, settle=self.settle)
 
     def wanted(self) -> str:
         return f"{self.replicas} ready, {self.updated} updated"
+
+
+class StepOp(enum.StrEnum):
+    APPLY = "apply"  # objects that need no rollout step
+    ROLLOUT = "rollout"  # one planner step: workloads with its replicas and partition
+    GATE = "gate"  # a wave's workloads as compiled, then wait until they are ready
+    DELETE = "delete"  # workloads of removed roles, after the last wave
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncStep:
     number: int
     wave: int
-    op: str  # "apply" | "rollout" | "gate" | "delete"
+    op: StepOp
     summary: str
     delete: tuple[Ref, ...] = ()
     apply: tuple[Object, ...] = ()
@@ -99,115 +91,78 @@ class SyncPlan:
     rollout: Plan
 
 
-def group_kinds(result: Result) -> list[tuple[str, str, str, str]]:
+def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:
     """(namespace, group, apiVersion, kind) to read live: every workload kind, and every other
     kind the group's objects use (so a CRD that is missing shows before anything is applied)."""
     out: set[tuple[str, str, str, str]] = set()
-    for g in result.program.groups:
-        for kind in WorkloadKind:
-            out.add((g.namespace, g.name, kind.api_version, kind.kind))
-    for m in result.bundle.manifests:
+    for g in bundle.groups:
+        for shape in controllers.WORKLOADS.values():
+            out.add((g.namespace, g.name, shape.api_version, shape.kind))
+    for m in bundle.manifests:
         if m.group is not None:
             out.add((m.namespace, m.group, m.api_version, m.kind))
     return sorted(out)
 
 
 def sync_plan(
-    result: Result, live: Sequence[Mapping[str, Any]], kubernetes_version: tuple[int, int]
+    bundle: Bundle, live: Sequence[Mapping[str, Any]], version: tuple[int, int]
 ) -> SyncPlan:
     """The steps that take the cluster from `live` to NEW; raises RBG802/RBG803."""
-    role_manifests = {
-        (m.namespace, str(m.group), str(m.role)): m
-        for m in result.bundle.manifests
+    workloads = tuple(
+        m
+        for m in bundle.manifests
         if m.group is not None and m.role is not None and m.kind in WORKLOAD_KINDS
-    }
-    live_roles = _live_roles(result.program.groups, live)
-    changes = diff_bundles(
-        Bundle(manifests=tuple(_old_manifest(o) for o in live_roles.values())),
-        Bundle(manifests=tuple(role_manifests.values())),
     )
-    by_identity = {c.subject.identity(): c for c in changes}
-    groups = tuple(_group(g, live_roles, by_identity) for g in result.program.groups)
-    rollout = plan(groups, kubernetes_version=kubernetes_version)
-    return SyncPlan(steps=_steps(result, rollout, role_manifests, live_roles), rollout=rollout)
+    applied = live_manifests(bundle, live)
+    old = Bundle(manifests=applied, groups=facts_of(applied))
+    new = Bundle(manifests=workloads, groups=bundle.groups)
+    rollout = plan(group_changes(old, new, diff_bundles(old, new)), kubernetes_version=version)
+    return SyncPlan(steps=_steps(bundle, rollout, old), rollout=rollout)
 
 
-def _live_roles(
-    groups: Sequence[Group], live: Sequence[Mapping[str, Any]]
-) -> dict[tuple[str, str, str], Object]:
-    wanted = {(g.namespace, g.name) for g in groups}
-    out: dict[tuple[str, str, str], Object] = {}
+def live_manifests(bundle: Bundle, live: Sequence[Mapping[str, Any]]) -> tuple[Manifest, ...]:
+    """The live workloads of NEW's groups as rbgc last applied them (OLD of this sync)."""
+    wanted = {(g.namespace, g.name) for g in bundle.groups}
+    out = []
     for body in live:
-        ref = Ref.of(body)
-        labels = (body.get("metadata") or {}).get("labels") or {}
+        labels = controllers.at(body, ("metadata", "labels"))
+        labels = labels if isinstance(labels, Mapping) else {}
         group, role = labels.get(LABEL_NAME), labels.get(LABEL_ROLE)
+        ref = Ref.of(body)
         if ref.kind in WORKLOAD_KINDS and (ref.namespace, group) in wanted and role:
-            out[(ref.namespace, str(group), str(role))] = dict(body)
-    return out
+            out.append(
+                Manifest(
+                    body=_old_body(body),
+                    wave=_wave(body),
+                    origin=LIVE,
+                    group=str(group),
+                    role=str(role),
+                )
+            )
+    return tuple(out)
 
 
-def _old_manifest(body: Mapping[str, Any]) -> Manifest:
+def _old_body(body: Mapping[str, Any]) -> Object:
     meta = body.get("metadata") or {}
     applied = (meta.get("annotations") or {}).get(APPLIED)
     if applied:
-        old: dict[str, Any] = json.loads(applied)
-    else:
-        old = {k: copy.deepcopy(v) for k, v in body.items() if k != "status"}
-        old["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_FIELDS}
-    return Manifest(body=old, wave=_wave(body), origin=LIVE)
+        try:
+            found = json.loads(applied)
+        except ValueError:
+            found = None
+        if isinstance(found, dict):
+            return found
+    old = {k: copy.deepcopy(v) for k, v in body.items() if k != "status"}
+    old["metadata"] = {k: v for k, v in meta.items() if k not in _SERVER_FIELDS}
+    return old
 
 
 def _wave(body: Mapping[str, Any]) -> int:
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    value = controllers.at(body, ("metadata", "annotations", SYNC_WAVE))
     try:
-        return int(annotations.get(SYNC_WAVE, 0))
-    except ValueError:
+        return int(value)
+    except (TypeError, ValueError):
         return 0
-
-
-def _replicas(body: Mapping[str, Any]) -> int:
-    return int((body.get("spec") or {}).get("replicas", 1))
-
-
-def _group(
-    g: Group,
-    live_roles: Mapping[tuple[str, str, str], Object],
-    changes: Mapping[tuple[str, str, str, str], Change],
-) -> GroupChange:
-    waves = resolve_dependencies(g).of_role
-    roles: list[RoleInput] = []
-    for role in g.roles:
-        kind = role.kind or WorkloadKind.STATEFULSET
-        name = role_object_name(g.name, role.name)
-        found = live_roles.get((g.namespace, g.name, role.name))
-        if found is None:
-            change, old = RoleChange.ADD, 0
-        elif found.get("kind") != kind.kind:
-            change, old = RoleChange.RECREATE, _replicas(found)
-        else:
-            identity = (kind.api_version.rpartition("/")[0], kind.kind, g.namespace, name)
-            change, old = classify(changes.get(identity)), _replicas(found)
-        roles.append(role_input(role, kind, name, waves[role.name], old, change))
-    present = {r.name for r in g.roles}
-    for (ns, group, role_name), body in sorted(live_roles.items()):
-        if (ns, group) != (g.namespace, g.name) or role_name in present:
-            continue
-        kind = WorkloadKind(f"{body['apiVersion']}/{body['kind']}")
-        lwt = (body.get("spec") or {}).get("leaderWorkerTemplate") or {}
-        roles.append(
-            RoleInput(
-                name=role_name,
-                kind=kind,
-                wave=_wave(body),
-                old_replicas=_replicas(body),
-                new_replicas=0,
-                change=RoleChange.REMOVE,
-                strategy=Strategy.default(kind),
-                object_name=Ref.of(body).name,
-                size=int(lwt.get("size", 1)),
-            )
-        )
-    return GroupChange(namespace=g.namespace, name=g.name, roles=tuple(roles), rules=rules_of(g))
 
 
 def with_step(body: Mapping[str, Any], replicas: int, partition: int | None) -> Object:
@@ -216,14 +171,14 @@ def with_step(body: Mapping[str, Any], replicas: int, partition: int | None) -> 
     out = copy.deepcopy(dict(body))
     compiled = json.dumps(body, sort_keys=True, separators=(",", ":"))
     out.setdefault("metadata", {}).setdefault("annotations", {})[APPLIED] = compiled
-    spec = out.setdefault("spec", {})
-    spec["replicas"] = replicas
-    if partition is not None and out.get("kind") == "StatefulSet":
-        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
-        strategy.setdefault("rollingUpdate", {})["partition"] = partition
-    elif partition is not None and out.get("kind") == "LeaderWorkerSet":
-        strategy = spec.setdefault("rolloutStrategy", {"type": "RollingUpdate"})
-        strategy.setdefault("rollingUpdateConfiguration", {})["partition"] = partition
+    out.setdefault("spec", {})["replicas"] = replicas
+    shape = controllers.shape_of(out)
+    where = controllers.partition_path(shape) if shape else None
+    if partition is not None and where is not None:
+        node = out
+        for key in where[:-1]:
+            node = node.setdefault(str(key), {})
+        node[str(where[-1])] = partition
     return out
 
 
@@ -233,99 +188,94 @@ def _who(m: Manifest) -> str:
     return f"role {m.role} of {m.namespace}/{m.group}"
 
 
-def _steps(
-    result: Result,
-    rollout: Plan,
-    role_manifests: Mapping[tuple[str, str, str], Manifest],
-    live_roles: Mapping[tuple[str, str, str], Object],
-) -> tuple[SyncStep, ...]:
-    by_object = {(m.kind, m.namespace, m.name): m for m in role_manifests.values()}
-    deletes = [s for s in rollout.steps if all(a.op == "delete" for a in s.actions)]
+def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
+    unit_of = {w.identity(): (g.key, w.unit) for g in bundle.groups for w in g.workloads()}
+    by_unit = {unit_of[m.identity()]: m for m in bundle.manifests if m.identity() in unit_of}
+    removed = {(g.key, w.unit): w for g in old.groups for w in g.workloads()}
+    deletes = [s for s in rollout.steps if all(a.op is Op.DELETE for a in s.actions)]
     moves = [s for s in rollout.steps if s not in deletes]
     moved = {(s.group, a.role) for s in moves for a in s.actions}
-    manifests = result.bundle.manifests
-    # The bundle's waves, not the planner's dependency levels: a gang-scheduled group's
-    # workloads sit one wave after their PodGroup (design.md §3).
-    wave_of = {
-        s.number: max(by_object[(a.kind, s.group.split("/")[0], a.object)].wave for a in s.actions)
-        for s in moves
-    }
-    waves = sorted({m.wave for m in manifests} | set(wave_of.values()))
+    manifests = bundle.manifests
+    waves = sorted({m.wave for m in manifests} | {s.wave for s in moves})
     steps: list[SyncStep] = []
 
-    def add(wave: int, op: str, summary: str, **kw: Any) -> None:
+    def add(wave: int, op: StepOp, summary: str, **kw: Any) -> None:
         steps.append(SyncStep(number=len(steps) + 1, wave=wave, op=op, summary=summary, **kw))
 
     for wave in waves:
         here = [m for m in manifests if m.wave == wave]
-        covered = [
-            m
-            for m in here
-            if m.kind in WORKLOAD_KINDS and (f"{m.namespace}/{m.group}", m.role) in moved
-        ]
+        covered = [m for m in here if unit_of.get(m.identity()) in moved]
         plain = [m for m in here if m not in covered]
         if plain:
             bodies = tuple(
-                with_step(m.body, _replicas(m.body), None)
-                if m.role is not None and m.kind in WORKLOAD_KINDS
+                with_step(m.body, controllers.replicas(m.body), None)
+                if m.identity() in unit_of
                 else m.body
                 for m in plain
             )
             kinds = Counter(m.kind for m in plain)
             listed = ", ".join(f"{k} x{n}" if n > 1 else k for k, n in kinds.items())
-            add(wave, "apply", f"wave {wave}: apply {len(plain)} object(s): {listed}", apply=bodies)
-        for s in (s for s in moves if wave_of[s.number] == wave):
-            delete, apply, wait = _rollout(s, by_object, live_roles)
-            add(wave, "rollout", _describe(s, wave), delete=delete, apply=apply, wait=wait)
-        workloads = [m for m in here if m.kind in WORKLOAD_KINDS]
+            add(
+                wave,
+                StepOp.APPLY,
+                f"wave {wave}: apply {len(plain)} object(s): {listed}",
+                apply=bodies,
+            )
+        for s in (s for s in moves if s.wave == wave):
+            delete, apply, wait = _rollout(s, by_unit, removed)
+            add(wave, StepOp.ROLLOUT, _describe(s, wave), delete=delete, apply=apply, wait=wait)
+        workloads = [m for m in here if m.identity() in unit_of]
         if workloads:
             targets = tuple(
                 Target(
                     ref=Ref.of(m.body),
                     who=_who(m),
                     span=m.origin,
-                    replicas=_replicas(m.body),
-                    updated=_final_updated(m, rollout),
+                    replicas=controllers.replicas(m.body),
+                    updated=_final_updated(unit_of[m.identity()], m, rollout),
                 )
                 for m in workloads
             )
             names = ", ".join(m.name for m in workloads)
             add(
                 wave,
-                "gate",
+                StepOp.GATE,
                 f"wave {wave}: wait until ready: {names}",
-                apply=tuple(with_step(m.body, _replicas(m.body), None) for m in covered),
+                apply=tuple(with_step(m.body, controllers.replicas(m.body), None) for m in covered),
                 wait=targets,
             )
     for s in deletes:
-        namespace, group = s.group.split("/", 1)
-        refs = tuple(Ref.of(live_roles[(namespace, group, a.role)]) for a in s.actions)
-        add(s.wave, "delete", f"{s.group}: delete removed role(s) " + _roles(s), delete=refs)
+        refs = tuple(_ref(removed[(s.group, a.role)]) for a in s.actions)
+        add(s.wave, StepOp.DELETE, f"{s.group}: delete removed role(s) " + _roles(s), delete=refs)
     return tuple(steps)
 
 
-def _final_updated(m: Manifest, rollout: Plan) -> int:
-    """Updated replicas NEW leaves a role with (its rolling partition holds the rest)."""
+def _ref(w: WorkloadFacts) -> Ref:
+    return Ref(w.api_version, w.kind, w.namespace, w.name)
+
+
+def _final_updated(unit: tuple[str, str], m: Manifest, rollout: Plan) -> int:
+    """Updated replicas NEW leaves a unit with (its rolling partition holds the rest)."""
+    group, name = unit
     last = None
     for s in rollout.steps:
-        if s.group == f"{m.namespace}/{m.group}" and m.role is not None and m.role in s.roles:
-            last = s.roles[m.role]
-    return last.updated if last is not None else _replicas(m.body)
+        if s.group == group and name in s.roles:
+            last = s.roles[name]
+    return last.updated if last is not None else controllers.replicas(m.body)
 
 
 def _rollout(
     s: Step,
-    by_object: Mapping[tuple[str, str, str], Manifest],
-    live_roles: Mapping[tuple[str, str, str], Object],
+    by_unit: Mapping[tuple[str, str], Manifest],
+    removed: Mapping[tuple[str, str], WorkloadFacts],
 ) -> tuple[tuple[Ref, ...], tuple[Object, ...], tuple[Target, ...]]:
-    namespace, group = s.group.split("/", 1)
     delete: list[Ref] = []
     apply: list[Object] = []
     wait: list[Target] = []
     for a in s.actions:
-        m = by_object[(a.kind, namespace, a.object)]
-        if a.op == "recreate":
-            delete.append(Ref.of(live_roles[(namespace, group, a.role)]))
+        m = by_unit[(s.group, a.role)]
+        if a.op is Op.RECREATE:
+            delete.append(_ref(removed[(s.group, a.role)]))
         partition = a.partition if _moves_partition(a, s) else None
         apply.append(with_step(m.body, a.replicas, partition))
         state = s.roles[a.role]
@@ -344,7 +294,7 @@ def _rollout(
 
 def _moves_partition(a: Action, s: Step) -> bool:
     """A rolling update steps the partition; a new, scaled or recreated role keeps NEW's."""
-    return a.op == "roll" or (a.op == "scale" and s.roles[a.role].partition == a.replicas)
+    return a.op is Op.ROLL or (a.op is Op.SCALE and s.roles[a.role].partition == a.replicas)
 
 
 def _roles(s: Step) -> str:

@@ -20,16 +20,13 @@ and delete, `ready_log` every workload's ready count after every tick.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rbgc.rollout import scaled
+from rbgc.bundle import template_hash
+from rbgc.k8s import controllers
 from rbgc.sync.cluster import ClusterError, KindNotServed, Object, Ref
-
-MAX_UNAVAILABLE_STATEFULSET = (1, 35)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +73,7 @@ class Simulator:
     def __init__(
         self,
         *,
-        kubernetes_version: tuple[int, int] = (1, 33),
+        kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION,
         ready_after: int = 2,
         faults: Faults | None = None,
     ) -> None:
@@ -87,6 +84,7 @@ class Simulator:
         self.objects: dict[tuple[str, str, str], _Workload] = {}
         self.writes: list[tuple[str, Ref]] = []
         self.ready_log: dict[str, list[int]] = {}  # "Kind/ns/name" -> ready count per tick
+        self.terminated = 0  # pods stopped, by any controller or delete (LWS: group * size)
 
     # --- the Cluster protocol ---
 
@@ -135,7 +133,9 @@ class Simulator:
     def delete(self, ref: Ref) -> None:
         self._served(ref.api_version, ref.kind)
         self.writes.append(("delete", ref))
-        self.objects.pop((ref.kind, ref.namespace, ref.name), None)
+        gone = self.objects.pop((ref.kind, ref.namespace, ref.name), None)
+        if gone is not None:
+            self._stop(gone, len(gone.pods))
 
     # --- time ---
 
@@ -143,11 +143,11 @@ class Simulator:
         self.now += 1
         for key in sorted(self.objects):
             w = self.objects[key]
-            kind = w.body.get("kind")
-            if kind == "Deployment":
-                self._deployment(w)
-            elif kind in ("StatefulSet", "LeaderWorkerSet"):
+            shape = controllers.shape_of(w.body)
+            if shape is not None and shape.ordered:
                 self._ordered(w)
+            elif shape is not None:
+                self._deployment(w)
             for pod in w.pods:
                 pod.age += 1
                 crashing = bool(set(pod.images) & self.faults.crash_images)
@@ -158,7 +158,7 @@ class Simulator:
                     and not crashing
                     and self._pod_name(w, pod) not in self.faults.never_ready
                 )
-            if kind in ("StatefulSet", "Deployment", "LeaderWorkerSet"):
+            if shape is not None:
                 self._status(w)
                 ready = int(w.body["status"]["readyReplicas"])
                 self.ready_log.setdefault("/".join(key), []).append(ready)
@@ -169,6 +169,9 @@ class Simulator:
         return [(self._pod_name(w, p), p.revision, p.ready) for p in w.pods]
 
     # --- the controllers ---
+
+    def _stop(self, w: _Workload, count: int) -> None:
+        self.terminated += count * controllers.pods_per_replica(w.body)
 
     def _served(self, api_version: str, kind: str) -> None:
         if kind in self.faults.unserved:
@@ -185,18 +188,13 @@ class Simulator:
         return _Pod(ordinal=ordinal, revision=revision, images=images)
 
     def _ordered(self, w: _Workload) -> None:
-        spec = w.body.get("spec") or {}
-        n = int(spec.get("replicas", 1))
+        n = controllers.replicas(w.body)
         update = _revision(w.body)
-        if w.body["kind"] == "StatefulSet":
-            strategy = (spec.get("updateStrategy") or {}).get("rollingUpdate") or {}
-        else:
-            strategy = (spec.get("rolloutStrategy") or {}).get("rollingUpdateConfiguration") or {}
-        partition = int(strategy.get("partition", 0))
-        mu = 1
-        if self.version >= MAX_UNAVAILABLE_STATEFULSET:
-            mu = max(scaled(strategy.get("maxUnavailable", 1), n, round_up=True), 1)
+        strategy = controllers.strategy_of(w.body)
+        partition = controllers.scaled(strategy.partition, n, round_up=True)
+        mu = controllers.statefulset_max_unavailable(strategy.max_unavailable, n, self.version)
         # Scale: missing ordinals appear (Parallel), ordinals >= replicas go.
+        self._stop(w, sum(1 for p in w.pods if p.ordinal >= n))
         w.pods = [p for p in w.pods if p.ordinal < n]
         have = {p.ordinal for p in w.pods}
         for i in range(n):
@@ -211,16 +209,14 @@ class Simulator:
             if unavailable >= mu:
                 break
             w.pods[w.pods.index(pod)] = self._new_pod(w, pod.ordinal, update)
+            self._stop(w, 1)
             unavailable += 0 if not pod.ready else 1
         if all(p.revision == update for p in w.pods):
             w.current = update
 
     def _deployment(self, w: _Workload) -> None:
-        spec = w.body.get("spec") or {}
-        n = int(spec.get("replicas", 1))
-        ru = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-        ms = scaled(ru.get("maxSurge", "25%"), n, round_up=True)
-        mu = scaled(ru.get("maxUnavailable", "25%"), n, round_up=False)
+        n = controllers.replicas(w.body)
+        ms, mu = controllers.surge_and_unavailable(controllers.strategy_of(w.body), n)
         update = _revision(w.body)
         new = [p for p in w.pods if p.revision == update]
         old = [p for p in w.pods if p.revision != update]
@@ -236,9 +232,11 @@ class Simulator:
             if pod.ready and ready - 1 < n - mu:
                 break
             w.pods.remove(pod)
+            self._stop(w, 1)
         surplus = len(new) - n
         for pod in sorted(new, key=lambda p: (p.ready, -p.ordinal))[: max(surplus, 0)]:
             w.pods.remove(pod)
+            self._stop(w, 1)
 
     def _status(self, w: _Workload) -> None:
         update = _revision(w.body)
@@ -252,21 +250,17 @@ class Simulator:
             del w.body["status"]["observedGeneration"]
 
 
-def _template(body: Mapping[str, Any]) -> Any:
-    spec = body.get("spec") or {}
-    if body.get("kind") == "LeaderWorkerSet":
-        lwt = dict(spec.get("leaderWorkerTemplate") or {})
-        return {k: v for k, v in lwt.items() if k != "size"} | {"size": lwt.get("size", 1)}
-    return spec.get("template")
+def _templates(body: Mapping[str, Any]) -> list[Any]:
+    shape = controllers.shape_of(body)
+    return [controllers.at(body, path) for path in shape.templates] if shape else []
 
 
 def _revision(body: Mapping[str, Any]) -> str:
-    text = json.dumps(_template(body), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
+    return template_hash(body)
 
 
 def _images(body: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(sorted(set(_find_images(_template(body)))))
+    return tuple(sorted(set(_find_images(_templates(body)))))
 
 
 def _find_images(node: Any) -> Iterable[str]:

@@ -20,8 +20,8 @@ import copy
 from typing import Any
 
 from rbgc.k8s import conventions as cv
+from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.rollout import scaled
 from rbgc.workloads import PodTemplate, RoleContext
 from rbgc.workloads.statefulset import headless_service, statefulset
 
@@ -32,8 +32,7 @@ TEMPLATE: tuple[str, ...] = ("spec", "template")
 LWS_NAME = "leaderworkerset.sigs.k8s.io/name"
 LWS_GROUP_INDEX = "leaderworkerset.sigs.k8s.io/group-index"
 LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
-# Tells the leader StatefulSet's pods from the workers' so their selectors never overlap.
-MEMBER = "rbgc.io/lws-member"
+MEMBER = cv.LWS_MEMBER
 POD_NAME_VAR = "RBGC_POD_NAME"
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from rbgc.k8s import conventions as cv
+from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.rollout import scaled
 from rbgc.workloads import RoleContext
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from rbgc.bundle import Bundle
 from rbgc.diagnostics import Span
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Bundle
 from rbgc.plan.diff import ABSENT, MASK, Added, Changed, Removed, diff_bundles, diff_objects
 from rbgc.plan.impact import ChangeClass
 from tests.conftest import compile_yaml

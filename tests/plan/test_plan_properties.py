@@ -12,18 +12,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rbgc.diagnostics import DiagnosticError
+from rbgc.k8s.controllers import scaled
 from rbgc.model import WorkloadKind
+from rbgc.plan.model import GroupChange, RoleChange, RoleInput, Rule, Strategy
+from rbgc.plan.planner import plan
 from rbgc.plan.render import plan_json
-from rbgc.plan.rollout import (
-    GroupChange,
-    RoleChange,
-    RoleInput,
-    Rule,
-    Strategy,
-    plan,
-    rule_scope,
-)
-from rbgc.rollout import scaled
+from rbgc.plan.rules import rule_scope
 
 AMOUNTS: st.SearchStrategy[int | str] = st.sampled_from([0, 1, 2, 3, "25%", "50%", "100%"])
 CHANGES = st.sampled_from(list(RoleChange))

@@ -9,27 +9,29 @@ import pytest
 
 from rbgc.diagnostics import DiagnosticError
 from rbgc.model import WorkloadKind
-from rbgc.plan.rollout import (
-    GroupChange,
-    Invariant,
+from rbgc.plan.formulas import (
     LiveStatefulSet,
     Pod,
+    _round_half_away,
+    coordinated_partition,
+    next_rolling_target,
+    progress_order,
+    rolling_parameters,
+    scaling_targets,
+    skew_within_bound,
+)
+from rbgc.plan.invariants import check
+from rbgc.plan.model import (
+    GroupChange,
+    Invariant,
     RoleChange,
     RoleInput,
     RoleState,
     Rule,
     Step,
     Strategy,
-    _round_half_away,
-    check,
-    coordinated_partition,
-    next_rolling_target,
-    plan,
-    progress_order,
-    rolling_parameters,
-    scaling_targets,
-    skew_within_bound,
 )
+from rbgc.plan.planner import plan
 
 STS, DEPLOY, LWS = WorkloadKind.STATEFULSET, WorkloadKind.DEPLOYMENT, WorkloadKind.LEADERWORKERSET
 OLD_READY, NEW_READY, NEW_UNREADY = Pod(True, False), Pod(True, True), Pod(False, True)
@@ -344,7 +346,7 @@ def test_recreate_added_and_removed_roles() -> None:
 def test_stop_after_shows_a_canary_and_still_checks_everything() -> None:
     p = plan([group(role("a", old=4))], stop_after=1)
     assert len(p.steps) == 1 and p.total_steps == 4 and p.stopped_after == 1
-    assert p.restarts == 1
+    assert p.restarts == 4  # the whole plan's, not the shown steps' (issue 8, item 12)
 
 
 def test_plans_are_deterministic() -> None:
@@ -395,9 +397,9 @@ def test_check_reports_each_broken_invariant() -> None:
 
 
 def test_rbg803_when_a_plan_breaks_an_invariant(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rbgc.plan import rollout
+    from rbgc.plan import invariants
 
-    real = rollout.check
+    real = invariants.check
 
     def strict_check(groups: Sequence[GroupChange], steps: Sequence[Step]) -> tuple[Invariant, ...]:
         # The same plan judged against a floor no rollout can keep (every replica up).
@@ -407,7 +409,7 @@ def test_rbg803_when_a_plan_breaks_an_invariant(monkeypatch: pytest.MonkeyPatch)
         ]
         return real(groups, raised)
 
-    monkeypatch.setattr(rollout, "check", strict_check)
+    monkeypatch.setattr(invariants, "check", strict_check)
     with pytest.raises(DiagnosticError) as exc:
         plan([group(role("a", old=4))])
     (d,) = exc.value.diagnostics
@@ -428,7 +430,7 @@ def test_rbg802_coordinated_scaling_with_zero_skew() -> None:
 
 def test_fenceposts_one_pod_may_be_unavailable_when_both_round_to_zero() -> None:
     """Kubernetes' ResolveFenceposts: 10% of 4 rounds to 0 unavailable, 0 surge -> 1."""
-    from rbgc.plan.rollout import Strategy, surge_and_unavailable
+    from rbgc.k8s.controllers import Strategy, surge_and_unavailable
 
     assert surge_and_unavailable(Strategy(max_unavailable="10%", max_surge=0), 4) == (0, 1)
     assert surge_and_unavailable(Strategy(max_unavailable="50%", max_surge=0), 4) == (0, 2)

@@ -27,7 +27,7 @@ def _compile(path: str) -> Result:
 
 def _sync(sim: Simulator, path: str, timeout: float = 600) -> list[str]:
     lines: list[str] = []
-    plan = prepare(sim, _compile(path), V)
+    plan = prepare(sim, _compile(path).bundle, V)
     execute(sim, plan, clock=SimClock(sim), timeout=timeout, interval=1, emit=lines.append)
     return lines
 
@@ -64,7 +64,7 @@ def test_image_upgrade_follows_the_plans_partitions_and_keeps_the_floor() -> Non
     sim = Simulator()
     _sync(sim, PD)
     start = len(sim.ready_log["StatefulSet/llm/sglang-pd-prefill"])
-    plan = prepare(sim, _compile(PD_V2), V)
+    plan = prepare(sim, _compile(PD_V2).bundle, V)
     wanted = [
         a.partition
         for s in plan.rollout.steps
@@ -89,7 +89,7 @@ def test_partitions_applied_step_by_step() -> None:
     sim = Simulator()
     _sync(sim, PD)
     partitions: list[int] = []
-    plan = prepare(sim, _compile(PD_V2), V)
+    plan = prepare(sim, _compile(PD_V2).bundle, V)
     for step in plan.steps:
         for body in step.apply:
             if body["kind"] == "StatefulSet" and body["metadata"]["name"] == "sglang-pd-prefill":
@@ -109,7 +109,7 @@ def test_scale_only_change_restarts_nothing(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    plan = prepare(sim, _compile(str(scaled)), V)
+    plan = prepare(sim, _compile(str(scaled)).bundle, V)
     assert all(a.op == "scale" and a.replace == 0 for s in plan.rollout.steps for a in s.actions)
     execute(sim, plan, clock=SimClock(sim), timeout=600, interval=1)
     after = {name: rev for name, rev, _ in sim.pods("StatefulSet", "llm", "sglang-pd-prefill")}
@@ -152,8 +152,8 @@ def test_dry_run_touches_nothing_and_is_deterministic() -> None:
     _sync(sim, PD)
     writes = list(sim.writes)
     now = sim.now
-    first = render_steps(prepare(sim, _compile(PD_V2), V))
-    second = render_steps(prepare(sim, _compile(PD_V2), V))
+    first = render_steps(prepare(sim, _compile(PD_V2).bundle, V))
+    second = render_steps(prepare(sim, _compile(PD_V2).bundle, V))
     assert first == second
     assert sim.writes == writes and sim.now == now
     assert "prefill roll replicas 2 partition 1" in first

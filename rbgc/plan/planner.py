@@ -30,389 +30,37 @@ n is healthy); inside a wave:
 
 from __future__ import annotations
 
-import enum
-import functools
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from fractions import Fraction
-
-from rbgc.diagnostics import DiagnosticError, Span, error
-from rbgc.model import IntOrPercent, WorkloadKind
-from rbgc.rollout import scaled
-
-MAX_UNAVAILABLE_STATEFULSET = (1, 35)  # MaxUnavailableStatefulSet beta, on by default
-DEFAULT_KUBERNETES_VERSION = (1, 33)
-
-
-class RoleChange(enum.StrEnum):
-    NONE = "none"  # pods keep running (maybe scaled)
-    ROLL = "roll"  # pod template changed: rolling update
-    RECREATE = "recreate"  # immutable field changed: delete and create
-    ADD = "add"  # role only in NEW
-    REMOVE = "remove"  # role only in OLD
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Strategy:
-    max_unavailable: IntOrPercent
-    max_surge: IntOrPercent
-    partition: IntOrPercent = 0
-
-    @staticmethod
-    def default(kind: WorkloadKind) -> Strategy:
-        if kind is WorkloadKind.DEPLOYMENT:
-            return Strategy(max_unavailable="25%", max_surge="25%")
-        return Strategy(max_unavailable=1, max_surge=0)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RoleInput:
-    name: str
-    kind: WorkloadKind
-    wave: int
-    old_replicas: int
-    new_replicas: int
-    change: RoleChange
-    strategy: Strategy
-    object_name: str
-    size: int = 1  # pods per replica (LeaderWorkerSet group size)
-    span: Span | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rule:
-    """One `coordination[]` entry."""
-
-    name: str
-    roles: tuple[str, ...]
-    max_skew: str | None = None  # rollingUpdate.maxSkew
-    partition: str | None = None  # rollingUpdate.partition
-    max_unavailable: str | None = None  # rollingUpdate.maxUnavailable
-    scaling_max_skew: str | None = None  # scaling.maxSkew; None: no scaling rule
-    span: Span | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GroupChange:
-    namespace: str
-    name: str
-    roles: tuple[RoleInput, ...]
-    rules: tuple[Rule, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RoleState:
-    """A role once a step is done; `available` is the fewest ready replicas during the step."""
-
-    replicas: int
-    updated: int
-    available: int
-    partition: int | None
-    floor: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Action:
-    """What `rbgc sync` sets on one workload in a step, and what the controller then does."""
-
-    role: str
-    kind: str
-    object: str
-    op: str  # "scale" | "roll" | "create" | "recreate" | "delete"
-    replicas: int
-    partition: int | None = None
-    create: int = 0  # replicas started (not ready before the step ends)
-    replace: int = 0  # old replicas terminated for new ones
-    delete: int = 0  # replicas removed
-    created: tuple[str, ...] = ()  # pod names where Kubernetes makes them predictable
-    replaced: tuple[str, ...] = ()
-    deleted: tuple[str, ...] = ()
-    pods_per_replica: int = 1  # LeaderWorkerSet: a replica is a group of `size` pods
-
-    @property
-    def down(self) -> int:
-        """Pods this action takes down (replaced or deleted)."""
-        return (self.replace + self.delete) * self.pods_per_replica
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Step:
-    number: int
-    group: str
-    wave: int
-    actions: tuple[Action, ...]
-    roles: Mapping[str, RoleState]
-    skew: Mapping[str, float]  # rule name -> percent, after the step
-
-    @property
-    def down(self) -> int:
-        return sum(a.down for a in self.actions)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Invariant:
-    name: str
-    holds: bool
-    detail: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
-    kubernetes_version: str
-    steps: tuple[Step, ...]
-    total_steps: int
-    invariants: tuple[Invariant, ...]
-    notes: tuple[str, ...]
-    restarts: int  # pods replaced over the whole plan
-    stopped_after: int | None = None
-
-
-# --- upstream's formulas -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Pod:
-    ready: bool
-    updated: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LiveStatefulSet:
-    replicas: int
-    partition: int
-    pods: tuple[Pod, ...]  # by ordinal, for ordinals < replicas (missing: not ready, not updated)
-    role_size: int  # the role-size annotation: replicas the role had when the rollout began
-
-
-def rolling_parameters(
-    *,
-    replicas: int,
-    strategy: Strategy,
-    live: LiveStatefulSet | None,
-    template_changed: bool,
-) -> tuple[int, int]:
-    """(partition, replicas) upstream writes to the StatefulSet (rbg-semantics.md §6.1).
-
-    >>> s = Strategy(max_unavailable=2, max_surge=2)
-    >>> old = LiveStatefulSet(replicas=4, partition=0, pods=(Pod(True, False),) * 4, role_size=4)
-    >>> rolling_parameters(replicas=4, strategy=s, live=old, template_changed=True)
-    (4, 6)
-    """
-    n = replicas
-    ms = min(scaled(strategy.max_surge, n, round_up=True), n)
-    mu = scaled(strategy.max_unavailable, n, round_up=False)
-    burst = n + ms
-    p0 = min(max(scaled(strategy.partition, n, round_up=True), 0), n)
-
-    def want(u: int) -> int:
-        return n + max(u - 1, 0) if u <= ms else burst
-
-    if live is None:
-        return p0, n
-    if template_changed:
-        partition, target = min(n, live.replicas), want(n)
-    elif live.partition == 0 and live.replicas == n:
-        partition, target = 0, n
-    else:
-        pods = live.pods
-        # rbgc counts only the ordinals the rollout must update (from the role's partition up):
-        # counting the held ones too, as upstream does, keeps the surge pods forever.
-        u = sum(
-            1 for i in range(p0, n) if i >= len(pods) or not (pods[i].ready and pods[i].updated)
-        )
-        if live.role_size != n:
-            partition, target = min(live.partition, burst), want(u)
-        else:
-            size = live.replicas
-            step = mu + ms - (burst - size)
-            c = 0
-            for i in range(size - 1, -1, -1):
-                if i < len(pods) and pods[i].ready and pods[i].updated:
-                    c += 1
-                else:
-                    break
-            q = max(size - c - step, 0)
-            partition = q + sum(1 for i in range(q) if i >= len(pods) or not pods[i].ready)
-            for i in range(min(partition, size - 1), q - 1, -1):
-                pod = pods[i] if i < len(pods) else Pod(False, False)
-                if not pod.ready or pod.updated:
-                    partition = i
-                else:
-                    break
-            partition = min(partition, live.partition)
-            target = want(u)
-    return max(partition, p0), target
-
-
-def coordinated_partition(percent: str, replicas: int) -> int:
-    """`CalculatePartitionReplicas`: round up, but never the whole role unless "100%"."""
-    value = scaled(percent, replicas, round_up=True)
-    if value == replicas and percent != "100%":
-        value = replicas - 1
-    return min(max(value, 0), replicas)
-
-
-def _round_half_away(num: int, den: int) -> int:
-    """Go's math.Round(num/den) for num >= 0, den > 0, in exact integers."""
-    return (2 * num + den) // (2 * den)
-
-
-def next_rolling_target(
-    *, u_slow: int, d_slow: int, u_fast: int, d_fast: int, ready_fast: int, max_skew: int
-) -> int:
-    """Updated-replica target of the slowest role (rbg-semantics.md §6.3, HEAD variant).
-
-    >>> next_rolling_target(u_slow=0, d_slow=4, u_fast=0, d_fast=2, ready_fast=2, max_skew=25)
-    1
-    """
-    s = max_skew
-    skew_abs = max(-(-s * d_slow // 100), 1)
-    lower = _round_half_away(max(100 * u_fast * d_slow - s * d_fast * d_slow, 0), 100 * d_fast)
-    upper = _round_half_away(s * d_fast * d_slow + 100 * u_fast * d_slow, 100 * d_fast)
-    bal = (lower + upper + 1) >> 1
-    step = max(max(bal - u_slow, 0), skew_abs >> 1)
-    if step == 0 and u_slow < d_slow:
-        step = 1
-    if ready_fast == d_fast:
-        step = max(step, 1)
-    return min(u_slow + step, upper + 1)
-
-
-def progress_order(updated: Mapping[str, int], desired: Mapping[str, int]) -> list[str]:
-    """Roles by updated/desired ascending; ratios within 1e-6 put the larger role first."""
-
-    def compare(a: str, b: str) -> int:
-        ra, rb = updated[a] / desired[a], updated[b] / desired[b]
-        if abs(ra - rb) < 1e-6:
-            return desired[b] - desired[a] or (a > b) - (a < b)
-        return -1 if ra < rb else 1
-
-    return sorted(desired, key=functools.cmp_to_key(compare))
-
-
-def skew_within_bound(
-    updated: Mapping[str, int], desired: Mapping[str, int], max_skew: int
-) -> tuple[bool, float]:
-    """Upstream's property-test invariant over the given roles, and the skew in percent:
-    ceil(10000 (u_f/d_f - u_s/d_s)) <= 100 maxSkew + max_r ceil(10000 / d_r)."""
-    if len(desired) < 2:
-        return True, 0.0
-    ratios = {r: Fraction(updated[r], desired[r]) for r in desired}
-    fast = max(ratios.values())
-    slow = min(ratios.values())
-    basis = math.ceil(10000 * (fast - slow))
-    bound = 100 * max_skew + max(-(-10000 // d) for d in desired.values())
-    return basis <= bound, float(round((fast - slow) * 100, 2))
-
-
-def scaling_targets(
-    current: Mapping[str, int], desired: Mapping[str, int], max_skew: int
-) -> dict[str, int]:
-    """Replica targets of one coordinated-scaling step (rbg-semantics.md §6.4), in exact
-    fractions (upstream's float64 can round differently at exact multiples)."""
-
-    def progress(r: str) -> Fraction:
-        if desired[r] == 0:
-            return Fraction(1 if current[r] == 0 else 0)
-        return Fraction(current[r], desired[r])
-
-    order = sorted(desired, key=lambda r: (progress(r), r))
-    behind = [r for r in order if current[r] < desired[r]]
-    min_p = progress(behind[0] if behind else order[0])
-    max_p = min_p + Fraction(max_skew, 100)
-    out = {}
-    for r in order:
-        if current[r] >= desired[r]:
-            out[r] = desired[r]
-        elif progress(r) >= max_p:
-            out[r] = current[r]
-        else:
-            t = min(math.ceil(max_p * desired[r]), desired[r])
-            out[r] = current[r] + 1 if t <= current[r] else t
-    return out
-
-
-def percent(value: str) -> int:
-    return int(value.rstrip("%"))
-
-
-# --- the planner ---------------------------------------------------------------------------
-
-
-def final_partition(role: RoleInput, group: GroupChange) -> int:
-    """The partition NEW leaves on a StatefulSet/LWS role: the larger of its own and those of
-    the rules that coordinate it."""
-    n = role.new_replicas
-    if role.kind is WorkloadKind.DEPLOYMENT or role.change is RoleChange.REMOVE:
-        return 0
-    roles = {r.name: r for r in group.roles}
-    values = [min(max(scaled(role.strategy.partition, n, round_up=True), 0), n)]
-    for rule in group.rules:
-        scope = rule_scope(rule, roles, role.wave)
-        if rule.max_skew and rule.partition is not None and role.name in scope and len(scope) > 1:
-            values.append(coordinated_partition(rule.partition, n))
-    return max(values)
-
-
-def floor(role: RoleInput) -> int:
-    """Fewest ready replicas the role's strategy promises while NEW is applied."""
-    if role.change in (RoleChange.ADD, RoleChange.REMOVE, RoleChange.RECREATE):
-        return 0
-    kept = min(role.old_replicas, role.new_replicas)
-    if role.change is RoleChange.NONE:
-        return kept
-    _, mu = surge_and_unavailable(role.strategy, role.new_replicas)
-    return max(kept - mu, 0)
-
-
-def surge_and_unavailable(strategy: Strategy, replicas: int) -> tuple[int, int]:
-    """maxSurge (rounded up) and maxUnavailable (rounded down) for `replicas`, with
-    Kubernetes' ResolveFenceposts rule: when both come to 0, one pod may be unavailable
-    (build refuses values that are 0 as written, so this only meets rounding)."""
-    ms = scaled(strategy.max_surge, replicas, round_up=True)
-    mu = scaled(strategy.max_unavailable, replicas, round_up=False)
-    if ms == 0 and mu == 0:
-        mu = 1
-    return ms, mu
-
-
-def rule_scope(rule: Rule, roles: Mapping[str, RoleInput], wave: int) -> list[str]:
-    """Roles a rolling rule coordinates in a wave: rolling StatefulSet/LWS roles with pods.
-
-    Roles whose pods do not change are left out: upstream counts them as fully updated, which
-    would let the slowest role run ahead of the others that do roll.
-    """
-    return [
-        n
-        for n in rule.roles
-        if n in roles
-        and roles[n].change is RoleChange.ROLL
-        and roles[n].kind is not WorkloadKind.DEPLOYMENT
-        and roles[n].new_replicas > 0
-        and roles[n].wave == wave
-    ]
-
-
-def skew_members(
-    rule: Rule, group: GroupChange, step: Step
-) -> tuple[dict[str, int], dict[str, int]]:
-    """(updated, replicas) of the roles whose skew a rule bounds after a step; a role held
-    at its own final partition is left out (it has finished)."""
-    roles = {r.name: r for r in group.roles}
-    updated, desired = {}, {}
-    for n in rule_scope(rule, roles, step.wave):
-        state = step.roles[n]
-        held = final_partition(roles[n], group)
-        if held > 0 and state.updated >= state.replicas - held:
-            continue
-        if state.replicas > 0:
-            updated[n], desired[n] = min(state.updated, state.replicas), state.replicas
-    return updated, desired
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rbgc.diagnostics import DiagnosticError, error
+from rbgc.k8s import controllers
+from rbgc.k8s.controllers import surge_and_unavailable
+from rbgc.model import WorkloadKind
+from rbgc.plan.formulas import (
+    LiveStatefulSet,
+    Pod,
+    next_rolling_target,
+    percent,
+    progress_order,
+    rolling_parameters,
+    scaling_targets,
+    skew_within_bound,
+)
+from rbgc.plan import invariants
+from rbgc.plan.model import (
+    Action,
+    GroupChange,
+    Op,
+    Plan,
+    RoleChange,
+    RoleInput,
+    RoleState,
+    Rule,
+    Step,
+)
+from rbgc.plan.rules import final_partition, floor, rule_scope, skew_members
 
 
 @dataclass(slots=True)
@@ -427,6 +75,7 @@ class _Role:
     final_partition: int
     old: int = 0  # Deployment: old pods
     new: int = 0  # Deployment: new pods
+    replaced: int = 0  # Deployment: old pods replaced so far
     started: bool = False
     done: bool = True
     coordinated: bool = False
@@ -521,6 +170,7 @@ class _GroupPlanner:
         )
 
     def run(self, first: int) -> list[Step]:
+        """The group's waves, in order; roles only OLD has are left to `remove`."""
         number = first
         present = [r for r in self.roles.values() if r.spec.change is not RoleChange.REMOVE]
         for wave in sorted({r.spec.wave for r in present}):
@@ -528,6 +178,12 @@ class _GroupPlanner:
             number = self._recreate(wave, members, number)
             number = self._scale(wave, members, number)
             number = self._roll(wave, members, number)
+        return self.steps
+
+    def remove(self, number: int) -> list[Step]:
+        """One step deleting every role only OLD has: run after every group's last wave, so a
+        renamed group's new roles are up before its old ones go (Argo CD prunes last)."""
+        self.steps = []
         removed = [r for r in self.roles.values() if r.spec.change is RoleChange.REMOVE]
         if removed:
             actions = [self._delete_all(r) for r in removed]
@@ -542,20 +198,28 @@ class _GroupPlanner:
             return ()
         return tuple(f"{r.spec.object_name}-{i}" for i in ordinals)
 
-    def _action(self, r: _Role, op: str, replicas: int, **kw: object) -> Action:
-        return Action(
+    def _action(self, r: _Role, op: Op, replicas: int, **kw: Any) -> Action:
+        action = Action(
             role=r.spec.name,
             kind=r.spec.kind.kind,
             object=r.spec.object_name,
             op=op,
             replicas=replicas,
             pods_per_replica=r.spec.size,
-            **kw,  # type: ignore[arg-type]
+            **kw,
         )
+        old = r.spec.old_pods_per_replica
+        if op is Op.RECREATE:  # every old pod goes; as many as NEW runs are replaced
+            down = action.delete * old
+            restarted = min(down, action.create * r.spec.size)
+        else:
+            down = (action.replace + action.delete) * old
+            restarted = action.replace * old
+        return replace(action, pods_down=down, pods_restarted=restarted)
 
     def _delete_all(self, r: _Role) -> Action:
         gone = list(range(r.replicas - 1, -1, -1))
-        return self._action(r, "delete", 0, delete=len(gone), deleted=self._names(r, gone))
+        return self._action(r, Op.DELETE, 0, delete=len(gone), deleted=self._names(r, gone))
 
     def _recreate(self, wave: int, members: list[_Role], number: int) -> int:
         targets = [r for r in members if r.spec.change is RoleChange.RECREATE]
@@ -568,7 +232,7 @@ class _GroupPlanner:
             actions.append(
                 self._action(
                     r,
-                    "recreate",
+                    Op.RECREATE,
                     n,
                     partition=r.final_partition if r.stateful else None,
                     delete=len(gone),
@@ -584,8 +248,9 @@ class _GroupPlanner:
         return number + 1
 
     def _scale(self, wave: int, members: list[_Role], number: int) -> int:
-        """Replica changes of roles that do not roll, and of coordinated rolling roles (which
-        upstream never surges)."""
+        """Replica changes of roles that do not roll, of coordinated rolling roles (which
+        upstream never surges), and the scale-down of rolling StatefulSet/LWS roles: their
+        surplus ordinals go first, so no pod is replaced only to be removed."""
         moving = [
             r
             for r in members
@@ -593,6 +258,11 @@ class _GroupPlanner:
             and (
                 r.spec.change in (RoleChange.NONE, RoleChange.ADD)
                 or (r.spec.change is RoleChange.ROLL and self._rules_for(r))
+                or (
+                    r.spec.change is RoleChange.ROLL
+                    and r.stateful
+                    and r.replicas > r.spec.new_replicas
+                )
             )
         ]
         if not moving:
@@ -638,11 +308,13 @@ class _GroupPlanner:
         if r.spec.change is RoleChange.ROLL:
             # A coordinated role scales first with every pod held (partition = replicas), so
             # its new pods start at the old template and the rule's skew covers all of them.
+            # A rolling role scaling down first holds every pod the same way; its update then
+            # starts as upstream's does, from the template change.
             r.partition = t
-            r.started = True
+            r.started = bool(self._rules_for(r))
         return self._action(
             r,
-            "create" if r.spec.change is RoleChange.ADD else "scale",
+            Op.CREATE if r.spec.change is RoleChange.ADD else Op.SCALE,
             t,
             partition=r.partition if r.stateful else None,
             create=len(grow),
@@ -727,9 +399,9 @@ class _GroupPlanner:
 
     def _concurrency(self, r: _Role, size: int) -> int:
         """Pods the StatefulSet controller replaces at once (LWS: its leader StatefulSet)."""
-        if self.version < MAX_UNAVAILABLE_STATEFULSET:
-            return 1
-        return max(scaled(r.spec.strategy.max_unavailable, size, round_up=True), 1)
+        return controllers.statefulset_max_unavailable(
+            r.spec.strategy.max_unavailable, size, self.version
+        )
 
     def _coordinated_targets(self, wave: int) -> dict[str, int]:
         """Updated-replica target per coordinated role for this step: the slowest role of each
@@ -810,7 +482,7 @@ class _GroupPlanner:
             r.done, r.partition = True, r.final_partition
         action = self._action(
             r,
-            "roll",
+            Op.ROLL,
             new_size,
             partition=partition,
             create=len(created),
@@ -838,26 +510,33 @@ class _GroupPlanner:
                 return None
             raise _Stall(r.spec, self._why_stuck(r))
         available = r.old + r.new - down
+        # Old pods beyond NEW's replicas are removed, not replaced: count them apart, as the
+        # diff does (which ones go first is the ReplicaSet controller's choice).
+        replaced = min(down, max(min(r.spec.old_replicas, n) - r.replaced, 0))
+        r.replaced += replaced
         r.old -= down
         r.new += up
         r.replicas = n
         r.done = r.old == 0 and r.new == n
-        return self._action(r, "roll", n, create=up, replace=down), available
+        action = self._action(r, Op.ROLL, n, create=up, replace=replaced, delete=down - replaced)
+        return action, available
 
 
 def plan(
     groups: Sequence[GroupChange],
     *,
-    kubernetes_version: tuple[int, int] = DEFAULT_KUBERNETES_VERSION,
+    kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION,
     stop_after: int | None = None,
 ) -> Plan:
     """The rollout of every group, steps numbered across groups; raises RBG802/RBG803."""
     version = kubernetes_version
     notes: list[str] = []
     steps: list[Step] = []
+    planners = []
     for group in sorted(groups, key=lambda g: g.key):
+        planner = _GroupPlanner(group, version, notes)
         try:
-            steps.extend(_GroupPlanner(group, version, notes).run(len(steps) + 1))
+            steps.extend(planner.run(len(steps) + 1))
         except _Stall as stall:
             raise DiagnosticError(
                 [
@@ -870,10 +549,13 @@ def plan(
                     )
                 ]
             ) from None
+        planners.append(planner)
+    for planner in planners:
+        steps.extend(planner.remove(len(steps) + 1))
     notes.extend(_version_notes(groups, version))
     notes.extend(_outage_notes(groups))
-    invariants = check(groups, steps)
-    broken = [i for i in invariants if not i.holds]
+    held = invariants.check(groups, steps)
+    broken = [i for i in held if not i.holds]
     if broken:
         raise DiagnosticError(
             [
@@ -888,12 +570,12 @@ def plan(
         )
     shown = tuple(steps if stop_after is None else steps[:stop_after])
     return Plan(
-        kubernetes_version=f"{version[0]}.{version[1]}",
+        kubernetes_version=controllers.version_text(version),
         steps=shown,
         total_steps=len(steps),
-        invariants=invariants,
+        invariants=held,
         notes=tuple(dict.fromkeys(notes)),
-        restarts=sum(a.replace * a.pods_per_replica for s in shown for a in s.actions),
+        restarts=sum(a.pods_restarted for s in steps for a in s.actions),
         stopped_after=stop_after if stop_after is not None and stop_after < len(steps) else None,
     )
 
@@ -914,14 +596,19 @@ def _outage_notes(groups: Sequence[GroupChange]) -> list[str]:
 
 def _version_notes(groups: Sequence[GroupChange], version: tuple[int, int]) -> list[str]:
     notes: list[str] = []
-    if version >= MAX_UNAVAILABLE_STATEFULSET:
+    if controllers.honours_statefulset_max_unavailable(version):
         return notes
     for g in sorted(groups, key=lambda g: g.key):
         for r in sorted(g.roles, key=lambda r: r.name):
             if (
                 r.change is RoleChange.ROLL
                 and r.kind is not WorkloadKind.DEPLOYMENT
-                and scaled(r.strategy.max_unavailable, r.new_replicas, round_up=True) > 1
+                and controllers.statefulset_max_unavailable(
+                    r.strategy.max_unavailable,
+                    r.new_replicas,
+                    controllers.MAX_UNAVAILABLE_STATEFULSET,
+                )
+                > 1
             ):
                 notes.append(
                     f"Kubernetes {version[0]}.{version[1]}: StatefulSet maxUnavailable is "
@@ -930,81 +617,3 @@ def _version_notes(groups: Sequence[GroupChange], version: tuple[int, int]) -> l
                     f"{r.strategy.max_unavailable}"
                 )
     return notes
-
-
-def step_bound(group: GroupChange) -> int:
-    """Most steps a group's plan may take: every replica moving alone, twice (surge and the
-    removal of surge pods), per wave phase."""
-    return sum(2 * (r.old_replicas + r.new_replicas) + 3 for r in group.roles) + 1
-
-
-def check(groups: Sequence[GroupChange], steps: Sequence[Step]) -> tuple[Invariant, ...]:
-    """The invariants every plan must keep, recomputed from the steps alone."""
-    by_group: dict[str, list[Step]] = {}
-    for s in steps:
-        by_group.setdefault(s.group, []).append(s)
-    floor_ok, floor_detail = True, "no role drops below its floor"
-    tightest: tuple[int, str] | None = None
-    skew_ok, skew_detail = True, "no coordination rule with maxSkew"
-    worst: tuple[float, str] | None = None
-    final_ok, final_detail = True, "every role ends as NEW declares it"
-    ends_ok, ends_detail = True, f"finishes after {len(steps)} step(s)"
-    for g in groups:
-        inputs = {r.name: r for r in g.roles}
-        bound = step_bound(g)
-        if len(by_group.get(g.key, [])) > bound:
-            ends_ok = False
-            ends_detail = f"{g.key} takes {len(by_group[g.key])} steps, more than its bound {bound}"
-        for s in by_group.get(g.key, []):
-            for name, state in s.roles.items():
-                margin = state.available - state.floor
-                if tightest is None or margin < tightest[0]:
-                    tightest = (margin, f"{g.key} {name} at step {s.number}")
-                if margin < 0:
-                    floor_ok = False
-                    floor_detail = (
-                        f"{g.key} role {name}: {state.available} available < floor "
-                        f"{state.floor} at step {s.number}"
-                    )
-            for rule in g.rules:
-                if rule.max_skew is None:
-                    continue
-                updated, desired = skew_members(rule, g, s)
-                ok, value = skew_within_bound(updated, desired, percent(rule.max_skew))
-                if worst is None or value > worst[0]:
-                    worst = (value, f"{rule.name} at step {s.number}")
-                if not ok:
-                    skew_ok = False
-                    skew_detail = (
-                        f"{g.key} rule {rule.name}: skew {value}% beyond maxSkew "
-                        f"{rule.max_skew} plus one replica at step {s.number}"
-                    )
-        last = by_group.get(g.key, [])
-        for name, r in inputs.items():
-            if last:
-                state = last[-1].roles[name]
-                got = (state.replicas, state.updated)
-            else:
-                n = 0 if r.change is RoleChange.ADD else r.old_replicas
-                got = (n, n if r.change is RoleChange.NONE else 0)
-            # Only a rolling update leaves pods below the partition at the old template: a new
-            # or recreated StatefulSet creates every pod at its one revision.
-            held = final_partition(r, g) if r.change is RoleChange.ROLL else 0
-            want = (r.new_replicas, r.new_replicas - held)
-            if r.change is RoleChange.REMOVE:
-                want = (0, 0)
-            if got != want:
-                final_ok = False
-                final_detail = (
-                    f"{g.key} role {name} ends with (replicas, updated) {got}, NEW wants {want}"
-                )
-    if floor_ok and tightest is not None:
-        floor_detail = f"tightest margin {tightest[0]} ({tightest[1]})"
-    if skew_ok and worst is not None:
-        skew_detail = f"largest skew {worst[0]}% ({worst[1]})"
-    return (
-        Invariant(name="capacity-floor", holds=floor_ok, detail=floor_detail),
-        Invariant(name="max-skew", holds=skew_ok, detail=skew_detail),
-        Invariant(name="terminates", holds=ends_ok, detail=ends_detail),
-        Invariant(name="final-state", holds=final_ok, detail=final_detail),
-    )

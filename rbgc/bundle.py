@@ -1,0 +1,184 @@
+"""The compiled bundle: the ordered objects, and the facts the build decided about each group.
+
+The back ends (`diff`, `plan`, `sync`, `fit`) read these facts and never re-run a pass or
+re-derive a decision from the IR. Per role the build records what it built: the role's
+declared kind, its wave, replicas, pods per replica and in all, and every workload object it
+became (one for a StatefulSet, Deployment or native LeaderWorkerSet; a leader StatefulSet and
+one worker StatefulSet per group with `--lws statefulsets`), each with the rollout strategy as
+compiled and the hash of its pod templates.
+
+A workload's facts are read from its compiled body through the kind table of
+`k8s/controllers.py` (`workload_facts`), so the same function reads a body rbgc applied to a
+cluster: `rbgc sync` rebuilds OLD's facts from the live objects that way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rbgc.diagnostics import Span
+from rbgc.k8s import controllers
+from rbgc.k8s.controllers import IntOrPercent, Strategy
+from rbgc.k8s.conventions import LWS_MEMBER
+from rbgc.k8s.manifest import Manifest
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadFacts:
+    """One workload object a role became, as compiled."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    role: str
+    wave: int
+    replicas: int
+    pods_per_replica: int
+    strategy: Strategy  # as compiled; StatefulSet maxSurge is the role's, carried out by sync
+    template_hash: str
+    primary: bool = True  # False: a worker StatefulSet of `--lws statefulsets`
+
+    def identity(self) -> tuple[str, str, str, str]:
+        return (controllers.api_group(self.api_version), self.kind, self.namespace, self.name)
+
+    @property
+    def pods(self) -> int:
+        return self.replicas * self.pods_per_replica
+
+    @property
+    def unit(self) -> str:
+        """The name the rollout plan gives this workload: the role's, or for a worker
+        StatefulSet the role's and the object's."""
+        return self.role if self.primary else f"{self.role}:{self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One `coordination[]` rule, as the planner reads it."""
+
+    name: str
+    roles: tuple[str, ...]
+    max_skew: str | None = None  # rollingUpdate.maxSkew
+    partition: str | None = None  # rollingUpdate.partition
+    max_unavailable: str | None = None  # rollingUpdate.maxUnavailable
+    scaling_max_skew: str | None = None  # scaling.maxSkew; None: no scaling rule
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoleFacts:
+    """What the build made of one role."""
+
+    name: str
+    kind: str  # the workload kind the role declares (LeaderWorkerSet even when lowered)
+    wave: int
+    replicas: int
+    size: int  # pods per replica
+    workloads: tuple[WorkloadFacts, ...]
+    span: Span | None = None
+
+    @property
+    def pods(self) -> int:
+        return self.replicas * self.size
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupFacts:
+    namespace: str
+    name: str
+    roles: tuple[RoleFacts, ...]
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def workloads(self) -> Iterable[WorkloadFacts]:
+        for role in self.roles:
+            yield from role.workloads
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bundle:
+    """The compiled output: ordered manifests, and the facts of every group."""
+
+    manifests: tuple[Manifest, ...]
+    groups: tuple[GroupFacts, ...] = ()
+
+    def group(self, namespace: str, name: str) -> GroupFacts | None:
+        return next((g for g in self.groups if (g.namespace, g.name) == (namespace, name)), None)
+
+    def manifest(self, identity: tuple[str, str, str, str]) -> Manifest | None:
+        return next((m for m in self.manifests if m.identity() == identity), None)
+
+
+def template_hash(body: Mapping[str, Any]) -> str:
+    """sha256 of a workload's pod templates (and LWS size): equal hashes, same pods."""
+    shape = controllers.shape_of(body)
+    parts: list[Any] = [controllers.at(body, p) for p in shape.templates] if shape else []
+    if shape and shape.size:
+        parts.append(controllers.pods_per_replica(body))
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def is_primary(body: Mapping[str, Any]) -> bool:
+    selector = controllers.at(body, ("spec", "selector", "matchLabels"))
+    return not (isinstance(selector, Mapping) and selector.get(LWS_MEMBER) == "worker")
+
+
+def workload_facts(m: Manifest, *, max_surge: IntOrPercent | None = None) -> WorkloadFacts | None:
+    """A compiled (or applied) workload's facts; None for objects that are not workloads.
+    `max_surge` is the role's StatefulSet surge, which no StatefulSet body can carry."""
+    if controllers.shape_of(m.body) is None or m.role is None:
+        return None
+    strategy = controllers.strategy_of(m.body)
+    if max_surge is not None and m.kind == "StatefulSet" and is_primary(m.body):
+        strategy = replace(strategy, max_surge=max_surge)
+    return WorkloadFacts(
+        api_version=m.api_version,
+        kind=m.kind,
+        namespace=m.namespace,
+        name=m.name,
+        role=m.role,
+        wave=m.wave,
+        replicas=controllers.replicas(m.body),
+        pods_per_replica=controllers.pods_per_replica(m.body),
+        strategy=strategy,
+        template_hash=template_hash(m.body),
+        primary=is_primary(m.body),
+    )
+
+
+def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
+    """Group facts from workload manifests alone (no IR): how `rbgc sync` reads OLD from the
+    objects it applied. A role's kind, replicas and size are its primary workload's."""
+    by_group: dict[tuple[str, str], dict[str, list[WorkloadFacts]]] = {}
+    for m in manifests:
+        found = workload_facts(m)
+        if found is not None and m.group is not None:
+            roles = by_group.setdefault((m.namespace, m.group), {})
+            roles.setdefault(found.role, []).append(found)
+    out = []
+    for (namespace, group), roles in sorted(by_group.items()):
+        facts = []
+        for role, workloads in sorted(roles.items()):
+            ordered = tuple(sorted(workloads, key=lambda w: (not w.primary, w.name)))
+            head = ordered[0]
+            facts.append(
+                RoleFacts(
+                    name=role,
+                    kind=head.kind,
+                    wave=head.wave,
+                    replicas=head.replicas,
+                    size=head.pods_per_replica,
+                    workloads=ordered,
+                )
+            )
+        out.append(GroupFacts(namespace=namespace, name=group, roles=tuple(facts)))
+    return tuple(out)

@@ -1,0 +1,58 @@
+"""What the build decided about a group, recorded once for the back ends (see bundle.py).
+
+In: the validated group, its waves as emitted and its compiled manifests. Out: `GroupFacts`.
+Runs after the last pass; it reads the compiled objects, and from the IR only what no object
+can carry: the role's declared kind and size, its StatefulSet surge (carried out by `rbgc
+sync`) and the coordination rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rbgc.bundle import GroupFacts, RoleFacts, Rule, WorkloadFacts, workload_facts
+from rbgc.k8s.manifest import Manifest
+from rbgc.model import Group, WorkloadKind
+
+
+def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
+    roles = []
+    for role in group.roles:
+        surge = role.rolling_update.max_surge if role.rolling_update else None
+        workloads: list[WorkloadFacts] = []
+        for m in manifests:
+            if m.role == role.name:
+                found = workload_facts(m, max_surge=surge)
+                if found is not None:
+                    workloads.append(found)
+        workloads.sort(key=lambda w: (not w.primary, w.name))
+        kind = role.kind or WorkloadKind.STATEFULSET
+        roles.append(
+            RoleFacts(
+                name=role.name,
+                kind=kind.kind,
+                wave=workloads[0].wave if workloads else 0,
+                replicas=role.replicas,
+                size=role.size,
+                workloads=tuple(workloads),
+                span=role.span,
+            )
+        )
+    return GroupFacts(
+        namespace=group.namespace, name=group.name, roles=tuple(roles), rules=rules_of(group)
+    )
+
+
+def rules_of(group: Group) -> tuple[Rule, ...]:
+    return tuple(
+        Rule(
+            name=c.name,
+            roles=c.roles,
+            max_skew=c.rolling_update.max_skew if c.rolling_update else None,
+            partition=c.rolling_update.partition if c.rolling_update else None,
+            max_unavailable=c.rolling_update.max_unavailable if c.rolling_update else None,
+            scaling_max_skew=c.scaling.max_skew if c.scaling else None,
+            span=c.span,
+        )
+        for c in group.coordination
+    )
