@@ -45,24 +45,6 @@ API_VERSION = "rbgc.io/v1alpha1"
 KIND = "Overlay"
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "overlay.v1alpha1.schema.json"
 
-# Kinds that have no namespace: an overlay's `namespace` leaves them alone.
-CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace",
-        "CustomResourceDefinition",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "PersistentVolume",
-        "StorageClass",
-        "PriorityClass",
-        "IngressClass",
-        "RuntimeClass",
-        "APIService",
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-        cv.PROFILE_KIND,
-    }
-)
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 _DIRECTIVE = "$patch"
 _SCHEMA_HELP = "see schemas/overlay.v1alpha1.schema.json for the overlay format"
@@ -348,7 +330,7 @@ class _Transform:
 
     def namespace(self, body: dict[str, Any], spans: _Spans) -> None:
         namespace = self.spec.get("namespace")
-        if namespace is None or body.get("kind") in CLUSTER_SCOPED:
+        if namespace is None or body.get("kind") in cv.CLUSTER_SCOPED_KINDS:
             return
         body.setdefault("metadata", {})["namespace"] = namespace
         spans.from_overlay(("metadata", "namespace"), ("namespace",))

@@ -471,3 +471,15 @@ def test_common_labels_reach_role_templates_used_through_template_ref(tmp_path: 
     )
     assert prefill.body["spec"]["template"]["metadata"]["labels"]["env"] == "prod"
     assert "env" not in prefill.body["spec"]["selector"]["matchLabels"]
+
+
+def test_namespace_leaves_every_cluster_scoped_kind_alone(tmp_path: Path) -> None:
+    # issue 8 item 15: overlays had a 13-kind table of their own beside conventions' 23 kinds
+    extra = {
+        "base/csi.yaml": "apiVersion: storage.k8s.io/v1\nkind: CSIDriver\nmetadata: {name: d}\n",
+        "base/vap.yaml": "apiVersion: admissionregistration.k8s.io/v1\n"
+        "kind: ValidatingAdmissionPolicy\nmetadata: {name: p}\nspec: {}\n",
+    }
+    made = objects(build(tmp_path, HEAD + "namespace: team-a\n", extra))
+    assert "namespace" not in made[("CSIDriver", "d")]["metadata"]
+    assert "namespace" not in made[("ValidatingAdmissionPolicy", "p")]["metadata"]
