@@ -65,7 +65,11 @@ def export(ref: str, paths: Sequence[str], into: str, cwd: str = ".") -> list[st
     ]
     if not present:
         return []
-    archive = _git(["archive", "--format=tar", ref, "--", *present], root)
+    # Every manifest of the revision comes along, so overlays find their bases (which may lie
+    # outside PATHs) as they were at REF; only PATHs are loaded.
+    listed = _git(["ls-tree", "-r", "-z", "--name-only", ref], root).decode("utf-8", "replace")
+    manifests = [n for n in listed.split("\0") if n.endswith((".yaml", ".yml"))]
+    archive = _git(["archive", "--format=tar", ref, "--", *present, *manifests], root)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     return [os.path.join(into, rel) for rel in present]

@@ -38,6 +38,7 @@ from rbgc.diagnostics import DiagnosticError, error
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import surge_and_unavailable
 from rbgc.model import WorkloadKind
+from rbgc.plan import invariants
 from rbgc.plan.formulas import (
     LiveStatefulSet,
     Pod,
@@ -48,7 +49,6 @@ from rbgc.plan.formulas import (
     scaling_targets,
     skew_within_bound,
 )
-from rbgc.plan import invariants
 from rbgc.plan.model import (
     Action,
     GroupChange,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -274,3 +275,24 @@ def test_plan_end_to_end_with_a_coordination_rule(tmp_path: Path) -> None:
         (s["roles"]["prefill"]["updated"], s["roles"]["decode"]["updated"]) for s in doc["steps"]
     ]
     assert progress == [(1, 0), (1, 1), (2, 1), (3, 1), (3, 2), (4, 2)]
+
+
+def test_diff_git_of_an_overlay_reads_its_bases_at_the_revision(tmp_path: Path) -> None:
+    # issue 8 item 10: only the given paths were archived, so the overlay's base was missing
+    repo = tmp_path / "repo"
+    (repo / "overlays").mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    shutil.copytree(ROOT / "overlays" / "base", repo / "overlays" / "base")
+    shutil.copytree(ROOT / "overlays" / "prod", repo / "overlays" / "prod")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "v1")
+    base = repo / "overlays" / "base" / "pd-disaggregated.yaml"
+    base.write_text(base.read_text().replace("- --pd-disaggregation", "- --pd-disagg", 1))
+    here = os.getcwd()
+    os.chdir(repo)
+    try:
+        found = run("diff", "--git", "HEAD", "overlays/prod", "-o", "json")
+    finally:
+        os.chdir(here)
+    assert found.exit_code == 1, found.stderr
+    assert json.loads(found.stdout)["changes"]
