@@ -80,6 +80,7 @@ class RoleFacts:
     replicas: int
     size: int  # pods per replica
     workloads: tuple[WorkloadFacts, ...]
+    depends_on: tuple[str, ...] = ()  # roles that must be ready before this one starts
     span: Span | None = None
 
     @property
@@ -93,6 +94,8 @@ class GroupFacts:
     name: str
     roles: tuple[RoleFacts, ...]
     rules: tuple[Rule, ...] = ()
+    pod_group: str | None = None  # the gang PodGroup's name, when the group is gang-scheduled
+    set_name: str | None = None  # the RoleBasedGroupSet it belongs to
 
     @property
     def key(self) -> str:

@@ -35,11 +35,18 @@ def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
                 replicas=role.replicas,
                 size=role.size,
                 workloads=tuple(workloads),
+                depends_on=tuple(dict.fromkeys(d.name for d in role.dependencies)),
                 span=role.span,
             )
         )
+    pod_group = next((m.name for m in manifests if m.kind == "PodGroup"), None)
     return GroupFacts(
-        namespace=group.namespace, name=group.name, roles=tuple(roles), rules=rules_of(group)
+        namespace=group.namespace,
+        name=group.name,
+        roles=tuple(roles),
+        rules=rules_of(group),
+        pod_group=pod_group,
+        set_name=group.set_name,
     )
 
 
