@@ -703,125 +703,40 @@ def sync(
         )
     if simulate_from and not simulate:
         raise click.UsageError("--simulate-from needs --simulate")
-    _sync(
-        paths,
-        kubeconfig,
-        context,
-        server,
-        timeout,
-        dry_run,
-        simulate,
-        simulate_from,
-        _options(namespace, kubernetes_version, lws, root),
-        fmt,
-        use_color,
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.sync.run import SyncFailed, Where
+    from rbgc.sync.run import sync as run_sync
+
+    options = _options(namespace, kubernetes_version, lws, root)
+    result = _compile(paths, namespace, kubernetes_version, lws, root, fmt, use_color)
+    old = (
+        _compile((simulate_from,), namespace, kubernetes_version, lws, root, fmt, use_color)
+        if simulate_from
+        else None
     )
-
-
-def _sync(
-    paths: tuple[str, ...],
-    kubeconfig: str | None,
-    context: str | None,
-    server: str | None,
-    timeout: float,
-    dry_run: bool,
-    simulate: bool,
-    simulate_from: str | None,
-    options: Options,
-    fmt: str,
-    color: bool,
-) -> None:
-    from rbgc.diagnostics import DiagnosticError, error
-    from rbgc.pipeline import compile_paths
-    from rbgc.sync import controller
-    from rbgc.sync.cluster import Cluster, ClusterError, KindNotServed
-
-    version = options.target.kubernetes_version
+    _report(result.warnings, fmt, use_color)
     try:
-        result = compile_paths(paths, options)
-        old = compile_paths((simulate_from,), options) if simulate_from else None
-    except DiagnosticError as exc:
-        _fail(exc.diagnostics, fmt, color)
-    _report(result.warnings, fmt, color)
-    cluster: Cluster
-    clock: controller.Clock
-    try:
-        if simulate:
-            from rbgc.sync.simulator import SimClock, Simulator
-
-            sim = Simulator(kubernetes_version=version)
-            cluster, clock, interval = sim, SimClock(sim), 1.0
-            if old is not None:
-                controller.execute(
-                    sim, controller.prepare(sim, old.bundle, version), clock=clock, timeout=86400
-                )
-        else:
-            from rbgc.sync import kube
-
-            cluster = kube.connect(kubeconfig=kubeconfig, context=context, server=server)
-            clock, interval = controller.WallClock(), 2.0
-        try:
-            plan = controller.prepare(cluster, result.bundle, version)
-        except DiagnosticError as exc:
-            _fail(exc.diagnostics, fmt, color)
-        if dry_run:
-            sys.stdout.write(controller.render_steps(plan))
-            raise SystemExit(ExitCode.OK)
-        outcome = controller.execute(
-            cluster,
-            plan,
-            clock=clock,
+        text = run_sync(
+            result.bundle,
+            version=options.target.kubernetes_version,
+            where=Where(simulate=simulate, kubeconfig=kubeconfig, context=context, server=server),
             timeout=timeout,
-            interval=interval,
+            dry_run=dry_run,
+            simulate_from=old.bundle if old else None,
             emit=_progress,
         )
-    except KindNotServed as exc:
-        _sync_fail(
-            error(
-                "RBG911",
-                exc.message,
-                None,
-                help="install its CRD and controller, or build "
-                "LeaderWorkerSet roles with --lws statefulsets",
-            ),
-            fmt,
-            color,
-            ExitCode.CLUSTER,
-        )
-    except ClusterError as exc:
-        _sync_fail(
-            error("RBG910", f"the cluster answered {exc.code} {exc.reason}: {exc.message}", None),
-            fmt,
-            color,
-            ExitCode.CLUSTER,
-        )
-    except controller.SyncTimeout as exc:
-        _sync_fail(
-            error(
-                "RBG912",
-                str(exc),
-                exc.target.span,
-                help="look at the role's pods "
-                "(kubectl describe pod); raise --timeout if they are only slow to start",
-            ),
-            fmt,
-            color,
-            ExitCode.TIMEOUT,
-        )
-    where = " (simulated)" if simulate else ""
-    sys.stdout.write(f"converged: {outcome.steps} step(s) in {outcome.elapsed:g}s{where}\n")
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, use_color)
+    except SyncFailed as exc:
+        _report([exc.diagnostic], fmt, use_color)
+        if fmt == "text":
+            sys.stderr.write(exc.aftermath() + "\n")
+        raise SystemExit(exc.failure) from None
+    sys.stdout.write(text)
 
 
 def _progress(line: str) -> None:
     sys.stderr.write(f"rbgc sync: {line}\n")
-
-
-def _sync_fail(diagnostic: Diagnostic, fmt: str, color: bool, code: ExitCode) -> NoReturn:
-    # Not `_fail`: steps before the failure were applied, "nothing was written" would be false.
-    _report([diagnostic], fmt, color)
-    if fmt == "text":
-        sys.stderr.write("rbgc: sync stopped; steps before this one stay applied\n")
-    raise SystemExit(code)
 
 
 @main.command(short_help="Run as a KRM function (kpt, kustomize): ResourceList in, out.")

@@ -59,6 +59,11 @@ class ClusterError(Exception):
         return self.code == 404
 
 
+class ConfigError(Exception):
+    """No cluster could be configured (no kubeconfig, a context that does not exist): nothing
+    was sent to any cluster."""
+
+
 class KindNotServed(ClusterError):
     """The cluster does not serve this API version and kind (a CRD that is not installed)."""
 

@@ -47,6 +47,13 @@ class SyncTimeout(Exception):
         self.state = state
 
 
+@dataclass(slots=True)
+class Progress:
+    """What a running sync has written so far (read when it fails)."""
+
+    writes: int = 0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
     steps: int
@@ -80,8 +87,10 @@ def execute(
     timeout: float,
     interval: float = 2.0,
     emit: Callable[[str], None] = lambda line: None,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Run every step; raises `SyncTimeout` or `ClusterError`."""
+    progress = progress or Progress()
     start = clock.now()
     deadline = start + timeout
     total = len(plan.steps)
@@ -89,9 +98,11 @@ def execute(
         emit(f"[{step.number}/{total}] {step.summary}")
         for ref in step.delete:
             cluster.delete(ref)
+            progress.writes += 1
         _wait_gone(cluster, step.delete, clock, deadline, timeout, interval)
         for body in step.apply:
             cluster.apply(body)
+            progress.writes += 1
         _wait(cluster, step, clock, deadline, timeout, interval)
     return Outcome(steps=total, elapsed=clock.now() - start)
 

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from rbgc.sync.cluster import FIELD_MANAGER, ClusterError, KindNotServed, Object, Ref
+from rbgc.sync.cluster import (
+    FIELD_MANAGER,
+    ClusterError,
+    ConfigError,
+    KindNotServed,
+    Object,
+    Ref,
+)
 
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends the dict as JSON
 
@@ -221,16 +228,14 @@ def connect(
             )
         except (config.ConfigException, OSError) as exc:
             if kubeconfig or context:
-                raise ClusterError(0, "ConfigError", f"kubeconfig: {exc}") from None
+                raise ConfigError(f"kubeconfig: {exc}") from None
             try:
                 config.load_incluster_config(  # type: ignore[no-untyped-call]
                     client_configuration=configuration
                 )
             except config.ConfigException:
-                raise ClusterError(
-                    0,
-                    "ConfigError",
-                    f"no cluster configured: {exc}; pass --kubeconfig, --context or --server",
+                raise ConfigError(
+                    f"{exc}, and rbgc is not running inside a cluster either"
                 ) from None
     if server:
         configuration.host = server

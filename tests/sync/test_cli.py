@@ -61,6 +61,20 @@ def test_unreachable_cluster_exits_5_with_rbg910(tmp_path: Path) -> None:
     code, out, err = _run("--server", "http://127.0.0.1:9", "--timeout", "5", PD)
     assert code == 5 and out == ""
     assert "error[RBG910]" in err and "Unreachable" in err
+    assert "stopped before changing anything" in err
+
+
+def test_dry_run_without_a_cluster_says_so_and_claims_nothing(tmp_path: Path) -> None:
+    # issue 8 item 19: "the cluster answered 0 ConfigError" and "steps before this one stay
+    # applied", though no cluster was configured and nothing was contacted
+    result = CliRunner(env={"KUBECONFIG": str(tmp_path / "none"), "HOME": str(tmp_path)}).invoke(
+        main, ["sync", "--dry-run", PD]
+    )
+    code, out, err = result.exit_code, result.stdout, result.stderr
+    assert code == 5 and out == ""
+    assert "error[RBG910]: no cluster to sync with" in err
+    assert "answered" not in err and "stay applied" not in err
+    assert "stopped before changing anything" in err
 
 
 def test_timeout_exits_4_naming_the_role() -> None:
@@ -84,3 +98,16 @@ def test_help_documents_exit_codes_and_never_imports_kubernetes() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert found.stdout.strip() == "False"
+
+
+def test_a_pass_through_workload_with_a_malformed_spec_does_not_crash_sync(
+    tmp_path: Path,
+) -> None:
+    # issue 8 item 25: `spec: 5` on a pass-through Deployment crashed sync/plan.py and the
+    # simulator; its fields are now read through the controllers' table, defaulted
+    path = tmp_path / "odd.yaml"
+    odd = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: odd, namespace: llm}\n"
+    path.write_text(odd + "spec: 5\n---\n" + Path(PD).read_text(encoding="utf-8"), "utf-8")
+    code, out, err = _run("--simulate", str(path))
+    assert code == 0, err
+    assert out.startswith("converged:")

@@ -10,7 +10,7 @@ from typing import Any
 import kmock
 import pytest
 
-from rbgc.sync.cluster import ClusterError, KindNotServed, Ref
+from rbgc.sync.cluster import ClusterError, ConfigError, KindNotServed, Ref
 from rbgc.sync.kube import KubeCluster, connect
 from tests.sync.emulator import serve
 
@@ -154,7 +154,7 @@ def test_an_unreachable_server_is_cluster_error() -> None:
     assert (caught.value.code, caught.value.reason) == (0, "Unreachable")
 
 
-def test_a_missing_kubeconfig_is_cluster_error(tmp_path: Any) -> None:
-    with pytest.raises(ClusterError) as caught:
+def test_a_missing_kubeconfig_is_a_config_error(tmp_path: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
         connect(kubeconfig=str(tmp_path / "nope"), context=None, server=None)
-    assert caught.value.reason == "ConfigError"
+    assert str(caught.value).startswith("kubeconfig: ")
