@@ -1,0 +1,101 @@
+"""The import graph keeps the architecture: each layer imports only the layers below it.
+
+Every `import` and `from ... import` in rbgc/ is read with `ast`, lazy ones inside functions
+included, and checked against the table the README's architecture section states.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "rbgc"
+
+# module prefix -> rbgc modules it must never import (the most specific prefix applies)
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    # Kubernetes facts and rules: plain data and functions, below everything else.
+    "rbgc.k8s": (
+        "rbgc.model",
+        "rbgc.parse",
+        "rbgc.passes",
+        "rbgc.pipeline",
+        "rbgc.plan",
+        "rbgc.sync",
+        "rbgc.cli",
+    ),
+    # The build never reaches for a back end.
+    "rbgc.passes": ("rbgc.pipeline", "rbgc.plan", "rbgc.sync", "rbgc.cli"),
+    "rbgc.workloads": ("rbgc.passes", "rbgc.pipeline", "rbgc.plan", "rbgc.sync", "rbgc.cli"),
+    "rbgc.bundle": ("rbgc.model", "rbgc.passes", "rbgc.pipeline", "rbgc.plan", "rbgc.sync"),
+    # Back ends read the compiled bundle's facts: never the IR's parser, a pass or a lowering.
+    "rbgc.plan": (
+        "rbgc.parse",
+        "rbgc.passes",
+        "rbgc.workloads",
+        "rbgc.record",
+        "rbgc.pipeline",
+        "rbgc.sync",
+        "rbgc.cli",
+    ),
+    "rbgc.sync": (
+        "rbgc.parse",
+        "rbgc.passes",
+        "rbgc.workloads",
+        "rbgc.record",
+        "rbgc.pipeline",
+        "rbgc.plan.review",
+        "rbgc.cli",
+    ),
+    # Both sides of a review are compiled here: the one back-end module that calls the build.
+    "rbgc.plan.review": ("rbgc.parse", "rbgc.passes", "rbgc.workloads", "rbgc.sync", "rbgc.cli"),
+}
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return {name for name in found if name == "rbgc" or name.startswith("rbgc.")}
+
+
+def _rule(module: str) -> tuple[str, ...]:
+    best = ""
+    for prefix in FORBIDDEN:
+        if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
+            best = prefix
+    return FORBIDDEN.get(best, ())
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: _module(p))
+def test_module_imports_only_the_layers_below_it(path: Path) -> None:
+    module = _module(path)
+    forbidden = _rule(module)
+    bad = sorted(
+        name
+        for name in _imports(path)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    )
+    assert not bad, f"{module} imports {', '.join(bad)}"
+
+
+def test_the_table_names_real_modules() -> None:
+    modules = {_module(p) for p in MODULES}
+    for prefix, names in FORBIDDEN.items():
+        for name in (prefix, *names):
+            assert any(m == name or m.startswith(name + ".") for m in modules), name
