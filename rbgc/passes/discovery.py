@@ -174,7 +174,11 @@ def inject_sidecars(
 ) -> None:
     """Upstream's sidecar builder (§3.4): append the profile's init containers, containers and
     volumes whose names are not taken (what the template has wins, no merge), then append each
-    override's `env` and `args` to the profile container of the same name."""
+    override's `env` and `args` to the profile container of the same name.
+
+    `env` is merged by name, not appended: a variable the container already has keeps its
+    position and takes the override's value (last wins). Duplicates would make the API server
+    refuse a LeaderWorkerSet (its CRD keys `env` by name) and server-side apply fail."""
     for key, items in (
         ("initContainers", profile.init_containers),
         ("containers", profile.containers),
@@ -189,12 +193,28 @@ def inject_sidecars(
             continue
         for container in spec["containers"]:
             if container.get("name") == override.get("name"):
-                for field in ("env", "args"):
-                    if override.get(field):
-                        container[field] = [
-                            *(container.get(field) or []),
-                            *copy.deepcopy(list(override[field])),
-                        ]
+                if override.get("env"):
+                    container["env"] = merge_env(
+                        container.get("env") or [], copy.deepcopy(list(override["env"]))
+                    )
+                if override.get("args"):
+                    container["args"] = [
+                        *(container.get("args") or []),
+                        *copy.deepcopy(list(override["args"])),
+                    ]
+
+
+def merge_env(env: list[Any], more: list[Any]) -> list[Any]:
+    """`env` then `more`, one entry per name: the first position, the last value."""
+    merged: dict[Any, Any] = {}
+    unnamed: list[Any] = []  # not valid, but reported by the schema check, never dropped here
+    for var in [*env, *more]:
+        name = var.get("name") if isinstance(var, dict) else None
+        if name is None:
+            unnamed.append(var)
+        else:
+            merged[name] = var  # a dict keeps a key's first position, takes its last value
+    return [*merged.values(), *unnamed]
 
 
 def _reserved_env(group: Group, role: Role) -> list[Diagnostic]:

@@ -401,3 +401,19 @@ spec:
         ]
         == "zone"
     )
+
+
+def test_engine_runtime_env_override_replaces_the_profile_value_in_place() -> None:
+    """Issue 8 item 7: a container's env is a map keyed by name (the LWS CRD declares it so,
+    and server-side apply refuses duplicates): an override of a variable the profile container
+    already has replaces its value where it stands, last value wins."""
+    role = RUNTIME_ROLE.replace(
+        "env: [{name: B, value: \"2\"}]",
+        'env: [{name: A, value: "override"}, {name: B, value: "2"}, {name: B, value: "3"}]',
+    )
+    sidecar = objects(build(role, extra=PROFILE))["StatefulSet/g-r"]["spec"]["template"]["spec"][
+        "containers"
+    ][1]
+    env = [(e["name"], e.get("value")) for e in sidecar["env"]]
+    assert env[3:] == [("A", "override"), ("B", "3")]
+    assert len({name for name, _ in env}) == len(env), env
