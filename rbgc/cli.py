@@ -457,8 +457,9 @@ def _check_dir(files: dict[str, str], out_dir: str) -> None:
 @click.option(
     "--separately",
     is_flag=True,
-    help="Compile each PATH on its own (files of independent apps that reuse group names); "
-    "by default all PATHs form one program, as one `kubectl apply -f` of them would.",
+    help="Compile each file on its own (independent apps that reuse group names; a "
+    "ClusterEngineRuntimeProfile is still found in any input); by default all files form one "
+    "program, as one `kubectl apply -f` of them would.",
 )
 @_common
 @_guarded
@@ -477,7 +478,9 @@ def validate(
 
     Runs the whole compiler, checks RBG documents against the JSON Schema in schemas/ with
     jsonschema, and checks every compiled core object against the Kubernetes schema of the
-    target version (custom resources are skipped).
+    target version (custom resources are skipped). Files with no Kubernetes object at all (no
+    document with apiVersion or kind: CI workflows, docker-compose files, kustomization.yaml)
+    are skipped and counted.
 
     \b
     Examples:
@@ -490,13 +493,12 @@ def validate(
     """
     use_color = _color(color)
     from rbgc.diagnostics import DiagnosticError
-    from rbgc.validation import merge_outcomes, validate_paths
+    from rbgc.validation import validate_paths
 
     try:
         options = _options(namespace, kubernetes_version, lws, root)
         version = _kubernetes_version(kubernetes_version)
-        units = [(p,) for p in paths] if separately else [paths]
-        outcome = merge_outcomes(validate_paths(u, options, version) for u in units)
+        outcome = validate_paths(paths, options, version, separately=separately)
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color)
     if outcome.errors:

@@ -408,7 +408,7 @@ def test_engine_runtime_env_override_replaces_the_profile_value_in_place() -> No
     and server-side apply refuses duplicates): an override of a variable the profile container
     already has replaces its value where it stands, last value wins."""
     role = RUNTIME_ROLE.replace(
-        "env: [{name: B, value: \"2\"}]",
+        'env: [{name: B, value: "2"}]',
         'env: [{name: A, value: "override"}, {name: B, value: "2"}, {name: B, value: "3"}]',
     )
     sidecar = objects(build(role, extra=PROFILE))["StatefulSet/g-r"]["spec"]["template"]["spec"][
