@@ -91,3 +91,41 @@ def test_everything_rbgc_writes_validates(tmp_path: Path, layout: list[str]) -> 
     code, out, err = cli("validate", str(rendered))
     assert (code, err) == (0, ""), err
     assert "valid for Kubernetes" in out
+
+
+def test_separately_each_file_still_finds_a_profile_defined_in_another(tmp_path: Path) -> None:
+    """Issue 8 item 2: `--separately` compiled each file alone, so an app whose profile lives
+    in another file failed with RBG510; the profile is now looked up among every input."""
+    write(
+        tmp_path,
+        {
+            "profiles/patio.yaml": """\
+                apiVersion: workloads.x-k8s.io/v1alpha1
+                kind: ClusterEngineRuntimeProfile
+                metadata: {name: patio}
+                spec:
+                  containers: [{name: patio-runtime, image: example.com/patio:v1}]
+                """,
+            **{
+                f"app{n}.yaml": """\
+                    apiVersion: workloads.x-k8s.io/v1alpha1
+                    kind: RoleBasedGroup
+                    metadata: {name: same-name}
+                    spec:
+                      roles:
+                        - name: server
+                          engineRuntimes: [{profileName: patio}]
+                          template:
+                            spec: {containers: [{name: c, image: example.com/c:v1}]}
+                    """
+                for n in (1, 2)
+            },
+        },
+    )
+    code, out, err = cli("validate", "--separately", str(tmp_path))
+    assert (code, err) == (0, ""), err
+    assert out.startswith("rbgc: 3 file(s), 6 object(s) valid")
+    together = cli("validate", str(tmp_path))
+    assert together[0] == 1 and "RBG113" in together[2]
+    code, _, err = cli("validate", "--separately", str(tmp_path / "app1.yaml"))
+    assert code == 1 and "error[RBG510]" in err
