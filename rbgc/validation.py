@@ -18,7 +18,7 @@ import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
 from rbgc.kubeschema import check_bundle, normalize_version
-from rbgc.pipeline import Options, compile_documents
+from rbgc.pipeline import Options, compile_documents, no_input
 from rbgc.schema import is_rbg_document, schema
 from rbgc.source import MAX_FILE_BYTES, STDIN, Document, load
 
@@ -96,7 +96,9 @@ def validate_paths(
     """
     version = normalize_version(kubernetes_version)
     inputs, skipped = select_inputs(paths)
-    if not inputs and skipped:
+    if not inputs and not skipped:
+        raise DiagnosticError(no_input(paths))  # empty folders
+    if not inputs:
         return Outcome(diagnostics=(), files=0, objects=0, version=version, skipped=skipped)
     if not separately or not inputs:
         return replace(_validate_unit(inputs, options, version, ()), skipped=skipped)
@@ -176,6 +178,8 @@ def _validate_unit(
     documents: list[Document] = []
     try:
         documents = load(paths, root=options.root)
+        if not documents:
+            raise DiagnosticError(no_input(paths))
         result = compile_documents([*documents, *_borrowed(documents, shared)], options)
     except DiagnosticError as exc:
         diagnostics = list(exc.diagnostics)
