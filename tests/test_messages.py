@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from rbgc.cli import main
 from tests.conftest import EXAMPLES, ROOT
+from tests.gitops.helpers import rbgc_bin
 
 BAD = "tests/diagnostics/RBG201-unknown-dependency.yaml"
 PD = str(EXAMPLES / "pd-disaggregated.yaml")
@@ -68,9 +69,8 @@ def test_shell_completion_is_documented_and_works() -> None:
     help_text = cli("--help")[1]
     assert 'eval "$(_RBGC_COMPLETE=bash_source rbgc)"' in help_text
     assert 'eval "$(_RBGC_COMPLETE=bash_source rbgc)"' in (ROOT / "README.md").read_text()
-    rbgc = str(Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "rbgc")
     done = subprocess.run(
-        [rbgc],
+        [rbgc_bin()],
         env={
             **os.environ,
             "_RBGC_COMPLETE": "bash_complete",
