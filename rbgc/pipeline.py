@@ -89,7 +89,9 @@ def compile_group(
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
-    discovered = inject_discovery(checked.group, waves, placement, expanded, program.profiles)
+    discovered = inject_discovery(
+        checked.group, waves, placement, expanded, program.profiles, services=program.passthrough
+    )
     for m in discovered.manifests:
         if m.kind == "ConfigMap" and m.role is not None:
             trace.add(
