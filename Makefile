@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_OUT ?= rendered/demo
 
 .PHONY: venv demo test lint typecheck golden bench clean
 
@@ -14,14 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: compile every bundled example and check the output against the Kubernetes schemas
+## demo: compile every example (strict) into rendered/demo/, show its waves, object counts and
+## warnings, validate, and show the first step of one upgrade plan (scripts/demo.sh)
 demo: venv
-	@for f in examples/*.yaml; do \
-	  echo "== rbgc build --strict $$f" >&2; \
-	  $(BIN)/rbgc build --strict "$$f" || exit 1; \
-	done
-	@echo "== rbgc validate examples/" >&2
-	@$(BIN)/rbgc validate examples/
+	@BIN=$(BIN) DEMO_OUT=$(DEMO_OUT) scripts/demo.sh
 
 ## test: the whole suite (unit, golden, conformance, CLI), then lint and types
 test: venv

@@ -62,13 +62,20 @@ def _report(diagnostics: Sequence[Diagnostic], fmt: str, color: bool) -> None:
 
 
 def _fail(
-    diagnostics: Sequence[Diagnostic], fmt: str, color: bool, code: int = ExitCode.INVALID
+    diagnostics: Sequence[Diagnostic],
+    fmt: str,
+    color: bool,
+    code: int = ExitCode.INVALID,
+    *,
+    writes: bool = True,
 ) -> NoReturn:
+    """Report and exit; `writes`: the command would have written output (build, krm)."""
     from rbgc import report
 
     _report(diagnostics, fmt, color)
     if fmt == "text":
-        sys.stderr.write(f"rbgc: {report.summary(diagnostics)}; nothing was written\n")
+        done = "; nothing was written" if writes else ""
+        sys.stderr.write(f"rbgc: {report.summary(diagnostics)}{done}\n")
     raise SystemExit(code)
 
 
@@ -187,10 +194,10 @@ def main() -> None:
     \b
     Examples:
       rbgc build examples/pd-disaggregated.yaml     YAML stream on stdout
-      rbgc build gitops/apps/ -o json               a whole folder, as a JSON List
-      cat spec.yaml | rbgc build -                  from stdin
+      rbgc build overlays/prod -o json              an overlay, as a JSON List
+      cat examples/single-node.yaml | rbgc build -  from stdin
       rbgc build examples/ --out rendered/          one file per object
-      rbgc validate $(git ls-files '*.yaml')        check only (pre-commit)
+      rbgc validate examples/ overlays/             check only (pre-commit)
       rbgc explain RBG203                           what a diagnostic code means
       rbgc diff old/ new/                           what an upgrade changes and restarts
       rbgc plan --git main examples/                the rollout, step by step
@@ -200,6 +207,11 @@ def main() -> None:
     Exit codes: 0 success, 1 invalid input, 2 usage error, 3 internal error.
     diff and plan, as kubectl diff: 0 no change, 1 changes, 2 any error, 3 internal error.
     sync: 0 converged, 1 invalid input, 2 usage, 3 internal, 4 timed out, 5 cluster error.
+
+    \b
+    Shell completion (commands, options, choices, file names), in ~/.bashrc:
+      eval "$(_RBGC_COMPLETE=bash_source rbgc)"
+    zsh: zsh_source in ~/.zshrc; fish: _RBGC_COMPLETE=fish_source rbgc | source
     """
 
 
@@ -326,11 +338,11 @@ def build(
     \b
     Examples:
       rbgc build examples/pd-disaggregated.yaml
-      rbgc build gitops/apps/ -o json
-      cat spec.yaml | rbgc build -
+      rbgc build overlays/prod -o json
+      cat examples/single-node.yaml | rbgc build -
       rbgc build examples/ --out rendered/
       rbgc build --strict --kubernetes-version 1.35 examples/
-      rbgc build --lws statefulsets multi-node.yaml   # no LWS controller in the cluster
+      rbgc build --lws statefulsets examples/multi-node-gang.yaml   # no LWS controller
 
     \b
     Exit codes: 0 compiled (warnings may be printed), 1 invalid input, 2 usage error,
@@ -458,8 +470,9 @@ def _check_dir(files: dict[str, str], out_dir: str) -> None:
 @click.option(
     "--separately",
     is_flag=True,
-    help="Compile each PATH on its own (files of independent apps that reuse group names); "
-    "by default all PATHs form one program, as one `kubectl apply -f` of them would.",
+    help="Compile each file on its own (independent apps that reuse group names; a "
+    "ClusterEngineRuntimeProfile is still found in any input); by default all files form one "
+    "program, as one `kubectl apply -f` of them would.",
 )
 @_common
 @_guarded
@@ -478,12 +491,14 @@ def validate(
 
     Runs the whole compiler, checks RBG documents against the JSON Schema in schemas/ with
     jsonschema, and checks every compiled core object against the Kubernetes schema of the
-    target version (custom resources are skipped).
+    target version (custom resources are skipped). Files with no Kubernetes object at all (no
+    document with apiVersion or kind: CI workflows, docker-compose files, kustomization.yaml)
+    are skipped and counted.
 
     \b
     Examples:
       rbgc validate examples/
-      rbgc validate $(git ls-files '*.yaml')
+      rbgc validate $(git ls-files "*.yaml")    # files without objects are skipped
       rbgc validate --kubernetes-version 1.30 --format json manifests/
 
     \b
@@ -491,17 +506,16 @@ def validate(
     """
     use_color = _color(color)
     from rbgc.diagnostics import DiagnosticError
-    from rbgc.validation import merge_outcomes, validate_paths
+    from rbgc.validation import validate_paths
 
     try:
         options = _options(namespace, kubernetes_version, lws, root)
         version = _kubernetes_version(kubernetes_version)
-        units = [(p,) for p in paths] if separately else [paths]
-        outcome = merge_outcomes(validate_paths(u, options, version) for u in units)
+        outcome = validate_paths(paths, options, version, separately=separately)
     except DiagnosticError as exc:
-        _fail(exc.diagnostics, fmt, use_color)
+        _fail(exc.diagnostics, fmt, use_color, writes=False)
     if outcome.errors:
-        _fail(outcome.diagnostics, fmt, use_color)
+        _fail(outcome.diagnostics, fmt, use_color, writes=False)
     _report(outcome.diagnostics, fmt, use_color)
     if not quiet and fmt == "text":
         sys.stdout.write(outcome.summary() + "\n")
@@ -575,7 +589,7 @@ def diff(
         options = _options(namespace, kubernetes_version, lws, root)
         found = _compare(paths, git_ref, options)
     except DiagnosticError as exc:
-        _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
+        _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR, writes=False)
     sys.stdout.write(render.diff_view(found.changes, output, color=_color(color, sys.stdout)))
     _review_exit(bool(found.changes))
 
@@ -625,7 +639,7 @@ def plan(
             stop_after=stop_after,
         )
     except DiagnosticError as exc:
-        _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR)
+        _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR, writes=False)
     sys.stdout.write(render.plan_view(result, output, color=_color(color, sys.stdout)))
     _review_exit(bool(found.changes))
 

@@ -315,6 +315,20 @@ CODES: dict[str, CodeDoc] = _doc(
         severity=Severity.WARNING,
     ),
     CodeDoc(
+        "RBG503",
+        "unresolvable-instance-address",
+        "A role depends on a Deployment role, whose config.yaml addresses resolve nowhere.",
+        "config.yaml lists `{group}-{role}-{i}.{group}-{role}` for every role, as upstream does; "
+        "for a Deployment that names no pod (Deployment pods have random names) under no "
+        "Service (only StatefulSet roles get a headless one). A role that depends on it starts "
+        "after it, so it means to reach it, and would find nothing at those addresses.",
+        "roles:\n  - name: router\n    workload: {kind: Deployment}\n  - name: gateway\n"
+        "    dependencies: [router]",
+        "Give the Deployment role a Service of your own and reach it by that name, or run it "
+        "as a StatefulSet (the default workload) if every pod must be addressed.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
         "RBG601",
         "output-schema-violation",
         "A compiled object does not validate against the Kubernetes schema.",

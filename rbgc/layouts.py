@@ -6,6 +6,7 @@ kustomize and Flux read) and `--flux` adds one Flux `Kustomization` per wave, ea
 the previous one with `wait: true`: Flux applies wave n+1 only once every object of wave n is
 healthy, the same order Argo CD follows.
 
+    DIR/kustomization.yaml          (every wave folder, for `kubectl kustomize DIR`)
     DIR/wave-0/kustomization.yaml   DIR/wave-0/<objects>.yaml
     DIR/wave-1/...
     DIR/flux/kustomization.yaml     DIR/flux/waves.yaml   (with --flux)
@@ -57,6 +58,8 @@ def files(bundle: Bundle, layout: Layout, flux: Flux | None = None) -> dict[str,
         out[f"{wave_folder(m.wave)}/{name}"] = to_yaml(m.body)
     for wave, names in waves.items():
         out[f"{wave_folder(wave)}/kustomization.yaml"] = _kustomization(names)
+    # `kubectl kustomize DIR` (and an Argo CD or Flux source pointed at DIR) reads every wave
+    out["kustomization.yaml"] = _kustomization([wave_folder(w) for w in sorted(waves)])
     if flux is not None:
         out["flux/kustomization.yaml"] = _kustomization(["waves.yaml"])
         out["flux/waves.yaml"] = flux_stream(sorted(waves), flux)

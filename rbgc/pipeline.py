@@ -9,6 +9,7 @@ outputs and never feeds back into them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,7 +98,9 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
-    discovered = inject_discovery(checked.group, waves, placement, expanded, program.profiles)
+    discovered = inject_discovery(
+        checked.group, waves, placement, expanded, program.profiles, services=program.passthrough
+    )
     for m in discovered.manifests:
         if m.kind == "ConfigMap" and m.role is not None:
             trace.add(
@@ -162,7 +165,38 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
 
 
 def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> Result:
-    return compile_documents(load(paths, stdin, root=options.root), options)
+    named = list(paths)
+    documents = load(named, stdin, root=options.root)
+    if not documents:
+        raise DiagnosticError(no_input(named))
+    return compile_documents(documents, options)
+
+
+def no_input(paths: Iterable[str]) -> list[Diagnostic]:
+    """RBG011 at each input that gave nothing, saying whether it was empty or had no files."""
+    from rbgc.source import STDIN, expand_paths
+
+    found = []
+    for path in paths:
+        if path == STDIN:
+            what = "standard input holds no YAML document"
+        elif os.path.isdir(path):
+            if expand_paths([path]):
+                what = "its *.yaml and *.yml files hold no YAML document"
+            else:
+                what = "the folder holds no *.yaml or *.yml file (hidden entries are skipped)"
+        else:
+            what = "the file holds no YAML document (only comments or empty documents)"
+        found.append(
+            error(
+                "RBG011",
+                f"no Kubernetes objects found: {what}",
+                Span(path),
+                help="pass files or folders that contain Kubernetes manifests; an empty build "
+                "would let a GitOps tool prune everything it manages",
+            )
+        )
+    return found
 
 
 def _duplicates(manifests: list[Manifest], namespace: str) -> list[Diagnostic]:

@@ -149,7 +149,9 @@ class Walker:
             return
         type_name = node.get("type")
         if type_name and not _is_type(value, type_name):
-            yield self.bad(jpath, value, _TYPE_WORDS[type_name])
+            yield self.bad(
+                jpath, value, _TYPE_WORDS[type_name], help=_unquote_hint(value, type_name)
+            )
             return
         if "enum" in node and value not in node["enum"]:
             choices = ", ".join(_show(v) for v in node["enum"])
@@ -225,12 +227,29 @@ class Walker:
     def valid(self, node: dict[str, Any], value: Any) -> bool:
         return next(iter(self.walk(node, value, ())), None) is None
 
-    def bad(self, jpath: JsonPath, value: Any, expected: str) -> Diagnostic:
+    def bad(
+        self, jpath: JsonPath, value: Any, expected: str, *, help: str | None = None
+    ) -> Diagnostic:
         return error(
             "RBG101",
             f"{_field(jpath)}: expected {expected}, got {_show(value)}",
             self.span(jpath),
+            help=help,
         )
+
+
+def _unquote_hint(value: Any, type_name: str) -> str | None:
+    """`replicas: "2"`: the quotes make a string of a number (or of a boolean)."""
+    if not isinstance(value, str):
+        return None
+    unquoted = {
+        "boolean": r"true|false",
+        "integer": r"-?\d+",
+        "number": r"-?\d+(\.\d+)?",
+    }.get(type_name)
+    if unquoted is None or not re.fullmatch(unquoted, value):
+        return None
+    return f"remove the quotes around {json.dumps(value)}: quoted, it is a string"
 
 
 def check_value(

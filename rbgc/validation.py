@@ -7,17 +7,25 @@ should never disagree; if they do, the jsonschema finding is reported too so not
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonschema
+import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
 from rbgc.kubeschema import check_bundle, normalize_version
-from rbgc.pipeline import Options, compile_documents
+from rbgc.pipeline import Options, compile_documents, no_input
 from rbgc.schema import is_rbg_document, schema
-from rbgc.source import Document, expand_paths, load
+from rbgc.source import MAX_FILE_BYTES, STDIN, Document, load
+
+# kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
+# applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
+KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
+PROFILE_KIND = "ClusterEngineRuntimeProfile"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +36,7 @@ class Outcome:
     files: int
     objects: int
     version: str
+    skipped: int = 0  # files holding no Kubernetes object (CI workflows, docker-compose, ...)
 
     @property
     def errors(self) -> bool:
@@ -39,7 +48,11 @@ class Outcome:
             f"rbgc: {self.files} file(s), {self.objects} object(s) valid for "
             f"Kubernetes {self.version}"
         )
-        return text + (f" ({warnings} warning(s))" if warnings else "")
+        if warnings:
+            text += f" ({warnings} warning(s))"
+        if self.skipped:
+            text += f"; {self.skipped} file(s) without Kubernetes objects skipped"
+        return text
 
 
 def _strict_integer(checker: Any, instance: Any) -> bool:
@@ -70,19 +83,111 @@ def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
     return found
 
 
-def validate_paths(paths: Sequence[str], options: Options, kubernetes_version: str) -> Outcome:
+def validate_paths(
+    paths: Sequence[str], options: Options, kubernetes_version: str, *, separately: bool = False
+) -> Outcome:
+    """Validate the Kubernetes manifests among `paths`, as one program or file by file.
+
+    Files that hold no Kubernetes object at all are skipped and counted (a pre-commit hook or
+    `git ls-files '*.yaml'` also hands over CI workflows and docker-compose files, whose YAML 1.1
+    quirks are none of rbgc's business). Separately, each file is its own program, and a
+    ClusterEngineRuntimeProfile it uses but does not define is taken from the other inputs, so
+    a file's answer does not depend on which other files were named with it.
+    """
     version = normalize_version(kubernetes_version)
+    inputs, skipped = select_inputs(paths)
+    if not inputs and not skipped:
+        raise DiagnosticError(no_input(paths))  # empty folders
+    if not inputs:
+        return Outcome(diagnostics=(), files=0, objects=0, version=version, skipped=skipped)
+    if not separately or not inputs:
+        return replace(_validate_unit(inputs, options, version, ()), skipped=skipped)
+    shared = _profiles(inputs, options)
+    outcome = merge_outcomes(_validate_unit([p], options, version, shared) for p in inputs)
+    return replace(outcome, skipped=skipped)
+
+
+def select_inputs(paths: Sequence[str]) -> tuple[list[str], int]:
+    """The files to validate (folders expanded) and how many files were skipped.
+
+    What cannot be read or classified (stdin, a missing path, bad YAML) is kept: the loader
+    reports it.
+    """
+    from rbgc.source import expand_paths
+
+    inputs: list[str] = []
+    skipped = 0
+    for raw in paths:
+        try:
+            files = expand_paths([raw])
+        except DiagnosticError:
+            inputs.append(raw)
+            continue
+        for path in files:
+            if path == STDIN or holds_objects(path):
+                inputs.append(path)
+            else:
+                skipped += 1
+    return inputs, skipped
+
+
+def holds_objects(path: str) -> bool:
+    """Whether some document of the file has an `apiVersion` or a `kind` (kustomize's own
+    configuration aside). Read leniently: only the top-level keys are looked at, so what YAML
+    1.1 does to a workflow's `on:` key does not matter; anything unreadable counts as an object
+    file, so the strict loader reports it."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return True
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig")
+        for node in yaml.compose_all(text, Loader=yaml.CSafeLoader):
+            if _is_object(node):
+                return True
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return True
+    return False
+
+
+def _is_object(node: yaml.Node | None) -> bool:
+    if not isinstance(node, yaml.MappingNode):
+        return False
+    top = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    if not ({"apiVersion", "kind"} & top.keys()):
+        return False
+    api = top.get("apiVersion")
+    return not (isinstance(api, yaml.ScalarNode) and api.value.startswith(KUSTOMIZE_CONFIG_GROUP))
+
+
+def _profiles(paths: Sequence[str], options: Options) -> list[Document]:
+    """Every ClusterEngineRuntimeProfile among the inputs (files that fail to load are
+    reported by their own validation)."""
+    found: list[Document] = []
+    for path in paths:
+        try:
+            found.extend(d for d in load([path], root=options.root) if d.kind == PROFILE_KIND)
+        except DiagnosticError:
+            continue
+    return found
+
+
+def _validate_unit(
+    paths: Sequence[str], options: Options, version: str, shared: Sequence[Document]
+) -> Outcome:
     documents: list[Document] = []
     try:
         documents = load(paths, root=options.root)
-        result = compile_documents(documents, options)
+        if not documents:
+            raise DiagnosticError(no_input(paths))
+        result = compile_documents([*documents, *_borrowed(documents, shared)], options)
     except DiagnosticError as exc:
         diagnostics = list(exc.diagnostics)
         if documents and not any(d.code in ("RBG101", "RBG102", "RBG103") for d in diagnostics):
             diagnostics.extend(reference_errors(documents))
         return Outcome(
             diagnostics=tuple(sorted(diagnostics, key=Diagnostic.sort_key)),
-            files=_count_files(paths),
+            files=len(paths),
             objects=0,
             version=version,
         )
@@ -93,18 +198,26 @@ def validate_paths(paths: Sequence[str], options: Options, kubernetes_version: s
     ]
     return Outcome(
         diagnostics=tuple(sorted(found, key=Diagnostic.sort_key)),
-        files=_count_files(paths),
+        files=len(paths),
         objects=len(result.bundle.manifests),
         version=version,
     )
 
 
-def _count_files(paths: Sequence[str]) -> int:
-    """Input files as given (an overlay replaces its documents by its base's)."""
-    try:
-        return len(expand_paths(list(paths)))
-    except DiagnosticError:
-        return 0
+def _name(doc: Document) -> str:
+    metadata = doc.body.get("metadata")
+    return str(metadata.get("name", "")) if isinstance(metadata, dict) else ""
+
+
+def _borrowed(documents: Sequence[Document], shared: Sequence[Document]) -> list[Document]:
+    """The shared profiles the documents do not define themselves, one per name."""
+    taken = {_name(d) for d in documents if d.kind == PROFILE_KIND}
+    out = []
+    for profile in shared:
+        if _name(profile) not in taken:
+            taken.add(_name(profile))
+            out.append(profile)
+    return out
 
 
 def merge_outcomes(outcomes: Iterable[Outcome]) -> Outcome:
@@ -117,4 +230,5 @@ def merge_outcomes(outcomes: Iterable[Outcome]) -> Outcome:
         files=sum(o.files for o in done),
         objects=sum(o.objects for o in done),
         version=done[0].version,
+        skipped=sum(o.skipped for o in done),
     )

@@ -221,7 +221,12 @@ def test_json_report_for_a_warning_and_a_location_less_error() -> None:
     empty = run_rbgc(Fixture("RBG011-no-input", "RBG011").argv("--format", "json"))
     (item,) = json.loads(empty.stderr)["diagnostics"]
     assert (item["code"], item["name"], item["severity"]) == ("RBG011", "no-input", "error")
-    assert (item["path"], item["line"], item["col"]) == (None, None, None)
+    # named, since issue 8: the empty file, with no line to point at
+    assert (item["path"], item["line"], item["col"]) == (
+        "tests/diagnostics/RBG011-no-input.yaml",
+        None,
+        None,
+    )
     assert empty.returncode == 1
     assert empty.stdout == ""
 

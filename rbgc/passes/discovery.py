@@ -14,7 +14,7 @@ pod counts beyond `size`, so scaling a role changes the ConfigMap but never a po
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.goyaml import marshal
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.naming import instance_address, role_object_name
-from rbgc.model import Group, Placement, Profile, Role, Waves
+from rbgc.model import Group, Placement, Profile, Role, Waves, WorkloadKind
 from rbgc.passes.expand import Expanded
 from rbgc.source import JsonPath, value_at
 
@@ -48,7 +48,11 @@ def inject_discovery(
     placement: Placement,
     expanded: Expanded,
     profiles: Mapping[str, Profile],
+    *,
+    services: Sequence[Manifest] = (),
 ) -> Discovered:
+    """`services`: the inputs' own objects; a Service among them that selects a Deployment
+    role's pods is how its peers reach it (no RBG503 then)."""
     instances = sum(role.replicas for role in group.roles)
     if instances > MAX_INSTANCES:
         raise DiagnosticError([_too_large(group, f"{instances:,} instances")])
@@ -77,6 +81,7 @@ def inject_discovery(
             _config_map(group, role, config, waves.of_role[role.name] + placement.wave_offset)
         )
     warnings = [w for role in group.roles for w in _reserved_env(group, role)]
+    warnings += _unresolvable_readers(group, expanded, services)
     return Discovered(manifests=tuple(out), warnings=tuple(dict.fromkeys(warnings)))
 
 
@@ -174,7 +179,11 @@ def inject_sidecars(
 ) -> None:
     """Upstream's sidecar builder (§3.4): append the profile's init containers, containers and
     volumes whose names are not taken (what the template has wins, no merge), then append each
-    override's `env` and `args` to the profile container of the same name."""
+    override's `env` and `args` to the profile container of the same name.
+
+    `env` is merged by name, not appended: a variable the container already has keeps its
+    position and takes the override's value (last wins). Duplicates would make the API server
+    refuse a LeaderWorkerSet (its CRD keys `env` by name) and server-side apply fail."""
     for key, items in (
         ("initContainers", profile.init_containers),
         ("containers", profile.containers),
@@ -189,12 +198,82 @@ def inject_sidecars(
             continue
         for container in spec["containers"]:
             if container.get("name") == override.get("name"):
-                for field in ("env", "args"):
-                    if override.get(field):
-                        container[field] = [
-                            *(container.get(field) or []),
-                            *copy.deepcopy(list(override[field])),
-                        ]
+                if override.get("env"):
+                    container["env"] = merge_env(
+                        container.get("env") or [], copy.deepcopy(list(override["env"]))
+                    )
+                if override.get("args"):
+                    container["args"] = [
+                        *(container.get("args") or []),
+                        *copy.deepcopy(list(override["args"])),
+                    ]
+
+
+def merge_env(env: list[Any], more: list[Any]) -> list[Any]:
+    """`env` then `more`, one entry per name: the first position, the last value."""
+    merged: dict[Any, Any] = {}
+    unnamed: list[Any] = []  # not valid, but reported by the schema check, never dropped here
+    for var in [*env, *more]:
+        name = var.get("name") if isinstance(var, dict) else None
+        if name is None:
+            unnamed.append(var)
+        else:
+            merged[name] = var  # a dict keeps a key's first position, takes its last value
+    return [*merged.values(), *unnamed]
+
+
+def _unresolvable_readers(
+    group: Group, expanded: Expanded, services: Sequence[Manifest]
+) -> list[Diagnostic]:
+    """A role that depends on a Deployment role finds, in config.yaml, addresses for it that
+    name no pod: a Deployment has no headless Service and random pod names (upstream lists the
+    same addresses). Depending on it is the sign that the role means to reach it; a Service of
+    the user's that selects the Deployment's pods is the way it can."""
+    pod_labels = {
+        m.role: _dig(m.body, "spec", "template", "metadata", "labels")
+        for m in expanded.manifests
+        if m.kind == "Deployment" and m.role is not None
+    }
+    selectors = []
+    for svc in services:  # the user's objects: any shape may come (only mappings count)
+        selector = _dig(svc.body, "spec", "selector")
+        same_namespace = (svc.namespace or group.namespace) == group.namespace
+        if svc.kind == "Service" and same_namespace and selector:
+            if all(isinstance(v, str) for v in selector.values()):
+                selectors.append(selector)
+    deployments = {
+        r.name: r
+        for r in group.roles
+        if r.kind is WorkloadKind.DEPLOYMENT
+        and r.replicas > 0
+        and not any(s.items() <= pod_labels.get(r.name, {}).items() for s in selectors)
+    }
+    found = []
+    for role in group.roles:
+        for dep in role.dependencies:
+            if dep.name not in deployments or dep.name == role.name:
+                continue
+            first = instance_address(group.name, dep.name, 0)
+            more = ", ..." if deployments[dep.name].replicas > 1 else ""
+            found.append(
+                warning(
+                    "RBG503",
+                    f"role {role.name!r} depends on {dep.name!r}, a Deployment: the addresses "
+                    f"/etc/rbg/config.yaml lists for it ({first}{more}) name no pod and resolve "
+                    "nowhere",
+                    dep.span,
+                    help=f"reach {dep.name!r} through a Service that selects its pods, or run it "
+                    "as a StatefulSet (the default workload) if each pod must be addressed",
+                )
+            )
+    return found
+
+
+def _dig(body: Any, *keys: str) -> dict[str, Any]:
+    """The mapping at `keys`, or {} where a level is missing or not a mapping."""
+    for key in keys:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body if isinstance(body, dict) else {}
 
 
 def _reserved_env(group: Group, role: Role) -> list[Diagnostic]:

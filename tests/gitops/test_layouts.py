@@ -36,7 +36,12 @@ def test_waves_layout_is_what_kustomize_and_flux_read(tmp_path: Path) -> None:
     out = tmp_path / "rendered"
     code, stdout, err = cli("build", PD, "--out", str(out), "--layout", "waves")
     assert (code, stdout) == (0, ""), err
-    assert sorted(p.name for p in out.iterdir()) == [".rbgc-output", "wave-0", "wave-1"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".rbgc-output",
+        "kustomization.yaml",
+        "wave-0",
+        "wave-1",
+    ]
     _, streamed, _ = cli("build", PD)
     by_wave: dict[str, list[tuple[str, str]]] = {}
     for doc in docs(streamed):
@@ -45,6 +50,9 @@ def test_waves_layout_is_what_kustomize_and_flux_read(tmp_path: Path) -> None:
     for folder, expected in by_wave.items():
         assert sorted(key(d) for d in kustomize(out / folder)) == sorted(expected)
     assert ("Deployment", "sglang-pd-router") in by_wave["wave-1"]
+    # the root reads every wave (it was missing: `kubectl kustomize rendered` failed)
+    everything = sorted(key(d) for d in docs(streamed))
+    assert sorted(key(d) for d in kustomize(out)) == everything
 
 
 def test_flux_chain(tmp_path: Path) -> None:

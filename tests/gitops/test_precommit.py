@@ -8,6 +8,7 @@ changes included) committed to a temporary git repository, so what is tested is 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -38,6 +39,30 @@ spec:
           containers: [{name: c, image: example.com/c:v1}]
 """
 RENDER = ["overlays/prod", "--out", "rendered/prod", "--layout", "waves"]
+PROFILE = """\
+apiVersion: workloads.x-k8s.io/v1alpha1
+kind: ClusterEngineRuntimeProfile
+metadata:
+  name: patio
+spec:
+  containers:
+    - name: patio-runtime
+      image: example.com/patio:v1
+"""
+APP = """\
+apiVersion: workloads.x-k8s.io/v1alpha1
+kind: RoleBasedGroup
+metadata:
+  name: app{n}
+spec:
+  roles:
+    - name: server
+      engineRuntimes: [{{profileName: patio}}]
+      template:
+        spec:
+          containers: [{{name: c, image: example.com/c:v1}}]
+"""
+APPS = 12  # more than pre-commit would give one process, had it been allowed to split them
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -70,13 +95,18 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     sha = snapshot(base / "hooks")
     user = base / "user"
     shutil.copytree(ROOT / "overlays", user / "overlays")
+    (user / "apps/profiles").mkdir(parents=True)
+    (user / "apps/profiles/patio.yaml").write_text(PROFILE)
+    for n in range(APPS):
+        (user / f"apps/app{n}.yaml").write_text(APP.format(n=n))
     (user / ".pre-commit-config.yaml").write_text(
         "repos:\n"
         f"  - repo: {base / 'hooks'}\n"
         f"    rev: {sha}\n"
         "    hooks:\n"
         "      - id: rbgc-validate\n"
-        "        files: ^(overlays/|bad)\n"
+        "        files: ^(apps|overlays)/\n"
+        "        args: [apps/, overlays/]\n"
         "      - id: rbgc-build-check\n"
         f"        args: [{', '.join(RENDER)}]\n"
     )
@@ -96,11 +126,43 @@ def test_validate_hook_passes_good_files_and_fails_bad_ones(repo: Path) -> None:
     good = pre_commit(repo, "rbgc-validate", "--files", "overlays/prod/overlay.yaml")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "rbgc validate" in good.stdout and "Passed" in good.stdout
-    (repo / "bad.yaml").write_text(BAD)
-    bad = pre_commit(repo, "rbgc-validate", "--files", "bad.yaml")
+    (repo / "apps/bad.yaml").write_text(BAD)
+    bad = pre_commit(repo, "rbgc-validate", "--files", "apps/bad.yaml")
     assert bad.returncode == 1, bad.stdout
-    assert "bad.yaml:8:22: error[RBG201]: role 'a' depends on unknown role 'b'" in bad.stdout
-    (repo / "bad.yaml").unlink()
+    assert "apps/bad.yaml:8:22: error[RBG201]: role 'a' depends on unknown role 'b'" in bad.stdout
+    (repo / "apps/bad.yaml").unlink()
+
+
+def validate_tree(repo: Path) -> subprocess.CompletedProcess[str]:
+    return run([rbgc_bin(), "validate", "--quiet", "apps/", "overlays/"], repo)
+
+
+def test_a_commit_of_one_app_finds_its_profile_in_another_file(repo: Path) -> None:
+    """Was RBG510: the hook got only apps/app1.yaml, so the profile was not among its inputs;
+    and --all-files failed for the apps pre-commit put in a process without the profile."""
+    assert validate_tree(repo).returncode == 0
+    one = pre_commit(repo, "rbgc-validate", "--files", "apps/app1.yaml")
+    assert one.returncode == 0, one.stdout
+    every = pre_commit(repo, "rbgc-validate", "--all-files")
+    assert every.returncode == 0, every.stdout
+
+
+def test_a_changed_base_fails_the_hook_as_it_fails_the_tree(repo: Path) -> None:
+    """Was a pass: the hook got only the base, which is valid alone, while the prod and dev
+    overlays over it no longer were."""
+    path = repo / "overlays/base/pd-disaggregated.yaml"
+    before = path.read_text()
+    path.write_text(before.replace("- name: router", "- name: gateway", 1))
+    try:
+        tree = validate_tree(repo)
+        assert tree.returncode == 1
+        assert "error[RBG705]" in tree.stderr
+        hook = pre_commit(repo, "rbgc-validate", "--files", "overlays/base/pd-disaggregated.yaml")
+        assert hook.returncode == 1, hook.stdout
+        for line in tree.stderr.splitlines():
+            assert line in hook.stdout
+    finally:
+        path.write_text(before)
 
 
 def test_build_check_hook_fails_when_the_rendered_folder_is_stale(repo: Path) -> None:
@@ -112,3 +174,22 @@ def test_build_check_hook_fails_when_the_rendered_folder_is_stale(repo: Path) ->
     assert stale.returncode == 1, stale.stdout
     assert "rbgc: rendered/prod is stale (" in stale.stdout
     assert "~ wave-0/llm-prod_statefulset_sglang-pd-prod-prefill.yaml" in stale.stdout
+
+
+def test_the_readme_local_hook_judges_the_tree(repo: Path, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    config = re.search(r"<!-- local-hook -->\n```yaml\n(.*?)```", readme, re.S)
+    assert config is not None, "the README lost its local pre-commit hook"
+    local = tmp_path / "local"
+    shutil.copytree(repo / "apps", local / "apps")
+    shutil.copytree(repo / "overlays", local / "overlays")
+    (local / ".pre-commit-config.yaml").write_text(config[1])
+    git(local, "init", "-q")
+    git(local, "add", "-A")
+    good = pre_commit(local, "--files", "apps/app1.yaml")
+    assert good.returncode == 0, good.stdout
+    base = local / "overlays/base/pd-disaggregated.yaml"
+    base.write_text(base.read_text().replace("- name: router", "- name: gateway", 1))
+    bad = pre_commit(local, "--files", "overlays/base/pd-disaggregated.yaml")
+    assert bad.returncode == 1, bad.stdout
+    assert "error[RBG705]" in bad.stdout

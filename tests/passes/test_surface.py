@@ -401,3 +401,58 @@ spec:
         ]
         == "zone"
     )
+
+
+def test_engine_runtime_env_override_replaces_the_profile_value_in_place() -> None:
+    """Issue 8 item 7: a container's env is a map keyed by name (the LWS CRD declares it so,
+    and server-side apply refuses duplicates): an override of a variable the profile container
+    already has replaces its value where it stands, last value wins."""
+    role = RUNTIME_ROLE.replace(
+        'env: [{name: B, value: "2"}]',
+        'env: [{name: A, value: "override"}, {name: B, value: "2"}, {name: B, value: "3"}]',
+    )
+    sidecar = objects(build(role, extra=PROFILE))["StatefulSet/g-r"]["spec"]["template"]["spec"][
+        "containers"
+    ][1]
+    env = [(e["name"], e.get("value")) for e in sidecar["env"]]
+    assert env[3:] == [("A", "override"), ("B", "3")]
+    assert len({name for name, _ in env}) == len(env), env
+
+
+DEPLOYMENT_PEERS = """\
+roles:
+- name: router
+  workload: {apiVersion: apps/v1, kind: Deployment}
+  template: {spec: {containers: [{name: c, image: i}]}}
+- name: gateway
+  dependencies: [router]
+  template: {spec: {containers: [{name: c, image: i}]}}
+- name: batch
+  template: {spec: {containers: [{name: c, image: i}]}}
+"""
+ROUTER_SERVICE = """
+---
+apiVersion: v1
+kind: Service
+metadata: {name: g-router}
+spec:
+  selector:
+    rolebasedgroup.workloads.x-k8s.io/name: g
+    rolebasedgroup.workloads.x-k8s.io/role: router
+  ports: [{port: 80}]
+"""
+
+
+def test_a_role_that_depends_on_a_deployment_is_warned_its_addresses_resolve_nowhere() -> None:
+    """Issue 8 item 8: config.yaml lists `g-router-0.g-router` for a Deployment role."""
+    result = build(DEPLOYMENT_PEERS)
+    (found,) = [w for w in result.warnings if w.code == "RBG503"]
+    assert "role 'gateway' depends on 'router', a Deployment" in found.message
+    assert "g-router-0.g-router" in found.message
+    # a Service of the user's that selects the router's pods is how the gateway reaches it
+    assert not [
+        w for w in build(DEPLOYMENT_PEERS, extra=ROUTER_SERVICE).warnings if w.code == "RBG503"
+    ]
+    # no role depends on the Deployment: nothing says another role reads its addresses
+    alone = DEPLOYMENT_PEERS.replace("  dependencies: [router]\n", "")
+    assert not [w for w in build(alone).warnings if w.code == "RBG503"]

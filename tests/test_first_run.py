@@ -1,0 +1,54 @@
+"""What a new user sees first (issue 8, item 17): `make demo` on the terminal, and the package
+build's warnings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+BIN = str(Path(sys.executable).parent)
+
+
+def test_make_demo_shows_a_screenful_not_a_yaml_stream(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = subprocess.run(
+        # -o: the venv is the one running this test; never reinstall it from here
+        ["make", "-s", "-o", ".venv/.installed", "demo", f"BIN={BIN}", f"DEMO_OUT={out}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) < 60, done.stdout  # it printed 1,679 lines of YAML
+    assert not any(line.startswith(("apiVersion:", "kind:")) for line in lines)
+    text = done.stdout
+    assert "  llm/sglang-pd: wave 1: router\n" in text
+    assert f"  wrote 9 object(s) to {out}/pd-disaggregated\n" in text
+    assert "  objects: 3 ConfigMap, 1 Deployment, 3 Service, 2 StatefulSet\n" in text
+    assert "rbgc: 4 file(s), 35 object(s) valid for Kubernetes 1.33\n" in text
+    assert "rbgc plan: 2 step(s), 3 pod(s) restart" in text and "step 1 " in text
+    assert (out / "pd-disaggregated" / "wave-0").is_dir()
+    assert done.stderr == ""
+
+
+@pytest.mark.slow
+def test_the_package_builds_without_deprecation_warnings(tmp_path: Path) -> None:
+    """setuptools warned four times that `license = {text = ...}` is deprecated."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "deprecated" not in (done.stdout + done.stderr).lower()
+    assert list(tmp_path.glob("rbgc-*.whl"))
