@@ -17,6 +17,7 @@ webhook leaves it in the v1alpha1 view, where rbgc would copy it onto the worklo
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
+from ruamel.yaml.tokens import CommentToken
 
 V1 = "workloads.x-k8s.io/v1alpha1"
 V2 = "workloads.x-k8s.io/v1alpha2"
@@ -140,11 +142,51 @@ def _trailing_comment(value: Any) -> Any:
     return None
 
 
-def _move(src: Map, key: str, dst: Map, new_key: str | None = None) -> None:
-    """Move `key` with its value and comment from `src` to the end of `dst`."""
+# The document's mapping indent: a value moved one level deeper or shallower has its
+# comments moved by this many columns, so they stay where they were relative to it.
+_indent = 2
+
+
+def _shift(node: Any, levels: int, seen: set[int] | None = None) -> None:
+    """Move the comments inside `node` (and `node` itself, if it is a comment entry)."""
+    seen = set() if seen is None else seen
+    if not levels or id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, CommentToken):
+        mark = getattr(node, "start_mark", None)
+        if mark is not None and hasattr(mark, "column"):
+            mark = copy.copy(mark)
+            mark.column = max(mark.column + levels * _indent, 0)
+            node.start_mark = mark
+    elif isinstance(node, list | tuple) and not isinstance(node, CommentedSeq):
+        for item in node:
+            _shift(item, levels, seen)
+    if isinstance(node, CommentedMap | CommentedSeq):
+        _shift(node.ca.comment, levels, seen)
+        for entry in node.ca.items.values():
+            _shift(entry, levels, seen)
+        for item in node.values() if isinstance(node, CommentedMap) else node:
+            _shift(item, levels, seen)
+
+
+def _reset_column(entry: Any) -> None:
+    for token in entry if isinstance(entry, list) else [entry]:
+        if isinstance(token, CommentToken) and getattr(token, "start_mark", None) is not None:
+            mark = copy.copy(token.start_mark)
+            mark.column = 0
+            token.start_mark = mark
+
+
+def _move(src: Map, key: str, dst: Map, new_key: str | None = None, levels: int = 0) -> None:
+    """Move `key` with its value and comment from `src` to the end of `dst`, `levels`
+    deeper (negative: shallower)."""
     comment = _comment(src, key)
     dst[new_key or key] = src.pop(key)
     _set_comment(dst, new_key or key, comment)
+    seen: set[int] = set()  # ruamel keeps some comments both on the key and in its value
+    _shift(comment, levels, seen)
+    _shift(dst[new_key or key], levels, seen)
 
 
 def _rename(m: Map, old: str, new: str, value: Any = None) -> None:
@@ -268,8 +310,10 @@ def coordination_value(rules: Sequence[Any]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
-def to_v1alpha2(doc: Map) -> Findings:
+def to_v1alpha2(doc: Map, indent: int = 2) -> Findings:
     """Convert one v1alpha1 document in place (the caller checked kind and apiVersion)."""
+    global _indent
+    _indent = indent
     found = Findings()
     kind = doc["kind"]
     doc["apiVersion"] = _same_style(doc["apiVersion"], V2)
@@ -290,6 +334,7 @@ def to_v1alpha2(doc: Map) -> Findings:
             group_template["annotations"] = _new_map()
             group_template["annotations"][STASH_COORD] = additions[STASH_COORD]
         group_template["spec"] = template
+        _shift(template, 1)
         if "template" in spec:
             _rename(spec, "template", "groupTemplate", group_template)
         reaches_children = [k for k in (GANG, EXCLUSIVE_V2) if k in additions]
@@ -431,7 +476,8 @@ def _role_to_v2(role: Map, at: JsonPath, found: Findings, opt_out_matters: bool)
     if len([f for f in found if f.error]) > errors_before:
         return
 
-    # workload -> the role-workload-type annotation
+    # workload -> the role-workload-type annotation (a comment after it goes along)
+    tail = _trailing_comment(role.get("workload"))
     if not isinstance(role.get("annotations"), MutableMapping):
         if "annotations" in role:
             del role["annotations"]  # `annotations: null`
@@ -443,6 +489,8 @@ def _role_to_v2(role: Map, at: JsonPath, found: Findings, opt_out_matters: bool)
                 role, _index(role, after) + 1 if after in role else 0, "annotations", _new_map()
             )
     role["annotations"][WORKLOAD_TYPE] = f"{api}/{kind}"
+    if tail is not None and WORKLOAD_TYPE not in role["annotations"].ca.items:
+        role["annotations"].ca.items[WORKLOAD_TYPE] = tail
     if "workload" in role:
         _pop(role, "workload")
 
@@ -460,7 +508,7 @@ def _role_to_v2(role: Map, at: JsonPath, found: Findings, opt_out_matters: bool)
             )
             _pop(role, "templatePatch")
         else:
-            _move(role, "templatePatch", _map(role["templateRef"]), "patch")
+            _move(role, "templatePatch", _map(role["templateRef"]), "patch", levels=1)
     sources = [k for k in role if k in ("template", "templateRef", "leaderWorkerSet")]
 
     if lws:
@@ -486,7 +534,7 @@ def _role_to_v2(role: Map, at: JsonPath, found: Findings, opt_out_matters: bool)
                     if _present(spec, old):
                         _move(spec, old, pattern, new)
             else:
-                _move(role, key, pattern)
+                _move(role, key, pattern, levels=1)
         if restart:
             config = _new_map()
             config["type"] = restart
@@ -509,6 +557,9 @@ def _role_to_v2(role: Map, at: JsonPath, found: Findings, opt_out_matters: bool)
         comment = _comment(role, "components")
         pattern["components"] = role.pop("components")
         _set_comment(pattern, "components", comment)
+        seen: set[int] = set()
+        _shift(comment, 1, seen)
+        _shift(pattern["components"], 1, seen)
         for j, component in enumerate(pattern["components"]):
             _component_to_v2(_map(component), (*at, "components", j), name, found)
         if restart:
@@ -524,7 +575,7 @@ def _role_to_v2(role: Map, at: JsonPath, found: Findings, opt_out_matters: bool)
         pattern = _new_map()
         index = min((_index(role, k) for k in sources), default=len(role))
         for key in sources:
-            _move(role, key, pattern)
+            _move(role, key, pattern, levels=1)
         _insert(role, index, "standalonePattern", pattern)
         if restart and restart != "None":
             found.warn(
@@ -560,8 +611,10 @@ def _component_to_v2(component: Map, at: JsonPath, role: str, found: Findings) -
 # ---------------------------------------------------------------------------------------------
 
 
-def to_v1alpha1(doc: Map) -> Findings:
+def to_v1alpha1(doc: Map, indent: int = 2) -> Findings:
     """Convert one v1alpha2 document in place, refusing what v1alpha1 cannot hold."""
+    global _indent
+    _indent = indent
     found = Findings()
     kind = doc["kind"]
     doc["apiVersion"] = _same_style(doc["apiVersion"], V1)
@@ -598,6 +651,7 @@ def to_v1alpha1(doc: Map) -> Findings:
     inner = _map(group_template.get("spec"))
     _group_to_v1(inner, (*at, "spec"), meta, found)
     if "groupTemplate" in spec:
+        _shift(inner, -1)
         _rename(spec, "groupTemplate", "template", inner)
     return found
 
@@ -794,11 +848,13 @@ def _role_to_v1(role: Map, at: JsonPath, found: Findings) -> None:
     # role-workload-type annotation -> workload
     annotations = role.get("annotations")
     workload = ROLE_INSTANCE_SET
+    tail = None
     if isinstance(annotations, MutableMapping):
         value = str(annotations.get(WORKLOAD_TYPE) or "")
         cut = value.rfind("/")
         if cut > 0:
             workload = (value[:cut], value[cut + 1 :])
+            tail = _comment(annotations, WORKLOAD_TYPE)
             _pop(annotations, WORKLOAD_TYPE)
     if workload == ROLE_INSTANCE_SET:
         found.warn(
@@ -814,6 +870,9 @@ def _role_to_v1(role: Map, at: JsonPath, found: Findings) -> None:
     if workload != STATEFULSET:
         value_map = _new_map()
         value_map["apiVersion"], value_map["kind"] = workload
+        if tail is not None:  # the comment that followed `kind`, one space after it
+            _reset_column(tail)
+            _set_comment(value_map, "kind", tail)
     if isinstance(annotations, MutableMapping) and not annotations:
         if value_map is not None:
             _rename(role, "annotations", "workload", value_map)
@@ -868,6 +927,10 @@ def _role_to_v1(role: Map, at: JsonPath, found: Findings) -> None:
         if pattern_key == "leaderWorkerPattern" and lws is None:
             entries.append(("leaderWorkerSet", _new_map()))  # its presence makes the role LWS
     for offset, (key, value) in enumerate(entries):
+        if key != "leaderWorkerSet":  # its fields stay at the same depth
+            _shift(value, -1)
+        if key == "templatePatch":  # it was one level deeper still, inside templateRef
+            _shift(value, -1)
         _insert(role, index + offset, key, value)
     if entries:
         _set_comment(role, entries[0][0], comment)

@@ -174,39 +174,41 @@ def split_documents(text: str) -> list[tuple[str, str]]:
     return pieces
 
 
-def _yaml_for(body: str) -> YAML:
-    """A round-trip dumper that writes the document's own indentation back."""
+def _yaml_for(body: str) -> tuple[YAML, int]:
+    """A round-trip dumper that writes the document's own indentation back, and that indent."""
     rt = YAML(typ="rt")
     rt.preserve_quotes = True
     rt.width = 4096  # never fold a long line the user did not fold
-    mapping_indent, offset = guess_indent(body)
-    rt.indent(mapping=mapping_indent, sequence=offset + 2, offset=offset)
+    mapping_indent, sequence, offset = guess_indent(body)
+    rt.indent(mapping=mapping_indent, sequence=max(sequence, offset + 2), offset=offset)
     if re.match(r"---[ \t]", body):
         rt.explicit_start = True
-    return rt
+    return rt, mapping_indent
 
 
-def guess_indent(body: str) -> tuple[int, int]:
-    """(mapping indent, dash offset of block sequences under a key), as the file uses them."""
+def guess_indent(body: str) -> tuple[int, int, int]:
+    """(mapping indent, sequence indent, dash offset) of block collections, as the file
+    writes them (`- name:` two under its key is (2, 4, 2); `-   name:` flush is (4, 4, 0))."""
     lines = [line for line in body.splitlines() if line.strip() and line.lstrip()[0] != "#"]
     nested = [
         len(line) - len(line.lstrip())
         for line in lines
-        if line[0] == " " and not line.lstrip().startswith("- ")
+        if line[0] == " " and not line.lstrip().startswith("-")
     ]
     indent = min(nested) if nested else 2
     for before, line in itertools.pairwise(lines):
-        if line.lstrip().startswith("- ") and before.rstrip().endswith(":"):
-            dash = len(line) - len(line.lstrip())
-            parent = len(before) - len(before.lstrip())
-            return indent, max(dash - parent, 0)
-    return indent, 0
+        item = re.match(r"( *)-( +)\S", line)
+        if item and before.rstrip().endswith(":"):
+            offset = max(len(item[1]) - (len(before) - len(before.lstrip())), 0)
+            return indent, offset + 1 + len(item[2]), offset
+    return indent, indent + 2, 2 if indent >= 2 else 0
 
 
 def _convert_body(body: str, to: str) -> tuple[str, list[mapping.Finding]]:
-    rt = _yaml_for(body)
+    rt, indent = _yaml_for(body)
     tree = rt.load(body)
-    found = mapping.to_v1alpha2(tree) if to == "v1alpha2" else mapping.to_v1alpha1(tree)
+    convert = mapping.to_v1alpha2 if to == "v1alpha2" else mapping.to_v1alpha1
+    found = convert(tree, indent)
     if any(f.error for f in found):
         return body, found
     out = io.StringIO()
