@@ -424,8 +424,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "setting or changes what runs (a standalone role's restartPolicy, the v1alpha1 "
         "disable-exclusive-topology opt-out, RoleBasedGroupSet gang scheduling and exclusive "
         "topology, which the current operator no longer passes to the groups, coordination, "
-        "whose migrated CoordinatedPolicy the API server refuses), the warning says what and "
-        "how to get it back. Kinds that exist in one version only are left as they are.",
+        "whose migrated CoordinatedPolicy the API server refuses, `$(GROUP_NAME)`-style "
+        "references to variables the current operator renamed to RBG_*), the warning says "
+        "what and how to get it back. Kinds that exist in one version only are left as they "
+        "are.",
         severity=Severity.WARNING,
     ),
     CodeDoc(

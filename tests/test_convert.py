@@ -321,6 +321,15 @@ def test_a_set_gets_the_stash_on_itself_and_coordination_in_its_group_template()
     )
 
 
+def test_references_to_renamed_variables_are_reported() -> None:
+    path = EXAMPLES / "pd-disaggregated.yaml"
+    result = convert_text(path.read_text(encoding="utf-8"), str(path), "v1alpha2")
+    (d,) = result.diagnostics
+    assert (d.code, d.span.line, d.span.col) == ("RBG722", 65, 26)  # type: ignore[union-attr]
+    assert d.message.startswith("$(GROUP_NAME) is not defined by upstream's v1alpha2 operator")
+    assert d.help == "write $(RBG_GROUP_NAME) once the group runs on upstream's v0.7+ operator"
+
+
 def test_same_schema_kinds_change_only_their_api_version() -> None:
     text = """\
     apiVersion: workloads.x-k8s.io/v1alpha1

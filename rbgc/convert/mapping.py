@@ -408,10 +408,39 @@ def _group_to_v2(spec: Map, at: JsonPath, meta: Map, found: Findings) -> dict[st
     for i, template in enumerate(spec.get("roleTemplates") or ()):
         if opt_out_matters:
             _warn_opt_out(_map(template).get("template"), (*at, "roleTemplates", i), found)
+        _warn_old_env(template, (*at, "roleTemplates", i), found)
     for i, role in enumerate(spec.get("roles") or ()):
         if isinstance(role, MutableMapping):
             _role_to_v2(role, (*at, "roles", i), found, opt_out_matters)
     return additions
+
+
+_OLD_ENV = {
+    "GROUP_NAME": "RBG_GROUP_NAME",
+    "ROLE_NAME": "RBG_ROLE_NAME",
+    "ROLE_INDEX": "RBG_ROLE_INDEX",
+}
+
+
+def _warn_old_env(value: Any, at: JsonPath, found: Findings) -> None:
+    """The first `$(GROUP_NAME)`-style reference: the v0.8 operator defines RBG_* instead."""
+    if isinstance(value, str):
+        for old, new in _OLD_ENV.items():
+            if f"$({old})" in value:
+                found.warn(
+                    at,
+                    f"$({old}) is not defined by upstream's v1alpha2 operator, which injects "
+                    f"{new} instead (the conversion does not rename references)",
+                    help=f"write $({new}) once the group runs on upstream's v0.7+ operator",
+                    key=False,
+                )
+                return
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _warn_old_env(item, (*at, key), found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _warn_old_env(item, (*at, i), found)
 
 
 def _warn_opt_out(template: Any, at: JsonPath, found: Findings) -> None:
@@ -435,6 +464,8 @@ def _role_to_v2(role: Map, at: JsonPath, found: Findings, opt_out_matters: bool)
     components = role.get("components") or []
     has_template, has_ref = _present(role, "template"), _present(role, "templateRef")
     errors_before = len([f for f in found if f.error])
+    for key in ("template", "templatePatch", "leaderWorkerSet", "components"):
+        _warn_old_env(role.get(key), (*at, key), found)
 
     # The HEAD v1alpha1 CRD's CEL rules: the API server refuses these before converting.
     if has_template and has_ref:
