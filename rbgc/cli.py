@@ -945,7 +945,9 @@ def convert(paths: tuple[str, ...], version: str, write: bool, fmt: str, color: 
     try:
         results = convert_paths(paths, version)
     except DiagnosticError as exc:
-        _fail(exc.diagnostics, fmt, use_color)
+        # RBG901: a converted document fails the target schema, a bug in rbgc (exit 3)
+        bug = any(d.code == "RBG901" for d in exc.diagnostics)
+        _fail(exc.diagnostics, fmt, use_color, ExitCode.INTERNAL if bug else ExitCode.INVALID)
     _report([d for r in results for d in r.diagnostics], fmt, use_color)
     if write:
         for result in results:

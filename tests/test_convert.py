@@ -784,3 +784,31 @@ def test_generated_v1alpha1_groups_round_trip(doc: dict[str, Any], style: str) -
     assert _errors(back) == []
     assert normalized_v1alpha1(yaml.safe_load(back.text)) == normalized_v1alpha1(doc)
     assert json.dumps(yaml.safe_load(back.text)).count("conversion.workloads") == 0
+
+
+def test_a_converted_document_that_fails_its_schema_is_a_bug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = mapping.to_v1alpha2
+
+    def broken(doc: Any, indent: int = 2) -> mapping.Findings:
+        found = real(doc, indent)
+        doc["spec"]["roles"][0]["leaderWorkerSet"] = {"size": 2}  # not a v1alpha2 field
+        return found
+
+    monkeypatch.setattr(mapping, "to_v1alpha2", broken)
+    result = _convert(COMMENTED)
+    (d,) = _errors(result)
+    assert (d.code, d.span.line) == ("RBG901", 3)  # type: ignore[union-attr]
+    assert d.message == (
+        "the converted RoleBasedGroup does not match the workloads.x-k8s.io/v1alpha2 schema: "
+        "unknown field spec.roles[0].leaderWorkerSet"
+    )
+    assert result.text == result.original
+    from tests.test_cli import invoke
+
+    path = tmp_path / "g.yaml"
+    path.write_text(COMMENTED, encoding="utf-8")
+    outcome = invoke(["convert", "--write", str(path)])
+    assert outcome.exit_code == 3
+    assert path.read_text(encoding="utf-8") == COMMENTED
