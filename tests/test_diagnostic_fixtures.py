@@ -249,7 +249,7 @@ def test_every_fixture_code_is_registered() -> None:
 
 def test_every_fixture_has_its_expected_stderr() -> None:
     for path in sorted(FIXTURES.iterdir()):
-        assert path.suffix in (".yaml", ".stderr", ".args"), path.name
+        assert path.suffix in (".yaml", ".stderr", ".args", ".command"), path.name
         assert re.fullmatch(r"RBG\d{3}-[a-z0-9-]+", path.stem), path.name
         assert (FIXTURES / f"{path.stem}.yaml").exists(), path.name
         assert (FIXTURES / f"{path.stem}.stderr").exists(), path.name
