@@ -447,6 +447,13 @@ spec:
 """
 
 
+def test_windows_line_ends_are_kept() -> None:
+    crlf = COMMENTED.replace("\n", "\r\n")
+    forward = convert_text(crlf, "t.yaml", "v1alpha2")
+    assert forward.converted == 1 and "\n" not in forward.text.replace("\r\n", "")
+    assert convert_text(forward.text, "t.yaml", "v1alpha1").text == crlf
+
+
 def test_the_files_indentation_is_kept() -> None:
     forward = _convert(FLUSH)
     assert _errors(forward) == []

@@ -213,7 +213,10 @@ def _convert_body(body: str, to: str) -> tuple[str, list[mapping.Finding]]:
         return body, found
     out = io.StringIO()
     rt.dump(tree, out)
-    return out.getvalue(), found
+    text = out.getvalue()
+    if "\r\n" in body:  # ruamel writes \n: keep a Windows file's line ends
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return text, found
 
 
 def _located(finding: mapping.Finding, doc: Document) -> Diagnostic:
