@@ -29,7 +29,6 @@ CORPUS = sorted(COMPAT.rglob("*.yaml")) + sorted(EXAMPLES.glob("*.yaml"))
 # Files whose v1alpha1 -> v1alpha2 -> v1alpha1 text is not byte-identical, and why (their
 # documents are still equal, see test_round_trip_is_lossless).
 TEXT_DIFFERENCES = {
-    "basics/gang-scheduling.yaml": "the comment inside podGroupPolicy (moved to an annotation)",
     "basics/rbg-base.yaml": "`workload: { }` (the default) is left out; `[ x ]` becomes `[x]`",
     "basics/restart-policy.yaml": "a standalone role's restartPolicy is dropped (RBG722); "
     "the LWS role's comes back just before its pattern",
@@ -445,6 +444,54 @@ spec:
                     -   name: vllm   # the engine
                         image: vllm/vllm-openai:v0.10.1
 """
+
+
+STASHED = """\
+apiVersion: workloads.x-k8s.io/v1alpha1
+kind: RoleBasedGroup
+metadata:
+  name: g
+  annotations:
+    rolebasedgroup.workloads.x-k8s.io/exclusive-topology: zone  # one group per zone
+spec:
+  podGroupPolicy:
+    # gang: all pods or none
+    kubeScheduling:
+      scheduleTimeoutSeconds: 120  # two minutes
+  roles:
+    - name: a
+      template: {spec: {containers: [{name: c, image: i}]}}
+    - name: b
+      template: {spec: {containers: [{name: c, image: i}]}}
+  coordination:
+    # keep a and b in step
+    - name: c
+      roles: [a, b]
+      strategy: {rollingUpdate: {maxSkew: "10%"}}
+"""
+
+
+def test_comments_inside_stashed_fields_travel_with_them() -> None:
+    forward = _convert(STASHED)
+    lines = forward.text.splitlines()
+    at = {line.strip(): i for i, line in enumerate(lines)}
+    for comment, key in (
+        ("# gang: all pods or none", mapping.STASH_PGP),
+        ("# two minutes", mapping.STASH_PGP),
+        ("# keep a and b in step", mapping.STASH_COORD),
+    ):
+        (stash_line,) = [i for i, line in enumerate(lines) if line.strip().startswith(key)]
+        assert at[comment] < stash_line, comment
+        assert lines[at[comment]].startswith("    # ")  # at the annotation's indentation
+    assert "zone  # one group per zone" in forward.text
+    back = convert_text(forward.text, "t.yaml", "v1alpha1")
+    assert _errors(back) == []
+    assert "  podGroupPolicy:\n    # gang: all pods or none\n    # two minutes\n" in back.text
+    assert "  coordination:\n    # keep a and b in step\n" in back.text
+    assert "# one group per zone" in back.text
+    assert normalized_v1alpha1(yaml.safe_load(back.text)) == normalized_v1alpha1(
+        yaml.safe_load(STASHED)
+    )
 
 
 def test_windows_line_ends_are_kept() -> None:

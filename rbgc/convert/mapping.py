@@ -178,6 +178,83 @@ def _reset_column(entry: Any) -> None:
             token.start_mark = mark
 
 
+def _comment_lines(node: Any, skip: Any = None) -> list[str]:
+    """The text of every comment inside `node` (a value, or a key's comment entry), but
+    `skip` (a token ruamel may reference from two places)."""
+    tokens: list[CommentToken] = []
+    seen: set[int] = {id(skip)} if skip is not None else set()
+
+    def walk(item: Any) -> None:
+        if id(item) in seen:
+            return
+        seen.add(id(item))
+        if isinstance(item, CommentToken):
+            tokens.append(item)
+        elif isinstance(item, list | tuple) and not isinstance(item, CommentedSeq):
+            for part in item:
+                walk(part)
+        if isinstance(item, CommentedMap | CommentedSeq):
+            walk(item.ca.comment)
+            for entry in item.ca.items.values():
+                walk(entry)
+            for part in item.values() if isinstance(item, CommentedMap) else item:
+                walk(part)
+
+    walk(node)
+    lines = []
+    for token in tokens:
+        for line in token.value.splitlines():
+            line = line.strip()
+            if line.startswith("#"):
+                lines.append(line[2:] if line.startswith("# ") else line[1:])
+    return lines
+
+
+def _remove_moving_comments(m: Map, key: str) -> list[str]:
+    """Remove `key` from `m`, returning the comments inside its value (they travel with it
+    to where the value goes); comment lines after its last line stay above the next key."""
+    entry = _trailing_comment(m[key])
+    token = entry[2] if isinstance(entry, list) and len(entry) > 2 else None
+    lines = _comment_lines(m[key], skip=token)
+    after: list[str] = []
+    indent = 0
+    if isinstance(token, CommentToken):
+        first, _, rest = token.value.partition("\n")
+        lines += _comment_lines(CommentToken(first, column=0))
+        after = _comment_lines(CommentToken(rest, column=0))
+        indent = len(rest) - len(rest.lstrip(" "))
+    _comment(m, key)  # the key's own entry repeats the value's first comment
+    index = _index(m, key)
+    del m[key]
+    if after and isinstance(m, CommentedMap) and index < len(m):
+        m.yaml_set_comment_before_after_key(list(m)[index], before="\n".join(after), indent=indent)
+    return lines
+
+
+def _take_comment_before(parent: Map, name: str, key: str) -> list[str]:
+    """Remove and return the comment lines just above `key` in `parent[name]` (ruamel keeps
+    them on the key before it, or, above the first key, at the start of the mapping)."""
+    m = parent.get(name)
+    if not isinstance(m, CommentedMap) or key not in m:
+        return []
+    index = _index(m, key)
+    if index == 0:
+        lines = _comment_lines(m.ca.comment)
+        if m.ca.comment:
+            m.ca.comment[1] = None
+        entry = parent.ca.items.get(name) if isinstance(parent, CommentedMap) else None
+        if entry and len(entry) > 3:
+            entry[3] = None  # ruamel's second reference to the same comments
+        return lines
+    entry = m.ca.items.get(list(m)[index - 1])
+    token = entry[2] if entry and len(entry) > 2 else None
+    if not isinstance(token, CommentToken) or "\n" not in token.value.rstrip("\n"):
+        return []
+    first, rest = token.value.split("\n", 1)
+    token.value = first + "\n"
+    return _comment_lines(CommentToken(rest, column=0))
+
+
 def _move(src: Map, key: str, dst: Map, new_key: str | None = None, levels: int = 0) -> None:
     """Move `key` with its value and comment from `src` to the end of `dst`, `levels`
     deeper (negative: shallower)."""
@@ -233,6 +310,8 @@ def go_json(value: Any) -> str:
 def _annotations_of(meta: Map) -> Map:
     """metadata.annotations, created at the end of metadata when absent."""
     if not isinstance(meta.get("annotations"), MutableMapping):
+        if isinstance(meta, CommentedMap) and meta.fa.flow_style():
+            meta.fa.set_block_style()  # `metadata: {name: x}` grows a block of annotations
         meta["annotations"] = _new_map()
     annotations: Map = meta["annotations"]
     return annotations
@@ -322,12 +401,14 @@ def to_v1alpha2(doc: Map, indent: int = 2) -> Findings:
     meta = _map(doc.get("metadata"))
     spec = _map(doc.get("spec"))
     if kind == "RoleBasedGroup":
-        additions = _group_to_v2(spec, ("spec",), meta, found)
-        _annotate(meta, additions)
+        notes: dict[str, list[str]] = {}
+        additions = _group_to_v2(spec, ("spec",), meta, found, notes)
+        _annotate(meta, additions, notes)
     else:  # RoleBasedGroupSet
         template = _map(spec.get("template"))
-        additions = _group_to_v2(template, ("spec", "template"), meta, found)
-        _annotate(meta, additions)
+        notes = {}
+        additions = _group_to_v2(template, ("spec", "template"), meta, found, notes)
+        _annotate(meta, additions, notes)
         group_template = _new_map()
         if STASH_COORD in additions:
             # so each child group gets it and creates its CoordinatedPolicy
@@ -357,10 +438,16 @@ def to_v1alpha2(doc: Map, indent: int = 2) -> Findings:
     return found
 
 
-def _annotate(meta: Map, additions: dict[str, str]) -> None:
+def _annotate(meta: Map, additions: dict[str, str], notes: dict[str, list[str]]) -> None:
     if not additions:
         return
     annotations = _annotations_of(meta)
+    for key, lines in notes.items():
+        if lines and key in additions and isinstance(annotations, CommentedMap):
+            annotations[key] = additions[key]
+            annotations.yaml_set_comment_before_after_key(
+                key, before="\n".join(lines), indent=2 * _indent
+            )
     for key, value in additions.items():
         if key == EXCLUSIVE_V2 and EXCLUSIVE_V1 in annotations and key not in annotations:
             styled = _same_style(annotations[EXCLUSIVE_V1], value)
@@ -369,8 +456,13 @@ def _annotate(meta: Map, additions: dict[str, str]) -> None:
             annotations[key] = _annotation(value)
 
 
-def _group_to_v2(spec: Map, at: JsonPath, meta: Map, found: Findings) -> dict[str, str]:
-    """Convert a group spec in place; return the annotations preserveV1alpha1Fields adds."""
+def _group_to_v2(
+    spec: Map, at: JsonPath, meta: Map, found: Findings, notes: dict[str, list[str]]
+) -> dict[str, str]:
+    """Convert a group spec in place; return the annotations preserveV1alpha1Fields adds.
+
+    `notes` receives the comments written inside podGroupPolicy and coordination, by the
+    annotation that now holds them."""
     additions: dict[str, str] = {}
     annotations = _map(meta.get("annotations"))
     exclusive = annotations.get(EXCLUSIVE_V1)
@@ -389,7 +481,7 @@ def _group_to_v2(spec: Map, at: JsonPath, meta: Map, found: Findings) -> dict[st
                 help="run the operator with --scheduler-name=volcano",
             )
     if "podGroupPolicy" in spec:
-        _pop(spec, "podGroupPolicy")
+        notes[STASH_PGP] = _remove_moving_comments(spec, "podGroupPolicy")
     rules = spec.get("coordination")
     if isinstance(rules, list) and rules:
         additions[STASH_COORD] = go_json(coordination_value(rules))
@@ -403,7 +495,7 @@ def _group_to_v2(spec: Map, at: JsonPath, meta: Map, found: Findings) -> dict[st
             "and remove the conversion.workloads.x-k8s.io/v1alpha1-coordination annotation",
         )
     if "coordination" in spec:
-        _pop(spec, "coordination")
+        notes[STASH_COORD] = _remove_moving_comments(spec, "coordination")
     opt_out_matters = exclusive is not None
     for i, template in enumerate(spec.get("roleTemplates") or ()):
         if opt_out_matters:
@@ -689,6 +781,8 @@ def to_v1alpha1(doc: Map, indent: int = 2) -> Findings:
 
 def _group_to_v1(spec: Map, at: JsonPath, meta: Map, found: Findings) -> None:
     annotations = _map(meta.get("annotations"))
+    # how deep podGroupPolicy's fields sit: spec.podGroupPolicy.x, or spec.template.… in a set
+    depth = 2 if len(at) == 1 else 3
     ann_at: JsonPath = ("metadata", "annotations")
     policy: dict[str, Any] | None = None
     rules: list[Any] | None = None
@@ -729,6 +823,7 @@ def _group_to_v1(spec: Map, at: JsonPath, meta: Map, found: Findings) -> None:
     if any(f.error for f in found):
         return
     removed = [k for k in CONVERSION_ONLY if k in annotations]
+    notes = {k: _take_comment_before(meta, "annotations", k) for k in (STASH_PGP, STASH_COORD)}
     for key in removed:
         _pop(annotations, key)
     if removed and not annotations:
@@ -736,8 +831,14 @@ def _group_to_v1(spec: Map, at: JsonPath, meta: Map, found: Findings) -> None:
     if policy is not None:
         value = _restored_policy(policy)
         _insert(spec, 0, "podGroupPolicy", value)
+        if notes[STASH_PGP]:
+            value.yaml_set_start_comment("\n".join(notes[STASH_PGP]), indent=depth * _indent)
     if rules is not None:
         spec["coordination"] = _restored_rules(rules)
+        if notes[STASH_COORD]:
+            spec["coordination"].yaml_set_start_comment(
+                "\n".join(notes[STASH_COORD]), indent=depth * _indent
+            )
 
 
 def _stash(raw: Any, kind: type, at: JsonPath, found: Findings) -> Any:
