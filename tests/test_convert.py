@@ -803,13 +803,16 @@ def _groups(draw: st.DrawFn) -> dict[str, Any]:
     if policy is not None:
         spec["podGroupPolicy"] = policy
     if len(names) > 1 and draw(st.booleans()):
-        spec["coordination"] = [
-            {
-                "name": "c",
-                "roles": names[:2],
-                "strategy": {"rollingUpdate": {"maxSkew": draw(_percent)}},
-            }
-        ]
+        strategy: dict[str, Any] = {}
+        if draw(st.booleans()):
+            strategy["rollingUpdate"] = {"maxSkew": draw(_percent)}
+        if draw(st.booleans()):
+            progression = draw(st.sampled_from([None, "OrderScheduled", "OrderReady"]))
+            scaling = {"maxSkew": draw(_percent)}
+            strategy["scaling"] = (
+                scaling if progression is None else {**scaling, "progression": progression}
+            )
+        spec["coordination"] = [{"name": "c", "roles": names[:2], "strategy": strategy}]
     metadata: dict[str, Any] = {"name": "g"}
     if draw(st.booleans()):
         metadata["annotations"] = {mapping.EXCLUSIVE_V1: "kubernetes.io/hostname"}
@@ -824,7 +827,7 @@ def _groups(draw: st.DrawFn) -> dict[str, Any]:
     return group
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_groups(), st.sampled_from(["block", "flow"]))
 def test_generated_v1alpha1_groups_round_trip(doc: dict[str, Any], style: str) -> None:
     assert V1_SCHEMA.is_valid(doc), list(V1_SCHEMA.iter_errors(doc))[:1]
