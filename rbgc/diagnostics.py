@@ -411,7 +411,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "Upstream's webhook silently drops sharedServiceSelection, restart backoff delays, "
         "podManagementPolicy (other than Parallel), scaling-adapter labels, component labels "
         "and annotations, a second pattern, RoleBasedGroupSet groupTemplate labels and "
-        "annotations, and gang or exclusive-topology annotations v1alpha1 cannot express. "
+        "annotations, and gang or exclusive-topology annotations v1alpha1 cannot express; "
+        "and v1alpha1 holds components only on a (deprecated) InstanceSet workload. "
         "rbgc refuses instead, so converting back never loses a setting.",
         "leaderWorkerPattern:\n  sharedServiceSelection: LeaderOnly",
         "Remove the field (accepting v1alpha1's behaviour), or stay on v1alpha2.",

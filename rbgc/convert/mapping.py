@@ -816,6 +816,13 @@ def _group_to_v1(spec: Map, at: JsonPath, meta: Map, found: Findings) -> None:
             f"from {EXCLUSIVE_V1}",
             help=f"set {EXCLUSIVE_V1} to the same value, or stay on v1alpha2",
         )
+    if EXCLUSIVE_V1 in annotations and EXCLUSIVE_V2 not in annotations:
+        found.warn(
+            (*ann_at, EXCLUSIVE_V1),
+            f"{EXCLUSIVE_V1} does nothing in v1alpha2, but in v1alpha1 it turns exclusive "
+            "topology on (and converting forward again adds its v1alpha2 key)",
+            help="remove it if the groups must not be exclusive",
+        )
     roles = spec.get("roles") or []
     for i, role in enumerate(roles):
         if isinstance(role, MutableMapping):
@@ -965,6 +972,16 @@ def _role_to_v1(role: Map, at: JsonPath, found: Findings) -> None:
             help="remove them, or stay on v1alpha2",
         )
     if pattern_key == "customComponentsPattern":
+        kind = str(_map(role.get("annotations")).get(WORKLOAD_TYPE) or "").rpartition("/")[2]
+        if kind != "InstanceSet":
+            found.error(
+                (*at, pattern_key),
+                LOSSY,
+                f"role {name!r}: v1alpha1 holds components only on an InstanceSet workload "
+                f"(upstream's v1alpha1 schema refuses a {kind or 'RoleInstanceSet'} role "
+                "without a template)",
+                help="stay on v1alpha2: v1alpha1's InstanceSet is deprecated and no longer run",
+            )
         for j, component in enumerate(pattern.get("components") or ()):
             for key in ("labels", "annotations"):
                 if _map(_map(component).get(key)):
