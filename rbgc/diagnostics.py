@@ -6,7 +6,7 @@ Passes raise `DiagnosticError` carrying every problem they found; rendering live
     RBG0xx  loading YAML          RBG1xx  schema and validation
     RBG2xx  dependencies          RBG3xx  placement
     RBG4xx  expansion             RBG5xx  discovery
-    RBG6xx  output checks         RBG7xx  overlays and GitOps
+    RBG6xx  output checks         RBG7xx  overlays, GitOps, convert (72x)
     RBG8xx  diff and plan         RBG9xx  internal (901), sync (91x)
 """
 
@@ -404,6 +404,46 @@ CODES: dict[str, CodeDoc] = _doc(
         "stdin; anything else means it was wired up wrongly, and guessing would hand kpt or "
         "kustomize a broken stream.",
         fix="Run plain manifests through `rbgc build -` instead.",
+    ),
+    CodeDoc(
+        "RBG720",
+        "cannot-convert",
+        "`rbgc convert`: upstream would refuse the document, so it has no converted form.",
+        "rbgc convert does what upstream's conversion webhook does, and the API server checks "
+        "a v1alpha1 object against the current v1alpha1 schema before converting it: "
+        "`template` together with `templateRef`, a role with neither, `templateRef` on a "
+        "LeaderWorkerSet role and `RecreateRBGOnPodRestart` (removed upstream) on a "
+        "leaderWorkerSet or components role are refused. Going back, a role without a pattern "
+        "or a stashed v1alpha1 field that is not valid JSON cannot be converted either.",
+        "leaderWorkerSet: {size: 2}\nrestartPolicy: RecreateRBGOnPodRestart",
+        "leaderWorkerSet: {size: 2}\nrestartPolicy: RecreateRoleInstanceOnPodRestart",
+    ),
+    CodeDoc(
+        "RBG721",
+        "lossy-conversion",
+        "`rbgc convert --to v1alpha1`: the v1alpha2 document holds what v1alpha1 cannot.",
+        "Upstream's webhook silently drops sharedServiceSelection, restart backoff delays, "
+        "podManagementPolicy (other than Parallel), scaling-adapter labels, component labels "
+        "and annotations, a second pattern, RoleBasedGroupSet groupTemplate labels and "
+        "annotations, and gang or exclusive-topology annotations v1alpha1 cannot express; "
+        "and v1alpha1 holds components only on a (deprecated) InstanceSet workload. "
+        "rbgc refuses instead, so converting back never loses a setting.",
+        "leaderWorkerPattern:\n  sharedServiceSelection: LeaderOnly",
+        "Remove the field (accepting v1alpha1's behaviour), or stay on v1alpha2.",
+    ),
+    CodeDoc(
+        "RBG722",
+        "conversion-drops",
+        "`rbgc convert`: upstream's conversion drops or changes something you wrote.",
+        "The converted file is what upstream's webhook would store; where that loses a "
+        "setting or changes what runs (a standalone role's restartPolicy, the v1alpha1 "
+        "disable-exclusive-topology opt-out, RoleBasedGroupSet gang scheduling and exclusive "
+        "topology, which the current operator no longer passes to the groups, coordination, "
+        "whose migrated CoordinatedPolicy the API server refuses, `$(GROUP_NAME)`-style "
+        "references to variables the current operator renamed to RBG_*), the warning says "
+        "what and how to get it back. Kinds that exist in one version only are left as they "
+        "are.",
+        severity=Severity.WARNING,
     ),
     CodeDoc(
         "RBG801",

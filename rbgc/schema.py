@@ -26,6 +26,17 @@ SCHEMA_PATH = os.path.join(
     os.path.dirname(__file__), "schemas", "rolebasedgroup.v1alpha1.schema.json"
 )
 KINDS = ("RoleBasedGroup", "RoleBasedGroupSet", "ClusterEngineRuntimeProfile")
+# The current upstream API (`rbgc convert` reads it; the build does not yet).
+SCHEMA_V1ALPHA2_PATH = os.path.join(
+    os.path.dirname(__file__), "schemas", "rolebasedgroup.v1alpha2.schema.json"
+)
+KINDS_V1ALPHA2 = (
+    "RoleBasedGroup",
+    "RoleBasedGroupSet",
+    "CoordinatedPolicy",
+    "RoleBasedGroupScalingAdapter",
+    "ClusterEngineRuntimeProfile",
+)
 KEYWORDS = frozenset(
     {
         "$schema",
@@ -76,6 +87,13 @@ _TYPE_WORDS = {
 @functools.cache
 def schema() -> dict[str, Any]:
     with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        loaded: dict[str, Any] = json.load(fh)
+    return loaded
+
+
+@functools.cache
+def schema_v1alpha2() -> dict[str, Any]:
+    with open(SCHEMA_V1ALPHA2_PATH, encoding="utf-8") as fh:
         loaded: dict[str, Any] = json.load(fh)
     return loaded
 
@@ -273,3 +291,11 @@ def check(doc: Document) -> list[Diagnostic]:
 
 def is_rbg_document(doc: Document) -> bool:
     return doc.api_version.startswith("workloads.x-k8s.io/") and doc.kind in KINDS
+
+
+def check_v1alpha2(doc: Document) -> list[Diagnostic]:
+    """Every problem of one `workloads.x-k8s.io/v1alpha2` document against its schema."""
+    if doc.kind not in KINDS_V1ALPHA2:
+        return []
+    defs = schema_v1alpha2()["$defs"]
+    return list(Walker(doc, defs=defs).walk(defs[doc.kind], doc.body, ()))

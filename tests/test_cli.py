@@ -506,7 +506,9 @@ def test_no_traceback_on_errors(tmp_path: Path) -> None:
 HEAVY = ("yaml", "jsonschema", "kubernetes_validate", "ruamel", "referencing")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["build", "--help"]], ids=str)
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["build", "--help"], ["convert", "--help"]], ids=str
+)
 def test_help_and_version_do_not_import_heavy_modules(argv: list[str]) -> None:
     probe = (
         "import sys\n"

@@ -2,7 +2,8 @@
 
 `tests/diagnostics/RBGnnn-<name>.yaml` is the input, `.stderr` the exact expected stderr of
 `rbgc build` (paths as passed, relative to the repository root), and an optional `.args` holds
-extra command-line arguments placed before the input path. A fixture whose stderr holds an
+extra command-line arguments placed before the input path; an optional `.command` names another
+subcommand (`convert`) to run instead of `build`. A fixture whose stderr holds an
 `error[` must exit 1 with nothing on stdout; a warnings-only fixture exits 0 and still compiles.
 """
 
@@ -69,9 +70,14 @@ class Fixture:
         extra = FIXTURES / f"{self.stem}.args"
         return extra.read_text(encoding="utf-8").split() if extra.exists() else []
 
+    @property
+    def command(self) -> str:
+        named = FIXTURES / f"{self.stem}.command"
+        return named.read_text(encoding="utf-8").strip() if named.exists() else "build"
+
     def argv(self, *more: str) -> list[str]:
         rel = self.input.relative_to(ROOT).as_posix()
-        return ["build", *more, *self.args, rel]
+        return [self.command, *more, *self.args, rel]
 
 
 def _fixtures() -> list[Fixture]:
@@ -152,6 +158,9 @@ def test_fixture_stderr_exit_code_and_stdout(fixture: Fixture) -> None:
     else:
         assert proc.returncode == 0
         objects = [d for d in yaml.safe_load_all(proc.stdout) if d is not None]
+        if fixture.command == "convert":
+            assert {d["apiVersion"] for d in objects} == {"workloads.x-k8s.io/v1alpha2"}
+            return
         assert objects, "a warnings-only build still prints the compiled objects"
         assert all(d["metadata"]["labels"]["app.kubernetes.io/managed-by"] for d in objects)
 
@@ -245,7 +254,7 @@ def test_every_fixture_code_is_registered() -> None:
 
 def test_every_fixture_has_its_expected_stderr() -> None:
     for path in sorted(FIXTURES.iterdir()):
-        assert path.suffix in (".yaml", ".stderr", ".args"), path.name
+        assert path.suffix in (".yaml", ".stderr", ".args", ".command"), path.name
         assert re.fullmatch(r"RBG\d{3}-[a-z0-9-]+", path.stem), path.name
         assert (FIXTURES / f"{path.stem}.yaml").exists(), path.name
         assert (FIXTURES / f"{path.stem}.stderr").exists(), path.name
