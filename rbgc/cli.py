@@ -202,7 +202,7 @@ def main() -> None:
       rbgc diff old/ new/                           what an upgrade changes and restarts
       rbgc plan --git main examples/                the rollout, step by step
       rbgc sync --simulate examples/                apply in waves to a simulated cluster
-      rbgc convert --write manifests/               migrate v1alpha1 files to v1alpha2
+      rbgc convert examples/single-node.yaml        a v1alpha1 file as v1alpha2
 
     \b
     Exit codes: 0 success, 1 invalid input, 2 usage error, 3 internal error.
