@@ -14,10 +14,12 @@ from typing import Any
 import jsonschema
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
+from rbgc.k8s.conventions import API_VERSION
 from rbgc.kubeschema import check_bundle, normalize_version
 from rbgc.pipeline import Options, compile_documents
 from rbgc.schema import is_rbg_document, schema
-from rbgc.source import Document, expand_paths, load
+from rbgc.schematext import describe
+from rbgc.source import Document, expand_paths, load, path_text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,12 +62,19 @@ def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
     validator = reference_validator()
     found = []
     for doc in documents:
-        if not is_rbg_document(doc):
+        # Other versions of the group are refused before the schema (RBG120): the schema is
+        # v1alpha1's, and the whole document would not match it.
+        if not is_rbg_document(doc) or doc.api_version != API_VERSION:
             continue
         best = jsonschema.exceptions.best_match(validator.iter_errors(doc.body))
         if best is not None:
+            where = path_text(tuple(best.absolute_path)) or "(document)"
             found.append(
-                error("RBG101", f"{best.message} (JSON Schema)", doc.span(*best.absolute_path))
+                error(
+                    "RBG101",
+                    f"{where}: {describe(best)} (JSON Schema)",
+                    doc.span(*best.absolute_path),
+                )
             )
     return found
 
