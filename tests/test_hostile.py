@@ -389,3 +389,36 @@ def test_schema_messages_of_wrong_types_name_the_expected_type(tmp_path: Path) -
         "m.yaml:5:33: error[RBG601]: Pod p: spec.containers[0].image: expected a string or null, "
         "got a mapping (Kubernetes 1.33 schema)"
     ) in proc.stderr
+
+
+# -- 27: a committed link out of the tree, under diff/plan --git ---------------------------------
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../../../outside.yaml"])
+@pytest.mark.parametrize("command", ["diff", "plan"])
+def test_git_revision_with_a_link_out_of_the_tree(
+    tmp_path: Path, target: str, command: str
+) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "cm.yaml").write_text(CONFIG_MAP)
+    (tmp_path / "apps" / "docs").mkdir()
+    (tmp_path / "apps" / "docs" / "shared.yaml").symlink_to(target)
+    git("add", "-A")
+    git("commit", "-q", "-m", "link")
+    proc = rbgc([command, "--git", "HEAD", "apps"], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(
+        f"HEAD:apps/docs/shared.yaml: error[RBG801]: apps/docs/shared.yaml is a symbolic link "
+        f"to {target}, outside the repository\n"
+    ), proc.stderr
+    assert "RBG901" not in proc.stderr

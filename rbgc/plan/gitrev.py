@@ -66,8 +66,25 @@ def export(ref: str, paths: Sequence[str], into: str, cwd: str = ".") -> list[st
     if not present:
         return []
     archive = _git(["archive", "--format=tar", ref, "--", *present], root)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(into, filter="data")
+    except (
+        tarfile.FilterError
+    ) as exc:  # a committed link that leaves the tree (AbsoluteLinkError, ...)
+        member = exc.tarinfo
+        what = f"a symbolic link to {member.linkname}" if member.linkname else "not a plain file"
+        raise DiagnosticError(
+            [
+                error(
+                    "RBG801",
+                    f"{member.name} is {what}, outside the repository",
+                    Span(f"{ref}:{member.name}"),
+                    help="rbgc reads a revision only inside its own tree: point the link at a "
+                    "file in the repository (a relative path), or remove it",
+                )
+            ]
+        ) from None
     return [os.path.join(into, rel) for rel in present]
 
 
