@@ -179,9 +179,13 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG009",
         "not-a-kubernetes-object",
-        "A YAML document is not a mapping with string `apiVersion` and `kind`.",
+        "A YAML document is not a mapping with string `apiVersion` and `kind`, or the fields "
+        "every object shares have the wrong shape.",
         "Every document in a manifest folder must be a Kubernetes object; anything else "
-        "would be rejected by the API server after rbgc had passed it on.",
+        "would be rejected by the API server after rbgc had passed it on. Whatever the kind, "
+        "`metadata` is a mapping, its `labels` and `annotations` map strings to strings, "
+        "`name` and `namespace` are strings, `kind` and `apiVersion` are identifiers and "
+        "`spec`, when present, is a mapping.",
         "- just\n- a list",
         "apiVersion: v1\nkind: ConfigMap\n...",
     ),

@@ -328,6 +328,21 @@ def parse_text(text: str, path: str) -> list[Document]:
                 problem = f"alias *{name[1]} has no anchor &{name[1]} before it"
                 hint = f"define `&{name[1]}` on an earlier value, or write the value out"
         raise DiagnosticError([error("RBG001", problem, span, help=hint)]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids; it has no mark
+        before = text[: exc.position]
+        row, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise DiagnosticError(
+            [
+                error(
+                    "RBG001",
+                    f"character U+{char:04X} is not allowed in YAML",
+                    Span(path, row, col),
+                    help="remove it, or write it as an escape in a double-quoted string "
+                    f'("\\u{char:04x}")',
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         raise DiagnosticError([error("RBG001", str(exc), Span(path))]) from None
     for index, node in enumerate(nodes):

@@ -422,3 +422,11 @@ def test_git_revision_with_a_link_out_of_the_tree(
         f"to {target}, outside the repository\n"
     ), proc.stderr
     assert "RBG901" not in proc.stderr
+
+
+# -- found by the fuzz test ---------------------------------------------------------------------
+
+
+def test_a_control_character_is_located() -> None:
+    ((code, line, message),) = problems(CONFIG_MAP + "x: a\x7fb\n")
+    assert (code, line, message) == ("RBG001", 7, "character U+007F is not allowed in YAML")
