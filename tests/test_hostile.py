@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,17 +151,17 @@ def test_a_fifo_in_a_folder_is_refused_without_blocking(tmp_path: Path, command:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: os.mkfifo(p), "a named pipe (FIFO), not a regular file"),
+        (os.mkfifo, "a named pipe (FIFO), not a regular file"),
         (lambda p: p.symlink_to("/dev/zero"), "a character device, not a regular file"),
         (lambda p: p.symlink_to(p), "a loop of symbolic links"),
         (lambda p: p.symlink_to("gone.yaml"), "a symbolic link to gone.yaml, which does not exist"),
     ],
 )
 def test_special_files_given_directly_name_the_real_problem(
-    tmp_path: Path, make: object, message: str
+    tmp_path: Path, make: Callable[[Path], None], message: str
 ) -> None:
     path = tmp_path / "in.yaml"
-    make(path)  # type: ignore[operator]
+    make(path)
     proc = rbgc_process(["build", "in.yaml"], tmp_path)
     refused(proc, "RBG008", "in.yaml")
     assert f"in.yaml: error[RBG008]: {message}\n" in proc.stderr
