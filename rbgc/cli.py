@@ -439,7 +439,10 @@ def _write_dir(files: Iterable[tuple[str, str]], out_dir: str, objects: int) -> 
 def _check_dir(files: Iterable[tuple[str, str]], out_dir: str) -> None:
     from rbgc import outdir
 
-    changes = outdir.stale_files(files, out_dir)
+    try:
+        changes = outdir.stale_files(files, out_dir)
+    except (outdir.OutputDirError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
     if changes:
         sys.stderr.write(
             f"rbgc: {out_dir} is stale ({len(changes)} file(s) differ):\n"

@@ -239,3 +239,13 @@ def test_out_renders_and_writes_one_file_at_a_time(tmp_path: Path) -> None:
 
     written = write_tree(files(), out)
     assert [p.name for p in written] == [f"f{i}.yaml" for i in range(5)]
+
+
+def test_check_of_a_folder_rbgc_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "a.yaml").write_text("x: 1\n")
+    code, err = build(SINGLE, "--out", str(out), "--check")
+    assert code == 2
+    assert "not empty and was not written by rbgc" in err
+    assert "RBG901" not in err
