@@ -393,14 +393,13 @@ def _write(result: Result, output: str) -> None:
     from rbgc import emit
 
     if output == "json":
-        try:
-            chunks: Iterable[str] = [emit.json_list(result.bundle)]
-        except ValueError:
+        chunks: Iterable[str] = emit.json_documents(result.bundle)
+        if not emit.json_ready(result.bundle):
             sys.stderr.write(
                 "rbgc: error: a value is NaN or infinite (.nan/.inf), which JSON cannot hold\n"
                 "  help: use -o yaml, or quote the value if it is meant as a string\n"
             )
-            raise SystemExit(ExitCode.INVALID) from None
+            raise SystemExit(ExitCode.INVALID)
     else:
         chunks = emit.yaml_documents(result.bundle)
     try:
@@ -423,7 +422,7 @@ def _layout_files(
     flux: bool,
     flux_source: str,
     root: str | None,
-) -> dict[str, str]:
+) -> Iterable[tuple[str, str]]:
     from pathlib import Path
 
     from rbgc import layouts
@@ -441,20 +440,23 @@ def _layout_files(
     return layouts.files(result.bundle, chosen, config)
 
 
-def _write_dir(files: dict[str, str], out_dir: str, objects: int) -> None:
-    from rbgc import emit
+def _write_dir(files: Iterable[tuple[str, str]], out_dir: str, objects: int) -> None:
+    from rbgc import outdir
 
     try:
-        emit.write_tree(files, out_dir)
-    except (emit.OutputDirError, OSError) as exc:
+        outdir.write_tree(files, out_dir)
+    except (outdir.OutputDirError, OSError) as exc:
         raise click.UsageError(str(exc)) from None
     sys.stderr.write(f"rbgc: wrote {objects} object(s) to {out_dir}\n")
 
 
-def _check_dir(files: dict[str, str], out_dir: str) -> None:
-    from rbgc import emit
+def _check_dir(files: Iterable[tuple[str, str]], out_dir: str) -> None:
+    from rbgc import outdir
 
-    changes = emit.stale_files(files, out_dir)
+    try:
+        changes = outdir.stale_files(files, out_dir)
+    except (outdir.OutputDirError, OSError) as exc:
+        raise click.UsageError(str(exc)) from None
     if changes:
         sys.stderr.write(
             f"rbgc: {out_dir} is stale ({len(changes)} file(s) differ):\n"

@@ -179,9 +179,13 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG009",
         "not-a-kubernetes-object",
-        "A YAML document is not a mapping with string `apiVersion` and `kind`.",
+        "A YAML document is not a mapping with string `apiVersion` and `kind`, or the fields "
+        "every object shares have the wrong shape.",
         "Every document in a manifest folder must be a Kubernetes object; anything else "
-        "would be rejected by the API server after rbgc had passed it on.",
+        "would be rejected by the API server after rbgc had passed it on. Whatever the kind, "
+        "`metadata` is a mapping, its `labels` and `annotations` map strings to strings, "
+        "`name` and `namespace` are strings, `kind` and `apiVersion` are identifiers and "
+        "`spec`, when present, is a mapping.",
         "- just\n- a list",
         "apiVersion: v1\nkind: ConfigMap\n...",
     ),
@@ -659,6 +663,40 @@ CODES.update(
             "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",
             "rbgc injects the profile's sidecars at compile time, so the profile document "
             "must be compiled together with the group (same files or folders).",
+        ),
+    )
+)
+CODES.update(
+    _doc(
+        CodeDoc(
+            "RBG012",
+            "integer-too-large",
+            "An integer does not fit in 64 bits.",
+            "Kubernetes stores integers in 64 bits: the API server rejects a larger one or "
+            "silently turns it into an imprecise float, and a number of thousands of digits "
+            "would take Python seconds to convert.",
+            "size: 123456789012345678901234567890",
+            'size: "123456789012345678901234567890"',
+        ),
+        CodeDoc(
+            "RBG013",
+            "too-deeply-nested",
+            "Values are nested more than 200 levels deep.",
+            "Real manifests are a few dozen levels deep (a CRD embedding a pod template: about "
+            "50); thousands of nested `[` are an accident or an attack, and would exhaust the "
+            "recursion of every tool that reads the object.",
+            "data: [[[[[[[[ ... ]]]]]]]]",
+        ),
+        CodeDoc(
+            "RBG104",
+            "misspelt-kind",
+            "A document's kind or API group is close to, but not, one rbgc compiles.",
+            "A document rbgc does not recognise passes through unchanged: a misspelt "
+            "`kind: RoleBaseGroup` or `apiVersion: workload.x-k8s.io/v1alpha1` would be applied "
+            "as is, and the group would never run. Every kind of the `workloads.x-k8s.io` group "
+            "and anything within a few letters of an RBG kind or group is refused.",
+            "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBaseGroup",
+            "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBasedGroup",
         ),
     )
 )

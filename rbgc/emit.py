@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -22,8 +23,6 @@ from rbgc.k8s.manifest import Manifest
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-OUTPUT_MARKER = ".rbgc-output"
 
 
 class _Dumper(yaml.CSafeDumper):
@@ -103,9 +102,40 @@ def yaml_documents(bundle: Bundle) -> Iterator[str]:
 
 def json_list(bundle: Bundle) -> str:
     """A `v1 List` like `kubectl get -o json`: `kubectl apply -f` and `jq .items[]` take it."""
-    doc = {"apiVersion": "v1", "kind": "List", "items": [m.body for m in bundle.manifests]}
-    # NaN and Infinity (YAML .nan/.inf) are not JSON: refuse rather than print invalid JSON
-    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return "".join(json_documents(bundle))
+
+
+def json_documents(bundle: Bundle) -> Iterator[str]:
+    """The `v1 List` one item at a time: the bytes of `json.dumps(list, indent=2)`, without
+    holding them all (every discovery ConfigMap repeats the group's `config.yaml`: 3,000
+    roles made 2.3 GB of text). Call `json_ready` first: an error half-way would leave a
+    truncated document behind."""
+    if not bundle.manifests:
+        yield _json({"apiVersion": "v1", "kind": "List", "items": []}) + "\n"
+        return
+    yield '{\n  "apiVersion": "v1",\n  "kind": "List",\n  "items": [\n'
+    for i, m in enumerate(bundle.manifests):
+        # JSON escapes newlines inside strings, so every "\n" here is between tokens
+        yield ("    " if i == 0 else ",\n    ") + _json(m.body).replace("\n", "\n    ")
+    yield "\n  ]\n}\n"
+
+
+def json_ready(bundle: Bundle) -> bool:
+    """False when a value is NaN or infinite (YAML .nan/.inf), which JSON cannot hold."""
+    stack: list[Any] = [m.body for m in bundle.manifests]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            return False
+    return True
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 _PLAIN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})
@@ -123,93 +153,14 @@ def file_name(manifest: Manifest) -> str:
     return "_".join(p.replace("/", "-") for p in parts) + ".yaml"
 
 
-class OutputDirError(Exception):
-    pass
-
-
 def write_dir(bundle: Bundle, out: str | os.PathLike[str]) -> list[Path]:
-    """One file per object in `out` (see `write_tree`)."""
+    """One file per object in `out` (see `outdir.write_tree`)."""
+    from rbgc.outdir import write_tree
+
     return write_tree(flat_files(bundle), out)
 
 
-def flat_files(bundle: Bundle) -> dict[str, str]:
-    return {file_name(m): to_yaml(m.body) for m in bundle.manifests}
-
-
-def write_tree(files: Mapping[str, str], out: str | os.PathLike[str]) -> list[Path]:
-    """Replace the YAML files of an rbgc output folder with `files` (relative path -> text).
-
-    All or nothing: everything is written to a staging folder first. A folder that exists, is
-    not empty and was not written by rbgc is refused: rbgc never deletes files it did not create.
-    """
-    from pathlib import Path
-
-    target = Path(out)
-    _check_owned(target)
-    target.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
-    staging = Path(tempfile.mkdtemp(prefix=".rbgc-", dir=target))
-    try:
-        for name, text in files.items():
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (staging / name).write_text(text, encoding="utf-8")
-        for old in _owned(target):
-            old.unlink()
-        for folder in sorted(_folders(target), reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-        written = []
-        for name in sorted(files):
-            dest = target / name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, dest)
-            written.append(dest)
-        (target / OUTPUT_MARKER).write_text(
-            "Written by `rbgc build --out`; rbgc replaces the *.yaml files here.\n",
-            encoding="utf-8",
-        )
-        return written
-    finally:
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def stale_files(files: Mapping[str, str], out: str | os.PathLike[str]) -> list[str]:
-    """What `write_tree(files, out)` would change, as `+ new`, `- removed`, `~ changed` lines."""
-    from pathlib import Path
-
-    target = Path(out)
-    have = {p.relative_to(target).as_posix(): p for p in _owned(target)} if target.is_dir() else {}
-    changes = []
-    for name in sorted(set(files) | set(have)):
-        if name not in have:
-            changes.append(f"+ {name}")
-        elif name not in files:
-            changes.append(f"- {name}")
-        elif have[name].read_text(encoding="utf-8") != files[name]:
-            changes.append(f"~ {name}")
-    return changes
-
-
-def _check_owned(target: Path) -> None:
-    if target.exists():
-        if not target.is_dir():
-            raise OutputDirError(f"{target} exists and is not a directory")
-        if any(target.iterdir()) and not (target / OUTPUT_MARKER).exists():
-            raise OutputDirError(
-                f"{target} is not empty and was not written by rbgc; refusing to replace its files"
-            )
-
-
-def _folders(target: Path) -> Iterable[Path]:
-    return (p for p in target.rglob("*") if p.is_dir() and not _hidden(p, target))
-
-
-def _owned(target: Path) -> Iterable[Path]:
-    return sorted(p for p in target.rglob("*.yaml") if p.is_file() and not _hidden(p, target))
-
-
-def _hidden(path: Path, target: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(target).parts)
+def flat_files(bundle: Bundle) -> Iterator[tuple[str, str]]:
+    """(file name, text) per object, rendered one at a time."""
+    for m in bundle.manifests:
+        yield file_name(m), to_yaml(m.body)

@@ -20,7 +20,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
 from rbgc.emit import to_yaml
 from rbgc.pipeline import Options, compile_documents
 from rbgc.schema import _field, is_rbg_document
-from rbgc.source import Document, JsonPath, SpanIndex, parse_text
+from rbgc.source import Document, JsonPath, SpanIndex, object_shape_problems, parse_text
 
 API_VERSIONS = ("config.kubernetes.io/v1", "config.kubernetes.io/v1beta1")
 PATH = "config.kubernetes.io/path"
@@ -51,6 +51,14 @@ def run(text: str, options: Options) -> Outcome:
     items: list[Any] = body.get("items") or []
     documents = [_item_document(resource_list, i, item) for i, item in enumerate(items)]
     try:
+        shapes = [
+            p
+            for d in documents
+            if d is not None
+            for p in object_shape_problems(d.body, d.spans, f"item {d.index + 1}")
+        ]
+        if shapes:
+            raise DiagnosticError(shapes)
         result = compile_documents([d for d in documents if d is not None], options)
     except DiagnosticError as exc:
         diagnostics = exc.diagnostics
@@ -116,7 +124,7 @@ def _item_document(resource_list: Document, i: int, item: Any) -> Document | Non
     if not is_rbg_document(doc):
         return doc
     body = copy.deepcopy(item)
-    annotations = (body.get("metadata") or {}).get("annotations")
+    annotations = _metadata(body).get("annotations")
     if isinstance(annotations, dict):
         for key in [k for k in annotations if k.startswith(_BOOKKEEPING)]:
             del annotations[key]
@@ -170,8 +178,14 @@ def _replace(
 def _annotations(item: Any) -> dict[str, str]:
     if not isinstance(item, dict):
         return {}
-    found = (item.get("metadata") or {}).get("annotations") or {}
+    found = _metadata(item).get("annotations") or {}
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _metadata(item: dict[str, Any]) -> dict[str, Any]:
+    """An item's metadata; an item whose metadata is no mapping is reported, not crashed on."""
+    meta = item.get("metadata")
+    return meta if isinstance(meta, dict) else {}
 
 
 def _result(d: Diagnostic, resource_list: Document, items: list[Any]) -> dict[str, Any]:
@@ -185,7 +199,7 @@ def _result(d: Diagnostic, resource_list: Document, items: list[Any]) -> dict[st
         return entry
     i, field_path = located
     item = items[i] if isinstance(items[i], dict) else {}
-    meta = item.get("metadata") or {}
+    meta = _metadata(item)
     entry["resourceRef"] = {
         k: v
         for k, v in (

@@ -25,6 +25,7 @@ from referencing import Registry, Resource
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s.manifest import Manifest
+from rbgc.schematext import describe
 from rbgc.source import path_text
 
 CORE_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})
@@ -96,7 +97,9 @@ def validator(version: str, api_version: str, kind: str) -> jsonschema.protocols
     name = f"kubernetes-json-schema/v{_full(version)}-local-strict/{kind.lower()}-{schema_api}.json"
     try:
         schema = kv.schema_contents(name, version)
-    except FileNotFoundError:
+    except (FileNotFoundError, kv.VersionNotSupportedError):
+        # kubernetes-validate says "version not supported" when the file's folder is missing,
+        # which a kind with a `/` would cause (loading refuses those: RBG009)
         return None
     registry = Resource.from_contents(schema) @ _registry(version)
     return jsonschema.Draft202012Validator(schema, registry=registry)
@@ -126,7 +129,7 @@ def check_manifest(manifest: Manifest, version: str) -> Iterator[Diagnostic]:
             span = manifest.span_of((*path, extra[0]), key=True)
         yield error(
             "RBG601",
-            f"{where}: {field + ': ' if field else ''}{_short(err.message)} "
+            f"{where}: {field + ': ' if field else ''}{_short(describe(err))} "
             f"(Kubernetes {version} schema)",
             span,
             help="fix the field in the input; the API server would reject this object",

@@ -15,6 +15,7 @@ healthy, the same order Argo CD follows.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,24 +47,24 @@ def wave_folder(wave: int) -> str:
     return f"wave-{wave}" if wave >= 0 else f"wave-minus-{-wave}"
 
 
-def files(bundle: Bundle, layout: Layout, flux: Flux | None = None) -> dict[str, str]:
-    """Relative path -> text of every file the layout writes."""
+def files(bundle: Bundle, layout: Layout, flux: Flux | None = None) -> Iterator[tuple[str, str]]:
+    """(relative path, text) of every file the layout writes, rendered one at a time: a large
+    bundle is never held as text all at once."""
     if layout is Layout.FLAT:
-        return flat_files(bundle)
-    out: dict[str, str] = {}
+        yield from flat_files(bundle)
+        return
     waves: dict[int, list[str]] = {}
     for m in bundle.manifests:
         name = file_name(m)
         waves.setdefault(m.wave, []).append(name)
-        out[f"{wave_folder(m.wave)}/{name}"] = to_yaml(m.body)
+        yield f"{wave_folder(m.wave)}/{name}", to_yaml(m.body)
     for wave, names in waves.items():
-        out[f"{wave_folder(wave)}/kustomization.yaml"] = _kustomization(names)
+        yield f"{wave_folder(wave)}/kustomization.yaml", _kustomization(names)
     # `kubectl kustomize DIR` (and an Argo CD or Flux source pointed at DIR) reads every wave
-    out["kustomization.yaml"] = _kustomization([wave_folder(w) for w in sorted(waves)])
+    yield "kustomization.yaml", _kustomization([wave_folder(w) for w in sorted(waves)])
     if flux is not None:
-        out["flux/kustomization.yaml"] = _kustomization(["waves.yaml"])
-        out["flux/waves.yaml"] = flux_stream(sorted(waves), flux)
-    return out
+        yield "flux/kustomization.yaml", _kustomization(["waves.yaml"])
+        yield "flux/waves.yaml", flux_stream(sorted(waves), flux)
 
 
 def _kustomization(resources: list[str]) -> str:

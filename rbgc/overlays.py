@@ -37,6 +37,7 @@ from rbgc.source import (
     JsonPath,
     SpanIndex,
     expand_paths,
+    object_shape_problems,
     read_path,
     value_at,
 )
@@ -152,6 +153,17 @@ class _Resolver:
         return _Transform(doc).apply(docs)
 
     def _base_path(self, base: str, folder: Path, span: Span) -> str:
+        if "\0" in base:  # YAML can write one ("\0"); no file system path holds it
+            raise DiagnosticError(
+                [
+                    error(
+                        "RBG704",
+                        f"base {base!r} contains a NUL character, which no path can hold",
+                        span,
+                        help="name the base folder or file relative to the overlay's folder",
+                    )
+                ]
+            )
         if os.path.isabs(base):
             raise DiagnosticError(
                 [
@@ -195,6 +207,20 @@ class _Resolver:
         documents: list[Document] = []
         problems: list[Diagnostic] = []
         for path in expand_paths([target]):
+            real = os.path.realpath(path)
+            if not Path(real).is_relative_to(self.root):
+                # a file symlink inside the base would read anything on the machine
+                problems.append(
+                    error(
+                        "RBG703",
+                        f"base file {path} is a symbolic link to {real}, outside the root "
+                        f"{self.root}",
+                        span,
+                        help="copy the file into the repository instead of linking to it "
+                        "(or pass --root to name a wider root)",
+                    )
+                )
+                continue
             try:
                 loaded = read_path(path)
             except DiagnosticError as exc:
@@ -309,7 +335,15 @@ class _Transform:
             for _, body, _ in work:
                 if not _is_rbg(body):
                     _follow_renames(body, renamed)
-        return [Document(doc.path, doc.index, body, spans.out) for doc, body, spans in work]
+        out = [Document(doc.path, doc.index, body, spans.out) for doc, body, spans in work]
+        for changed in out:  # a patch may have broken what loading checked
+            meta = changed.body.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            what = f"{changed.kind or 'document'} {name or ''} as the overlay changes it"
+            problems.extend(object_shape_problems(changed.body, changed.spans, what))
+        if problems:
+            raise DiagnosticError(problems)
+        return out
 
     def images(self, body: dict[str, Any], spans: _Spans) -> None:
         rules = self.spec.get("images") or ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, did_you_mean, error
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.naming import set_member_name
@@ -44,7 +44,7 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     for order, doc in enumerate(documents):
         if (
             doc.api_version.startswith(cv.API_GROUP + "/")
-            and doc.kind in (cv.RBG_KIND, cv.RBGSET_KIND)
+            and doc.kind in _COMPILED
             and doc.api_version != cv.API_VERSION
         ):
             problems.append(
@@ -67,6 +67,10 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
                     help="write each item as its own YAML document (separated by ---)",
                 )
             )
+            continue
+        misspelt = _misspelt(doc)
+        if misspelt is not None:
+            problems.append(misspelt)
             continue
         if not is_rbg_document(doc):
             passthrough.append(
@@ -108,6 +112,76 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     )
 
 
+_COMPILED = (cv.RBG_KIND, cv.RBGSET_KIND, cv.PROFILE_KIND)
+# Upstream kinds of the group that only the RBG operator serves (rbg-v1alpha2-semantics.md §1.1).
+_OPERATOR_KINDS = (
+    "RoleBasedGroupScalingAdapter",
+    "CoordinatedPolicy",
+    "RoleInstanceSet",
+    "RoleInstance",
+    "RoleBasedGroupWarmup",
+    "InstanceSet",
+    "Instance",
+)
+# Closer than this (difflib's ratio, case-insensitive) is a typo: `RoleBaseGroup` is 0.96,
+# `workload.x-k8s.io` 0.97, while the nearest real neighbours stay below 0.85 (`PodGroup`
+# 0.64, `workloads.sigs.k8s.io` 0.82, `leaderworkerset.x-k8s.io` 0.67).
+_TYPO_RATIO = 0.85
+
+
+def _close(word: str, target: str) -> bool:
+    a, b = word.lower(), target.lower()
+    if 2 * min(len(a), len(b)) < _TYPO_RATIO * (len(a) + len(b)):
+        return False  # too different in length: no need to load difflib (the common case)
+    import difflib
+
+    return difflib.SequenceMatcher(None, a, b).ratio() >= _TYPO_RATIO
+
+
+def _misspelt(doc: Document) -> Diagnostic | None:
+    """An error for a document that was almost certainly meant as an RBG object: it would pass
+    through unchanged and the group would never run (RBG104, RBG120)."""
+    group, _, version = doc.api_version.rpartition("/")
+    kind = doc.kind
+    if group == cv.API_GROUP:
+        if kind in _COMPILED:
+            return None
+        if kind in _OPERATOR_KINDS:
+            return error(
+                "RBG120",
+                f"{kind} is served by the RBG operator, which rbgc replaces; rbgc does not "
+                "compile it",
+                doc.span("kind"),
+                help="remove it from the inputs (an HPA can target the compiled workload directly)"
+                if kind == "RoleBasedGroupScalingAdapter"
+                else "remove it from the inputs",
+            )
+        known = (*_COMPILED, *_OPERATOR_KINDS)
+        return error(
+            "RBG104",
+            f"{cv.API_GROUP} has no kind {kind}",
+            doc.span("kind"),
+            help=did_you_mean(kind, known, "rbgc compiles " + ", ".join(_COMPILED)),
+        )
+    if group and _close(group, cv.API_GROUP):
+        return error(
+            "RBG104",
+            f"API group {group} is not {cv.API_GROUP}",
+            doc.span("apiVersion"),
+            help=f"did you mean '{cv.API_GROUP}/{version}'?",
+        )
+    for target in _COMPILED:
+        if _close(kind, target):
+            wrote = f"{kind} {doc.api_version}"
+            return error(
+                "RBG104",
+                f"{wrote} is not an object rbgc compiles; {target} is {cv.API_VERSION}",
+                doc.span("kind" if kind != target else "apiVersion"),
+                help=f"did you mean 'apiVersion: {cv.API_VERSION}' and 'kind: {target}'?",
+            )
+    return None
+
+
 def _profile(doc: Document) -> Profile:
     spec = doc.body.get("spec") or {}
     return Profile(
@@ -120,7 +194,10 @@ def _profile(doc: Document) -> Profile:
 
 
 def _passthrough_wave(doc: Document) -> int:
-    value = ((doc.body.get("metadata") or {}).get("annotations") or {}).get(cv.SYNC_WAVE)
+    # Shapes were checked on load (source.object_shape_problems); stay safe for other callers.
+    meta = doc.body.get("metadata")
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    value = annotations.get(cv.SYNC_WAVE) if isinstance(annotations, dict) else None
     try:
         return int(value) if value is not None else 0
     except (TypeError, ValueError):

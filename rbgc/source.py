@@ -13,8 +13,10 @@ Argo CD refresh; ruamel.yaml is used where rbgc rewrites YAML a human keeps edit
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +32,11 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES_PER_FILE = 2_000_000
 # Aliases may repeat a block a few times (YAML anchors for shared settings), never explode.
 MAX_ALIAS_VALUES = 100_000
+# Deeper values would exhaust Python's recursion limit in the passes and the emitter (about
+# 330 levels); real manifests stay far below (a CRD embedding a pod template: about 50).
+MAX_DEPTH = 200
+# Kubernetes stores integers in 64 bits: a larger one is rejected or silently made a float.
+MIN_INT, MAX_INT = -(2**63), 2**64 - 1
 STDIN = "-"
 
 _STR = "tag:yaml.org,2002:str"
@@ -130,6 +137,8 @@ class _Builder:
         self.nodes += 1
         if self.nodes > MAX_NODES_PER_FILE:
             raise _TooLarge(self.span(node.start_mark), f"more than {MAX_NODES_PER_FILE:,} values")
+        if len(jpath) > MAX_DEPTH:
+            raise _TooDeep(self.span(node.start_mark))
         if self.alias_depth:
             self.alias_values += 1
             if self.alias_values > MAX_ALIAS_VALUES:
@@ -174,11 +183,30 @@ class _Builder:
         if tag == _STR or tag == _TIMESTAMP:
             return node.value
         if tag == _INT:
-            return _constructor.construct_yaml_int(node)
+            return self.integer(node)
         if tag == _FLOAT:
             return _constructor.construct_yaml_float(node)
         if tag == _BOOL:
             return _constructor.construct_yaml_bool(node)
+        return None
+
+    def integer(self, node: yaml.ScalarNode) -> int | None:
+        try:
+            value: int = _constructor.construct_yaml_int(node)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            value = MAX_INT + 1
+        if MIN_INT <= value <= MAX_INT:
+            return value
+        text = node.value if len(node.value) <= 24 else node.value[:20] + "..."
+        self.problems.append(
+            error(
+                "RBG012",
+                f"integer {text} ({len(node.value):,} characters) does not fit in 64 bits",
+                self.span(node.start_mark),
+                help="Kubernetes stores integers in 64 bits; quote the value if it is meant "
+                "as a string",
+            )
+        )
         return None
 
     def mapping(self, node: yaml.MappingNode, jpath: JsonPath) -> dict[str, Any]:
@@ -262,6 +290,11 @@ class _TooLarge(Exception):
         self.what = what
 
 
+class _TooDeep(Exception):
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+
 def _tag_text(tag: str) -> str:
     """A tag as the user wrote it: `tag:yaml.org,2002:binary` was `!!binary`."""
     return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
@@ -295,6 +328,21 @@ def parse_text(text: str, path: str) -> list[Document]:
                 problem = f"alias *{name[1]} has no anchor &{name[1]} before it"
                 hint = f"define `&{name[1]}` on an earlier value, or write the value out"
         raise DiagnosticError([error("RBG001", problem, span, help=hint)]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids; it has no mark
+        before = text[: exc.position]
+        row, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise DiagnosticError(
+            [
+                error(
+                    "RBG001",
+                    f"character U+{char:04X} is not allowed in YAML",
+                    Span(path, row, col),
+                    help="remove it, or write it as an escape in a double-quoted string "
+                    f'("\\u{char:04x}")',
+                )
+            ]
+        ) from None
     except yaml.YAMLError as exc:
         raise DiagnosticError([error("RBG001", str(exc), Span(path))]) from None
     for index, node in enumerate(nodes):
@@ -311,6 +359,17 @@ def parse_text(text: str, path: str) -> list[Document]:
                     f"document {index + 1} has {exc.what}",
                     exc.span,
                     help="check for aliases that multiply (a 'billion laughs' pattern)",
+                )
+            )
+            continue
+        except _TooDeep as exc:
+            problems.append(
+                error(
+                    "RBG013",
+                    f"document {index + 1} nests values more than {MAX_DEPTH} levels deep",
+                    exc.span,
+                    help="Kubernetes objects are a few dozen levels deep; look for a runaway "
+                    "[ or { (or an alias that nests itself)",
                 )
             )
             continue
@@ -351,10 +410,91 @@ def parse_text(text: str, path: str) -> list[Document]:
                 )
             )
             continue
+        shape = object_shape_problems(body, spans, f"document {index + 1}")
+        if shape:
+            problems.extend(shape)
+            continue
         documents.append(Document(path, index, body, spans))
     if problems:
         raise DiagnosticError(problems)
     return documents
+
+
+# What the API server requires of every object, whatever its kind: kind and apiVersion are
+# identifiers (rbgc names files and looks up schemas by them), metadata's own fields have
+# their types, and `spec`, when given, is a mapping (API conventions; every built-in kind).
+_KIND = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_API_VERSION = re.compile(r"^(?:[a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]+$")
+_METADATA_TYPES: tuple[tuple[str, type[str] | type[dict[str, Any]], str], ...] = (
+    ("name", str, "a string"),
+    ("generateName", str, "a string"),
+    ("namespace", str, "a string"),
+    ("labels", dict, "a mapping of strings"),
+    ("annotations", dict, "a mapping of strings"),
+)
+
+
+def object_shape_problems(body: dict[str, Any], spans: SpanIndex, what: str) -> list[Diagnostic]:
+    """Problems with the fields every Kubernetes object shares (RBG009), each located."""
+    hint = "the API server would reject the object; every later stage relies on these shapes"
+    found = []
+    if "metadata" in body and not isinstance(body["metadata"], dict):
+        return [
+            error(
+                "RBG009",
+                f"{what}: metadata must be a mapping",
+                spans.at(("metadata",)),
+                help="metadata holds name, namespace, labels and annotations",
+            )
+        ]
+    if isinstance(body.get("kind"), str) and not _KIND.match(body["kind"]):
+        found.append(
+            error(
+                "RBG009",
+                f"{what}: kind {body['kind']!r} is not a kind name (letters and digits)",
+                spans.at(("kind",)),
+                help="write the kind as the API defines it, such as `ConfigMap`",
+            )
+        )
+    if isinstance(body.get("apiVersion"), str) and not _API_VERSION.match(body["apiVersion"]):
+        found.append(
+            error(
+                "RBG009",
+                f"{what}: apiVersion {body['apiVersion']!r} is not `version` or `group/version`",
+                spans.at(("apiVersion",)),
+                help="write it as the API defines it, such as `v1` or `apps/v1`",
+            )
+        )
+    meta = body.get("metadata") or {}
+    for key, kind, words in _METADATA_TYPES:
+        value = meta.get(key)
+        if value is None:
+            continue
+        bad = not isinstance(value, kind) or (
+            isinstance(value, dict) and not all(isinstance(v, str) for v in value.values())
+        )
+        if bad:
+            found.append(
+                error(
+                    "RBG009",
+                    f"{what}: metadata.{key} must be {words}",
+                    spans.at(("metadata", key)),
+                    help=hint
+                    if kind is str
+                    else "quote values such as `true` or `1`: "
+                    "label and annotation values are strings",
+                )
+            )
+    if body.get("spec") is not None and not isinstance(body["spec"], dict):
+        found.append(
+            error(
+                "RBG009",
+                f"{what}: spec must be a mapping",
+                spans.at(("spec",)),
+                help=hint,
+            )
+        )
+    return found
 
 
 def decode(data: bytes, path: str) -> str:
@@ -381,13 +521,7 @@ def read_path(path: str, stdin: Any = None) -> list[Document]:
         stream = stdin if stdin is not None else sys.stdin.buffer
         data = stream.read(MAX_FILE_BYTES + 1)
     else:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise DiagnosticError(
-                [error("RBG008", f"cannot read: {exc.strerror}", Span(path))]
-            ) from None
+        data = _read_regular_file(path)
     if len(data) > MAX_FILE_BYTES:
         raise DiagnosticError(
             [
@@ -402,23 +536,86 @@ def read_path(path: str, stdin: Any = None) -> list[Document]:
     return parse_text(decode(data, path), path)
 
 
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def _read_regular_file(path: str) -> bytes:
+    """The first bytes of a regular file. Anything else is refused without blocking: a FIFO
+    with no writer or a device such as /dev/zero would hang or never end."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DiagnosticError([error("RBG008", _os_problem(path, exc), Span(path))]) from None
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        for test, what in _SPECIAL_FILES:
+            if test(mode):
+                raise DiagnosticError(
+                    [
+                        error(
+                            "RBG008",
+                            f"{what}, not a regular file",
+                            Span(path),
+                            help="rbgc reads manifests from files, folders, or `-` (stdin): "
+                            "pipe a generator's output in, e.g. `helm template ... | rbgc build -`",
+                        )
+                    ]
+                )
+        os.set_blocking(fd, True)
+        try:
+            return fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise DiagnosticError([error("RBG008", _os_problem(path, exc), Span(path))]) from None
+
+
+def _os_problem(path: str, exc: OSError) -> str:
+    """What is wrong with a path, in words (a symbolic link is named as such)."""
+    if exc.errno == errno.ELOOP:
+        return "a loop of symbolic links"
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return f"a symbolic link to {os.readlink(path)}, which does not exist"
+    if exc.errno == errno.ENOENT:
+        return "no such file or directory"
+    return f"cannot read: {exc.strerror}"
+
+
 def expand_paths(paths: Sequence[str]) -> list[str]:
-    """Files named, and `*.yaml`/`*.yml` files below folders (sorted, hidden entries skipped)."""
+    """Files named, and `*.yaml`/`*.yml` files below folders (sorted, hidden entries skipped).
+
+    Whether a named path is a regular file is checked when it is read (`read_path`)."""
     out: list[str] = []
     problems: list[Diagnostic] = []
     for raw in paths:
         if raw == STDIN:
             out.append(raw)
             continue
-        if os.path.isdir(raw):
+        try:
+            mode = os.stat(raw).st_mode
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            message = _os_problem(raw, exc) if isinstance(exc, OSError) else "not a valid path"
+            problems.append(error("RBG008", message, Span(raw)))
+            continue
+        if stat.S_ISDIR(mode):
             out.extend(_walk(raw))
-        elif os.path.isfile(raw):
-            out.append(raw)
         else:
-            problems.append(error("RBG008", "no such file or directory", Span(raw)))
+            out.append(raw)
     if problems:
         raise DiagnosticError(problems)
     return out
+
+
+def _exists(path: str) -> bool:
+    try:
+        os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _walk(root: str) -> Iterator[str]:
@@ -441,8 +638,7 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
         files = expand_paths(list(paths))
     except DiagnosticError as exc:
         problems.extend(exc.diagnostics)
-        files = [p for p in paths if p == STDIN or os.path.exists(p)]
-        files = expand_paths(files) if files else []
+        files = expand_paths([p for p in paths if p == STDIN or _exists(p)])
     for path in files:
         try:
             documents.extend(read_path(path, stdin))

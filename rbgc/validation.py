@@ -17,15 +17,16 @@ import jsonschema
 import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
+from rbgc.k8s.conventions import API_VERSION, PROFILE_KIND
 from rbgc.kubeschema import check_bundle, normalize_version
 from rbgc.pipeline import Options, compile_documents, no_input
 from rbgc.schema import is_rbg_document, schema
-from rbgc.source import MAX_FILE_BYTES, STDIN, Document, load
+from rbgc.schematext import describe
+from rbgc.source import MAX_FILE_BYTES, STDIN, Document, expand_paths, load, path_text
 
 # kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
 # applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
 KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
-PROFILE_KIND = "ClusterEngineRuntimeProfile"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,12 +74,19 @@ def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
     validator = reference_validator()
     found = []
     for doc in documents:
-        if not is_rbg_document(doc):
+        # Other versions of the group are refused before the schema (RBG120): the schema is
+        # v1alpha1's, and the whole document would not match it.
+        if not is_rbg_document(doc) or doc.api_version != API_VERSION:
             continue
         best = jsonschema.exceptions.best_match(validator.iter_errors(doc.body))
         if best is not None:
+            where = path_text(tuple(best.absolute_path)) or "(document)"
             found.append(
-                error("RBG101", f"{best.message} (JSON Schema)", doc.span(*best.absolute_path))
+                error(
+                    "RBG101",
+                    f"{where}: {describe(best)} (JSON Schema)",
+                    doc.span(*best.absolute_path),
+                )
             )
     return found
 
@@ -113,7 +121,6 @@ def select_inputs(paths: Sequence[str]) -> tuple[list[str], int]:
     What cannot be read or classified (stdin, a missing path, bad YAML) is kept: the loader
     reports it.
     """
-    from rbgc.source import expand_paths
 
     inputs: list[str] = []
     skipped = 0

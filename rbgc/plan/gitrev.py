@@ -70,8 +70,23 @@ def export(ref: str, paths: Sequence[str], into: str, cwd: str = ".") -> list[st
     listed = _git(["ls-tree", "-r", "-z", "--name-only", ref], root).decode("utf-8", "replace")
     manifests = [n for n in listed.split("\0") if n.endswith((".yaml", ".yml"))]
     archive = _git(["archive", "--format=tar", ref, "--", *present, *manifests], root)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(into, filter="data")
+    except tarfile.FilterError as exc:  # a committed link that leaves the tree
+        member = exc.tarinfo
+        what = f"a symbolic link to {member.linkname}" if member.linkname else "not a plain file"
+        raise DiagnosticError(
+            [
+                error(
+                    "RBG801",
+                    f"{member.name} is {what}, outside the repository",
+                    Span(f"{ref}:{member.name}"),
+                    help="rbgc reads a revision only inside its own tree: point the link at a "
+                    "file in the repository (a relative path), or remove it",
+                )
+            ]
+        ) from None
     return [os.path.join(into, rel) for rel in present]
 
 
