@@ -49,21 +49,24 @@ def test_files_a_person_added_survive_a_rebuild(tmp_path: Path, layout: str) -> 
     assert build(PD, "--out", str(out), "--layout", layout)[0] == 0
     first = set(listed(out))
     assert first == {n for n in tree(out) if n != MARKER}, "the marker lists every file written"
-    (out / "kustomization.yaml").write_text("resources: []\n")
+    # --layout waves writes the root kustomization.yaml itself: a person's goes one level down
+    mine = "kustomization.yaml" if layout == "flat" else "mine/kustomization.yaml"
+    (out / mine).parent.mkdir(exist_ok=True)
+    (out / mine).write_text("resources: []\n")
     (out / "notes").mkdir()
     (out / "notes" / "keep.yaml").write_text("precious: true\n")
     (out / "README.txt").write_text("hello\n")
 
     code, err = build(SINGLE, "--out", str(out), "--layout", layout)
     assert code == 0, err
-    assert (out / "kustomization.yaml").read_text() == "resources: []\n"
+    assert (out / mine).read_text() == "resources: []\n"
     assert (out / "notes" / "keep.yaml").read_text() == "precious: true\n"
     assert (out / "README.txt").read_text() == "hello\n"
     now = set(listed(out))
     assert now and now.isdisjoint(first - now)
     for gone in first - now:
         assert not (out / gone).exists()
-    assert set(tree(out)) == now | {MARKER, "kustomization.yaml", "notes/keep.yaml", "README.txt"}
+    assert set(tree(out)) == now | {MARKER, mine, "notes/keep.yaml", "README.txt"}
     if layout == "waves":
         assert not (out / "wave-1").exists(), "a wave folder rbgc emptied is removed"
 

@@ -103,11 +103,13 @@ def test_help_documents_exit_codes_and_never_imports_kubernetes() -> None:
 def test_a_pass_through_workload_with_a_malformed_spec_does_not_crash_sync(
     tmp_path: Path,
 ) -> None:
-    # issue 8 item 25: `spec: 5` on a pass-through Deployment crashed sync/plan.py and the
-    # simulator; its fields are now read through the controllers' table, defaulted
+    # issue 8 item 25: malformed fields of a pass-through Deployment crashed sync/plan.py and
+    # the simulator (`spec: 5` is now refused at load, RBG009; fields below `spec` are read
+    # through the controllers' table and defaulted)
     path = tmp_path / "odd.yaml"
     odd = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: odd, namespace: llm}\n"
-    path.write_text(odd + "spec: 5\n---\n" + Path(PD).read_text(encoding="utf-8"), "utf-8")
+    spec = "spec: {replicas: x, strategy: 5, template: [1]}\n"
+    path.write_text(odd + spec + "---\n" + Path(PD).read_text(encoding="utf-8"), "utf-8")
     code, out, err = _run("--simulate", str(path))
     assert code == 0, err
     assert out.startswith("converged:")
