@@ -195,6 +195,7 @@ def main() -> None:
       rbgc diff old/ new/                           what an upgrade changes and restarts
       rbgc plan --git main examples/                the rollout, step by step
       rbgc sync --simulate examples/                apply in waves to a simulated cluster
+      rbgc graph examples/multi-level.yaml          the groups as a picture (Mermaid, DOT)
 
     \b
     Exit codes: 0 success, 1 invalid input, 2 usage error, 3 internal error.
@@ -531,17 +532,18 @@ def graph(
 ) -> None:
     """Draw what the build decides for PATH..., as one picture on stdout.
 
-    PATH... is compiled as `build` compiles it (same options), then drawn: every group is a
-    box; inside it one box per sync wave, in start order (wave 0 first); each role is a node
-    labelled with its workload kind, replicas and pods per replica. A solid arrow A -> B
-    means B starts only when A is ready (a dependency). A gang PodGroup (hexagon) and each
+    PATH... is compiled as `build` compiles it (one program, same options, overlays
+    resolved), then drawn: every group is a box; inside it one box per sync wave, in start
+    order (wave 0 first); each role is a node labelled with its workload kind, replicas and
+    pods per replica. A solid arrow A -> B means B starts only when A is ready (a
+    dependency). A gang PodGroup (hexagon) and each
     coordination rule (parallelogram) are linked by dashed lines to the roles they bind.
 
     \b
     Examples:
       rbgc graph examples/multi-level.yaml                    Mermaid, for a README or a PR
       rbgc graph examples/ -o dot | dot -Tsvg > groups.svg    Graphviz
-      rbgc graph --lws statefulsets examples/multi-node-gang.yaml
+      rbgc graph overlays/prod                                an environment overlay
 
     \b
     In markdown, put the Mermaid text in a ```mermaid fenced block.
