@@ -126,12 +126,13 @@ def test_a_folder_is_one_picture_with_a_cluster_per_group() -> None:
     assert [clusters[f"cluster_g{i}"] for i in range(4)] == [[t] for t in titles]
 
 
-def test_the_same_picture_whatever_the_file_order_or_hash_seed() -> None:
+@pytest.mark.parametrize("output", sorted(SUFFIX))
+def test_the_same_picture_whatever_the_file_order_or_hash_seed(output: str) -> None:
     files = [str(p) for p in EXAMPLE_FILES]
     outputs = set()
     for seed, order in (("0", files), ("1", files[::-1]), ("12345", files[1:] + files[:1])):
         done = subprocess.run(
-            [sys.executable, "-m", "rbgc", "graph", "-o", "dot", *order],
+            [sys.executable, "-m", "rbgc", "graph", "-o", output, *order],
             env={**os.environ, "PYTHONHASHSEED": seed},
             capture_output=True,
             text=True,
