@@ -216,3 +216,31 @@ def test_build_and_help_never_import_the_graph_code(argv: list[str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "[]"
+
+
+def test_gang_and_coordination_are_drawn_as_what_they_bind() -> None:
+    spec = Path(__file__).parent / "gang-coordination.yaml"
+    result = run("graph", str(spec))
+    assert result.exit_code == 0
+    assert result.stderr.count("warning[RBG304]") == 1  # warnings as build prints them
+    text = result.stdout
+    assert '    g0_gang{{"gang PodGroup pd<br>7 pods start together"}}' in text
+    assert '    g0_c0[/"coordination pd-balance<br>maxSkew 25%"/]' in text
+    links = re.findall(r"^  (\w+) -\.- (\w+)$", text, re.M)
+    # the gang binds every role; the rule binds the roles it names (prefill, decode)
+    assert links == [
+        ("g0_gang", "g0_r0"),
+        ("g0_gang", "g0_r1"),
+        ("g0_gang", "g0_r2"),
+        ("g0_c0", "g0_r1"),
+        ("g0_c0", "g0_r0"),
+    ]
+    assert re.findall(r"^  (\w+) --> (\w+)$", text, re.M) == [
+        ("g0_r0", "g0_r2"),
+        ("g0_r1", "g0_r2"),
+    ]
+    (verdict,) = tools.mermaid([text])
+    assert verdict["ok"] and verdict["labels"] == _scene_labels([str(spec)])
+    dot = run("graph", "-o", "dot", str(spec)).stdout
+    assert '"g0_gang" -> "g0_r2" [style=dashed, arrowhead=none];' in dot
+    assert _svg_nodes(tools.dot(dot)) == _scene_labels([str(spec)])
