@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from rbgc.graph.chart import rollout_charts
 from rbgc.k8s import controllers
 from rbgc.k8s.manifest import Manifest
 from rbgc.plan.diff import ABSENT, Added, Change, Changed, FieldChange, Removed, summary
@@ -334,8 +335,8 @@ def plan_markdown(plan: Plan) -> str:
         for s in plan.steps:
             what = "<br>".join(f"**{a.role}**: {action_text(a)}" for a in s.actions)
             out.append(f"| {s.number} | `{s.group}` | {s.wave} | {what} | {s.down} |")
+        out += ["", *rollout_charts(plan)]
         out += [
-            "",
             "<details><summary>Replicas per step (replicas / updated / available, floor)</summary>",
             "",
         ]
