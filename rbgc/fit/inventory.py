@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.fit import quantity
 from rbgc.fit.matching import (
     PodTerm,
@@ -68,25 +68,30 @@ class Inventory:
 
 def read(nodes_path: str, pods_path: str | None = None) -> Inventory:
     """Read both files; DiagnosticError (RBG350, at the line) for anything unreadable."""
+    pods = read_path(pods_path) if pods_path is not None else []
+    return build(read_path(nodes_path), pods, nodes_path)
+
+
+def build(nodes_docs: list[Document], pods_docs: list[Document], nodes_path: str) -> Inventory:
+    """The inventory of already loaded documents (`nodes_path` names an empty inventory)."""
     problems: list[Diagnostic] = []
-    nodes = _collect(nodes_path, "Node", _node, problems)
     seen: dict[str, Node] = {}
-    for node, _doc, _where in nodes:
+    for node, doc, where in _collect(nodes_docs, "Node", _node, problems):
         if node.name in seen:
             problems.append(
                 error(
                     "RBG350",
                     f"node {node.name} is listed twice",
-                    _doc.span(*_where, "metadata", "name"),
+                    doc.span(*where, "metadata", "name"),
                     help="give each node once (one `kubectl get nodes -o yaml`)",
                 )
             )
         seen[node.name] = node
-    running: list[RunningPod] = []
-    if pods_path is not None:
-        for pod, _doc, _where in _collect(pods_path, "Pod", _pod, problems):
-            if pod is not None and pod.node in seen:
-                running.append(pod)
+    running = [
+        pod
+        for pod, _, _ in _collect(pods_docs, "Pod", _pod, problems)
+        if pod is not None and pod.node in seen
+    ]
     if problems:
         raise DiagnosticError(problems)
     if not seen:
@@ -95,7 +100,7 @@ def read(nodes_path: str, pods_path: str | None = None) -> Inventory:
                 error(
                     "RBG350",
                     "the inventory holds no Node",
-                    _span_of_file(nodes_path),
+                    Span(nodes_path),
                     help="pass the output of `kubectl get nodes -o yaml`",
                 )
             ]
@@ -105,24 +110,18 @@ def read(nodes_path: str, pods_path: str | None = None) -> Inventory:
         bucket = used.setdefault(pod.node, {})
         for name, amount in pod.requests.items():
             bucket[name] = bucket.get(name, 0) + amount
-    ordered = tuple(sorted(seen.values(), key=lambda n: n.name))
     return Inventory(
-        nodes=ordered,
+        nodes=tuple(sorted(seen.values(), key=lambda n: n.name)),
         running=tuple(sorted(running, key=lambda p: (p.namespace, p.name))),
         used=used,
     )
 
 
-def _span_of_file(path: str) -> Any:
-    from rbgc.diagnostics import Span
-
-    return Span(path)
-
-
-def _collect(path: str, kind: str, reader: Any, problems: list[Diagnostic]) -> list[Any]:
-    """(object, document, path in document) of every `kind` object in the file."""
+def _collect(
+    documents: list[Document], kind: str, reader: Any, problems: list[Diagnostic]
+) -> list[Any]:
+    """(object, document, path in document) of every `kind` object of the documents."""
     out = []
-    documents = read_path(path)
     for doc in documents:
         for where in _objects(doc, kind, problems):
             try:
