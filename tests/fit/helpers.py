@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 from rbgc.fit import fit
@@ -85,7 +86,7 @@ def as_list(items: list[dict[str, Any]]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
 
 
-def inventory(nodes: list[dict[str, Any]], pods: list[dict[str, Any]] = ()) -> Inventory:  # type: ignore[assignment]
+def inventory(nodes: list[dict[str, Any]], pods: Sequence[dict[str, Any]] = ()) -> Inventory:
     node_docs = parse_text(as_list(nodes), "nodes.yaml")
     pod_docs = parse_text(as_list(list(pods)), "pods.yaml") if pods else []
     return build(node_docs, pod_docs, "nodes.yaml")

@@ -312,7 +312,7 @@ def test_separate_and_instance_packs() -> None:
                 - {name: main, image: x, resources: {limits: {nvidia.com/gpu: 6}}}
         """
     base = posed(group(lws))
-    instances = {}
+    instances: dict[str | None, list[str]] = {}
     for pod in base.pods:
         instances.setdefault(pod.instance, []).append(pod.name)
     packed = InstancePack(instances=tuple(tuple(v) for v in instances.values()), level=CLIQUE)
