@@ -65,7 +65,7 @@ def violations(
         for p in inventory.running
     ] + list(earlier)
     mine = [Placed(p.name, p.namespace, p.labels, where[p.name], p.requests) for p in problem.pods]
-    out += _capacity(nodes, [*others, *mine])
+    out += _capacity(nodes, others, mine)
     for pod in problem.pods:
         out += _node_rules(pod, nodes[where[pod.name]])
         for other in others:
@@ -86,15 +86,25 @@ def _same(nodes: Mapping[str, Node], a: str, b: str, level: str) -> bool:
     return value is not None and value == nodes[b].labels.get(level)
 
 
-def _capacity(nodes: Mapping[str, Node], placed: Sequence[Placed]) -> list[str]:
+def _capacity(
+    nodes: Mapping[str, Node], others: Sequence[Placed], mine: Sequence[Placed]
+) -> list[str]:
+    """Nodes the group's pods take more of a resource on than the node has.
+
+    Only resources the group asks for, on nodes it uses: an inventory may already show a node
+    over-committed by its running pods, which the placement did not cause.
+    """
     used: dict[str, Counter[str]] = {name: Counter() for name in nodes}
-    for p in placed:
+    asked: dict[str, set[str]] = {}
+    for p in [*others, *mine]:
         if p.node in used:
             used[p.node].update(p.requests)
+    for p in mine:
+        asked.setdefault(p.node, set()).update(r for r, n in p.requests.items() if n > 0)
     out = []
-    for name, taken in sorted(used.items()):
-        for resource, amount in sorted(taken.items()):
-            if amount > 0 and amount > nodes[name].allocatable.get(resource, 0):
+    for name, resources in sorted(asked.items()):
+        for resource in sorted(resources):
+            if used[name][resource] > nodes[name].allocatable.get(resource, 0):
                 out.append(f"node {name} is over its allocatable {resource}")
     return out
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from rbgc.fit.inventory import Inventory, Node
 from rbgc.fit.matching import (
@@ -321,7 +322,7 @@ class _Search:
                 if found is not None:
                     return found
                 continue
-            for nodes in self.pack_domains(members, level, allowed):
+            for nodes in self.pack_domains(members, level, pack.required, allowed):
                 restricted = list(allowed)
                 for i in members:
                     restricted[i] = allowed[i] & nodes
@@ -341,13 +342,32 @@ class _Search:
         return total
 
     def domain_free(
-        self, members: Sequence[int], level: Level, allowed: Sequence[set[int]]
+        self,
+        members: Sequence[int],
+        level: Level,
+        allowed: Sequence[set[int]],
+        within: Level | None = None,
     ) -> list[tuple[str, set[int], dict[str, int]]]:
-        """(domain, usable nodes, their total free capacity) of each domain at `level`."""
+        """(domain, usable nodes, their total free capacity) of each domain at `level`.
+
+        With `within` (the pack's required level), a domain is cut along it: a preferred
+        domain only counts inside one required domain, whether or not the labels nest.
+        """
         usable = set().union(*(allowed[i] for i in members))
-        out = []
+        parts: list[tuple[str, set[int]]] = []
         for value, nodes in sorted(self.domain_nodes(level).items()):
             inside = usable.intersection(nodes)
+            if within is None or within == level:
+                parts.append((value, inside))
+                continue
+            by_outer: dict[str, set[int]] = {}
+            for n in inside:
+                outer = self.nodes[n].labels.get(within)
+                if outer is not None:
+                    by_outer.setdefault(outer, set()).add(n)
+            parts.extend((f"{value} in {outer}", part) for outer, part in sorted(by_outer.items()))
+        out = []
+        for value, inside in parts:
             if not inside:
                 continue
             free: dict[str, int] = {}
@@ -359,13 +379,17 @@ class _Search:
         return out
 
     def pack_domains(
-        self, members: Sequence[int], level: Level, allowed: Sequence[set[int]]
+        self,
+        members: Sequence[int],
+        level: Level,
+        within: Level | None,
+        allowed: Sequence[set[int]],
     ) -> list[set[int]]:
         need = self.demand(members)
         bottleneck = self.bottleneck(need)
         room = [
             (free.get(bottleneck, 0), value, nodes)
-            for value, nodes, free in self.domain_free(members, level, allowed)
+            for value, nodes, free in self.domain_free(members, level, allowed, within)
             if fits(need, free) is None
         ]
         return [nodes for _, _, nodes in sorted(room, key=lambda r: (r[0], r[1]))]
@@ -619,38 +643,55 @@ class _Leaf:
             found = self.free[n] = dict(self.s.cluster.free[n])
         return found
 
-    def units(self) -> list[tuple[list[int], Level | None]]:
+    def units(self) -> list[tuple[list[int], tuple[Level, ...]]]:
+        """Pods placed together: instances (merged where two instance packs overlap, with the
+        levels of both) and single pods; largest first."""
         s = self.s
-        grouped: set[int] = set()
-        units: list[tuple[list[int], Level | None]] = []
+        root = list(range(len(s.pods)))
+
+        def find(i: int) -> int:
+            while root[i] != i:
+                root[i] = root[root[i]]
+                i = root[i]
+            return i
+
+        levels: dict[int, set[Level]] = {}
         for c in s.instance_packs:
             for instance in c.instances:
-                members = [s.index[p] for p in instance if s.index[p] not in grouped]
-                grouped.update(members)
-                if members:
-                    units.append((members, c.level))
-        units.extend(([i], None) for i in range(len(s.pods)) if i not in grouped)
+                members = [s.index[p] for p in instance]
+                for i in members[1:]:
+                    root[find(i)] = find(members[0])
+                levels.setdefault(members[0], set()).add(c.level)
+        merged: dict[int, set[Level]] = {}
+        for i, found in levels.items():
+            merged.setdefault(find(i), set()).update(found)
+        units: dict[int, list[int]] = {}
+        for i in range(len(s.pods)):
+            units.setdefault(find(i), []).append(i)
         return sorted(
-            units,
+            ((members, tuple(sorted(merged.get(r, ())))) for r, members in units.items()),
             key=lambda u: (-sum(s.weight[i] for i in u[0]), s.pods[u[0][0]].name),
         )
 
     def run(self) -> list[int] | None:
-        for members, level in self.units():
-            if level is None:
+        for members, levels in self.units():
+            if not levels:
                 if not self.place_one(members[0], self.allowed[members[0]]):
                     return None
-            elif not self.place_instance(members, level):
+            elif not self.place_instance(members, levels):
                 return None
         return self.placed
 
-    def place_instance(self, members: list[int], level: Level) -> bool:
+    def place_instance(self, members: list[int], levels: tuple[Level, ...]) -> bool:
+        """All of `members` inside one domain of every level, domains tried in name order."""
         s = self.s
         usable = set().union(*(self.allowed[i] for i in members))
-        for _value, nodes in sorted(s.domain_nodes(level).items()):
-            inside = usable.intersection(nodes)
-            if not inside:
-                continue
+        domains: dict[tuple[str, ...], set[int]] = {}
+        for n in usable:
+            key = tuple(s.nodes[n].labels.get(level) for level in levels)
+            if all(v is not None for v in key):
+                domains.setdefault(cast("tuple[str, ...]", key), set()).add(n)
+        for _key, inside in sorted(domains.items()):
             mark = len(self.undo)
             if all(self.place_one(i, self.allowed[i] & inside) for i in members):
                 return True
