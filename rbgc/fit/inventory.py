@@ -11,6 +11,7 @@ filtered `kubectl get nodes -l ...`). Accepted shapes: a `v1 List` (or `NodeList
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,11 @@ from rbgc.fit.matching import (
     text,
 )
 from rbgc.fit.resources import Resources, pod_requests
-from rbgc.source import Document, JsonPath, read_path
+from rbgc.source import STDIN, Document, JsonPath, SpanIndex, decode, parse_text, read_path
+
+# Inventories of large clusters are big (`kubectl get nodes -o json` keeps images and managed
+# fields); the manifests' 8 MiB cap would refuse them.
+MAX_INVENTORY_BYTES = 512 * 1024 * 1024
 
 LIST_KINDS = {"Node": ("List", "NodeList"), "Pod": ("List", "PodList")}
 
@@ -67,9 +72,75 @@ class Inventory:
 
 
 def read(nodes_path: str, pods_path: str | None = None) -> Inventory:
-    """Read both files; DiagnosticError (RBG350, at the line) for anything unreadable."""
-    pods = read_path(pods_path) if pods_path is not None else []
-    return build(read_path(nodes_path), pods, nodes_path)
+    """Read both files; DiagnosticError (RBG350, at the line) for anything unreadable.
+
+    JSON (`kubectl get ... -o json`) is first read by the json module, several times faster
+    than the YAML reader that records every value's line; a file with any problem is read
+    again that way, so each diagnostic still points at its line.
+    """
+    quick_nodes = _quick(nodes_path)
+    quick_pods = _quick(pods_path) if pods_path is not None else []
+    if quick_nodes is not None and quick_pods is not None:
+        try:
+            return build(quick_nodes, quick_pods, nodes_path)
+        except DiagnosticError:
+            pass  # read again with positions
+    pods = _located(pods_path) if pods_path is not None else []
+    return build(_located(nodes_path), pods, nodes_path)
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_INVENTORY_BYTES + 1)
+    except OSError as exc:
+        raise DiagnosticError(
+            [error("RBG008", f"cannot read: {exc.strerror}", Span(path))]
+        ) from None
+    if len(data) > MAX_INVENTORY_BYTES:
+        raise DiagnosticError(
+            [
+                error(
+                    "RBG007",
+                    f"larger than {MAX_INVENTORY_BYTES // (1024 * 1024)} MiB",
+                    Span(path),
+                    help="select fewer nodes (`kubectl get nodes -l ...`)",
+                )
+            ]
+        )
+    return data
+
+
+def _located(path: str) -> list[Document]:
+    if path == STDIN:
+        return read_path(path)
+    return parse_text(decode(_read_bytes(path), path), path)
+
+
+def _quick(path: str) -> list[Document] | None:
+    """The documents of a plain JSON file without positions (None: not one, or suspicious)."""
+    if path == STDIN:
+        return None
+    text = decode(_read_bytes(path), path)
+    if not text.lstrip().startswith("{"):
+        return None
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) != len(pairs):
+            raise ValueError("duplicate key")  # the located reader reports it (RBG002)
+        return found
+
+    def refuse(constant: str) -> Any:
+        raise ValueError(constant)  # NaN / Infinity: not JSON, the located reader decides
+
+    try:
+        body = json.loads(text, object_pairs_hook=unique, parse_constant=refuse)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or not body.get("kind"):
+        return None
+    return [Document(path, 0, body, SpanIndex(path))]
 
 
 def build(nodes_docs: list[Document], pods_docs: list[Document], nodes_path: str) -> Inventory:

@@ -183,8 +183,22 @@ class _Search:
         self.leaves = 0
         self.rejections: list[Counter[str]] = []
         self.short: list[dict[str, int]] = []  # per pod: resource -> most free on a node
-        self.candidates = [self._candidates(i) for i in range(len(self.pods))]
-        self.weight = [self._weight(p) for p in self.pods]
+        self.candidates: list[list[int]] = []
+        # Pods of one template ask the same of every node: filter each kind once.
+        memo: dict[object, tuple[list[int], Counter[str], dict[str, int]]] = {}
+        for i in range(len(self.pods)):
+            key = self._signature(i)
+            if key not in memo:
+                memo[key] = self._candidates(i)
+            found, rejected, most = memo[key]
+            self.candidates.append(found)
+            self.rejections.append(rejected)
+            self.short.append(most)
+        biggest: dict[str, int] = {}
+        for node in self.nodes:
+            for resource, amount in node.allocatable.items():
+                biggest[resource] = max(biggest.get(resource, 0), amount)
+        self.weight = [self._weight(p, biggest) for p in self.pods]
 
     # -- static filtering ---------------------------------------------------------------------
 
@@ -205,7 +219,27 @@ class _Search:
             return ()
         return (e for n in self.domain_nodes(level)[value] for e in self.by_node[n])
 
-    def _candidates(self, i: int) -> list[int]:
+    def _signature(self, i: int) -> object:
+        pod = self.pods[i]
+        terms = tuple(
+            k
+            for k, c in enumerate(self.problem.constraints)
+            if isinstance(c, Near | Avoid | Exclusive) and pod.name in c.pods
+        )
+        return (
+            tuple(pod.requests.items()),
+            pod.node_name,
+            tuple(pod.node_selector.items()),
+            pod.node_affinity,
+            pod.tolerations,
+            pod.namespace,
+            tuple(pod.labels.items()),
+            terms,
+        )
+
+    def _candidates(self, i: int) -> tuple[list[int], Counter[str], dict[str, int]]:
+        """The nodes pod `i` may use on its own, why the others were refused, and the most
+        free of each requested resource on a node that passed every other filter."""
         pod = self.pods[i]
         near = [c for c in self.problem.constraints if isinstance(c, Near) and pod.name in c.pods]
         avoid = [
@@ -236,9 +270,7 @@ class _Search:
                 out.append(n)
             else:
                 rejected[why] += 1
-        self.rejections.append(rejected)
-        self.short.append(most)
-        return out
+        return out, rejected, most
 
     def _terms(
         self,
@@ -269,14 +301,13 @@ class _Search:
                 return f"have a pod whose anti-affinity excludes it ({e.namespace}/{e.name})"
         return None
 
-    def _weight(self, pod: PodDemand) -> float:
+    @staticmethod
+    def _weight(pod: PodDemand, biggest: Mapping[str, int]) -> float:
         """Size for "decreasing": each request as a share of the largest node's capacity."""
         total = 0.0
         for resource, amount in pod.requests.items():
-            if resource == POD_SLOT:
-                continue
-            biggest = max((n.allocatable.get(resource, 0) for n in self.nodes), default=0)
-            total += amount / biggest if biggest else 0.0
+            if resource != POD_SLOT and biggest.get(resource):
+                total += amount / biggest[resource]
         return total
 
     # -- search -------------------------------------------------------------------------------

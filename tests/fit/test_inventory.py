@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from rbgc.diagnostics import DiagnosticError
-from rbgc.fit.inventory import build
+from rbgc.fit.inventory import build, read
 from rbgc.report import text
 from rbgc.source import parse_text
 from tests.fit.helpers import GPU, as_list, inventory, node, running
@@ -35,7 +37,7 @@ items:
 """
 
 
-def read(nodes: str, pods: str = "") -> object:
+def read_text(nodes: str, pods: str = "") -> object:
     docs = parse_text(textwrap.dedent(nodes), "nodes.yaml")
     pod_docs = parse_text(textwrap.dedent(pods), "pods.yaml") if pods else []
     return build(docs, pod_docs, "nodes.yaml")
@@ -43,7 +45,7 @@ def read(nodes: str, pods: str = "") -> object:
 
 def errors(nodes: str, pods: str = "") -> str:
     with pytest.raises(DiagnosticError) as caught:
-        read(nodes, pods)
+        read_text(nodes, pods)
     return text(caught.value.diagnostics)
 
 
@@ -64,8 +66,6 @@ def test_a_list_of_nodes() -> None:
 
 def test_a_stream_of_nodes_and_a_node_list_read_the_same() -> None:
     items = [node("a", gpu=8), node("b")]
-    import json
-
     stream = "---\n".join(json.dumps(i) + "\n" for i in items)
     as_stream = build(parse_text(stream, "n.yaml"), [], "n.yaml")
     listed = json.dumps({"apiVersion": "v1", "kind": "NodeList", "items": items})
@@ -144,3 +144,30 @@ def test_a_bad_pod_is_an_error_in_the_pods_file() -> None:
     (d,) = caught.value.diagnostics
     assert (d.code, d.span and d.span.path) == ("RBG350", "p.yaml")
     assert d.message.startswith("Pod a: spec.containers[0].resources.limits.cpu: 'lots'")
+
+
+def test_json_is_read_fast_and_still_located_on_error(tmp_path: Path) -> None:
+    nodes = [node("n1", gpu=8), node("n2")]
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}, indent=4))
+    assert [n.name for n in read(str(good)).nodes] == ["n1", "n2"]
+    nodes[1]["status"]["allocatable"]["cpu"] = "fast"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}, indent=4))
+    with pytest.raises(DiagnosticError) as caught:
+        read(str(bad))
+    (d,) = caught.value.diagnostics
+    assert (d.code, str(d.span)) == ("RBG350", f"{bad}:42:28")
+    duplicate = tmp_path / "dup.json"
+    duplicate.write_text('{"apiVersion": "v1", "kind": "List", "kind": "List", "items": []}')
+    with pytest.raises(DiagnosticError) as caught:
+        read(str(duplicate))
+    assert [d.code for d in caught.value.diagnostics] == ["RBG002"]
+
+
+def test_an_inventory_larger_than_the_manifest_cap_is_read(tmp_path: Path) -> None:
+    big = node("n1")
+    big["metadata"]["annotations"] = {"padding": "x" * (9 * 1024 * 1024)}
+    path = tmp_path / "nodes.json"
+    path.write_text(json.dumps(big))
+    assert read(str(path)).nodes[0].name == "n1"
