@@ -55,6 +55,14 @@ def parse(raw: object) -> Fraction:
 
 def units(resource: str, raw: object) -> int:
     """The integer the scheduler compares for `resource` (see the module docstring)."""
+    scale = 1000 if resource in MILLI_RESOURCES else 1
+    if isinstance(raw, str) and raw.isascii():  # the common shapes, without Fraction
+        if raw.isdigit():
+            return int(raw) * scale
+        if raw[:-2].isdigit() and raw[-2:] in _BINARY:
+            return int(raw[:-2]) * (1 << (10 * _BINARY[raw[-2:]])) * scale
+        if raw[:-1].isdigit() and raw[-1] == "m" and scale == 1000:
+            return int(raw[:-1])
     value = parse(raw)
     if value < 0:
         raise ValueError(f"{raw!r} is negative")

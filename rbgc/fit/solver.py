@@ -176,10 +176,8 @@ class _Search:
         self.instance_packs = [c for c in problem.constraints if isinstance(c, InstancePack)]
         self.separates = [c for c in problem.constraints if isinstance(c, Separate)]
         self.spreads = [c for c in problem.constraints if isinstance(c, Spread) and c.required]
-        self.by_node: list[list[Existing]] = [[] for _ in self.nodes]
-        for e in cluster.existing:
-            self.by_node[e.node].append(e)
         self.domains: dict[Level, dict[str, list[int]]] = {}
+        self.matched_domains: dict[PodTerm, set[str | None]] = {}
         self.leaves = 0
         self.rejections: list[Counter[str]] = []
         self.short: list[dict[str, int]] = []  # per pod: resource -> most free on a node
@@ -213,11 +211,18 @@ class _Search:
             self.domains[level] = found
         return found
 
-    def _existing_in(self, node: int, level: Level) -> Iterable[Existing]:
-        value = self.nodes[node].labels.get(level)
-        if value is None:
-            return ()
-        return (e for n in self.domain_nodes(level)[value] for e in self.by_node[n])
+    def matched(self, term: PodTerm) -> set[str | None]:
+        """The domains (at the term's level) that hold a placed pod the term selects."""
+        found = self.matched_domains.get(term)
+        if found is None:
+            found = {
+                self.nodes[e.node].labels.get(term.topology_key)
+                for e in self.cluster.existing
+                if term.selects(e.namespace, e.labels)
+            }
+            found.discard(None)
+            self.matched_domains[term] = found
+        return found
 
     def _signature(self, i: int) -> object:
         pod = self.pods[i]
@@ -248,12 +253,13 @@ class _Search:
             if isinstance(c, Avoid | Exclusive)
             if pod.name in c.pods
         ]
-        hostile = [
-            (e, t)
-            for e in self.cluster.existing
-            for t in e.anti_affinity
-            if t.selects(pod.namespace, pod.labels)
-        ]
+        # placed pods whose required anti-affinity selects this pod: (level, domain) -> a pod
+        hostile: dict[tuple[Level, str], Existing] = {}
+        for e in self.cluster.existing:
+            for t in e.anti_affinity:
+                value = self.nodes[e.node].labels.get(t.topology_key)
+                if value is not None and t.selects(pod.namespace, pod.labels):
+                    hostile.setdefault((t.topology_key, value), e)
         rejected: Counter[str] = Counter()
         most: dict[str, int] = {}
         out = []
@@ -278,26 +284,21 @@ class _Search:
         n: int,
         near: list[Near],
         avoid: list[Avoid | Exclusive],
-        hostile: list[tuple[Existing, PodTerm]],
+        hostile: Mapping[tuple[Level, str], Existing],
     ) -> str | None:
         labels = self.nodes[n].labels
         for wanted in near:
-            if not any(
-                wanted.term.selects(e.namespace, e.labels)
-                for e in self._existing_in(n, wanted.term.topology_key)
-            ):
-                key = wanted.term.topology_key
+            key = wanted.term.topology_key
+            if labels.get(key) not in self.matched(wanted.term):
                 return f"have no pod its pod affinity needs in their {key} domain"
         for c in avoid:
             term = c.term if isinstance(c, Avoid) else exclusive_term(c)
-            if any(
-                term.selects(e.namespace, e.labels) for e in self._existing_in(n, term.topology_key)
-            ):
+            if labels.get(term.topology_key) in self.matched(term):
                 what = "another group" if isinstance(c, Exclusive) else "a pod its anti-affinity"
                 return f"have {what} in their {term.topology_key} domain"
-        for e, t in hostile:
-            mine = labels.get(t.topology_key)
-            if mine is not None and self.nodes[e.node].labels.get(t.topology_key) == mine:
+        for key, value in labels.items():
+            e = hostile.get((key, value))
+            if e is not None:
                 return f"have a pod whose anti-affinity excludes it ({e.namespace}/{e.name})"
         return None
 
