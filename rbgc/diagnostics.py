@@ -608,7 +608,7 @@ CODES.update(
             "another kind, a node listed twice, a node without `status.allocatable`, or a "
             "quantity Kubernetes would not accept would make any answer wrong (exit 2).",
             "status:\n  allocatable:\n    nvidia.com/gpu: eight",
-            "status:\n  allocatable:\n    nvidia.com/gpu: \"8\"",
+            'status:\n  allocatable:\n    nvidia.com/gpu: "8"',
         ),
         CodeDoc(
             "RBG351",

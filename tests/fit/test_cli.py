@@ -174,3 +174,18 @@ def test_fit_is_not_imported_by_build() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == "[]"
+
+
+def test_the_readme_shows_what_rbgc_fit_prints() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```text\n$ rbgc fit ", 1)[1].split("```", 1)[0]
+    command, shown = block.split("\n", 1)
+    result = subprocess.run(
+        [sys.executable, "-m", "rbgc", "fit", *command.split()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stdout == shown
