@@ -9,8 +9,10 @@
 - a required pod anti-affinity term becomes `Separate` among the group's pods it selects and
   `Avoid` towards pods outside the group;
 - a `DoNotSchedule` spread carried by exactly the pods it selects becomes a `Spread`;
-- LeaderWorkerSet groups give the instances an `InstancePack` constrains (the lowering of
-  `instanceTopologyConstraint` supplies its level).
+- a LeaderWorkerSet with LWS's `exclusive-topology` annotation becomes an `InstancePack` of
+  its groups at that key and a `Separate` of their leaders (one group per domain); otherwise
+  LWS groups only give `InstancePack` its instances (the lowering of
+  `instanceTopologyConstraint` will supply a level).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from rbgc.fit.model import (
     Avoid,
     Constraint,
     Exclusive,
+    InstancePack,
     Near,
     Pack,
     PodDemand,
@@ -92,6 +95,17 @@ def derive(group: GroupPods) -> list[Constraint]:
                 )
             )
         out.append(Avoid(pods=tuple(carriers), term=term, label=_roles(carriers, roles)))
+    for lws, key in sorted(group.exclusive_instances.items()):
+        instances: dict[str, list[str]] = {}
+        for pod in group.pods:
+            if pod.instance is not None and pod.instance.startswith(f"{lws}/"):
+                instances.setdefault(pod.instance, []).append(pod.name)
+        label = f"{_roles(next(iter(instances.values()), []), roles)} (LWS exclusive topology)"
+        out.append(
+            InstancePack(instances=tuple(map(tuple, instances.values())), level=key, label=label)
+        )
+        leaders = tuple(members[0] for members in instances.values())
+        out.append(Separate(pods=leaders, level=key, label=label))
     for spread, carriers in by_spread.items():
         selected = [p.name for p in group.pods if spread.selector.selects(p.namespace, p.labels)]
         if sorted(selected) != sorted(carriers):

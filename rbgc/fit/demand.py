@@ -41,6 +41,9 @@ LWS_NAME = "leaderworkerset.sigs.k8s.io/name"
 LWS_GROUP_INDEX = "leaderworkerset.sigs.k8s.io/group-index"
 LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
 LWS_MEMBER = "rbgc.io/lws-member"
+# LWS's own exclusive placement: the controller keeps each group (instance) in one domain of
+# the key, one group per domain. Only a LeaderWorkerSet object has it enforced.
+LWS_EXCLUSIVE = "leaderworkerset.sigs.k8s.io/exclusive-topology"
 TEMPLATE: JsonPath = ("spec", "template")
 LEADER: JsonPath = ("spec", "leaderWorkerTemplate", "leaderTemplate")
 WORKER: JsonPath = ("spec", "leaderWorkerTemplate", "workerTemplate")
@@ -74,6 +77,7 @@ class GroupPods:
     key: str  # the group-unique-key label value
     pods: list[PodDemand] = field(default_factory=list)
     terms: dict[str, Terms] = field(default_factory=dict)
+    exclusive_instances: dict[str, str] = field(default_factory=dict)  # LWS name -> its key
     warnings: list[Diagnostic] = field(default_factory=list)
 
 
@@ -89,6 +93,9 @@ def group_pods(manifests: tuple[Manifest, ...], namespace: str) -> list[GroupPod
         if found is None:
             found = GroupPods(namespace=ns, name=m.group, key=cv.group_unique_key(ns, m.group))
             groups[(ns, m.group)] = found
+        key = ((m.body.get("metadata") or {}).get("annotations") or {}).get(LWS_EXCLUSIVE)
+        if m.kind == "LeaderWorkerSet" and isinstance(key, str) and key:
+            found.exclusive_instances[m.name] = key
         for template_path, pod_name, labels, instance in _pods(m):
             template = _template(m, template_path)
             try:

@@ -335,3 +335,30 @@ def test_same_answer_whatever_the_node_order() -> None:
         random.Random(seed).shuffle(shuffled)
         assert solved(posed(text, pack), inventory(shuffled)) == first
     assert solve(posed(text, pack), Cluster.of(inventory(nodes))) == first
+
+
+LWS_EXCLUSIVE = """\
+- name: w
+  replicas: {replicas}
+  annotations: {{leaderworkerset.sigs.k8s.io/exclusive-topology: nvidia.com/gpu.clique}}
+  workload: {{apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}}
+  leaderWorkerSet: {{size: 2}}
+  template:
+    spec:
+      containers: [{{name: main, image: x}}]
+"""
+
+
+def test_lws_exclusive_topology_keeps_one_group_per_domain() -> None:
+    nodes = [node("a0", clique="A"), node("a1", clique="A"), node("b0", clique="B")]
+    two = one(group(LWS_EXCLUSIVE.format(replicas=2)), inventory(nodes))
+    assert two.assignments == (
+        ("g-w-0", "a0"),
+        ("g-w-0-1", "a0"),
+        ("g-w-1", "b0"),
+        ("g-w-1-1", "b0"),
+    )
+    three = one(group(LWS_EXCLUSIVE.format(replicas=3)), inventory(nodes))
+    assert three.reason == (
+        "w (LWS exclusive topology) need 3 separate nvidia.com/gpu.clique domains; 2 have room"
+    )
