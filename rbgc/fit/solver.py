@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from rbgc.fit.inventory import Inventory, Node
@@ -35,6 +35,7 @@ from rbgc.fit.matching import (
 )
 from rbgc.fit.model import (
     Avoid,
+    Constraint,
     Exclusive,
     InstancePack,
     Level,
@@ -128,7 +129,19 @@ def exclusive_term(c: Exclusive) -> PodTerm:
 
 
 def solve(problem: Problem, cluster: Cluster) -> Answer:
-    return _Search(problem, cluster).run()
+    return _Search(_labelled(problem), cluster).run()
+
+
+def _labelled(problem: Problem) -> Problem:
+    """Constraints without a label are named after their roles (`prefill+decode`)."""
+    roles = {p.name: p.role for p in problem.pods}
+    named: list[Constraint] = []
+    for c in problem.constraints:
+        if not c.label:
+            pods = [p for i in c.instances for p in i] if isinstance(c, InstancePack) else c.pods
+            c = replace(c, label="+".join(dict.fromkeys(roles[p] for p in pods)))
+        named.append(c)
+    return replace(problem, constraints=tuple(named))
 
 
 def domain_of(node: Node, level: Level | None) -> str | None:

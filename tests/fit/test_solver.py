@@ -60,7 +60,8 @@ def test_one_gpu_short_in_one_domain_fits_in_the_other() -> None:
 
 
 def test_no_domain_with_room_names_the_pack_and_the_largest_free_one() -> None:
-    p = posed(PD, Pack(pods=pods_of(posed(PD)), required=CLIQUE, label="prefill+decode"))
+    rule = pods_of(posed(PD), "prefill") + pods_of(posed(PD), "decode")  # as a rule lists them
+    p = posed(PD, Pack(pods=rule, required=CLIQUE))  # no label: named after its roles
     inv = inventory([node("a-0", gpu=8, clique="A"), node("b-0", gpu=8, clique="B")])
     answer = solved(p, inv)
     assert not answer.fits
