@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rbgc.fit import check
@@ -21,6 +21,7 @@ from rbgc.fit.model import (
     Constraint,
     Exclusive,
     InstancePack,
+    Near,
     Pack,
     PodDemand,
     Problem,
@@ -57,7 +58,17 @@ def cluster(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
         labels = {"app": draw(st.sampled_from(["db", "web"]))}
         if draw(st.booleans()):
             labels[cv.LABEL_GROUP_KEY] = "other"
-        pods.append(running(f"r{j}", on, gpu=draw(st.sampled_from([0, 1, 2])), labels=labels))
+        pod = running(f"r{j}", on, gpu=draw(st.sampled_from([0, 1, 2])), labels=labels)
+        if draw(st.integers(0, 3)) == 0:  # a running pod that keeps group pods away
+            level = draw(st.sampled_from(LEVELS))
+            term = {
+                "topologyKey": level,
+                "labelSelector": {"matchLabels": {cv.LABEL_ROLE: "r0"}},
+            }
+            pod["spec"]["affinity"] = {
+                "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+            }
+        pods.append(pod)
     return nodes, pods
 
 
@@ -89,7 +100,9 @@ def group(draw: st.DrawFn) -> Problem:
     constraints: list[Constraint] = []
     for _ in range(draw(st.integers(0, 3))):
         kind = draw(
-            st.sampled_from(["pack", "spread", "separate", "instance", "exclusive", "avoid"])
+            st.sampled_from(
+                ["pack", "spread", "separate", "instance", "exclusive", "avoid", "near"]
+            )
         )
         chosen = tuple(sorted(draw(st.sets(st.sampled_from(names), min_size=1))))
         level = draw(st.sampled_from(LEVELS))
@@ -110,9 +123,12 @@ def group(draw: st.DrawFn) -> Problem:
             )
         elif kind == "exclusive":
             constraints.append(Exclusive(pods=chosen, level=level, group_key="mine"))
-        else:
+        elif kind == "avoid":
             term = PodTerm(LabelSelector((Requirement("app", "In", ("db",)),)), None, level)
             constraints.append(Avoid(pods=chosen, term=term))
+        else:
+            term = PodTerm(LabelSelector((Requirement("app", "In", ("web",)),)), None, level)
+            constraints.append(Near(pods=chosen, term=term))
     # spread constraints are built over pods with the same node selector (as one role's are)
     for c in constraints:
         if isinstance(c, Spread):
@@ -139,6 +155,7 @@ def test_every_placement_keeps_every_required_constraint(
     nodes, pods = inv_parts
     inv = inventory(nodes, pods)
     answer = solve(problem, Cluster.of(inv))
+    event("fits" if answer.fits else "does not fit")
     if answer.fits:
         assert sorted(p for p, _ in answer.assignments) == sorted(p.name for p in problem.pods)
         assert check.violations(problem, inv, answer.assignments) == []
