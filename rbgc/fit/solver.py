@@ -309,7 +309,7 @@ class _Search:
             if labels.get(term.topology_key) in self.matched(term):
                 what = "another group" if isinstance(c, Exclusive) else "a pod its anti-affinity"
                 return f"have {what} in their {term.topology_key} domain"
-        for key, value in labels.items():
+        for key, value in sorted(labels.items()) if hostile else ():
             e = hostile.get((key, value))
             if e is not None:
                 return f"have a pod whose anti-affinity excludes it ({e.namespace}/{e.name})"

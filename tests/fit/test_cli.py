@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,29 @@ def test_the_readme_shows_what_rbgc_fit_prints() -> None:
     )
     assert result.returncode == 1
     assert result.stdout == shown
+
+
+def test_same_bytes_whatever_the_hash_seed() -> None:
+    outputs = set()
+    for seed in ("1", "2"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rbgc",
+                "fit",
+                "--nodes",
+                INVENTORY,
+                "-o",
+                "json",
+                str(EXAMPLES),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert done.returncode == 1, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1
