@@ -13,25 +13,34 @@ left, as applying the whole bundle would.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rbgc.diagnostics import Diagnostic
 from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.demand import GroupPods, group_pods
 from rbgc.fit.inventory import Inventory
+from rbgc.fit.model import Constraint
 from rbgc.fit.solver import Answer, Cluster, solve
 from rbgc.k8s.manifest import Manifest
 
 
 def fit(
-    manifests: Sequence[Manifest], inventory: Inventory, namespace: str
+    manifests: Sequence[Manifest],
+    inventory: Inventory,
+    namespace: str,
+    rules: Callable[[GroupPods], Sequence[Constraint]] | None = None,
 ) -> tuple[list[Answer], list[Diagnostic]]:
-    """An answer per group, and warnings about what could not be evaluated exactly."""
+    """An answer per group, and warnings about what could not be evaluated exactly.
+
+    `rules` adds constraints to a group beyond those its pod templates carry: the hook the
+    lowering of `Placement` / `instanceTopologyConstraint` rules feeds (`constraints.pods_of`
+    and `instances_of` turn a rule's roles into the model's pods).
+    """
     cluster = Cluster.of(inventory)
     answers: list[Answer] = []
     warnings: list[Diagnostic] = []
     for group in group_pods(tuple(manifests), namespace):
-        posed = problem(group)
+        posed = problem(group, tuple(rules(group)) if rules is not None else ())
         warnings.extend(group.warnings)
         answer = solve(posed, cluster)
         if answer.fits:

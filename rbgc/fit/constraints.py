@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from rbgc.diagnostics import Diagnostic, warning
 from rbgc.fit.demand import GroupPods, SpreadTerm
@@ -45,6 +46,20 @@ def problem(group: GroupPods, extra: tuple[Constraint, ...] = ()) -> Problem:
         pods=tuple(group.pods),
         constraints=(*derive(group), *extra),
     )
+
+
+def pods_of(group: GroupPods, roles: Sequence[str]) -> tuple[str, ...]:
+    """The pods of `roles`, role by role in the order given (how a placement rule lists them)."""
+    return tuple(p.name for role in roles for p in group.pods if p.role == role)
+
+
+def instances_of(group: GroupPods, role: str) -> tuple[tuple[str, ...], ...]:
+    """The role's instances: one per LeaderWorkerSet group, else one per pod."""
+    found: dict[str, list[str]] = {}
+    for p in group.pods:
+        if p.role == role:
+            found.setdefault(p.instance or p.name, []).append(p.name)
+    return tuple(tuple(members) for members in found.values())
 
 
 def derive(group: GroupPods) -> list[Constraint]:

@@ -363,3 +363,27 @@ def test_lws_exclusive_topology_keeps_one_group_per_domain() -> None:
     assert three.reason == (
         "w (LWS exclusive topology) need 3 separate nvidia.com/gpu.clique domains; 2 have room"
     )
+
+
+def test_rules_from_a_placement_feed_the_same_model() -> None:
+    """The hook the Placement lowering will use: roles in, pods and instances out."""
+    from rbgc.fit import fit
+    from rbgc.fit.constraints import instances_of, pods_of
+    from rbgc.fit.demand import GroupPods
+    from rbgc.fit.model import Constraint
+    from tests.conftest import compile_yaml
+
+    text = group(role("prefill", 1, gpu=8) + role("decode", 1, gpu=8) + role("router", 2))
+
+    def rules(g: GroupPods) -> list[Constraint]:
+        return [
+            Pack(pods=pods_of(g, ["prefill", "decode"]), required=ZONE, preferred=(CLIQUE,)),
+            Separate(pods=pods_of(g, ["router"]), level=HOST),
+            InstancePack(instances=instances_of(g, "router"), level=HOST),
+        ]
+
+    nodes = [*EIGHT_GPU_CLIQUES, node("c-0", zone="z1"), node("c-1", zone="z1")]
+    (answer,), _ = fit(compile_yaml(text).bundle.manifests, inventory(nodes), "default", rules)
+    assert answer.packs == (("prefill+decode", CLIQUE),)
+    where = dict(answer.assignments)
+    assert where["g-router-0"] != where["g-router-1"]
