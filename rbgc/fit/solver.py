@@ -12,6 +12,8 @@
    largest first onto the first node, in name order, that keeps every constraint (resources,
    `Separate`, `Spread` by Kubernetes' incremental skew rule, least-loaded domain first).
    An instance tries its domains in name order and is undone when one of its pods has no room.
+   When a pod is left without room, the leaf runs once more with the units that may use the
+   fewest nodes first (a pod that can go anywhere no longer takes the only node another has).
 
 The search is bounded (`MAX_LEAVES` complete attempts); when it fails, `explain` names the
 tightest constraint it can prove unsatisfiable and by how much.
@@ -354,9 +356,16 @@ class _Search:
         self, k: int, allowed: list[set[int]], levels: list[Level | None]
     ) -> tuple[list[int], list[Level | None]] | None:
         if k == len(self.packs):
-            self.leaves += 1
-            placed = _Leaf(self, allowed).run()
-            return None if placed is None else (placed, levels)
+            # First fit decreasing; when that leaves a pod without room, once more with the
+            # pods that may use the fewest nodes first (they lose most to others' choices).
+            for constrained_first in (False, True):
+                if self.leaves >= MAX_LEAVES:
+                    return None
+                self.leaves += 1
+                placed = _Leaf(self, allowed, constrained_first).run()
+                if placed is not None:
+                    return placed, levels
+            return None
         pack = self.packs[k]
         members = [self.index[p] for p in pack.pods]
         for level in pack.levels:
@@ -649,9 +658,12 @@ def _copies(requests: Mapping[str, int], free: Mapping[str, int]) -> int:
 class _Leaf:
     """One first-fit-decreasing attempt with the pack domains fixed."""
 
-    def __init__(self, search: _Search, allowed: list[set[int]]) -> None:
+    def __init__(
+        self, search: _Search, allowed: list[set[int]], constrained_first: bool = False
+    ) -> None:
         self.s = search
         self.allowed = allowed
+        self.constrained_first = constrained_first
         self.free: dict[int, dict[str, int]] = {}
         self.placed = [-1] * len(search.pods)
         self.undo: list[tuple[int, int]] = []
@@ -713,9 +725,15 @@ class _Leaf:
         units: dict[int, list[int]] = {}
         for i in range(len(s.pods)):
             units.setdefault(find(i), []).append(i)
+
+        def order(unit: tuple[list[int], tuple[Level, ...]]) -> tuple[int, float, str]:
+            members = unit[0]
+            room = min(len(self.allowed[i]) for i in members) if self.constrained_first else 0
+            return (room, -sum(s.weight[i] for i in members), s.pods[members[0]].name)
+
         return sorted(
             ((members, tuple(sorted(merged.get(r, ())))) for r, members in units.items()),
-            key=lambda u: (-sum(s.weight[i] for i in u[0]), s.pods[u[0][0]].name),
+            key=order,
         )
 
     def run(self) -> list[int] | None:
