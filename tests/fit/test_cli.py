@@ -216,3 +216,10 @@ def test_same_bytes_whatever_the_hash_seed() -> None:
         assert done.returncode == 1, done.stderr
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_help_shows_examples_and_exit_codes() -> None:
+    result = invoke(["fit", "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output and "Exit codes: 0 every group fits" in result.output
+    assert "fit --nodes nodes.yaml" in invoke(["--help"]).output
