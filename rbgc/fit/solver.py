@@ -15,7 +15,8 @@
    When a pod is left without room, the leaf runs once more with the units that may use the
    fewest nodes first (a pod that can go anywhere no longer takes the only node another has).
 
-The search is bounded (`MAX_LEAVES` complete attempts); when it fails, `explain` names the
+The search is bounded: `MAX_DOMAINS` domains per pack and level (the tightest ones that
+hold the pack), `MAX_LEAVES` complete attempts in all; when it fails, `explain` names the
 tightest constraint it can prove unsatisfiable and by how much.
 """
 
@@ -52,7 +53,8 @@ from rbgc.fit.quantity import show
 from rbgc.fit.resources import POD_SLOT
 from rbgc.k8s import conventions as cv
 
-MAX_LEAVES = 64
+MAX_LEAVES = 256  # complete placement attempts per group
+MAX_DOMAINS = 16  # domains tried per pack and level, so failing tiers cannot starve broader ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +378,8 @@ class _Search:
                 if found is not None:
                     return found
                 continue
-            for nodes in self.pack_domains(members, level, pack.required, allowed):
+            domains = self.pack_domains(members, level, pack.required, allowed)
+            for nodes in domains[:MAX_DOMAINS]:
                 restricted = list(allowed)
                 for i in members:
                     restricted[i] = allowed[i] & nodes

@@ -387,3 +387,18 @@ def test_rules_from_a_placement_feed_the_same_model() -> None:
     assert answer.packs == (("prefill+decode", CLIQUE),)
     where = dict(answer.assignments)
     assert where["g-router-0"] != where["g-router-1"]
+
+
+def test_many_preferred_domains_that_fail_do_not_starve_the_required_level() -> None:
+    # 40 cliques of 2 hosts: each has the GPUs for 4 pods but not 4 separate hosts, so every
+    # clique fails; the search must still reach the zone level, where it fits
+    nodes = [node(f"n{i:02}", gpu=8, zone="z1", clique=f"c{i // 2:02}") for i in range(80)]
+    text = group(role("w", 4, gpu=4))
+    pods = pods_of(posed(text))
+    p = posed(
+        text,
+        Pack(pods=pods, required=ZONE, preferred=(CLIQUE,)),
+        Separate(pods=pods, level=HOST),
+    )
+    answer = solved(p, inventory(nodes))
+    assert answer.fits and answer.tier == ZONE
