@@ -204,11 +204,14 @@ def main() -> None:
       rbgc sync --simulate examples/                apply in waves to a simulated cluster
       rbgc convert examples/single-node.yaml        a v1alpha1 file as v1alpha2
       rbgc graph examples/multi-level.yaml          the groups as a picture (Mermaid, DOT)
+      rbgc fit --nodes examples/inventory/nodes.json examples/pd-disaggregated.yaml
+                                                    will it fit on these nodes?
 
     \b
     Exit codes: 0 success, 1 invalid input, 2 usage error, 3 internal error.
     diff and plan, as kubectl diff: 0 no change, 1 changes, 2 any error, 3 internal error.
     sync: 0 converged, 1 invalid input, 2 usage, 3 internal, 4 timed out, 5 cluster error.
+    fit: 0 every group fits, 1 a group does not fit, 2 usage or input error, 3 internal error.
 
     \b
     Shell completion (commands, options, choices, file names), in ~/.bashrc:
@@ -250,6 +253,7 @@ def _compile(
     root: str | None,
     fmt: str,
     color: bool,
+    code: int = ExitCode.INVALID,
 ) -> Result:
     from rbgc.diagnostics import DiagnosticError
     from rbgc.pipeline import compile_paths
@@ -257,7 +261,7 @@ def _compile(
     try:
         return compile_paths(paths, _options(namespace, kubernetes_version, lws, root))
     except DiagnosticError as exc:
-        _fail(exc.diagnostics, fmt, color)
+        _fail(exc.diagnostics, fmt, color, code)
 
 
 @main.command(short_help="Compile manifests to plain Kubernetes objects (stdout or --out DIR).")
@@ -699,6 +703,85 @@ def plan(
         _fail(exc.diagnostics, fmt, use_color, ReviewExit.ERROR, writes=False)
     sys.stdout.write(render.plan_view(result, output, color=_color(color, sys.stdout)))
     _review_exit(bool(found.changes))
+
+
+@main.command(short_help="Check offline whether each group fits on a cluster's nodes.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--nodes",
+    "nodes_path",
+    required=True,
+    metavar="FILE",
+    help="The nodes, as `kubectl get nodes -o yaml` prints them (a List or a stream of Nodes); "
+    "`-o json` output reads several times faster.",
+)
+@click.option(
+    "--pods",
+    "pods_path",
+    metavar="FILE",
+    help="Running pods (`kubectl get pods -A -o yaml`): their requests are taken off their nodes.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The answer on stdout: a report for people, or JSON.",
+)
+@_common
+@_guarded
+def fit(
+    paths: tuple[str, ...],
+    nodes_path: str,
+    pods_path: str | None,
+    output: str,
+    namespace: str | None,
+    kubernetes_version: str | None,
+    root: str | None,
+    lws: str,
+    fmt: str,
+    color: str,
+) -> None:
+    """Compile PATH... as `build` does, then decide whether each group can be placed.
+
+    Atomically, as a gang scheduler would: all pods of a group or none, with CPU, memory,
+    GPUs and other extended resources, node selectors and affinity, taints, cordoned nodes,
+    pod (anti-)affinity, spread constraints and exclusive topology. Each group gets a
+    placement (pod -> node, and the level each pack was satisfied at) or the tightest
+    constraint that fails and by how much. Groups are placed in (namespace, name) order, each
+    on what the earlier ones left.
+
+    \b
+    Examples:
+      kubectl get nodes -o yaml > nodes.yaml
+      rbgc fit --nodes nodes.yaml examples/pd-disaggregated.yaml
+      rbgc fit --nodes nodes.yaml --pods pods.yaml -o json gitops/apps/
+
+    \b
+    Exit codes: 0 every group fits, 1 a group does not fit, 2 usage or input error,
+    3 internal error.
+    """
+    use_color = _color(color)
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.fit import fit as place
+    from rbgc.fit import inventory, render
+
+    options = _options(namespace, kubernetes_version, lws, root)
+    result = _compile(
+        paths, namespace, kubernetes_version, lws, root, fmt, use_color, ExitCode.USAGE
+    )
+    try:
+        cluster = inventory.read(nodes_path, pods_path)
+        answers, warnings = place(result.bundle.manifests, cluster, options.namespace)
+    except DiagnosticError as exc:
+        _fail(exc.diagnostics, fmt, use_color, ExitCode.USAGE)
+    _report([*result.warnings, *warnings], fmt, use_color)
+    if output == "json":
+        sys.stdout.write(render.as_json(answers))
+    else:
+        sys.stdout.write(render.as_text(answers, len(cluster.nodes)))
+    raise SystemExit(ExitCode.OK if all(a.fits for a in answers) else ExitCode.INVALID)
 
 
 @main.command(short_help="Apply the compiled objects to a cluster in waves, following the plan.")

@@ -658,6 +658,37 @@ CODES.update(
             "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
         ),
         CodeDoc(
+            "RBG350",
+            "invalid-inventory",
+            "`rbgc fit`: the node or pod inventory cannot be read.",
+            "`--nodes` takes what `kubectl get nodes -o yaml` prints (a `v1 List` of Node, or "
+            "Node documents), `--pods` what `kubectl get pods -A -o yaml` prints. A document of "
+            "another kind, a node listed twice, a node without `status.allocatable`, or a "
+            "quantity Kubernetes would not accept would make any answer wrong (exit 2).",
+            "status:\n  allocatable:\n    nvidia.com/gpu: eight",
+            'status:\n  allocatable:\n    nvidia.com/gpu: "8"',
+        ),
+        CodeDoc(
+            "RBG351",
+            "unreadable-pod-requirement",
+            "`rbgc fit`: a pod template's resources or scheduling fields cannot be read.",
+            "`rbgc fit` reads requests, limits, overhead, nodeSelector, affinity, tolerations "
+            "and topologySpreadConstraints as the scheduler does; a quantity such as `8 GB` or "
+            "an operator Kubernetes does not know leaves nothing to decide on (exit 2).",
+            "resources:\n  limits:\n    memory: 8 GB",
+            "resources:\n  limits:\n    memory: 8Gi",
+        ),
+        CodeDoc(
+            "RBG352",
+            "fit-approximation",
+            "`rbgc fit`: a scheduling term is not evaluated exactly.",
+            "Some terms depend on what the inventory does not hold (the labels of namespaces "
+            "for a `namespaceSelector`) or on counting pods other than those that carry them "
+            "(a spread constraint whose selector picks other pods); `rbgc fit` says how it "
+            "reads them instead of pretending to be exact.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG510",
             "unknown-engine-runtime",
             "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",

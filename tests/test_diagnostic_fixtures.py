@@ -40,6 +40,12 @@ NOT_FIXTURED = {
     "RBG801": "needs a git repository: tests/plan/test_cli.py builds one with real commits",
     "RBG802": "needs OLD and NEW: tests/plan/test_cli.py and test_rollout.py assert it",
     "RBG803": "only a planner bug reaches it: tests/plan/test_rollout.py provokes it",
+    # fit reads an inventory (--nodes) beside the manifests: tests/fit/test_cli.py asserts the
+    # exact stderr and exit code of each.
+    **{
+        code: "needs a node inventory: exact stderr asserted in tests/fit/test_cli.py"
+        for code in ("RBG350", "RBG351", "RBG352")
+    },
     # sync codes need a cluster: tests/sync/ provokes each against the simulator and kmock.
     "RBG910": "needs a cluster that refuses a request: tests/sync/test_cli.py (simulator)",
     "RBG911": "needs a cluster without a CRD: tests/sync/test_kube.py (kmock) asserts it",

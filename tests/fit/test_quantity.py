@@ -1,0 +1,71 @@
+"""Kubernetes quantities, read exactly as apimachinery's `resource.Quantity` reads them."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from rbgc.fit.quantity import parse, show, units
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("500m", Fraction(1, 2)),
+        ("1Gi", Fraction(2**30)),
+        ("1.5Gi", Fraction(3 * 2**29)),
+        ("1e3", Fraction(1000)),
+        ("1E-3", Fraction(1, 1000)),
+        ("2k", Fraction(2000)),
+        ("100M", Fraction(10**8)),
+        ("3Ti", Fraction(3 * 2**40)),
+        ("250n", Fraction(1, 4 * 10**6)),
+        ("10u", Fraction(1, 10**5)),
+        ("0.1", Fraction(1, 10)),
+        (".5", Fraction(1, 2)),
+        ("1.", Fraction(1)),
+        ("+4", Fraction(4)),
+        ("8", Fraction(8)),
+        (8, Fraction(8)),
+        (0.5, Fraction(1, 2)),
+        (0.1, Fraction(1, 10)),  # the decimal written, not the binary float
+    ],
+)
+def test_quantities(raw: object, value: Fraction) -> None:
+    assert parse(raw) == value
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "Gi", "1 Gi", "1GB", "1KI", "1ki", "1K", "5i", "12e", "1e3.5", "--1", " 1", "one"]
+)
+def test_not_quantities(raw: str) -> None:
+    with pytest.raises(ValueError, match="is not a Kubernetes quantity"):
+        parse(raw)
+
+
+@pytest.mark.parametrize("raw", [None, True, [1], {"a": 1}, float("inf"), float("nan")])
+def test_not_even_strings_or_numbers(raw: object) -> None:
+    with pytest.raises(ValueError, match="quantity"):
+        parse(raw)
+
+
+def test_units_round_up_as_the_scheduler_does() -> None:
+    assert units("cpu", "0.1") == 100
+    assert units("cpu", "1m") == 1
+    assert units("cpu", "0.0001") == 1  # MilliValue rounds up
+    assert units("cpu", 2) == 2000
+    assert units("memory", "1m") == 1  # Value rounds up
+    assert units("memory", "1.5Gi") == 1610612736
+    assert units("nvidia.com/gpu", "8") == 8
+    with pytest.raises(ValueError, match="negative"):
+        units("cpu", "-1")
+
+
+def test_show() -> None:
+    assert [show("cpu", n) for n in (500, 2000, 2500)] == ["500m", "2", "2500m"]
+    assert show("memory", 48 * 2**30) == "48Gi"
+    assert show("memory", 1000) == "1000"
+    assert show("memory", 0) == "0"
+    assert show("hugepages-2Mi", 2**21) == "2Mi"
+    assert show("nvidia.com/gpu", 16) == "16"
