@@ -222,4 +222,4 @@ def test_help_shows_examples_and_exit_codes() -> None:
     result = invoke(["fit", "--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.output and "Exit codes: 0 every group fits" in result.output
-    assert "fit --nodes nodes.yaml" in invoke(["--help"]).output
+    assert "fit --nodes examples/inventory/nodes.json" in invoke(["--help"]).output
