@@ -16,6 +16,7 @@ from typing import Any
 
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
+from rbgc.inputs import load
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
@@ -26,7 +27,7 @@ from rbgc.passes.expand import expand
 from rbgc.passes.placement import place
 from rbgc.passes.validate import validate
 from rbgc.record import record_group
-from rbgc.source import Document, load
+from rbgc.source import Document
 
 PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
 

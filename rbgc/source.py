@@ -626,12 +626,9 @@ def _walk(root: str) -> Iterator[str]:
                 yield os.path.join(dirpath, name)
 
 
-def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) -> list[Document]:
-    """Every document of every input, with all loading problems reported together.
-
-    Overlay documents (`rbgc.io/v1alpha1` `Overlay`) are replaced by their base's documents,
-    changed as the overlay says; their bases must lie inside `root` (see `overlays.py`).
-    """
+def read_all(paths: Iterable[str], stdin: Any = None) -> list[Document]:
+    """Every document of every input, with all loading problems reported together. A pure
+    reader: Overlay documents come back as they are (`inputs.load` resolves them)."""
     documents: list[Document] = []
     problems: list[Diagnostic] = []
     try:
@@ -646,8 +643,4 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
             problems.extend(exc.diagnostics)
     if problems:
         raise DiagnosticError(problems)
-    if not any(d.kind == "Overlay" and d.api_version.startswith("rbgc.io/") for d in documents):
-        return documents
-    from rbgc.overlays import resolve
-
-    return resolve(documents, root)
+    return documents

@@ -17,12 +17,13 @@ import jsonschema
 import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
+from rbgc.inputs import load
 from rbgc.k8s.conventions import API_VERSION, PROFILE_KIND
 from rbgc.kubeschema import check_bundle, normalize_version
 from rbgc.pipeline import Options, compile_documents, no_input
 from rbgc.schema import is_rbg_document, schema
 from rbgc.schematext import describe
-from rbgc.source import MAX_FILE_BYTES, STDIN, Document, expand_paths, load, path_text
+from rbgc.source import MAX_FILE_BYTES, STDIN, Document, expand_paths, path_text
 
 # kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
 # applied to a cluster, and written by `rbgc build --layout waves` next to the objects.

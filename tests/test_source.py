@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span
-from rbgc.source import MAX_FILE_BYTES, Document, expand_paths, load, parse_text, read_path
+from rbgc.inputs import load
+from rbgc.source import MAX_FILE_BYTES, Document, expand_paths, parse_text, read_path
 
 HEAD = "apiVersion: v1\nkind: ConfigMap\n"
 

@@ -35,6 +35,10 @@ DEFAULT_SCHEDULE_TIMEOUT = 60
 SET_LABEL_NAME = "rolebasedgroupset.workloads.x-k8s.io/name"
 SET_LABEL_INDEX = "rolebasedgroupset.workloads.x-k8s.io/rbg-index"
 
+# rbgc's own documents (inputs, never emitted): Overlay, and the placement documents.
+RBGC_API_GROUP = "rbgc.io"
+OVERLAY_KIND = "Overlay"
+
 MANAGED_BY = "app.kubernetes.io/managed-by"
 # `--lws statefulsets`: tells the leader StatefulSet's pods from the workers' (selector label).
 LWS_MEMBER = "rbgc.io/lws-member"

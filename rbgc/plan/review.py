@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 
 from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, DiagnosticError
+from rbgc.inputs import load
 from rbgc.pipeline import Options, compile_documents
 from rbgc.plan.diff import Change, diff_bundles
-from rbgc.source import load
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
