@@ -650,6 +650,12 @@ def plan(
 )
 @click.option("--dry-run", is_flag=True, help="Print the steps to stdout; change nothing.")
 @click.option(
+    "--prune",
+    is_flag=True,
+    help="Also delete what rbgc applied that left the inputs: objects of a group, and groups "
+    "(their ApplySet in a namespace the inputs use). Never a PersistentVolumeClaim.",
+)
+@click.option(
     "--simulate",
     is_flag=True,
     help="Run against an in-memory cluster that plays the workload controllers (simulated "
@@ -670,6 +676,7 @@ def sync(
     server: str | None,
     timeout: float,
     dry_run: bool,
+    prune: bool,
     simulate: bool,
     simulate_from: str | None,
     namespace: str | None,
@@ -722,6 +729,7 @@ def sync(
             where=Where(simulate=simulate, kubeconfig=kubeconfig, context=context, server=server),
             timeout=timeout,
             dry_run=dry_run,
+            prune=prune,
             simulate_from=old.bundle if old else None,
             emit=_progress,
         )

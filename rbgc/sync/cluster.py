@@ -1,9 +1,9 @@
 """The cluster boundary: every read and write of `rbgc sync` goes through `Cluster`.
 
 Two implementations: `kube.KubeCluster` (the official client, server-side apply with field
-manager `rbgc`) and `simulator.Simulator` (an in-memory cluster that plays the workload
-controllers). Objects are plain dicts as Kubernetes serialises them; nothing here imports the
-client.
+manager `rbgc`, conflicts not forced unless asked) and `simulator.Simulator` (an in-memory
+cluster that plays the workload controllers and the field managers). Objects are plain dicts
+as Kubernetes serialises them; nothing here imports the client.
 """
 
 from __future__ import annotations
@@ -59,6 +59,18 @@ class ClusterError(Exception):
         return self.code == 404
 
 
+class ConflictError(ClusterError):
+    """A server-side apply refused because other field managers own fields it would change:
+    `conflicts` lists (field, manager), e.g. (".spec.replicas", "kube-controller-manager")."""
+
+    def __init__(self, message: str, conflicts: Sequence[tuple[str, str]]) -> None:
+        super().__init__(409, "Conflict", message)
+        self.conflicts = tuple(conflicts)
+
+    def describe(self) -> str:
+        return "; ".join(f"{f} is owned by field manager {m!r}" for f, m in self.conflicts)
+
+
 class ConfigError(Exception):
     """No cluster could be configured (no kubeconfig, a context that does not exist): nothing
     was sent to any cluster."""
@@ -80,8 +92,18 @@ class KindNotServed(ClusterError):
 class Cluster(Protocol):
     """The narrow interface; implementations raise `ClusterError` for every failure."""
 
-    def apply(self, body: Mapping[str, Any]) -> Object:
-        """Server-side apply of `body` (field manager `rbgc`, conflicts forced); the object."""
+    def apply(self, body: Mapping[str, Any], *, force: bool = False) -> Object:
+        """Server-side apply of `body` (field manager `rbgc`); the object. A field another
+        manager owns with another value is `ConflictError` unless `force` takes it over."""
+        ...
+
+    def create(self, body: Mapping[str, Any]) -> Object:
+        """Create `body`; a 409 `AlreadyExists` `ClusterError` when it exists."""
+        ...
+
+    def replace(self, body: Mapping[str, Any]) -> Object:
+        """Update `body` whole (PUT), only if its `metadata.resourceVersion` is still the
+        object's: a 409 `Conflict` `ClusterError` otherwise (optimistic concurrency)."""
         ...
 
     def get(self, ref: Ref) -> Object | None:

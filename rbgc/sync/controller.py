@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rbgc.bundle import Bundle
-from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness, readiness
-from rbgc.k8s.conventions import LABEL_NAME
-from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
-from rbgc.sync.plan import SyncPlan, SyncStep, Target, group_kinds, sync_plan
+from rbgc.k8s.controllers import Readiness, readiness
+from rbgc.sync import ownership
+from rbgc.sync.applyset import NEVER_DELETED
+from rbgc.sync.cluster import Cluster, Ref
+from rbgc.sync.plan import SyncPlan, SyncStep, Target
 
 
 class Clock(Protocol):
@@ -60,23 +61,12 @@ class Outcome:
     elapsed: float
 
 
-def read_live(cluster: Cluster, bundle: Bundle) -> list[Object]:
-    """The live workloads of NEW's groups. Every kind the groups use is listed, so a missing
-    CRD is reported (`KindNotServed`) before anything is applied; a missing workload kind
-    (no LeaderWorkerSet CRD) only means no such workload exists yet."""
-    used = {(m.api_version, m.kind) for m in bundle.manifests}
-    live: list[Object] = []
-    for namespace, group, api_version, kind in group_kinds(bundle):
-        try:
-            live.extend(cluster.list(api_version, kind, namespace, {LABEL_NAME: group}))
-        except KindNotServed:
-            if kind not in WORKLOAD_KINDS or (api_version, kind) in used:
-                raise
-    return [o for o in live if o.get("kind") in WORKLOAD_KINDS]
-
-
-def prepare(cluster: Cluster, bundle: Bundle, kubernetes_version: tuple[int, int]) -> SyncPlan:
-    return sync_plan(bundle, read_live(cluster, bundle), kubernetes_version)
+def prepare(
+    cluster: Cluster, bundle: Bundle, kubernetes_version: tuple[int, int], *, prune: bool = False
+) -> SyncPlan:
+    """Read what the cluster holds of NEW's groups (ownership.py) and plan against it."""
+    live = ownership.read_live(cluster, bundle)
+    return ownership.owned_plan(bundle, live, kubernetes_version, prune=prune)
 
 
 def execute(
@@ -97,6 +87,8 @@ def execute(
     for step in plan.steps:
         emit(f"[{step.number}/{total}] {step.summary}")
         for ref in step.delete:
+            if ref.kind in NEVER_DELETED:  # the plan never lists one; data is never at stake
+                continue
             cluster.delete(ref)
             progress.writes += 1
         _wait_gone(cluster, step.delete, clock, deadline, timeout, interval)
@@ -158,6 +150,6 @@ def render_steps(plan: SyncPlan) -> str:
             lines.append(f"     apply  {Ref.of(body)}")
         for t in s.wait:
             lines.append(f"     wait   {t.ref}: {t.wanted()}")
-    for note in plan.rollout.notes:
+    for note in (*plan.rollout.notes, *plan.notes):
         lines.append(f"note: {note}")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from rbgc.sync.cluster import (
     FIELD_MANAGER,
     ClusterError,
     ConfigError,
+    ConflictError,
     KindNotServed,
     Object,
     Ref,
@@ -41,6 +42,8 @@ CORE: dict[tuple[str, str], tuple[str, bool]] = {
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("apps/v1", "Deployment"): ("deployments", True),
     ("batch/v1", "Job"): ("jobs", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
+    ("coordination.k8s.io/v1", "Lease"): ("leases", True),
 }
 
 
@@ -68,12 +71,26 @@ def object_path(api_version: str, plural: str, namespaced: bool, namespace: str,
     return f"{base}{where}/{plural}{tail}"
 
 
-def apply_request(path: str, body: Mapping[str, Any]) -> Request:
+def apply_request(path: str, body: Mapping[str, Any], *, force: bool = False) -> Request:
+    # Without force a field another manager owns is a 409 naming it (issue 12: force=true took
+    # over HPAs' replicas and humans' emergency patches silently).
+    query = (("fieldManager", FIELD_MANAGER),) + ((("force", "true"),) if force else ())
     return Request(
         method="PATCH",
         path=path,
-        query=(("fieldManager", FIELD_MANAGER), ("force", "true")),
+        query=query,
         headers={"Content-Type": APPLY_PATCH, "Accept": "application/json"},
+        body=dict(body),
+    )
+
+
+def write_request(method: str, path: str, body: Mapping[str, Any]) -> Request:
+    """POST (create, to the collection) or PUT (replace, to the object)."""
+    return Request(
+        method=method,
+        path=path,
+        query=(("fieldManager", FIELD_MANAGER),),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
         body=dict(body),
     )
 
@@ -106,12 +123,27 @@ def error_from(status: int, reason: str, text: str) -> ClusterError:
     except ValueError:
         payload = None
     if isinstance(payload, dict) and payload.get("kind") == "Status":
+        details = payload.get("details")
+        causes = details.get("causes") if isinstance(details, dict) else None
+        conflicts = [
+            (str(c.get("field", "")), _manager(str(c.get("message", ""))))
+            for c in causes or []
+            if isinstance(c, dict) and c.get("reason") == "FieldManagerConflict"
+        ]
+        if conflicts:
+            return ConflictError(str(payload.get("message") or text), conflicts)
         return ClusterError(
             int(payload.get("code") or status),
             str(payload.get("reason") or reason),
             str(payload.get("message") or text),
         )
     return ClusterError(status, reason or "Error", text.strip()[:500] or f"HTTP {status}")
+
+
+def _manager(message: str) -> str:
+    """The manager of a conflict cause: `conflict with "hpa-controller" using apps/v1`."""
+    _, quote_open, rest = message.partition('"')
+    return rest.partition('"')[0] if quote_open else message
 
 
 class KubeCluster:
@@ -124,9 +156,17 @@ class KubeCluster:
 
     # --- the Cluster protocol ---
 
-    def apply(self, body: Mapping[str, Any]) -> Object:
+    def apply(self, body: Mapping[str, Any], *, force: bool = False) -> Object:
         ref = Ref.of(body)
-        return dict(self.send(apply_request(self._path(ref), body)) or {})
+        return dict(self.send(apply_request(self._path(ref), body, force=force)) or {})
+
+    def create(self, body: Mapping[str, Any]) -> Object:
+        ref = Ref.of(body)
+        collection = self._path(Ref(ref.api_version, ref.kind, ref.namespace, ""))
+        return dict(self.send(write_request("POST", collection, body)) or {})
+
+    def replace(self, body: Mapping[str, Any]) -> Object:
+        return dict(self.send(write_request("PUT", self._path(Ref.of(body)), body)) or {})
 
     def get(self, ref: Ref) -> Object | None:
         try:

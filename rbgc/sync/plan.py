@@ -72,6 +72,8 @@ class StepOp(enum.StrEnum):
     ROLLOUT = "rollout"  # one planner step: workloads with its replicas and partition
     GATE = "gate"  # a wave's workloads as compiled, then wait until they are ready
     DELETE = "delete"  # workloads of removed roles, after the last wave
+    OWN = "own"  # the groups' ApplySet parents (ownership.py)
+    PRUNE = "prune"  # members that left the inputs (ownership.py, --prune)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +91,7 @@ class SyncStep:
 class SyncPlan:
     steps: tuple[SyncStep, ...]
     rollout: Plan
+    notes: tuple[str, ...] = ()
 
 
 def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:

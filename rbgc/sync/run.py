@@ -60,6 +60,7 @@ def sync(
     where: Where,
     timeout: float,
     dry_run: bool = False,
+    prune: bool = False,
     simulate_from: Bundle | None = None,
     emit: Callable[[str], None] = lambda line: None,
 ) -> str:
@@ -75,7 +76,7 @@ def sync(
                 clock=clock,
                 timeout=86400,
             )
-        plan = controller.prepare(cluster, new, version)
+        plan = controller.prepare(cluster, new, version, prune=prune)
         if dry_run:
             return controller.render_steps(plan)
         outcome = controller.execute(

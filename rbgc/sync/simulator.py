@@ -12,6 +12,11 @@ otherwise. What the controllers honour, as Kubernetes does (ecosystem.md §E.4):
 - LeaderWorkerSet: a replica is a group of `size` pods, updated like a StatefulSet (partition
   in `rolloutStrategy.rollingUpdateConfiguration`).
 
+Field managers as server-side apply keeps them (leaf fields; lists atomic): an apply that would
+change a field another manager owns is a `ConflictError` naming field and manager unless
+forced; `apply(..., manager=...)` plays other tools (kubectl, an HPA). `create` / `replace`
+honour `resourceVersion` as the API server does (a Lease is taken with them).
+
 Faults: pods that never become ready (by name), images that crash-loop, applies that fail,
 kinds the cluster does not serve (a CRD that is not installed). `writes` records every apply
 and delete, `ready_log` every workload's ready count after every tick.
@@ -26,7 +31,16 @@ from typing import Any
 
 from rbgc.bundle import template_hash
 from rbgc.k8s import controllers
-from rbgc.sync.cluster import ClusterError, KindNotServed, Object, Ref
+from rbgc.sync.cluster import (
+    FIELD_MANAGER,
+    ClusterError,
+    ConflictError,
+    KindNotServed,
+    Object,
+    Ref,
+)
+
+FieldPath = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +67,7 @@ class _Workload:
     pods: list[_Pod] = field(default_factory=list)
     current: str = ""  # StatefulSet/LWS currentRevision: what pods below the partition run
     serial: int = 0  # Deployment pod names
+    owners: dict[str, set[FieldPath]] = field(default_factory=dict)  # field manager -> fields
 
 
 class SimClock:
@@ -85,21 +100,83 @@ class Simulator:
         self.writes: list[tuple[str, Ref]] = []
         self.ready_log: dict[str, list[int]] = {}  # "Kind/ns/name" -> ready count per tick
         self.terminated = 0  # pods stopped, by any controller or delete (LWS: group * size)
+        self.version_counter = 0  # resourceVersion
 
     # --- the Cluster protocol ---
 
-    def apply(self, body: Mapping[str, Any]) -> Object:
+    def apply(
+        self, body: Mapping[str, Any], *, force: bool = False, manager: str = FIELD_MANAGER
+    ) -> Object:
         ref = Ref.of(body)
         self._served(ref.api_version, ref.kind)
         failure = self.faults.fail_apply.get(ref.name)
         if failure is not None:
             raise failure
+        key = (ref.kind, ref.namespace, ref.name)
+        found = self.objects.get(key)
+        sent = _leaves(body)
+        mine = {p for p in sent if p[0] != "status" and p[:2] not in _SERVER_FIELDS}
+        owners = copy.deepcopy(found.owners) if found is not None else {}
+        live = found.body if found is not None else {}
+        changed = {p for p in mine if _at(live, p) != sent[p]}
+        conflicts = [
+            ("." + ".".join(p), other)
+            for other, paths in sorted(owners.items())
+            if other != manager
+            for p in sorted(paths & changed)
+        ]
+        if conflicts and not force and found is not None:
+            listed = ", ".join(f"{f} (manager {m!r})" for f, m in conflicts)
+            message = f"Apply failed with {len(conflicts)} conflict(s): {listed}"
+            raise ConflictError(message, conflicts)
         self.writes.append(("apply", ref))
-        applied = copy.deepcopy(dict(body))
+        merged = copy.deepcopy(live)
+        for p in owners.get(manager, set()) - mine:  # fields this manager stopped sending
+            if not any(p in paths for other, paths in owners.items() if other != manager):
+                _drop(merged, p)
+        for p in mine:
+            _put(merged, p, sent[p])
+        for other, paths in owners.items():
+            if other != manager:
+                paths -= changed
+        owners[manager] = mine
+        return self._store(key, found, merged, owners)
+
+    def create(self, body: Mapping[str, Any]) -> Object:
+        ref = Ref.of(body)
+        self._served(ref.api_version, ref.kind)
+        key = (ref.kind, ref.namespace, ref.name)
+        if key in self.objects:
+            raise ClusterError(409, "AlreadyExists", f"{ref} already exists")
+        self.writes.append(("create", ref))
+        owned = {p for p in _leaves(body) if p[0] != "status"}
+        return self._store(key, None, copy.deepcopy(dict(body)), {FIELD_MANAGER: owned})
+
+    def replace(self, body: Mapping[str, Any]) -> Object:
+        ref = Ref.of(body)
+        self._served(ref.api_version, ref.kind)
         key = (ref.kind, ref.namespace, ref.name)
         found = self.objects.get(key)
         if found is None:
-            applied.setdefault("metadata", {})["generation"] = 1
+            raise ClusterError(404, "NotFound", f"{ref} not found")
+        want = (body.get("metadata") or {}).get("resourceVersion")
+        if want is not None and want != found.body["metadata"].get("resourceVersion"):
+            raise ClusterError(409, "Conflict", f"{ref} has been modified; try again")
+        self.writes.append(("replace", ref))
+        return self._store(key, found, copy.deepcopy(dict(body)), found.owners)
+
+    def _store(
+        self,
+        key: tuple[str, str, str],
+        found: _Workload | None,
+        applied: Object,
+        owners: dict[str, set[FieldPath]],
+    ) -> Object:
+        self.version_counter += 1
+        meta = applied.setdefault("metadata", {})
+        meta["resourceVersion"] = str(self.version_counter)
+        if found is None:
+            meta["generation"] = 1
             found = self.objects[key] = _Workload(body=applied)
             found.current = _revision(applied)
         else:
@@ -107,11 +184,13 @@ class Simulator:
             generation = int(old["metadata"].get("generation", 1))
             if old.get("spec") != applied.get("spec"):
                 generation += 1
-            applied.setdefault("metadata", {})["generation"] = generation
+            meta["generation"] = generation
             if "status" in old:
                 applied["status"] = old["status"]
             found.body = applied
-        self._status(found)
+        found.owners = {m: paths for m, paths in owners.items() if paths}
+        if controllers.shape_of(found.body) is not None:
+            self._status(found)
         return copy.deepcopy(found.body)
 
     def get(self, ref: Ref) -> Object | None:
@@ -248,6 +327,53 @@ class Simulator:
         }
         if w.body.get("kind") == "LeaderWorkerSet":
             del w.body["status"]["observedGeneration"]
+
+
+_SERVER_FIELDS = {("metadata", k) for k in ("generation", "resourceVersion", "uid")}
+
+
+def _leaves(node: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:
+    """Leaf fields of an object (lists are atomic, as for most fields of these kinds)."""
+    if isinstance(node, Mapping) and node:
+        out: dict[FieldPath, Any] = {}
+        for key, value in node.items():
+            out.update(_leaves(value, (*prefix, str(key))))
+        return out
+    return {prefix: node} if prefix else {}
+
+
+_ABSENT = object()
+
+
+def _at(node: Any, path: FieldPath) -> Any:
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return _ABSENT
+        node = node[key]
+    return node
+
+
+def _put(node: dict[str, Any], path: FieldPath, value: Any) -> None:
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[path[-1]] = copy.deepcopy(value)
+
+
+def _drop(node: dict[str, Any], path: FieldPath) -> None:
+    chain = []
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            return
+        chain.append((node, key))
+        node = child
+    node.pop(path[-1], None)
+    for parent, key in reversed(chain):  # maps only this manager filled go with it
+        if parent[key] == {}:
+            del parent[key]
 
 
 def _templates(body: Mapping[str, Any]) -> list[Any]:

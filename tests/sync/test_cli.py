@@ -24,9 +24,11 @@ def _run(*args: str) -> tuple[int, str, str]:
 def test_simulate_converges_and_reports_each_step_on_stderr() -> None:
     code, out, err = _run("--simulate", PD)
     assert code == 0, err
-    assert out.startswith("converged: 6 step(s) in ") and out.endswith("(simulated)\n")
+    assert out.startswith("converged: 8 step(s) in ") and out.endswith("(simulated)\n")
     lines = [x for x in err.splitlines() if x.startswith("rbgc sync: [")]
-    assert len(lines) == 6 and lines[-1].startswith("rbgc sync: [6/6] wave 1")
+    # The ApplySet parent first and last (ownership), the 6 steps of the waves between.
+    assert len(lines) == 8 and lines[-2].startswith("rbgc sync: [7/8] wave 1")
+    assert "record ownership" in lines[0] and "record ownership" in lines[-1]
 
 
 def test_simulate_from_previews_an_upgrade() -> None:
@@ -38,7 +40,8 @@ def test_simulate_from_previews_an_upgrade() -> None:
 def test_dry_run_prints_steps_and_nothing_converges() -> None:
     code, out, err = _run("--simulate", "--dry-run", PD)
     assert code == 0, err
-    assert out.startswith("1. wave 0: apply 5 object(s)")
+    assert out.startswith("1. record ownership: ApplySet of 1 group\n")
+    assert "2. wave 0: apply 5 object(s)" in out
     assert "converged" not in out and "rbgc sync: [" not in err
 
 

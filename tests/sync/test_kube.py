@@ -60,11 +60,13 @@ def test_apply_is_server_side_apply_with_field_manager_rbgc(
     cluster.apply(STS)
     method, path, params, content_type = _wire(emu)[-1]
     assert (method, path) == ("PATCH", "/apis/apps/v1/namespaces/llm/statefulsets/g-a")
-    assert params == {"fieldManager": "rbgc", "force": "true"}
+    assert params == {"fieldManager": "rbgc"}  # conflicts are not forced unless asked
     assert content_type == "application/apply-patch+yaml"
     sent = list(emu)[-1]
     assert json.loads(sent.body) == STS  # the plain dict, untouched by client models
-    assert cluster.get(Ref.of(STS)) == {**STS}  # kmock stores it as sent
+    stored = cluster.get(Ref.of(STS))
+    assert stored is not None and stored["spec"] == STS["spec"]
+    assert [m["manager"] for m in stored["metadata"]["managedFields"]] == ["rbgc"]
 
 
 def test_get_list_delete_paths_and_absent_objects(emulator: tuple[Any, KubeCluster]) -> None:

@@ -1,0 +1,215 @@
+"""Ownership: what of the live cluster is rbgc's, read once; the plan's steps made to record it.
+
+In: the cluster (read) and NEW's bundle. Out: `Live` (the ApplySets of NEW's groups and their
+members, the ApplySets of groups that left the inputs, the workloads OLD is made of), then the
+sync plan with ownership steps around plan.py's (`owned_plan`):
+
+    own    first: each group's ApplySet parent with the kinds it will hold (a superset of what it
+           held, as kubectl writes it before applying, so an interrupted sync loses no member)
+    ...    plan.py's steps, every applied object of a group labelled as a member
+    prune  with --prune: members of NEW's groups that are no longer in NEW, and every member
+           and the parent of a group that left the inputs (listed by --dry-run first)
+    own    last: the parents with the kinds that remain
+
+Only members are ever deleted: an object that merely carries a group's labels (another tool's,
+a human's) is neither OLD nor pruned. A PersistentVolumeClaim is never deleted. A workload
+applied by an rbgc from before ApplySets (it has `rbgc.io/applied` and a name NEW still uses)
+is adopted: it is OLD, so it moves by the plan, and becomes a member when applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rbgc.bundle import Bundle
+from rbgc.k8s.controllers import WORKLOAD_KINDS
+from rbgc.k8s.conventions import LABEL_NAME, MANAGED_BY, MANAGER
+from rbgc.sync import applyset
+from rbgc.sync.applyset import ApplySet, Kind
+from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
+from rbgc.sync.plan import APPLIED, StepOp, SyncPlan, SyncStep, group_kinds, sync_plan
+
+GroupKey = tuple[str, str]  # (namespace, group)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Live:
+    sets: Mapping[GroupKey, ApplySet]  # NEW's groups (a parent that does not exist yet too)
+    members: Mapping[GroupKey, tuple[Object, ...]]  # live members, NEW's groups and orphans'
+    orphans: tuple[ApplySet, ...] = ()  # ApplySets whose group left the inputs
+    workloads: tuple[Object, ...] = ()  # OLD: NEW's groups' member (or adopted) workloads
+    extra: Mapping[str, tuple[Object, ...]] = field(default_factory=dict)  # other reads
+
+
+def read_live(cluster: Cluster, bundle: Bundle) -> Live:
+    """Every ApplySet and member the sync needs, and OLD's workloads. Every kind NEW's groups
+    use is listed, so a missing CRD is `KindNotServed` before anything is applied; a workload
+    kind no group uses (no LeaderWorkerSet CRD) only means no such workload exists."""
+    used = {(m.api_version, m.kind) for m in bundle.manifests}
+    names = {Ref.of(m.body) for m in bundle.manifests}
+    sets: dict[GroupKey, ApplySet] = {}
+    for g in bundle.groups:
+        found = cluster.get(ApplySet(group=g.name, namespace=g.namespace).ref)
+        here = applyset.from_parent(found) if found is not None else None
+        sets[(g.namespace, g.name)] = here or ApplySet(group=g.name, namespace=g.namespace)
+    wanted: set[tuple[str, str, str, str]] = set(group_kinds(bundle))
+    for (namespace, group), aset in sets.items():
+        wanted |= {(namespace, group, *k) for k in aset.kinds}
+    members: dict[GroupKey, list[Object]] = {key: [] for key in sets}
+    workloads: list[Object] = []
+    for namespace, group, api_version, kind in sorted(wanted):
+        # An object of the group outside its namespace is listed with an ApplySet of its own.
+        aset = sets.get((namespace, group)) or ApplySet(group=group, namespace=namespace)
+        labels = {LABEL_NAME: group} if kind in WORKLOAD_KINDS else {applyset.PART_OF: aset.id}
+        try:
+            found_objects = cluster.list(api_version, kind, namespace, labels)
+        except KindNotServed:
+            if (api_version, kind) in used:
+                raise
+            continue
+        for body in found_objects:
+            owned = aset.owns(body)
+            if owned:
+                members.setdefault((namespace, group), []).append(body)
+            if kind in WORKLOAD_KINDS and (owned or _adoptable(body, names)):
+                workloads.append(body)
+    orphans = _orphans(cluster, bundle, sets)
+    for aset in orphans:
+        members[(aset.namespace, aset.group)] = _members(cluster, aset)
+    return Live(
+        sets=sets,
+        members={k: tuple(v) for k, v in members.items()},
+        orphans=tuple(orphans),
+        workloads=tuple(workloads),
+    )
+
+
+def _adoptable(body: Mapping[str, object], names: set[Ref]) -> bool:
+    meta = body.get("metadata")
+    notes = meta.get("annotations") if isinstance(meta, Mapping) else None
+    return isinstance(notes, Mapping) and APPLIED in notes and Ref.of(body) in names
+
+
+def _orphans(cluster: Cluster, bundle: Bundle, sets: Mapping[GroupKey, ApplySet]) -> list[ApplySet]:
+    """rbgc ApplySets in the namespaces NEW's groups use whose group is not in NEW."""
+    out = []
+    for namespace in sorted({ns for ns, _ in sets}):
+        parents = cluster.list(
+            applyset.PARENT_API_VERSION, applyset.PARENT_KIND, namespace, {MANAGED_BY: MANAGER}
+        )
+        for body in parents:
+            found = applyset.from_parent(body)
+            if found is not None and (found.namespace, found.group) not in sets:
+                out.append(found)
+    return sorted(out, key=lambda a: (a.namespace, a.group))
+
+
+def _members(cluster: Cluster, aset: ApplySet) -> list[Object]:
+    out: list[Object] = []
+    for api_version, kind in sorted(aset.kinds):
+        for namespace in sorted({aset.namespace} | aset.namespaces):
+            try:
+                listed = cluster.list(api_version, kind, namespace, {applyset.PART_OF: aset.id})
+            except KindNotServed:
+                continue
+            out.extend(b for b in listed if aset.owns(b))
+    return out
+
+
+def _kind(body: Mapping[str, object]) -> Kind:
+    return (str(body.get("apiVersion", "")), str(body.get("kind", "")))
+
+
+def owned_plan(
+    bundle: Bundle, live: Live, version: tuple[int, int], *, prune: bool = False
+) -> SyncPlan:
+    """plan.py's steps over OLD's workloads, with the ownership steps (see the module)."""
+    base = sync_plan(bundle, live.workloads, version)
+    group_of = {
+        Ref.of(m.body): (m.namespace, m.group) for m in bundle.manifests if m.group is not None
+    }
+    new_kinds: dict[GroupKey, set[Kind]] = {key: set() for key in live.sets}
+    new_spaces: dict[GroupKey, set[str]] = {key: set() for key in live.sets}
+    for m in bundle.manifests:
+        if m.group is not None:
+            new_kinds[(m.namespace, m.group)].add((m.api_version, m.kind))
+            new_spaces[(m.namespace, m.group)].add(m.namespace)
+
+    def label(body: Object) -> Object:
+        key = group_of.get(Ref.of(body))
+        return applyset.member(body, live.sets[key]) if key is not None else body
+
+    steps: list[SyncStep] = []
+    first_wave = min((s.wave for s in base.steps), default=0)
+    last_wave = max((s.wave for s in base.steps), default=0)
+    steps.append(
+        SyncStep(
+            number=0,
+            wave=first_wave,
+            op=StepOp.OWN,
+            summary=f"record ownership: ApplySet of {_count(live.sets)}",
+            apply=tuple(
+                aset.parent(new_kinds[key] | aset.kinds, new_spaces[key] | aset.namespaces)
+                for key, aset in sorted(live.sets.items())
+            ),
+        )
+    )
+    deleted = {ref for s in base.steps for ref in s.delete}
+    for s in base.steps:
+        steps.append(dataclasses.replace(s, apply=tuple(label(b) for b in s.apply)))
+    keep_kinds = {key: set(kinds) for key, kinds in new_kinds.items()}
+    notes = list(base.notes)
+    stale: list[Ref] = []
+    for key in sorted(live.sets):
+        for body in live.members.get(key, ()):
+            ref = Ref.of(body)
+            if ref in group_of or ref in deleted:
+                continue
+            if prune and ref.kind not in applyset.NEVER_DELETED:
+                stale.append(ref)
+            else:
+                keep_kinds[key].add(_kind(body))
+                why = "a PersistentVolumeClaim is never pruned" if prune else "--prune deletes it"
+                notes.append(f"{ref} left the inputs of group {key[1]}; {why}")
+    gone_sets: list[ApplySet] = []
+    for aset in live.orphans:
+        refs = [Ref.of(b) for b in live.members.get((aset.namespace, aset.group), ())]
+        if prune:
+            stale.extend(r for r in refs if r.kind not in applyset.NEVER_DELETED)
+            gone_sets.append(aset)
+        else:
+            notes.append(
+                f"group {aset.namespace}/{aset.group} left the inputs; --prune deletes its "
+                f"{len(refs)} object(s) and its ApplySet"
+            )
+    if stale or gone_sets:
+        steps.append(
+            SyncStep(
+                number=0,
+                wave=last_wave,
+                op=StepOp.PRUNE,
+                summary=f"prune {len(stale)} object(s) that left the inputs"
+                + (f", and {len(gone_sets)} group(s)' ApplySet" if gone_sets else ""),
+                delete=tuple(stale) + tuple(a.ref for a in gone_sets),
+            )
+        )
+    steps.append(
+        SyncStep(
+            number=0,
+            wave=last_wave,
+            op=StepOp.OWN,
+            summary=f"record ownership: ApplySet of {_count(live.sets)}, final kinds",
+            apply=tuple(
+                aset.parent(keep_kinds[key], new_spaces[key])
+                for key, aset in sorted(live.sets.items())
+            ),
+        )
+    )
+    numbered = tuple(dataclasses.replace(s, number=i) for i, s in enumerate(steps, 1))
+    return dataclasses.replace(base, steps=numbered, notes=tuple(notes))
+
+
+def _count(sets: Sequence[object] | Mapping[GroupKey, ApplySet]) -> str:
+    return f"{len(sets)} group(s)" if len(sets) != 1 else "1 group"
