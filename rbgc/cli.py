@@ -656,6 +656,12 @@ def plan(
     "(their ApplySet in a namespace the inputs use). Never a PersistentVolumeClaim.",
 )
 @click.option(
+    "--force-conflicts",
+    is_flag=True,
+    help="Take over fields another field manager owns (server-side apply force); without it "
+    "such a field stops the sync (RBG913, exit 5) naming the field and the manager.",
+)
+@click.option(
     "--simulate",
     is_flag=True,
     help="Run against an in-memory cluster that plays the workload controllers (simulated "
@@ -677,6 +683,7 @@ def sync(
     timeout: float,
     dry_run: bool,
     prune: bool,
+    force_conflicts: bool,
     simulate: bool,
     simulate_from: str | None,
     namespace: str | None,
@@ -701,7 +708,7 @@ def sync(
 
     \b
     Exit codes: 0 converged, 1 invalid input, 2 usage error, 3 internal error,
-    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911).
+    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911, RBG913).
     """
     use_color = _color(color)
     if simulate and (kubeconfig or context or server):
@@ -730,6 +737,7 @@ def sync(
             timeout=timeout,
             dry_run=dry_run,
             prune=prune,
+            force_conflicts=force_conflicts,
             simulate_from=old.bundle if old else None,
             emit=_progress,
         )

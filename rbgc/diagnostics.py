@@ -451,6 +451,18 @@ CODES: dict[str, CodeDoc] = _doc(
         "raise `--timeout` when the pods are only slow to start.",
     ),
     CodeDoc(
+        "RBG913",
+        "field-conflict",
+        "`rbgc sync`: another field manager owns a field rbgc would change.",
+        "rbgc applies by server-side apply without force: a field another tool or a person "
+        "set since (kubectl edit, an emergency patch, an operator) is a conflict, reported "
+        "with the field and the manager that owns it, and not taken over (exit 5). A role "
+        "whose workload an HPA scales is applied without `replicas`, so the HPA never "
+        "conflicts.",
+        fix="Put the change into the input, or run with `--force-conflicts` to take the "
+        "fields over.",
+    ),
+    CodeDoc(
         "RBG901",
         "internal-error",
         "rbgc failed on input it should have handled.",

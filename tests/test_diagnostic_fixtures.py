@@ -43,6 +43,7 @@ NOT_FIXTURED = {
     "RBG910": "needs a cluster that refuses a request: tests/sync/test_cli.py (simulator)",
     "RBG911": "needs a cluster without a CRD: tests/sync/test_kube.py (kmock) asserts it",
     "RBG912": "needs pods that never get ready: tests/sync/test_cli.py (simulator)",
+    "RBG913": "needs another field manager in a cluster: tests/sync/test_conflicts.py (both)",
 }
 
 _HEADLINE = re.compile(

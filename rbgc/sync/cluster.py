@@ -63,12 +63,16 @@ class ConflictError(ClusterError):
     """A server-side apply refused because other field managers own fields it would change:
     `conflicts` lists (field, manager), e.g. (".spec.replicas", "kube-controller-manager")."""
 
-    def __init__(self, message: str, conflicts: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, message: str, conflicts: Sequence[tuple[str, str]], subject: str = ""
+    ) -> None:
         super().__init__(409, "Conflict", message)
         self.conflicts = tuple(conflicts)
+        self.subject = subject  # the object, once the controller knows which apply it was
 
     def describe(self) -> str:
-        return "; ".join(f"{f} is owned by field manager {m!r}" for f, m in self.conflicts)
+        fields = "; ".join(f"{f} is owned by field manager {m!r}" for f, m in self.conflicts)
+        return f"{self.subject}: {fields}" if self.subject else fields
 
 
 class ConfigError(Exception):

@@ -17,7 +17,7 @@ from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import Readiness, readiness
 from rbgc.sync import ownership
 from rbgc.sync.applyset import NEVER_DELETED
-from rbgc.sync.cluster import Cluster, Ref
+from rbgc.sync.cluster import Cluster, ConflictError, Ref
 from rbgc.sync.plan import SyncPlan, SyncStep, Target
 
 
@@ -78,6 +78,7 @@ def execute(
     interval: float = 2.0,
     emit: Callable[[str], None] = lambda line: None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> Outcome:
     """Run every step; raises `SyncTimeout` or `ClusterError`."""
     progress = progress or Progress()
@@ -93,7 +94,10 @@ def execute(
             progress.writes += 1
         _wait_gone(cluster, step.delete, clock, deadline, timeout, interval)
         for body in step.apply:
-            cluster.apply(body)
+            try:
+                cluster.apply(body, force=force)  # force: --force-conflicts takes fields over
+            except ConflictError as exc:
+                raise ConflictError(exc.message, exc.conflicts, str(Ref.of(body))) from None
             progress.writes += 1
         _wait(cluster, step, clock, deadline, timeout, interval)
     return Outcome(steps=total, elapsed=clock.now() - start)

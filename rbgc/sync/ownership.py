@@ -29,7 +29,15 @@ from rbgc.k8s.conventions import LABEL_NAME, MANAGED_BY, MANAGER
 from rbgc.sync import applyset
 from rbgc.sync.applyset import ApplySet, Kind
 from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
-from rbgc.sync.plan import APPLIED, StepOp, SyncPlan, SyncStep, group_kinds, sync_plan
+from rbgc.sync.plan import (
+    APPLIED,
+    StepOp,
+    SyncPlan,
+    SyncStep,
+    Target,
+    group_kinds,
+    sync_plan,
+)
 
 GroupKey = tuple[str, str]  # (namespace, group)
 
@@ -40,7 +48,7 @@ class Live:
     members: Mapping[GroupKey, tuple[Object, ...]]  # live members, NEW's groups and orphans'
     orphans: tuple[ApplySet, ...] = ()  # ApplySets whose group left the inputs
     workloads: tuple[Object, ...] = ()  # OLD: NEW's groups' member (or adopted) workloads
-    extra: Mapping[str, tuple[Object, ...]] = field(default_factory=dict)  # other reads
+    autoscaled: Mapping[Ref, str] = field(default_factory=dict)  # workload -> its HPA
 
 
 def read_live(cluster: Cluster, bundle: Bundle) -> Live:
@@ -78,12 +86,42 @@ def read_live(cluster: Cluster, bundle: Bundle) -> Live:
     orphans = _orphans(cluster, bundle, sets)
     for aset in orphans:
         members[(aset.namespace, aset.group)] = _members(cluster, aset)
+    hpas = [m.body for m in bundle.manifests if m.kind == HPA[1]]
+    for namespace in sorted({ns for ns, _ in sets}):
+        try:
+            hpas.extend(cluster.list(*HPA, namespace, {}))
+        except KindNotServed:  # a cluster without autoscaling/v2 has no HPA
+            pass
     return Live(
         sets=sets,
         members={k: tuple(v) for k, v in members.items()},
         orphans=tuple(orphans),
         workloads=tuple(workloads),
+        # A workload that does not exist yet is created with its replicas; then the HPA's.
+        autoscaled={
+            ref: hpa
+            for ref, hpa in autoscaled(hpas).items()
+            if ref in {Ref.of(w) for w in workloads}
+        },
     )
+
+
+HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
+
+
+def autoscaled(hpas: Sequence[Mapping[str, object]]) -> dict[Ref, str]:
+    """Workload -> the HPA whose `scaleTargetRef` it is (the HPA owns its replicas)."""
+    out: dict[Ref, str] = {}
+    for hpa in hpas:
+        spec = hpa.get("spec")
+        target = spec.get("scaleTargetRef") if isinstance(spec, Mapping) else None
+        if not isinstance(target, Mapping):
+            continue
+        ref = Ref.of(hpa)
+        kind = str(target.get("kind", ""))
+        api_version = str(target.get("apiVersion", ""))
+        out[Ref(api_version, kind, ref.namespace, str(target.get("name", "")))] = ref.name
+    return out
 
 
 def _adoptable(body: Mapping[str, object], names: set[Ref]) -> bool:
@@ -138,8 +176,17 @@ def owned_plan(
             new_spaces[(m.namespace, m.group)].add(m.namespace)
 
     def label(body: Object) -> Object:
-        key = group_of.get(Ref.of(body))
-        return applyset.member(body, live.sets[key]) if key is not None else body
+        ref = Ref.of(body)
+        key = group_of.get(ref)
+        out = applyset.member(body, live.sets[key]) if key is not None else body
+        if ref in live.autoscaled and isinstance(out.get("spec"), dict):
+            out = {**out, "spec": {k: v for k, v in out["spec"].items() if k != "replicas"}}
+        return out
+
+    def autoscale(target: Target) -> Target:
+        if target.ref in live.autoscaled:
+            return dataclasses.replace(target, autoscaled=True)
+        return target
 
     steps: list[SyncStep] = []
     first_wave = min((s.wave for s in base.steps), default=0)
@@ -158,9 +205,18 @@ def owned_plan(
     )
     deleted = {ref for s in base.steps for ref in s.delete}
     for s in base.steps:
-        steps.append(dataclasses.replace(s, apply=tuple(label(b) for b in s.apply)))
+        steps.append(
+            dataclasses.replace(
+                s,
+                apply=tuple(label(b) for b in s.apply),
+                wait=tuple(autoscale(t) for t in s.wait),
+            )
+        )
     keep_kinds = {key: set(kinds) for key, kinds in new_kinds.items()}
     notes = list(base.notes)
+    for ref, hpa in sorted(live.autoscaled.items(), key=lambda item: str(item[0])):
+        if ref in group_of:
+            notes.append(f"{ref}: replicas are not sent, HorizontalPodAutoscaler {hpa} owns them")
     stale: list[Ref] = []
     for key in sorted(live.sets):
         for body in live.members.get(key, ()):

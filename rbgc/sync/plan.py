@@ -59,11 +59,20 @@ class Target:
     replicas: int
     updated: int = 0
     settle: bool = False
+    autoscaled: bool = False  # an HPA owns spec.replicas: wait for what it asks
 
     def done(self, state: Readiness | None) -> bool:
-        return state is not None and state.reaches(self.replicas, self.updated, settle=self.settle)
+        if state is None:
+            return False
+        if self.autoscaled:  # the partition still holds back replicas - updated pods
+            held = self.replicas - self.updated
+            want = state.replicas
+            return state.reaches(want, max(want - held, 0), settle=self.settle)
+        return state.reaches(self.replicas, self.updated, settle=self.settle)
 
     def wanted(self) -> str:
+        if self.autoscaled:
+            return "every replica the HPA asks for ready"
         return f"{self.replicas} ready, {self.updated} updated"
 
 

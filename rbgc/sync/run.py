@@ -17,7 +17,7 @@ from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, error
 from rbgc.k8s.controllers import Version
 from rbgc.sync import controller
-from rbgc.sync.cluster import Cluster, ClusterError, ConfigError, KindNotServed
+from rbgc.sync.cluster import Cluster, ClusterError, ConfigError, ConflictError, KindNotServed
 
 
 class Failure(enum.IntEnum):
@@ -61,6 +61,7 @@ def sync(
     timeout: float,
     dry_run: bool = False,
     prune: bool = False,
+    force_conflicts: bool = False,
     simulate_from: Bundle | None = None,
     emit: Callable[[str], None] = lambda line: None,
 ) -> str:
@@ -87,6 +88,7 @@ def sync(
             interval=interval,
             emit=emit,
             progress=progress,
+            force=force_conflicts,
         )
     except ConfigError as exc:
         raise SyncFailed(
@@ -108,6 +110,19 @@ def sync(
                 None,
                 help="install its CRD and controller, or build "
                 "LeaderWorkerSet roles with --lws statefulsets",
+            ),
+            Failure.CLUSTER,
+            progress.writes,
+        ) from None
+    except ConflictError as exc:
+        raise SyncFailed(
+            error(
+                "RBG913",
+                f"field conflict: {exc.describe()}; rbgc did not take these fields over",
+                None,
+                help="another tool or a person changed them since rbgc applied: keep their "
+                "change by putting it in the input, or run again with --force-conflicts to "
+                "take ownership",
             ),
             Failure.CLUSTER,
             progress.writes,

@@ -98,6 +98,7 @@ class Simulator:
         self.now = 0
         self.objects: dict[tuple[str, str, str], _Workload] = {}
         self.writes: list[tuple[str, Ref]] = []
+        self.sent: list[Object] = []  # every apply's body, as sent
         self.ready_log: dict[str, list[int]] = {}  # "Kind/ns/name" -> ready count per tick
         self.terminated = 0  # pods stopped, by any controller or delete (LWS: group * size)
         self.version_counter = 0  # resourceVersion
@@ -112,6 +113,7 @@ class Simulator:
         failure = self.faults.fail_apply.get(ref.name)
         if failure is not None:
             raise failure
+        self.sent.append(copy.deepcopy(dict(body)))
         key = (ref.kind, ref.namespace, ref.name)
         found = self.objects.get(key)
         sent = _leaves(body)

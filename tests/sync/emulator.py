@@ -167,6 +167,21 @@ class ApiServer(kmock.KubernetesEmulator):
         self.store[key] = self._server_fields(copy.deepcopy(dict(body)), None)
         self.managers[key] = {manager: _owned(body)}
 
+    def update_as(
+        self, plural: str, namespace: str, name: str, changes: Mapping[Path, Any], manager: str
+    ) -> None:
+        """Change fields as another manager's update does (kubectl edit, the HPA controller
+        through /scale): it becomes their owner, and nobody else is."""
+        key = (plural, namespace, name)
+        body = copy.deepcopy(self.store[key])
+        owners = copy.deepcopy(self.managers.get(key, {}))
+        for path, value in changes.items():
+            _set(body, path, value)
+            for paths in owners.values():
+                paths.discard(path)
+            owners.setdefault(manager, set()).add(path)
+        self._write(key, body, manager, owners, "update")
+
     def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.store.get((plural, namespace, name))
         return copy.deepcopy(found) if found is not None else None
