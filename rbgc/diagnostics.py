@@ -463,6 +463,16 @@ CODES: dict[str, CodeDoc] = _doc(
         "fields over.",
     ),
     CodeDoc(
+        "RBG914",
+        "cluster-timeout",
+        "`rbgc sync`: the API server did not answer before `--timeout`.",
+        "Every request is bounded by what is left of `--timeout`; transient failures (no "
+        "answer, connection reset, 429, 5xx) are retried with exponential backoff and jitter, "
+        "honouring Retry-After, until the time runs out. A server that never answers ends the "
+        "sync within `--timeout` (exit 4).",
+        fix="Check that the API server is reachable and healthy, or raise `--timeout`.",
+    ),
+    CodeDoc(
         "RBG901",
         "internal-error",
         "rbgc failed on input it should have handled.",

@@ -44,6 +44,7 @@ NOT_FIXTURED = {
     "RBG911": "needs a cluster without a CRD: tests/sync/test_kube.py (kmock) asserts it",
     "RBG912": "needs pods that never get ready: tests/sync/test_cli.py (simulator)",
     "RBG913": "needs another field manager in a cluster: tests/sync/test_conflicts.py (both)",
+    "RBG914": "needs a server that never answers: tests/sync/test_retries.py (loopback)",
 }
 
 _HEADLINE = re.compile(

@@ -8,6 +8,7 @@ as Kubernetes serialises them; nothing here imports the client.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -53,6 +54,9 @@ class ClusterError(Exception):
         self.code = code
         self.reason = reason
         self.message = message
+        self.retry_after: float | None = None  # seconds the server asked to wait (Retry-After)
+        self.request = ""  # what was asked, as RBAC names it: `patch statefulsets.apps "x"`
+        self.attempts = 1  # how many times it was sent
 
     @property
     def not_found(self) -> bool:
@@ -73,6 +77,30 @@ class ConflictError(ClusterError):
     def describe(self) -> str:
         fields = "; ".join(f"{f} is owned by field manager {m!r}" for f, m in self.conflicts)
         return f"{self.subject}: {fields}" if self.subject else fields
+
+
+class DeadlineExceeded(ClusterError):
+    """The --timeout ran out before the cluster answered (or while retrying)."""
+
+    def __init__(self, request: str, timeout: float, attempts: int) -> None:
+        super().__init__(0, "Timeout", f"no answer to {request} within --timeout {timeout:g}s")
+        self.request = request
+        self.attempts = attempts
+        self.timeout = timeout
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0))
 
 
 class ConfigError(Exception):

@@ -8,31 +8,15 @@ a real cluster on the wall clock. Progress goes to `emit`, one line per step.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import Readiness, readiness
 from rbgc.sync import ownership
 from rbgc.sync.applyset import NEVER_DELETED
-from rbgc.sync.cluster import Cluster, ConflictError, Ref
+from rbgc.sync.cluster import Clock, Cluster, ConflictError, Ref
 from rbgc.sync.plan import SyncPlan, SyncStep, Target
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class WallClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
 
 
 class SyncTimeout(Exception):
@@ -50,9 +34,12 @@ class SyncTimeout(Exception):
 
 @dataclass(slots=True)
 class Progress:
-    """What a running sync has written so far (read when it fails)."""
+    """How far a running sync got (read when it fails): writes, the step it is in."""
 
     writes: int = 0
+    step: int = 0
+    total: int = 0
+    summary: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +72,9 @@ def execute(
     start = clock.now()
     deadline = start + timeout
     total = len(plan.steps)
+    progress.total = total
     for step in plan.steps:
+        progress.step, progress.summary = step.number, step.summary
         emit(f"[{step.number}/{total}] {step.summary}")
         for ref in step.delete:
             if ref.kind in NEVER_DELETED:  # the plan never lists one; data is never at stake

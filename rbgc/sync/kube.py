@@ -13,20 +13,25 @@ the cluster does not serve is `KindNotServed`, not a 404 from somewhere in the m
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+import random as _random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from rbgc.sync.cluster import (
     FIELD_MANAGER,
+    Clock,
     ClusterError,
     ConfigError,
     ConflictError,
+    DeadlineExceeded,
     KindNotServed,
     Object,
     Ref,
+    WallClock,
 )
 
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends the dict as JSON
@@ -58,6 +63,24 @@ class Request:
     @property
     def url(self) -> str:
         return self.path + (f"?{urlencode(self.query)}" if self.query else "")
+
+    def describe(self) -> str:
+        """As RBAC names it: `patch statefulsets.apps "g-a" in namespace llm`."""
+        parts = self.path.strip("/").split("/")
+        group = "" if parts[0] == "api" else parts[1]
+        rest = parts[2:] if parts[0] == "api" else parts[3:]
+        namespace = ""
+        if len(rest) >= 2 and rest[0] == "namespaces" and len(rest) > 2:
+            namespace, rest = rest[1], rest[2:]
+        if not rest:
+            return f"{self.method.lower()} {self.path}"
+        resource = rest[0] + (f".{group}" if group else "")
+        name = rest[1] if len(rest) > 1 else ""
+        verb = {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
+            self.method, "get" if name else "list"
+        )
+        where = f" in namespace {namespace}" if namespace else ""
+        return f"{verb} {resource}{f' {name!r}' if name else ''}{where}".replace("'", '"')
 
 
 def group_version_path(api_version: str) -> str:
@@ -149,10 +172,29 @@ def _manager(message: str) -> str:
 class KubeCluster:
     """`Cluster` over an injected `kubernetes.client.ApiClient` (its host, auth and TLS)."""
 
-    def __init__(self, api_client: Any, *, request_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        request_timeout: float = 30.0,
+        retry: Retry | None = None,
+        clock: Clock | None = None,
+        random: Callable[[], float] | None = None,
+        on_retry: Callable[[Request, ClusterError, int, float], None] | None = None,
+    ) -> None:
         self.api = api_client
         self.request_timeout = request_timeout
+        self.retry = retry or Retry()
+        self.clock: Clock = clock or WallClock()
+        self.random = random or _random.random
+        self.on_retry = on_retry or (lambda request, exc, attempt, delay: None)
         self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}
+
+    def bound(self, timeout: float) -> None:
+        """Bound every request from now on by `timeout` seconds in all (--timeout)."""
+        self.retry = dataclasses.replace(
+            self.retry, deadline=self.clock.now() + timeout, timeout=timeout
+        )
 
     # --- the Cluster protocol ---
 
@@ -226,7 +268,30 @@ class KubeCluster:
     # --- the sender ---
 
     def send(self, request: Request) -> Any:
-        """Send one request; the decoded JSON answer, or `ClusterError`."""
+        """Send one request, retrying transient failures (`Retry`); the decoded JSON answer,
+        or `ClusterError` (`DeadlineExceeded` when the time ran out)."""
+        attempt = 0
+        while True:
+            remaining = self.retry.remaining(self.clock)
+            if remaining <= 0:
+                raise DeadlineExceeded(request.describe(), self.retry.timeout, attempt)
+            try:
+                return self._send_once(request, min(self.request_timeout, remaining))
+            except ClusterError as exc:
+                attempt += 1
+                if exc.code == 0 and self.retry.remaining(self.clock) <= 0:  # it took the rest
+                    raise DeadlineExceeded(
+                        request.describe(), self.retry.timeout, attempt
+                    ) from None
+                if not self.retry.transient(request, exc) or attempt >= self.retry.attempts:
+                    raise _described(exc, request, attempt) from None
+                delay = self.retry.delay(attempt, exc.retry_after, self.random)
+                if delay >= self.retry.remaining(self.clock):
+                    raise _described(exc, request, attempt) from None
+                self.on_retry(request, exc, attempt, delay)
+                self.clock.sleep(delay)
+
+    def _send_once(self, request: Request, timeout: float) -> Any:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
@@ -240,17 +305,67 @@ class KubeCluster:
                 url,
                 header_params={**self.api.default_headers, **headers},
                 body=request.body,
-                _request_timeout=self.request_timeout,
+                _request_timeout=timeout,
             )
             response.read()
         except ApiException as exc:
-            raise error_from(int(exc.status or 0), str(exc.reason or ""), exc.body or "") from None
+            failed = error_from(int(exc.status or 0), str(exc.reason or ""), exc.body or "")
+            failed.retry_after = _retry_after(exc.headers)
+            raise failed from None
         except urllib3.exceptions.HTTPError as exc:
             raise ClusterError(0, "Unreachable", f"{url}: {exc}") from None
         text = response.data.decode("utf-8") if response.data else ""
         if not 200 <= response.status <= 299:
-            raise error_from(response.status, str(response.reason or ""), text)
+            failed = error_from(response.status, str(response.reason or ""), text)
+            failed.retry_after = _retry_after(response.getheaders())
+            raise failed
         return json.loads(text) if text else None
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Retry-After in seconds (the API server sends seconds, never an HTTP date)."""
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return max(float(value), 0.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _described(exc: ClusterError, request: Request, attempts: int) -> ClusterError:
+    """`exc` naming the request it answered (a 403 names the verb and resource RBAC misses)."""
+    exc.request = request.describe()
+    exc.attempts = attempts
+    return exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retry:
+    """When and how long to retry. Transient: no answer (connection refused or reset, a
+    timeout), 429, 5xx, and a 409 to an apply that names no field conflict (the object changed
+    under it). Permanent, reported at once: 403, 404, 422, field conflicts, a create's
+    AlreadyExists, a replace's stale resourceVersion (the caller re-reads). Delays grow
+    exponentially with equal jitter, at least Retry-After, and never past the deadline."""
+
+    deadline: float | None = None  # on the cluster's clock; None: no overall bound
+    timeout: float = 0.0  # the --timeout the deadline came from, for messages
+    attempts: int = 10
+    base: float = 0.5
+    cap: float = 30.0
+
+    def remaining(self, clock: Clock) -> float:
+        return float("inf") if self.deadline is None else self.deadline - clock.now()
+
+    def transient(self, request: Request, exc: ClusterError) -> bool:
+        if isinstance(exc, (ConflictError, DeadlineExceeded)):
+            return False
+        if exc.code == 409:
+            return request.method == "PATCH"
+        return exc.code in (0, 429) or 500 <= exc.code <= 599
+
+    def delay(self, attempt: int, retry_after: float | None, random: Callable[[], float]) -> float:
+        step = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        jittered = step / 2 + random() * step / 2
+        return max(jittered, retry_after or 0.0)
 
 
 def connect(
@@ -279,4 +394,7 @@ def connect(
                 ) from None
     if server:
         configuration.host = server
+    # rbgc retries (Retry, bounded by --timeout); urllib3's own retries would multiply every
+    # timeout by four (issue 12: a hung server with --timeout 5 took 120 s).
+    configuration.retries = False
     return KubeCluster(client.ApiClient(configuration), request_timeout=timeout)

@@ -17,7 +17,15 @@ from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, error
 from rbgc.k8s.controllers import Version
 from rbgc.sync import controller
-from rbgc.sync.cluster import Cluster, ClusterError, ConfigError, ConflictError, KindNotServed
+from rbgc.sync.cluster import (
+    Clock,
+    Cluster,
+    ClusterError,
+    ConfigError,
+    ConflictError,
+    DeadlineExceeded,
+    KindNotServed,
+)
 
 
 class Failure(enum.IntEnum):
@@ -28,17 +36,34 @@ class Failure(enum.IntEnum):
 
 
 class SyncFailed(Exception):
-    def __init__(self, diagnostic: Diagnostic, failure: Failure, writes: int) -> None:
+    def __init__(
+        self, diagnostic: Diagnostic, failure: Failure, progress: controller.Progress
+    ) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
         self.failure = failure
-        self.writes = writes  # objects applied or deleted before the failure
+        self.progress = progress
+
+    @property
+    def writes(self) -> int:
+        """Objects applied or deleted before the failure."""
+        return self.progress.writes
 
     def aftermath(self) -> str:
-        if self.writes == 0:
+        """What was and was not applied, from the steps the sync reached."""
+        p = self.progress
+        if p.writes == 0:
             return "rbgc: sync stopped before changing anything in the cluster"
+        done = f"steps 1-{p.step - 1} were applied, " if p.step > 2 else ""
+        done = "step 1 was applied, " if p.step == 2 else done
+        later = (
+            f"; steps {p.step + 1}-{p.total} were not"
+            if p.step + 1 < p.total
+            else (f"; step {p.total} was not" if p.step < p.total else "")
+        )
         return (
-            f"rbgc: sync stopped after {self.writes} write(s); what was applied stays applied: "
+            f"rbgc: sync stopped in step {p.step}/{p.total} ({p.summary}) after {p.writes} "
+            f"write(s): {done}step {p.step} in part{later}. What was applied stays applied: "
             "run `rbgc sync` again to continue"
         )
 
@@ -69,7 +94,7 @@ def sync(
     and `DiagnosticError` (RBG802/RBG803) when no rollout can reach NEW."""
     progress = controller.Progress()
     try:
-        cluster, clock, interval = _connect(where, version)
+        cluster, clock, interval = _connect(where, version, timeout)
         if simulate_from is not None:
             controller.execute(
                 cluster,
@@ -100,7 +125,7 @@ def sync(
                 "--simulate previews the sync without a cluster",
             ),
             Failure.CLUSTER,
-            0,
+            progress,
         ) from None
     except KindNotServed as exc:
         raise SyncFailed(
@@ -112,7 +137,7 @@ def sync(
                 "LeaderWorkerSet roles with --lws statefulsets",
             ),
             Failure.CLUSTER,
-            progress.writes,
+            progress,
         ) from None
     except ConflictError as exc:
         raise SyncFailed(
@@ -125,14 +150,23 @@ def sync(
                 "take ownership",
             ),
             Failure.CLUSTER,
-            progress.writes,
+            progress,
+        ) from None
+    except DeadlineExceeded as exc:
+        raise SyncFailed(
+            error(
+                "RBG914",
+                f"the cluster did not answer in time: {exc.message}"
+                + (f" ({exc.attempts} attempt(s))" if exc.attempts > 1 else ""),
+                None,
+                help="check that the API server is reachable and healthy; raise --timeout "
+                "if it is only slow",
+            ),
+            Failure.TIMEOUT,
+            progress,
         ) from None
     except ClusterError as exc:
-        raise SyncFailed(
-            error("RBG910", f"the cluster answered {exc.code} {exc.reason}: {exc.message}", None),
-            Failure.CLUSTER,
-            progress.writes,
-        ) from None
+        raise SyncFailed(_cluster_error(exc), Failure.CLUSTER, progress) from None
     except controller.SyncTimeout as exc:
         raise SyncFailed(
             error(
@@ -143,14 +177,34 @@ def sync(
                 "(kubectl describe pod); raise --timeout if they are only slow to start",
             ),
             Failure.TIMEOUT,
-            progress.writes,
+            progress,
         ) from None
     simulated = " (simulated)" if where.simulate else ""
     return f"converged: {outcome.steps} step(s) in {outcome.elapsed:g}s{simulated}\n"
 
 
-def _connect(where: Where, version: Version) -> tuple[Cluster, controller.Clock, float]:
-    """The cluster, its clock and how often to poll it."""
+def _cluster_error(exc: ClusterError) -> Diagnostic:
+    """RBG910 naming what was asked; a 403 says which RBAC rule is missing."""
+    asked = f" to `{exc.request}`" if exc.request else ""
+    tries = f" (after {exc.attempts} attempts)" if exc.attempts > 1 else ""
+    message = f"the cluster answered {exc.code} {exc.reason}{asked}{tries}: {exc.message}"
+    if exc.code == 403 and exc.request:
+        verb, _, rest = exc.request.partition(" ")
+        resource = rest.split(" ")[0]
+        return error(
+            "RBG910",
+            message,
+            None,
+            help=f"grant rbgc's identity `{verb}` on `{resource}` (a Role or ClusterRole rule)",
+        )
+    if exc.code == 0:
+        return error("RBG910", message, None, help="check --server / the kubeconfig's cluster")
+    return error("RBG910", message, None)
+
+
+def _connect(where: Where, version: Version, timeout: float) -> tuple[Cluster, Clock, float]:
+    """The cluster, its clock and how often to poll it; a real cluster's requests are bounded
+    by `timeout` from now (and retried within it)."""
     if where.simulate:
         from rbgc.sync.simulator import SimClock, Simulator
 
@@ -159,4 +213,5 @@ def _connect(where: Where, version: Version) -> tuple[Cluster, controller.Clock,
     from rbgc.sync import kube
 
     cluster = kube.connect(kubeconfig=where.kubeconfig, context=where.context, server=where.server)
-    return cluster, controller.WallClock(), 2.0
+    cluster.bound(timeout)
+    return cluster, cluster.clock, 2.0

@@ -36,7 +36,8 @@ Path = tuple[str, ...]
 
 @dataclass(slots=True)
 class Fault:
-    """Answer `times` requests whose method and path match with `status` (and `headers`)."""
+    """Answer `times` requests whose method and path match with `status` (and `headers`);
+    status 0 resets the connection instead."""
 
     method: str
     path: str  # a regular expression searched in the URL path
@@ -194,6 +195,9 @@ class ApiServer(kmock.KubernetesEmulator):
         for fault in self.faults:
             if fault.matches(method, path):
                 fault.times -= 1
+                if fault.status == 0:  # a connection reset: close it without an answer
+                    request._raw_request.transport.abort()
+                    return aiohttp.web.Response(status=500)
                 response = _status(fault.status, fault.reason, fault.message)
                 response.headers.update(fault.headers)
                 return response
