@@ -662,6 +662,12 @@ def plan(
     "such a field stops the sync (RBG913, exit 5) naming the field and the manager.",
 )
 @click.option(
+    "--wait-lock",
+    is_flag=True,
+    help="When another sync holds a group's lock (a Lease), wait for it (within --timeout) "
+    "instead of stopping (RBG915, exit 5).",
+)
+@click.option(
     "--simulate",
     is_flag=True,
     help="Run against an in-memory cluster that plays the workload controllers (simulated "
@@ -684,6 +690,7 @@ def sync(
     dry_run: bool,
     prune: bool,
     force_conflicts: bool,
+    wait_lock: bool,
     simulate: bool,
     simulate_from: str | None,
     namespace: str | None,
@@ -708,7 +715,7 @@ def sync(
 
     \b
     Exit codes: 0 converged, 1 invalid input, 2 usage error, 3 internal error,
-    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911, RBG913).
+    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911, RBG913, RBG915).
     """
     use_color = _color(color)
     if simulate and (kubeconfig or context or server):
@@ -738,6 +745,7 @@ def sync(
             dry_run=dry_run,
             prune=prune,
             force_conflicts=force_conflicts,
+            wait_lock=wait_lock,
             simulate_from=old.bundle if old else None,
             emit=_progress,
         )

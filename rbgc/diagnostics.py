@@ -473,6 +473,18 @@ CODES: dict[str, CodeDoc] = _doc(
         fix="Check that the API server is reachable and healthy, or raise `--timeout`.",
     ),
     CodeDoc(
+        "RBG915",
+        "sync-locked",
+        "`rbgc sync`: another sync holds a group's lock.",
+        "Each group has a coordination.k8s.io Lease `rbgc-sync-<group>`; a sync takes the "
+        "Leases of its groups before it reads the cluster, renews them while it runs and "
+        "releases them at the end. A Lease held by another sync and not expired stops this one "
+        "(or, with `--wait-lock`, makes it wait); a sync whose Lease was taken over (it was not "
+        "renewed in time) stops before its next write and does not report success (exit 5).",
+        fix="Let the other sync finish, or pass `--wait-lock`; a lock whose sync died expires "
+        "after its leaseDurationSeconds (60 s).",
+    ),
+    CodeDoc(
         "RBG901",
         "internal-error",
         "rbgc failed on input it should have handled.",

@@ -45,6 +45,7 @@ NOT_FIXTURED = {
     "RBG912": "needs pods that never get ready: tests/sync/test_cli.py (simulator)",
     "RBG913": "needs another field manager in a cluster: tests/sync/test_conflicts.py (both)",
     "RBG914": "needs a server that never answers: tests/sync/test_retries.py (loopback)",
+    "RBG915": "needs two syncs at once: tests/sync/test_lease.py (simulator and HTTP)",
 }
 
 _HEADLINE = re.compile(

@@ -66,6 +66,7 @@ def execute(
     emit: Callable[[str], None] = lambda line: None,
     progress: Progress | None = None,
     force: bool = False,
+    heartbeat: Callable[[], None] = lambda: None,
 ) -> Outcome:
     """Run every step; raises `SyncTimeout` or `ClusterError`."""
     progress = progress or Progress()
@@ -75,6 +76,7 @@ def execute(
     progress.total = total
     for step in plan.steps:
         progress.step, progress.summary = step.number, step.summary
+        heartbeat()  # the lock is renewed (or found lost) before every step's writes
         emit(f"[{step.number}/{total}] {step.summary}")
         for ref in step.delete:
             if ref.kind in NEVER_DELETED:  # the plan never lists one; data is never at stake
@@ -82,13 +84,14 @@ def execute(
             cluster.delete(ref)
             progress.writes += 1
         _wait_gone(cluster, step.delete, clock, deadline, timeout, interval)
+        heartbeat()
         for body in step.apply:
             try:
                 cluster.apply(body, force=force)  # force: --force-conflicts takes fields over
             except ConflictError as exc:
                 raise ConflictError(exc.message, exc.conflicts, str(Ref.of(body))) from None
             progress.writes += 1
-        _wait(cluster, step, clock, deadline, timeout, interval)
+        _wait(cluster, step, clock, deadline, timeout, interval, heartbeat)
     return Outcome(steps=total, elapsed=clock.now() - start)
 
 
@@ -115,9 +118,11 @@ def _wait(
     deadline: float,
     timeout: float,
     interval: float,
+    heartbeat: Callable[[], None],
 ) -> None:
     pending = list(step.wait)
     while pending:
+        heartbeat()
         states = {t: _state(cluster, t.ref) for t in pending}
         pending = [t for t in pending if not t.done(states[t])]
         if not pending:

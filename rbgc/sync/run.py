@@ -10,13 +10,14 @@ never reached the cluster.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, error
 from rbgc.k8s.controllers import Version
-from rbgc.sync import controller
+from rbgc.sync import controller, lease
 from rbgc.sync.cluster import (
     Clock,
     Cluster,
@@ -87,14 +88,18 @@ def sync(
     dry_run: bool = False,
     prune: bool = False,
     force_conflicts: bool = False,
+    wait_lock: bool = False,
     simulate_from: Bundle | None = None,
     emit: Callable[[str], None] = lambda line: None,
+    connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
 ) -> str:
-    """Plan and (unless `dry_run`) carry out NEW; the text for stdout. Raises `SyncFailed`,
-    and `DiagnosticError` (RBG802/RBG803) when no rollout can reach NEW."""
+    """Plan and (unless `dry_run`) carry out NEW under the groups' Leases; the text for
+    stdout. Raises `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
+    reach NEW. `connected` (cluster, clock, poll interval, wall time) replaces `where`."""
     progress = controller.Progress()
+    lock: lease.Lock | None = None
     try:
-        cluster, clock, interval = _connect(where, version, timeout)
+        cluster, clock, interval, wall = connected or _connect(where, version, timeout)
         if simulate_from is not None:
             controller.execute(
                 cluster,
@@ -102,9 +107,13 @@ def sync(
                 clock=clock,
                 timeout=86400,
             )
+        if not dry_run:  # the plan is made under the lock: it reads what no other sync moves
+            lock = lease.Lock(cluster, now=wall)
+            _acquire(lock, new, clock, timeout, interval, wait_lock)
         plan = controller.prepare(cluster, new, version, prune=prune)
         if dry_run:
             return controller.render_steps(plan)
+        assert lock is not None
         outcome = controller.execute(
             cluster,
             plan,
@@ -114,7 +123,21 @@ def sync(
             emit=emit,
             progress=progress,
             force=force_conflicts,
+            heartbeat=lock.renew,
         )
+        lock.renew(force=True)  # still ours at the end: no other sync moved the groups since
+    except (lease.LeaseHeld, lease.LeaseLost) as exc:
+        raise SyncFailed(
+            error(
+                "RBG915",
+                str(exc),
+                None,
+                help="wait for it with --wait-lock (bounded by --timeout); a lock whose sync "
+                "died expires by itself",
+            ),
+            Failure.CLUSTER,
+            progress,
+        ) from None
     except ConfigError as exc:
         raise SyncFailed(
             error(
@@ -179,6 +202,9 @@ def sync(
             Failure.TIMEOUT,
             progress,
         ) from None
+    finally:
+        if lock is not None:
+            lock.release()
     simulated = " (simulated)" if where.simulate else ""
     return f"converged: {outcome.steps} step(s) in {outcome.elapsed:g}s{simulated}\n"
 
@@ -202,16 +228,41 @@ def _cluster_error(exc: ClusterError) -> Diagnostic:
     return error("RBG910", message, None)
 
 
-def _connect(where: Where, version: Version, timeout: float) -> tuple[Cluster, Clock, float]:
-    """The cluster, its clock and how often to poll it; a real cluster's requests are bounded
-    by `timeout` from now (and retried within it)."""
+def _acquire(
+    lock: lease.Lock,
+    new: Bundle,
+    clock: Clock,
+    timeout: float,
+    interval: float,
+    wait: bool,
+) -> None:
+    """Take the groups' Leases; with `wait`, poll until they are free or `timeout` passed."""
+    deadline = clock.now() + timeout
+    while True:
+        try:
+            lock.acquire([(g.namespace, g.name) for g in new.groups])
+            return
+        except lease.LeaseHeld as held:
+            if not wait or clock.now() + interval > deadline:
+                raise
+            clock.sleep(min(max(held.expires_in, interval), interval * 5))
+
+
+SIMULATED_EPOCH = 1_800_000_000.0  # the simulator's wall time: a fixed epoch plus its ticks
+
+
+def _connect(
+    where: Where, version: Version, timeout: float
+) -> tuple[Cluster, Clock, float, Callable[[], float]]:
+    """The cluster, its clock, how often to poll it and its wall time; a real cluster's
+    requests are bounded by `timeout` from now (and retried within it)."""
     if where.simulate:
         from rbgc.sync.simulator import SimClock, Simulator
 
         sim = Simulator(kubernetes_version=version)
-        return sim, SimClock(sim), 1.0
+        return sim, SimClock(sim), 1.0, lambda: SIMULATED_EPOCH + sim.now
     from rbgc.sync import kube
 
     cluster = kube.connect(kubeconfig=where.kubeconfig, context=where.context, server=where.server)
     cluster.bound(timeout)
-    return cluster, cluster.clock, 2.0
+    return cluster, cluster.clock, 2.0, time.time

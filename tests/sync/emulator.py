@@ -183,6 +183,13 @@ class ApiServer(kmock.KubernetesEmulator):
             owners.setdefault(manager, set()).add(path)
         self._write(key, body, manager, owners, "update")
 
+    def make_ready(self) -> None:
+        """The toy controller catches up: every workload reports all its replicas ready."""
+        self.ready = True
+        for body in self.store.values():
+            if body.get("kind") in WORKLOADS:
+                _ready_status(body, True)
+
     def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.store.get((plural, namespace, name))
         return copy.deepcopy(found) if found is not None else None
@@ -355,16 +362,19 @@ class ApiServer(kmock.KubernetesEmulator):
             generation += 1
         meta["generation"] = generation
         if body.get("kind") in WORKLOADS:
-            spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-            want = spec.get("replicas", 1) if isinstance(spec, dict) else 1
-            ready = want if self.ready else 0
-            body["status"] = {
-                "observedGeneration": generation,
-                "replicas": want,
-                "readyReplicas": ready,
-                "updatedReplicas": want,
-            }
+            _ready_status(body, self.ready)
         return body
+
+
+def _ready_status(body: dict[str, Any], ready: bool) -> None:
+    spec = body.get("spec")
+    want = spec.get("replicas", 1) if isinstance(spec, dict) else 1
+    body["status"] = {
+        "observedGeneration": body["metadata"]["generation"],
+        "replicas": want,
+        "readyReplicas": want if ready else 0,
+        "updatedReplicas": want,
+    }
 
 
 # Kept for the tests written before the store: the plain apply-creates behaviour.

@@ -61,7 +61,7 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_unreachable_cluster_exits_5_with_rbg910(tmp_path: Path) -> None:
-    code, out, err = _run("--server", "http://127.0.0.1:9", "--timeout", "5", PD)
+    code, out, err = _run("--server", "http://127.0.0.1:9", "--timeout", "1", PD)
     assert code == 5 and out == ""
     assert "error[RBG910]" in err and "Unreachable" in err
     assert "stopped before changing anything" in err

@@ -151,9 +151,11 @@ def test_an_unreachable_server_is_cluster_error() -> None:
     with serve() as (_, url):
         pass  # the server is gone now: its port refuses connections
     cluster = connect(kubeconfig=None, context=None, server=url, timeout=2)
+    cluster.bound(1)  # retried (a refused connection is transient) within one second
     with pytest.raises(ClusterError) as caught:
         cluster.get(Ref.of(STS))
     assert (caught.value.code, caught.value.reason) == (0, "Unreachable")
+    assert caught.value.attempts == 2  # the third backoff would pass the second
 
 
 def test_a_missing_kubeconfig_is_a_config_error(tmp_path: Any) -> None:
