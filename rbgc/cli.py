@@ -662,6 +662,13 @@ def plan(
     "such a field stops the sync (RBG913, exit 5) naming the field and the manager.",
 )
 @click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Print where each group stands (its ApplySet, its lock, an unfinished upgrade and "
+    "the planner step it reached); change nothing.",
+)
+@click.option(
     "--wait-lock",
     is_flag=True,
     help="When another sync holds a group's lock (a Lease), wait for it (within --timeout) "
@@ -690,6 +697,7 @@ def sync(
     dry_run: bool,
     prune: bool,
     force_conflicts: bool,
+    show_status: bool,
     wait_lock: bool,
     simulate: bool,
     simulate_from: str | None,
@@ -737,6 +745,13 @@ def sync(
     )
     _report(result.warnings, fmt, use_color)
     try:
+        if show_status:
+            from rbgc.sync.run import status
+
+            where = Where(simulate=simulate, kubeconfig=kubeconfig, context=context, server=server)
+            version = options.target.kubernetes_version
+            sys.stdout.write(status(result.bundle, version=version, where=where, timeout=timeout))
+            return
         text = run_sync(
             result.bundle,
             version=options.target.kubernetes_version,

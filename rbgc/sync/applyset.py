@@ -90,11 +90,19 @@ class ApplySet:
         labels = (body.get("metadata") or {}).get("labels") or {}
         return bool(labels.get(PART_OF) == self.id)
 
-    def parent(self, kinds: Iterable[Kind], namespaces: Iterable[str] = ()) -> Object:
-        """The parent object recording `kinds` (and members in `namespaces`)."""
+    def parent(
+        self,
+        kinds: Iterable[Kind],
+        namespaces: Iterable[str] = (),
+        *,
+        annotations: Mapping[str, str] | None = None,
+        binary: Mapping[str, str] | None = None,
+    ) -> Object:
+        """The parent object recording `kinds` (and members in `namespaces`), with rbgc's
+        own `annotations` and `binaryData` (an upgrade in progress: resume.py)."""
         kinds = sorted(set(kinds))
         extra = sorted(set(namespaces) - {self.namespace, ""})
-        return {
+        body: Object = {
             "apiVersion": PARENT_API_VERSION,
             "kind": PARENT_KIND,
             "metadata": {
@@ -107,9 +115,13 @@ class ApplySet:
                     NAMESPACES: ",".join(extra),
                     KINDS: json.dumps([list(k) for k in kinds], separators=(",", ":")),
                     GROUP: self.group,
+                    **(annotations or {}),
                 },
             },
         }
+        if binary:
+            body["binaryData"] = dict(binary)
+        return body
 
 
 def from_parent(body: Mapping[str, Any]) -> ApplySet | None:

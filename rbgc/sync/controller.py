@@ -8,7 +8,7 @@ a real cluster on the wall clock. Progress goes to `emit`, one line per step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rbgc.bundle import Bundle
@@ -49,11 +49,17 @@ class Outcome:
 
 
 def prepare(
-    cluster: Cluster, bundle: Bundle, kubernetes_version: tuple[int, int], *, prune: bool = False
+    cluster: Cluster,
+    bundle: Bundle,
+    kubernetes_version: tuple[int, int],
+    *,
+    prune: bool = False,
+    records: Mapping[str, Mapping[str, object]] | None = None,
 ) -> SyncPlan:
-    """Read what the cluster holds of NEW's groups (ownership.py) and plan against it."""
+    """Read what the cluster holds of NEW's groups (ownership.py) and plan against it;
+    `records`: how far an unfinished upgrade got (the Leases' resume records)."""
     live = ownership.read_live(cluster, bundle)
-    return ownership.owned_plan(bundle, live, kubernetes_version, prune=prune)
+    return ownership.owned_plan(bundle, live, kubernetes_version, prune=prune, records=records)
 
 
 def execute(
@@ -67,6 +73,7 @@ def execute(
     progress: Progress | None = None,
     force: bool = False,
     heartbeat: Callable[[], None] = lambda: None,
+    on_step_done: Callable[[SyncStep], None] = lambda step: None,
 ) -> Outcome:
     """Run every step; raises `SyncTimeout` or `ClusterError`."""
     progress = progress or Progress()
@@ -92,6 +99,7 @@ def execute(
                 raise ConflictError(exc.message, exc.conflicts, str(Ref.of(body))) from None
             progress.writes += 1
         _wait(cluster, step, clock, deadline, timeout, interval, heartbeat)
+        on_step_done(step)
     return Outcome(steps=total, elapsed=clock.now() - start)
 
 

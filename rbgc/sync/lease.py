@@ -15,11 +15,13 @@ report success.
 
 from __future__ import annotations
 
+import copy
 import datetime
+import json
 import os
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +33,16 @@ DURATION = 60  # seconds a renewal holds; renewed every third of it
 _MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+PREFIX = "rbgc-sync-"
+RECORD = "rbgc.io/upgrade"  # resume.py's record of how far an upgrade got
+
+
 def lease_ref(namespace: str, group: str) -> Ref:
-    return Ref(API_VERSION, KIND, namespace, f"rbgc-sync-{group}")
+    return Ref(API_VERSION, KIND, namespace, f"{PREFIX}{group}")
+
+
+def _group(ref: Ref) -> str:
+    return f"{ref.namespace}/{ref.name.removeprefix(PREFIX)}"
 
 
 def identity() -> str:
@@ -122,6 +132,9 @@ class Lock:
         transitions = int(spec.get("leaseTransitions") or 0) + (1 if holder else 0)
         body = self._body(ref, now, now, transitions=transitions)
         body["metadata"]["resourceVersion"] = found["metadata"].get("resourceVersion")
+        notes = (found.get("metadata") or {}).get("annotations")
+        if notes:  # a resume record (resume.py) outlives the sync that wrote it
+            body["metadata"]["annotations"] = dict(notes)
         try:
             self.held[ref] = self.cluster.replace(body)
         except ClusterError as exc:
@@ -144,6 +157,9 @@ class Lock:
                 transitions=int(spec.get("leaseTransitions") or 0),
             )
             updated["metadata"]["resourceVersion"] = body["metadata"].get("resourceVersion")
+            notes = (body.get("metadata") or {}).get("annotations")
+            if notes:
+                updated["metadata"]["annotations"] = dict(notes)
             try:
                 self.held[ref] = self.cluster.replace(updated)
             except ClusterError as exc:
@@ -154,6 +170,46 @@ class Lock:
                 del self.held[ref]
                 raise LeaseLost(f"{ref.namespace}/{ref.name}", holder) from None
         self.renewed = now
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Resume records of the held Leases, by group ("namespace/name")."""
+        out: dict[str, dict[str, Any]] = {}
+        for ref, body in self.held.items():
+            text = ((body.get("metadata") or {}).get("annotations") or {}).get(RECORD)
+            try:
+                found = json.loads(text) if isinstance(text, str) else None
+            except ValueError:
+                found = None
+            if isinstance(found, dict):
+                out[_group(ref)] = found
+        return out
+
+    def record(self, group: str, value: Mapping[str, Any] | None) -> None:
+        """Write (None: drop) a group's resume record on its Lease; `LeaseLost` when another
+        took the Lease over."""
+        namespace, _, name = group.partition("/")
+        ref = lease_ref(namespace, name)
+        body = self.held.get(ref)
+        if body is None:
+            return
+        updated = copy.deepcopy(body)
+        notes = updated.setdefault("metadata", {}).setdefault("annotations", {})
+        if value is None:
+            if RECORD not in notes:
+                return
+            del notes[RECORD]
+        else:
+            notes[RECORD] = json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
+        updated["spec"]["renewTime"] = micro_time(self.now())
+        try:
+            self.held[ref] = self.cluster.replace(updated)
+        except ClusterError as exc:
+            if exc.code not in (404, 409):
+                raise
+            live = self.cluster.get(ref)
+            holder = str(((live or {}).get("spec") or {}).get("holderIdentity") or "")
+            del self.held[ref]
+            raise LeaseLost(group, holder) from None
 
     def release(self) -> None:
         """Give every held Lease up (empty holder), best effort: an expired Lease frees itself."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import WORKLOAD_KINDS
 from rbgc.k8s.conventions import LABEL_NAME, MANAGED_BY, MANAGER
-from rbgc.sync import applyset
+from rbgc.sync import applyset, resume
 from rbgc.sync.applyset import ApplySet, Kind
 from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
 from rbgc.sync.plan import (
@@ -49,6 +49,7 @@ class Live:
     orphans: tuple[ApplySet, ...] = ()  # ApplySets whose group left the inputs
     workloads: tuple[Object, ...] = ()  # OLD: NEW's groups' member (or adopted) workloads
     autoscaled: Mapping[Ref, str] = field(default_factory=dict)  # workload -> its HPA
+    resumed: Mapping[GroupKey, str] = field(default_factory=dict)  # OLD's hash, from a record
 
 
 def read_live(cluster: Cluster, bundle: Bundle) -> Live:
@@ -58,10 +59,12 @@ def read_live(cluster: Cluster, bundle: Bundle) -> Live:
     used = {(m.api_version, m.kind) for m in bundle.manifests}
     names = {Ref.of(m.body) for m in bundle.manifests}
     sets: dict[GroupKey, ApplySet] = {}
+    parents: dict[GroupKey, Object | None] = {}
     for g in bundle.groups:
         found = cluster.get(ApplySet(group=g.name, namespace=g.namespace).ref)
         here = applyset.from_parent(found) if found is not None else None
         sets[(g.namespace, g.name)] = here or ApplySet(group=g.name, namespace=g.namespace)
+        parents[(g.namespace, g.name)] = found if here is not None else None
     wanted: set[tuple[str, str, str, str]] = set(group_kinds(bundle))
     for (namespace, group), aset in sets.items():
         wanted |= {(namespace, group, *k) for k in aset.kinds}
@@ -83,6 +86,14 @@ def read_live(cluster: Cluster, bundle: Bundle) -> Live:
                 members.setdefault((namespace, group), []).append(body)
             if kind in WORKLOAD_KINDS and (owned or _adoptable(body, names)):
                 workloads.append(body)
+    # An upgrade a killed sync left unfinished: OLD is what it recorded, not the live
+    # workloads (which already carry NEW in rbgc.io/applied).
+    resumed: dict[GroupKey, str] = {}
+    for key, parent in parents.items():
+        found_old = resume.recorded(parent, resume.new_digest(new_workloads(bundle, key)))
+        if found_old is not None:
+            resumed[key] = found_old[0]
+            workloads = [w for w in workloads if _group_of(w) != key] + found_old[1]
     orphans = _orphans(cluster, bundle, sets)
     for aset in orphans:
         members[(aset.namespace, aset.group)] = _members(cluster, aset)
@@ -103,7 +114,25 @@ def read_live(cluster: Cluster, bundle: Bundle) -> Live:
             for ref, hpa in autoscaled(hpas).items()
             if ref in {Ref.of(w) for w in workloads}
         },
+        resumed=resumed,
     )
+
+
+def new_workloads(bundle: Bundle, key: GroupKey) -> list[Object]:
+    """NEW's compiled role workloads of one group."""
+    return [
+        m.body
+        for m in bundle.manifests
+        if (m.namespace, m.group) == key and m.role is not None and m.kind in WORKLOAD_KINDS
+    ]
+
+
+def _group_of(body: Mapping[str, object]) -> GroupKey:
+    meta = body.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    labels = meta.get("labels")
+    labels = labels if isinstance(labels, Mapping) else {}
+    return (str(meta.get("namespace") or ""), str(labels.get(LABEL_NAME, "")))
 
 
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
@@ -161,10 +190,33 @@ def _kind(body: Mapping[str, object]) -> Kind:
 
 
 def owned_plan(
-    bundle: Bundle, live: Live, version: tuple[int, int], *, prune: bool = False
+    bundle: Bundle,
+    live: Live,
+    version: tuple[int, int],
+    *,
+    prune: bool = False,
+    records: Mapping[str, Mapping[str, object]] | None = None,
 ) -> SyncPlan:
-    """plan.py's steps over OLD's workloads, with the ownership steps (see the module)."""
+    """plan.py's steps over OLD's workloads, with the ownership steps (see the module); an
+    upgrade `records` (Lease annotations per group) says were partly done resumes after it."""
     base = sync_plan(bundle, live.workloads, version)
+    upgrading = sorted({s.group for s in base.steps if s.op is StepOp.ROLLOUT})
+    upgrades: dict[str, tuple[str, str]] = {}
+    snapshots: dict[GroupKey, dict[str, dict[str, str]]] = {}
+    for name in upgrading:
+        namespace, _, group = name.partition("/")
+        key = (namespace, group)
+        olds = [w for w in live.workloads if _group_of(w) == key]
+        old_hash = resume.digest(olds)
+        new_hash = resume.new_digest(new_workloads(bundle, key))
+        upgrades[name] = (old_hash, new_hash)
+        snapshots[key] = {
+            "annotations": {resume.OLD_HASH: old_hash, resume.NEW_HASH: new_hash},
+            "binary": {resume.SNAPSHOT: resume.encode(olds)},
+        }
+    reached = {
+        name: resume.done((records or {}).get(name), *hashes) for name, hashes in upgrades.items()
+    }
     group_of = {
         Ref.of(m.body): (m.namespace, m.group) for m in bundle.manifests if m.group is not None
     }
@@ -198,13 +250,19 @@ def owned_plan(
             op=StepOp.OWN,
             summary=f"record ownership: ApplySet of {_count(live.sets)}",
             apply=tuple(
-                aset.parent(new_kinds[key] | aset.kinds, new_spaces[key] | aset.namespaces)
+                aset.parent(
+                    new_kinds[key] | aset.kinds,
+                    new_spaces[key] | aset.namespaces,
+                    **snapshots.get(key, {}),
+                )
                 for key, aset in sorted(live.sets.items())
             ),
         )
     )
     deleted = {ref for s in base.steps for ref in s.delete}
     for s in base.steps:
+        if s.op is StepOp.ROLLOUT and s.rollout_step <= reached.get(s.group, 0):
+            continue  # recorded done by the sync this one resumes
         steps.append(
             dataclasses.replace(
                 s,
@@ -214,6 +272,10 @@ def owned_plan(
         )
     keep_kinds = {key: set(kinds) for key, kinds in new_kinds.items()}
     notes = list(base.notes)
+    for name, n in sorted(reached.items()):
+        if n:
+            total = sum(1 for s in base.rollout.steps if s.group == name)
+            notes.append(f"{name}: resuming the upgrade after planner step {n} of {total}")
     for ref, hpa in sorted(live.autoscaled.items(), key=lambda item: str(item[0])):
         if ref in group_of:
             notes.append(f"{ref}: replicas are not sent, HorizontalPodAutoscaler {hpa} owns them")
@@ -264,7 +326,7 @@ def owned_plan(
         )
     )
     numbered = tuple(dataclasses.replace(s, number=i) for i, s in enumerate(steps, 1))
-    return dataclasses.replace(base, steps=numbered, notes=tuple(notes))
+    return dataclasses.replace(base, steps=numbered, notes=tuple(notes), upgrades=upgrades)
 
 
 def _count(sets: Sequence[object] | Mapping[GroupKey, ApplySet]) -> str:

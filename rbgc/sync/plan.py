@@ -29,7 +29,7 @@ import enum
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.bundle import Bundle, WorkloadFacts, facts_of
@@ -94,6 +94,8 @@ class SyncStep:
     delete: tuple[Ref, ...] = ()
     apply: tuple[Object, ...] = ()
     wait: tuple[Target, ...] = ()
+    group: str = ""  # ROLLOUT: the group ("namespace/name") and the planner's step number,
+    rollout_step: int = 0  # which a resumed sync skips once recorded done
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +103,7 @@ class SyncPlan:
     steps: tuple[SyncStep, ...]
     rollout: Plan
     notes: tuple[str, ...] = ()
+    upgrades: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # group: (OLD, NEW)
 
 
 def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:
@@ -235,7 +238,16 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
             )
         for s in (s for s in moves if s.wave == wave):
             delete, apply, wait = _rollout(s, by_unit, removed)
-            add(wave, StepOp.ROLLOUT, _describe(s, wave), delete=delete, apply=apply, wait=wait)
+            add(
+                wave,
+                StepOp.ROLLOUT,
+                _describe(s, wave),
+                delete=delete,
+                apply=apply,
+                wait=wait,
+                group=s.group,
+                rollout_step=s.number,
+            )
         workloads = [m for m in here if m.identity() in unit_of]
         if workloads:
             targets = tuple(

@@ -10,14 +10,17 @@ never reached the cluster.
 from __future__ import annotations
 
 import enum
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, error
 from rbgc.k8s.controllers import Version
-from rbgc.sync import controller, lease
+from rbgc.sync import applyset, controller, lease, resume
+from rbgc.sync.applyset import ApplySet
 from rbgc.sync.cluster import (
     Clock,
     Cluster,
@@ -27,6 +30,7 @@ from rbgc.sync.cluster import (
     DeadlineExceeded,
     KindNotServed,
 )
+from rbgc.sync.plan import StepOp, SyncStep
 
 
 class Failure(enum.IntEnum):
@@ -110,10 +114,19 @@ def sync(
         if not dry_run:  # the plan is made under the lock: it reads what no other sync moves
             lock = lease.Lock(cluster, now=wall)
             _acquire(lock, new, clock, timeout, interval, wait_lock)
-        plan = controller.prepare(cluster, new, version, prune=prune)
+        records = lock.records() if lock is not None else None
+        plan = controller.prepare(cluster, new, version, prune=prune, records=records)
         if dry_run:
             return controller.render_steps(plan)
         assert lock is not None
+        held = lock
+
+        def step_done(step: SyncStep) -> None:
+            # How far the upgrade got, for a rerun after a kill (resume.py).
+            if step.op is StepOp.ROLLOUT and step.group in plan.upgrades:
+                old, new_hash = plan.upgrades[step.group]
+                held.record(step.group, {"old": old, "new": new_hash, "done": step.rollout_step})
+
         outcome = controller.execute(
             cluster,
             plan,
@@ -124,7 +137,10 @@ def sync(
             progress=progress,
             force=force_conflicts,
             heartbeat=lock.renew,
+            on_step_done=step_done,
         )
+        for group in plan.upgrades:  # converged: nothing to resume
+            lock.record(group, None)
         lock.renew(force=True)  # still ours at the end: no other sync moved the groups since
     except (lease.LeaseHeld, lease.LeaseLost) as exc:
         raise SyncFailed(
@@ -207,6 +223,73 @@ def sync(
             lock.release()
     simulated = " (simulated)" if where.simulate else ""
     return f"converged: {outcome.steps} step(s) in {outcome.elapsed:g}s{simulated}\n"
+
+
+def status(
+    new: Bundle,
+    *,
+    version: Version,
+    where: Where,
+    timeout: float,
+    connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
+) -> str:
+    """`--status`: per group of NEW, its ApplySet, its lock and where an upgrade stands.
+    Reads only. Raises `SyncFailed` as `sync` does."""
+    progress = controller.Progress()
+    try:
+        cluster, _, _, wall = connected or _connect(where, version, timeout)
+        lines: list[str] = []
+        records: dict[str, dict[str, object]] = {}
+        leases: dict[str, str] = {}
+        for g in new.groups:
+            key = f"{g.namespace}/{g.name}"
+            held = cluster.get(lease.lease_ref(g.namespace, g.name))
+            leases[key] = _lock_text(held, wall())
+            notes = ((held or {}).get("metadata") or {}).get("annotations") or {}
+            try:
+                found = json.loads(notes.get(lease.RECORD) or "null")
+            except ValueError:
+                found = None
+            if isinstance(found, dict):
+                records[key] = found
+        plan = controller.prepare(cluster, new, version, records=records)
+        for g in new.groups:
+            key = f"{g.namespace}/{g.name}"
+            parent = cluster.get(ApplySet(group=g.name, namespace=g.namespace).ref)
+            owned = "ApplySet " + (
+                f"{applyset.parent_name(g.name)}" if parent is not None else "not recorded yet"
+            )
+            lines.append(f"{key}: {owned}; lock {leases[key]}")
+            total = sum(1 for s in plan.rollout.steps if s.group == key)
+            if key in plan.upgrades:
+                old, new_hash = plan.upgrades[key]
+                reached = resume.done(records.get(key), old, new_hash)
+                state = "unfinished" if resume.recorded(parent, new_hash) else "to do"
+                lines.append(
+                    f"  upgrade {state}: OLD {old} -> NEW {new_hash}, "
+                    f"planner step {reached} of {total} reached"
+                )
+            else:
+                lines.append("  no upgrade to do: the workloads are as the inputs say")
+        return "\n".join(lines) + "\n"
+    except ConfigError as exc:
+        raise SyncFailed(
+            error("RBG910", f"no cluster to sync with: {exc}", None), Failure.CLUSTER, progress
+        ) from None
+    except ClusterError as exc:
+        raise SyncFailed(_cluster_error(exc), Failure.CLUSTER, progress) from None
+
+
+def _lock_text(held: Mapping[str, Any] | None, now: float) -> str:
+    spec = (held or {}).get("spec") or {}
+    holder = spec.get("holderIdentity")
+    if not holder:
+        return "free"
+    renewed = lease.parse_time(spec.get("renewTime")) or 0.0
+    left = renewed + float(spec.get("leaseDurationSeconds") or lease.DURATION) - now
+    if left <= 0:
+        return f"expired (last held by {holder})"
+    return f"held by {holder} (renewed {now - renewed:.0f}s ago, expires in {left:.0f}s)"
 
 
 def _cluster_error(exc: ClusterError) -> Diagnostic:

@@ -25,7 +25,7 @@ and delete, `ready_log` every workload's ready count after every tick.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,10 @@ class _Workload:
     owners: dict[str, set[FieldPath]] = field(default_factory=dict)  # field manager -> fields
 
 
+class Killed(BaseException):
+    """The sync process died (kill -9) just before a write: nothing catches it."""
+
+
 class SimClock:
     """The controller's clock over a simulator: sleeping advances ticks."""
 
@@ -102,6 +106,8 @@ class Simulator:
         self.ready_log: dict[str, list[int]] = {}  # "Kind/ns/name" -> ready count per tick
         self.terminated = 0  # pods stopped, by any controller or delete (LWS: group * size)
         self.version_counter = 0  # resourceVersion
+        self.kill_after: int | None = None  # die (`Killed`) before write number kill_after + 1
+        self.observers: list[Callable[[], None]] = []  # called after every tick
 
     # --- the Cluster protocol ---
 
@@ -131,7 +137,7 @@ class Simulator:
             listed = ", ".join(f"{f} (manager {m!r})" for f, m in conflicts)
             message = f"Apply failed with {len(conflicts)} conflict(s): {listed}"
             raise ConflictError(message, conflicts)
-        self.writes.append(("apply", ref))
+        self._write("apply", ref)
         merged = copy.deepcopy(live)
         for p in owners.get(manager, set()) - mine:  # fields this manager stopped sending
             if not any(p in paths for other, paths in owners.items() if other != manager):
@@ -150,7 +156,7 @@ class Simulator:
         key = (ref.kind, ref.namespace, ref.name)
         if key in self.objects:
             raise ClusterError(409, "AlreadyExists", f"{ref} already exists")
-        self.writes.append(("create", ref))
+        self._write("create", ref)
         owned = {p for p in _leaves(body) if p[0] != "status"}
         return self._store(key, None, copy.deepcopy(dict(body)), {FIELD_MANAGER: owned})
 
@@ -164,8 +170,13 @@ class Simulator:
         want = (body.get("metadata") or {}).get("resourceVersion")
         if want is not None and want != found.body["metadata"].get("resourceVersion"):
             raise ClusterError(409, "Conflict", f"{ref} has been modified; try again")
-        self.writes.append(("replace", ref))
+        self._write("replace", ref)
         return self._store(key, found, copy.deepcopy(dict(body)), found.owners)
+
+    def _write(self, verb: str, ref: Ref) -> None:
+        if self.kill_after is not None and len(self.writes) >= self.kill_after:
+            raise Killed(f"killed before {verb} {ref}")
+        self.writes.append((verb, ref))
 
     def _store(
         self,
@@ -213,7 +224,7 @@ class Simulator:
 
     def delete(self, ref: Ref) -> None:
         self._served(ref.api_version, ref.kind)
-        self.writes.append(("delete", ref))
+        self._write("delete", ref)
         gone = self.objects.pop((ref.kind, ref.namespace, ref.name), None)
         if gone is not None:
             self._stop(gone, len(gone.pods))
@@ -243,6 +254,8 @@ class Simulator:
                 self._status(w)
                 ready = int(w.body["status"]["readyReplicas"])
                 self.ready_log.setdefault("/".join(key), []).append(ready)
+        for observe in self.observers:
+            observe()
 
     def pods(self, kind: str, namespace: str, name: str) -> Sequence[tuple[str, str, bool]]:
         """(pod name, revision, ready) of a workload, for tests and previews."""

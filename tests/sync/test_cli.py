@@ -114,3 +114,10 @@ def test_a_pass_through_workload_with_a_malformed_spec_does_not_crash_sync(
     code, out, err = _run("--simulate", str(path))
     assert code == 0, err
     assert out.startswith("converged:")
+
+
+def test_status_shows_each_group_and_changes_nothing() -> None:
+    code, out, err = _run("--simulate", "--status", PD)
+    assert code == 0, err
+    assert out.splitlines()[0] == "llm/sglang-pd: ApplySet not recorded yet; lock free"
+    assert "upgrade to do: OLD " in out and "planner step 0 of " in out
