@@ -669,6 +669,14 @@ def plan(
     "the planner step it reached); change nothing.",
 )
 @click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    metavar="N",
+    help="Groups that progress at once (each group's waves and steps stay in order).",
+)
+@click.option(
     "--wait-lock",
     is_flag=True,
     help="When another sync holds a group's lock (a Lease), wait for it (within --timeout) "
@@ -698,6 +706,7 @@ def sync(
     prune: bool,
     force_conflicts: bool,
     show_status: bool,
+    parallel: int,
     wait_lock: bool,
     simulate: bool,
     simulate_from: str | None,
@@ -761,6 +770,7 @@ def sync(
             prune=prune,
             force_conflicts=force_conflicts,
             wait_lock=wait_lock,
+            parallel=parallel,
             simulate_from=old.bundle if old else None,
             emit=_progress,
         )

@@ -20,6 +20,7 @@ is adopted: it is OLD, so it moves by the plan, and becomes a member when applie
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -89,8 +90,11 @@ def read_live(cluster: Cluster, bundle: Bundle) -> Live:
     # An upgrade a killed sync left unfinished: OLD is what it recorded, not the live
     # workloads (which already carry NEW in rbgc.io/applied).
     resumed: dict[GroupKey, str] = {}
+    compiled = workloads_by_group(bundle)
     for key, parent in parents.items():
-        found_old = resume.recorded(parent, resume.new_digest(new_workloads(bundle, key)))
+        if parent is None:
+            continue
+        found_old = resume.recorded(parent, resume.new_digest(compiled.get(key, [])))
         if found_old is not None:
             resumed[key] = found_old[0]
             workloads = [w for w in workloads if _group_of(w) != key] + found_old[1]
@@ -118,13 +122,13 @@ def read_live(cluster: Cluster, bundle: Bundle) -> Live:
     )
 
 
-def new_workloads(bundle: Bundle, key: GroupKey) -> list[Object]:
-    """NEW's compiled role workloads of one group."""
-    return [
-        m.body
-        for m in bundle.manifests
-        if (m.namespace, m.group) == key and m.role is not None and m.kind in WORKLOAD_KINDS
-    ]
+def workloads_by_group(bundle: Bundle) -> dict[GroupKey, list[Object]]:
+    """NEW's compiled role workloads, by group."""
+    out: dict[GroupKey, list[Object]] = {}
+    for m in bundle.manifests:
+        if m.group is not None and m.role is not None and m.kind in WORKLOAD_KINDS:
+            out.setdefault((m.namespace, m.group), []).append(m.body)
+    return out
 
 
 def _group_of(body: Mapping[str, object]) -> GroupKey:
@@ -203,12 +207,16 @@ def owned_plan(
     upgrading = sorted({s.group for s in base.steps if s.op is StepOp.ROLLOUT})
     upgrades: dict[str, tuple[str, str]] = {}
     snapshots: dict[GroupKey, dict[str, dict[str, str]]] = {}
+    compiled = workloads_by_group(bundle)
+    old_of: dict[GroupKey, list[Object]] = {}
+    for w in live.workloads:
+        old_of.setdefault(_group_of(w), []).append(w)
     for name in upgrading:
         namespace, _, group = name.partition("/")
         key = (namespace, group)
-        olds = [w for w in live.workloads if _group_of(w) == key]
+        olds = old_of.get(key, [])
         old_hash = resume.digest(olds)
-        new_hash = resume.new_digest(new_workloads(bundle, key))
+        new_hash = resume.new_digest(compiled.get(key, []))
         upgrades[name] = (old_hash, new_hash)
         snapshots[key] = {
             "annotations": {resume.OLD_HASH: old_hash, resume.NEW_HASH: new_hash},
@@ -260,16 +268,20 @@ def owned_plan(
         )
     )
     deleted = {ref for s in base.steps for ref in s.delete}
+    lanes: dict[str, list[SyncStep]] = {}
     for s in base.steps:
         if s.op is StepOp.ROLLOUT and s.rollout_step <= reached.get(s.group, 0):
             continue  # recorded done by the sync this one resumes
-        steps.append(
-            dataclasses.replace(
-                s,
-                apply=tuple(label(b) for b in s.apply),
-                wait=tuple(autoscale(t) for t in s.wait),
-            )
+        labelled = dataclasses.replace(
+            s,
+            apply=tuple(label(b) for b in s.apply),
+            wait=tuple(autoscale(t) for t in s.wait),
         )
+        for lane, part in _split(labelled, group_of):
+            if lane:
+                lanes.setdefault(lane, []).append(part)
+            else:  # pass-through documents (no group): before every group, in their waves
+                steps.append(part)
     keep_kinds = {key: set(kinds) for key, kinds in new_kinds.items()}
     notes = list(base.notes)
     for name, n in sorted(reached.items()):
@@ -302,8 +314,9 @@ def owned_plan(
                 f"group {aset.namespace}/{aset.group} left the inputs; --prune deletes its "
                 f"{len(refs)} object(s) and its ApplySet"
             )
+    after: list[SyncStep] = []
     if stale or gone_sets:
-        steps.append(
+        after.append(
             SyncStep(
                 number=0,
                 wave=last_wave,
@@ -313,7 +326,7 @@ def owned_plan(
                 delete=tuple(stale) + tuple(a.ref for a in gone_sets),
             )
         )
-    steps.append(
+    after.append(
         SyncStep(
             number=0,
             wave=last_wave,
@@ -325,8 +338,58 @@ def owned_plan(
             ),
         )
     )
-    numbered = tuple(dataclasses.replace(s, number=i) for i, s in enumerate(steps, 1))
-    return dataclasses.replace(base, steps=numbered, notes=tuple(notes), upgrades=upgrades)
+    # Phases run one after the other; the lanes of a phase (groups) concurrently.
+    ordered = [steps, *(lanes[k] for k in sorted(lanes)), after]
+    numbered: list[SyncStep] = []
+    phases: list[list[tuple[int, ...]]] = [[], [], []]
+    for i, lane_steps in enumerate(ordered):
+        first = len(numbered) + 1
+        numbered.extend(dataclasses.replace(s, number=n) for n, s in enumerate(lane_steps, first))
+        phase = 0 if i == 0 else (2 if i == len(ordered) - 1 else 1)
+        if lane_steps:
+            phases[phase].append(tuple(range(first, len(numbered) + 1)))
+    return dataclasses.replace(
+        base,
+        steps=tuple(numbered),
+        notes=tuple(notes),
+        upgrades=upgrades,
+        phases=tuple(tuple(p) for p in phases if p),
+    )
+
+
+def _split(step: SyncStep, group_of: Mapping[Ref, GroupKey]) -> list[tuple[str, SyncStep]]:
+    """A step cut by group (lane "namespace/name"; "" for pass-through documents): groups
+    are independent, so each waits only for its own workloads."""
+    if step.group:
+        return [(step.group, step)]
+
+    def lane(ref: Ref) -> str:
+        key = group_of.get(ref)
+        return f"{key[0]}/{key[1]}" if key is not None else ""
+
+    bodies_of: dict[str, list[Object]] = {}
+    waits_of: dict[str, list[Target]] = {}
+    for b in step.apply:
+        bodies_of.setdefault(lane(Ref.of(b)), []).append(b)
+    for t in step.wait:
+        waits_of.setdefault(lane(t.ref), []).append(t)
+    out = []
+    for name in sorted(set(bodies_of) | set(waits_of)):
+        bodies = tuple(bodies_of.get(name, ()))
+        wait = tuple(waits_of.get(name, ()))
+        where = f"{name}: " if name else ""
+        if step.op is StepOp.GATE:
+            summary = f"wave {step.wave}: {where}wait until ready: " + ", ".join(
+                t.ref.name for t in wait
+            )
+        else:
+            kinds = Counter(str(b.get("kind", "")) for b in bodies)
+            listed = ", ".join(f"{k} x{n}" if n > 1 else k for k, n in kinds.items())
+            summary = f"wave {step.wave}: {where}apply {len(bodies)} object(s): {listed}"
+        out.append(
+            (name, dataclasses.replace(step, apply=bodies, wait=wait, summary=summary, group=name))
+        )
+    return out
 
 
 def _count(sets: Sequence[object] | Mapping[GroupKey, ApplySet]) -> str:

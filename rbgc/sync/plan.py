@@ -104,6 +104,9 @@ class SyncPlan:
     rollout: Plan
     notes: tuple[str, ...] = ()
     upgrades: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # group: (OLD, NEW)
+    # Step numbers: phases run in order; a phase's lanes (one per group) run concurrently.
+    # Empty: every step in order.
+    phases: tuple[tuple[tuple[int, ...], ...], ...] = ()
 
 
 def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:
@@ -270,7 +273,13 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
             )
     for s in deletes:
         refs = tuple(_ref(removed[(s.group, a.role)]) for a in s.actions)
-        add(s.wave, StepOp.DELETE, f"{s.group}: delete removed role(s) " + _roles(s), delete=refs)
+        add(
+            s.wave,
+            StepOp.DELETE,
+            f"{s.group}: delete removed role(s) " + _roles(s),
+            delete=refs,
+            group=s.group,
+        )
     return tuple(steps)
 
 

@@ -59,18 +59,29 @@ class SyncFailed(Exception):
         p = self.progress
         if p.writes == 0:
             return "rbgc: sync stopped before changing anything in the cluster"
-        done = f"steps 1-{p.step - 1} were applied, " if p.step > 2 else ""
-        done = "step 1 was applied, " if p.step == 2 else done
-        later = (
-            f"; steps {p.step + 1}-{p.total} were not"
-            if p.step + 1 < p.total
-            else (f"; step {p.total} was not" if p.step < p.total else "")
-        )
+        partly = p.started - p.done
+        rest = set(range(1, p.total + 1)) - p.started
+        said = [f"{_steps(p.done)} applied" if p.done else "", f"{_steps(partly)} in part"]
+        text = ", ".join(x for x in said if x)
+        if rest:
+            text += f"; {_steps(rest)} not"
         return (
             f"rbgc: sync stopped in step {p.step}/{p.total} ({p.summary}) after {p.writes} "
-            f"write(s): {done}step {p.step} in part{later}. What was applied stays applied: "
-            "run `rbgc sync` again to continue"
+            f"write(s): {text}. What was applied stays applied: run `rbgc sync` again to "
+            "continue"
         )
+
+
+def _steps(numbers: set[int]) -> str:
+    """`steps 1-5, 7`, `step 6`."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    listed = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return f"step {listed}" if len(numbers) == 1 else f"steps {listed}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +104,7 @@ def sync(
     prune: bool = False,
     force_conflicts: bool = False,
     wait_lock: bool = False,
+    parallel: int = 16,
     simulate_from: Bundle | None = None,
     emit: Callable[[str], None] = lambda line: None,
     connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
@@ -138,6 +150,7 @@ def sync(
             force=force_conflicts,
             heartbeat=lock.renew,
             on_step_done=step_done,
+            parallel=parallel,
         )
         for group in plan.upgrades:  # converged: nothing to resume
             lock.record(group, None)

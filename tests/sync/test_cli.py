@@ -24,10 +24,12 @@ def _run(*args: str) -> tuple[int, str, str]:
 def test_simulate_converges_and_reports_each_step_on_stderr() -> None:
     code, out, err = _run("--simulate", PD)
     assert code == 0, err
-    assert out.startswith("converged: 8 step(s) in ") and out.endswith("(simulated)\n")
+    assert out.startswith("converged: 9 step(s) in ") and out.endswith("(simulated)\n")
     lines = [x for x in err.splitlines() if x.startswith("rbgc sync: [")]
-    # The ApplySet parent first and last (ownership), the 6 steps of the waves between.
-    assert len(lines) == 8 and lines[-2].startswith("rbgc sync: [7/8] wave 1")
+    # The ApplySet parent first and last (ownership); the pass-through Service before the
+    # group; the group's 6 steps of its waves between.
+    assert len(lines) == 9 and lines[-2].startswith("rbgc sync: [8/9] wave 1: llm/sglang-pd")
+    assert lines[1] == "rbgc sync: [2/9] wave 0: apply 1 object(s): Service"
     assert "record ownership" in lines[0] and "record ownership" in lines[-1]
 
 
@@ -41,7 +43,8 @@ def test_dry_run_prints_steps_and_nothing_converges() -> None:
     code, out, err = _run("--simulate", "--dry-run", PD)
     assert code == 0, err
     assert out.startswith("1. record ownership: ApplySet of 1 group\n")
-    assert "2. wave 0: apply 5 object(s)" in out
+    assert "2. wave 0: apply 1 object(s): Service\n" in out
+    assert "3. wave 0: llm/sglang-pd: apply 4 object(s)" in out
     assert "converged" not in out and "rbgc sync: [" not in err
 
 

@@ -162,8 +162,9 @@ def test_a_permanent_error_mid_sync_says_what_was_and_was_not_applied(status: in
     assert f'{status} Refused to `patch deployments.apps "sglang-pd-router"' in (
         failed.diagnostic.message
     )
-    # 8 steps: the parent, wave 0 (apply, 2 rollouts, gate), wave 1 (apply, the router, gate)
+    # 9 steps: the parent, the pass-through Service, wave 0 (apply, a rollout, gate), wave 1
+    # (apply, the router, gate), the parent
     assert failed.aftermath().startswith(
-        "rbgc: sync stopped in step 6/8 (wave 1: llm/sglang-pd step 2: router create replicas 2 "
+        "rbgc: sync stopped in step 7/9 (wave 1: llm/sglang-pd step 2: router create replicas 2 "
     )
-    assert "steps 1-5 were applied, step 6 in part; steps 7-8 were not." in failed.aftermath()
+    assert "steps 1-6 applied, step 7 in part; steps 8-9 not." in failed.aftermath()
