@@ -662,6 +662,15 @@ def plan(
     "such a field stops the sync (RBG913, exit 5) naming the field and the manager.",
 )
 @click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: stdout is a stream of events, one JSON object a line (step-started, "
+    "step-done, wave-ready, conflict, retry, converged, failed).",
+)
+@click.option(
     "--status",
     "show_status",
     is_flag=True,
@@ -689,6 +698,21 @@ def plan(
     "seconds; no cluster is contacted).",
 )
 @click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="With --simulate, rehearse a failure: never-ready=POD, crash-image=IMAGE, "
+    "fail-apply=OBJECT[:STATUS], unserved=KIND (repeatable).",
+)
+@click.option(
+    "--faults-file",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --simulate, faults from a YAML file: never_ready: [POD], crash_images: "
+    "[IMAGE], fail_apply: {OBJECT: STATUS}, unserved: [KIND].",
+)
+@click.option(
     "--simulate-from",
     metavar="PATH",
     help="With --simulate: first converge the simulated cluster on PATH (OLD), so that the "
@@ -705,10 +729,13 @@ def sync(
     dry_run: bool,
     prune: bool,
     force_conflicts: bool,
+    output: str,
     show_status: bool,
     parallel: int,
     wait_lock: bool,
     simulate: bool,
+    faults: tuple[str, ...],
+    faults_file: str | None,
     simulate_from: str | None,
     namespace: str | None,
     kubernetes_version: str | None,
@@ -741,6 +768,11 @@ def sync(
         )
     if simulate_from and not simulate:
         raise click.UsageError("--simulate-from needs --simulate")
+    if (faults or faults_file) and not simulate:
+        raise click.UsageError("--fault / --faults-file need --simulate")
+    rehearsed = _faults(faults, faults_file) if simulate else None
+    if output == "json" and (dry_run or show_status):
+        raise click.UsageError("-o json streams a sync's events: drop --dry-run / --status")
     from rbgc.diagnostics import DiagnosticError
     from rbgc.sync.run import SyncFailed, Where
     from rbgc.sync.run import sync as run_sync
@@ -764,7 +796,13 @@ def sync(
         text = run_sync(
             result.bundle,
             version=options.target.kubernetes_version,
-            where=Where(simulate=simulate, kubeconfig=kubeconfig, context=context, server=server),
+            where=Where(
+                simulate=simulate,
+                faults=rehearsed,
+                kubeconfig=kubeconfig,
+                context=context,
+                server=server,
+            ),
             timeout=timeout,
             dry_run=dry_run,
             prune=prune,
@@ -773,6 +811,7 @@ def sync(
             parallel=parallel,
             simulate_from=old.bundle if old else None,
             emit=_progress,
+            events=_event if output == "json" else None,
         )
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color)
@@ -781,11 +820,39 @@ def sync(
         if fmt == "text":
             sys.stderr.write(exc.aftermath() + "\n")
         raise SystemExit(exc.failure) from None
-    sys.stdout.write(text)
+    if output == "text":
+        sys.stdout.write(text)
+
+
+def _faults(pairs: tuple[str, ...], path: str | None) -> object:
+    """`--fault` / `--faults-file` as the simulator's Faults; a usage error when malformed."""
+    from rbgc.sync.simulator import faults_from
+
+    document = None
+    if path is not None:
+        import yaml
+
+        try:
+            with open(path, encoding="utf-8") as handle:
+                document = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--faults-file") from None
+    try:
+        return faults_from(pairs, document)
+    except ValueError as exc:
+        hint = "--faults-file" if path and not pairs else "--fault"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 def _progress(line: str) -> None:
     sys.stderr.write(f"rbgc sync: {line}\n")
+
+
+def _event(event: dict[str, object]) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(event, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 @main.command(short_help="Run as a KRM function (kpt, kustomize): ResourceList in, out.")

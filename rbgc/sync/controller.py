@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import Readiness, readiness
+from rbgc.k8s.conventions import LABEL_ROLE
 from rbgc.sync import ownership
 from rbgc.sync.applyset import NEVER_DELETED
 from rbgc.sync.cluster import Clock, Cluster, ConflictError, Ref
-from rbgc.sync.plan import SyncPlan, SyncStep, Target
+from rbgc.sync.plan import StepOp, SyncPlan, SyncStep, Target
 
 
 class SyncTimeout(Exception):
@@ -77,6 +79,7 @@ def execute(
     heartbeat: Callable[[], None] = lambda: None,
     on_step_done: Callable[[SyncStep], None] = lambda step: None,
     parallel: int = 16,
+    events: Callable[[Event], None] = lambda event: None,
 ) -> Outcome:
     """Run every step; raises `SyncTimeout` or `ClusterError`. The plan's phases run in
     order; in a phase, up to `parallel` lanes (groups) advance together: one thread, each
@@ -94,6 +97,7 @@ def execute(
         heartbeat=heartbeat,
         on_step_done=on_step_done,
         total=len(plan.steps),
+        events=events,
     )
     progress.total = len(plan.steps)
     by_number = {s.number: s for s in plan.steps}
@@ -113,6 +117,30 @@ def execute(
                 run.check_deadline(active[0])
                 clock.sleep(interval)
     return Outcome(steps=len(plan.steps), elapsed=clock.now() - start)
+
+
+Event = dict[str, Any]  # one line of `rbgc sync -o json`
+
+
+def step_event(kind: str, step: SyncStep) -> Event:
+    """`step-started` / `step-done`: the group, the role(s) it moves, the step."""
+    roles = sorted(
+        {
+            str(((b.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE))
+            for b in step.apply
+            if ((b.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE)
+        }
+    )
+    return {
+        "event": kind,
+        "group": step.group or None,
+        "role": roles[0] if len(roles) == 1 else None,
+        "roles": roles,
+        "step": step.number,
+        "op": str(step.op),
+        "wave": step.wave,
+        "summary": step.summary,
+    }
 
 
 @dataclass(slots=True)
@@ -144,6 +172,7 @@ class _Run:
     heartbeat: Callable[[], None]
     on_step_done: Callable[[SyncStep], None]
     total: int
+    events: Callable[[Event], None]
 
     def advance(self, lane: _Lane) -> bool:
         """Move `lane` as far as it goes without waiting; whether anything happened."""
@@ -155,6 +184,7 @@ class _Run:
                 self.progress.step, self.progress.summary = step.number, step.summary
                 self.progress.started.add(step.number)
                 self.emit(f"[{step.number}/{self.total}] {step.summary}")
+                self.events(step_event("step-started", step))
                 for ref in step.delete:
                     if ref.kind in NEVER_DELETED:  # the plan never lists one: data stays
                         continue
@@ -182,6 +212,9 @@ class _Run:
                     return moved
             self.on_step_done(step)
             self.progress.done.add(step.number)
+            self.events(step_event("step-done", step))
+            if step.op is StepOp.GATE:  # the group's wave is ready: the next one may start
+                self.events({"event": "wave-ready", "group": step.group, "wave": step.wave})
             lane.at, lane.phase, moved = lane.at + 1, "start", True
         return moved
 

@@ -89,12 +89,35 @@ class Where:
     """The cluster to sync with: a simulated one, or a kubeconfig / context / server."""
 
     simulate: bool = False
+    faults: Any = None  # simulator.Faults, for --simulate
     kubeconfig: str | None = None
     context: str | None = None
     server: str | None = None
 
 
 def sync(
+    new: Bundle, *, events: Callable[[controller.Event], None] | None = None, **options: Any
+) -> str:
+    """`_sync`, with its end as an event too (`converged` / `failed`) for `-o json`."""
+    sink = events or (lambda event: None)
+    try:
+        return _sync(new, events=sink, **options)
+    except SyncFailed as exc:
+        sink(
+            {
+                "event": "failed",
+                "code": exc.diagnostic.code,
+                "message": exc.diagnostic.message,
+                "exit": int(exc.failure),
+                "writes": exc.writes,
+                "applied": sorted(exc.progress.done),
+                "in_part": sorted(exc.progress.started - exc.progress.done),
+            }
+        )
+        raise
+
+
+def _sync(
     new: Bundle,
     *,
     version: Version,
@@ -108,6 +131,7 @@ def sync(
     simulate_from: Bundle | None = None,
     emit: Callable[[str], None] = lambda line: None,
     connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
+    events: Callable[[controller.Event], None] = lambda event: None,
 ) -> str:
     """Plan and (unless `dry_run`) carry out NEW under the groups' Leases; the text for
     stdout. Raises `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
@@ -116,6 +140,21 @@ def sync(
     lock: lease.Lock | None = None
     try:
         cluster, clock, interval, wall = connected or _connect(where, version, timeout)
+        if hasattr(cluster, "on_retry"):  # the real adapter says when it retries
+
+            def retried(request: Any, exc: ClusterError, attempt: int, delay: float) -> None:
+                events(
+                    {
+                        "event": "retry",
+                        "request": request.describe(),
+                        "code": exc.code,
+                        "reason": exc.reason,
+                        "attempt": attempt,
+                        "delay": round(delay, 3),
+                    }
+                )
+
+            cluster.on_retry = retried
         if simulate_from is not None:
             controller.execute(
                 cluster,
@@ -151,6 +190,7 @@ def sync(
             heartbeat=lock.renew,
             on_step_done=step_done,
             parallel=parallel,
+            events=events,
         )
         for group in plan.upgrades:  # converged: nothing to resume
             lock.record(group, None)
@@ -192,6 +232,15 @@ def sync(
             progress,
         ) from None
     except ConflictError as exc:
+        for field_path, manager in exc.conflicts:
+            events(
+                {
+                    "event": "conflict",
+                    "object": exc.subject,
+                    "field": field_path,
+                    "manager": manager,
+                }
+            )
         raise SyncFailed(
             error(
                 "RBG913",
@@ -235,6 +284,14 @@ def sync(
         if lock is not None:
             lock.release()
     simulated = " (simulated)" if where.simulate else ""
+    events(
+        {
+            "event": "converged",
+            "steps": outcome.steps,
+            "elapsed": outcome.elapsed,
+            "simulated": where.simulate,
+        }
+    )
     return f"converged: {outcome.steps} step(s) in {outcome.elapsed:g}s{simulated}\n"
 
 
@@ -355,7 +412,7 @@ def _connect(
     if where.simulate:
         from rbgc.sync.simulator import SimClock, Simulator
 
-        sim = Simulator(kubernetes_version=version)
+        sim = Simulator(kubernetes_version=version, faults=where.faults)
         return sim, SimClock(sim), 1.0, lambda: SIMULATED_EPOCH + sim.now
     from rbgc.sync import kube
 

@@ -51,6 +51,64 @@ class Faults:
     unserved: frozenset[str] = frozenset()  # kinds whose CRD is not installed
 
 
+FAULT_KEYS = ("never-ready", "crash-image", "fail-apply", "unserved")
+
+
+def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
+    """Faults from `--fault KEY=VALUE` flags and a faults file (YAML: `never_ready: [pod]`,
+    `crash_images: [image]`, `fail_apply: {object: status}`, `unserved: [kind]`).
+    Raises ValueError saying what is wrong."""
+    never: set[str] = set()
+    crash: set[str] = set()
+    unserved: set[str] = set()
+    fail: dict[str, ClusterError] = {}
+
+    def failing(name: str, code: Any) -> None:
+        try:
+            status = int(code)
+        except (TypeError, ValueError):
+            raise ValueError(f"fail-apply {name}: {code!s} is no HTTP status") from None
+        if not 400 <= status <= 599:
+            raise ValueError(f"fail-apply {name}: {status} is no error status (400-599)")
+        fail[name] = ClusterError(status, "InjectedFault", f"--fault fail-apply={name}:{status}")
+
+    if document is not None:
+        if not isinstance(document, Mapping):
+            raise ValueError("a faults file is a mapping: never_ready, crash_images, ...")
+        unknown = sorted(set(document) - {"never_ready", "crash_images", "fail_apply", "unserved"})
+        if unknown:
+            raise ValueError(f"unknown fault(s) {', '.join(map(str, unknown))}")
+        for key, into in (("never_ready", never), ("crash_images", crash), ("unserved", unserved)):
+            value = document.get(key) or []
+            if not isinstance(value, list):
+                raise ValueError(f"{key} is a list")
+            into.update(str(v) for v in value)
+        applied = document.get("fail_apply") or {}
+        if not isinstance(applied, Mapping):
+            raise ValueError("fail_apply maps an object name to an HTTP status")
+        for name, code in applied.items():
+            failing(str(name), code)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not value or key not in FAULT_KEYS:
+            raise ValueError(f"{pair}: expected one of {', '.join(FAULT_KEYS)} as KEY=VALUE")
+        if key == "never-ready":
+            never.add(value)
+        elif key == "crash-image":
+            crash.add(value)
+        elif key == "unserved":
+            unserved.add(value)
+        else:
+            name, _, code = value.partition(":")
+            failing(name, code or "500")
+    return Faults(
+        never_ready=frozenset(never),
+        crash_images=frozenset(crash),
+        fail_apply=fail,
+        unserved=frozenset(unserved),
+    )
+
+
 @dataclass(slots=True)
 class _Pod:
     ordinal: int
