@@ -211,18 +211,27 @@ class Lock:
             del self.held[ref]
             raise LeaseLost(group, holder) from None
 
-    def release(self) -> None:
-        """Give every held Lease up (empty holder), best effort: an expired Lease frees itself."""
+    def release(self, *, converged: bool = False) -> None:
+        """Give every held Lease up (empty holder). `converged`: drop the resume records in
+        the same write, and `LeaseLost` if a Lease is no longer ours (its resourceVersion
+        moved), so a sync reports success only if it held its groups to the end. Otherwise
+        best effort: an expired Lease frees itself."""
+        lost: LeaseLost | None = None
         for ref, body in list(self.held.items()):
-            freed = {
-                **body,
-                "spec": {**(body.get("spec") or {}), "holderIdentity": ""},
-            }
+            freed = copy.deepcopy(body)
+            freed["spec"]["holderIdentity"] = ""
+            if converged:
+                (freed["metadata"].get("annotations") or {}).pop(RECORD, None)
             try:
                 self.cluster.replace(freed)
-            except ClusterError:
-                pass
+            except ClusterError as exc:
+                if converged and exc.code in (404, 409) and lost is None:
+                    live = self.cluster.get(ref)
+                    holder = str(((live or {}).get("spec") or {}).get("holderIdentity") or "")
+                    lost = LeaseLost(_group(ref), holder)
             del self.held[ref]
+        if lost is not None:
+            raise lost
 
     def _body(self, ref: Ref, acquired: float, renewed: float, *, transitions: int) -> Object:
         return {

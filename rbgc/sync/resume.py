@@ -68,6 +68,9 @@ def new_digest(bodies: Iterable[Mapping[str, Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+EMPTY = digest([])  # OLD of a first install
+
+
 def encode(bodies: Iterable[Mapping[str, Any]]) -> str:
     return base64.b64encode(zlib.compress(_canonical(bodies), 9)).decode()
 

@@ -173,9 +173,12 @@ def _sync(
         held = lock
 
         def step_done(step: SyncStep) -> None:
-            # How far the upgrade got, for a rerun after a kill (resume.py).
+            # How far an upgrade got, for a rerun after a kill (resume.py); a first install
+            # (OLD empty) plans the same from what it finds, and is not recorded.
             if step.op is StepOp.ROLLOUT and step.group in plan.upgrades:
                 old, new_hash = plan.upgrades[step.group]
+                if old == resume.EMPTY:
+                    return
                 held.record(step.group, {"old": old, "new": new_hash, "done": step.rollout_step})
 
         outcome = controller.execute(
@@ -192,9 +195,8 @@ def _sync(
             parallel=parallel,
             events=events,
         )
-        for group in plan.upgrades:  # converged: nothing to resume
-            lock.record(group, None)
-        lock.renew(force=True)  # still ours at the end: no other sync moved the groups since
+        # Converged: nothing to resume; and the locks were ours to the end (else LeaseLost).
+        lock.release(converged=True)
     except (lease.LeaseHeld, lease.LeaseLost) as exc:
         raise SyncFailed(
             error(
