@@ -252,7 +252,8 @@ class KubeCluster:
             try:
                 listing = self.send(get_request(group_version_path(api_version))) or {}
             except ClusterError as exc:
-                if exc.not_found:
+                if exc.not_found:  # remembered: every group asks for LeaderWorkerSet
+                    self._discovered[api_version] = {}
                     raise KindNotServed(api_version, kind) from None
                 raise
             self._discovered[api_version] = {

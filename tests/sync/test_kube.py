@@ -116,6 +116,9 @@ def test_a_crd_that_is_not_installed_is_kind_not_served(emulator: tuple[Any, Kub
     assert "LeaderWorkerSet" in caught.value.message and "CRD" in caught.value.message
     # Discovery asked for the group/version; nothing was written.
     assert [w[:2] for w in _wire(emu)] == [("GET", "/apis/leaderworkerset.x-k8s.io/v1")]
+    with pytest.raises(KindNotServed):  # and is not asked again
+        cluster.list("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "llm", {})
+    assert len(_wire(emu)) == 1
 
 
 def test_an_installed_crd_is_found_by_discovery(emulator: tuple[Any, KubeCluster]) -> None:

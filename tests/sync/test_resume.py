@@ -179,3 +179,40 @@ def test_the_rerun_plan_skips_the_steps_recorded_done(inputs: tuple[str, str]) -
     assert f"note: llm/pd: resuming the upgrade after planner step {record['done']}" in "\n".join(
         f"note: {n}" for n in again.notes
     )
+
+
+def test_an_interrupted_upgrade_resumes_over_http(inputs: tuple[str, str]) -> None:
+    # The records round-trip through a real API surface: the parent's binaryData and the
+    # Lease's annotation, over HTTP against the emulator.
+    from tests.sync.emulator import serve
+
+    old, new = inputs
+    with serve() as (emu, url):
+        run_sync(compiled(old), version=V, where=Where(server=url), timeout=60)
+        lines: list[str] = []
+
+        def stop_at_the_third_planner_step(line: str) -> None:
+            lines.append(line)
+            if sum("llm/pd step" in x for x in lines) == 3:
+                raise KeyboardInterrupt  # Ctrl-C: the lock is released, the records stay
+
+        with pytest.raises(KeyboardInterrupt):
+            run_sync(
+                compiled(new),
+                version=V,
+                where=Where(server=url),
+                timeout=60,
+                emit=stop_at_the_third_planner_step,
+            )
+        parent = emu.get_object("v1/configmaps", "llm", "rbgc-applyset-pd")
+        assert parent is not None and resume.SNAPSHOT in parent["binaryData"]
+        record = emu.get_object("coordination.k8s.io/v1/leases", "llm", "rbgc-sync-pd")
+        assert record is not None
+        assert json.loads(record["metadata"]["annotations"][lease.RECORD])["done"] == 2
+        rest: list[str] = []
+        out = run_sync(
+            compiled(new), version=V, where=Where(server=url), timeout=60, emit=rest.append
+        )
+        assert out.startswith("converged:")
+        planner_steps = [x for x in rest if "llm/pd step" in x]
+        assert planner_steps and "llm/pd step 3:" in planner_steps[0]  # 1 and 2 were done
