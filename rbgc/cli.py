@@ -751,6 +751,10 @@ def sync(
     partition per step); each step waits until its workloads are ready, and a wave starts only
     when the previous one is ready. Progress goes to stderr, one line per step.
 
+    rbgc records what it applied as an ApplySet per group and deletes or prunes only that;
+    it never forces a field another manager owns (--force-conflicts does); one sync at a time
+    holds each group's Lease; an interrupted upgrade resumes at the step it reached.
+
     \b
     Examples:
       rbgc sync examples/pd-disaggregated.yaml --context prod

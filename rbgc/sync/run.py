@@ -162,6 +162,7 @@ def _sync(
                 clock=clock,
                 timeout=86400,
             )
+        started = clock.now()  # --timeout covers the whole sync: waiting for the lock too
         if not dry_run:  # the plan is made under the lock: it reads what no other sync moves
             lock = lease.Lock(cluster, now=wall)
             _acquire(lock, new, clock, timeout, interval, wait_lock)
@@ -185,7 +186,7 @@ def _sync(
             cluster,
             plan,
             clock=clock,
-            timeout=timeout,
+            timeout=max(timeout - (clock.now() - started), 0.0),
             interval=interval,
             emit=emit,
             progress=progress,

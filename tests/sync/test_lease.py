@@ -143,3 +143,12 @@ def test_two_concurrent_syncs_over_http_cannot_both_succeed() -> None:
         live = emu.get_object("apps/v1/statefulsets", "llm", PREFILL.name)
         assert live is not None
         assert live["spec"]["template"]["spec"]["containers"][0]["image"].endswith("v0.5.3")
+
+
+def test_the_time_waited_for_the_lock_counts_against_the_timeout() -> None:
+    sim = Simulator()
+    lease.Lock(sim, now=_wall(sim), holder="rbgc@gone/1/dead").acquire([("llm", "sglang-pd")])
+    with pytest.raises(SyncFailed) as caught:
+        _run(sim, PD, timeout=lease.DURATION + 2, wait_lock=True)  # 2 s left to converge
+    assert caught.value.diagnostic.code == "RBG912"
+    assert sim.now <= lease.DURATION + 4
