@@ -1,7 +1,7 @@
 """Cost of `rbgc sync` itself, on the simulator: the controller's own CPU time and API calls
 per pod, side by side with the plan's length.
 
-Run: .venv/bin/python benchmarks/sync.py   (a script, never a timed test)
+Run: .venv/bin/python -m benchmarks.sync   (a script, never a timed test)
 
 Two scenarios (issue 12's): the 100-role / 1,000-pod group of benchmarks/plan_diff.py upgraded
 (every image changes; OLD is converged first, not measured), and 500 one-role groups
