@@ -152,3 +152,15 @@ def test_the_time_waited_for_the_lock_counts_against_the_timeout() -> None:
         _run(sim, PD, timeout=lease.DURATION + 2, wait_lock=True)  # 2 s left to converge
     assert caught.value.diagnostic.code == "RBG912"
     assert sim.now <= lease.DURATION + 4
+
+
+def test_the_locks_of_several_groups_are_taken_all_or_none() -> None:
+    sim = Simulator()
+    lease.Lock(sim, now=_wall(sim), holder="rbgc@other/1/x").acquire([("llm", "b")])
+    mine = lease.Lock(sim, now=_wall(sim), holder="rbgc@me/2/y")
+    with pytest.raises(lease.LeaseHeld):
+        mine.acquire([("llm", "a"), ("llm", "b"), ("llm", "c")])
+    assert not mine.held
+    a = sim.get(lease.lease_ref("llm", "a"))
+    assert a is not None and a["spec"]["holderIdentity"] == ""  # taken, then given back
+    assert sim.get(lease.lease_ref("llm", "c")) is None  # never reached
