@@ -815,7 +815,7 @@ def sync(
             parallel=parallel,
             simulate_from=old.bundle if old else None,
             emit=_progress,
-            events=_event if output == "json" else None,
+            events=_event if output == "json" else lambda event: None,
         )
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color)

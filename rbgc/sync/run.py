@@ -72,6 +72,22 @@ class SyncFailed(Exception):
         )
 
 
+def _told(events: Callable[[controller.Event], None], failed: SyncFailed) -> SyncFailed:
+    """`failed`, once it is an event too (the last line of `-o json`)."""
+    events(
+        {
+            "event": "failed",
+            "code": failed.diagnostic.code,
+            "message": failed.diagnostic.message,
+            "exit": int(failed.failure),
+            "writes": failed.writes,
+            "applied": sorted(failed.progress.done),
+            "in_part": sorted(failed.progress.started - failed.progress.done),
+        }
+    )
+    return failed
+
+
 def _steps(numbers: set[int]) -> str:
     """`steps 1-5, 7`, `step 6`."""
     runs: list[list[int]] = []
@@ -96,28 +112,6 @@ class Where:
 
 
 def sync(
-    new: Bundle, *, events: Callable[[controller.Event], None] | None = None, **options: Any
-) -> str:
-    """`_sync`, with its end as an event too (`converged` / `failed`) for `-o json`."""
-    sink = events or (lambda event: None)
-    try:
-        return _sync(new, events=sink, **options)
-    except SyncFailed as exc:
-        sink(
-            {
-                "event": "failed",
-                "code": exc.diagnostic.code,
-                "message": exc.diagnostic.message,
-                "exit": int(exc.failure),
-                "writes": exc.writes,
-                "applied": sorted(exc.progress.done),
-                "in_part": sorted(exc.progress.started - exc.progress.done),
-            }
-        )
-        raise
-
-
-def _sync(
     new: Bundle,
     *,
     version: Version,
@@ -199,40 +193,49 @@ def _sync(
         # Converged: nothing to resume; and the locks were ours to the end (else LeaseLost).
         lock.release(converged=True)
     except (lease.LeaseHeld, lease.LeaseLost) as exc:
-        raise SyncFailed(
-            error(
-                "RBG915",
-                str(exc),
-                None,
-                help="wait for it with --wait-lock (bounded by --timeout); a lock whose sync "
-                "died expires by itself",
+        raise _told(
+            events,
+            SyncFailed(
+                error(
+                    "RBG915",
+                    str(exc),
+                    None,
+                    help="wait for it with --wait-lock (bounded by --timeout); a lock whose sync "
+                    "died expires by itself",
+                ),
+                Failure.CLUSTER,
+                progress,
             ),
-            Failure.CLUSTER,
-            progress,
         ) from None
     except ConfigError as exc:
-        raise SyncFailed(
-            error(
-                "RBG910",
-                f"no cluster to sync with: {exc}",
-                None,
-                help="pass --kubeconfig, --context or --server (or set KUBECONFIG); "
-                "--simulate previews the sync without a cluster",
+        raise _told(
+            events,
+            SyncFailed(
+                error(
+                    "RBG910",
+                    f"no cluster to sync with: {exc}",
+                    None,
+                    help="pass --kubeconfig, --context or --server (or set KUBECONFIG); "
+                    "--simulate previews the sync without a cluster",
+                ),
+                Failure.CLUSTER,
+                progress,
             ),
-            Failure.CLUSTER,
-            progress,
         ) from None
     except KindNotServed as exc:
-        raise SyncFailed(
-            error(
-                "RBG911",
-                exc.message,
-                None,
-                help="install its CRD and controller, or build "
-                "LeaderWorkerSet roles with --lws statefulsets",
+        raise _told(
+            events,
+            SyncFailed(
+                error(
+                    "RBG911",
+                    exc.message,
+                    None,
+                    help="install its CRD and controller, or build "
+                    "LeaderWorkerSet roles with --lws statefulsets",
+                ),
+                Failure.CLUSTER,
+                progress,
             ),
-            Failure.CLUSTER,
-            progress,
         ) from None
     except ConflictError as exc:
         for field_path, manager in exc.conflicts:
@@ -244,44 +247,53 @@ def _sync(
                     "manager": manager,
                 }
             )
-        raise SyncFailed(
-            error(
-                "RBG913",
-                f"field conflict: {exc.describe()}; rbgc did not take these fields over",
-                None,
-                help="another tool or a person changed them since rbgc applied: keep their "
-                "change by putting it in the input, or run again with --force-conflicts to "
-                "take ownership",
+        raise _told(
+            events,
+            SyncFailed(
+                error(
+                    "RBG913",
+                    f"field conflict: {exc.describe()}; rbgc did not take these fields over",
+                    None,
+                    help="another tool or a person changed them since rbgc applied: keep their "
+                    "change by putting it in the input, or run again with --force-conflicts to "
+                    "take ownership",
+                ),
+                Failure.CLUSTER,
+                progress,
             ),
-            Failure.CLUSTER,
-            progress,
         ) from None
     except DeadlineExceeded as exc:
-        raise SyncFailed(
-            error(
-                "RBG914",
-                f"the cluster did not answer in time: {exc.message}"
-                + (f" ({exc.attempts} attempt(s))" if exc.attempts > 1 else ""),
-                None,
-                help="check that the API server is reachable and healthy; raise --timeout "
-                "if it is only slow",
+        raise _told(
+            events,
+            SyncFailed(
+                error(
+                    "RBG914",
+                    f"the cluster did not answer in time: {exc.message}"
+                    + (f" ({exc.attempts} attempt(s))" if exc.attempts > 1 else ""),
+                    None,
+                    help="check that the API server is reachable and healthy; raise --timeout "
+                    "if it is only slow",
+                ),
+                Failure.TIMEOUT,
+                progress,
             ),
-            Failure.TIMEOUT,
-            progress,
         ) from None
     except ClusterError as exc:
-        raise SyncFailed(_cluster_error(exc), Failure.CLUSTER, progress) from None
+        raise _told(events, SyncFailed(_cluster_error(exc), Failure.CLUSTER, progress)) from None
     except controller.SyncTimeout as exc:
-        raise SyncFailed(
-            error(
-                "RBG912",
-                str(exc),
-                exc.target.span,
-                help="look at the role's pods "
-                "(kubectl describe pod); raise --timeout if they are only slow to start",
+        raise _told(
+            events,
+            SyncFailed(
+                error(
+                    "RBG912",
+                    str(exc),
+                    exc.target.span,
+                    help="look at the role's pods "
+                    "(kubectl describe pod); raise --timeout if they are only slow to start",
+                ),
+                Failure.TIMEOUT,
+                progress,
             ),
-            Failure.TIMEOUT,
-            progress,
         ) from None
     finally:
         if lock is not None:
