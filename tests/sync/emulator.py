@@ -377,10 +377,6 @@ def _ready_status(body: dict[str, Any], ready: bool) -> None:
     }
 
 
-# Kept for the tests written before the store: the plain apply-creates behaviour.
-ApplyingEmulator = ApiServer
-
-
 @contextmanager
 def serve(handler: kmock.KubernetesEmulator | None = None) -> Iterator[tuple[Any, str]]:
     """(the emulator, its URL), running until the block ends."""
