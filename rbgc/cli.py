@@ -804,10 +804,67 @@ def fit(
 )
 @click.option("--dry-run", is_flag=True, help="Print the steps to stdout; change nothing.")
 @click.option(
+    "--prune",
+    is_flag=True,
+    help="Also delete what rbgc applied that left the inputs: objects of a group, and groups "
+    "(their ApplySet in a namespace the inputs use). Never a PersistentVolumeClaim.",
+)
+@click.option(
+    "--force-conflicts",
+    is_flag=True,
+    help="Take over fields another field manager owns (server-side apply force); without it "
+    "such a field stops the sync (RBG913, exit 5) naming the field and the manager.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: stdout is a stream of events, one JSON object a line (step-started, "
+    "step-done, wave-ready, conflict, retry, converged, failed).",
+)
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Print where each group stands (its ApplySet, its lock, an unfinished upgrade and "
+    "the planner step it reached); change nothing.",
+)
+@click.option(
+    "--parallel",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    metavar="N",
+    help="Groups that progress at once (each group's waves and steps stay in order).",
+)
+@click.option(
+    "--wait-lock",
+    is_flag=True,
+    help="When another sync holds a group's lock (a Lease), wait for it (within --timeout) "
+    "instead of stopping (RBG915, exit 5).",
+)
+@click.option(
     "--simulate",
     is_flag=True,
     help="Run against an in-memory cluster that plays the workload controllers (simulated "
     "seconds; no cluster is contacted).",
+)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="With --simulate, rehearse a failure: never-ready=POD, crash-image=IMAGE, "
+    "fail-apply=OBJECT[:STATUS], unserved=KIND (repeatable).",
+)
+@click.option(
+    "--faults-file",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --simulate, faults from a YAML file: never_ready: [POD], crash_images: "
+    "[IMAGE], fail_apply: {OBJECT: STATUS}, unserved: [KIND].",
 )
 @click.option(
     "--simulate-from",
@@ -824,7 +881,15 @@ def sync(
     server: str | None,
     timeout: float,
     dry_run: bool,
+    prune: bool,
+    force_conflicts: bool,
+    output: str,
+    show_status: bool,
+    parallel: int,
+    wait_lock: bool,
     simulate: bool,
+    faults: tuple[str, ...],
+    faults_file: str | None,
     simulate_from: str | None,
     namespace: str | None,
     kubernetes_version: str | None,
@@ -840,6 +905,10 @@ def sync(
     partition per step); each step waits until its workloads are ready, and a wave starts only
     when the previous one is ready. Progress goes to stderr, one line per step.
 
+    rbgc records what it applied as an ApplySet per group and deletes or prunes only that;
+    it never forces a field another manager owns (--force-conflicts does); one sync at a time
+    holds each group's Lease; an interrupted upgrade resumes at the step it reached.
+
     \b
     Examples:
       rbgc sync examples/pd-disaggregated.yaml --context prod
@@ -848,7 +917,7 @@ def sync(
 
     \b
     Exit codes: 0 converged, 1 invalid input, 2 usage error, 3 internal error,
-    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911).
+    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911, RBG913, RBG915).
     """
     use_color = _color(color)
     if simulate and (kubeconfig or context or server):
@@ -857,6 +926,11 @@ def sync(
         )
     if simulate_from and not simulate:
         raise click.UsageError("--simulate-from needs --simulate")
+    if (faults or faults_file) and not simulate:
+        raise click.UsageError("--fault / --faults-file need --simulate")
+    rehearsed = _faults(faults, faults_file) if simulate else None
+    if output == "json" and (dry_run or show_status):
+        raise click.UsageError("-o json streams a sync's events: drop --dry-run / --status")
     from rbgc.diagnostics import DiagnosticError
     from rbgc.sync.run import SyncFailed, Where
     from rbgc.sync.run import sync as run_sync
@@ -870,14 +944,32 @@ def sync(
     )
     _report(result.warnings, fmt, use_color)
     try:
+        if show_status:
+            from rbgc.sync.run import status
+
+            where = Where(simulate=simulate, kubeconfig=kubeconfig, context=context, server=server)
+            version = options.target.kubernetes_version
+            sys.stdout.write(status(result.bundle, version=version, where=where, timeout=timeout))
+            return
         text = run_sync(
             result.bundle,
             version=options.target.kubernetes_version,
-            where=Where(simulate=simulate, kubeconfig=kubeconfig, context=context, server=server),
+            where=Where(
+                simulate=simulate,
+                faults=rehearsed,
+                kubeconfig=kubeconfig,
+                context=context,
+                server=server,
+            ),
             timeout=timeout,
             dry_run=dry_run,
+            prune=prune,
+            force_conflicts=force_conflicts,
+            wait_lock=wait_lock,
+            parallel=parallel,
             simulate_from=old.bundle if old else None,
             emit=_progress,
+            events=_event if output == "json" else lambda event: None,
         )
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color)
@@ -886,11 +978,39 @@ def sync(
         if fmt == "text":
             sys.stderr.write(exc.aftermath() + "\n")
         raise SystemExit(exc.failure) from None
-    sys.stdout.write(text)
+    if output == "text":
+        sys.stdout.write(text)
+
+
+def _faults(pairs: tuple[str, ...], path: str | None) -> object:
+    """`--fault` / `--faults-file` as the simulator's Faults; a usage error when malformed."""
+    from rbgc.sync.simulator import faults_from
+
+    document = None
+    if path is not None:
+        import yaml
+
+        try:
+            with open(path, encoding="utf-8") as handle:
+                document = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--faults-file") from None
+    try:
+        return faults_from(pairs, document)
+    except ValueError as exc:
+        hint = "--faults-file" if path and not pairs else "--fault"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 def _progress(line: str) -> None:
     sys.stderr.write(f"rbgc sync: {line}\n")
+
+
+def _event(event: dict[str, object]) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(event, sort_keys=True) + "\n")
+    sys.stdout.flush()
 
 
 @main.command(short_help="Run as a KRM function (kpt, kustomize): ResourceList in, out.")

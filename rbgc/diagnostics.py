@@ -509,6 +509,40 @@ CODES: dict[str, CodeDoc] = _doc(
         "raise `--timeout` when the pods are only slow to start.",
     ),
     CodeDoc(
+        "RBG913",
+        "field-conflict",
+        "`rbgc sync`: another field manager owns a field rbgc would change.",
+        "rbgc applies by server-side apply without force: a field another tool or a person "
+        "set since (kubectl edit, an emergency patch, an operator) is a conflict, reported "
+        "with the field and the manager that owns it, and not taken over (exit 5). A role "
+        "whose workload an HPA scales is applied without `replicas`, so the HPA never "
+        "conflicts.",
+        fix="Put the change into the input, or run with `--force-conflicts` to take the "
+        "fields over.",
+    ),
+    CodeDoc(
+        "RBG914",
+        "cluster-timeout",
+        "`rbgc sync`: the API server did not answer before `--timeout`.",
+        "Every request is bounded by what is left of `--timeout`; transient failures (no "
+        "answer, connection reset, 429, 5xx) are retried with exponential backoff and jitter, "
+        "honouring Retry-After, until the time runs out. A server that never answers ends the "
+        "sync within `--timeout` (exit 4).",
+        fix="Check that the API server is reachable and healthy, or raise `--timeout`.",
+    ),
+    CodeDoc(
+        "RBG915",
+        "sync-locked",
+        "`rbgc sync`: another sync holds a group's lock.",
+        "Each group has a coordination.k8s.io Lease `rbgc-sync-<group>`; a sync takes the "
+        "Leases of its groups before it reads the cluster, renews them while it runs and "
+        "releases them at the end. A Lease held by another sync and not expired stops this one "
+        "(or, with `--wait-lock`, makes it wait); a sync whose Lease was taken over (it was not "
+        "renewed in time) stops before its next write and does not report success (exit 5).",
+        fix="Let the other sync finish, or pass `--wait-lock`; a lock whose sync died expires "
+        "after its leaseDurationSeconds (60 s).",
+    ),
+    CodeDoc(
         "RBG901",
         "internal-error",
         "rbgc failed on input it should have handled.",

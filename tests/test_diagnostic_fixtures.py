@@ -50,6 +50,9 @@ NOT_FIXTURED = {
     "RBG910": "needs a cluster that refuses a request: tests/sync/test_cli.py (simulator)",
     "RBG911": "needs a cluster without a CRD: tests/sync/test_kube.py (kmock) asserts it",
     "RBG912": "needs pods that never get ready: tests/sync/test_cli.py (simulator)",
+    "RBG913": "needs another field manager in a cluster: tests/sync/test_conflicts.py (both)",
+    "RBG914": "needs a server that never answers: tests/sync/test_retries.py (loopback)",
+    "RBG915": "needs two syncs at once: tests/sync/test_lease.py (simulator and HTTP)",
 }
 
 _HEADLINE = re.compile(

@@ -4,7 +4,13 @@
     kube.py        the real adapter on the official `kubernetes` client (imported lazily)
     simulator.py   an in-memory cluster that plays the workload controllers, for previews/tests
     plan.py        bundle x live objects -> ordered `SyncStep`s (pure: no I/O)
-    controller.py  runs the steps against a `Cluster`: apply, wait for readiness, time out
+    applyset.py    KEP-3659 ApplySet keys: what rbgc owns, one ApplySet per group (pure)
+    ownership.py   reads a group's ApplySet and members; adds the ownership and prune steps,
+                   cuts the plan into one lane per group
+    resume.py      what an upgrade records so that a rerun resumes at its step (pure)
+    lease.py       one sync at a time per group: a coordination.k8s.io Lease
+    controller.py  runs the steps against a `Cluster`: lanes in parallel, apply, wait, time out
+    run.py         one call: connect, lock, plan, execute; typed failures -> exit codes
 
 Importing this package is cheap: the `kubernetes` client (~380 ms) is imported by kube.py only
 when a real cluster is reached.

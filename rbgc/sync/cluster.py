@@ -1,13 +1,14 @@
 """The cluster boundary: every read and write of `rbgc sync` goes through `Cluster`.
 
 Two implementations: `kube.KubeCluster` (the official client, server-side apply with field
-manager `rbgc`) and `simulator.Simulator` (an in-memory cluster that plays the workload
-controllers). Objects are plain dicts as Kubernetes serialises them; nothing here imports the
-client.
+manager `rbgc`, conflicts not forced unless asked) and `simulator.Simulator` (an in-memory
+cluster that plays the workload controllers and the field managers). Objects are plain dicts
+as Kubernetes serialises them; nothing here imports the client.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -53,10 +54,53 @@ class ClusterError(Exception):
         self.code = code
         self.reason = reason
         self.message = message
+        self.retry_after: float | None = None  # seconds the server asked to wait (Retry-After)
+        self.request = ""  # what was asked, as RBAC names it: `patch statefulsets.apps "x"`
+        self.attempts = 1  # how many times it was sent
 
     @property
     def not_found(self) -> bool:
         return self.code == 404
+
+
+class ConflictError(ClusterError):
+    """A server-side apply refused because other field managers own fields it would change:
+    `conflicts` lists (field, manager), e.g. (".spec.replicas", "kube-controller-manager")."""
+
+    def __init__(
+        self, message: str, conflicts: Sequence[tuple[str, str]], subject: str = ""
+    ) -> None:
+        super().__init__(409, "Conflict", message)
+        self.conflicts = tuple(conflicts)
+        self.subject = subject  # the object, once the controller knows which apply it was
+
+    def describe(self) -> str:
+        fields = "; ".join(f"{f} is owned by field manager {m!r}" for f, m in self.conflicts)
+        return f"{self.subject}: {fields}" if self.subject else fields
+
+
+class DeadlineExceeded(ClusterError):
+    """The --timeout ran out before the cluster answered (or while retrying)."""
+
+    def __init__(self, request: str, timeout: float, attempts: int) -> None:
+        super().__init__(0, "Timeout", f"no answer to {request} within --timeout {timeout:g}s")
+        self.request = request
+        self.attempts = attempts
+        self.timeout = timeout
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0))
 
 
 class ConfigError(Exception):
@@ -80,8 +124,18 @@ class KindNotServed(ClusterError):
 class Cluster(Protocol):
     """The narrow interface; implementations raise `ClusterError` for every failure."""
 
-    def apply(self, body: Mapping[str, Any]) -> Object:
-        """Server-side apply of `body` (field manager `rbgc`, conflicts forced); the object."""
+    def apply(self, body: Mapping[str, Any], *, force: bool = False) -> Object:
+        """Server-side apply of `body` (field manager `rbgc`); the object. A field another
+        manager owns with another value is `ConflictError` unless `force` takes it over."""
+        ...
+
+    def create(self, body: Mapping[str, Any]) -> Object:
+        """Create `body`; a 409 `AlreadyExists` `ClusterError` when it exists."""
+        ...
+
+    def replace(self, body: Mapping[str, Any]) -> Object:
+        """Update `body` whole (PUT), only if its `metadata.resourceVersion` is still the
+        object's: a 409 `Conflict` `ClusterError` otherwise (optimistic concurrency)."""
         ...
 
     def get(self, ref: Ref) -> Object | None:

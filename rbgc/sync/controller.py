@@ -8,30 +8,17 @@ a real cluster on the wall clock. Progress goes to `emit`, one line per step.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from rbgc.bundle import Bundle
-from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness, readiness
-from rbgc.k8s.conventions import LABEL_NAME
-from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
-from rbgc.sync.plan import SyncPlan, SyncStep, Target, group_kinds, sync_plan
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class WallClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+from rbgc.k8s.controllers import Readiness, readiness
+from rbgc.k8s.conventions import LABEL_ROLE
+from rbgc.sync import ownership
+from rbgc.sync.applyset import NEVER_DELETED
+from rbgc.sync.cluster import Clock, Cluster, ConflictError, Ref
+from rbgc.sync.plan import StepOp, SyncPlan, SyncStep, Target
 
 
 class SyncTimeout(Exception):
@@ -49,9 +36,14 @@ class SyncTimeout(Exception):
 
 @dataclass(slots=True)
 class Progress:
-    """What a running sync has written so far (read when it fails)."""
+    """How far a running sync got (read when it fails): writes, the step it is in."""
 
     writes: int = 0
+    step: int = 0  # the last step started
+    total: int = 0
+    summary: str = ""
+    started: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,23 +52,18 @@ class Outcome:
     elapsed: float
 
 
-def read_live(cluster: Cluster, bundle: Bundle) -> list[Object]:
-    """The live workloads of NEW's groups. Every kind the groups use is listed, so a missing
-    CRD is reported (`KindNotServed`) before anything is applied; a missing workload kind
-    (no LeaderWorkerSet CRD) only means no such workload exists yet."""
-    used = {(m.api_version, m.kind) for m in bundle.manifests}
-    live: list[Object] = []
-    for namespace, group, api_version, kind in group_kinds(bundle):
-        try:
-            live.extend(cluster.list(api_version, kind, namespace, {LABEL_NAME: group}))
-        except KindNotServed:
-            if kind not in WORKLOAD_KINDS or (api_version, kind) in used:
-                raise
-    return [o for o in live if o.get("kind") in WORKLOAD_KINDS]
-
-
-def prepare(cluster: Cluster, bundle: Bundle, kubernetes_version: tuple[int, int]) -> SyncPlan:
-    return sync_plan(bundle, read_live(cluster, bundle), kubernetes_version)
+def prepare(
+    cluster: Cluster,
+    bundle: Bundle,
+    kubernetes_version: tuple[int, int],
+    *,
+    prune: bool = False,
+    records: Mapping[str, Mapping[str, object]] | None = None,
+) -> SyncPlan:
+    """Read what the cluster holds of NEW's groups (ownership.py) and plan against it;
+    `records`: how far an unfinished upgrade got (the Leases' resume records)."""
+    live = ownership.read_live(cluster, bundle)
+    return ownership.owned_plan(bundle, live, kubernetes_version, prune=prune, records=records)
 
 
 def execute(
@@ -88,58 +75,157 @@ def execute(
     interval: float = 2.0,
     emit: Callable[[str], None] = lambda line: None,
     progress: Progress | None = None,
+    force: bool = False,
+    heartbeat: Callable[[], None] = lambda: None,
+    on_step_done: Callable[[SyncStep], None] = lambda step: None,
+    parallel: int = 16,
+    events: Callable[[Event], None] = lambda event: None,
 ) -> Outcome:
-    """Run every step; raises `SyncTimeout` or `ClusterError`."""
+    """Run every step; raises `SyncTimeout` or `ClusterError`. The plan's phases run in
+    order; in a phase, up to `parallel` lanes (groups) advance together: one thread, each
+    lane doing what it can (writes, a readiness check), a sleep only when none could."""
     progress = progress or Progress()
     start = clock.now()
-    deadline = start + timeout
-    total = len(plan.steps)
-    for step in plan.steps:
-        emit(f"[{step.number}/{total}] {step.summary}")
-        for ref in step.delete:
-            cluster.delete(ref)
-            progress.writes += 1
-        _wait_gone(cluster, step.delete, clock, deadline, timeout, interval)
-        for body in step.apply:
-            cluster.apply(body)
-            progress.writes += 1
-        _wait(cluster, step, clock, deadline, timeout, interval)
-    return Outcome(steps=total, elapsed=clock.now() - start)
+    run = _Run(
+        cluster=cluster,
+        clock=clock,
+        deadline=start + timeout,
+        timeout=timeout,
+        emit=emit,
+        progress=progress,
+        force=force,
+        heartbeat=heartbeat,
+        on_step_done=on_step_done,
+        total=len(plan.steps),
+        events=events,
+    )
+    progress.total = len(plan.steps)
+    by_number = {s.number: s for s in plan.steps}
+    phases = plan.phases or ((tuple(s.number for s in plan.steps),),)
+    for phase in phases:
+        waiting = [_Lane([by_number[n] for n in lane]) for lane in phase]
+        active: list[_Lane] = []
+        while waiting or active:
+            while waiting and len(active) < max(parallel, 1):
+                active.append(waiting.pop(0))
+            moved = False
+            for lane in list(active):
+                moved = run.advance(lane) or moved
+                if lane.finished:
+                    active.remove(lane)
+            if active and not moved:
+                run.check_deadline(active[0])
+                clock.sleep(interval)
+    return Outcome(steps=len(plan.steps), elapsed=clock.now() - start)
 
 
-def _wait_gone(
-    cluster: Cluster,
-    refs: Sequence[Ref],
-    clock: Clock,
-    deadline: float,
-    timeout: float,
-    interval: float,
-) -> None:
-    for ref in refs:
-        while cluster.get(ref) is not None:
-            if clock.now() >= deadline:
-                gone = Target(ref=ref, who=str(ref), span=None, replicas=0)
-                raise SyncTimeout(gone, None, timeout)
-            clock.sleep(interval)
+Event = dict[str, Any]  # one line of `rbgc sync -o json`
 
 
-def _wait(
-    cluster: Cluster,
-    step: SyncStep,
-    clock: Clock,
-    deadline: float,
-    timeout: float,
-    interval: float,
-) -> None:
-    pending = list(step.wait)
-    while pending:
-        states = {t: _state(cluster, t.ref) for t in pending}
-        pending = [t for t in pending if not t.done(states[t])]
-        if not pending:
+def step_event(kind: str, step: SyncStep) -> Event:
+    """`step-started` / `step-done`: the group, the role(s) it moves, the step."""
+    roles = sorted(
+        {
+            str(((b.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE))
+            for b in step.apply
+            if ((b.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE)
+        }
+    )
+    return {
+        "event": kind,
+        "group": step.group or None,
+        "role": roles[0] if len(roles) == 1 else None,
+        "roles": roles,
+        "step": step.number,
+        "op": str(step.op),
+        "wave": step.wave,
+        "summary": step.summary,
+    }
+
+
+@dataclass(slots=True)
+class _Lane:
+    """One group's steps, and where it stands: about to start a step, waiting for the
+    step's deletions to be gone, or waiting for its targets."""
+
+    steps: list[SyncStep]
+    at: int = 0
+    phase: str = "start"
+    gone: list[Ref] = field(default_factory=list)
+    pending: list[Target] = field(default_factory=list)
+    states: dict[Target, Readiness | None] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.at >= len(self.steps)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Run:
+    cluster: Cluster
+    clock: Clock
+    deadline: float
+    timeout: float
+    emit: Callable[[str], None]
+    progress: Progress
+    force: bool
+    heartbeat: Callable[[], None]
+    on_step_done: Callable[[SyncStep], None]
+    total: int
+    events: Callable[[Event], None]
+
+    def advance(self, lane: _Lane) -> bool:
+        """Move `lane` as far as it goes without waiting; whether anything happened."""
+        moved = False
+        while not lane.finished:
+            step = lane.steps[lane.at]
+            if lane.phase == "start":
+                self.heartbeat()  # the lock is renewed (or found lost) before every write
+                self.progress.step, self.progress.summary = step.number, step.summary
+                self.progress.started.add(step.number)
+                self.emit(f"[{step.number}/{self.total}] {step.summary}")
+                self.events(step_event("step-started", step))
+                for ref in step.delete:
+                    if ref.kind in NEVER_DELETED:  # the plan never lists one: data stays
+                        continue
+                    self.cluster.delete(ref)
+                    self.progress.writes += 1
+                lane.gone = [r for r in step.delete if r.kind not in NEVER_DELETED]
+                lane.phase, moved = "gone", True
+            if lane.phase == "gone":
+                lane.gone = [r for r in lane.gone if self.cluster.get(r) is not None]
+                if lane.gone:
+                    return moved
+                self.heartbeat()
+                for body in step.apply:
+                    try:
+                        self.cluster.apply(body, force=self.force)  # force: take fields over
+                    except ConflictError as exc:
+                        raise ConflictError(exc.message, exc.conflicts, str(Ref.of(body))) from None
+                    self.progress.writes += 1
+                lane.pending, lane.phase, moved = list(step.wait), "wait", True
+            if lane.pending:
+                self.heartbeat()
+                lane.states = {t: _state(self.cluster, t.ref) for t in lane.pending}
+                lane.pending = [t for t in lane.pending if not t.done(lane.states[t])]
+                if lane.pending:
+                    return moved
+            self.on_step_done(step)
+            self.progress.done.add(step.number)
+            self.events(step_event("step-done", step))
+            if step.op is StepOp.GATE:  # the group's wave is ready: the next one may start
+                self.events({"event": "wave-ready", "group": step.group, "wave": step.wave})
+            lane.at, lane.phase, moved = lane.at + 1, "start", True
+        return moved
+
+    def check_deadline(self, lane: _Lane) -> None:
+        if self.clock.now() < self.deadline:
             return
-        if clock.now() >= deadline:
-            raise SyncTimeout(pending[0], states[pending[0]], timeout)
-        clock.sleep(interval)
+        if lane.gone:
+            gone = Target(ref=lane.gone[0], who=str(lane.gone[0]), span=None, replicas=0)
+            raise SyncTimeout(gone, None, self.timeout)
+        first = lane.pending[0]
+        raise SyncTimeout(first, lane.states.get(first), self.timeout)
 
 
 def _state(cluster: Cluster, ref: Ref) -> Readiness | None:
@@ -158,6 +244,6 @@ def render_steps(plan: SyncPlan) -> str:
             lines.append(f"     apply  {Ref.of(body)}")
         for t in s.wait:
             lines.append(f"     wait   {t.ref}: {t.wanted()}")
-    for note in plan.rollout.notes:
+    for note in (*plan.rollout.notes, *plan.notes):
         lines.append(f"note: {note}")
     return "\n".join(lines) + "\n"

@@ -13,19 +13,25 @@ the cluster does not serve is `KindNotServed`, not a 404 from somewhere in the m
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+import random as _random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from rbgc.sync.cluster import (
     FIELD_MANAGER,
+    Clock,
     ClusterError,
     ConfigError,
+    ConflictError,
+    DeadlineExceeded,
     KindNotServed,
     Object,
     Ref,
+    WallClock,
 )
 
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends the dict as JSON
@@ -41,6 +47,8 @@ CORE: dict[tuple[str, str], tuple[str, bool]] = {
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("apps/v1", "Deployment"): ("deployments", True),
     ("batch/v1", "Job"): ("jobs", True),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
+    ("coordination.k8s.io/v1", "Lease"): ("leases", True),
 }
 
 
@@ -56,6 +64,24 @@ class Request:
     def url(self) -> str:
         return self.path + (f"?{urlencode(self.query)}" if self.query else "")
 
+    def describe(self) -> str:
+        """As RBAC names it: `patch statefulsets.apps "g-a" in namespace llm`."""
+        parts = self.path.strip("/").split("/")
+        group = "" if parts[0] == "api" else parts[1]
+        rest = parts[2:] if parts[0] == "api" else parts[3:]
+        namespace = ""
+        if len(rest) >= 2 and rest[0] == "namespaces" and len(rest) > 2:
+            namespace, rest = rest[1], rest[2:]
+        if not rest:
+            return f"{self.method.lower()} {self.path}"
+        resource = rest[0] + (f".{group}" if group else "")
+        name = rest[1] if len(rest) > 1 else ""
+        verb = {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
+            self.method, "get" if name else "list"
+        )
+        where = f" in namespace {namespace}" if namespace else ""
+        return f"{verb} {resource}{f' {name!r}' if name else ''}{where}".replace("'", '"')
+
 
 def group_version_path(api_version: str) -> str:
     return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
@@ -68,12 +94,26 @@ def object_path(api_version: str, plural: str, namespaced: bool, namespace: str,
     return f"{base}{where}/{plural}{tail}"
 
 
-def apply_request(path: str, body: Mapping[str, Any]) -> Request:
+def apply_request(path: str, body: Mapping[str, Any], *, force: bool = False) -> Request:
+    # Without force a field another manager owns is a 409 naming it (issue 12: force=true took
+    # over HPAs' replicas and humans' emergency patches silently).
+    query = (("fieldManager", FIELD_MANAGER),) + ((("force", "true"),) if force else ())
     return Request(
         method="PATCH",
         path=path,
-        query=(("fieldManager", FIELD_MANAGER), ("force", "true")),
+        query=query,
         headers={"Content-Type": APPLY_PATCH, "Accept": "application/json"},
+        body=dict(body),
+    )
+
+
+def write_request(method: str, path: str, body: Mapping[str, Any]) -> Request:
+    """POST (create, to the collection) or PUT (replace, to the object)."""
+    return Request(
+        method=method,
+        path=path,
+        query=(("fieldManager", FIELD_MANAGER),),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
         body=dict(body),
     )
 
@@ -106,6 +146,15 @@ def error_from(status: int, reason: str, text: str) -> ClusterError:
     except ValueError:
         payload = None
     if isinstance(payload, dict) and payload.get("kind") == "Status":
+        details = payload.get("details")
+        causes = details.get("causes") if isinstance(details, dict) else None
+        conflicts = [
+            (str(c.get("field", "")), _manager(str(c.get("message", ""))))
+            for c in causes or []
+            if isinstance(c, dict) and c.get("reason") == "FieldManagerConflict"
+        ]
+        if conflicts:
+            return ConflictError(str(payload.get("message") or text), conflicts)
         return ClusterError(
             int(payload.get("code") or status),
             str(payload.get("reason") or reason),
@@ -114,19 +163,52 @@ def error_from(status: int, reason: str, text: str) -> ClusterError:
     return ClusterError(status, reason or "Error", text.strip()[:500] or f"HTTP {status}")
 
 
+def _manager(message: str) -> str:
+    """The manager of a conflict cause: `conflict with "hpa-controller" using apps/v1`."""
+    _, quote_open, rest = message.partition('"')
+    return rest.partition('"')[0] if quote_open else message
+
+
 class KubeCluster:
     """`Cluster` over an injected `kubernetes.client.ApiClient` (its host, auth and TLS)."""
 
-    def __init__(self, api_client: Any, *, request_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        request_timeout: float = 30.0,
+        retry: Retry | None = None,
+        clock: Clock | None = None,
+        random: Callable[[], float] | None = None,
+        on_retry: Callable[[Request, ClusterError, int, float], None] | None = None,
+    ) -> None:
         self.api = api_client
         self.request_timeout = request_timeout
+        self.retry = retry or Retry()
+        self.clock: Clock = clock or WallClock()
+        self.random = random or _random.random
+        self.on_retry = on_retry or (lambda request, exc, attempt, delay: None)
         self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}
+
+    def bound(self, timeout: float) -> None:
+        """Bound every request from now on by `timeout` seconds in all (--timeout)."""
+        self.retry = dataclasses.replace(
+            self.retry, deadline=self.clock.now() + timeout, timeout=timeout
+        )
 
     # --- the Cluster protocol ---
 
-    def apply(self, body: Mapping[str, Any]) -> Object:
+    def apply(self, body: Mapping[str, Any], *, force: bool = False) -> Object:
         ref = Ref.of(body)
-        return dict(self.send(apply_request(self._path(ref), body)) or {})
+        return dict(self.send(apply_request(self._path(ref), body, force=force)) or {})
+
+    def create(self, body: Mapping[str, Any]) -> Object:
+        ref = Ref.of(body)
+        collection = self._path(Ref(ref.api_version, ref.kind, ref.namespace, ""))
+        return dict(self.send(write_request("POST", collection, body)) or {})
+
+    def replace(self, body: Mapping[str, Any]) -> Object:
+        return dict(self.send(write_request("PUT", self._path(Ref.of(body)), body)) or {})
 
     def get(self, ref: Ref) -> Object | None:
         try:
@@ -170,7 +252,8 @@ class KubeCluster:
             try:
                 listing = self.send(get_request(group_version_path(api_version))) or {}
             except ClusterError as exc:
-                if exc.not_found:
+                if exc.not_found:  # remembered: every group asks for LeaderWorkerSet
+                    self._discovered[api_version] = {}
                     raise KindNotServed(api_version, kind) from None
                 raise
             self._discovered[api_version] = {
@@ -186,7 +269,30 @@ class KubeCluster:
     # --- the sender ---
 
     def send(self, request: Request) -> Any:
-        """Send one request; the decoded JSON answer, or `ClusterError`."""
+        """Send one request, retrying transient failures (`Retry`); the decoded JSON answer,
+        or `ClusterError` (`DeadlineExceeded` when the time ran out)."""
+        attempt = 0
+        while True:
+            remaining = self.retry.remaining(self.clock)
+            if remaining <= 0:
+                raise DeadlineExceeded(request.describe(), self.retry.timeout, attempt)
+            try:
+                return self._send_once(request, min(self.request_timeout, remaining))
+            except ClusterError as exc:
+                attempt += 1
+                if exc.code == 0 and self.retry.remaining(self.clock) <= 0:  # it took the rest
+                    raise DeadlineExceeded(
+                        request.describe(), self.retry.timeout, attempt
+                    ) from None
+                if not self.retry.transient(request, exc) or attempt >= self.retry.attempts:
+                    raise _described(exc, request, attempt) from None
+                delay = self.retry.delay(attempt, exc.retry_after, self.random)
+                if delay >= self.retry.remaining(self.clock):
+                    raise _described(exc, request, attempt) from None
+                self.on_retry(request, exc, attempt, delay)
+                self.clock.sleep(delay)
+
+    def _send_once(self, request: Request, timeout: float) -> Any:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
@@ -200,17 +306,67 @@ class KubeCluster:
                 url,
                 header_params={**self.api.default_headers, **headers},
                 body=request.body,
-                _request_timeout=self.request_timeout,
+                _request_timeout=timeout,
             )
             response.read()
         except ApiException as exc:
-            raise error_from(int(exc.status or 0), str(exc.reason or ""), exc.body or "") from None
+            failed = error_from(int(exc.status or 0), str(exc.reason or ""), exc.body or "")
+            failed.retry_after = _retry_after(exc.headers)
+            raise failed from None
         except urllib3.exceptions.HTTPError as exc:
             raise ClusterError(0, "Unreachable", f"{url}: {exc}") from None
         text = response.data.decode("utf-8") if response.data else ""
         if not 200 <= response.status <= 299:
-            raise error_from(response.status, str(response.reason or ""), text)
+            failed = error_from(response.status, str(response.reason or ""), text)
+            failed.retry_after = _retry_after(response.getheaders())
+            raise failed
         return json.loads(text) if text else None
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Retry-After in seconds (the API server sends seconds, never an HTTP date)."""
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return max(float(value), 0.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _described(exc: ClusterError, request: Request, attempts: int) -> ClusterError:
+    """`exc` naming the request it answered (a 403 names the verb and resource RBAC misses)."""
+    exc.request = request.describe()
+    exc.attempts = attempts
+    return exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retry:
+    """When and how long to retry. Transient: no answer (connection refused or reset, a
+    timeout), 429, 5xx, and a 409 to an apply that names no field conflict (the object changed
+    under it). Permanent, reported at once: 403, 404, 422, field conflicts, a create's
+    AlreadyExists, a replace's stale resourceVersion (the caller re-reads). Delays grow
+    exponentially with equal jitter, at least Retry-After, and never past the deadline."""
+
+    deadline: float | None = None  # on the cluster's clock; None: no overall bound
+    timeout: float = 0.0  # the --timeout the deadline came from, for messages
+    attempts: int = 10
+    base: float = 0.5
+    cap: float = 30.0
+
+    def remaining(self, clock: Clock) -> float:
+        return float("inf") if self.deadline is None else self.deadline - clock.now()
+
+    def transient(self, request: Request, exc: ClusterError) -> bool:
+        if isinstance(exc, (ConflictError, DeadlineExceeded)):
+            return False
+        if exc.code == 409:
+            return request.method == "PATCH"
+        return exc.code in (0, 429) or 500 <= exc.code <= 599
+
+    def delay(self, attempt: int, retry_after: float | None, random: Callable[[], float]) -> float:
+        step = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        jittered = step / 2 + random() * step / 2
+        return max(jittered, retry_after or 0.0)
 
 
 def connect(
@@ -239,4 +395,7 @@ def connect(
                 ) from None
     if server:
         configuration.host = server
+    # rbgc retries (Retry, bounded by --timeout); urllib3's own retries would multiply every
+    # timeout by four (issue 12: a hung server with --timeout 5 took 120 s).
+    configuration.retries = False
     return KubeCluster(client.ApiClient(configuration), request_timeout=timeout)

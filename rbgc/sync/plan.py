@@ -29,7 +29,7 @@ import enum
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.bundle import Bundle, WorkloadFacts, facts_of
@@ -59,11 +59,20 @@ class Target:
     replicas: int
     updated: int = 0
     settle: bool = False
+    autoscaled: bool = False  # an HPA owns spec.replicas: wait for what it asks
 
     def done(self, state: Readiness | None) -> bool:
-        return state is not None and state.reaches(self.replicas, self.updated, settle=self.settle)
+        if state is None:
+            return False
+        if self.autoscaled:  # the partition still holds back replicas - updated pods
+            held = self.replicas - self.updated
+            want = state.replicas
+            return state.reaches(want, max(want - held, 0), settle=self.settle)
+        return state.reaches(self.replicas, self.updated, settle=self.settle)
 
     def wanted(self) -> str:
+        if self.autoscaled:
+            return "every replica the HPA asks for ready"
         return f"{self.replicas} ready, {self.updated} updated"
 
 
@@ -72,6 +81,8 @@ class StepOp(enum.StrEnum):
     ROLLOUT = "rollout"  # one planner step: workloads with its replicas and partition
     GATE = "gate"  # a wave's workloads as compiled, then wait until they are ready
     DELETE = "delete"  # workloads of removed roles, after the last wave
+    OWN = "own"  # the groups' ApplySet parents (ownership.py)
+    PRUNE = "prune"  # members that left the inputs (ownership.py, --prune)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,12 +94,19 @@ class SyncStep:
     delete: tuple[Ref, ...] = ()
     apply: tuple[Object, ...] = ()
     wait: tuple[Target, ...] = ()
+    group: str = ""  # ROLLOUT: the group ("namespace/name") and the planner's step number,
+    rollout_step: int = 0  # which a resumed sync skips once recorded done
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncPlan:
     steps: tuple[SyncStep, ...]
     rollout: Plan
+    notes: tuple[str, ...] = ()
+    upgrades: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # group: (OLD, NEW)
+    # Step numbers: phases run in order; a phase's lanes (one per group) run concurrently.
+    # Empty: every step in order.
+    phases: tuple[tuple[tuple[int, ...], ...], ...] = ()
 
 
 def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:
@@ -223,7 +241,16 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
             )
         for s in (s for s in moves if s.wave == wave):
             delete, apply, wait = _rollout(s, by_unit, removed)
-            add(wave, StepOp.ROLLOUT, _describe(s, wave), delete=delete, apply=apply, wait=wait)
+            add(
+                wave,
+                StepOp.ROLLOUT,
+                _describe(s, wave),
+                delete=delete,
+                apply=apply,
+                wait=wait,
+                group=s.group,
+                rollout_step=s.number,
+            )
         workloads = [m for m in here if m.identity() in unit_of]
         if workloads:
             targets = tuple(
@@ -246,7 +273,13 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
             )
     for s in deletes:
         refs = tuple(_ref(removed[(s.group, a.role)]) for a in s.actions)
-        add(s.wave, StepOp.DELETE, f"{s.group}: delete removed role(s) " + _roles(s), delete=refs)
+        add(
+            s.wave,
+            StepOp.DELETE,
+            f"{s.group}: delete removed role(s) " + _roles(s),
+            delete=refs,
+            group=s.group,
+        )
     return tuple(steps)
 
 

@@ -12,6 +12,11 @@ otherwise. What the controllers honour, as Kubernetes does (ecosystem.md §E.4):
 - LeaderWorkerSet: a replica is a group of `size` pods, updated like a StatefulSet (partition
   in `rolloutStrategy.rollingUpdateConfiguration`).
 
+Field managers as server-side apply keeps them (leaf fields; lists atomic): an apply that would
+change a field another manager owns is a `ConflictError` naming field and manager unless
+forced; `apply(..., manager=...)` plays other tools (kubectl, an HPA). `create` / `replace`
+honour `resourceVersion` as the API server does (a Lease is taken with them).
+
 Faults: pods that never become ready (by name), images that crash-loop, applies that fail,
 kinds the cluster does not serve (a CRD that is not installed). `writes` records every apply
 and delete, `ready_log` every workload's ready count after every tick.
@@ -20,13 +25,22 @@ and delete, `ready_log` every workload's ready count after every tick.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.bundle import template_hash
 from rbgc.k8s import controllers
-from rbgc.sync.cluster import ClusterError, KindNotServed, Object, Ref
+from rbgc.sync.cluster import (
+    FIELD_MANAGER,
+    ClusterError,
+    ConflictError,
+    KindNotServed,
+    Object,
+    Ref,
+)
+
+FieldPath = tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +49,64 @@ class Faults:
     crash_images: frozenset[str] = frozenset()  # pods running one of these never get ready
     fail_apply: Mapping[str, ClusterError] = field(default_factory=dict)  # object name -> error
     unserved: frozenset[str] = frozenset()  # kinds whose CRD is not installed
+
+
+FAULT_KEYS = ("never-ready", "crash-image", "fail-apply", "unserved")
+
+
+def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
+    """Faults from `--fault KEY=VALUE` flags and a faults file (YAML: `never_ready: [pod]`,
+    `crash_images: [image]`, `fail_apply: {object: status}`, `unserved: [kind]`).
+    Raises ValueError saying what is wrong."""
+    never: set[str] = set()
+    crash: set[str] = set()
+    unserved: set[str] = set()
+    fail: dict[str, ClusterError] = {}
+
+    def failing(name: str, code: Any) -> None:
+        try:
+            status = int(code)
+        except (TypeError, ValueError):
+            raise ValueError(f"fail-apply {name}: {code!s} is no HTTP status") from None
+        if not 400 <= status <= 599:
+            raise ValueError(f"fail-apply {name}: {status} is no error status (400-599)")
+        fail[name] = ClusterError(status, "InjectedFault", f"--fault fail-apply={name}:{status}")
+
+    if document is not None:
+        if not isinstance(document, Mapping):
+            raise ValueError("a faults file is a mapping: never_ready, crash_images, ...")
+        unknown = sorted(set(document) - {"never_ready", "crash_images", "fail_apply", "unserved"})
+        if unknown:
+            raise ValueError(f"unknown fault(s) {', '.join(map(str, unknown))}")
+        for key, into in (("never_ready", never), ("crash_images", crash), ("unserved", unserved)):
+            value = document.get(key) or []
+            if not isinstance(value, list):
+                raise ValueError(f"{key} is a list")
+            into.update(str(v) for v in value)
+        applied = document.get("fail_apply") or {}
+        if not isinstance(applied, Mapping):
+            raise ValueError("fail_apply maps an object name to an HTTP status")
+        for name, code in applied.items():
+            failing(str(name), code)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not value or key not in FAULT_KEYS:
+            raise ValueError(f"{pair}: expected one of {', '.join(FAULT_KEYS)} as KEY=VALUE")
+        if key == "never-ready":
+            never.add(value)
+        elif key == "crash-image":
+            crash.add(value)
+        elif key == "unserved":
+            unserved.add(value)
+        else:
+            name, _, code = value.partition(":")
+            failing(name, code or "500")
+    return Faults(
+        never_ready=frozenset(never),
+        crash_images=frozenset(crash),
+        fail_apply=fail,
+        unserved=frozenset(unserved),
+    )
 
 
 @dataclass(slots=True)
@@ -53,6 +125,11 @@ class _Workload:
     pods: list[_Pod] = field(default_factory=list)
     current: str = ""  # StatefulSet/LWS currentRevision: what pods below the partition run
     serial: int = 0  # Deployment pod names
+    owners: dict[str, set[FieldPath]] = field(default_factory=dict)  # field manager -> fields
+
+
+class Killed(BaseException):
+    """The sync process died (kill -9) just before a write: nothing catches it."""
 
 
 class SimClock:
@@ -83,23 +160,94 @@ class Simulator:
         self.now = 0
         self.objects: dict[tuple[str, str, str], _Workload] = {}
         self.writes: list[tuple[str, Ref]] = []
+        self.sent: list[Object] = []  # every apply's body, as sent
         self.ready_log: dict[str, list[int]] = {}  # "Kind/ns/name" -> ready count per tick
         self.terminated = 0  # pods stopped, by any controller or delete (LWS: group * size)
+        self.version_counter = 0  # resourceVersion
+        self.kill_after: int | None = None  # die (`Killed`) before write number kill_after + 1
+        self.observers: list[Callable[[], None]] = []  # called after every tick
 
     # --- the Cluster protocol ---
 
-    def apply(self, body: Mapping[str, Any]) -> Object:
+    def apply(
+        self, body: Mapping[str, Any], *, force: bool = False, manager: str = FIELD_MANAGER
+    ) -> Object:
         ref = Ref.of(body)
         self._served(ref.api_version, ref.kind)
         failure = self.faults.fail_apply.get(ref.name)
         if failure is not None:
             raise failure
-        self.writes.append(("apply", ref))
-        applied = copy.deepcopy(dict(body))
+        self.sent.append(copy.deepcopy(dict(body)))
+        key = (ref.kind, ref.namespace, ref.name)
+        found = self.objects.get(key)
+        sent = _leaves(body)
+        mine = {p for p in sent if p[0] != "status" and p[:2] not in _SERVER_FIELDS}
+        owners = copy.deepcopy(found.owners) if found is not None else {}
+        live = found.body if found is not None else {}
+        changed = {p for p in mine if _at(live, p) != sent[p]}
+        conflicts = [
+            ("." + ".".join(p), other)
+            for other, paths in sorted(owners.items())
+            if other != manager
+            for p in sorted(paths & changed)
+        ]
+        if conflicts and not force and found is not None:
+            listed = ", ".join(f"{f} (manager {m!r})" for f, m in conflicts)
+            message = f"Apply failed with {len(conflicts)} conflict(s): {listed}"
+            raise ConflictError(message, conflicts)
+        self._write("apply", ref)
+        merged = copy.deepcopy(live)
+        for p in owners.get(manager, set()) - mine:  # fields this manager stopped sending
+            if not any(p in paths for other, paths in owners.items() if other != manager):
+                _drop(merged, p)
+        for p in mine:
+            _put(merged, p, sent[p])
+        for other, paths in owners.items():
+            if other != manager:
+                paths -= changed
+        owners[manager] = mine
+        return self._store(key, found, merged, owners)
+
+    def create(self, body: Mapping[str, Any]) -> Object:
+        ref = Ref.of(body)
+        self._served(ref.api_version, ref.kind)
+        key = (ref.kind, ref.namespace, ref.name)
+        if key in self.objects:
+            raise ClusterError(409, "AlreadyExists", f"{ref} already exists")
+        self._write("create", ref)
+        owned = {p for p in _leaves(body) if p[0] != "status"}
+        return self._store(key, None, copy.deepcopy(dict(body)), {FIELD_MANAGER: owned})
+
+    def replace(self, body: Mapping[str, Any]) -> Object:
+        ref = Ref.of(body)
+        self._served(ref.api_version, ref.kind)
         key = (ref.kind, ref.namespace, ref.name)
         found = self.objects.get(key)
         if found is None:
-            applied.setdefault("metadata", {})["generation"] = 1
+            raise ClusterError(404, "NotFound", f"{ref} not found")
+        want = (body.get("metadata") or {}).get("resourceVersion")
+        if want is not None and want != found.body["metadata"].get("resourceVersion"):
+            raise ClusterError(409, "Conflict", f"{ref} has been modified; try again")
+        self._write("replace", ref)
+        return self._store(key, found, copy.deepcopy(dict(body)), found.owners)
+
+    def _write(self, verb: str, ref: Ref) -> None:
+        if self.kill_after is not None and len(self.writes) >= self.kill_after:
+            raise Killed(f"killed before {verb} {ref}")
+        self.writes.append((verb, ref))
+
+    def _store(
+        self,
+        key: tuple[str, str, str],
+        found: _Workload | None,
+        applied: Object,
+        owners: dict[str, set[FieldPath]],
+    ) -> Object:
+        self.version_counter += 1
+        meta = applied.setdefault("metadata", {})
+        meta["resourceVersion"] = str(self.version_counter)
+        if found is None:
+            meta["generation"] = 1
             found = self.objects[key] = _Workload(body=applied)
             found.current = _revision(applied)
         else:
@@ -107,11 +255,13 @@ class Simulator:
             generation = int(old["metadata"].get("generation", 1))
             if old.get("spec") != applied.get("spec"):
                 generation += 1
-            applied.setdefault("metadata", {})["generation"] = generation
+            meta["generation"] = generation
             if "status" in old:
                 applied["status"] = old["status"]
             found.body = applied
-        self._status(found)
+        found.owners = {m: paths for m, paths in owners.items() if paths}
+        if controllers.shape_of(found.body) is not None:
+            self._status(found)
         return copy.deepcopy(found.body)
 
     def get(self, ref: Ref) -> Object | None:
@@ -132,7 +282,7 @@ class Simulator:
 
     def delete(self, ref: Ref) -> None:
         self._served(ref.api_version, ref.kind)
-        self.writes.append(("delete", ref))
+        self._write("delete", ref)
         gone = self.objects.pop((ref.kind, ref.namespace, ref.name), None)
         if gone is not None:
             self._stop(gone, len(gone.pods))
@@ -162,6 +312,8 @@ class Simulator:
                 self._status(w)
                 ready = int(w.body["status"]["readyReplicas"])
                 self.ready_log.setdefault("/".join(key), []).append(ready)
+        for observe in self.observers:
+            observe()
 
     def pods(self, kind: str, namespace: str, name: str) -> Sequence[tuple[str, str, bool]]:
         """(pod name, revision, ready) of a workload, for tests and previews."""
@@ -248,6 +400,53 @@ class Simulator:
         }
         if w.body.get("kind") == "LeaderWorkerSet":
             del w.body["status"]["observedGeneration"]
+
+
+_SERVER_FIELDS = {("metadata", k) for k in ("generation", "resourceVersion", "uid")}
+
+
+def _leaves(node: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:
+    """Leaf fields of an object (lists are atomic, as for most fields of these kinds)."""
+    if isinstance(node, Mapping) and node:
+        out: dict[FieldPath, Any] = {}
+        for key, value in node.items():
+            out.update(_leaves(value, (*prefix, str(key))))
+        return out
+    return {prefix: node} if prefix else {}
+
+
+_ABSENT = object()
+
+
+def _at(node: Any, path: FieldPath) -> Any:
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return _ABSENT
+        node = node[key]
+    return node
+
+
+def _put(node: dict[str, Any], path: FieldPath, value: Any) -> None:
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[path[-1]] = copy.deepcopy(value)
+
+
+def _drop(node: dict[str, Any], path: FieldPath) -> None:
+    chain = []
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            return
+        chain.append((node, key))
+        node = child
+    node.pop(path[-1], None)
+    for parent, key in reversed(chain):  # maps only this manager filled go with it
+        if parent[key] == {}:
+            del parent[key]
 
 
 def _templates(body: Mapping[str, Any]) -> list[Any]:

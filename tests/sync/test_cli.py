@@ -24,9 +24,13 @@ def _run(*args: str) -> tuple[int, str, str]:
 def test_simulate_converges_and_reports_each_step_on_stderr() -> None:
     code, out, err = _run("--simulate", PD)
     assert code == 0, err
-    assert out.startswith("converged: 6 step(s) in ") and out.endswith("(simulated)\n")
+    assert out.startswith("converged: 9 step(s) in ") and out.endswith("(simulated)\n")
     lines = [x for x in err.splitlines() if x.startswith("rbgc sync: [")]
-    assert len(lines) == 6 and lines[-1].startswith("rbgc sync: [6/6] wave 1")
+    # The ApplySet parent first and last (ownership); the pass-through Service before the
+    # group; the group's 6 steps of its waves between.
+    assert len(lines) == 9 and lines[-2].startswith("rbgc sync: [8/9] wave 1: llm/sglang-pd")
+    assert lines[1] == "rbgc sync: [2/9] wave 0: apply 1 object(s): Service"
+    assert "record ownership" in lines[0] and "record ownership" in lines[-1]
 
 
 def test_simulate_from_previews_an_upgrade() -> None:
@@ -38,7 +42,9 @@ def test_simulate_from_previews_an_upgrade() -> None:
 def test_dry_run_prints_steps_and_nothing_converges() -> None:
     code, out, err = _run("--simulate", "--dry-run", PD)
     assert code == 0, err
-    assert out.startswith("1. wave 0: apply 5 object(s)")
+    assert out.startswith("1. record ownership: ApplySet of 1 group\n")
+    assert "2. wave 0: apply 1 object(s): Service\n" in out
+    assert "3. wave 0: llm/sglang-pd: apply 4 object(s)" in out
     assert "converged" not in out and "rbgc sync: [" not in err
 
 
@@ -58,7 +64,7 @@ def test_usage_errors_exit_2() -> None:
 
 
 def test_unreachable_cluster_exits_5_with_rbg910(tmp_path: Path) -> None:
-    code, out, err = _run("--server", "http://127.0.0.1:9", "--timeout", "5", PD)
+    code, out, err = _run("--server", "http://127.0.0.1:9", "--timeout", "1", PD)
     assert code == 5 and out == ""
     assert "error[RBG910]" in err and "Unreachable" in err
     assert "stopped before changing anything" in err
@@ -113,3 +119,10 @@ def test_a_pass_through_workload_with_a_malformed_spec_does_not_crash_sync(
     code, out, err = _run("--simulate", str(path))
     assert code == 0, err
     assert out.startswith("converged:")
+
+
+def test_status_shows_each_group_and_changes_nothing() -> None:
+    code, out, err = _run("--simulate", "--status", PD)
+    assert code == 0, err
+    assert out.splitlines()[0] == "llm/sglang-pd: ApplySet not recorded yet; lock free"
+    assert "upgrade to do: OLD " in out and "planner step 0 of " in out

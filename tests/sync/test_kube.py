@@ -60,11 +60,13 @@ def test_apply_is_server_side_apply_with_field_manager_rbgc(
     cluster.apply(STS)
     method, path, params, content_type = _wire(emu)[-1]
     assert (method, path) == ("PATCH", "/apis/apps/v1/namespaces/llm/statefulsets/g-a")
-    assert params == {"fieldManager": "rbgc", "force": "true"}
+    assert params == {"fieldManager": "rbgc"}  # conflicts are not forced unless asked
     assert content_type == "application/apply-patch+yaml"
     sent = list(emu)[-1]
     assert json.loads(sent.body) == STS  # the plain dict, untouched by client models
-    assert cluster.get(Ref.of(STS)) == {**STS}  # kmock stores it as sent
+    stored = cluster.get(Ref.of(STS))
+    assert stored is not None and stored["spec"] == STS["spec"]
+    assert [m["manager"] for m in stored["metadata"]["managedFields"]] == ["rbgc"]
 
 
 def test_get_list_delete_paths_and_absent_objects(emulator: tuple[Any, KubeCluster]) -> None:
@@ -114,6 +116,9 @@ def test_a_crd_that_is_not_installed_is_kind_not_served(emulator: tuple[Any, Kub
     assert "LeaderWorkerSet" in caught.value.message and "CRD" in caught.value.message
     # Discovery asked for the group/version; nothing was written.
     assert [w[:2] for w in _wire(emu)] == [("GET", "/apis/leaderworkerset.x-k8s.io/v1")]
+    with pytest.raises(KindNotServed):  # and is not asked again
+        cluster.list("leaderworkerset.x-k8s.io/v1", "LeaderWorkerSet", "llm", {})
+    assert len(_wire(emu)) == 1
 
 
 def test_an_installed_crd_is_found_by_discovery(emulator: tuple[Any, KubeCluster]) -> None:
@@ -149,9 +154,11 @@ def test_an_unreachable_server_is_cluster_error() -> None:
     with serve() as (_, url):
         pass  # the server is gone now: its port refuses connections
     cluster = connect(kubeconfig=None, context=None, server=url, timeout=2)
+    cluster.bound(1)  # retried (a refused connection is transient) within one second
     with pytest.raises(ClusterError) as caught:
         cluster.get(Ref.of(STS))
     assert (caught.value.code, caught.value.reason) == (0, "Unreachable")
+    assert caught.value.attempts >= 2  # retried, until the next backoff would pass the second
 
 
 def test_a_missing_kubeconfig_is_a_config_error(tmp_path: Any) -> None:
