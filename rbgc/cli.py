@@ -1186,7 +1186,7 @@ def explain(code: str | None) -> None:
     \b
     Exit codes: 0 printed, 2 unknown code.
     """
-    from rbgc.diagnostics import CODES, CodeDoc
+    from rbgc.codes import CODES, CodeDoc
 
     if code is None:
         for entry in CODES.values():

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from rbgc import __version__
 from rbgc.cli import main
-from rbgc.diagnostics import CODES
+from rbgc.codes import CODES
 from rbgc.pipeline import PASS_NAMES
 from tests.conftest import EXAMPLES, ROOT
 

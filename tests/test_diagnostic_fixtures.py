@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from rbgc.diagnostics import CODES
+from rbgc.codes import CODES
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "diagnostics"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rbgc.diagnostics import CODES
+from rbgc.codes import CODES
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -1,0 +1,701 @@
+"""The diagnostic code table: every code's name, summary, why, example and fix.
+
+`rbgc explain CODE` prints an entry, the README's table lists them all (a test keeps both
+complete), and `Diagnostic.name` reads it. Kept apart from diagnostics.py, as ruff keeps its
+rule table apart from its diagnostics: a build that reports nothing never builds the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rbgc.diagnostics import Severity
+
+
+@dataclass(frozen=True, slots=True)
+class CodeDoc:
+    """One registry entry, in ruff's rule-doc shape; `rbgc explain CODE` prints it."""
+
+    code: str
+    name: str
+    summary: str
+    why: str
+    example: str = ""
+    fix: str = ""
+    severity: Severity = Severity.ERROR
+    notes: tuple[str, ...] = field(default=())
+
+    def render(self) -> str:
+        parts = [
+            f"{self.code} ({self.name}) [{self.severity}]",
+            "",
+            self.summary,
+            "",
+            "## Why",
+            self.why,
+        ]
+        if self.example:
+            parts += ["", "## Example", self.example.rstrip()]
+        if self.fix:
+            parts += ["", "## Use instead", self.fix.rstrip()]
+        for note in self.notes:
+            parts += ["", note]
+        return "\n".join(parts) + "\n"
+
+
+def _doc(*docs: CodeDoc) -> dict[str, CodeDoc]:
+    return {d.code: d for d in docs}
+
+
+CODES: dict[str, CodeDoc] = _doc(
+    CodeDoc(
+        "RBG001",
+        "yaml-syntax-error",
+        "The file is not well-formed YAML.",
+        "Nothing can be compiled from a file the YAML parser rejects.",
+        "roles:\n  - name: a\n   replicas: 1   # bad indentation",
+    ),
+    CodeDoc(
+        "RBG002",
+        "duplicate-key",
+        "A mapping has the same key twice.",
+        "YAML loaders disagree on which value wins (the API server keeps the last, some "
+        "tools the first); rbgc refuses to guess so nothing you wrote is silently lost.",
+        "metadata:\n  name: a\n  name: b",
+        "Keep one of the keys.",
+    ),
+    CodeDoc(
+        "RBG003",
+        "unsupported-tag",
+        "A YAML tag other than the plain JSON-compatible ones.",
+        "Custom tags (`!!python/object`, `!Ref`, `!!binary`, ...) could make a loader run code "
+        "or build values Kubernetes cannot store. rbgc never constructs them.",
+        "image: !!python/object/apply:os.system ['id']",
+        "Write the plain value.",
+    ),
+    CodeDoc(
+        "RBG004",
+        "non-string-key",
+        "A mapping key that is not a string.",
+        "Kubernetes objects are JSON: every key is a string. Unquoted `1`, `true`, `on` or "
+        "`null` are read as numbers, booleans or null by YAML 1.1.",
+        "labels:\n  on: x",
+        'labels:\n  "on": x',
+    ),
+    CodeDoc(
+        "RBG005",
+        "yaml-too-large",
+        "The document expands to too many nodes.",
+        "Aliases can make a small file expand to billions of values (the 'billion laughs' "
+        "attack); rbgc caps the expanded size of each file.",
+    ),
+    CodeDoc(
+        "RBG006",
+        "invalid-utf8",
+        "The file is not valid UTF-8.",
+        "Kubernetes manifests are UTF-8 text; other encodings are corrupted on the way to the "
+        "API server.",
+    ),
+    CodeDoc(
+        "RBG007",
+        "file-too-large",
+        "The file is larger than rbgc reads.",
+        "A manifest file of many megabytes is almost always a mistake (a binary, a dump); "
+        "reading it would stall every Argo CD refresh.",
+    ),
+    CodeDoc(
+        "RBG008",
+        "unreadable-input",
+        "An input path cannot be read.",
+        "The path does not exist, is not a file or directory, or cannot be opened.",
+    ),
+    CodeDoc(
+        "RBG009",
+        "not-a-kubernetes-object",
+        "A YAML document is not a mapping with string `apiVersion` and `kind`, or the fields "
+        "every object shares have the wrong shape.",
+        "Every document in a manifest folder must be a Kubernetes object; anything else "
+        "would be rejected by the API server after rbgc had passed it on. Whatever the kind, "
+        "`metadata` is a mapping, its `labels` and `annotations` map strings to strings, "
+        "`name` and `namespace` are strings, `kind` and `apiVersion` are identifiers and "
+        "`spec`, when present, is a mapping.",
+        "- just\n- a list",
+        "apiVersion: v1\nkind: ConfigMap\n...",
+    ),
+    CodeDoc(
+        "RBG010",
+        "recursive-alias",
+        "An anchored node contains an alias to itself.",
+        "A recursive structure has no JSON form and cannot be sent to Kubernetes.",
+    ),
+    CodeDoc(
+        "RBG011",
+        "no-input",
+        "No YAML documents were found in the inputs.",
+        "An empty build would let a GitOps tool with pruning delete everything it manages; "
+        "rbgc treats 'nothing to compile' as an error.",
+    ),
+    CodeDoc(
+        "RBG101",
+        "schema-violation",
+        "A field has the wrong type or an invalid value.",
+        "The RoleBasedGroup schema (schemas/) is what the upstream CRD accepts; anything "
+        "else would be refused by the API server or break the operator's semantics.",
+        "replicas: two",
+        "replicas: 2",
+    ),
+    CodeDoc(
+        "RBG102",
+        "unknown-field",
+        "A RoleBasedGroup field that does not exist.",
+        "The API server would prune an unknown field silently, so a typo such as "
+        "`dependecies` would quietly drop your start order.",
+        "dependecies: [leader]",
+        "dependencies: [leader]",
+    ),
+    CodeDoc(
+        "RBG103",
+        "missing-field",
+        "A required field is missing.",
+        "The upstream CRD requires it, and rbgc cannot infer it.",
+        "roles:\n  - replicas: 1",
+        "roles:\n  - name: worker\n    replicas: 1",
+    ),
+    CodeDoc(
+        "RBG110",
+        "duplicate-name",
+        "Two roles, role templates or coordination rules of one group share a name.",
+        "These lists are list-maps keyed by `name`: the API server rejects duplicates, and "
+        "generated object names would collide.",
+    ),
+    CodeDoc(
+        "RBG111",
+        "invalid-name",
+        "A group or role name cannot be used in object names.",
+        "Group and role names become `{group}-{role}` object names, Service names (DNS-1035 "
+        "labels: lowercase letters, digits and '-', starting with a letter) and label values. "
+        "Upstream v0.4.0 accepted such names and then created broken objects.",
+        "- name: Prefill_0",
+        "- name: prefill-0",
+    ),
+    CodeDoc(
+        "RBG112",
+        "name-too-long",
+        "A generated object name exceeds Kubernetes' limits.",
+        "StatefulSet pods carry a `controller-revision-hash` label `{name}-{hash}` that must fit "
+        "in 63 characters, so `{group}-{role}` may be at most 52 characters for StatefulSet "
+        "roles and 63 otherwise. Upstream later truncated names, which can make roles collide; "
+        "rbgc refuses instead.",
+        fix="Shorten the group or the role name.",
+    ),
+    CodeDoc(
+        "RBG113",
+        "duplicate-object",
+        "Two inputs produce the same Kubernetes object.",
+        "Objects are identified by apiVersion group, kind, namespace and name; a second one "
+        "would silently replace the first when applied.",
+    ),
+    CodeDoc(
+        "RBG114",
+        "rollout-never-progresses",
+        "`maxUnavailable` and `maxSurge` are both zero.",
+        "A rolling update that may neither take a pod down nor add one can never progress; "
+        "Kubernetes and upstream RBG both reject it.",
+        "rollingUpdate: {maxUnavailable: 0, maxSurge: 0}",
+        "rollingUpdate: {maxUnavailable: 1, maxSurge: 0}",
+    ),
+    CodeDoc(
+        "RBG120",
+        "unsupported-feature",
+        "The input uses something rbgc does not compile (a v1alpha2 object, InstanceSet "
+        "`components`, RBG objects inside a `List`).",
+        "rbgc refuses rather than emitting objects that silently lack what you asked for.",
+    ),
+    CodeDoc(
+        "RBG201",
+        "unknown-dependency",
+        "A dependency names a role that is not in the group.",
+        "The role would wait forever for a role that never starts (upstream reports "
+        "`role [r] with dependency role [d] not found in rbg`).",
+        "dependencies: [prefil]",
+        "dependencies: [prefill]",
+    ),
+    CodeDoc(
+        "RBG202",
+        "self-dependency",
+        "A role depends on itself.",
+        "A role cannot wait for its own readiness before starting.",
+    ),
+    CodeDoc(
+        "RBG203",
+        "dependency-cycle",
+        "Roles depend on each other in a cycle.",
+        "No start order exists for a cycle: every role in it waits for another. The message "
+        "lists the whole cycle and a note points at each dependency entry.",
+        "router: [prefill]; prefill: [router]",
+        "Remove one edge of the cycle.",
+    ),
+    CodeDoc(
+        "RBG501",
+        "reserved-env-overridden",
+        "A container sets an environment variable that rbgc injects.",
+        "`GROUP_NAME`, `ROLE_NAME` and `ROLE_INDEX` are set by the group, as upstream RBG does; "
+        "your value would be replaced, so rbgc says so.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG502",
+        "reserved-label-overridden",
+        "A pod template sets a label that identifies the group or role.",
+        "The `rolebasedgroup.workloads.x-k8s.io/*` labels select the role's pods; your value is "
+        "replaced by the group's, as upstream RBG does.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG503",
+        "unresolvable-instance-address",
+        "A role depends on a Deployment role, whose config.yaml addresses resolve nowhere.",
+        "config.yaml lists `{group}-{role}-{i}.{group}-{role}` for every role, as upstream does; "
+        "for a Deployment that names no pod (Deployment pods have random names) under no "
+        "Service (only StatefulSet roles get a headless one). A role that depends on it starts "
+        "after it, so it means to reach it, and would find nothing at those addresses.",
+        "roles:\n  - name: router\n    workload: {kind: Deployment}\n  - name: gateway\n"
+        "    dependencies: [router]",
+        "Give the Deployment role a Service of your own and reach it by that name, or run it "
+        "as a StatefulSet (the default workload) if every pod must be addressed.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG601",
+        "output-schema-violation",
+        "A compiled object does not validate against the Kubernetes schema.",
+        "It would be rejected by the API server. The location points at the input that the "
+        "field came from when rbgc can trace it, else at the role.",
+    ),
+    CodeDoc(
+        "RBG602",
+        "unsupported-kubernetes-version",
+        "The requested Kubernetes version has no bundled schemas.",
+        "rbgc validates against the schemas `kubernetes-validate` ships.",
+        fix="Pass --kubernetes-version with a version such as 1.33.",
+    ),
+    CodeDoc(
+        "RBG701",
+        "overlay-cycle",
+        "An overlay's base leads back to the overlay itself.",
+        "Overlays stack (prod on staging on base); a chain that returns to an overlay already "
+        "on it has no bottom, so nothing could be built. The message lists the whole chain.",
+        "# overlays/dev/overlay.yaml\nbase: ../prod\n# overlays/prod/overlay.yaml\nbase: ../dev",
+        "base: ../base",
+    ),
+    CodeDoc(
+        "RBG702",
+        "missing-base",
+        "An overlay's base does not exist or holds no Kubernetes objects.",
+        "Building an overlay without its base would emit nothing for it, and an empty build "
+        "lets a GitOps tool with pruning delete what it manages.",
+        "base: ../bsae",
+        "base: ../base",
+    ),
+    CodeDoc(
+        "RBG703",
+        "path-escapes-root",
+        "An overlay's base is an absolute path or lies outside the repository root.",
+        "A build must depend only on the repository it is built from: Argo CD and Flux see "
+        "nothing else, and a base elsewhere on one machine would build differently on another. "
+        "Symbolic links are followed before the check.",
+        "base: ../../../elsewhere/base",
+        "Copy the base into the repository, or pass --root to name a wider root.",
+    ),
+    CodeDoc(
+        "RBG704",
+        "invalid-overlay",
+        "An Overlay document does not match its schema.",
+        "Overlay fields are checked against schemas/overlay.v1alpha1.schema.json so a typo "
+        "(`nameSufix`) is an error rather than a silently ignored change.",
+        "nameSufix: -prod",
+        "nameSuffix: -prod",
+    ),
+    CodeDoc(
+        "RBG705",
+        "patch-matches-nothing",
+        "A patch targets no object of the base, or deletes a named item the base lacks.",
+        "A patch that changes nothing is almost always a misspelt name; rbgc refuses it rather "
+        "than building the base unchanged.",
+        "- name: decoder\n  $patch: delete",
+        "- name: decode\n  $patch: delete",
+    ),
+    CodeDoc(
+        "RBG706",
+        "invalid-patch-directive",
+        "A patch uses a `$patch` value rbgc does not know.",
+        "Only `delete`, `replace` and `merge` have a meaning; any other value would be guessed at.",
+        "$patch: remove",
+        "$patch: delete",
+    ),
+    CodeDoc(
+        "RBG707",
+        "not-a-resource-list",
+        "`rbgc krm` was given something other than a KRM ResourceList.",
+        "A KRM function reads one `ResourceList` (config.kubernetes.io/v1 or v1beta1) from "
+        "stdin; anything else means it was wired up wrongly, and guessing would hand kpt or "
+        "kustomize a broken stream.",
+        fix="Run plain manifests through `rbgc build -` instead.",
+    ),
+    CodeDoc(
+        "RBG720",
+        "cannot-convert",
+        "`rbgc convert`: upstream would refuse the document, so it has no converted form.",
+        "rbgc convert does what upstream's conversion webhook does, and the API server checks "
+        "a v1alpha1 object against the current v1alpha1 schema before converting it: "
+        "`template` together with `templateRef`, a role with neither, `templateRef` on a "
+        "LeaderWorkerSet role and `RecreateRBGOnPodRestart` (removed upstream) on a "
+        "leaderWorkerSet or components role are refused. Going back, a role without a pattern "
+        "or a stashed v1alpha1 field that is not valid JSON cannot be converted either.",
+        "leaderWorkerSet: {size: 2}\nrestartPolicy: RecreateRBGOnPodRestart",
+        "leaderWorkerSet: {size: 2}\nrestartPolicy: RecreateRoleInstanceOnPodRestart",
+    ),
+    CodeDoc(
+        "RBG721",
+        "lossy-conversion",
+        "`rbgc convert --to v1alpha1`: the v1alpha2 document holds what v1alpha1 cannot.",
+        "Upstream's webhook silently drops sharedServiceSelection, restart backoff delays, "
+        "podManagementPolicy (other than Parallel), scaling-adapter labels, component labels "
+        "and annotations, a second pattern, RoleBasedGroupSet groupTemplate labels and "
+        "annotations, and gang or exclusive-topology annotations v1alpha1 cannot express; "
+        "and v1alpha1 holds components only on a (deprecated) InstanceSet workload. "
+        "rbgc refuses instead, so converting back never loses a setting.",
+        "leaderWorkerPattern:\n  sharedServiceSelection: LeaderOnly",
+        "Remove the field (accepting v1alpha1's behaviour), or stay on v1alpha2.",
+    ),
+    CodeDoc(
+        "RBG722",
+        "conversion-drops",
+        "`rbgc convert`: upstream's conversion drops or changes something you wrote.",
+        "The converted file is what upstream's webhook would store; where that loses a "
+        "setting or changes what runs (a standalone role's restartPolicy, the v1alpha1 "
+        "disable-exclusive-topology opt-out, RoleBasedGroupSet gang scheduling and exclusive "
+        "topology, which the current operator no longer passes to the groups, coordination, "
+        "whose migrated CoordinatedPolicy the API server refuses, `$(GROUP_NAME)`-style "
+        "references to variables the current operator renamed to RBG_*), the warning says "
+        "what and how to get it back. Kinds that exist in one version only are left as they "
+        "are.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG801",
+        "git-revision-unreadable",
+        "`rbgc diff --git REF` cannot read the revision.",
+        "The OLD side comes from `git archive REF`: git must be installed, the command must run "
+        "inside a work tree, REF must name a commit and the paths must lie inside the tree.",
+        "rbgc diff --git no-such-branch examples/",
+        "rbgc diff --git origin/main examples/",
+    ),
+    CodeDoc(
+        "RBG802",
+        "rollout-never-finishes",
+        "Applying NEW starts a rollout that can never complete.",
+        "A role that may take no pod down and gets no surge pod (upstream surges only when "
+        "replicas exceed maxSurge: 1 replica with maxSurge 1 and maxUnavailable 0 never "
+        "moves), or coordination rules that hold each other's roles, leave the update stuck "
+        "half-way in the cluster. rbgc finds it before anything is applied.",
+        "replicas: 1\nrolloutStrategy:\n  rollingUpdate: {maxUnavailable: 0, maxSurge: 1}",
+        "replicas: 1\nrolloutStrategy:\n  rollingUpdate: {maxUnavailable: 1, maxSurge: 0}",
+    ),
+    CodeDoc(
+        "RBG803",
+        "plan-invariant-violated",
+        "A computed plan breaks one of its invariants.",
+        "Every plan is checked: capacity never below the floor the strategies promise, "
+        "progress skew within maxSkew plus one replica, termination, final state equal to NEW. "
+        "A violation is a bug in rbgc's planner, reported instead of a wrong plan.",
+        fix="Please report it with both inputs.",
+    ),
+    CodeDoc(
+        "RBG910",
+        "cluster-error",
+        "`rbgc sync`: the cluster refused a request or could not be reached.",
+        "The API server's answer (status, reason, message) is shown as it came: a forbidden "
+        "apply (RBAC), an object Kubernetes rejects, a kubeconfig that names no cluster, a "
+        "server that does not answer. Waves applied before the failure stay applied (exit 5).",
+        fix="Fix what the message names and run `rbgc sync` again: it carries on from the "
+        "cluster as it finds it.",
+    ),
+    CodeDoc(
+        "RBG911",
+        "kind-not-served",
+        "`rbgc sync`: the cluster does not serve a kind the bundle uses.",
+        "A custom resource (PodGroup, LeaderWorkerSet) needs its CRD and controller in the "
+        "cluster. rbgc checks every kind a group uses before it applies anything (exit 5).",
+        fix="Install the CRD (scheduler-plugins for PodGroup, the LWS controller for "
+        "LeaderWorkerSet), or build with `--lws statefulsets` for plain StatefulSets.",
+    ),
+    CodeDoc(
+        "RBG912",
+        "sync-timeout",
+        "`rbgc sync`: a step did not reach its state before `--timeout`.",
+        "Each step waits until its workloads have the planned replicas, all ready and updated "
+        "(upstream's readiness rule between waves). A pod that never gets ready (a crash-loop, "
+        "an image that cannot be pulled, a readiness probe that fails, a gang that cannot be "
+        "scheduled) stops the sync at that step; later waves are not applied (exit 4).",
+        fix="Look at the named role's pods (`kubectl describe`), fix the cause, run again; or "
+        "raise `--timeout` when the pods are only slow to start.",
+    ),
+    CodeDoc(
+        "RBG913",
+        "field-conflict",
+        "`rbgc sync`: another field manager owns a field rbgc would change.",
+        "rbgc applies by server-side apply without force: a field another tool or a person "
+        "set since (kubectl edit, an emergency patch, an operator) is a conflict, reported "
+        "with the field and the manager that owns it, and not taken over (exit 5). A role "
+        "whose workload an HPA scales is applied without `replicas`, so the HPA never "
+        "conflicts.",
+        fix="Put the change into the input, or run with `--force-conflicts` to take the "
+        "fields over.",
+    ),
+    CodeDoc(
+        "RBG914",
+        "cluster-timeout",
+        "`rbgc sync`: the API server did not answer before `--timeout`.",
+        "Every request is bounded by what is left of `--timeout`; transient failures (no "
+        "answer, connection reset, 429, 5xx) are retried with exponential backoff and jitter, "
+        "honouring Retry-After, until the time runs out. A server that never answers ends the "
+        "sync within `--timeout` (exit 4).",
+        fix="Check that the API server is reachable and healthy, or raise `--timeout`.",
+    ),
+    CodeDoc(
+        "RBG915",
+        "sync-locked",
+        "`rbgc sync`: another sync holds a group's lock.",
+        "Each group has a coordination.k8s.io Lease `rbgc-sync-<group>`; a sync takes the "
+        "Leases of its groups before it reads the cluster, renews them while it runs and "
+        "releases them at the end. A Lease held by another sync and not expired stops this one "
+        "(or, with `--wait-lock`, makes it wait); a sync whose Lease was taken over (it was not "
+        "renewed in time) stops before its next write and does not report success (exit 5).",
+        fix="Let the other sync finish, or pass `--wait-lock`; a lock whose sync died expires "
+        "after its leaseDurationSeconds (60 s).",
+    ),
+    CodeDoc(
+        "RBG901",
+        "internal-error",
+        "rbgc failed on input it should have handled.",
+        "This is a bug in rbgc, not in your manifests.",
+        fix="Please report it with the input that triggers it.",
+    ),
+)
+
+CODES.update(
+    _doc(
+        CodeDoc(
+            "RBG121",
+            "unsupported-workload",
+            "A role's `workload` is not a kind rbgc lowers.",
+            "Upstream accepts exactly apps/v1 StatefulSet, apps/v1 Deployment and "
+            "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet, and fails at reconcile time "
+            "otherwise.",
+            "workload: {apiVersion: apps/v1, kind: DaemonSet}",
+            "workload: {kind: StatefulSet}",
+        ),
+        CodeDoc(
+            "RBG122",
+            "ignored-field",
+            "A field has no effect where it is written.",
+            "rbgc never drops what you wrote silently: a field that the role's kind ignores "
+            "is reported.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG130",
+            "template-conflict",
+            "`template`, `templateRef` and `templatePatch` are combined in a way upstream refuses.",
+            "A role's pod template comes from `template`, or from a role template plus a patch "
+            "(`templateRef` + `templatePatch`, with `templatePatch: {}` for none); "
+            "LeaderWorkerSet roles cannot use templateRef.",
+        ),
+        CodeDoc(
+            "RBG131",
+            "unknown-role-template",
+            "`templateRef` names a role template that does not exist.",
+            "The role would have no pod template.",
+            "templateRef: {name: sglang-bse}",
+            "templateRef: {name: sglang-base}",
+        ),
+        CodeDoc(
+            "RBG132",
+            "invalid-patch",
+            "A strategic merge patch cannot be applied.",
+            "`patchLeaderTemplate`, `patchWorkerTemplate` and `templatePatch` follow "
+            "Kubernetes' strategic merge rules: containers, volumes and env merge by `name`, "
+            "ports by `containerPort`, volume mounts by `mountPath`; `$patch` may be "
+            "`replace`, `delete` or `merge`.",
+        ),
+        CodeDoc(
+            "RBG140",
+            "statefulset-max-unavailable-ignored",
+            "StatefulSet `maxUnavailable` is ignored by the target Kubernetes version.",
+            "The MaxUnavailableStatefulSet feature is alpha (off) up to 1.34 and on by "
+            "default from 1.35; older clusters replace one pod at a time whatever the field "
+            "says.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG141",
+            "needs-controller",
+            "The manifest relies on behaviour only a running controller provides.",
+            "Surge stepping, whole-group restarts and coordinated rollouts happen over time; "
+            "rbgc compiles their steady state; plain Kubernetes (and Argo CD or Flux applying "
+            "the output) will not do the rest, so rbgc says so instead of pretending. "
+            "`rbgc plan` shows what a rollout of the compiled objects will really do.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG142",
+            "no-effect",
+            "A setting that upstream also ignores for this workload kind.",
+            "Reported so you do not rely on it.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG143",
+            "scaling-adapter-without-operator",
+            "`scalingAdapter.enable` asks for an object only the operator can serve.",
+            "Without the operator an HPA targets the StatefulSet or Deployment directly; "
+            "GitOps must then ignore `/spec/replicas` or it will undo every scaling decision.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG150",
+            "unknown-coordination-role",
+            "A coordination rule names a role that does not exist.",
+            "The rule could never hold that role in step.",
+        ),
+        CodeDoc(
+            "RBG151",
+            "invalid-coordination",
+            "A coordination rule cannot coordinate anything.",
+            "A rule needs at least two roles and a strategy (`rollingUpdate` and/or `scaling`).",
+        ),
+        CodeDoc(
+            "RBG301",
+            "gang-scheduler-not-selected",
+            "Gang-scheduled pods do not ask for the gang scheduler.",
+            "A PodGroup only works when the pods are scheduled by the scheduler that knows it "
+            "(Volcano: `schedulerName: volcano`); the default scheduler ignores PodGroups and "
+            "the gang guarantee silently disappears.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG302",
+            "gang-policy-ignored",
+            "Both gang-scheduling sources are set.",
+            "Upstream uses `kubeScheduling` when both it and `volcanoScheduling` are present.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG115",
+            "statefulset-max-unavailable-zero",
+            "A StatefulSet role sets `maxUnavailable: 0` where the API server refuses it.",
+            "From Kubernetes 1.35 StatefulSet `maxUnavailable` is honoured and must be greater "
+            "than 0; upstream RBG reached zero-downtime rollouts by adding surge pods itself, "
+            "which a StatefulSet cannot do.",
+            "rollingUpdate: {maxUnavailable: 0, maxSurge: 1}",
+            "rollingUpdate: {maxUnavailable: 1}",
+        ),
+        CodeDoc(
+            "RBG520",
+            "discovery-config-too-large",
+            "The group's `/etc/rbg/config.yaml` would not fit in a ConfigMap.",
+            "The discovery file lists every instance of every role, and the API server refuses "
+            "ConfigMaps over 1 MiB; rbgc refuses before building it.",
+        ),
+        CodeDoc(
+            "RBG304",
+            "gang-dependency-deadlock",
+            "Gang-scheduled roles also wait for each other through dependencies.",
+            "A PodGroup admits its pods only when `minMember` of them (every pod of the group) "
+            "can be placed at once, while a dependent role is created only after its "
+            "dependencies are ready: the first wave waits for pods that never come. Upstream "
+            "behaves the same way.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG303",
+            "invalid-exclusive-topology",
+            "The exclusive-topology annotation is empty.",
+            "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
+        ),
+        CodeDoc(
+            "RBG350",
+            "invalid-inventory",
+            "`rbgc fit`: the node or pod inventory cannot be read.",
+            "`--nodes` takes what `kubectl get nodes -o yaml` prints (a `v1 List` of Node, or "
+            "Node documents), `--pods` what `kubectl get pods -A -o yaml` prints. A document of "
+            "another kind, a node listed twice, a node without `status.allocatable`, or a "
+            "quantity Kubernetes would not accept would make any answer wrong (exit 2).",
+            "status:\n  allocatable:\n    nvidia.com/gpu: eight",
+            'status:\n  allocatable:\n    nvidia.com/gpu: "8"',
+        ),
+        CodeDoc(
+            "RBG351",
+            "unreadable-pod-requirement",
+            "`rbgc fit`: a pod template's resources or scheduling fields cannot be read.",
+            "`rbgc fit` reads requests, limits, overhead, nodeSelector, affinity, tolerations "
+            "and topologySpreadConstraints as the scheduler does; a quantity such as `8 GB` or "
+            "an operator Kubernetes does not know leaves nothing to decide on (exit 2).",
+            "resources:\n  limits:\n    memory: 8 GB",
+            "resources:\n  limits:\n    memory: 8Gi",
+        ),
+        CodeDoc(
+            "RBG352",
+            "fit-approximation",
+            "`rbgc fit`: a scheduling term is not evaluated exactly.",
+            "Some terms depend on what the inventory does not hold (the labels of namespaces "
+            "for a `namespaceSelector`) or on counting pods other than those that carry them "
+            "(a spread constraint whose selector picks other pods); `rbgc fit` says how it "
+            "reads them instead of pretending to be exact.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG510",
+            "unknown-engine-runtime",
+            "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",
+            "rbgc injects the profile's sidecars at compile time, so the profile document "
+            "must be compiled together with the group (same files or folders).",
+        ),
+    )
+)
+CODES.update(
+    _doc(
+        CodeDoc(
+            "RBG012",
+            "integer-too-large",
+            "An integer does not fit in 64 bits.",
+            "Kubernetes stores integers in 64 bits: the API server rejects a larger one or "
+            "silently turns it into an imprecise float, and a number of thousands of digits "
+            "would take Python seconds to convert.",
+            "size: 123456789012345678901234567890",
+            'size: "123456789012345678901234567890"',
+        ),
+        CodeDoc(
+            "RBG013",
+            "too-deeply-nested",
+            "Values are nested more than 200 levels deep.",
+            "Real manifests are a few dozen levels deep (a CRD embedding a pod template: about "
+            "50); thousands of nested `[` are an accident or an attack, and would exhaust the "
+            "recursion of every tool that reads the object.",
+            "data: [[[[[[[[ ... ]]]]]]]]",
+        ),
+        CodeDoc(
+            "RBG104",
+            "misspelt-kind",
+            "A document's kind or API group is close to, but not, one rbgc compiles.",
+            "A document rbgc does not recognise passes through unchanged: a misspelt "
+            "`kind: RoleBaseGroup` or `apiVersion: workload.x-k8s.io/v1alpha1` would be applied "
+            "as is, and the group would never run. Every kind of the `workloads.x-k8s.io` group "
+            "and anything within a few letters of an RBG kind or group is refused.",
+            "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBaseGroup",
+            "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBasedGroup",
+        ),
+    )
+)
+CODES = dict(sorted(CODES.items()))
