@@ -102,3 +102,24 @@ def test_the_table_names_real_modules() -> None:
     for prefix, names in FORBIDDEN.items():
         for name in (prefix, *names):
             assert any(m == name or m.startswith(name + ".") for m in modules), name
+
+
+def test_the_readme_architecture_table_names_every_module() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Architecture: where a rule lives", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    named: set[str] = set()
+    for row in rows:
+        cell = row.split("|")[1]
+        first = cell.split("`")[1]
+        folder = first.rsplit("/", 1)[0] + "/" if "/" in first.rstrip("/") else ""
+        for name in cell.split("`")[1::2]:
+            path = name if "/" in name else folder + name
+            named.add(path)
+            if "/" in path.rstrip("/"):
+                named.add(path.split("/", 1)[0] + "/")
+    for name in named:
+        assert (PACKAGE / name).exists(), f"README names rbgc/{name}, which does not exist"
+    top = {p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    top |= {p.name + "/" for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert top <= named, f"modules the README's table leaves out: {sorted(top - named)}"
