@@ -16,7 +16,7 @@ from typing import Any
 
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
-from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
+from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
@@ -76,6 +76,7 @@ class Compiled:
 
 
 def compile_group(group: Group, program: Program, target: Target, trace: Trace) -> Compiled:
+    conventions = conventions_for(group.document.api_version, target.conventions)
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
@@ -84,7 +85,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         members = [r for r in waves.order if waves.of_role[r] == wave]
         trace.add("dependencies", group, f"wave {wave}: {', '.join(members)}")
 
-    placement = place(checked.group, waves)
+    placement = place(checked.group, waves, conventions)
     for role in group.roles:
         decided = placement.of_role[role.name]
         trace.add(
@@ -94,19 +95,24 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             + ("; ".join(decided.reasons) if decided.reasons else "no placement constraints"),
         )
 
-    expanded = expand(checked.group, waves, placement, target)
+    expanded = expand(checked.group, waves, placement, target, conventions)
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
     discovered = inject_discovery(
-        checked.group, waves, placement, expanded, program.profiles, services=program.passthrough
+        checked.group,
+        waves,
+        placement,
+        expanded,
+        program.profiles,
+        services=program.passthrough,
+        conventions=conventions,
     )
     for m in discovered.manifests:
-        if m.kind == "ConfigMap" and m.role is not None:
+        if m.kind == "ConfigMap" and m.group == group.name:
+            by = f"role {m.role}" if m.role is not None else "the stateful roles"
             trace.add(
-                "discovery",
-                group,
-                f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by role {m.role}",
+                "discovery", group, f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by {by}"
             )
     for role in group.roles:
         for runtime in role.engine_runtimes:

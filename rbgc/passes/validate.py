@@ -26,12 +26,12 @@ from rbgc.diagnostics import (
 )
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import scaled, written_zero
+from rbgc.k8s.conventions import conventions_for
 from rbgc.k8s.naming import (
     DNS1035_LABEL,
     DNS1123_LABEL,
     MAX_LABEL,
     MAX_STATEFULSET_NAME,
-    role_object_name,
 )
 from rbgc.model import Group, LwsLowering, Profile, Role, Target, WorkloadKind
 
@@ -134,7 +134,7 @@ def _role(
     group: Group, role: Role, target: Target, profiles: Mapping[str, Profile]
 ) -> Iterator[Diagnostic]:
     doc = group.document
-    role_path = role.template_path[:-1]
+    role_path = role.role_path
     if not DNS1123_LABEL.match(role.name) or len(role.name) > MAX_LABEL:
         yield error(
             "RBG111",
@@ -153,7 +153,9 @@ def _role(
             "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet",
         )
         return
-    name = role_object_name(group.name, role.name)
+    name = conventions_for(group.document.api_version, target.conventions).workload_name(
+        group.name, role.name
+    )
     statefulset_backed = kind is not WorkloadKind.DEPLOYMENT
     limit = MAX_STATEFULSET_NAME if statefulset_backed else MAX_LABEL
     if kind is WorkloadKind.LEADERWORKERSET and role.size > 1:
@@ -211,7 +213,7 @@ def _role(
 
 def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
     doc = group.document
-    role_path = role.template_path[:-1]
+    role_path = role.role_path
     has_template = "template" in role.raw
     if role.template_ref is not None:
         ref_span = doc.span(*role_path, "templateRef", "name")
@@ -271,7 +273,7 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
     ru = role.rolling_update
     if ru is None or role.replicas == 0:
         return
-    base = (*role.template_path[:-1], "rolloutStrategy", "rollingUpdate")
+    base = (*role.role_path, "rolloutStrategy", "rollingUpdate")
 
     def at(field: str) -> Span:
         return group.document.span(*base, field)
@@ -330,7 +332,7 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
 
 def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:
     policy = role.restart_policy
-    span = group.document.span(*role.template_path[:-1], "restartPolicy")
+    span = group.document.span(*role.role_path, "restartPolicy")
     if policy == "RecreateRBGOnPodRestart":
         yield warning(
             "RBG141",

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness, readiness
-from rbgc.k8s.conventions import LABEL_NAME
+from rbgc.k8s.conventions import GROUP_LABELS
 from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
 from rbgc.sync.plan import SyncPlan, SyncStep, Target, group_kinds, sync_plan
 
@@ -65,14 +65,18 @@ def read_live(cluster: Cluster, bundle: Bundle) -> list[Object]:
     CRD is reported (`KindNotServed`) before anything is applied; a missing workload kind
     (no LeaderWorkerSet CRD) only means no such workload exists yet."""
     used = {(m.api_version, m.kind) for m in bundle.manifests}
-    live: list[Object] = []
+    live: dict[Ref, Object] = {}
     for namespace, group, api_version, kind in group_kinds(bundle):
-        try:
-            live.extend(cluster.list(api_version, kind, namespace, {LABEL_NAME: group}))
-        except KindNotServed:
-            if kind not in WORKLOAD_KINDS or (api_version, kind) in used:
-                raise
-    return [o for o in live if o.get("kind") in WORKLOAD_KINDS]
+        # under either release's group label: a migration finds the other release's objects
+        for label in GROUP_LABELS:
+            try:
+                found = cluster.list(api_version, kind, namespace, {label: group})
+            except KindNotServed:
+                if kind not in WORKLOAD_KINDS or (api_version, kind) in used:
+                    raise
+                break
+            live.update((Ref.of(o), o) for o in found)
+    return [o for o in live.values() if o.get("kind") in WORKLOAD_KINDS]
 
 
 def prepare(cluster: Cluster, bundle: Bundle, kubernetes_version: tuple[int, int]) -> SyncPlan:

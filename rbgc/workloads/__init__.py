@@ -34,22 +34,27 @@ class RoleContext:
     wave: int
     templates: Mapping[str, PodTemplate]  # "pod", or "leader" and "worker" for LWS roles
     selector: dict[str, str]  # the upstream identity labels L(r), also the immutable selector
+    conventions: cv.Conventions = cv.V04
 
     @property
     def name(self) -> str:
-        return f"{self.group.name}-{self.role.name}"
+        return self.conventions.workload_name(self.group.name, self.role.name)
+
+    @property
+    def service_name(self) -> str:
+        return self.conventions.service_name(self.group.name, self.role.name)
 
     def metadata(self, *, name: str | None = None, role_metadata: bool = True) -> dict[str, Any]:
         """Metadata of a generated object: role labels/annotations under the system ones."""
         labels = {
             **(self.role.labels if role_metadata else {}),
             **self.selector,
-            **self.group.set_labels,
+            **self.conventions.set_labels(self.group.set_name, self.group.set_index),
             cv.MANAGED_BY: cv.MANAGER,
         }
         annotations = {
             **(self.role.annotations if role_metadata else {}),
-            cv.ANNOTATION_ROLE_SIZE: str(self.role.replicas),
+            self.conventions.annotation_role_size: str(self.role.replicas),
             cv.SYNC_WAVE: str(self.wave),
         }
         return {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
 from rbgc.workloads import RoleContext
@@ -25,9 +24,10 @@ def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
         replicas=ctx.role.replicas,
         selector=ctx.selector,
         template=pod.body,
-        service=ctx.name,
+        service=ctx.service_name,
     )
-    return (ctx.manifest(sts, templates={TEMPLATE: pod}), ctx.manifest(headless_service(ctx)))
+    service = headless_service(ctx, name=ctx.service_name)
+    return (ctx.manifest(sts, templates={TEMPLATE: pod}), ctx.manifest(service))
 
 
 def statefulset(
@@ -65,15 +65,18 @@ def statefulset(
     }
 
 
-def headless_service(ctx: RoleContext, selector: dict[str, str] | None = None) -> dict[str, Any]:
+def headless_service(
+    ctx: RoleContext, selector: dict[str, str] | None = None, *, name: str | None = None
+) -> dict[str, Any]:
     """The Service that gives each pod its DNS name; no ports, as upstream (§16.7)."""
+    conventions = ctx.conventions
+    spec: dict[str, Any] = {"type": "ClusterIP"} if conventions.service_type else {}
+    spec["clusterIP"] = "None"
+    spec["selector"] = selector or conventions.selector(ctx.group.name, ctx.role.name)
+    spec["publishNotReadyAddresses"] = True
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": ctx.metadata(role_metadata=False),
-        "spec": {
-            "clusterIP": "None",
-            "selector": selector or {cv.LABEL_NAME: ctx.group.name, cv.LABEL_ROLE: ctx.role.name},
-            "publishNotReadyAddresses": True,
-        },
+        "metadata": ctx.metadata(name=name, role_metadata=False),
+        "spec": spec,
     }
