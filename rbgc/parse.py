@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rbgc import parse_v1alpha2
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
@@ -31,7 +32,7 @@ from rbgc.model import (
     Workload,
     WorkloadKind,
 )
-from rbgc.schema import check, is_rbg_document
+from rbgc.schema import KINDS_V1ALPHA2, check, check_v1alpha2, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
 
 
@@ -42,6 +43,21 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     passthrough: list[Manifest] = []
     profiles: dict[str, Profile] = {}
     for order, doc in enumerate(documents):
+        if doc.api_version == cv.API_VERSION_V1ALPHA2 and doc.kind in KINDS_V1ALPHA2:
+            found = check_v1alpha2(doc)
+            if found:
+                problems.extend(found)
+            elif doc.kind == cv.RBG_KIND:
+                groups.append(parse_v1alpha2.group(doc, ("spec",), default_namespace, order))
+            elif doc.kind == cv.RBGSET_KIND:
+                groups.extend(_group_set_v1alpha2(doc, default_namespace, order))
+            elif doc.kind == cv.PROFILE_KIND:
+                _add_profile(profiles, _profile(doc), problems)
+            else:  # CoordinatedPolicy, RoleBasedGroupScalingAdapter: kept as written
+                passthrough.append(
+                    Manifest(body=doc.body, wave=0, order=order, origin=doc.span(), source=doc)
+                )
+            continue
         if (
             doc.api_version.startswith(cv.API_GROUP + "/")
             and doc.kind in (cv.RBG_KIND, cv.RBGSET_KIND)
@@ -51,9 +67,9 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
                 error(
                     "RBG120",
                     f"{doc.kind} {doc.api_version} is not supported; rbgc compiles "
-                    f"{cv.API_VERSION}",
+                    f"{cv.API_VERSION} and {cv.API_VERSION_V1ALPHA2}",
                     doc.span("apiVersion"),
-                    help="convert the object to workloads.x-k8s.io/v1alpha1",
+                    help="write the object as workloads.x-k8s.io/v1alpha2 (or v1alpha1)",
                 )
             )
             continue
@@ -88,17 +104,7 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
         elif doc.kind == cv.RBGSET_KIND:
             groups.extend(_group_set(doc, default_namespace, order))
         else:
-            profile = _profile(doc)
-            if profile.name in profiles:
-                problems.append(
-                    error(
-                        "RBG113",
-                        f"ClusterEngineRuntimeProfile {profile.name} is defined twice",
-                        profile.span,
-                        notes=((profiles[profile.name].span, "first defined here"),),
-                    )
-                )
-            profiles[profile.name] = profile
+            _add_profile(profiles, _profile(doc), problems)
     if problems:
         raise DiagnosticError(problems)
     return Program(
@@ -106,6 +112,39 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
         passthrough=tuple(passthrough),
         profiles=dict(sorted(profiles.items())),
     )
+
+
+def _add_profile(
+    profiles: dict[str, Profile], profile: Profile, problems: list[Diagnostic]
+) -> None:
+    if profile.name in profiles:
+        problems.append(
+            error(
+                "RBG113",
+                f"ClusterEngineRuntimeProfile {profile.name} is defined twice",
+                profile.span,
+                notes=((profiles[profile.name].span, "first defined here"),),
+            )
+        )
+    profiles[profile.name] = profile
+
+
+def _group_set_v1alpha2(doc: Document, default_namespace: str, order: int) -> list[Group]:
+    """A v1alpha2 RoleBasedGroupSet: members `{set}-{i}` from `groupTemplate` (its labels and
+    annotations become each member's; the set's own metadata does not, as upstream)."""
+    name = doc.body["metadata"]["name"]
+    return [
+        parse_v1alpha2.group(
+            doc,
+            ("spec", "groupTemplate", "spec"),
+            default_namespace,
+            order,
+            name=set_member_name(name, i),
+            set_index=i,
+            metadata_path=("spec", "groupTemplate"),
+        )
+        for i in range(doc.body["spec"].get("replicas", 1))
+    ]
 
 
 def _profile(doc: Document) -> Profile:

@@ -152,6 +152,9 @@ class Conventions:
     service_type: bool  # HEAD writes `type: ClusterIP` on the headless Service
     max_name: int | None  # HEAD cuts workload/Service names to 63, then trailing '-'
     config_map_per_group: bool  # HEAD: one ConfigMap `R` for the stateful roles
+    # HEAD's env merge (§2.4): `{prefix}*` vars first, sorted; `{prefix}LWP_*` next; then the
+    # rest in order. None: v0.4.0's names, injected before the user's (whose order is kept).
+    env_prefix: str | None
 
     @property
     def reserved_labels(self) -> tuple[str, str, str]:
@@ -205,6 +208,7 @@ V04 = Conventions(
     service_type=False,
     max_name=None,
     config_map_per_group=False,
+    env_prefix=None,
 )
 
 HEAD_PREFIX = "rbg.workloads.x-k8s.io/"
@@ -225,6 +229,7 @@ V08 = Conventions(
     service_type=True,
     max_name=63,
     config_map_per_group=True,
+    env_prefix="RBG_",
 )
 
 RELEASES = {c.release: c for c in (V04, V08)}

@@ -152,7 +152,9 @@ def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> l
         {"name": conventions.env_role_name, "value": role.name},
     ]
     kind = role.kind
-    if kind is not None and kind.has_pod_index:
+    # a leaderWorkerPattern role's index is its LWS group's, which its lowering sets
+    instance_lws = role.instance_set is not None and kind is WorkloadKind.LEADERWORKERSET
+    if kind is not None and kind.has_pod_index and not instance_lws:
         env.append(
             {
                 "name": conventions.env_role_index,
@@ -180,10 +182,31 @@ def _inject(
         for runtime in role.engine_runtimes:
             inject_sidecars(spec, profiles[runtime.profile], runtime.containers)
     injected = env_for(group, role, conventions)
-    reserved = {e["name"] for e in injected}
     for container in spec.get("containers") or ():
-        own = [v for v in container.get("env") or () if v.get("name") not in reserved]
-        container["env"] = [*copy.deepcopy(injected), *own]
+        container["env"] = merged_env(injected, container.get("env") or [], conventions)
+
+
+def merged_env(
+    injected: list[dict[str, Any]], env: list[Any], conventions: cv.Conventions
+) -> list[Any]:
+    """The injected variables, then the container's own without the names injected.
+
+    Under HEAD's conventions, as its injector merges (§2.4): every `RBG_*` variable first,
+    sorted by name (so a lowering's instance variables join the batch), then `RBG_LWP_*` in
+    their order, then the rest in theirs."""
+    names = {e["name"] for e in injected}
+    own = [v for v in env if not (isinstance(v, dict) and v.get("name") in names)]
+    prefix = conventions.env_prefix
+    if prefix is None:
+        return [*copy.deepcopy(injected), *own]
+
+    def name(var: Any) -> str:
+        return str(var.get("name", "")) if isinstance(var, dict) else ""
+
+    lwp = [v for v in own if name(v).startswith(prefix + "LWP_")]
+    system = [v for v in own if name(v).startswith(prefix) and v not in lwp]
+    rest = [v for v in own if not name(v).startswith(prefix)]
+    return [*sorted([*copy.deepcopy(injected), *system], key=name), *lwp, *rest]
 
 
 def _mount_config(spec: dict[str, Any], config_map: str) -> None:

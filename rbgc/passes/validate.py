@@ -26,7 +26,7 @@ from rbgc.diagnostics import (
 )
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import scaled, written_zero
-from rbgc.k8s.conventions import conventions_for
+from rbgc.k8s.conventions import API_VERSION_V1ALPHA2, conventions_for
 from rbgc.k8s.naming import (
     DNS1035_LABEL,
     DNS1123_LABEL,
@@ -34,6 +34,7 @@ from rbgc.k8s.naming import (
     MAX_STATEFULSET_NAME,
 )
 from rbgc.model import Group, LwsLowering, Profile, Role, Target, WorkloadKind
+from rbgc.parse_v1alpha2 import pattern_of
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,14 +171,17 @@ def _role(
             role.span,
             help="shorten the group or role name (StatefulSet pod labels need the room)",
         )
-    if "components" in role.raw:
+    if doc.api_version == API_VERSION_V1ALPHA2:
+        yield from _v1alpha2(group, role, kind)
+    elif "components" in role.raw:
         yield error(
             "RBG120",
             "`components` (InstanceSet roles) not supported",
             doc.span(*role_path, "components", key=True),
             help="rbgc compiles StatefulSet, Deployment and LeaderWorkerSet roles",
         )
-    yield from _template(group, role, kind)
+    else:
+        yield from _template(group, role, kind)
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
     if role.leader_worker_set is not None and kind is not WorkloadKind.LEADERWORKERSET:
@@ -209,6 +213,123 @@ def _role(
             "/spec/replicas with the RespectIgnoreDifferences=true sync option; with Flux, "
             "remove `replicas` from what it applies (e.g. a kustomize patch)",
         )
+
+
+def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+    """A v1alpha2 role's pattern and template (v1alpha2 semantics §1.4-§1.7), and what its
+    compiled objects cannot do that the operator's RoleInstanceSet does (§3.5)."""
+    doc = group.document
+    pattern = pattern_of(dict(role.raw))
+    if pattern == "customComponentsPattern":
+        yield error(
+            "RBG120",
+            f"role {role.name!r}: customComponentsPattern is not supported yet",
+            doc.span(*role.role_path, pattern, key=True),
+            help="rbgc compiles standalonePattern and leaderWorkerPattern roles",
+        )
+        return
+    if pattern is None:
+        yield error(
+            "RBG103",
+            f"role {role.name!r} has no pattern: the operator fails it at reconcile time",
+            role.span,
+            help="add `standalonePattern: {template: ...}` (one pod per replica) or "
+            "`leaderWorkerPattern`",
+        )
+        return
+    at = (*role.role_path, pattern)
+    if role.template_ref is not None:
+        if kind is WorkloadKind.LEADERWORKERSET and role.instance_set is None:
+            yield error(
+                "RBG130",
+                f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet "
+                "workloads (upstream rule)",
+                doc.span(*at, "templateRef", key=True),
+                help="use `template`, or drop the role-workload-type annotation (the default "
+                "workload takes templateRef)",
+            )
+        known = sorted(t.name for t in group.role_templates)
+        if role.template_ref not in known:
+            yield error(
+                "RBG131",
+                f"role {role.name!r} references unknown role template {role.template_ref!r}",
+                doc.span(*at, "templateRef", "name"),
+                help=did_you_mean(
+                    role.template_ref,
+                    known,
+                    "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`",
+                ),
+            )
+    elif "template" not in (role.raw.get(pattern) or {}):
+        yield error(
+            "RBG103",
+            f"role {role.name!r} has no pod `template`",
+            doc.span(*at, key=True),
+            help=f"add `template:` (or `templateRef`) under `{pattern}`",
+        )
+    if pattern == "leaderWorkerPattern" and kind is not WorkloadKind.LEADERWORKERSET:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: leaderWorkerPattern's size and patches are ignored on a "
+            f"{kind.kind} (the operator uses its base template only)",
+            doc.span(*at, key=True),
+            help="drop the role-workload-type annotation to get leader/worker groups",
+        )
+    yield from _instance_set(group, role, kind)
+
+
+def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+    """What the compiled StatefulSet / LeaderWorkerSet will not do of a RoleInstanceSet."""
+    instance_set = role.instance_set
+    if instance_set is None:
+        return
+    doc = group.document
+    rolling = (*role.role_path, "rolloutStrategy", "rollingUpdate")
+    if instance_set.update_type in ("InPlaceIfPossible", "InPlaceOnly"):
+        yield warning(
+            "RBG141",
+            f"role {role.name!r}: rollingUpdate.type {instance_set.update_type} updates pods "
+            f"in place, which needs the operator; the compiled {kind.kind} replaces each pod "
+            "(a new pod, a restart) on every template change",
+            doc.span(*rolling, "type"),
+            help="use `type: RecreatePod` to say what will happen, or keep the operator for "
+            "this group",
+        )
+    if instance_set.grace_period is not None:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: inPlaceUpdateStrategy.gracePeriodSeconds has no effect: "
+            "compiled pods are never updated in place",
+            doc.span(*rolling, "inPlaceUpdateStrategy", key=True),
+            help="remove it; use a preStop hook or terminationGracePeriodSeconds to drain",
+        )
+    if instance_set.paused:
+        yield warning(
+            "RBG141",
+            f"role {role.name!r}: `paused` is compiled as partition = replicas "
+            f"({role.replicas}): no pod moves to a new template until you remove it, but "
+            "scaling still happens",
+            doc.span(*rolling, "paused"),
+            help="remove `paused` to let the rollout proceed",
+        )
+    if kind is WorkloadKind.LEADERWORKERSET:
+        if instance_set.restart_delays:
+            yield warning(
+                "RBG141",
+                f"role {role.name!r}: restart backoff (baseDelaySeconds / maxDelaySeconds) "
+                "needs the operator; a LeaderWorkerSet recreates a failed group at once",
+                doc.span(*role.role_path, "leaderWorkerPattern", "restartPolicyConfig"),
+                help="remove the delays; the kubelet's own crash-loop backoff still applies "
+                "to each container",
+            )
+        if instance_set.pod_management_policy == "OrderedReady":
+            yield warning(
+                "RBG122",
+                f"role {role.name!r}: podManagementPolicy OrderedReady has no LeaderWorkerSet "
+                "equivalent; groups start in parallel",
+                doc.span(*role.role_path, "podManagementPolicy"),
+                help="remove it, or use dependencies between roles to order start-up",
+            )
 
 
 def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:

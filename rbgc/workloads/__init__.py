@@ -7,6 +7,7 @@ manifest lists in `pod_templates`.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,39 @@ class RoleContext:
 
 
 Lowering = Callable[[RoleContext], tuple[Manifest, ...]]
+
+# What the operator's RoleInstance controller tells each pod (v1alpha2 semantics §2.4), in
+# its batch order; lowerings give them values the compiled pods can have (§3.5).
+ENV_COMPONENT_INDEX = "RBG_COMPONENT_INDEX"
+ENV_COMPONENT_NAME = "RBG_COMPONENT_NAME"
+ENV_ROLE_INDEX = "RBG_ROLE_INDEX"
+ENV_INSTANCE_NAME = "RBG_ROLE_INSTANCE_NAME"
+ENV_LEADER_ADDRESS = "RBG_LWP_LEADER_ADDRESS"
+ENV_WORKER_INDEX = "RBG_LWP_WORKER_INDEX"
+ENV_GROUP_SIZE = "RBG_LWP_GROUP_SIZE"
+
+
+def literal(name: str, value: str) -> dict[str, Any]:
+    return {"name": name, "value": value}
+
+
+def field_ref(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def label_ref(name: str, label: str) -> dict[str, Any]:
+    return field_ref(name, f"metadata.labels['{label}']")
+
+
+def with_env(template: dict[str, Any], env: list[dict[str, Any]]) -> dict[str, Any]:
+    """A copy of `template` whose containers (not init containers, as the operator) start
+    with `env`; a variable of the same name the container had is replaced."""
+    out = copy.deepcopy(template)
+    names = {e["name"] for e in env}
+    for container in out.get("spec", {}).get("containers") or ():
+        own = [e for e in container.get("env") or () if e.get("name") not in names]
+        container["env"] = [*copy.deepcopy(env), *own]
+    return out
 
 
 def lowerings(target: Target) -> Mapping[WorkloadKind, Lowering]:

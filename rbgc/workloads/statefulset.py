@@ -11,13 +11,30 @@ from typing import Any
 
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import RoleContext
+from rbgc.workloads import (
+    ENV_COMPONENT_INDEX,
+    ENV_COMPONENT_NAME,
+    ENV_INSTANCE_NAME,
+    PodTemplate,
+    RoleContext,
+    field_ref,
+    literal,
+    with_env,
+)
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
 
 
 def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
     pod = ctx.templates["pod"]
+    if ctx.role.instance_set is not None:
+        # a standalone RoleInstance is one pod named like the instance (§3.5)
+        env = [
+            literal(ENV_COMPONENT_INDEX, "0"),
+            literal(ENV_COMPONENT_NAME, ctx.role.name),
+            field_ref(ENV_INSTANCE_NAME, "metadata.name"),
+        ]
+        pod = PodTemplate(body=with_env(pod.body, env), source_path=pod.source_path)
     sts = statefulset(
         ctx,
         name=ctx.name,
@@ -44,10 +61,14 @@ def statefulset(
     # Absent rolloutStrategy: upstream's Go default for StatefulSets, 1 unavailable, partition 0.
     max_unavailable = ru.max_unavailable if ru else 1
     partition = scaled(ru.partition, role.replicas, round_up=True) if ru else 0
+    instance_set = role.instance_set
+    if instance_set is not None and instance_set.paused:
+        partition = role.replicas  # `paused`: no pod moves to a new revision (§3.5)
     spec: dict[str, Any] = {
         "serviceName": service,
         "replicas": replicas,
-        "podManagementPolicy": "Parallel",
+        # a RoleInstanceSet honours the role's policy; upstream's StatefulSets are Parallel
+        "podManagementPolicy": instance_set.pod_management_policy if instance_set else "Parallel",
         "selector": {"matchLabels": dict(sorted(selector.items()))},
         "template": template,
         "updateStrategy": {

@@ -1,0 +1,172 @@
+"""The v1alpha2 conformance corpus (upstream's examples/basic at v0.8.0-alpha.5), checked
+against rbg-v1alpha2-semantics.md §2-§4 and the plain equivalents of §3.5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rbgc.diagnostics import DiagnosticError
+from rbgc.k8s.conventions import V08, group_unique_key
+from rbgc.model import LwsLowering, Target
+from rbgc.pipeline import Options, Result, compile_paths
+from tests.conftest import COMPAT_V08, COMPAT_V08_REFUSED, compile_yaml
+from tests.invariants import check_invariants
+
+P = "rbg.workloads.x-k8s.io/"
+FILES = sorted(COMPAT_V08.rglob("*.yaml"))
+INSTANCE_ENV = [
+    "RBG_COMPONENT_INDEX",
+    "RBG_COMPONENT_NAME",
+    "RBG_GROUP_NAME",
+    "RBG_ROLE_INDEX",
+    "RBG_ROLE_INSTANCE_NAME",
+    "RBG_ROLE_NAME",
+]
+LWP_ENV = ["RBG_LWP_LEADER_ADDRESS", "RBG_LWP_WORKER_INDEX", "RBG_LWP_GROUP_SIZE"]
+
+
+def _compile(rel: str, lws: LwsLowering = LwsLowering.NATIVE) -> Result:
+    return compile_paths([str(COMPAT_V08 / rel)], Options(target=Target(lws=lws)))
+
+
+def _objects(result: Result) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(m.kind, m.name): m.body for m in result.bundle.manifests}
+
+
+def _env(template: dict[str, Any]) -> dict[str, Any]:
+    container = template["spec"]["containers"][0]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_the_corpus_is_there() -> None:
+    assert len(FILES) == 19
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(COMPAT_V08)))
+def test_every_file_compiles_or_is_refused_for_its_listed_reason(
+    path: Path, lws: LwsLowering
+) -> None:
+    rel = str(path.relative_to(COMPAT_V08))
+    if rel in COMPAT_V08_REFUSED:
+        code, _reason = COMPAT_V08_REFUSED[rel]
+        with pytest.raises(DiagnosticError) as caught:
+            _compile(rel, lws)
+        assert code in {d.code for d in caught.value.diagnostics}
+        return
+    check_invariants(_compile(rel, lws))
+
+
+def test_standalone_is_a_statefulset_with_the_instance_names_and_env() -> None:
+    objs = _objects(_compile("basic/rbg/patterns/standalone-pattern.yaml"))
+    uid = group_unique_key("default", "nginx-cluster")
+    identity = {P + "group-name": "nginx-cluster", P + "role-name": "backend", P + "group-uid": uid}
+    sts = objs[("StatefulSet", "nginx-cluster-backend")]
+    # pods nginx-cluster-backend-{i}.s-nginx-cluster-backend: the RoleInstance pods' names/DNS
+    assert sts["spec"]["serviceName"] == "s-nginx-cluster-backend"
+    assert sts["spec"]["replicas"] == 3
+    assert sts["spec"]["selector"]["matchLabels"] == identity
+    template = sts["spec"]["template"]
+    assert "readinessGates" not in template["spec"]  # nothing would ever set them
+    env = _env(template)
+    assert list(env)[: len(INSTANCE_ENV)] == INSTANCE_ENV
+    assert env["RBG_COMPONENT_INDEX"] == "0"
+    assert env["RBG_COMPONENT_NAME"] == "backend"
+    assert env["RBG_ROLE_INSTANCE_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["RBG_ROLE_INDEX"] == {
+        "fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}
+    }
+    svc = objs[("Service", "s-nginx-cluster-backend")]
+    assert svc["spec"]["selector"] == {
+        P + "group-name": "nginx-cluster",
+        P + "role-name": "backend",
+    }
+    config = objs[("ConfigMap", "nginx-cluster")]["data"]["config.yaml"]
+    assert "address: nginx-cluster-backend-2.s-nginx-cluster-backend" in config
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+def test_leader_worker_pattern_defines_every_rbg_variable(lws: LwsLowering) -> None:
+    objs = _objects(_compile("basic/rbg/patterns/leader-worker-pattern.yaml", lws))
+    if lws is LwsLowering.NATIVE:
+        body = objs[("LeaderWorkerSet", "lws-pattern-demo-prefill")]
+        assert body["spec"]["leaderWorkerTemplate"]["size"] == 4
+        assert body["spec"]["leaderWorkerTemplate"]["restartPolicy"] == (
+            "RecreateGroupOnPodRestart"
+        )
+        templates = body["spec"]["leaderWorkerTemplate"]
+        leader, worker = templates["leaderTemplate"], templates["workerTemplate"]
+    else:
+        leader = objs[("StatefulSet", "lws-pattern-demo-prefill")]["spec"]["template"]
+        worker = objs[("StatefulSet", "lws-pattern-demo-prefill-1")]["spec"]["template"]
+    for template, which in ((leader, "leader"), (worker, "worker")):
+        env = _env(template)
+        assert list(env)[: len(INSTANCE_ENV) + len(LWP_ENV)] == INSTANCE_ENV + LWP_ENV
+        assert env["RBG_COMPONENT_NAME"] == which
+        assert env["RBG_LWP_GROUP_SIZE"] == "4"
+        assert env["ROLE"] == which  # the leader/worker patches applied
+    assert _env(leader)["RBG_LWP_LEADER_ADDRESS"] == (
+        "$(RBG_ROLE_INSTANCE_NAME).lws-pattern-demo-prefill.default"
+    )
+    if lws is LwsLowering.STATEFULSETS:
+        assert _env(worker)["RBG_LWP_LEADER_ADDRESS"] == (
+            "lws-pattern-demo-prefill-1.lws-pattern-demo-prefill.default"
+        )
+
+
+def test_gang_annotation_makes_a_pod_group_of_every_pod() -> None:
+    objs = _objects(_compile("basic/rbg/scheduling/scheduler-plugins-gang.yaml"))
+    [(kind, name)] = [k for k in objs if k[0] == "PodGroup"]
+    group = objs[(kind, name)]
+    assert group["spec"]["minMember"] == 6
+    sts = next(b for (k, _), b in objs.items() if k == "StatefulSet")
+    assert sts["spec"]["template"]["metadata"]["labels"][
+        "pod-group.scheduling.sigs.k8s.io/name"
+    ] == (name)
+
+
+def test_rollout_mapping() -> None:
+    result = _compile("basic/rbg/update-strategy/rolling-update-with-partition.yaml")
+    objs = _objects(result)
+    prefill = objs[("StatefulSet", "rolling-update-with-partition-prefill")]["spec"]
+    decode = objs[("StatefulSet", "rolling-update-with-partition-decode")]["spec"]
+    assert prefill["updateStrategy"]["rollingUpdate"]["partition"] == 2
+    assert decode["updateStrategy"]["rollingUpdate"]["partition"] == 4  # paused
+    messages = [w.message for w in result.warnings]
+    assert any("InPlaceIfPossible" in m and "replaces each pod" in m for m in messages)
+    assert any("`paused`" in m for m in messages)
+
+
+GROUP_SET = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroupSet
+metadata:
+  name: set
+spec:
+  replicas: 2
+  groupTemplate:
+    labels: {app: demo}
+    spec:
+      roles:
+        - name: web
+          standalonePattern:
+            templateRef: {name: base, patch: {metadata: {labels: {tier: web}}}}
+      roleTemplates:
+        - name: base
+          template:
+            spec:
+              containers: [{name: main, image: nginx:1.27}]
+"""
+
+
+def test_group_set_members_keep_their_role_templates() -> None:
+    objs = _objects(compile_yaml(GROUP_SET))
+    for i in (0, 1):
+        sts = objs[("StatefulSet", f"set-{i}-web")]
+        assert sts["metadata"]["labels"][V08.set_label_name] == "set"
+        assert sts["metadata"]["labels"][V08.set_label_index] == str(i)
+        # upstream drops roleTemplates from members (§12 #4); rbgc keeps them
+        assert sts["spec"]["template"]["metadata"]["labels"]["tier"] == "web"
