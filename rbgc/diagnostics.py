@@ -270,8 +270,8 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG120",
         "unsupported-feature",
-        "The input uses something rbgc does not compile (a v1alpha2 object, InstanceSet "
-        "`components`, RBG objects inside a `List`).",
+        "The input uses something rbgc does not compile (an unknown API version, InstanceSet "
+        "`components`, customComponentsPattern, RBG objects inside a `List`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
     ),
     CodeDoc(
@@ -534,6 +534,20 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG123",
+            "stale-key",
+            "A key the operator release being reproduced does not read.",
+            "Upstream renamed its keys between v0.4.0 (`rolebasedgroup.workloads.x-k8s.io/*`) "
+            "and the v1alpha2 operator (`rbg.workloads.x-k8s.io/*`), and binds a "
+            "CoordinatedPolicy only to the group of the same name. A v1alpha1 key on a v1alpha2 "
+            "group, a Service selecting a label the compiled pods do not carry, or a policy "
+            "named after no group has no effect; rbgc compiles what the operator would and "
+            "names the key that works.",
+            "annotations: {rolebasedgroup.workloads.x-k8s.io/exclusive-topology: zone}",
+            "annotations: {rbg.workloads.x-k8s.io/group-exclusive-topology: zone}",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG130",
             "template-conflict",
             "`template`, `templateRef` and `templatePatch` are combined in a way upstream refuses.",
@@ -590,6 +604,16 @@ CODES.update(
             "`scalingAdapter.enable` asks for an object only the operator can serve.",
             "Without the operator an HPA targets the StatefulSet or Deployment directly; "
             "GitOps must then ignore `/spec/replicas` or it will undo every scaling decision.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG144",
+            "autoscaler-retargeted",
+            "An HPA targets a RoleBasedGroupScalingAdapter, which only the operator serves.",
+            "Without the operator no adapter exists, so the HPA would scale nothing. rbgc "
+            "points its `scaleTargetRef` at the role's compiled workload, which has a scale "
+            "subresource, and says so; an adapter that names no compiled role is left as "
+            "written.",
             severity=Severity.WARNING,
         ),
         CodeDoc(

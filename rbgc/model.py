@@ -210,8 +210,8 @@ class CoordinatedRollingUpdate:
     """`coordination[].strategy.rollingUpdate`: percent strings, as upstream requires."""
 
     max_skew: str | None = None
-    partition: str | None = None
-    max_unavailable: str | None = None
+    partition: IntOrPercent | None = None  # v1alpha1: percent strings; v1alpha2: either
+    max_unavailable: IntOrPercent | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,6 +231,9 @@ class Coordination:
     span: Span
     rolling_update: CoordinatedRollingUpdate | None = None
     scaling: CoordinatedScaling | None = None
+    # where the rule is written, when not in the group's own document (a CoordinatedPolicy)
+    document: Document | None = None
+    path: JsonPath | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,12 +268,25 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScalingAdapter:
+    """A RoleBasedGroupScalingAdapter document: an input for HPAs, not emitted."""
+
+    name: str
+    namespace: str
+    group: str
+    role: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Program:
     """Everything the inputs hold: groups to compile and documents that pass through."""
 
     groups: tuple[Group, ...]
     passthrough: tuple[Manifest, ...]
     profiles: Mapping[str, Profile] = field(default_factory=dict)
+    adapters: tuple[ScalingAdapter, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()  # what reading the inputs found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,10 +8,11 @@ maxSurge 0, an absent `rollingUpdate` stays absent (kinds then use their own def
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rbgc import parse_v1alpha2
-from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, did_you_mean, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.naming import set_member_name
@@ -28,6 +29,7 @@ from rbgc.model import (
     Role,
     RoleTemplate,
     RollingUpdate,
+    ScalingAdapter,
     ServicePort,
     Workload,
     WorkloadKind,
@@ -42,6 +44,8 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     groups: list[Group] = []
     passthrough: list[Manifest] = []
     profiles: dict[str, Profile] = {}
+    policies: list[Document] = []
+    adapters: list[ScalingAdapter] = []
     for order, doc in enumerate(documents):
         if doc.api_version == cv.API_VERSION_V1ALPHA2 and doc.kind in KINDS_V1ALPHA2:
             found = check_v1alpha2(doc)
@@ -53,10 +57,10 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
                 groups.extend(_group_set_v1alpha2(doc, default_namespace, order))
             elif doc.kind == cv.PROFILE_KIND:
                 _add_profile(profiles, _profile(doc), problems)
-            else:  # CoordinatedPolicy, RoleBasedGroupScalingAdapter: kept as written
-                passthrough.append(
-                    Manifest(body=doc.body, wave=0, order=order, origin=doc.span(), source=doc)
-                )
+            elif doc.kind == "CoordinatedPolicy":
+                policies.append(doc)
+            else:
+                adapters.append(_adapter(doc, default_namespace))
             continue
         if (
             doc.api_version.startswith(cv.API_GROUP + "/")
@@ -105,13 +109,89 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
             groups.extend(_group_set(doc, default_namespace, order))
         else:
             _add_profile(profiles, _profile(doc), problems)
+    groups, found = bind_policies(groups, policies, default_namespace)
+    problems.extend(d for d in found if d.severity is Severity.ERROR)
     if problems:
         raise DiagnosticError(problems)
     return Program(
         groups=tuple(groups),
         passthrough=tuple(passthrough),
         profiles=dict(sorted(profiles.items())),
+        adapters=tuple(adapters),
+        warnings=tuple(d for d in found if d.severity is Severity.WARNING),
     )
+
+
+def _adapter(doc: Document, default_namespace: str) -> ScalingAdapter:
+    target = doc.body["spec"]["scaleTargetRef"]
+    return ScalingAdapter(
+        name=doc.body["metadata"]["name"],
+        namespace=_namespace(doc, default_namespace),
+        group=target["name"],
+        role=target["role"],
+        span=doc.span("metadata", "name"),
+    )
+
+
+def bind_policies(
+    groups: list[Group], policies: list[Document], default_namespace: str
+) -> tuple[list[Group], list[Diagnostic]]:
+    """Each CoordinatedPolicy's rules join the group of the same name and namespace, the only
+    binding upstream has (v1alpha2 semantics §6); one that binds no group is reported."""
+    found: list[Diagnostic] = []
+    by_key = {(g.namespace, g.name): i for i, g in enumerate(groups)}
+    for doc in policies:
+        name, namespace = doc.body["metadata"]["name"], _namespace(doc, default_namespace)
+        rules = [
+            _policy_rule(doc, ("spec", "policies", i), raw, found)
+            for i, raw in enumerate(doc.body["spec"]["policies"])
+        ]
+        index = by_key.get((namespace, name))
+        if index is None:
+            known = sorted(g.name for g in groups if g.namespace == namespace)
+            found.append(
+                warning(
+                    "RBG123",
+                    f"CoordinatedPolicy {name} binds no RoleBasedGroup: the operator applies a "
+                    "policy only to the group of the same name and namespace, so it has no "
+                    "effect",
+                    doc.span("metadata", "name"),
+                    help=did_you_mean(
+                        name,
+                        known,
+                        "name it after its group"
+                        + (f" (groups here: {', '.join(known)})" if known else ""),
+                    ),
+                )
+            )
+            continue
+        group = groups[index]
+        groups[index] = replace(group, coordination=(*group.coordination, *rules))
+    return groups, found
+
+
+def _policy_rule(
+    doc: Document, path: JsonPath, raw: dict[str, Any], found: list[Diagnostic]
+) -> Coordination:
+    rule = replace(_coordination(doc, path, raw), document=doc, path=path)
+    strategy = raw.get("strategy") or {}
+    for section in ("rollingUpdate", "scaling"):
+        skew = (strategy.get(section) or {}).get("maxSkew")
+        if isinstance(skew, int):
+            found.append(
+                error(
+                    "RBG151",
+                    f"maxSkew {skew} is an integer: the operator reads only percentages "
+                    + (
+                        "(it fails every reconcile of the group)"
+                        if section == "scaling"
+                        else "(it would coordinate with a skew of 0%)"
+                    ),
+                    doc.span(*path, "strategy", section, "maxSkew"),
+                    help=f'write it as a percentage: maxSkew: "{skew}%"',
+                )
+            )
+    return rule
 
 
 def _add_profile(

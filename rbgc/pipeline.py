@@ -23,6 +23,7 @@ from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
+from rbgc.passes.operator_objects import operator_objects
 from rbgc.passes.placement import place
 from rbgc.passes.validate import validate
 from rbgc.record import record_group
@@ -141,7 +142,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     program = parse(documents, options.namespace)
     trace = Trace()
     problems: list[Diagnostic] = []
-    warnings: list[Diagnostic] = []
+    warnings: list[Diagnostic] = list(program.warnings)
     manifests: list[Manifest] = list(program.passthrough)
     facts: list[GroupFacts] = []
     # The groups of one RoleBasedGroupSet share their text: report each place once.
@@ -158,6 +159,12 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
         manifests.extend(compiled.manifests)
         facts.append(compiled.facts)
         warnings.extend(compiled.warnings)
+    chosen = {
+        (g.namespace, g.name): conventions_for(g.document.api_version, options.target.conventions)
+        for g in program.groups
+    }
+    manifests, found = operator_objects(program, manifests, chosen, options.namespace)
+    warnings.extend(found)
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])

@@ -170,3 +170,80 @@ def test_group_set_members_keep_their_role_templates() -> None:
         assert sts["metadata"]["labels"][V08.set_label_index] == str(i)
         # upstream drops roleTemplates from members (§12 #4); rbgc keeps them
         assert sts["spec"]["template"]["metadata"]["labels"]["tier"] == "web"
+
+
+POLICY = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata:
+  name: pd
+spec:
+  roles:
+    - name: prefill
+      replicas: 4
+      standalonePattern:
+        template:
+          spec:
+            containers: [{name: main, image: nginx:1.27}]
+    - name: decode
+      replicas: 2
+      standalonePattern:
+        template:
+          spec:
+            containers: [{name: main, image: nginx:1.27}]
+---
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: CoordinatedPolicy
+metadata:
+  name: pd
+spec:
+  policies:
+    - name: together
+      roles: [prefill, decode]
+      strategy:
+        rollingUpdate: {maxSkew: "25%", partition: 1}
+        scaling: {maxSkew: "10%", progression: OrderReady}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: pd-api
+spec:
+  selector:
+    rolebasedgroup.workloads.x-k8s.io/name: pd
+    rolebasedgroup.workloads.x-k8s.io/role: prefill
+  ports: [{port: 80}]
+"""
+
+
+def test_coordinated_policy_binds_the_group_of_its_name_into_the_facts() -> None:
+    result = compile_yaml(POLICY)
+    [facts] = result.bundle.groups
+    [rule] = facts.rules
+    assert (rule.name, rule.roles) == ("together", ("prefill", "decode"))
+    assert (rule.max_skew, rule.partition, rule.scaling_max_skew) == ("25%", 1, "10%")
+    # the policy is an input of the build, not an object to apply
+    assert not any(m.kind == "CoordinatedPolicy" for m in result.bundle.manifests)
+
+
+def test_service_selecting_old_keys_is_told_the_new_ones() -> None:
+    result = compile_yaml(POLICY)
+    stale = [w for w in result.warnings if w.code == "RBG123"]
+    assert len(stale) == 2
+    assert all("select rbg.workloads.x-k8s.io/" in (w.help or "") for w in stale)
+
+
+def test_policy_rule_naming_an_unknown_role_points_at_the_policy() -> None:
+    text = POLICY.replace("roles: [prefill, decode]", "roles: [prefill, decod]")
+    with pytest.raises(DiagnosticError) as caught:
+        compile_yaml(text)
+    [problem] = [d for d in caught.value.diagnostics if d.code == "RBG150"]
+    assert problem.span is not None and problem.span.line == 27
+
+
+def test_integer_max_skew_is_refused_with_the_percentage_to_write() -> None:
+    text = POLICY.replace('maxSkew: "25%"', "maxSkew: 25")
+    with pytest.raises(DiagnosticError) as caught:
+        compile_yaml(text)
+    [problem] = [d for d in caught.value.diagnostics if d.code == "RBG151"]
+    assert problem.help == 'write it as a percentage: maxSkew: "25%"'

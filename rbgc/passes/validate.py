@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rbgc.diagnostics import (
     Diagnostic,
@@ -25,6 +26,7 @@ from rbgc.diagnostics import (
     warning,
 )
 from rbgc.k8s import controllers
+from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled, written_zero
 from rbgc.k8s.conventions import API_VERSION_V1ALPHA2, conventions_for
 from rbgc.k8s.naming import (
@@ -35,6 +37,7 @@ from rbgc.k8s.naming import (
 )
 from rbgc.model import Group, LwsLowering, Profile, Role, Target, WorkloadKind
 from rbgc.parse_v1alpha2 import pattern_of
+from rbgc.source import JsonPath
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +53,7 @@ def validate(group: Group, target: Target, profiles: Mapping[str, Profile]) -> C
         *_group_name(group),
         *_duplicates(group),
         *_coordination(group),
+        *_stale_keys(group),
     ]
     for role in group.roles:
         found.extend(_role(group, role, target, profiles))
@@ -126,8 +130,56 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
         )
 
 
+# v1alpha1 keys a v1alpha2 group may still carry, and what HEAD reads instead (§12 #20)
+STALE_GROUP_KEYS = {
+    cv.ANNOTATION_EXCLUSIVE_TOPOLOGY: cv.V08.annotation_exclusive_topology,
+    cv.PREFIX + "group-exclusive-topology": cv.V08.annotation_exclusive_topology,
+}
+
+
+def _stale_keys(group: Group) -> Iterator[Diagnostic]:
+    """Keys of v0.4.0 on a v1alpha2 group: the operator ignores them (so does rbgc)."""
+    if group.document.api_version != API_VERSION_V1ALPHA2:
+        return
+    for key in group.annotations:
+        right = STALE_GROUP_KEYS.get(key)
+        if right is not None and right not in group.annotations:
+            where = ("metadata",) if group.set_name is None else ("spec", "groupTemplate")
+            yield warning(
+                "RBG123",
+                f"{key} is a v1alpha1 key, which the v1alpha2 operator ignores: the group gets "
+                "no exclusive topology",
+                group.document.span(*where, "annotations", key, key=True),
+                help=f"write {right} instead",
+            )
+    for role in group.roles:
+        for path, template in _templates(group, role):
+            annotations = (template.get("metadata") or {}).get("annotations") or {}
+            if cv.ANNOTATION_DISABLE_EXCLUSIVE in annotations:
+                yield warning(
+                    "RBG123",
+                    f"{cv.ANNOTATION_DISABLE_EXCLUSIVE} is a v1alpha1 key: the v1alpha2 operator "
+                    f"reads {cv.V08.annotation_disable_exclusive} (rbgc honours both)",
+                    group.document.span(
+                        *path, "metadata", "annotations", cv.ANNOTATION_DISABLE_EXCLUSIVE, key=True
+                    ),
+                    help=f"write {cv.V08.annotation_disable_exclusive} instead",
+                )
+
+
+def _templates(group: Group, role: Role) -> Iterator[tuple[JsonPath, Mapping[str, Any]]]:
+    if role.template_ref is None:
+        yield role.template_path, role.template
+    else:
+        ref = next((t for t in group.role_templates if t.name == role.template_ref), None)
+        if ref is not None:
+            yield ref.path, ref.template
+
+
 def _rule_span(group: Group, name: str, *rest: str | int) -> Span:
-    index = next(i for i, c in enumerate(group.coordination) if c.name == name)
+    index, rule = next((i, c) for i, c in enumerate(group.coordination) if c.name == name)
+    if rule.document is not None and rule.path is not None:  # a bound CoordinatedPolicy
+        return rule.document.span(*rule.path, *rest)
     return group.document.span(*group.spec_path, "coordination", index, *rest)
 
 
