@@ -205,7 +205,7 @@ def _common(func: F) -> F:
 def main() -> None:
     """Compile RoleBasedGroup specs into plain, deterministic Kubernetes YAML.
 
-    rbgc reads upstream RBG (workloads.x-k8s.io/v1alpha1) manifests and emits the
+    rbgc reads upstream RBG (workloads.x-k8s.io/v1alpha1 and v1alpha2) manifests and emits the
     StatefulSets, Deployments, headless Services and discovery ConfigMaps the RBG operator
     would create, each with an Argo CD sync wave that encodes the roles' start order. No
     operator is needed in the cluster.

@@ -21,10 +21,14 @@ differently, so every pass and the compiled facts stay one:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rbgc.k8s import conventions as cv
 from rbgc.model import (
+    CoordinatedRollingUpdate,
+    CoordinatedScaling,
+    Coordination,
     Dependency,
     EngineRuntime,
     Group,
@@ -44,6 +48,10 @@ WORKLOAD_TYPE = P + "role-workload-type"
 INSTANCE_SET = "workloads.x-k8s.io/v1alpha2/RoleInstanceSet"
 GANG = P + "group-gang-scheduling"
 GANG_TIMEOUT = P + "group-gang-scheduling-timeout"
+# what HEAD's conversion webhook stashes from a v1alpha1 object (semantics §7.3)
+STASH = "conversion.workloads.x-k8s.io/"
+STASH_POD_GROUP = STASH + "v1alpha1-pod-group-policy"
+STASH_COORDINATION = STASH + "v1alpha1-coordination"
 PATTERNS = ("standalonePattern", "leaderWorkerPattern", "customComponentsPattern")
 
 
@@ -60,6 +68,16 @@ def group(
     group_meta = value_at(doc.body, metadata_path) or {}
     spec = value_at(doc.body, spec_path)
     annotations = dict(group_meta.get("annotations") or {})
+    if set_index is not None:
+        # A converted v1alpha1 set keeps gang scheduling and exclusive topology on its own
+        # metadata, which HEAD never copies to its groups (§12 #19): rbgc does, so
+        # converting does not change what runs. The group template's own values win.
+        inherited = {
+            k: v
+            for k, v in (meta.get("annotations") or {}).items()
+            if k.startswith((P + "group-", STASH))
+        }
+        annotations = {**inherited, **annotations}
     ns = meta.get("namespace")
     return Group(
         name=name or meta["name"],
@@ -72,6 +90,7 @@ def group(
         spec_path=spec_path,
         order=order,
         pod_group_policy=_gang(annotations),
+        coordination=_stashed_coordination(doc, annotations, metadata_path),
         role_templates=tuple(
             RoleTemplate(
                 name=t["name"],
@@ -87,14 +106,67 @@ def group(
 
 
 def _gang(annotations: dict[str, str]) -> dict[str, Any] | None:
-    """The v1alpha1 `podGroupPolicy` the annotations mean at HEAD (§4)."""
+    """The v1alpha1 `podGroupPolicy` the annotations mean at HEAD (§4). HEAD takes the
+    PodGroup flavour from its `--scheduler-name` flag (scheduler-plugins by default); rbgc has
+    no flag, so a converted group's stashed policy says which flavour it had."""
     if annotations.get(GANG) != "true":
         return None
+    try:
+        stashed = json.loads(annotations.get(STASH_POD_GROUP, ""))
+    except ValueError:
+        stashed = None
+    if isinstance(stashed, dict) and (
+        "kubeScheduling" in stashed or "volcanoScheduling" in stashed
+    ):
+        return stashed
     try:
         timeout = int(annotations.get(GANG_TIMEOUT, ""))
     except ValueError:
         timeout = cv.DEFAULT_SCHEDULE_TIMEOUT  # the operator's fallback when it does not parse
     return {"kubeScheduling": {"scheduleTimeoutSeconds": timeout}}
+
+
+def _stashed_coordination(
+    doc: Document, annotations: dict[str, str], metadata_path: JsonPath
+) -> tuple[Coordination, ...]:
+    """A converted group's v1alpha1 `coordination`: HEAD's migration controller turns the
+    stash into a CoordinatedPolicy named after the group (§6.3), which binds it."""
+    try:
+        rules = json.loads(annotations.get(STASH_COORDINATION, ""))
+    except ValueError:
+        return ()
+    if not isinstance(rules, list):
+        return ()
+    span = doc.span(*metadata_path, "annotations", STASH_COORDINATION)
+    out = []
+    for rule in rules:
+        if not isinstance(rule, dict) or not isinstance(rule.get("roles"), list):
+            continue
+        strategy = rule.get("strategy") or {}
+        rolling, scaling = strategy.get("rollingUpdate"), strategy.get("scaling")
+        out.append(
+            Coordination(
+                name=str(rule.get("name", "")),
+                roles=tuple(str(r) for r in rule["roles"]),
+                span=span,
+                rolling_update=None
+                if not isinstance(rolling, dict)
+                else CoordinatedRollingUpdate(
+                    max_skew=rolling.get("maxSkew"),
+                    partition=rolling.get("partition"),
+                    max_unavailable=rolling.get("maxUnavailable"),
+                ),
+                scaling=None
+                if not isinstance(scaling, dict)
+                else CoordinatedScaling(
+                    max_skew=scaling.get("maxSkew", "100%"),
+                    progression=scaling.get("progression", "OrderScheduled"),
+                ),
+                document=doc,
+                path=(*metadata_path, "annotations", STASH_COORDINATION),
+            )
+        )
+    return tuple(out)
 
 
 def pattern_of(raw: dict[str, Any]) -> str | None:

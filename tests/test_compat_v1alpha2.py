@@ -247,3 +247,32 @@ def test_integer_max_skew_is_refused_with_the_percentage_to_write() -> None:
         compile_yaml(text)
     [problem] = [d for d in caught.value.diagnostics if d.code == "RBG151"]
     assert problem.help == 'write it as a percentage: maxSkew: "25%"'
+
+
+def test_the_readme_v1alpha2_example_compiles_to_its_excerpt() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### A v1alpha2 group and what it compiles to", 1)[1]
+    source = section.split("<<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    excerpt = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    from rbgc import emit
+
+    output = emit.yaml_stream(compile_yaml(source).bundle).splitlines()
+    position = 0
+    for line in excerpt.splitlines():
+        wanted = line.split("  #", 1)[0].rstrip()
+        found = output.index(wanted, position)  # in order, each line as printed
+        position = found + 1
+
+
+def test_validate_checks_v1alpha2_against_its_own_schema() -> None:
+    from click.testing import CliRunner
+
+    from rbgc.cli import main
+
+    good = str(COMPAT_V08 / "basic/rbg/patterns/leader-worker-pattern.yaml")
+    result = CliRunner().invoke(main, ["validate", "-q", good])
+    assert result.exit_code == 0, result.output
+    bad = str(COMPAT_V08 / "basic/rbgs/rbgs-base.yaml")
+    result = CliRunner().invoke(main, ["validate", bad])
+    assert result.exit_code == 1
+    assert "unknown field spec.groupTemplate.metadata" in result.output
