@@ -655,6 +655,16 @@ CODES.update(
             "rollingUpdate: {maxUnavailable: 1}",
         ),
         CodeDoc(
+            "RBG116",
+            "partition-not-below-replicas",
+            "A v1alpha2 role's `partition` keeps every replica on the old revision.",
+            "The v1alpha2 operator's webhook refuses a partition (percentages rounded up) that "
+            "is not less than the role's replicas: such a rollout could never start. "
+            "`paused: true` is the way to hold a rollout.",
+            "replicas: 2\nrolloutStrategy: {rollingUpdate: {partition: 2}}",
+            "replicas: 2\nrolloutStrategy: {rollingUpdate: {partition: 1}}",
+        ),
+        CodeDoc(
             "RBG520",
             "discovery-config-too-large",
             "The group's `/etc/rbg/config.yaml` would not fit in a ConfigMap.",

@@ -46,6 +46,7 @@ from rbgc.source import Document, JsonPath, value_at
 P = cv.HEAD_PREFIX
 WORKLOAD_TYPE = P + "role-workload-type"
 INSTANCE_SET = "workloads.x-k8s.io/v1alpha2/RoleInstanceSet"
+INSTANCE_PATTERN = P + "role-instance-pattern"  # Stateful (default) | Stateless
 GANG = P + "group-gang-scheduling"
 GANG_TIMEOUT = P + "group-gang-scheduling-timeout"
 # what HEAD's conversion webhook stashes from a v1alpha1 object (semantics §7.3)
@@ -183,7 +184,11 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
     leader_worker = pattern_key == "leaderWorkerPattern"
     instance_set = None
     if workload_type == INSTANCE_SET:
-        kind = WorkloadKind.LEADERWORKERSET if leader_worker else WorkloadKind.STATEFULSET
+        kind = WorkloadKind.STATEFULSET
+        if leader_worker:
+            kind = WorkloadKind.LEADERWORKERSET
+        elif annotations.get(INSTANCE_PATTERN) == "Stateless":
+            kind = WorkloadKind.DEPLOYMENT  # random instance names, no index (§3.1)
         api_version, kind_name = kind.api_version, kind.kind
         instance_set = _instance_set(doc, path, raw, pattern_key or "")
     else:

@@ -276,3 +276,52 @@ def test_validate_checks_v1alpha2_against_its_own_schema() -> None:
     result = CliRunner().invoke(main, ["validate", bad])
     assert result.exit_code == 1
     assert "unknown field spec.groupTemplate.metadata" in result.output
+
+
+STATELESS = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata:
+  name: web
+spec:
+  roles:
+    - name: api
+      replicas: 3
+      annotations: {rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}
+      rolloutStrategy: {rollingUpdate: {paused: true}}
+      standalonePattern:
+        template:
+          spec:
+            containers: [{name: main, image: nginx:1.27}]
+"""
+
+
+def test_a_stateless_role_is_a_deployment_without_index_or_config() -> None:
+    result = compile_yaml(STATELESS)
+    objs = _objects(result)
+    deploy = objs[("Deployment", "web-api")]
+    assert deploy["spec"]["paused"] is True
+    env = _env(deploy["spec"]["template"])
+    assert list(env) == [
+        "RBG_COMPONENT_INDEX",
+        "RBG_COMPONENT_NAME",
+        "RBG_GROUP_NAME",
+        "RBG_ROLE_INSTANCE_NAME",
+        "RBG_ROLE_NAME",
+    ]
+    assert "volumes" not in deploy["spec"]["template"]["spec"]
+    assert not any(kind in ("ConfigMap", "Service") for kind, _ in objs)
+
+
+def test_leader_only_needs_the_default_workload() -> None:
+    text = STATELESS.replace(
+        "annotations: {rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}",
+        "annotations: {rbg.workloads.x-k8s.io/role-workload-type: "
+        "leaderworkerset.x-k8s.io/v1/LeaderWorkerSet}",
+    ).replace(
+        "standalonePattern:\n        template:",
+        "leaderWorkerPattern:\n        sharedServiceSelection: LeaderOnly\n        template:",
+    )
+    with pytest.raises(DiagnosticError) as caught:
+        compile_yaml(text)
+    assert any("LeaderOnly is only supported" in d.message for d in caught.value.diagnostics)

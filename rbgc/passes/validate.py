@@ -327,7 +327,45 @@ def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
             doc.span(*at, key=True),
             help="drop the role-workload-type annotation to get leader/worker groups",
         )
+    yield from _admission(group, role, pattern)
     yield from _instance_set(group, role, kind)
+
+
+def _admission(group: Group, role: Role, pattern: str) -> Iterator[Diagnostic]:
+    """The CEL rules and the validating webhook of the v1alpha2 CRD (semantics §1.5-§1.6)
+    that its JSON Schema cannot say."""
+    doc = group.document
+    at = (*role.role_path, pattern)
+    raw = role.raw.get(pattern) or {}
+    config = raw.get("restartPolicyConfig") or {}
+    base, most = config.get("baseDelaySeconds", 30), config.get("maxDelaySeconds", 600)
+    if most < base:
+        yield error(
+            "RBG101",
+            f"role {role.name!r}: maxDelaySeconds must be greater than or equal to "
+            f"baseDelaySeconds ({most} < {base})",
+            doc.span(*at, "restartPolicyConfig", "maxDelaySeconds"),
+            help="raise maxDelaySeconds or lower baseDelaySeconds (defaults: 30 and 600)",
+        )
+    if raw.get("sharedServiceSelection") == "LeaderOnly" and role.instance_set is None:
+        yield error(
+            "RBG101",
+            f"role {role.name!r}: leaderWorkerPattern.sharedServiceSelection=LeaderOnly is only "
+            "supported for RoleInstanceSet + leaderWorkerPattern",
+            doc.span(*at, "sharedServiceSelection"),
+            help="remove it, or drop the role-workload-type annotation",
+        )
+    ru = role.rolling_update
+    if ru is not None and role.replicas > 0:
+        partition = scaled(ru.partition, role.replicas, round_up=True)
+        if partition >= role.replicas:
+            yield error(
+                "RBG116",
+                f"role {role.name!r}: partition {ru.partition} ({partition} of "
+                f"{role.replicas}) must be less than replicas",
+                doc.span(*role.role_path, "rolloutStrategy", "rollingUpdate", "partition"),
+                help="to hold every pod at its revision, use `paused: true`",
+            )
 
 
 def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
@@ -355,7 +393,7 @@ def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diag
             doc.span(*rolling, "inPlaceUpdateStrategy", key=True),
             help="remove it; use a preStop hook or terminationGracePeriodSeconds to drain",
         )
-    if instance_set.paused:
+    if instance_set.paused and kind is not WorkloadKind.DEPLOYMENT:  # Deployments pause
         yield warning(
             "RBG141",
             f"role {role.name!r}: `paused` is compiled as partition = replicas "

@@ -112,6 +112,19 @@ def label_ref(name: str, label: str) -> dict[str, Any]:
     return field_ref(name, f"metadata.labels['{label}']")
 
 
+def standalone_instance(ctx: RoleContext, pod: PodTemplate) -> PodTemplate:
+    """A standalone RoleInstance is one pod, named like the instance (§3.5): its component
+    is the role itself, index 0."""
+    if ctx.role.instance_set is None:
+        return pod
+    env = [
+        literal(ENV_COMPONENT_INDEX, "0"),
+        literal(ENV_COMPONENT_NAME, ctx.role.name),
+        field_ref(ENV_INSTANCE_NAME, "metadata.name"),
+    ]
+    return PodTemplate(body=with_env(pod.body, env), source_path=pod.source_path)
+
+
 def with_env(template: dict[str, Any], env: list[dict[str, Any]]) -> dict[str, Any]:
     """A copy of `template` whose containers (not init containers, as the operator) start
     with `env`; a variable of the same name the container had is replaced."""

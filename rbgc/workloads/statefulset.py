@@ -11,30 +11,13 @@ from typing import Any
 
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import (
-    ENV_COMPONENT_INDEX,
-    ENV_COMPONENT_NAME,
-    ENV_INSTANCE_NAME,
-    PodTemplate,
-    RoleContext,
-    field_ref,
-    literal,
-    with_env,
-)
+from rbgc.workloads import RoleContext, standalone_instance
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
 
 
 def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
-    pod = ctx.templates["pod"]
-    if ctx.role.instance_set is not None:
-        # a standalone RoleInstance is one pod named like the instance (§3.5)
-        env = [
-            literal(ENV_COMPONENT_INDEX, "0"),
-            literal(ENV_COMPONENT_NAME, ctx.role.name),
-            field_ref(ENV_INSTANCE_NAME, "metadata.name"),
-        ]
-        pod = PodTemplate(body=with_env(pod.body, env), source_path=pod.source_path)
+    pod = standalone_instance(ctx, ctx.templates["pod"])
     sts = statefulset(
         ctx,
         name=ctx.name,
