@@ -325,3 +325,64 @@ def test_leader_only_needs_the_default_workload() -> None:
     with pytest.raises(DiagnosticError) as caught:
         compile_yaml(text)
     assert any("LeaderOnly is only supported" in d.message for d in caught.value.diagnostics)
+
+
+READS_OPERATOR_LABELS = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata:
+  name: g
+spec:
+  roles:
+    - name: w
+      replicas: 2
+      {pattern}:
+        template:
+          spec:
+            containers:
+              - name: main
+                image: nginx:1.27
+                env:
+                  - name: MY_INDEX
+                    valueFrom:
+                      fieldRef:
+                        fieldPath: metadata.labels['rbg.workloads.x-k8s.io/role-instance-index']
+                  - name: MY_SIZE
+                    valueFrom:
+                      fieldRef:
+                        fieldPath: metadata.labels['rbg.workloads.x-k8s.io/component-size']
+"""
+
+
+@pytest.mark.parametrize(
+    ("pattern", "index", "size"),
+    [
+        (
+            "standalonePattern",
+            {"fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}},
+            "1",
+        ),
+        (
+            "leaderWorkerPattern",
+            {
+                "fieldRef": {
+                    "fieldPath": "metadata.labels['leaderworkerset.sigs.k8s.io/group-index']"
+                }
+            },
+            "1",
+        ),
+    ],
+)
+def test_fieldrefs_to_labels_only_the_operator_stamps_are_rewritten(
+    pattern: str, index: Any, size: str
+) -> None:
+    objs = _objects(compile_yaml(READS_OPERATOR_LABELS.format(pattern=pattern)))
+    body = next(b for (k, _), b in objs.items() if k in ("StatefulSet", "LeaderWorkerSet"))
+    template = (
+        body["spec"]["template"]
+        if body["kind"] == "StatefulSet"
+        else body["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+    )
+    env = _env(template)
+    assert env["MY_INDEX"] == index
+    assert env["MY_SIZE"] == size

@@ -8,7 +8,8 @@ manifest lists in `pod_templates`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,19 @@ ENV_WORKER_INDEX = "RBG_LWP_WORKER_INDEX"
 ENV_GROUP_SIZE = "RBG_LWP_GROUP_SIZE"
 
 
+# Labels only the RoleInstance controller stamps on pods, and the variable that holds the
+# same value in a compiled pod: a user's fieldRef to one is rewritten to it (§3.5).
+OPERATOR_LABELS = {
+    "rbg.workloads.x-k8s.io/role-instance-index": ENV_ROLE_INDEX,
+    "rbg.workloads.x-k8s.io/role-instance-name": ENV_INSTANCE_NAME,
+    "rbg.workloads.x-k8s.io/component-name": ENV_COMPONENT_NAME,
+    "rbg.workloads.x-k8s.io/component-id": ENV_COMPONENT_INDEX,
+    "rbg.workloads.x-k8s.io/component-index": ENV_WORKER_INDEX,
+    "rbg.workloads.x-k8s.io/component-size": ENV_GROUP_SIZE,
+}
+LABEL_FIELD = re.compile(r"metadata\.labels\['([^']+)'\]")
+
+
 def literal(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
@@ -122,18 +136,40 @@ def standalone_instance(ctx: RoleContext, pod: PodTemplate) -> PodTemplate:
         literal(ENV_COMPONENT_NAME, ctx.role.name),
         field_ref(ENV_INSTANCE_NAME, "metadata.name"),
     ]
-    return PodTemplate(body=with_env(pod.body, env), source_path=pod.source_path)
+    # values a user's fieldRef may need that the injection itself leaves to discovery
+    known = [literal(ENV_GROUP_SIZE, "1")]
+    if ctx.role.kind is not None and ctx.role.kind.has_pod_index:
+        known.append(field_ref(ENV_ROLE_INDEX, cv.POD_INDEX_FIELD))
+    return PodTemplate(body=with_env(pod.body, env, known), source_path=pod.source_path)
 
 
-def with_env(template: dict[str, Any], env: list[dict[str, Any]]) -> dict[str, Any]:
+def with_env(
+    template: dict[str, Any],
+    env: list[dict[str, Any]],
+    known: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
     """A copy of `template` whose containers (not init containers, as the operator) start
-    with `env`; a variable of the same name the container had is replaced."""
+    with `env`; a variable of the same name the container had is replaced, and one that reads
+    a label only the operator stamps reads the same value from where `env` (or `known`)
+    has it."""
     out = copy.deepcopy(template)
     names = {e["name"] for e in env}
+    values = {e["name"]: e for e in [*known, *env]}
     for container in out.get("spec", {}).get("containers") or ():
-        own = [e for e in container.get("env") or () if e.get("name") not in names]
+        own = [
+            _rewritten(e, values) for e in container.get("env") or () if e.get("name") not in names
+        ]
         container["env"] = [*copy.deepcopy(env), *own]
     return out
+
+
+def _rewritten(var: Any, values: Mapping[str, dict[str, Any]]) -> Any:
+    field = ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+    match = LABEL_FIELD.fullmatch(field) if isinstance(field, str) else None
+    source = values.get(OPERATOR_LABELS.get(match.group(1), "")) if match else None
+    if source is None:
+        return var
+    return {"name": var["name"], **copy.deepcopy({k: v for k, v in source.items() if k != "name"})}
 
 
 def lowerings(target: Target) -> Mapping[WorkloadKind, Lowering]:
