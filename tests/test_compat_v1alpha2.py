@@ -386,3 +386,21 @@ def test_fieldrefs_to_labels_only_the_operator_stamps_are_rewritten(
     env = _env(template)
     assert env["MY_INDEX"] == index
     assert env["MY_SIZE"] == size
+
+
+def test_krm_drops_consumed_inputs_and_retargets_the_hpa() -> None:
+    import yaml
+
+    from rbgc import krm
+
+    path = COMPAT_V08 / "basic/rbg/scaling/scaling-adapter-with-hpa.yaml"
+    items = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    text = yaml.safe_dump(
+        {"apiVersion": krm.API_VERSIONS[0], "kind": "ResourceList", "items": items}
+    )
+    outcome = krm.run(text, Options())
+    assert outcome.ok
+    out = yaml.safe_load(outcome.text)["items"]
+    assert "RoleBasedGroupScalingAdapter" not in {i["kind"] for i in out}
+    [hpa] = [i for i in out if i["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
