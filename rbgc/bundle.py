@@ -64,8 +64,8 @@ class Rule:
     name: str
     roles: tuple[str, ...]
     max_skew: str | None = None  # rollingUpdate.maxSkew
-    partition: str | None = None  # rollingUpdate.partition
-    max_unavailable: str | None = None  # rollingUpdate.maxUnavailable
+    partition: IntOrPercent | None = None  # rollingUpdate.partition
+    max_unavailable: IntOrPercent | None = None  # rollingUpdate.maxUnavailable
     scaling_max_skew: str | None = None  # scaling.maxSkew; None: no scaling rule
     span: Span | None = None
 

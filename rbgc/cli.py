@@ -128,6 +128,15 @@ def _kubernetes_version(flag: str | None) -> str:
     return flag or os.environ.get("KUBE_VERSION") or version_text(DEFAULT_KUBERNETES_VERSION)
 
 
+def _remember_conventions(ctx: click.Context, _param: Any, value: str | None) -> None:
+    # Kept on the context, not passed as an argument: every compiling command reads it in
+    # `_options` without growing its signature.
+    ctx.meta[_CONVENTIONS] = value
+
+
+_CONVENTIONS = "rbgc.conventions"
+
+
 def _common(func: F) -> F:
     options = [
         click.option(
@@ -161,6 +170,16 @@ def _common(func: F) -> F:
             "plain StatefulSets.",
         ),
         click.option(
+            "--conventions",
+            type=click.Choice(["v0.4", "v0.8"]),
+            envvar="ARGOCD_ENV_RBGC_CONVENTIONS",
+            expose_value=False,
+            callback=_remember_conventions,
+            help="Output conventions of the operator release to reproduce: labels, env names, "
+            "ConfigMap and Service names [env: ARGOCD_ENV_RBGC_CONVENTIONS; default: v0.4 for "
+            "v1alpha1 input, v0.8 for v1alpha2].",
+        ),
+        click.option(
             "--format",
             "fmt",
             type=click.Choice(["text", "json"]),
@@ -186,7 +205,7 @@ def _common(func: F) -> F:
 def main() -> None:
     """Compile RoleBasedGroup specs into plain, deterministic Kubernetes YAML.
 
-    rbgc reads upstream RBG (workloads.x-k8s.io/v1alpha1) manifests and emits the
+    rbgc reads upstream RBG (workloads.x-k8s.io/v1alpha1 and v1alpha2) manifests and emits the
     StatefulSets, Deployments, headless Services and discovery ConfigMaps the RBG operator
     would create, each with an Argo CD sync wave that encodes the roles' start order. No
     operator is needed in the cluster.
@@ -240,7 +259,9 @@ def _options(
             f"namespace {default_namespace!r} (from --namespace or ARGOCD_APP_NAMESPACE) is not a "
             "valid namespace name: lowercase letters, digits and '-', at most 63 characters"
         )
-    target = Target(kubernetes_version=version, lws=LwsLowering(lws))
+    context = click.get_current_context(silent=True)
+    conventions = context.meta.get(_CONVENTIONS) if context is not None else None
+    target = Target(kubernetes_version=version, lws=LwsLowering(lws), conventions=conventions)
     # The repository root is only looked up when an overlay needs it (see overlays.resolve).
     return Options(namespace=default_namespace, target=target, root=root)
 

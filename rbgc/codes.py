@@ -207,8 +207,8 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG120",
         "unsupported-feature",
-        "The input uses something rbgc does not compile (a v1alpha2 object, InstanceSet "
-        "`components`, RBG objects inside a `List`).",
+        "The input uses something rbgc does not compile (an unknown API version, InstanceSet "
+        "`components`, customComponentsPattern, RBG objects inside a `List`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
     ),
     CodeDoc(
@@ -505,6 +505,20 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG123",
+            "stale-key",
+            "A key the operator release being reproduced does not read.",
+            "Upstream renamed its keys between v0.4.0 (`rolebasedgroup.workloads.x-k8s.io/*`) "
+            "and the v1alpha2 operator (`rbg.workloads.x-k8s.io/*`), and binds a "
+            "CoordinatedPolicy only to the group of the same name. A v1alpha1 key on a v1alpha2 "
+            "group, a Service selecting a label the compiled pods do not carry, or a policy "
+            "named after no group has no effect; rbgc compiles what the operator would and "
+            "names the key that works.",
+            "annotations: {rolebasedgroup.workloads.x-k8s.io/exclusive-topology: zone}",
+            "annotations: {rbg.workloads.x-k8s.io/group-exclusive-topology: zone}",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG130",
             "template-conflict",
             "`template`, `templateRef` and `templatePatch` are combined in a way upstream refuses.",
@@ -564,6 +578,16 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG144",
+            "autoscaler-retargeted",
+            "An HPA targets a RoleBasedGroupScalingAdapter, which only the operator serves.",
+            "Without the operator no adapter exists, so the HPA would scale nothing. rbgc "
+            "points its `scaleTargetRef` at the role's compiled workload, which has a scale "
+            "subresource, and says so; an adapter that names no compiled role is left as "
+            "written.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG150",
             "unknown-coordination-role",
             "A coordination rule names a role that does not exist.",
@@ -600,6 +624,16 @@ CODES.update(
             "which a StatefulSet cannot do.",
             "rollingUpdate: {maxUnavailable: 0, maxSurge: 1}",
             "rollingUpdate: {maxUnavailable: 1}",
+        ),
+        CodeDoc(
+            "RBG116",
+            "partition-not-below-replicas",
+            "A v1alpha2 role's `partition` keeps every replica on the old revision.",
+            "The v1alpha2 operator's webhook refuses a partition (percentages rounded up) that "
+            "is not less than the role's replicas: such a rollout could never start. "
+            "`paused: true` is the way to hold a rollout.",
+            "replicas: 2\nrolloutStrategy: {rollingUpdate: {partition: 2}}",
+            "replicas: 2\nrolloutStrategy: {rollingUpdate: {partition: 1}}",
         ),
         CodeDoc(
             "RBG520",

@@ -30,6 +30,8 @@ INTERNAL_INDEX = "internal.config.kubernetes.io/index"
 # Bookkeeping annotations the orchestrator adds; they must not leak into compiled objects.
 _BOOKKEEPING = ("config.kubernetes.io/", "internal.config.kubernetes.io/", "config.k8s.io/")
 STDIN = "-"
+V1ALPHA2 = "workloads.x-k8s.io/v1alpha2"
+CONSUMED_V1ALPHA2 = ("CoordinatedPolicy", "RoleBasedGroupScalingAdapter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +158,11 @@ def _replace(
                 used.setdefault(annotations[PATH], set()).add(str(annotations.get(INDEX, "0")))
     out: list[Any] = []
     for i, (item, doc) in enumerate(zip(items, documents, strict=True)):
+        if doc is not None and _consumed(doc):
+            continue  # an input of the build (CoordinatedPolicy, ScalingAdapter), not emitted
         if doc is None or not is_rbg_document(doc):
-            out.append(item)
+            # the user's object as the build left it (an HPA may have been retargeted)
+            out.append((compiled.get(i) or [item])[0] if doc is not None else item)
             continue
         source = _annotations(item)
         for body in compiled.get(i, []):
@@ -173,6 +178,10 @@ def _replace(
                 meta["annotations"] = {**(meta.get("annotations") or {}), **marks}
             out.append(body)
     return out
+
+
+def _consumed(doc: Document) -> bool:
+    return doc.api_version == V1ALPHA2 and doc.kind in CONSUMED_V1ALPHA2
 
 
 def _annotations(item: Any) -> dict[str, str]:

@@ -86,6 +86,22 @@ class LeaderWorkerSetSpec:
     patch_leader: Mapping[str, Any] | None = None
     patch_worker: Mapping[str, Any] | None = None
     span: Span | None = None
+    # where the leader/worker patches sit (None: v1alpha1's `leaderWorkerSet.patch*Template`)
+    patch_paths: tuple[JsonPath, JsonPath] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceSet:
+    """A v1alpha2 role on the operator's default workload, RoleInstanceSet. rbgc lowers it to
+    plain objects (v1alpha2 semantics §3.5); this is what they must reproduce or warn about."""
+
+    pattern: str  # "standalone" | "leaderWorker"
+    pod_management_policy: str = "Parallel"
+    update_type: str | None = None  # rollingUpdate.type as written (operator: InPlaceIfPossible)
+    paused: bool = False
+    grace_period: int | None = None  # rollingUpdate.inPlaceUpdateStrategy.gracePeriodSeconds
+    restart_delays: bool = False  # restartPolicyConfig sets a backoff
+    span: Span
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +147,7 @@ class Target:
 
     kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION
     lws: LwsLowering = LwsLowering.NATIVE
+    conventions: str | None = None  # "v0.4" | "v0.8"; None: by the input's API version
 
     @property
     def version_text(self) -> str:
@@ -160,6 +177,19 @@ class Role:
     template_ref: str | None = None
     template_patch: Mapping[str, Any] | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)  # the role as written
+    path: JsonPath | None = None  # the role in the document (None: `template_path[:-1]`)
+    template_patch_path: JsonPath | None = None  # None: v1alpha1's `templatePatch`
+    instance_set: InstanceSet | None = None  # v1alpha2 RoleInstanceSet roles
+
+    @property
+    def role_path(self) -> JsonPath:
+        return self.path if self.path is not None else self.template_path[:-1]
+
+    @property
+    def patch_path(self) -> JsonPath:
+        if self.template_patch_path is not None:
+            return self.template_patch_path
+        return (*self.template_path[:-1], "templatePatch")
 
     @property
     def size(self) -> int:
@@ -180,8 +210,8 @@ class CoordinatedRollingUpdate:
     """`coordination[].strategy.rollingUpdate`: percent strings, as upstream requires."""
 
     max_skew: str | None = None
-    partition: str | None = None
-    max_unavailable: str | None = None
+    partition: IntOrPercent | None = None  # v1alpha1: percent strings; v1alpha2: either
+    max_unavailable: IntOrPercent | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -201,6 +231,9 @@ class Coordination:
     span: Span
     rolling_update: CoordinatedRollingUpdate | None = None
     scaling: CoordinatedScaling | None = None
+    # where the rule is written, when not in the group's own document (a CoordinatedPolicy)
+    document: Document | None = None
+    path: JsonPath | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,12 +268,25 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScalingAdapter:
+    """A RoleBasedGroupScalingAdapter document: an input for HPAs, not emitted."""
+
+    name: str
+    namespace: str
+    group: str
+    role: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Program:
     """Everything the inputs hold: groups to compile and documents that pass through."""
 
     groups: tuple[Group, ...]
     passthrough: tuple[Manifest, ...]
     profiles: Mapping[str, Profile] = field(default_factory=dict)
+    adapters: tuple[ScalingAdapter, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()  # what reading the inputs found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

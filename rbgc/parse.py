@@ -8,9 +8,11 @@ maxSurge 0, an absent `rollingUpdate` stays absent (kinds then use their own def
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, did_you_mean, error
+from rbgc import parse_v1alpha2
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, did_you_mean, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.naming import set_member_name
@@ -27,11 +29,12 @@ from rbgc.model import (
     Role,
     RoleTemplate,
     RollingUpdate,
+    ScalingAdapter,
     ServicePort,
     Workload,
     WorkloadKind,
 )
-from rbgc.schema import check, is_rbg_document
+from rbgc.schema import KINDS_V1ALPHA2, check, check_v1alpha2, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
 
 
@@ -41,7 +44,24 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     groups: list[Group] = []
     passthrough: list[Manifest] = []
     profiles: dict[str, Profile] = {}
+    policies: list[Document] = []
+    adapters: list[ScalingAdapter] = []
     for order, doc in enumerate(documents):
+        if doc.api_version == cv.API_VERSION_V1ALPHA2 and doc.kind in KINDS_V1ALPHA2:
+            found = check_v1alpha2(doc)
+            if found:
+                problems.extend(found)
+            elif doc.kind == cv.RBG_KIND:
+                groups.append(parse_v1alpha2.group(doc, ("spec",), default_namespace, order))
+            elif doc.kind == cv.RBGSET_KIND:
+                groups.extend(_group_set_v1alpha2(doc, default_namespace, order))
+            elif doc.kind == cv.PROFILE_KIND:
+                _add_profile(profiles, _profile(doc), problems)
+            elif doc.kind == "CoordinatedPolicy":
+                policies.append(doc)
+            else:
+                adapters.append(_adapter(doc, default_namespace))
+            continue
         if (
             doc.api_version.startswith(cv.API_GROUP + "/")
             and doc.kind in _COMPILED
@@ -51,9 +71,9 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
                 error(
                     "RBG120",
                     f"{doc.kind} {doc.api_version} is not supported; rbgc compiles "
-                    f"{cv.API_VERSION}",
+                    f"{cv.API_VERSION} and {cv.API_VERSION_V1ALPHA2}",
                     doc.span("apiVersion"),
-                    help="convert the object to workloads.x-k8s.io/v1alpha1",
+                    help="write the object as workloads.x-k8s.io/v1alpha2 (or v1alpha1)",
                 )
             )
             continue
@@ -92,23 +112,17 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
         elif doc.kind == cv.RBGSET_KIND:
             groups.extend(_group_set(doc, default_namespace, order))
         else:
-            profile = _profile(doc)
-            if profile.name in profiles:
-                problems.append(
-                    error(
-                        "RBG113",
-                        f"ClusterEngineRuntimeProfile {profile.name} is defined twice",
-                        profile.span,
-                        notes=((profiles[profile.name].span, "first defined here"),),
-                    )
-                )
-            profiles[profile.name] = profile
+            _add_profile(profiles, _profile(doc), problems)
+    groups, found = bind_policies(groups, policies, default_namespace)
+    problems.extend(d for d in found if d.severity is Severity.ERROR)
     if problems:
         raise DiagnosticError(problems)
     return Program(
         groups=tuple(groups),
         passthrough=tuple(passthrough),
         profiles=dict(sorted(profiles.items())),
+        adapters=tuple(adapters),
+        warnings=tuple(d for d in found if d.severity is Severity.WARNING),
     )
 
 
@@ -180,6 +194,111 @@ def _misspelt(doc: Document) -> Diagnostic | None:
                 help=f"did you mean 'apiVersion: {cv.API_VERSION}' and 'kind: {target}'?",
             )
     return None
+
+
+def _adapter(doc: Document, default_namespace: str) -> ScalingAdapter:
+    target = doc.body["spec"]["scaleTargetRef"]
+    return ScalingAdapter(
+        name=doc.body["metadata"]["name"],
+        namespace=_namespace(doc, default_namespace),
+        group=target["name"],
+        role=target["role"],
+        span=doc.span("metadata", "name"),
+    )
+
+
+def bind_policies(
+    groups: list[Group], policies: list[Document], default_namespace: str
+) -> tuple[list[Group], list[Diagnostic]]:
+    """Each CoordinatedPolicy's rules join the group of the same name and namespace, the only
+    binding upstream has (v1alpha2 semantics §6); one that binds no group is reported."""
+    found: list[Diagnostic] = []
+    by_key = {(g.namespace, g.name): i for i, g in enumerate(groups)}
+    for doc in policies:
+        name, namespace = doc.body["metadata"]["name"], _namespace(doc, default_namespace)
+        rules = [
+            _policy_rule(doc, ("spec", "policies", i), raw, found)
+            for i, raw in enumerate(doc.body["spec"]["policies"])
+        ]
+        index = by_key.get((namespace, name))
+        if index is None:
+            known = sorted(g.name for g in groups if g.namespace == namespace)
+            found.append(
+                warning(
+                    "RBG123",
+                    f"CoordinatedPolicy {name} binds no RoleBasedGroup: the operator applies a "
+                    "policy only to the group of the same name and namespace, so it has no "
+                    "effect",
+                    doc.span("metadata", "name"),
+                    help=did_you_mean(
+                        name,
+                        known,
+                        "name it after its group"
+                        + (f" (groups here: {', '.join(known)})" if known else ""),
+                    ),
+                )
+            )
+            continue
+        group = groups[index]
+        groups[index] = replace(group, coordination=(*group.coordination, *rules))
+    return groups, found
+
+
+def _policy_rule(
+    doc: Document, path: JsonPath, raw: dict[str, Any], found: list[Diagnostic]
+) -> Coordination:
+    rule = replace(_coordination(doc, path, raw), document=doc, path=path)
+    strategy = raw.get("strategy") or {}
+    for section in ("rollingUpdate", "scaling"):
+        skew = (strategy.get(section) or {}).get("maxSkew")
+        if isinstance(skew, int):
+            found.append(
+                error(
+                    "RBG151",
+                    f"maxSkew {skew} is an integer: the operator reads only percentages "
+                    + (
+                        "(it fails every reconcile of the group)"
+                        if section == "scaling"
+                        else "(it would coordinate with a skew of 0%)"
+                    ),
+                    doc.span(*path, "strategy", section, "maxSkew"),
+                    help=f'write it as a percentage: maxSkew: "{skew}%"',
+                )
+            )
+    return rule
+
+
+def _add_profile(
+    profiles: dict[str, Profile], profile: Profile, problems: list[Diagnostic]
+) -> None:
+    if profile.name in profiles:
+        problems.append(
+            error(
+                "RBG113",
+                f"ClusterEngineRuntimeProfile {profile.name} is defined twice",
+                profile.span,
+                notes=((profiles[profile.name].span, "first defined here"),),
+            )
+        )
+    profiles[profile.name] = profile
+
+
+def _group_set_v1alpha2(doc: Document, default_namespace: str, order: int) -> list[Group]:
+    """A v1alpha2 RoleBasedGroupSet: members `{set}-{i}` from `groupTemplate` (its labels and
+    annotations become each member's; the set's own metadata does not, as upstream)."""
+    name = doc.body["metadata"]["name"]
+    return [
+        parse_v1alpha2.group(
+            doc,
+            ("spec", "groupTemplate", "spec"),
+            default_namespace,
+            order,
+            name=set_member_name(name, i),
+            set_index=i,
+            metadata_path=("spec", "groupTemplate"),
+        )
+        for i in range(doc.body["spec"].get("replicas", 1))
+    ]
 
 
 def _profile(doc: Document) -> Profile:

@@ -17,13 +17,14 @@ from typing import Any
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
-from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
+from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
+from rbgc.passes.operator_objects import operator_objects
 from rbgc.passes.placement import place
 from rbgc.passes.validate import validate
 from rbgc.record import record_group
@@ -77,6 +78,7 @@ class Compiled:
 
 
 def compile_group(group: Group, program: Program, target: Target, trace: Trace) -> Compiled:
+    conventions = conventions_for(group.document.api_version, target.conventions)
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
@@ -85,7 +87,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         members = [r for r in waves.order if waves.of_role[r] == wave]
         trace.add("dependencies", group, f"wave {wave}: {', '.join(members)}")
 
-    placement = place(checked.group, waves)
+    placement = place(checked.group, waves, conventions)
     for role in group.roles:
         decided = placement.of_role[role.name]
         trace.add(
@@ -95,19 +97,24 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             + ("; ".join(decided.reasons) if decided.reasons else "no placement constraints"),
         )
 
-    expanded = expand(checked.group, waves, placement, target)
+    expanded = expand(checked.group, waves, placement, target, conventions)
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
     discovered = inject_discovery(
-        checked.group, waves, placement, expanded, program.profiles, services=program.passthrough
+        checked.group,
+        waves,
+        placement,
+        expanded,
+        program.profiles,
+        services=program.passthrough,
+        conventions=conventions,
     )
     for m in discovered.manifests:
-        if m.kind == "ConfigMap" and m.role is not None:
+        if m.kind == "ConfigMap" and m.group == group.name:
+            by = f"role {m.role}" if m.role is not None else "the stateful roles"
             trace.add(
-                "discovery",
-                group,
-                f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by role {m.role}",
+                "discovery", group, f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by {by}"
             )
     for role in group.roles:
         for runtime in role.engine_runtimes:
@@ -136,7 +143,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     program = parse(documents, options.namespace)
     trace = Trace()
     problems: list[Diagnostic] = []
-    warnings: list[Diagnostic] = []
+    warnings: list[Diagnostic] = list(program.warnings)
     manifests: list[Manifest] = list(program.passthrough)
     facts: list[GroupFacts] = []
     # The groups of one RoleBasedGroupSet share their text: report each place once.
@@ -153,6 +160,12 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
         manifests.extend(compiled.manifests)
         facts.append(compiled.facts)
         warnings.extend(compiled.warnings)
+    chosen = {
+        (g.namespace, g.name): conventions_for(g.document.api_version, options.target.conventions)
+        for g in program.groups
+    }
+    manifests, found = operator_objects(program, manifests, chosen, options.namespace)
+    warnings.extend(found)
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])

@@ -18,10 +18,10 @@ import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
 from rbgc.inputs import load
-from rbgc.k8s.conventions import API_VERSION, PROFILE_KIND
+from rbgc.k8s.conventions import API_VERSION, API_VERSION_V1ALPHA2, PROFILE_KIND
 from rbgc.kubeschema import check_bundle, normalize_version
 from rbgc.pipeline import Options, compile_documents, no_input
-from rbgc.schema import is_rbg_document, schema
+from rbgc.schema import KINDS_V1ALPHA2, is_rbg_document, schema, schema_v1alpha2
 from rbgc.schematext import describe
 from rbgc.source import MAX_FILE_BYTES, STDIN, Document, expand_paths, path_text
 
@@ -61,24 +61,26 @@ def _strict_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-def reference_validator() -> jsonschema.protocols.Validator:
+def reference_validator(*, v1alpha2: bool = False) -> jsonschema.protocols.Validator:
     """The schema under jsonschema, with Kubernetes' integers: 2.0 is not one."""
     checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer)
     strict = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
         jsonschema.Draft202012Validator, type_checker=checker
     )
-    validator: jsonschema.protocols.Validator = strict(schema())
+    validator: jsonschema.protocols.Validator = strict(schema_v1alpha2() if v1alpha2 else schema())
     return validator
 
 
 def reference_errors(documents: Sequence[Document]) -> list[Diagnostic]:
-    validator = reference_validator()
+    validators = {False: reference_validator(), True: reference_validator(v1alpha2=True)}
     found = []
     for doc in documents:
-        # Other versions of the group are refused before the schema (RBG120): the schema is
-        # v1alpha1's, and the whole document would not match it.
-        if not is_rbg_document(doc) or doc.api_version != API_VERSION:
+        # Each version against its own schema; other versions of the group are refused before
+        # (RBG120), as the whole document would not match either.
+        v1alpha2 = doc.api_version == API_VERSION_V1ALPHA2 and doc.kind in KINDS_V1ALPHA2
+        if not (v1alpha2 or (is_rbg_document(doc) and doc.api_version == API_VERSION)):
             continue
+        validator = validators[v1alpha2]
         best = jsonschema.exceptions.best_match(validator.iter_errors(doc.body))
         if best is not None:
             where = path_text(tuple(best.absolute_path)) or "(document)"

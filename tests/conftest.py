@@ -13,6 +13,23 @@ from rbgc.source import parse_text
 ROOT = Path(__file__).resolve().parent.parent
 COMPAT = ROOT.parent / "shared" / "compat" / "rbg-v0.4.0"
 EXAMPLES = ROOT / "examples"
+# upstream's examples/basic at v0.8.0-alpha.5 (workloads.x-k8s.io/v1alpha2)
+COMPAT_V08 = ROOT.parent / "shared" / "compat" / "rbg-v0.8.0-alpha.5"
+# files of that corpus rbgc refuses, with the code it reports and why
+COMPAT_V08_REFUSED: dict[str, tuple[str, str]] = {
+    "basic/rbg/patterns/custom-components-pattern.yaml": (
+        "RBG120",
+        "customComponentsPattern is not compiled yet",
+    ),
+    "basic/rbg/patterns/custom-components-ordered-discovery.yaml": (
+        "RBG120",
+        "customComponentsPattern is not compiled yet",
+    ),
+    # `groupTemplate.metadata` is no field of RoleBasedGroupSet (labels and annotations sit
+    # directly under groupTemplate): the API server prunes it, so the labels are lost
+    "basic/rbgs/rbgs-base.yaml": ("RBG102", "groupTemplate.metadata is not a field"),
+    "basic/rbgs/rbgs-exclusive-topology.yaml": ("RBG102", "groupTemplate.metadata is not a field"),
+}
 
 
 def compile_yaml(text: str, *, namespace: str = "default", path: str = "test.yaml") -> Result:

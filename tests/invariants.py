@@ -31,6 +31,35 @@ def _pod_templates(m: Manifest) -> list[dict[str, Any]]:
     return out
 
 
+# Set in each pod by the LeaderWorkerSet controller (native LWS only).
+LWS_ENV = ("LWS_LEADER_ADDRESS", "LWS_GROUP_SIZE", "LWS_WORKER_INDEX", "LWS_NAME")
+REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def _conventions(labels: dict[str, str]) -> cv.Conventions:
+    """The release whose keys an object carries."""
+    return cv.V08 if cv.V08.label_group in labels else cv.V04
+
+
+def undefined_references(m: Manifest) -> list[str]:
+    """`$(VAR)` in a compiled container's command/args that its env does not define (the
+    kubelet would pass the text through unexpanded). `$$(VAR)` is an escaped literal."""
+    missing = []
+    for template in _pod_templates(m):
+        spec = template.get("spec", {})
+        for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+            if container.get("envFrom"):
+                continue  # names come from a ConfigMap/Secret rbgc cannot see
+            defined = {e["name"] for e in container.get("env", [])}
+            if m.kind == "LeaderWorkerSet":
+                defined |= set(LWS_ENV)
+            for text in [*container.get("command", []), *container.get("args", [])]:
+                for name in REFERENCE.findall(str(text).replace("$$", "")):
+                    if name not in defined:
+                        missing.append(f"{m.kind} {m.name} container {container['name']}: {name}")
+    return missing
+
+
 def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS) -> None:
     manifests = result.bundle.manifests
     by_identity = {m.identity(): m for m in manifests}
@@ -42,10 +71,12 @@ def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS
             continue
         meta = m.body["metadata"]
         labels, annotations = meta.get("labels", {}), meta.get("annotations", {})
+        keys = _conventions(labels)
         assert labels.get(cv.MANAGED_BY) == cv.MANAGER, f"{m.kind} {m.name}: no managed-by"
-        assert labels.get(cv.LABEL_NAME) == m.group, f"{m.kind} {m.name}: no group label"
+        assert labels.get(keys.label_group) == m.group, f"{m.kind} {m.name}: no group label"
         if m.role is not None:
-            assert labels.get(cv.LABEL_ROLE) == m.role, f"{m.kind} {m.name}: no role label"
+            assert labels.get(keys.label_role) == m.role, f"{m.kind} {m.name}: no role label"
+        assert not undefined_references(m), undefined_references(m)
         assert annotations.get(cv.SYNC_WAVE) == str(m.wave), f"{m.kind} {m.name}: wave mismatch"
         assert DNS1123_LABEL.match(m.name) and len(m.name) <= 63, f"bad name {m.name!r}"
         if m.kind == "Service":
@@ -57,7 +88,7 @@ def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS
             # A LeaderWorkerSet has no selector of its own; its controller labels the pods.
             selector = m.body["spec"].get("selector", {"matchLabels": {}})["matchLabels"]
             assert selector.items() <= pod_labels.items(), f"{m.name}: selector misses pods"
-            identity = {k: v for k, v in labels.items() if k.startswith(cv.PREFIX)}
+            identity = {k: v for k, v in labels.items() if k in keys.reserved_labels}
             assert identity.items() <= pod_labels.items(), f"{m.name}: pods lack identity labels"
             for volume in template["spec"].get("volumes", []):
                 if "configMap" in volume:
@@ -86,7 +117,11 @@ def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS
                 assert wave_of[role.name] > wave_of[dep.name], f"{role.name} not after {dep.name}"
             assert wave_of[role.name] >= waves.of_role[role.name]
         for service in (m for m in mine if m.kind == "Service"):
-            workload = next(w for w in mine if w.kind == "StatefulSet" and w.name == service.name)
+            workload = next(
+                w
+                for w in mine
+                if w.kind == "StatefulSet" and w.body["spec"]["serviceName"] == service.name
+            )
             pod_labels = _pod_templates(workload)[0]["metadata"]["labels"]
             assert service.body["spec"]["selector"].items() <= pod_labels.items()
             assert workload.body["spec"]["serviceName"] == service.name

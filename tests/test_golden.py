@@ -15,7 +15,7 @@ import pytest
 from rbgc import emit
 from rbgc.model import LwsLowering, Target
 from rbgc.pipeline import Options, compile_paths
-from tests.conftest import COMPAT, EXAMPLES, ROOT
+from tests.conftest import COMPAT, COMPAT_V08, COMPAT_V08_REFUSED, EXAMPLES, ROOT
 from tests.invariants import check_invariants
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -51,6 +51,20 @@ def _cases() -> list[Case]:
                     f"compat-lws-statefulsets/{rel}",
                     (path,),
                     GOLDEN / "compat-lws-statefulsets" / rel,
+                    LwsLowering.STATEFULSETS,
+                )
+            )
+    for path in sorted(COMPAT_V08.rglob("*.yaml")):
+        rel = path.relative_to(COMPAT_V08)
+        if str(rel) in COMPAT_V08_REFUSED:
+            continue  # tests/test_compat_v1alpha2.py checks the diagnostic
+        cases.append(Case(f"compat-v0.8/{rel}", (path,), GOLDEN / "compat-v0.8" / rel))
+        if "leaderWorkerPattern" in path.read_text(encoding="utf-8"):
+            cases.append(
+                Case(
+                    f"compat-v0.8-lws-statefulsets/{rel}",
+                    (path,),
+                    GOLDEN / "compat-v0.8-lws-statefulsets" / rel,
                     LwsLowering.STATEFULSETS,
                 )
             )

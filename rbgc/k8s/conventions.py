@@ -1,12 +1,17 @@
-"""Upstream RBG v0.4.0 conventions and Kubernetes apply order, as data.
+"""Upstream RBG output conventions and Kubernetes apply order, as data.
 
-Every key here is what the upstream operator writes (rbg-semantics.md §3-§4); the compat
-corpus tests pin them. Nothing else in rbgc spells these strings.
+Every key here is what the upstream operator writes: v0.4.0's (rbg-semantics.md §3-§4) and
+HEAD's, v0.8 (rbg-v1alpha2-semantics.md §0, §2.2-§2.4, §2.10-§2.11). The compat corpus tests
+pin them. Nothing else in rbgc spells these strings. The passes read a `Conventions` value
+(`V04` or `V08`) chosen per group; the module constants below are v0.4.0's.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 API_GROUP = "workloads.x-k8s.io"
 API_VERSION = "workloads.x-k8s.io/v1alpha1"
@@ -128,6 +133,135 @@ CLUSTER_SCOPED_KINDS = frozenset(
 
 KIND_RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
 UNKNOWN_KIND_RANK = len(KIND_ORDER)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conventions:
+    """What one operator release writes: keys, env names, object names.
+
+    rbgc keeps its own fixes under both (real pod addresses, injected env first, an
+    exclusive-topology key the pods carry); the README's compatibility table lists them."""
+
+    release: str  # "v0.4" | "v0.8"
+    label_group: str
+    label_role: str
+    label_group_key: str  # sha1(ns/R); also the exclusive-topology affinity key
+    annotation_role_size: str
+    annotation_exclusive_topology: str  # on the group (and copied onto pod templates)
+    annotation_disable_exclusive: str  # pod template opt-out
+    set_label_name: str
+    set_label_index: str
+    env_group_name: str
+    env_role_name: str
+    env_role_index: str
+    service_prefix: str  # headless Service `{prefix}{R}-{r}`
+    service_type: bool  # HEAD writes `type: ClusterIP` on the headless Service
+    max_name: int | None  # HEAD cuts workload/Service names to 63, then trailing '-'
+    config_map_per_group: bool  # HEAD: one ConfigMap `R` for the stateful roles
+    # HEAD's env merge (§2.4): `{prefix}*` vars first, sorted; `{prefix}LWP_*` next; then the
+    # rest in order. None: v0.4.0's names, injected before the user's (whose order is kept).
+    env_prefix: str | None
+
+    @property
+    def reserved_labels(self) -> tuple[str, str, str]:
+        return (self.label_group, self.label_role, self.label_group_key)
+
+    @property
+    def reserved_env(self) -> tuple[str, str, str]:
+        return (self.env_group_name, self.env_role_index, self.env_role_name)
+
+    def _cut(self, name: str) -> str:
+        if self.max_name is None or len(name) <= self.max_name:
+            return name
+        return name[: self.max_name].rstrip("-")
+
+    def workload_name(self, group: str, role: str) -> str:
+        """`{R}-{r}`: v0.4.0 as is; HEAD cut to 63 without a trailing '-'."""
+        return self._cut(f"{group}-{role}")
+
+    def service_name(self, group: str, role: str) -> str:
+        """The role's headless Service: `{R}-{r}` (v0.4.0) or `s-{R}-{r}` (HEAD, fresh)."""
+        return self._cut(f"{self.service_prefix}{group}-{role}")
+
+    def config_map_name(self, group: str, role: str) -> str:
+        return group if self.config_map_per_group else f"{group}-{role}"
+
+    def selector(self, group: str, role: str) -> dict[str, str]:
+        """The labels a role's headless Service selects."""
+        return {self.label_group: group, self.label_role: role}
+
+    def set_labels(self, set_name: str | None, set_index: int | None) -> dict[str, str]:
+        """The labels a RoleBasedGroupSet gives its member's objects (never in selectors)."""
+        if set_name is None:
+            return {}
+        return {self.set_label_name: set_name, self.set_label_index: str(set_index)}
+
+
+V04 = Conventions(
+    release="v0.4",
+    label_group=LABEL_NAME,
+    label_role=LABEL_ROLE,
+    label_group_key=LABEL_GROUP_KEY,
+    annotation_role_size=ANNOTATION_ROLE_SIZE,
+    annotation_exclusive_topology=ANNOTATION_EXCLUSIVE_TOPOLOGY,
+    annotation_disable_exclusive=ANNOTATION_DISABLE_EXCLUSIVE,
+    set_label_name=SET_LABEL_NAME,
+    set_label_index=SET_LABEL_INDEX,
+    env_group_name=ENV_GROUP_NAME,
+    env_role_name=ENV_ROLE_NAME,
+    env_role_index=ENV_ROLE_INDEX,
+    service_prefix="",
+    service_type=False,
+    max_name=None,
+    config_map_per_group=False,
+    env_prefix=None,
+)
+
+HEAD_PREFIX = "rbg.workloads.x-k8s.io/"
+V08 = Conventions(
+    release="v0.8",
+    label_group=HEAD_PREFIX + "group-name",
+    label_role=HEAD_PREFIX + "role-name",
+    label_group_key=HEAD_PREFIX + "group-uid",
+    annotation_role_size=HEAD_PREFIX + "role-size",
+    annotation_exclusive_topology=HEAD_PREFIX + "group-exclusive-topology",
+    annotation_disable_exclusive=HEAD_PREFIX + "role-disable-exclusive",
+    set_label_name=HEAD_PREFIX + "groupset-name",
+    set_label_index=HEAD_PREFIX + "groupset-index",
+    env_group_name="RBG_GROUP_NAME",
+    env_role_name="RBG_ROLE_NAME",
+    env_role_index="RBG_ROLE_INDEX",
+    service_prefix="s-",
+    service_type=True,
+    max_name=63,
+    config_map_per_group=True,
+    env_prefix="RBG_",
+)
+
+RELEASES = {c.release: c for c in (V04, V08)}
+API_VERSION_V1ALPHA2 = "workloads.x-k8s.io/v1alpha2"
+# Every group label key either release writes: overlays rename groups under both.
+GROUP_LABELS = (V04.label_group, V08.label_group)
+
+
+def group_and_role(labels: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(group, role) of a live object, from its labels under either release's keys (a
+    migration between releases meets both); None when it carries neither."""
+    for c in (V08, V04):
+        group, role = labels.get(c.label_group), labels.get(c.label_role)
+        if isinstance(group, str) and isinstance(role, str):
+            return group, role
+    return None
+
+
+DISABLE_EXCLUSIVE_KEYS = (V04.annotation_disable_exclusive, V08.annotation_disable_exclusive)
+
+
+def conventions_for(api_version: str, chosen: str | None = None) -> Conventions:
+    """`--conventions` if given, else by the input: v1alpha1 gets v0.4.0's, v1alpha2 HEAD's."""
+    if chosen is not None:
+        return RELEASES[chosen]
+    return V08 if api_version == API_VERSION_V1ALPHA2 else V04
 
 
 def group_unique_key(namespace: str, group: str) -> str:

@@ -227,7 +227,7 @@ def _follow_renames(value: Any, renamed: Mapping[str, str]) -> None:
     """Label selectors that named a renamed group name the new one."""
     if isinstance(value, dict):
         for key, child in value.items():
-            if key == cv.LABEL_NAME and isinstance(child, str) and child in renamed:
+            if key in cv.GROUP_LABELS and isinstance(child, str) and child in renamed:
                 value[key] = renamed[child]
             else:
                 _follow_renames(child, renamed)

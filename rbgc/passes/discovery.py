@@ -22,7 +22,6 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.goyaml import marshal
 from rbgc.k8s.manifest import Manifest
-from rbgc.k8s.naming import instance_address, role_object_name
 from rbgc.model import Group, Placement, Profile, Role, Waves, WorkloadKind
 from rbgc.passes.expand import Expanded
 from rbgc.source import JsonPath, value_at
@@ -50,13 +49,17 @@ def inject_discovery(
     profiles: Mapping[str, Profile],
     *,
     services: Sequence[Manifest] = (),
+    conventions: cv.Conventions = cv.V04,
 ) -> Discovered:
     """`services`: the inputs' own objects; a Service among them that selects a Deployment
-    role's pods is how its peers reach it (no RBG503 then)."""
+    role's pods is how its peers reach it (no RBG503 then).
+
+    Under HEAD's conventions (v0.8) the file lists only the stateful roles (not Deployments),
+    lives in one ConfigMap `{group}` and is mounted only by them."""
     instances = sum(role.replicas for role in group.roles)
     if instances > MAX_INSTANCES:
         raise DiagnosticError([_too_large(group, f"{instances:,} instances")])
-    config = config_yaml(group)
+    config = config_yaml(group, conventions)
     if len(config.encode()) > MAX_CONFIG_BYTES:
         raise DiagnosticError([_too_large(group, f"{len(config.encode()):,} bytes")])
     roles = {role.name: role for role in group.roles}
@@ -74,25 +77,55 @@ def inject_discovery(
                 _at(body, path),
                 profiles,
                 sidecars=path not in manifest.worker_templates,
+                conventions=conventions,
             )
         out.append(replace(manifest, body=body))
-    for role in group.roles:
-        out.append(
-            _config_map(group, role, config, waves.of_role[role.name] + placement.wave_offset)
-        )
-    warnings = [w for role in group.roles for w in _reserved_env(group, role)]
-    warnings += _unresolvable_readers(group, expanded, services)
+    if conventions.config_map_per_group:
+        stateful = [r for r in group.roles if _mounts_config(r, conventions)]
+        if stateful:
+            wave = min(waves.of_role[r.name] for r in stateful) + placement.wave_offset
+            out.append(_config_map(group, None, config, wave, conventions))
+    else:
+        for role in group.roles:
+            wave = waves.of_role[role.name] + placement.wave_offset
+            out.append(_config_map(group, role, config, wave, conventions))
+    warnings = [w for role in group.roles for w in _reserved_env(group, role, conventions)]
+    warnings += _unresolvable_readers(group, expanded, services, conventions)
     return Discovered(manifests=tuple(out), warnings=tuple(dict.fromkeys(warnings)))
 
 
-def config_yaml(group: Group) -> str:
+def _mounts_config(role: Role, conventions: cv.Conventions) -> bool:
+    """v0.4.0 mounts the file in every role; HEAD only in stateful ones (not Deployments)."""
+    return not conventions.config_map_per_group or role.kind is not WorkloadKind.DEPLOYMENT
+
+
+def instance_address(
+    group: Group, role: Role, index: int, conventions: cv.Conventions = cv.V04
+) -> str:
+    """DNS name of a role's i-th instance through its headless Service: `{W}-{i}.{svc}`.
+
+    v0.4.0 wrote `{role}-{i}.{group}-{role}`, which does not resolve; upstream fixed it in
+    v0.6.0 to the pod's real name, which rbgc uses. A LeaderWorkerSet's Service is named
+    after the workload (the LWS controller makes it), so its leaders are `{W}-{i}.{W}`."""
+    name = conventions.workload_name(group.name, role.name)
+    service = (
+        name
+        if role.kind is WorkloadKind.LEADERWORKERSET
+        else conventions.service_name(group.name, role.name)
+    )
+    return f"{name}-{index}.{service}"
+
+
+def config_yaml(group: Group, conventions: cv.Conventions = cv.V04) -> str:
     """The `/etc/rbg/config.yaml` text: the whole group, in upstream's structure and key order."""
+    listed = [r for r in group.roles if _mounts_config(r, conventions)]
     roles: dict[str, Any] = {}
-    for role in group.roles:
+    for role in listed:
         ports = {_port_key(p.name, p.port): p.port for p in role.service_ports}
         instances = []
         for i in range(role.replicas):
-            instance: dict[str, Any] = {"address": instance_address(group.name, role.name, i)}
+            address = instance_address(group, role, i, conventions)
+            instance: dict[str, Any] = {"address": address}
             if ports:
                 instance["ports"] = ports
             instances.append(instance)
@@ -100,8 +133,8 @@ def config_yaml(group: Group) -> str:
     doc = {
         "group": {
             "name": group.name,
-            "roles": [r.name for r in group.roles],
-            "size": len(group.roles),
+            "roles": [r.name for r in listed],
+            "size": len(listed),
         },
         "roles": roles,
     }
@@ -112,17 +145,19 @@ def _port_key(name: str | None, port: int) -> str:
     return name.replace("-", "_").lower() if name else f"port{port}"
 
 
-def env_for(group: Group, role: Role) -> list[dict[str, Any]]:
+def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> list[dict[str, Any]]:
     """The injected variables, sorted by name as upstream sorts them."""
     env: list[dict[str, Any]] = [
-        {"name": cv.ENV_GROUP_NAME, "value": group.name},
-        {"name": cv.ENV_ROLE_NAME, "value": role.name},
+        {"name": conventions.env_group_name, "value": group.name},
+        {"name": conventions.env_role_name, "value": role.name},
     ]
     kind = role.kind
-    if kind is not None and kind.has_pod_index:
+    # a leaderWorkerPattern role's index is its LWS group's, which its lowering sets
+    instance_lws = role.instance_set is not None and kind is WorkloadKind.LEADERWORKERSET
+    if kind is not None and kind.has_pod_index and not instance_lws:
         env.append(
             {
-                "name": cv.ENV_ROLE_INDEX,
+                "name": conventions.env_role_index,
                 "valueFrom": {"fieldRef": {"fieldPath": cv.POD_INDEX_FIELD}},
             }
         )
@@ -136,19 +171,42 @@ def _inject(
     profiles: Mapping[str, Profile],
     *,
     sidecars: bool,
+    conventions: cv.Conventions,
 ) -> None:
     """Upstream's order (§4.1): config mount, then sidecars (so they get no mount), then env
     (so they do get it)."""
     spec = template.setdefault("spec", {})
-    _mount_config(spec, role_object_name(group.name, role.name))
+    if _mounts_config(role, conventions):
+        _mount_config(spec, conventions.config_map_name(group.name, role.name))
     if sidecars:
         for runtime in role.engine_runtimes:
             inject_sidecars(spec, profiles[runtime.profile], runtime.containers)
-    injected = env_for(group, role)
-    reserved = {e["name"] for e in injected}
+    injected = env_for(group, role, conventions)
     for container in spec.get("containers") or ():
-        own = [v for v in container.get("env") or () if v.get("name") not in reserved]
-        container["env"] = [*copy.deepcopy(injected), *own]
+        container["env"] = merged_env(injected, container.get("env") or [], conventions)
+
+
+def merged_env(
+    injected: list[dict[str, Any]], env: list[Any], conventions: cv.Conventions
+) -> list[Any]:
+    """The injected variables, then the container's own without the names injected.
+
+    Under HEAD's conventions, as its injector merges (§2.4): every `RBG_*` variable first,
+    sorted by name (so a lowering's instance variables join the batch), then `RBG_LWP_*` in
+    their order, then the rest in theirs."""
+    names = {e["name"] for e in injected}
+    own = [v for v in env if not (isinstance(v, dict) and v.get("name") in names)]
+    prefix = conventions.env_prefix
+    if prefix is None:
+        return [*copy.deepcopy(injected), *own]
+
+    def name(var: Any) -> str:
+        return str(var.get("name", "")) if isinstance(var, dict) else ""
+
+    lwp = [v for v in own if name(v).startswith(prefix + "LWP_")]
+    system = [v for v in own if name(v).startswith(prefix) and v not in lwp]
+    rest = [v for v in own if not name(v).startswith(prefix)]
+    return [*sorted([*copy.deepcopy(injected), *system], key=name), *lwp, *rest]
 
 
 def _mount_config(spec: dict[str, Any], config_map: str) -> None:
@@ -223,7 +281,10 @@ def merge_env(env: list[Any], more: list[Any]) -> list[Any]:
 
 
 def _unresolvable_readers(
-    group: Group, expanded: Expanded, services: Sequence[Manifest]
+    group: Group,
+    expanded: Expanded,
+    services: Sequence[Manifest],
+    conventions: cv.Conventions,
 ) -> list[Diagnostic]:
     """A role that depends on a Deployment role finds, in config.yaml, addresses for it that
     name no pod: a Deployment has no headless Service and random pod names (upstream lists the
@@ -253,7 +314,9 @@ def _unresolvable_readers(
         for dep in role.dependencies:
             if dep.name not in deployments or dep.name == role.name:
                 continue
-            first = instance_address(group.name, dep.name, 0)
+            if conventions.config_map_per_group:
+                continue  # HEAD lists no Deployment in config.yaml
+            first = instance_address(group, deployments[dep.name], 0, conventions)
             more = ", ..." if deployments[dep.name].replicas > 1 else ""
             found.append(
                 warning(
@@ -276,9 +339,9 @@ def _dig(body: Any, *keys: str) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _reserved_env(group: Group, role: Role) -> list[Diagnostic]:
+def _reserved_env(group: Group, role: Role, conventions: cv.Conventions) -> list[Diagnostic]:
     """Warn where the user's text sets a variable rbgc injects (it would be replaced)."""
-    reserved = {e["name"] for e in env_for(group, role)}
+    reserved = {e["name"] for e in env_for(group, role, conventions)}
     sources: list[tuple[JsonPath, Any]] = []
     if role.template_ref is None:
         sources.append((role.template_path, role.template))
@@ -286,14 +349,15 @@ def _reserved_env(group: Group, role: Role) -> list[Diagnostic]:
         ref = next((t for t in group.role_templates if t.name == role.template_ref), None)
         if ref is not None:
             sources.append((ref.path, ref.template))
-        sources.append(((*role.template_path[:-1], "templatePatch"), role.template_patch))
+        sources.append((role.patch_path, role.template_patch))
     lws = role.leader_worker_set
     if lws is not None:
         base = (*role.template_path[:-1], "leaderWorkerSet")
-        sources += [
-            ((*base, "patchLeaderTemplate"), lws.patch_leader),
-            ((*base, "patchWorkerTemplate"), lws.patch_worker),
-        ]
+        leader, worker = lws.patch_paths or (
+            (*base, "patchLeaderTemplate"),
+            (*base, "patchWorkerTemplate"),
+        )
+        sources += [(leader, lws.patch_leader), (worker, lws.patch_worker)]
     found = []
     for path, template in sources:
         containers = ((template or {}).get("spec") or {}).get("containers") or ()
@@ -313,23 +377,26 @@ def _reserved_env(group: Group, role: Role) -> list[Diagnostic]:
     return found
 
 
-def _config_map(group: Group, role: Role, config: str, wave: int) -> Manifest:
+def _config_map(
+    group: Group, role: Role | None, config: str, wave: int, conventions: cv.Conventions
+) -> Manifest:
+    """The discovery ConfigMap: of one role (v0.4.0), or of the whole group (role None)."""
+    labels = {
+        conventions.label_group: group.name,
+        cv.MANAGED_BY: cv.MANAGER,
+        **conventions.set_labels(group.set_name, group.set_index),
+    }
+    if role is not None:
+        labels[conventions.label_role] = role.name
     body = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": role_object_name(group.name, role.name),
+            "name": group.name
+            if role is None
+            else conventions.config_map_name(group.name, role.name),
             "namespace": group.namespace,
-            "labels": dict(
-                sorted(
-                    {
-                        cv.LABEL_NAME: group.name,
-                        cv.LABEL_ROLE: role.name,
-                        cv.MANAGED_BY: cv.MANAGER,
-                        **group.set_labels,
-                    }.items()
-                )
-            ),
+            "labels": dict(sorted(labels.items())),
             "annotations": {cv.SYNC_WAVE: str(wave)},
         },
         "data": {cv.CONFIG_KEY: config},
@@ -337,10 +404,10 @@ def _config_map(group: Group, role: Role, config: str, wave: int) -> Manifest:
     return Manifest(
         body=body,
         wave=wave,
-        origin=role.span,
+        origin=group.span if role is None else role.span,
         order=group.order,
         group=group.name,
-        role=role.name,
+        role=None if role is None else role.name,
         source=group.document,
     )
 

@@ -37,16 +37,24 @@ class Expanded:
     warnings: tuple[Diagnostic, ...] = ()
 
 
-def selector_labels(group: Group, role: Role) -> dict[str, str]:
+def selector_labels(
+    group: Group, role: Role, conventions: cv.Conventions = cv.V04
+) -> dict[str, str]:
     """L(r): the labels that identify a role's pods; also its immutable selector."""
     return {
-        cv.LABEL_GROUP_KEY: cv.group_unique_key(group.namespace, group.name),
-        cv.LABEL_NAME: group.name,
-        cv.LABEL_ROLE: role.name,
+        conventions.label_group_key: cv.group_unique_key(group.namespace, group.name),
+        conventions.label_group: group.name,
+        conventions.label_role: role.name,
     }
 
 
-def expand(group: Group, waves: Waves, placement: Placement, target: Target) -> Expanded:
+def expand(
+    group: Group,
+    waves: Waves,
+    placement: Placement,
+    target: Target,
+    conventions: cv.Conventions = cv.V04,
+) -> Expanded:
     table = lowerings(target)
     manifests: list[Manifest] = list(placement.manifests)
     warnings: list[Diagnostic] = []
@@ -54,7 +62,7 @@ def expand(group: Group, waves: Waves, placement: Placement, target: Target) -> 
     for role in group.roles:
         kind = role.kind
         assert kind is not None, "validate refuses unknown workload kinds"
-        selector = selector_labels(group, role)
+        selector = selector_labels(group, role, conventions)
         placed = placement.of_role[role.name]
         try:
             base, source_path = _base_template(group, role)
@@ -66,7 +74,7 @@ def expand(group: Group, waves: Waves, placement: Placement, target: Target) -> 
             continue
         finished: dict[str, PodTemplate] = {}
         for which, (template, path) in templates.items():
-            built, found = _finish(group, role, selector, placed, template, path)
+            built, found = _finish(group, role, selector, placed, template, path, conventions)
             warnings.extend(found)
             finished[which] = PodTemplate(body=built, source_path=path)
         ctx = RoleContext(
@@ -75,6 +83,7 @@ def expand(group: Group, waves: Waves, placement: Placement, target: Target) -> 
             selector=selector,
             templates=finished,
             wave=waves.of_role[role.name] + placement.wave_offset,
+            conventions=conventions,
         )
         manifests.extend(table[kind](ctx))
     if problems:
@@ -87,8 +96,7 @@ def _base_template(group: Group, role: Role) -> tuple[dict[str, Any], JsonPath]:
     if role.template_ref is None:
         return copy.deepcopy(dict(role.template)), role.template_path
     ref = next(t for t in group.role_templates if t.name == role.template_ref)
-    patch_path = (*role.template_path[:-1], "templatePatch")
-    patched = _patch(group, dict(ref.template), role.template_patch or {}, patch_path)
+    patched = _patch(group, dict(ref.template), role.template_patch or {}, role.patch_path)
     return patched, ref.path
 
 
@@ -98,12 +106,16 @@ def _leader_worker(
     lws = role.leader_worker_set
     assert lws is not None, "parse gives every LeaderWorkerSet role a leaderWorkerSet spec"
     lws_path = (*role.template_path[:-1], "leaderWorkerSet")
+    paths = lws.patch_paths or (
+        (*lws_path, "patchLeaderTemplate"),
+        (*lws_path, "patchWorkerTemplate"),
+    )
     out = {}
-    for which, patch, key in (
-        ("leader", lws.patch_leader, "patchLeaderTemplate"),
-        ("worker", lws.patch_worker, "patchWorkerTemplate"),
+    for which, patch, path in (
+        ("leader", lws.patch_leader, paths[0]),
+        ("worker", lws.patch_worker, paths[1]),
     ):
-        template = base if patch is None else _patch(group, base, patch, (*lws_path, key))
+        template = base if patch is None else _patch(group, base, patch, path)
         out[which] = (template, source_path)
     return out
 
@@ -139,6 +151,7 @@ def _finish(
     placed: RolePlacement,
     template: dict[str, Any],
     source_path: JsonPath,
+    conventions: cv.Conventions,
 ) -> tuple[dict[str, Any], list[Diagnostic]]:
     template = copy.deepcopy(template)
     meta = dict(template.get("metadata") or {})
@@ -157,10 +170,15 @@ def _finish(
     annotations = {**(meta.get("annotations") or {}), **placed.pod_annotations}
     spec = dict(template.get("spec") or {})
     key = placed.exclusive_topology
-    if key and not annotations.get(cv.ANNOTATION_DISABLE_EXCLUSIVE):
-        annotations[cv.ANNOTATION_EXCLUSIVE_TOPOLOGY] = key
+    # Either release's opt-out counts: HEAD's conversion drops v1alpha1's (semantics §12 #18),
+    # rbgc keeps what the user asked for.
+    if key and not any(annotations.get(k) for k in cv.DISABLE_EXCLUSIVE_KEYS):
+        annotations[conventions.annotation_exclusive_topology] = key
         spec["affinity"] = exclusive_affinity(
-            spec.get("affinity") or {}, key, cv.group_unique_key(group.namespace, group.name)
+            spec.get("affinity") or {},
+            key,
+            cv.group_unique_key(group.namespace, group.name),
+            conventions.label_group_key,
         )
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))
@@ -180,17 +198,21 @@ def _finish(
 
 
 def exclusive_affinity(
-    affinity: Mapping[str, Any], topology_key: str, group_key: str
+    affinity: Mapping[str, Any],
+    topology_key: str,
+    group_key: str,
+    label: str = cv.LABEL_GROUP_KEY,
 ) -> dict[str, Any]:
     """Upstream's setExclusiveAffinities: append a pod affinity to the own group and an
     anti-affinity to every other group in `topology_key`, after the user's terms, unless
-    both are already there."""
+    both are already there. `label` is the group-key label the pods carry: HEAD selects
+    `group-unique-hash`, which no pod carries (v1alpha2 semantics §12 #1), so rbgc selects
+    `group-uid` under v0.8 conventions."""
     out = copy.deepcopy(dict(affinity))
     affinity_terms = _required(out, "podAffinity")
     anti_terms = _required(out, "podAntiAffinity")
     if _has_key(affinity_terms, topology_key) and _has_key(anti_terms, topology_key):
         return out
-    label = cv.LABEL_GROUP_KEY
     affinity_terms.append(
         {
             "labelSelector": {

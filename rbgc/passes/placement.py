@@ -22,15 +22,18 @@ from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Placement, RolePlacement, Waves
 
 
-def place(group: Group, waves: Waves) -> Placement:
+def place(group: Group, waves: Waves, conventions: cv.Conventions = cv.V04) -> Placement:
     problems: list[Diagnostic] = []
-    key = group.annotations.get(cv.ANNOTATION_EXCLUSIVE_TOPOLOGY)
+    # The key the user writes follows the input's API (HEAD's conversion webhook translates
+    # v1alpha1's); the key written on pod templates follows `conventions` (in `expand`).
+    exclusive = cv.conventions_for(group.document.api_version).annotation_exclusive_topology
+    key = group.annotations.get(exclusive)
     if key is not None and not key.strip():
         problems.append(
             error(
                 "RBG303",
                 "exclusive-topology annotation has an empty topology key",
-                group.document.span("metadata", "annotations", cv.ANNOTATION_EXCLUSIVE_TOPOLOGY),
+                group.document.span("metadata", "annotations", exclusive),
                 help="use a node label key such as kubernetes.io/hostname or "
                 "topology.kubernetes.io/zone",
             )
@@ -49,7 +52,7 @@ def place(group: Group, waves: Waves) -> Placement:
             labels = {cv.GANG_LABEL_LEGACY: group.name, cv.GANG_LABEL: group.name}
         else:
             annotations = {cv.VOLCANO_GROUP_ANNOTATION: group.name}
-        manifests = (_pod_group(group, api_version, spec),)
+        manifests = (_pod_group(group, api_version, spec, conventions),)
         reasons.append(f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})")
     if key:
         reasons.append(f"exclusive topology {key}: one group per domain")
@@ -99,7 +102,9 @@ def _gang(group: Group) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def _pod_group(group: Group, api_version: str, spec: dict[str, Any]) -> Manifest:
+def _pod_group(
+    group: Group, api_version: str, spec: dict[str, Any], conventions: cv.Conventions
+) -> Manifest:
     body = {
         "apiVersion": api_version,
         "kind": "PodGroup",
@@ -110,8 +115,8 @@ def _pod_group(group: Group, api_version: str, spec: dict[str, Any]) -> Manifest
                 sorted(
                     {
                         cv.MANAGED_BY: cv.MANAGER,
-                        cv.LABEL_NAME: group.name,
-                        **group.set_labels,
+                        conventions.label_group: group.name,
+                        **conventions.set_labels(group.set_name, group.set_index),
                     }.items()
                 )
             ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rbgc.diagnostics import (
     Diagnostic,
@@ -25,15 +26,18 @@ from rbgc.diagnostics import (
     warning,
 )
 from rbgc.k8s import controllers
+from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled, written_zero
+from rbgc.k8s.conventions import API_VERSION_V1ALPHA2, conventions_for
 from rbgc.k8s.naming import (
     DNS1035_LABEL,
     DNS1123_LABEL,
     MAX_LABEL,
     MAX_STATEFULSET_NAME,
-    role_object_name,
 )
 from rbgc.model import Group, LwsLowering, Profile, Role, Target, WorkloadKind
+from rbgc.parse_v1alpha2 import pattern_of
+from rbgc.source import JsonPath
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +53,7 @@ def validate(group: Group, target: Target, profiles: Mapping[str, Profile]) -> C
         *_group_name(group),
         *_duplicates(group),
         *_coordination(group),
+        *_stale_keys(group),
     ]
     for role in group.roles:
         found.extend(_role(group, role, target, profiles))
@@ -125,8 +130,56 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
         )
 
 
+# v1alpha1 keys a v1alpha2 group may still carry, and what HEAD reads instead (§12 #20)
+STALE_GROUP_KEYS = {
+    cv.ANNOTATION_EXCLUSIVE_TOPOLOGY: cv.V08.annotation_exclusive_topology,
+    cv.PREFIX + "group-exclusive-topology": cv.V08.annotation_exclusive_topology,
+}
+
+
+def _stale_keys(group: Group) -> Iterator[Diagnostic]:
+    """Keys of v0.4.0 on a v1alpha2 group: the operator ignores them (so does rbgc)."""
+    if group.document.api_version != API_VERSION_V1ALPHA2:
+        return
+    for key in group.annotations:
+        right = STALE_GROUP_KEYS.get(key)
+        if right is not None and right not in group.annotations:
+            where = ("metadata",) if group.set_name is None else ("spec", "groupTemplate")
+            yield warning(
+                "RBG123",
+                f"{key} is a v1alpha1 key, which the v1alpha2 operator ignores: the group gets "
+                "no exclusive topology",
+                group.document.span(*where, "annotations", key, key=True),
+                help=f"write {right} instead",
+            )
+    for role in group.roles:
+        for path, template in _templates(group, role):
+            annotations = (template.get("metadata") or {}).get("annotations") or {}
+            if cv.ANNOTATION_DISABLE_EXCLUSIVE in annotations:
+                yield warning(
+                    "RBG123",
+                    f"{cv.ANNOTATION_DISABLE_EXCLUSIVE} is a v1alpha1 key: the v1alpha2 operator "
+                    f"reads {cv.V08.annotation_disable_exclusive} (rbgc honours both)",
+                    group.document.span(
+                        *path, "metadata", "annotations", cv.ANNOTATION_DISABLE_EXCLUSIVE, key=True
+                    ),
+                    help=f"write {cv.V08.annotation_disable_exclusive} instead",
+                )
+
+
+def _templates(group: Group, role: Role) -> Iterator[tuple[JsonPath, Mapping[str, Any]]]:
+    if role.template_ref is None:
+        yield role.template_path, role.template
+    else:
+        ref = next((t for t in group.role_templates if t.name == role.template_ref), None)
+        if ref is not None:
+            yield ref.path, ref.template
+
+
 def _rule_span(group: Group, name: str, *rest: str | int) -> Span:
-    index = next(i for i, c in enumerate(group.coordination) if c.name == name)
+    index, rule = next((i, c) for i, c in enumerate(group.coordination) if c.name == name)
+    if rule.document is not None and rule.path is not None:  # a bound CoordinatedPolicy
+        return rule.document.span(*rule.path, *rest)
     return group.document.span(*group.spec_path, "coordination", index, *rest)
 
 
@@ -134,7 +187,7 @@ def _role(
     group: Group, role: Role, target: Target, profiles: Mapping[str, Profile]
 ) -> Iterator[Diagnostic]:
     doc = group.document
-    role_path = role.template_path[:-1]
+    role_path = role.role_path
     if not DNS1123_LABEL.match(role.name) or len(role.name) > MAX_LABEL:
         yield error(
             "RBG111",
@@ -153,7 +206,9 @@ def _role(
             "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet",
         )
         return
-    name = role_object_name(group.name, role.name)
+    name = conventions_for(group.document.api_version, target.conventions).workload_name(
+        group.name, role.name
+    )
     statefulset_backed = kind is not WorkloadKind.DEPLOYMENT
     limit = MAX_STATEFULSET_NAME if statefulset_backed else MAX_LABEL
     if kind is WorkloadKind.LEADERWORKERSET and role.size > 1:
@@ -168,14 +223,17 @@ def _role(
             role.span,
             help="shorten the group or role name (StatefulSet pod labels need the room)",
         )
-    if "components" in role.raw:
+    if doc.api_version == API_VERSION_V1ALPHA2:
+        yield from _v1alpha2(group, role, kind)
+    elif "components" in role.raw:
         yield error(
             "RBG120",
             "`components` (InstanceSet roles) not supported",
             doc.span(*role_path, "components", key=True),
             help="rbgc compiles StatefulSet, Deployment and LeaderWorkerSet roles",
         )
-    yield from _template(group, role, kind)
+    else:
+        yield from _template(group, role, kind)
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
     if role.leader_worker_set is not None and kind is not WorkloadKind.LEADERWORKERSET:
@@ -209,9 +267,164 @@ def _role(
         )
 
 
+def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+    """A v1alpha2 role's pattern and template (v1alpha2 semantics §1.4-§1.7), and what its
+    compiled objects cannot do that the operator's RoleInstanceSet does (§3.5)."""
+    doc = group.document
+    pattern = pattern_of(dict(role.raw))
+    if pattern == "customComponentsPattern":
+        yield error(
+            "RBG120",
+            f"role {role.name!r}: customComponentsPattern is not supported yet",
+            doc.span(*role.role_path, pattern, key=True),
+            help="rbgc compiles standalonePattern and leaderWorkerPattern roles",
+        )
+        return
+    if pattern is None:
+        yield error(
+            "RBG103",
+            f"role {role.name!r} has no pattern: the operator fails it at reconcile time",
+            role.span,
+            help="add `standalonePattern: {template: ...}` (one pod per replica) or "
+            "`leaderWorkerPattern`",
+        )
+        return
+    at = (*role.role_path, pattern)
+    if role.template_ref is not None:
+        if kind is WorkloadKind.LEADERWORKERSET and role.instance_set is None:
+            yield error(
+                "RBG130",
+                f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet "
+                "workloads (upstream rule)",
+                doc.span(*at, "templateRef", key=True),
+                help="use `template`, or drop the role-workload-type annotation (the default "
+                "workload takes templateRef)",
+            )
+        known = sorted(t.name for t in group.role_templates)
+        if role.template_ref not in known:
+            yield error(
+                "RBG131",
+                f"role {role.name!r} references unknown role template {role.template_ref!r}",
+                doc.span(*at, "templateRef", "name"),
+                help=did_you_mean(
+                    role.template_ref,
+                    known,
+                    "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`",
+                ),
+            )
+    elif "template" not in (role.raw.get(pattern) or {}):
+        yield error(
+            "RBG103",
+            f"role {role.name!r} has no pod `template`",
+            doc.span(*at, key=True),
+            help=f"add `template:` (or `templateRef`) under `{pattern}`",
+        )
+    if pattern == "leaderWorkerPattern" and kind is not WorkloadKind.LEADERWORKERSET:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: leaderWorkerPattern's size and patches are ignored on a "
+            f"{kind.kind} (the operator uses its base template only)",
+            doc.span(*at, key=True),
+            help="drop the role-workload-type annotation to get leader/worker groups",
+        )
+    yield from _admission(group, role, pattern)
+    yield from _instance_set(group, role, kind)
+
+
+def _admission(group: Group, role: Role, pattern: str) -> Iterator[Diagnostic]:
+    """The CEL rules and the validating webhook of the v1alpha2 CRD (semantics §1.5-§1.6)
+    that its JSON Schema cannot say."""
+    doc = group.document
+    at = (*role.role_path, pattern)
+    raw = role.raw.get(pattern) or {}
+    config = raw.get("restartPolicyConfig") or {}
+    base, most = config.get("baseDelaySeconds", 30), config.get("maxDelaySeconds", 600)
+    if most < base:
+        yield error(
+            "RBG101",
+            f"role {role.name!r}: maxDelaySeconds must be greater than or equal to "
+            f"baseDelaySeconds ({most} < {base})",
+            doc.span(*at, "restartPolicyConfig", "maxDelaySeconds"),
+            help="raise maxDelaySeconds or lower baseDelaySeconds (defaults: 30 and 600)",
+        )
+    if raw.get("sharedServiceSelection") == "LeaderOnly" and role.instance_set is None:
+        yield error(
+            "RBG101",
+            f"role {role.name!r}: leaderWorkerPattern.sharedServiceSelection=LeaderOnly is only "
+            "supported for RoleInstanceSet + leaderWorkerPattern",
+            doc.span(*at, "sharedServiceSelection"),
+            help="remove it, or drop the role-workload-type annotation",
+        )
+    ru = role.rolling_update
+    if ru is not None and role.replicas > 0:
+        partition = scaled(ru.partition, role.replicas, round_up=True)
+        if partition >= role.replicas:
+            yield error(
+                "RBG116",
+                f"role {role.name!r}: partition {ru.partition} ({partition} of "
+                f"{role.replicas}) must be less than replicas",
+                doc.span(*role.role_path, "rolloutStrategy", "rollingUpdate", "partition"),
+                help="to hold every pod at its revision, use `paused: true`",
+            )
+
+
+def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+    """What the compiled StatefulSet / LeaderWorkerSet will not do of a RoleInstanceSet."""
+    instance_set = role.instance_set
+    if instance_set is None:
+        return
+    doc = group.document
+    rolling = (*role.role_path, "rolloutStrategy", "rollingUpdate")
+    if instance_set.update_type in ("InPlaceIfPossible", "InPlaceOnly"):
+        yield warning(
+            "RBG141",
+            f"role {role.name!r}: rollingUpdate.type {instance_set.update_type} updates pods "
+            f"in place, which needs the operator; the compiled {kind.kind} replaces each pod "
+            "(a new pod, a restart) on every template change",
+            doc.span(*rolling, "type"),
+            help="use `type: RecreatePod` to say what will happen, or keep the operator for "
+            "this group",
+        )
+    if instance_set.grace_period is not None:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: inPlaceUpdateStrategy.gracePeriodSeconds has no effect: "
+            "compiled pods are never updated in place",
+            doc.span(*rolling, "inPlaceUpdateStrategy", key=True),
+            help="remove it; use a preStop hook or terminationGracePeriodSeconds to drain",
+        )
+    if instance_set.paused and kind is not WorkloadKind.DEPLOYMENT:  # Deployments pause
+        yield warning(
+            "RBG141",
+            f"role {role.name!r}: `paused` is compiled as partition = replicas "
+            f"({role.replicas}): no pod moves to a new template until you remove it, but "
+            "scaling still happens",
+            doc.span(*rolling, "paused"),
+            help="remove `paused` to let the rollout proceed",
+        )
+    if kind is WorkloadKind.LEADERWORKERSET:
+        if instance_set.restart_delays:
+            yield warning(
+                "RBG141",
+                f"role {role.name!r}: restart backoff (baseDelaySeconds / maxDelaySeconds) "
+                "needs the operator; a LeaderWorkerSet recreates a failed group at once",
+                doc.span(*role.role_path, "leaderWorkerPattern", "restartPolicyConfig"),
+                help="remove the delays; the kubelet's own crash-loop backoff still applies "
+                "to each container",
+            )
+        if instance_set.pod_management_policy == "OrderedReady":
+            yield warning(
+                "RBG122",
+                f"role {role.name!r}: podManagementPolicy OrderedReady has no LeaderWorkerSet "
+                "equivalent; groups start in parallel",
+                doc.span(*role.role_path, "podManagementPolicy"),
+                help="remove it, or use dependencies between roles to order start-up",
+            )
+
+
 def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
     doc = group.document
-    role_path = role.template_path[:-1]
+    role_path = role.role_path
     has_template = "template" in role.raw
     if role.template_ref is not None:
         ref_span = doc.span(*role_path, "templateRef", "name")
@@ -271,7 +484,7 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
     ru = role.rolling_update
     if ru is None or role.replicas == 0:
         return
-    base = (*role.template_path[:-1], "rolloutStrategy", "rollingUpdate")
+    base = (*role.role_path, "rolloutStrategy", "rollingUpdate")
 
     def at(field: str) -> Span:
         return group.document.span(*base, field)
@@ -330,7 +543,7 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
 
 def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:
     policy = role.restart_policy
-    span = group.document.span(*role.template_path[:-1], "restartPolicy")
+    span = group.document.span(*role.role_path, "restartPolicy")
     if policy == "RecreateRBGOnPodRestart":
         yield warning(
             "RBG141",

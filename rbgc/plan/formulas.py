@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from rbgc.k8s.controllers import Strategy, scaled
+from rbgc.k8s.controllers import IntOrPercent, Strategy, scaled
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def rolling_parameters(
     return max(partition, p0), target
 
 
-def coordinated_partition(percent: str, replicas: int) -> int:
+def coordinated_partition(percent: IntOrPercent, replicas: int) -> int:
     """`CalculatePartitionReplicas`: round up, but never the whole role unless "100%"."""
     value = scaled(percent, replicas, round_up=True)
     if value == replicas and percent != "100%":

@@ -140,7 +140,8 @@ def consequences(
         verb = "added" if r_new > r_old else "removed"
         out.append(f"replicas {r_old} -> {r_new}: {abs(r_new - r_old)} replica(s) {verb}")
     if ChangeClass.CONFIG in classes and kind == "ConfigMap":
-        if at(new, ("metadata", "labels", cv.LABEL_ROLE)):
+        managed = at(new, ("metadata", "labels", cv.MANAGED_BY)) == cv.MANAGER
+        if managed and at(new, ("data", cv.CONFIG_KEY)) is not None:
             out.append(
                 "discovery file /etc/rbg/config.yaml: running pods see the new content after "
                 "the kubelet's next sync, without a restart; a process that reads it only at "

@@ -14,7 +14,7 @@ from typing import Any
 
 from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import Readiness, readiness
-from rbgc.k8s.conventions import LABEL_ROLE
+from rbgc.k8s.conventions import group_and_role
 from rbgc.sync import ownership
 from rbgc.sync.applyset import NEVER_DELETED
 from rbgc.sync.cluster import Clock, Cluster, ConflictError, Ref
@@ -124,13 +124,8 @@ Event = dict[str, Any]  # one line of `rbgc sync -o json`
 
 def step_event(kind: str, step: SyncStep) -> Event:
     """`step-started` / `step-done`: the group, the role(s) it moves, the step."""
-    roles = sorted(
-        {
-            str(((b.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE))
-            for b in step.apply
-            if ((b.get("metadata") or {}).get("labels") or {}).get(LABEL_ROLE)
-        }
-    )
+    found = (group_and_role((b.get("metadata") or {}).get("labels") or {}) for b in step.apply)
+    roles = sorted({f[1] for f in found if f is not None})
     return {
         "event": kind,
         "group": step.group or None,

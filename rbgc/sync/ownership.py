@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import WORKLOAD_KINDS
-from rbgc.k8s.conventions import LABEL_NAME, MANAGED_BY, MANAGER
+from rbgc.k8s.conventions import GROUP_LABELS, MANAGED_BY, MANAGER, group_and_role
 from rbgc.sync import applyset, resume
 from rbgc.sync.applyset import ApplySet, Kind
 from rbgc.sync.cluster import Cluster, KindNotServed, Object, Ref
@@ -74,13 +74,23 @@ def read_live(cluster: Cluster, bundle: Bundle) -> Live:
     for namespace, group, api_version, kind in sorted(wanted):
         # An object of the group outside its namespace is listed with an ApplySet of its own.
         aset = sets.get((namespace, group)) or ApplySet(group=group, namespace=namespace)
-        labels = {LABEL_NAME: group} if kind in WORKLOAD_KINDS else {applyset.PART_OF: aset.id}
+        # Workloads under either release's group label: a migration finds the other's.
+        selectors = (
+            [{label: group} for label in GROUP_LABELS]
+            if kind in WORKLOAD_KINDS
+            else [{applyset.PART_OF: aset.id}]
+        )
         try:
-            found_objects = cluster.list(api_version, kind, namespace, labels)
+            listed = {
+                Ref.of(o): o
+                for s in selectors
+                for o in cluster.list(api_version, kind, namespace, s)
+            }
         except KindNotServed:
             if (api_version, kind) in used:
                 raise
             continue
+        found_objects = [listed[ref] for ref in sorted(listed, key=str)]
         for body in found_objects:
             owned = aset.owns(body)
             if owned:
@@ -136,7 +146,8 @@ def _group_of(body: Mapping[str, object]) -> GroupKey:
     meta = meta if isinstance(meta, Mapping) else {}
     labels = meta.get("labels")
     labels = labels if isinstance(labels, Mapping) else {}
-    return (str(meta.get("namespace") or ""), str(labels.get(LABEL_NAME, "")))
+    found = group_and_role(labels)
+    return (str(meta.get("namespace") or ""), found[0] if found else "")
 
 
 HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")

@@ -36,7 +36,7 @@ from rbgc.bundle import Bundle, WorkloadFacts, facts_of
 from rbgc.diagnostics import Span
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness
-from rbgc.k8s.conventions import LABEL_NAME, LABEL_ROLE, SYNC_WAVE
+from rbgc.k8s.conventions import SYNC_WAVE, group_and_role
 from rbgc.k8s.manifest import Manifest
 from rbgc.plan.changes import group_changes
 from rbgc.plan.diff import diff_bundles
@@ -145,9 +145,10 @@ def live_manifests(bundle: Bundle, live: Sequence[Mapping[str, Any]]) -> tuple[M
     for body in live:
         labels = controllers.at(body, ("metadata", "labels"))
         labels = labels if isinstance(labels, Mapping) else {}
-        group, role = labels.get(LABEL_NAME), labels.get(LABEL_ROLE)
+        found = group_and_role(labels)
         ref = Ref.of(body)
-        if ref.kind in WORKLOAD_KINDS and (ref.namespace, group) in wanted and role:
+        if found is not None and ref.kind in WORKLOAD_KINDS and (ref.namespace, found[0]) in wanted:
+            group, role = found
             out.append(
                 Manifest(
                     body=_old_body(body),

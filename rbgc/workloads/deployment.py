@@ -1,5 +1,8 @@
 """A role as a Deployment (rbg-semantics.md §4.4): no Service, no pod index.
 
+Also a v1alpha2 standalone role whose RoleInstanceSet is `Stateless` (random instance
+names, no index: v1alpha2 semantics §3.5).
+
 Only an explicit `rollingUpdate` sets `strategy`; otherwise Kubernetes' 25%/25% default
 applies, as with upstream (which differs from the StatefulSet default of 1/0).
 """
@@ -9,19 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import RoleContext
+from rbgc.workloads import RoleContext, standalone_instance
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
 
 
 def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
     role = ctx.role
-    pod = ctx.templates["pod"]
+    pod = standalone_instance(ctx, ctx.templates["pod"])
     spec: dict[str, Any] = {
         "replicas": role.replicas,
         "selector": {"matchLabels": dict(ctx.selector)},
         "template": pod.body,
     }
+    if role.instance_set is not None and role.instance_set.paused:
+        spec["paused"] = True  # a Deployment pauses its rollout as the RoleInstanceSet does
     ru = role.rolling_update
     if ru is not None:
         spec["strategy"] = {

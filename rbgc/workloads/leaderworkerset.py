@@ -22,7 +22,21 @@ from typing import Any
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import PodTemplate, RoleContext
+from rbgc.workloads import (
+    ENV_COMPONENT_INDEX,
+    ENV_COMPONENT_NAME,
+    ENV_GROUP_SIZE,
+    ENV_INSTANCE_NAME,
+    ENV_LEADER_ADDRESS,
+    ENV_ROLE_INDEX,
+    ENV_WORKER_INDEX,
+    PodTemplate,
+    RoleContext,
+    field_ref,
+    label_ref,
+    literal,
+    with_env,
+)
 from rbgc.workloads.statefulset import headless_service, statefulset
 
 LEADER: tuple[str, ...] = ("spec", "leaderWorkerTemplate", "leaderTemplate")
@@ -32,6 +46,7 @@ TEMPLATE: tuple[str, ...] = ("spec", "template")
 LWS_NAME = "leaderworkerset.sigs.k8s.io/name"
 LWS_GROUP_INDEX = "leaderworkerset.sigs.k8s.io/group-index"
 LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_LEADER_NAME = "leaderworkerset.sigs.k8s.io/leader-name"  # worker pods' annotation
 MEMBER = cv.LWS_MEMBER
 POD_NAME_VAR = "RBGC_POD_NAME"
 
@@ -41,10 +56,73 @@ def restart_policy(policy: str | None) -> str:
     return "None" if policy == "None" else "RecreateGroupOnPodRestart"
 
 
+def instance_env(
+    ctx: RoleContext, which: str, group_index: int | None = None, *, native: bool = True
+) -> list[dict[str, Any]]:
+    """The RoleInstance variables of a leaderWorkerPattern role (v1alpha2 semantics §2.4),
+    from what an LWS pod knows: the instance is the LWS group, named after its leader
+    `{W}-{i}`; the leader is worker index 0. Workers count RBG_COMPONENT_INDEX from 1 (the
+    LWS worker index; the operator counts them from 0): no field holds index - 1.
+
+    `group_index`: a worker StatefulSet of `--lws statefulsets` (one per group) knows its
+    group, so its values are literals; a native LWS pod reads labels its controller sets."""
+    assert ctx.role.leader_worker_set is not None
+    size = str(ctx.role.leader_worker_set.size)
+    address = f".{ctx.name}.{ctx.group.namespace}"
+    if which == "leader":
+        own = [
+            literal(ENV_COMPONENT_INDEX, "0"),
+            literal(ENV_COMPONENT_NAME, "leader"),
+            label_ref(ENV_ROLE_INDEX, LWS_GROUP_INDEX)
+            if native
+            else field_ref(ENV_ROLE_INDEX, cv.POD_INDEX_FIELD),
+            field_ref(ENV_INSTANCE_NAME, "metadata.name"),
+            literal(ENV_LEADER_ADDRESS, f"$({ENV_INSTANCE_NAME}){address}"),
+            literal(ENV_WORKER_INDEX, "0"),
+        ]
+    elif group_index is None:
+        own = [
+            label_ref(ENV_COMPONENT_INDEX, LWS_WORKER_INDEX),
+            literal(ENV_COMPONENT_NAME, "worker"),
+            label_ref(ENV_ROLE_INDEX, LWS_GROUP_INDEX),
+            field_ref(ENV_INSTANCE_NAME, f"metadata.annotations['{LWS_LEADER_NAME}']"),
+            literal(ENV_LEADER_ADDRESS, f"$({ENV_INSTANCE_NAME}){address}"),
+            label_ref(ENV_WORKER_INDEX, LWS_WORKER_INDEX),
+        ]
+    else:
+        instance = f"{ctx.name}-{group_index}"
+        own = [
+            field_ref(ENV_COMPONENT_INDEX, cv.POD_INDEX_FIELD),
+            literal(ENV_COMPONENT_NAME, "worker"),
+            literal(ENV_ROLE_INDEX, str(group_index)),
+            literal(ENV_INSTANCE_NAME, instance),
+            literal(ENV_LEADER_ADDRESS, f"{instance}{address}"),
+            field_ref(ENV_WORKER_INDEX, cv.POD_INDEX_FIELD),
+        ]
+    return [*own, literal(ENV_GROUP_SIZE, size)]
+
+
+def _instance(
+    ctx: RoleContext, which: str, group_index: int | None = None, *, native: bool = True
+) -> PodTemplate:
+    template = ctx.templates[which]
+    if ctx.role.instance_set is None:
+        return template
+    env = instance_env(ctx, which, group_index, native=native)
+    return PodTemplate(body=with_env(template.body, env), source_path=template.source_path)
+
+
+def _partition(ctx: RoleContext, written: Any) -> int:
+    instance_set = ctx.role.instance_set
+    if instance_set is not None and instance_set.paused:
+        return ctx.role.replicas  # `paused`: no group moves to a new revision
+    return scaled(written, ctx.role.replicas, round_up=True)
+
+
 def lower_native(ctx: RoleContext) -> tuple[Manifest, ...]:
     role = ctx.role
     assert role.leader_worker_set is not None
-    leader, worker = ctx.templates["leader"], ctx.templates["worker"]
+    leader, worker = _instance(ctx, "leader"), _instance(ctx, "worker")
     spec: dict[str, Any] = {
         "replicas": role.replicas,
         "leaderWorkerTemplate": {
@@ -60,7 +138,7 @@ def lower_native(ctx: RoleContext) -> tuple[Manifest, ...]:
             "rollingUpdateConfiguration": {
                 "maxSurge": ru.max_surge,
                 "maxUnavailable": ru.max_unavailable,
-                "partition": scaled(ru.partition, role.replicas, round_up=True),
+                "partition": _partition(ctx, ru.partition),
             }
         }
     body = {
@@ -80,7 +158,7 @@ def lower_statefulsets(ctx: RoleContext) -> tuple[Manifest, ...]:
     namespace = ctx.group.namespace
     leader_selector = {**ctx.selector, LWS_NAME: name, MEMBER: "leader"}
     leader_body = _with_lws(
-        ctx.templates["leader"].body,
+        _instance(ctx, "leader", native=False).body,
         labels={**leader_selector, LWS_WORKER_INDEX: "0"},
         env=[
             {"name": POD_NAME_VAR, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
@@ -115,7 +193,7 @@ def _worker(ctx: RoleContext, group_index: int, size: int) -> Manifest:
     selector = {**ctx.selector, LWS_NAME: name, MEMBER: "worker", LWS_GROUP_INDEX: str(group_index)}
     pod_index = {"fieldRef": {"fieldPath": cv.POD_INDEX_FIELD}}
     body = _with_lws(
-        ctx.templates["worker"].body,
+        _instance(ctx, "worker", group_index).body,
         labels=selector,
         env=[
             {

@@ -1,0 +1,166 @@
+"""After every group is compiled: the user's objects that lean on the operator.
+
+In: the Program, the compiled manifests (the user's own objects included) and each group's
+conventions. Out: the manifests to emit, and warnings. Without the operator:
+
+- a `RoleBasedGroupScalingAdapter` of the inputs is not emitted (nothing would serve it,
+  RBG143); an autoscaling/v2 HorizontalPodAutoscaler whose `scaleTargetRef` is one (written
+  by hand, or the `{group}-{role}` one `scalingAdapter.enable` asks for) scales the role's
+  compiled workload instead, which has a scale subresource (RBG144);
+- a Service of the user's that selects a group's pods by a label key they do not carry (the
+  other release's, or upstream examples' `workloads.x-k8s.io/group-name`) selects nothing:
+  RBG123 names the key the pods carry.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from rbgc.bundle import is_primary
+from rbgc.diagnostics import Diagnostic, warning
+from rbgc.k8s import conventions as cv
+from rbgc.k8s.manifest import Manifest
+from rbgc.model import Program
+
+ADAPTER_KIND = "RoleBasedGroupScalingAdapter"
+WORKLOAD_KINDS = ("StatefulSet", "Deployment", "LeaderWorkerSet")
+# keys upstream's own examples select groups by, which no operator release writes (§10)
+EXAMPLE_KEYS = {"workloads.x-k8s.io/group-name": "group", "workloads.x-k8s.io/role-name": "role"}
+
+GroupKey = tuple[str, str]  # (namespace, group)
+
+
+def operator_objects(
+    program: Program,
+    manifests: Sequence[Manifest],
+    conventions: Mapping[GroupKey, cv.Conventions],
+    namespace: str,
+) -> tuple[list[Manifest], list[Diagnostic]]:
+    workloads: dict[tuple[str, str, str], Manifest] = {}
+    for m in manifests:
+        if m.kind in WORKLOAD_KINDS and m.group is not None and m.role is not None:
+            if is_primary(m.body):
+                workloads.setdefault((m.namespace, m.group, m.role), m)
+    adapters: dict[tuple[str, str], tuple[str, str]] = {}
+    for group in program.groups:
+        for role in group.roles:
+            if role.scaling_adapter:
+                key = (group.namespace, f"{group.name}-{role.name}")
+                adapters[key] = (group.name, role.name)
+    warnings: list[Diagnostic] = []
+    for adapter in program.adapters:
+        adapters[(adapter.namespace, adapter.name)] = (adapter.group, adapter.role)
+        warnings.append(
+            warning(
+                "RBG143",
+                f"RoleBasedGroupScalingAdapter {adapter.name} is not emitted: only the operator "
+                "serves it",
+                adapter.span,
+                help="an HPA that targets it is retargeted to the role's workload; point KEDA "
+                "or other scalers at the workload (it has a scale subresource)",
+            )
+        )
+    out = []
+    for m in manifests:
+        if m.group is None and m.kind == "HorizontalPodAutoscaler":
+            m, found = _retarget(m, adapters, workloads, namespace)
+            warnings.extend(found)
+        elif m.group is None and m.kind == "Service":
+            warnings.extend(_stale_selector(m, program, conventions, namespace))
+        out.append(m)
+    return out, warnings
+
+
+def _retarget(
+    hpa: Manifest,
+    adapters: Mapping[tuple[str, str], tuple[str, str]],
+    workloads: Mapping[tuple[str, str, str], Manifest],
+    namespace: str,
+) -> tuple[Manifest, list[Diagnostic]]:
+    ref = (hpa.body.get("spec") or {}).get("scaleTargetRef")
+    if not isinstance(ref, dict) or ref.get("kind") != ADAPTER_KIND:
+        return hpa, []
+    ns = hpa.namespace or namespace
+    span = hpa.source.span("spec", "scaleTargetRef") if hpa.source else hpa.origin
+    target = adapters.get((ns, str(ref.get("name"))))
+    workload = workloads.get((ns, *target)) if target else None
+    if target is None or workload is None:
+        return hpa, [
+            warning(
+                "RBG144",
+                f"HorizontalPodAutoscaler {hpa.name} targets RoleBasedGroupScalingAdapter "
+                f"{ref.get('name')}, which names no compiled role: it is left as written and "
+                "scales nothing without the operator",
+                span,
+                help="point scaleTargetRef at the role's StatefulSet, Deployment or "
+                "LeaderWorkerSet",
+            )
+        ]
+    body = copy.deepcopy(hpa.body)
+    body["spec"]["scaleTargetRef"] = {
+        "apiVersion": workload.api_version,
+        "kind": workload.kind,
+        "name": workload.name,
+    }
+    return replace(hpa, body=body), [
+        warning(
+            "RBG144",
+            f"HorizontalPodAutoscaler {hpa.name} now scales {workload.kind} {workload.name} "
+            f"(role {target[1]!r} of group {target[0]!r}) instead of RoleBasedGroupScalingAdapter "
+            f"{ref.get('name')}, which needs the operator",
+            span,
+            help="write that scaleTargetRef yourself to silence this; keep GitOps from "
+            "resetting /spec/replicas of the workload",
+        )
+    ]
+
+
+def _stale_selector(
+    service: Manifest,
+    program: Program,
+    conventions: Mapping[GroupKey, cv.Conventions],
+    namespace: str,
+) -> Iterator[Diagnostic]:
+    selector = (service.body.get("spec") or {}).get("selector")
+    if not isinstance(selector, dict):
+        return
+    ns = service.namespace or namespace
+    groups = {g.name for g in program.groups if g.namespace == ns}
+    for key, value in selector.items():
+        what = EXAMPLE_KEYS.get(key)
+        for release in cv.RELEASES.values():
+            if key == release.label_group:
+                what = "group"
+            elif key == release.label_role:
+                what = "role"
+        if what is None:
+            continue
+        group = value if what == "group" else _group_of(selector, groups)
+        chosen = conventions.get((ns, str(group)))
+        if chosen is None:
+            continue
+        right = chosen.label_group if what == "group" else chosen.label_role
+        if key != right:
+            yield warning(
+                "RBG123",
+                f"Service {service.name} selects {key}={value}, a label the compiled pods of "
+                f"group {group!r} do not carry: it selects nothing",
+                _span(service, key),
+                help=f"select {right} instead (the {chosen.release} operator's key, which "
+                "rbgc writes for this group)",
+            )
+
+
+def _group_of(selector: Mapping[str, Any], groups: set[str]) -> str | None:
+    """The group a role selector belongs to: the group value of its own selector."""
+    keys = [*EXAMPLE_KEYS, *(c.label_group for c in cv.RELEASES.values())]
+    return next((str(selector[k]) for k in keys if k in selector and selector[k] in groups), None)
+
+
+def _span(service: Manifest, key: str) -> Any:
+    if service.source is None:
+        return service.origin
+    return service.source.span("spec", "selector", key, key=True)
