@@ -152,9 +152,13 @@ def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> l
         {"name": conventions.env_role_name, "value": role.name},
     ]
     kind = role.kind
-    # a leaderWorkerPattern role's index is its LWS group's, which its lowering sets
-    instance_lws = role.instance_set is not None and kind is WorkloadKind.LEADERWORKERSET
-    if kind is not None and kind.has_pod_index and not instance_lws:
+    # a leaderWorkerPattern role's index is its LWS group's, a components role's the
+    # instance of each StatefulSet: their lowerings set it
+    instance_set = role.instance_set
+    own_index = instance_set is not None and (
+        kind is WorkloadKind.LEADERWORKERSET or bool(instance_set.components)
+    )
+    if kind is not None and kind.has_pod_index and not own_index:
         env.append(
             {
                 "name": conventions.env_role_index,
