@@ -437,3 +437,11 @@ def test_a_component_without_size_is_refused() -> None:
     with pytest.raises(DiagnosticError) as caught:
         compile_yaml(text.replace("            size: 2\n", "", 1))
     assert any(d.code == "RBG103" and "no `size`" in d.message for d in caught.value.diagnostics)
+
+
+def test_components_config_addresses_name_real_pods() -> None:
+    objs = _objects(_compile("basic/rbg/patterns/custom-components-pattern.yaml"))
+    config = objs[("ConfigMap", "custom-components-demo")]["data"]["config.yaml"]
+    w = "custom-components-demo-engine"
+    # the instance's first component's first pod, behind the role's Service
+    assert f"- address: {w}-1-custom-component-1-0.s-{w}\n" in config

@@ -106,13 +106,19 @@ def instance_address(
 
     v0.4.0 wrote `{role}-{i}.{group}-{role}`, which does not resolve; upstream fixed it in
     v0.6.0 to the pod's real name, which rbgc uses. A LeaderWorkerSet's Service is named
-    after the workload (the LWS controller makes it), so its leaders are `{W}-{i}.{W}`."""
+    after the workload (the LWS controller makes it), so its leaders are `{W}-{i}.{W}`.
+    A components role's instance is named by its first component's first pod
+    `{W}-{i}-{c}-0`: HEAD's `{W}-{i}.{svc}` names no pod there (§12 #3)."""
     name = conventions.workload_name(group.name, role.name)
     service = (
         name
         if role.kind is WorkloadKind.LEADERWORKERSET
         else conventions.service_name(group.name, role.name)
     )
+    components = role.instance_set.components if role.instance_set else ()
+    if components:
+        first = components[0]
+        return f"{name}-{index}-{first.name}-0.{first.service_name or service}"
     return f"{name}-{index}.{service}"
 
 
