@@ -23,7 +23,7 @@ from typing import Any
 from rbgc.diagnostics import Span
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import IntOrPercent, Strategy
-from rbgc.k8s.conventions import LWS_MEMBER
+from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER
 from rbgc.k8s.manifest import Manifest
 
 
@@ -132,7 +132,10 @@ def template_hash(body: Mapping[str, Any]) -> str:
 
 def is_primary(body: Mapping[str, Any]) -> bool:
     selector = controllers.at(body, ("spec", "selector", "matchLabels"))
-    return not (isinstance(selector, Mapping) and selector.get(LWS_MEMBER) == "worker")
+    if not isinstance(selector, Mapping):
+        return True
+    # a worker StatefulSet of `--lws statefulsets`, or one component of one instance
+    return selector.get(LWS_MEMBER) != "worker" and COMPONENT_NAME_LABEL not in selector
 
 
 def workload_facts(m: Manifest, *, max_surge: IntOrPercent | None = None) -> WorkloadFacts | None:

@@ -208,7 +208,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "RBG120",
         "unsupported-feature",
         "The input uses something rbgc does not compile (an unknown API version, InstanceSet "
-        "`components`, customComponentsPattern, RBG objects inside a `List`).",
+        "`components`, customComponentsPattern off the default workload, RBG objects inside "
+        "a `List`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
     ),
     CodeDoc(

@@ -91,6 +91,17 @@ class LeaderWorkerSetSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Component:
+    """A customComponentsPattern component: `size` pods of its own template per instance."""
+
+    name: str
+    size: int
+    template: Mapping[str, Any]  # with the component's labels/annotations merged in
+    template_path: JsonPath
+    service_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InstanceSet:
     """A v1alpha2 role on the operator's default workload, RoleInstanceSet. rbgc lowers it to
     plain objects (v1alpha2 semantics §3.5); this is what they must reproduce or warn about."""
@@ -101,6 +112,7 @@ class InstanceSet:
     paused: bool = False
     grace_period: int | None = None  # rollingUpdate.inPlaceUpdateStrategy.gracePeriodSeconds
     restart_delays: bool = False  # restartPolicyConfig sets a backoff
+    components: tuple[Component, ...] = ()  # customComponentsPattern
     span: Span
 
 
@@ -193,9 +205,13 @@ class Role:
 
     @property
     def size(self) -> int:
-        """Pods per replica: the LWS group size, else 1."""
+        """Pods per replica: the LWS group size, the components' sizes, else 1."""
         lws = self.leader_worker_set
-        return lws.size if lws is not None and self.kind is WorkloadKind.LEADERWORKERSET else 1
+        if lws is not None and self.kind is WorkloadKind.LEADERWORKERSET:
+            return lws.size
+        if self.instance_set is not None and self.instance_set.components:
+            return sum(c.size for c in self.instance_set.components)
+        return 1
 
     @property
     def kind(self) -> WorkloadKind | None:

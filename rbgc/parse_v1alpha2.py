@@ -21,11 +21,13 @@ differently, so every pass and the compiled facts stay one:
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 from rbgc.k8s import conventions as cv
 from rbgc.model import (
+    Component,
     CoordinatedRollingUpdate,
     CoordinatedScaling,
     Coordination,
@@ -279,8 +281,27 @@ def restart_policy(raw: dict[str, Any]) -> str:
 def _instance_set(doc: Document, path: JsonPath, raw: dict[str, Any], key: str) -> InstanceSet:
     rolling = (raw.get("rolloutStrategy") or {}).get("rollingUpdate") or {}
     config = (raw.get(key) or {}).get("restartPolicyConfig") or {}
+    components = []
+    if key == "customComponentsPattern":
+        for i, c in enumerate(raw[key].get("components") or ()):
+            template = copy.deepcopy(dict(c.get("template") or {}))
+            meta = template.setdefault("metadata", {})
+            for field in ("labels", "annotations"):  # the component's values win (§2.4)
+                if c.get(field):
+                    meta[field] = {**(meta.get(field) or {}), **c[field]}
+            components.append(
+                Component(
+                    name=c["name"],
+                    size=c.get("size", 0),  # validate refuses a missing size
+                    template=template,
+                    template_path=(*path, key, "components", i, "template"),
+                    service_name=c.get("serviceName") or None,
+                )
+            )
+    patterns = {"leaderWorkerPattern": "leaderWorker", "customComponentsPattern": "components"}
     return InstanceSet(
-        pattern="leaderWorker" if key == "leaderWorkerPattern" else "standalone",
+        pattern=patterns.get(key, "standalone"),
+        components=tuple(components),
         pod_management_policy=raw.get("podManagementPolicy") or "Parallel",
         update_type=rolling.get("type"),
         paused=bool(rolling.get("paused")),

@@ -404,3 +404,44 @@ def test_krm_drops_consumed_inputs_and_retargets_the_hpa() -> None:
     assert "RoleBasedGroupScalingAdapter" not in {i["kind"] for i in out}
     [hpa] = [i for i in out if i["kind"] == "HorizontalPodAutoscaler"]
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
+
+
+def test_components_become_one_statefulset_per_instance_and_component() -> None:
+    result = _compile("basic/rbg/patterns/custom-components-pattern.yaml")
+    objs = _objects(result)
+    w = "custom-components-demo-engine"
+    names = sorted(n for k, n in objs if k == "StatefulSet")
+    assert names == sorted(
+        f"{w}-{i}-{c}"
+        for i in range(3)
+        for c in ("custom-component-1", "custom-component-2", "monitoring-sidecar")
+    )
+    sts = objs[("StatefulSet", f"{w}-2-custom-component-2")]["spec"]
+    # pods {W}-{i}-{c}-{k}: the operator's names, behind its Service
+    assert (sts["replicas"], sts["serviceName"]) == (2, f"s-{w}")
+    env = _env(sts["template"])
+    assert env["RBG_COMPONENT_NAME"] == "custom-component-2"
+    assert env["RBG_ROLE_INDEX"] == "2"
+    assert env["RBG_ROLE_INSTANCE_NAME"] == f"{w}-2"
+    assert list(env)[: len(INSTANCE_ENV)] == INSTANCE_ENV
+    # the facts: one role, every component pod counted
+    [facts] = result.bundle.groups
+    [role] = facts.roles
+    assert (role.replicas, role.size, len(role.workloads)) == (3, 4, 9)
+
+
+def test_a_component_without_size_is_refused() -> None:
+    text = (COMPAT_V08 / "basic/rbg/patterns/custom-components-pattern.yaml").read_text(
+        encoding="utf-8"
+    )
+    with pytest.raises(DiagnosticError) as caught:
+        compile_yaml(text.replace("            size: 2\n", "", 1))
+    assert any(d.code == "RBG103" and "no `size`" in d.message for d in caught.value.diagnostics)
+
+
+def test_components_config_addresses_name_real_pods() -> None:
+    objs = _objects(_compile("basic/rbg/patterns/custom-components-pattern.yaml"))
+    config = objs[("ConfigMap", "custom-components-demo")]["data"]["config.yaml"]
+    w = "custom-components-demo-engine"
+    # the instance's first component's first pod, behind the role's Service
+    assert f"- address: {w}-1-custom-component-1-0.s-{w}\n" in config

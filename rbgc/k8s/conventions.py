@@ -218,6 +218,10 @@ V04 = Conventions(
 )
 
 HEAD_PREFIX = "rbg.workloads.x-k8s.io/"
+# Labels the RoleInstance controller puts on a customComponentsPattern pod; rbgc's
+# StatefulSet per (instance, component) selects by them, as constants of each.
+COMPONENT_NAME_LABEL = HEAD_PREFIX + "component-name"
+INSTANCE_INDEX_LABEL = HEAD_PREFIX + "role-instance-index"
 V08 = Conventions(
     release="v0.8",
     label_group=HEAD_PREFIX + "group-name",

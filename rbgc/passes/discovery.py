@@ -106,13 +106,19 @@ def instance_address(
 
     v0.4.0 wrote `{role}-{i}.{group}-{role}`, which does not resolve; upstream fixed it in
     v0.6.0 to the pod's real name, which rbgc uses. A LeaderWorkerSet's Service is named
-    after the workload (the LWS controller makes it), so its leaders are `{W}-{i}.{W}`."""
+    after the workload (the LWS controller makes it), so its leaders are `{W}-{i}.{W}`.
+    A components role's instance is named by its first component's first pod
+    `{W}-{i}-{c}-0`: HEAD's `{W}-{i}.{svc}` names no pod there (§12 #3)."""
     name = conventions.workload_name(group.name, role.name)
     service = (
         name
         if role.kind is WorkloadKind.LEADERWORKERSET
         else conventions.service_name(group.name, role.name)
     )
+    components = role.instance_set.components if role.instance_set else ()
+    if components:
+        first = components[0]
+        return f"{name}-{index}-{first.name}-0.{first.service_name or service}"
     return f"{name}-{index}.{service}"
 
 
@@ -152,9 +158,13 @@ def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> l
         {"name": conventions.env_role_name, "value": role.name},
     ]
     kind = role.kind
-    # a leaderWorkerPattern role's index is its LWS group's, which its lowering sets
-    instance_lws = role.instance_set is not None and kind is WorkloadKind.LEADERWORKERSET
-    if kind is not None and kind.has_pod_index and not instance_lws:
+    # a leaderWorkerPattern role's index is its LWS group's, a components role's the
+    # instance of each StatefulSet: their lowerings set it
+    instance_set = role.instance_set
+    own_index = instance_set is not None and (
+        kind is WorkloadKind.LEADERWORKERSET or bool(instance_set.components)
+    )
+    if kind is not None and kind.has_pod_index and not own_index:
         env.append(
             {
                 "name": conventions.env_role_index,

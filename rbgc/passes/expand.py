@@ -67,7 +67,12 @@ def expand(
         try:
             base, source_path = _base_template(group, role)
             templates = {"pod": (base, source_path)}
-            if kind is WorkloadKind.LEADERWORKERSET:
+            if role.instance_set is not None and role.instance_set.components:
+                templates = {
+                    f"component:{c.name}": (copy.deepcopy(dict(c.template)), c.template_path)
+                    for c in role.instance_set.components
+                }
+            elif kind is WorkloadKind.LEADERWORKERSET:
                 templates = _leader_worker(group, role, base, source_path)
         except DiagnosticError as exc:
             problems.extend(exc.diagnostics)

@@ -273,12 +273,9 @@ def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
     doc = group.document
     pattern = pattern_of(dict(role.raw))
     if pattern == "customComponentsPattern":
-        yield error(
-            "RBG120",
-            f"role {role.name!r}: customComponentsPattern is not supported yet",
-            doc.span(*role.role_path, pattern, key=True),
-            help="rbgc compiles standalonePattern and leaderWorkerPattern roles",
-        )
+        yield from _components(group, role, kind)
+        yield from _admission(group, role, pattern)
+        yield from _instance_set(group, role, kind)
         return
     if pattern is None:
         yield error(
@@ -312,7 +309,7 @@ def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
                     "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`",
                 ),
             )
-    elif "template" not in (role.raw.get(pattern) or {}):
+    elif pattern != "customComponentsPattern" and "template" not in (role.raw.get(pattern) or {}):
         yield error(
             "RBG103",
             f"role {role.name!r} has no pod `template`",
@@ -329,6 +326,66 @@ def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
         )
     yield from _admission(group, role, pattern)
     yield from _instance_set(group, role, kind)
+
+
+def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+    """customComponentsPattern: what upstream needs of it, and what plain StatefulSets per
+    (instance, component) will not do (v1alpha2 semantics §3.2, §3.5, §8)."""
+    doc = group.document
+    at = (*role.role_path, "customComponentsPattern")
+    if role.instance_set is None or kind is not WorkloadKind.STATEFULSET:
+        yield error(
+            "RBG120",
+            f"role {role.name!r}: customComponentsPattern needs the default workload "
+            "(the operator fails it on any other)",
+            doc.span(*at, key=True),
+            help="drop the role-workload-type annotation",
+        )
+        return
+    name = conventions_for(doc.api_version).workload_name(group.name, role.name)
+    raw = (role.raw.get("customComponentsPattern") or {}).get("components") or []
+    for i, (component, spec) in enumerate(zip(role.instance_set.components, raw, strict=True)):
+        if "size" not in spec:
+            yield error(
+                "RBG103",
+                f"role {role.name!r}: component {component.name!r} has no `size` (the "
+                "operator's RoleInstanceSet controller crashes on it)",
+                doc.span(*at, "components", i, "name"),
+                help="add `size: 1` (pods of this component per instance)",
+            )
+        longest = f"{name}-{max(role.replicas - 1, 0)}-{component.name}"
+        if not DNS1123_LABEL.match(component.name) or len(longest) > MAX_STATEFULSET_NAME:
+            yield error(
+                "RBG112",
+                f"StatefulSet name {longest!r} (instance, component) is {len(longest)} "
+                f"characters or not a DNS label; at most {MAX_STATEFULSET_NAME}",
+                doc.span(*at, "components", i, "name"),
+                help="shorten the group, role or component name",
+            )
+        annotations = (component.template.get("metadata") or {}).get("annotations") or {}
+        for key, what in (
+            (cv.PREFIX + "component-depends-on", "start/stop order between components"),
+            (cv.PREFIX + "port-allocator", "port allocation"),
+            (cv.PREFIX + "component-discovery", "component discovery env"),
+        ):
+            if key in annotations:
+                yield warning(
+                    "RBG141",
+                    f"role {role.name!r}: component {component.name!r} asks for {what}, which "
+                    "needs the operator; the compiled StatefulSets start in parallel and get "
+                    "none of it",
+                    doc.span(*at, "components", i, "template", "metadata", "annotations", key),
+                    help="order start-up with an init container that waits for its peers' DNS "
+                    "names, and write ports and addresses as literals",
+                )
+    if role.restart_policy != "None":
+        yield warning(
+            "RBG141",
+            f"role {role.name!r}: {role.restart_policy} (recreate all of an instance's pods "
+            "when one restarts) needs the operator; compiled pods restart one by one",
+            doc.span(*at, "restartPolicyConfig"),
+            help="set `restartPolicyConfig: {type: None}` to say what will happen",
+        )
 
 
 def _admission(group: Group, role: Role, pattern: str) -> Iterator[Diagnostic]:
@@ -553,7 +610,11 @@ def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
             help="accept single-pod restarts (`restartPolicy: None`), or keep the upstream "
             "operator for this group (upstream itself removed the policy in v0.7.0)",
         )
-    elif policy == "RecreateRoleInstanceOnPodRestart" and kind is not WorkloadKind.LEADERWORKERSET:
+    elif (
+        policy == "RecreateRoleInstanceOnPodRestart"
+        and kind is not WorkloadKind.LEADERWORKERSET
+        and role.instance_set is None  # components: `_components` says what happens
+    ):
         yield warning(
             "RBG142",
             f"role {role.name!r}: RecreateRoleInstanceOnPodRestart has no effect on a "

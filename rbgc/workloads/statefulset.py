@@ -9,14 +9,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import RoleContext, standalone_instance
+from rbgc.workloads import (
+    ENV_COMPONENT_INDEX,
+    ENV_COMPONENT_NAME,
+    ENV_GROUP_SIZE,
+    ENV_INSTANCE_NAME,
+    ENV_ROLE_INDEX,
+    PodTemplate,
+    RoleContext,
+    field_ref,
+    literal,
+    standalone_instance,
+    with_env,
+)
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
 
 
 def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
+    if ctx.role.instance_set is not None and ctx.role.instance_set.components:
+        return lower_components(ctx)
     pod = standalone_instance(ctx, ctx.templates["pod"])
     sts = statefulset(
         ctx,
@@ -67,6 +82,51 @@ def statefulset(
         "metadata": ctx.metadata(name=name),
         "spec": spec,
     }
+
+
+def lower_components(ctx: RoleContext) -> tuple[Manifest, ...]:
+    """customComponentsPattern (v1alpha2 semantics §3.5): one StatefulSet `{W}-{i}-{c}` per
+    instance i and component c, `size` replicas, so its pods are the operator's
+    `{W}-{i}-{c}-{k}` with the same DNS; the role's partition holds whole instances."""
+    role = ctx.role
+    assert role.instance_set is not None
+    ru = role.rolling_update
+    held = scaled(ru.partition, role.replicas, round_up=False) if ru else 0
+    if role.instance_set.paused:
+        held = role.replicas
+    out = []
+    for i in range(role.replicas):
+        instance = f"{ctx.name}-{i}"
+        for component in role.instance_set.components:
+            pod = ctx.templates[f"component:{component.name}"]
+            selector = {
+                **ctx.selector,
+                cv.COMPONENT_NAME_LABEL: component.name,
+                cv.INSTANCE_INDEX_LABEL: str(i),
+            }
+            env = [
+                field_ref(ENV_COMPONENT_INDEX, cv.POD_INDEX_FIELD),
+                literal(ENV_COMPONENT_NAME, component.name),
+                literal(ENV_ROLE_INDEX, str(i)),
+                literal(ENV_INSTANCE_NAME, instance),
+            ]
+            body = with_env(pod.body, env, [literal(ENV_GROUP_SIZE, str(component.size))])
+            meta = body.setdefault("metadata", {})
+            meta["labels"] = dict(sorted({**(meta.get("labels") or {}), **selector}.items()))
+            template = PodTemplate(body=body, source_path=pod.source_path)
+            sts = statefulset(
+                ctx,
+                name=f"{instance}-{component.name}",
+                replicas=component.size,
+                selector=selector,
+                template=body,
+                service=component.service_name or ctx.service_name,
+            )
+            rolling = sts["spec"]["updateStrategy"]["rollingUpdate"]
+            rolling["partition"] = component.size if i < held else 0
+            out.append(ctx.manifest(sts, templates={TEMPLATE: template}))
+    out.append(ctx.manifest(headless_service(ctx, name=ctx.service_name)))
+    return tuple(out)
 
 
 def headless_service(
