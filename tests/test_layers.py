@@ -35,6 +35,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # Back ends read the compiled bundle's facts: never the IR's parser, a pass or a lowering.
     "rbgc.plan": (
         "rbgc.parse",
+        "rbgc.parse_v1alpha2",
         "rbgc.passes",
         "rbgc.workloads",
         "rbgc.record",
@@ -44,6 +45,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     ),
     "rbgc.sync": (
         "rbgc.parse",
+        "rbgc.parse_v1alpha2",
         "rbgc.passes",
         "rbgc.workloads",
         "rbgc.record",
