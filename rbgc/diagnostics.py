@@ -658,6 +658,61 @@ CODES.update(
             "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
         ),
         CodeDoc(
+            "RBG310",
+            "invalid-placement",
+            "A Topology or Placement document, or one of its rules, is malformed.",
+            "Both are checked against schemas/placement.v1alpha1.schema.json, and a rule states "
+            "exactly one of pack, spread, separate; a pack needs `required` or `preferred`, "
+            "and falling back from one to the other needs both in the tier order.",
+            "- roles: [prefill]\n  pack: {}",
+            "- roles: [prefill]\n  pack: {required: zone, preferred: nvlink}",
+        ),
+        CodeDoc(
+            "RBG311",
+            "placement-without-group",
+            "A Placement binds to no RoleBasedGroup in the inputs.",
+            "A Placement applies to the group of the same name and namespace; one that binds to "
+            "nothing would silently place nothing.",
+        ),
+        CodeDoc(
+            "RBG312",
+            "unknown-placement-name",
+            "A Placement names a role, tier or Topology that does not exist.",
+            "A level is a tier name of the active Topology, else a node label key (it then "
+            "holds a `/`); a word that is neither is almost always a misspelt tier.",
+            "separate: {level: hots}",
+            "separate: {level: host}",
+        ),
+        CodeDoc(
+            "RBG313",
+            "duplicate-tier",
+            "Two tiers of a Topology share a name or a node label.",
+            "Each tier is one interconnect level; a repeated name makes levels ambiguous and a "
+            "repeated node label makes the tier order meaningless.",
+        ),
+        CodeDoc(
+            "RBG314",
+            "placement-conflict",
+            "Placement rules that cannot all hold.",
+            "A required pack at a level as narrow as or narrower than a required spread or "
+            "separate of the same roles leaves no placement (one domain of a level lies inside "
+            "one domain of every broader level); a role packed by two rules, a pack preferring "
+            "a broader tier than it requires, and exclusive topology broader than a required "
+            "pack are refused too. Both locations are shown.",
+            "- roles: [router]\n  pack: {required: host}\n- roles: [router]\n  separate: "
+            "{level: host}",
+            "- roles: [router]\n  pack: {required: zone}\n- roles: [router]\n  separate: "
+            "{level: host}",
+        ),
+        CodeDoc(
+            "RBG315",
+            "pack-not-atomic",
+            "A pack is lowered to pod affinity, which the default scheduler checks pod by pod.",
+            "The first pod picks a domain the others may not fit in; kube-scheduler has no "
+            "gang-level topology. `rbgc fit` checks the whole group against a node inventory.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG350",
             "invalid-inventory",
             "`rbgc fit`: the node or pod inventory cannot be read.",

@@ -18,6 +18,7 @@ from rbgc.k8s.controllers import IntOrPercent
 from rbgc.k8s.conventions import SET_LABEL_INDEX, SET_LABEL_NAME
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
+from rbgc.topology import PlacementSpec
 
 
 class WorkloadKind(enum.StrEnum):
@@ -221,6 +222,7 @@ class Group:
     role_templates: tuple[RoleTemplate, ...] = ()
     set_name: str | None = None
     set_index: int | None = None
+    placement: PlacementSpec | None = None  # from a Placement document (rbgc/topology.py)
 
     @property
     def set_labels(self) -> dict[str, str]:
@@ -263,6 +265,9 @@ class RolePlacement:
     scheduler: str | None = None  # the scheduler the pods must ask for (Volcano gangs)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    # placement rules lowered for the default scheduler: `affinity` and
+    # `topologySpreadConstraints` fragments appended after the user's (passes/placement_rules.py)
+    scheduling: Mapping[str, Any] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
 
 

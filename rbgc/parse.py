@@ -33,6 +33,8 @@ from rbgc.model import (
 )
 from rbgc.schema import check, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
+from rbgc.topology import bind as bind_placements
+from rbgc.topology import is_placement_document
 
 
 def parse(documents: list[Document], default_namespace: str) -> Program:
@@ -41,7 +43,11 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     groups: list[Group] = []
     passthrough: list[Manifest] = []
     profiles: dict[str, Profile] = {}
+    placement_docs: list[Document] = []
     for order, doc in enumerate(documents):
+        if is_placement_document(doc):  # inputs of the placement pass, never emitted
+            placement_docs.append(doc)
+            continue
         if (
             doc.api_version.startswith(cv.API_GROUP + "/")
             and doc.kind in _COMPILED
@@ -103,6 +109,9 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
                     )
                 )
             profiles[profile.name] = profile
+    if placement_docs:
+        groups, found = bind_placements(groups, placement_docs, default_namespace)
+        problems.extend(found)
     if problems:
         raise DiagnosticError(problems)
     return Program(

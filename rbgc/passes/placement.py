@@ -6,6 +6,8 @@ Decides where each role's pods may run and what gates the whole group:
   `rolebasedgroup.workloads.x-k8s.io/exclusive-topology: <key>` gives every pod template the
   upstream affinity/anti-affinity pair on the group-unique-key label (applied per template in
   `expand`, where a template may opt out);
+- placement rules (a `Placement` document, rbgc/topology.py): pack/spread/separate lowered for
+  the default scheduler (passes/placement_rules.py), conflicts refused (RBG314);
 - gang scheduling (§8): `podGroupPolicy` becomes one PodGroup `{group}` with
   `minMember` = all pods of the group (LWS roles count size * replicas). Argo CD applies custom
   resources last within a wave, so the PodGroup goes one wave before every role.
@@ -20,6 +22,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Placement, RolePlacement, Waves
+from rbgc.passes import placement_rules
 
 
 def place(group: Group, waves: Waves) -> Placement:
@@ -35,6 +38,14 @@ def place(group: Group, waves: Waves) -> Placement:
                 "topology.kubernetes.io/zone",
             )
         )
+    rules = group.placement
+    if rules is not None:
+        span = (
+            group.document.span("metadata", "annotations", cv.ANNOTATION_EXCLUSIVE_TOPOLOGY)
+            if key
+            else None
+        )
+        problems.extend(placement_rules.conflicts(rules, key or None, span))
     if problems:
         raise DiagnosticError(problems)
 
@@ -53,13 +64,24 @@ def place(group: Group, waves: Waves) -> Placement:
         reasons.append(f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})")
     if key:
         reasons.append(f"exclusive topology {key}: one group per domain")
+    roles = tuple(r.name for r in group.roles)
+    lowered = placement_rules.Lowered()
+    warnings = list(_gang_warnings(group, gang))
+    if rules is not None:
+        lowered = placement_rules.lower(
+            rules, cv.group_unique_key(group.namespace, group.name), roles
+        )
+        atomic = placement_rules.not_atomic(rules)
+        if atomic is not None:
+            warnings.append(atomic)
     of_role = {
         role.name: RolePlacement(
             exclusive_topology=key or None,
             scheduler="volcano" if annotations else None,
             pod_labels=labels,
             pod_annotations=annotations,
-            reasons=tuple(reasons),
+            scheduling=lowered.scheduling.get(role.name, {}),
+            reasons=(*reasons, *lowered.reasons.get(role.name, ())),
         )
         for role in group.roles
     }
@@ -67,7 +89,7 @@ def place(group: Group, waves: Waves) -> Placement:
         of_role=of_role,
         wave_offset=1 if manifests else 0,
         manifests=manifests,
-        warnings=tuple(_gang_warnings(group, gang)),
+        warnings=tuple(warnings),
     )
 
 
