@@ -766,6 +766,7 @@ def fit(
     from rbgc.diagnostics import DiagnosticError
     from rbgc.fit import fit as place
     from rbgc.fit import inventory, render
+    from rbgc.fit.rules import from_facts as placement_rules
 
     options = _options(namespace, kubernetes_version, lws, root)
     result = _compile(
@@ -773,7 +774,12 @@ def fit(
     )
     try:
         cluster = inventory.read(nodes_path, pods_path)
-        answers, warnings = place(result.bundle.manifests, cluster, options.namespace)
+        answers, warnings = place(
+            result.bundle.manifests,
+            cluster,
+            options.namespace,
+            rules=placement_rules(result.bundle.groups),
+        )
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color, ExitCode.USAGE)
     _report([*result.warnings, *warnings], fmt, use_color)

@@ -207,7 +207,7 @@ def not_atomic(spec: PlacementSpec) -> Diagnostic | None:
         "checks pod by pod, not for all pods at once",
         pack.span,
         help="run `rbgc fit` on a node inventory to check the whole group fits; a "
-        "topology-aware gang scheduler (--scheduler volcano) packs it atomically",
+        "topology-aware gang scheduler packs it atomically",
     )
 
 
