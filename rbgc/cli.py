@@ -128,6 +128,9 @@ def _kubernetes_version(flag: str | None) -> str:
     return flag or os.environ.get("KUBE_VERSION") or version_text(DEFAULT_KUBERNETES_VERSION)
 
 
+_SCHEDULER = "rbgc.scheduler"
+
+
 def _common(func: F) -> F:
     options = [
         click.option(
@@ -159,6 +162,18 @@ def _common(func: F) -> F:
             show_default=True,
             help="LeaderWorkerSet roles as native LWS objects (needs the LWS controller) or as "
             "plain StatefulSets.",
+        ),
+        click.option(
+            "--scheduler",
+            type=click.Choice(["default", "volcano"]),
+            default="default",
+            show_default=True,
+            envvar="ARGOCD_ENV_RBGC_SCHEDULER",
+            expose_value=False,  # read by _options from the context: no command signature changes
+            callback=lambda ctx, _param, value: ctx.meta.__setitem__(_SCHEDULER, value),
+            help="What placement rules are lowered for: kube-scheduler's pod affinity and "
+            "spread constraints, or Volcano's PodGroup networkTopology [env: "
+            "ARGOCD_ENV_RBGC_SCHEDULER].",
         ),
         click.option(
             "--format",
@@ -225,7 +240,7 @@ def _options(
 ) -> Options:
     from rbgc.k8s import controllers
     from rbgc.k8s.naming import DNS1123_LABEL
-    from rbgc.model import LwsLowering, Target
+    from rbgc.model import LwsLowering, Scheduler, Target
     from rbgc.pipeline import Options
 
     raw = _kubernetes_version(kubernetes_version)
@@ -240,7 +255,11 @@ def _options(
             f"namespace {default_namespace!r} (from --namespace or ARGOCD_APP_NAMESPACE) is not a "
             "valid namespace name: lowercase letters, digits and '-', at most 63 characters"
         )
-    target = Target(kubernetes_version=version, lws=LwsLowering(lws))
+    context = click.get_current_context(silent=True)
+    scheduler = context.meta.get(_SCHEDULER, "default") if context else "default"
+    target = Target(
+        kubernetes_version=version, lws=LwsLowering(lws), scheduler=Scheduler(scheduler)
+    )
     # The repository root is only looked up when an overlay needs it (see overlays.resolve).
     return Options(namespace=default_namespace, target=target, root=root)
 
@@ -557,8 +576,9 @@ def graph(
     resolved), then drawn: every group is a box; inside it one box per sync wave, in start
     order (wave 0 first); each role is a node labelled with its workload kind, replicas and
     pods per replica. A solid arrow A -> B means B starts only when A is ready (a
-    dependency). A gang PodGroup (hexagon) and each
-    coordination rule (parallelogram) are linked by dashed lines to the roles they bind.
+    dependency). A gang PodGroup (hexagon), each coordination rule (parallelogram) and
+    each placement rule (pack rounded, spread trapezoid, separate octagon or subroutine) are
+    linked by dashed lines to the roles they bind.
 
     \b
     Examples:

@@ -713,6 +713,17 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG316",
+            "volcano-topology-fidelity",
+            "`--scheduler volcano`: a placement rule is expressed only approximately.",
+            "Volcano's `networkTopology` has one mode and one tier per constraint: a pack with "
+            "both `required` and `preferred` keeps the hard bound and drops the preference; soft "
+            "mode does not anchor at a tier; `highestTierName` is a HyperNode tier name, so a "
+            "level written as a node label key is passed verbatim; and a group gang-scheduled "
+            "by scheduler-plugins keeps pod affinity (KEP-473's stated losses).",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG350",
             "invalid-inventory",
             "`rbgc fit`: the node or pod inventory cannot be read.",

@@ -126,12 +126,20 @@ class LwsLowering(enum.StrEnum):
     STATEFULSETS = "statefulsets"  # a leader StatefulSet + one worker StatefulSet per group
 
 
+class Scheduler(enum.StrEnum):
+    """Who places the pods: what placement rules are lowered for."""
+
+    DEFAULT = "default"  # kube-scheduler: pod (anti-)affinity and spread constraints
+    VOLCANO = "volcano"  # Volcano: packs become the PodGroup's networkTopology (KEP-473)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     """What the output is for: the cluster's Kubernetes version and available controllers."""
 
     kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION
     lws: LwsLowering = LwsLowering.NATIVE
+    scheduler: Scheduler = Scheduler.DEFAULT
 
     @property
     def version_text(self) -> str:

@@ -21,11 +21,13 @@ from typing import Any
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Placement, RolePlacement, Waves
-from rbgc.passes import placement_rules
+from rbgc.model import Group, Placement, RolePlacement, Scheduler, Target, Waves
+from rbgc.passes import placement_rules, placement_volcano
+from rbgc.topology import RuleKind
 
 
-def place(group: Group, waves: Waves) -> Placement:
+def place(group: Group, waves: Waves, target: Target | None = None) -> Placement:
+    target = target or Target()
     problems: list[Diagnostic] = []
     key = group.annotations.get(cv.ANNOTATION_EXCLUSIVE_TOPOLOGY)
     if key is not None and not key.strip():
@@ -50,6 +52,16 @@ def place(group: Group, waves: Waves) -> Placement:
         raise DiagnosticError(problems)
 
     gang = _gang(group)
+    warnings = list(_gang_warnings(group, gang))
+    roles = tuple(r.name for r in group.roles)
+    group_key = cv.group_unique_key(group.namespace, group.name)
+    volcano = _volcano(group, gang, target, warnings)
+    topology_only = False
+    if volcano is not None:
+        if gang is None:  # topology rides the gang channel without imposing a gang (KEP-473)
+            gang, topology_only = (cv.VOLCANO_PODGROUP_API, {"minMember": 0}), True
+        gang[1].update(volcano.spec)
+        warnings.extend(volcano.warnings)
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     manifests: tuple[Manifest, ...] = ()
@@ -61,19 +73,22 @@ def place(group: Group, waves: Waves) -> Placement:
         else:
             annotations = {cv.VOLCANO_GROUP_ANNOTATION: group.name}
         manifests = (_pod_group(group, api_version, spec),)
-        reasons.append(f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})")
+        reasons.append(
+            f"in Volcano PodGroup {group.name} for its network topology (minMember 0: no gang)"
+            if topology_only
+            else f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})"
+        )
     if key:
         reasons.append(f"exclusive topology {key}: one group per domain")
-    roles = tuple(r.name for r in group.roles)
     lowered = placement_rules.Lowered()
-    warnings = list(_gang_warnings(group, gang))
     if rules is not None:
-        lowered = placement_rules.lower(
-            rules, cv.group_unique_key(group.namespace, group.name), roles
-        )
-        atomic = placement_rules.not_atomic(rules)
+        lowered = placement_rules.lower(rules, group_key, roles, packs=volcano is None)
+        atomic = placement_rules.not_atomic(rules) if volcano is None else None
         if atomic is not None:
             warnings.append(atomic)
+    if volcano is not None:
+        for role, said in volcano.reasons.items():
+            lowered.reasons.setdefault(role, []).extend(said)
     of_role = {
         role.name: RolePlacement(
             exclusive_topology=key or None,
@@ -90,6 +105,39 @@ def place(group: Group, waves: Waves) -> Placement:
         wave_offset=1 if manifests else 0,
         manifests=manifests,
         warnings=tuple(warnings),
+    )
+
+
+def _volcano(
+    group: Group,
+    gang: tuple[str, dict[str, Any]] | None,
+    target: Target,
+    warnings: list[Diagnostic],
+) -> placement_volcano.VolcanoTopology | None:
+    """The pack rules as Volcano networkTopology, when lowered for Volcano (None: not)."""
+    rules = group.placement
+    if target.scheduler is not Scheduler.VOLCANO or rules is None:
+        return None
+    pack = next((r for r in rules.rules if r.kind is RuleKind.PACK), None)
+    if pack is None:
+        return None
+    if gang is not None and gang[0] != cv.VOLCANO_PODGROUP_API:
+        warnings.append(
+            warning(
+                "RBG316",
+                "packs are lowered to pod affinity, not Volcano networkTopology: the group's "
+                "pods join a scheduler-plugins PodGroup (podGroupPolicy.kubeScheduling)",
+                pack.span,
+                help="use podGroupPolicy.volcanoScheduling for a Volcano gang",
+            )
+        )
+        return None
+    return placement_volcano.network_topology(
+        rules,
+        cv.group_unique_key(group.namespace, group.name),
+        tuple(r.name for r in group.roles),
+        {r.name: r.replicas * r.size for r in group.roles},
+        gang=gang is not None,
     )
 
 

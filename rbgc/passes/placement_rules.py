@@ -52,9 +52,14 @@ def selector(group_key: str, roles: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def lower(spec: PlacementSpec, group_key: str, roles: tuple[str, ...]) -> Lowered:
+def lower(
+    spec: PlacementSpec, group_key: str, roles: tuple[str, ...], *, packs: bool = True
+) -> Lowered:
+    """The rules' fragments per role; `packs=False` leaves packs to the gang scheduler."""
     out = Lowered(scheduling={r: {} for r in roles}, reasons={r: [] for r in roles})
     for rule in spec.rules:
+        if rule.kind is RuleKind.PACK and not packs:
+            continue
         fragment: dict[str, Any] = {}
         said: list[str] = []
         terms = selector(group_key, rule.roles)
@@ -207,7 +212,7 @@ def not_atomic(spec: PlacementSpec) -> Diagnostic | None:
         "checks pod by pod, not for all pods at once",
         pack.span,
         help="run `rbgc fit` on a node inventory to check the whole group fits; a "
-        "topology-aware gang scheduler packs it atomically",
+        "topology-aware gang scheduler packs it atomically (--scheduler volcano)",
     )
 
 

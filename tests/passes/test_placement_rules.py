@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import pytest
+import yaml
 
 from rbgc.diagnostics import DiagnosticError
 from rbgc.k8s import conventions as cv
+from rbgc.model import Scheduler, Target
 from rbgc.passes.placement_rules import merge, weights
-from rbgc.pipeline import Result
-from tests.conftest import compile_yaml
+from rbgc.pipeline import Options, Result, compile_documents, compile_paths
+from rbgc.source import parse_text
+from tests.conftest import EXAMPLES, ROOT, compile_yaml
 
 GROUP = """\
 apiVersion: workloads.x-k8s.io/v1alpha1
@@ -416,3 +420,108 @@ def test_exclusive_topology_broader_than_required_pack() -> None:
     (found,) = exc.value.diagnostics
     assert found.code == "RBG314" and "exclusive topology" in found.message
     assert found.notes and found.notes[0][0] is not None and found.notes[0][0].line == 7
+
+
+# --- Volcano (--scheduler volcano) -----------------------------------------------------------
+
+
+def build_volcano(text: str) -> Result:
+    docs = parse_text(text, "test.yaml")
+    target = Target(scheduler=Scheduler.VOLCANO)
+    return compile_documents(docs, Options(target=target))
+
+
+def pod_group(result: Result) -> dict[str, Any]:
+    (m,) = [m for m in result.bundle.manifests if m.kind == "PodGroup"]
+    assert m.api_version == "scheduling.volcano.sh/v1beta1"
+    spec: dict[str, Any] = m.body["spec"]
+    return spec
+
+
+def test_volcano_pack_over_some_roles_is_a_sub_group() -> None:
+    result = build_volcano(
+        GROUP
+        + placement(
+            "- roles: [prefill, decode]\n  pack: {required: zone, preferred: nvlink}\n"
+            "- roles: [router]\n  spread: {level: zone, required: true}"
+        )
+    )
+    spec = pod_group(result)
+    assert spec == {
+        "minMember": 0,  # topology only: no gang
+        "subGroupPolicy": [
+            {
+                "name": "prefill-decode",
+                "labelSelector": selector("prefill", "decode"),
+                "networkTopology": {"mode": "hard", "highestTierName": "zone"},
+            }
+        ],
+    }
+    prefill = pod_spec(result, "prefill")
+    assert "podAffinity" not in prefill.get("affinity", {})  # the PodGroup packs instead
+    assert pod_spec(result, "router")["topologySpreadConstraints"]  # spread stays a pod field
+    (sts,) = [m for m in result.bundle.manifests if m.role == "prefill" and m.kind == "StatefulSet"]
+    annotations = sts.body["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["scheduling.k8s.io/group-name"] == "pd"
+    found = {w.code for w in result.warnings}
+    assert "RBG316" in found and "RBG315" not in found
+
+
+def test_volcano_pack_over_every_role_is_the_group_topology() -> None:
+    result = build_volcano(
+        GROUP + placement("- roles: [prefill, decode, router]\n  pack: {preferred: nvlink}")
+    )
+    assert pod_group(result)["networkTopology"] == {"mode": "soft", "highestTierName": "nvlink"}
+    assert [w.message for w in result.warnings if w.code == "RBG316"] == [
+        "Volcano's soft mode packs as tightly as it can but does not anchor at nvlink"
+    ]
+
+
+def test_volcano_gang_keeps_its_min_member_and_sizes_sub_groups() -> None:
+    text = GROUP.replace(
+        "spec:\n  roles:",
+        "spec:\n  podGroupPolicy:\n    volcanoScheduling: {queue: q}\n  roles:",
+        1,
+    )
+    result = build_volcano(text + placement("- roles: [prefill, decode]\n  pack: {required: host}"))
+    spec = pod_group(result)
+    assert spec["minMember"] == 6 and spec["queue"] == "q"
+    assert spec["subGroupPolicy"][0]["subGroupSize"] == 4
+    assert spec["subGroupPolicy"][0]["networkTopology"] == {
+        "mode": "hard",
+        "highestTierName": "host",
+    }
+    assert not [w for w in result.warnings if w.code == "RBG316"]
+
+
+def test_volcano_with_a_scheduler_plugins_gang_keeps_pod_affinity() -> None:
+    text = GROUP.replace(
+        "spec:\n  roles:", "spec:\n  podGroupPolicy:\n    kubeScheduling: {}\n  roles:", 1
+    )
+    result = build_volcano(text + placement("- roles: [prefill, decode]\n  pack: {required: host}"))
+    assert pod_spec(result, "prefill")["affinity"]["podAffinity"][REQ][-1]["topologyKey"] == HOST
+    assert "RBG316" in {w.code for w in result.warnings}
+
+
+def test_volcano_level_that_is_no_tier_warns() -> None:
+    result = build_volcano(
+        GROUP + placement("- roles: [prefill, decode, router]\n  pack: {required: example.com/x}")
+    )
+    assert pod_group(result)["networkTopology"]["highestTierName"] == "example.com/x"
+    assert any("HyperNode tier name" in w.message for w in result.warnings)
+
+
+def test_readme_shows_the_example_as_built() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Placement by hardware tier", 1)[1].split("\n## ", 1)[0]
+    example = str(EXAMPLES / "pd-topology.yaml")
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    golden = (ROOT / "tests" / "golden" / "examples" / "pd-topology.yaml").read_text()
+    assert blocks[1] in golden  # the prefill pods' affinity, as built
+    trace = compile_paths([example], Options()).trace.render()
+    (explain, _fit) = re.findall(r"```text\n(.*?)```", section, re.S)
+    for line in explain.splitlines():
+        assert line + "\n" in trace
+    built = compile_paths([example], Options(target=Target(scheduler=Scheduler.VOLCANO)))
+    (pg,) = [m for m in built.bundle.manifests if m.kind == "PodGroup"]
+    assert yaml.safe_load(blocks[2]) == {"spec": pg.body["spec"]}
