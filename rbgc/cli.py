@@ -787,6 +787,7 @@ def fit(
     from rbgc.fit import fit as place
     from rbgc.fit import inventory, render
     from rbgc.fit.rules import from_facts as placement_rules
+    from rbgc.fit.rules import nesting
 
     options = _options(namespace, kubernetes_version, lws, root)
     result = _compile(
@@ -800,6 +801,7 @@ def fit(
             options.namespace,
             rules=placement_rules(result.bundle.groups),
         )
+        warnings = [*nesting(result.bundle.groups, cluster.nodes), *warnings]
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color, ExitCode.USAGE)
     _report([*result.warnings, *warnings], fmt, use_color)

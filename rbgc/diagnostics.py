@@ -755,6 +755,16 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG353",
+            "tiers-do-not-nest",
+            "`rbgc fit`: the inventory's domains of a tier do not nest in the next tier's.",
+            "A Topology lists tiers best first, each inside the next (an NVLink domain inside "
+            "a zone); rbgc trusts that order when it falls back from one tier to the next. An "
+            "inventory where one domain spans two domains of the broader tier shows the order "
+            "or the node labels are wrong.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG510",
             "unknown-engine-runtime",
             "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from rbgc.bundle import GroupFacts, PlacementFacts
+from rbgc.diagnostics import Diagnostic, warning
 from rbgc.fit.constraints import pods_of
 from rbgc.fit.demand import GroupPods
+from rbgc.fit.inventory import Node
 from rbgc.fit.model import Constraint, Pack, Separate, Spread
 
 
@@ -42,3 +44,37 @@ def constraint(rule: PlacementFacts, group: GroupPods) -> Constraint | None:
     if rule.kind == "spread":
         return Spread(pods=pods, level=rule.required, max_skew=rule.max_skew, label=label)
     return Separate(pods=pods, level=rule.required, label=label)
+
+
+def nesting(groups: Sequence[GroupFacts], nodes: Sequence[Node]) -> list[Diagnostic]:
+    """RBG353 where the inventory's domains of a tier do not nest in the next broader tier's:
+    rbgc trusts the declared order, so a fallback may then not be what the user meant."""
+    out: list[Diagnostic] = []
+    checked: set[tuple[tuple[str, str], ...]] = set()
+    for group in groups:
+        for rule in group.placement:
+            if rule.tiers in checked:
+                continue
+            checked.add(rule.tiers)
+            for (narrow, narrow_key), (broad, broad_key) in zip(
+                rule.tiers, rule.tiers[1:], strict=False
+            ):
+                parents: dict[str, set[str]] = {}
+                for node in nodes:
+                    inner, outer = node.labels.get(narrow_key), node.labels.get(broad_key)
+                    if inner is not None and outer is not None:
+                        parents.setdefault(inner, set()).add(outer)
+                split = sorted(d for d, found in parents.items() if len(found) > 1)
+                if split:
+                    out.append(
+                        warning(
+                            "RBG353",
+                            f"the inventory's {narrow} domains do not nest in {broad} domains: "
+                            f"{narrow} {split[0]} spans {broad} "
+                            + ", ".join(sorted(parents[split[0]])),
+                            rule.span,
+                            help="rbgc trusts the Topology's tier order (best interconnect "
+                            "first, each tier inside the next): fix the node labels or the order",
+                        )
+                    )
+    return out

@@ -3,6 +3,9 @@ from the documents, and answered with the tier each pack was satisfied at."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from rbgc.fit import fit
@@ -13,7 +16,7 @@ from rbgc.fit.inventory import Inventory
 from rbgc.fit.rules import from_facts
 from rbgc.fit.solver import Answer
 from tests.conftest import compile_yaml
-from tests.fit.helpers import CLIQUE, HOST, ZONE, group, inventory, node, role
+from tests.fit.helpers import CLIQUE, HOST, ZONE, as_list, group, inventory, node, role
 
 
 def placement(rules: str) -> str:
@@ -122,3 +125,57 @@ def test_groups_without_rules_are_unchanged() -> None:
     result = compile_yaml(group(role("w", 2, gpu=1)))
     (pods,) = group_pods(result.bundle.manifests, "default")
     assert from_facts(result.bundle.groups)(pods) == []
+
+
+HOST_FIRST = """
+---
+apiVersion: rbgc.io/v1alpha1
+kind: Topology
+metadata: {name: gb200}
+spec:
+  tiers:
+  - {name: host, nodeLabel: kubernetes.io/hostname}
+  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}
+  - {name: zone, nodeLabel: topology.kubernetes.io/zone}
+"""
+
+
+def nest_warnings(tmp_path: Path, text: str, nodes: list[dict[str, Any]]) -> list[str]:
+    spec = tmp_path / "pd.yaml"
+    spec.write_text(text, encoding="utf-8")
+    inv = tmp_path / "nodes.json"
+    inv.write_text(as_list(nodes), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "rbgc", "fit", "--nodes", str(inv), str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr  # c2 holds the pack either way
+    return [
+        line.replace(str(spec), "pd.yaml") for line in done.stderr.splitlines() if "RBG353" in line
+    ]
+
+
+CLIQUES = [
+    node("c1-0", gpu=8, zone="a", clique="c1"),
+    node("c1-1", gpu=8, zone="b", clique="c1"),  # c1 spans two zones
+    node("c2-0", gpu=8, zone="a", clique="c2"),
+    node("c2-1", gpu=8, zone="a", clique="c2"),
+]
+
+
+def test_tiers_that_do_not_nest_warn(tmp_path: Path) -> None:
+    # the default order lists nvlink before host: a multi-host NVLink domain contradicts it
+    assert nest_warnings(tmp_path, PD, CLIQUES) == [
+        "pd.yaml:34:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
+        "domains: nvlink c1 spans host c1-0, c1-1"
+    ]
+    # host first: hosts nest in cliques, but clique c1 spans zones a and b
+    text = PD.replace("spec:\n  rules:", "spec:\n  topology: gb200\n  rules:") + HOST_FIRST
+    assert nest_warnings(tmp_path, text, CLIQUES) == [
+        "pd.yaml:35:7: warning[RBG353]: the inventory's nvlink domains do not nest in zone "
+        "domains: nvlink c1 spans zone a, b"
+    ]
+    nested = [*CLIQUES[:1], node("c1-1", gpu=8, zone="a", clique="c1"), *CLIQUES[2:]]
+    assert nest_warnings(tmp_path, text, nested) == []

@@ -13,7 +13,7 @@ def test_pack_spread_separate_are_bindings_of_their_roles() -> None:
     roles = {n.id: n.lines[0] for w in cluster.waves for n in w.roles}
     drawn = [(b.kind, b.node.lines, sorted(roles[r] for r in b.roles)) for b in cluster.bindings]
     assert drawn == [
-        (BindingKind.PACK, ("pack in one zone", "prefer nvlink > host"), ["decode", "prefill"]),
+        (BindingKind.PACK, ("pack in one zone", "prefer host > nvlink"), ["decode", "prefill"]),
         (BindingKind.SPREAD, ("spread over zone", "maxSkew 1, required"), ["router"]),
         (BindingKind.SEPARATE, ("separate by host", "required"), ["router"]),
     ]
