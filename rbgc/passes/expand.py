@@ -172,8 +172,8 @@ def _finish(
         found.append(
             warning(
                 "RBG301",
-                f"role {role.name!r} is gang-scheduled by Volcano but its pods do not set "
-                f"`schedulerName: {placed.scheduler}`",
+                f"role {role.name!r} is in Volcano PodGroup {group.name} but its pods do not "
+                f"set `schedulerName: {placed.scheduler}`",
                 group.document.span(*source_path, "spec"),
                 help=f"add `schedulerName: {placed.scheduler}` to the pod template spec; the "
                 "default scheduler ignores Volcano PodGroups",

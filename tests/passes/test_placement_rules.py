@@ -465,6 +465,10 @@ def test_volcano_pack_over_some_roles_is_a_sub_group() -> None:
     assert annotations["scheduling.k8s.io/group-name"] == "pd"
     found = {w.code for w in result.warnings}
     assert "RBG316" in found and "RBG315" not in found
+    # no gang here: the warning names the PodGroup, not a gang
+    assert "role 'prefill' is in Volcano PodGroup pd but its pods do not set " in {
+        w.message.split("`")[0] for w in result.warnings if w.code == "RBG301"
+    }
 
 
 def test_volcano_pack_over_every_role_is_the_group_topology() -> None:
