@@ -71,6 +71,23 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PlacementFacts:
+    """One placement rule as built (rbgc/topology.py), levels as node label keys.
+
+    pack: `required` and the `preferred` levels best first (the tiers the build falls back
+    through); spread/separate: their level in `required` when required, else in `preferred`."""
+
+    kind: str  # pack | spread | separate
+    roles: tuple[str, ...]
+    required: str | None = None
+    preferred: tuple[str, ...] = ()
+    tiers: tuple[tuple[str, str], ...] = ()  # (tier name, node label key), best first
+    max_skew: int = 1
+    scope: str = "group"  # group | instance (upstream's instanceTopologyConstraint)
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoleFacts:
     """What the build made of one role."""
 
@@ -96,6 +113,7 @@ class GroupFacts:
     rules: tuple[Rule, ...] = ()
     pod_group: str | None = None  # the gang PodGroup's name, when the group is gang-scheduled
     set_name: str | None = None  # the RoleBasedGroupSet it belongs to
+    placement: tuple[PlacementFacts, ...] = ()  # the Placement's rules
 
     @property
     def key(self) -> str:

@@ -134,7 +134,12 @@ def _remember_conventions(ctx: click.Context, _param: Any, value: str | None) ->
     ctx.meta[_CONVENTIONS] = value
 
 
+def _remember_scheduler(ctx: click.Context, _param: Any, value: str | None) -> None:
+    ctx.meta[_SCHEDULER] = value
+
+
 _CONVENTIONS = "rbgc.conventions"
+_SCHEDULER = "rbgc.scheduler"
 
 
 def _common(func: F) -> F:
@@ -178,6 +183,18 @@ def _common(func: F) -> F:
             help="Output conventions of the operator release to reproduce: labels, env names, "
             "ConfigMap and Service names [env: ARGOCD_ENV_RBGC_CONVENTIONS; default: v0.4 for "
             "v1alpha1 input, v0.8 for v1alpha2].",
+        ),
+        click.option(
+            "--scheduler",
+            type=click.Choice(["default", "volcano"]),
+            default="default",
+            show_default=True,
+            envvar="ARGOCD_ENV_RBGC_SCHEDULER",
+            expose_value=False,
+            callback=_remember_scheduler,
+            help="What placement rules are lowered for: kube-scheduler's pod affinity and "
+            "spread constraints, or Volcano's PodGroup networkTopology [env: "
+            "ARGOCD_ENV_RBGC_SCHEDULER].",
         ),
         click.option(
             "--format",
@@ -244,7 +261,7 @@ def _options(
 ) -> Options:
     from rbgc.k8s import controllers
     from rbgc.k8s.naming import DNS1123_LABEL
-    from rbgc.model import LwsLowering, Target
+    from rbgc.model import LwsLowering, Scheduler, Target
     from rbgc.pipeline import Options
 
     raw = _kubernetes_version(kubernetes_version)
@@ -261,7 +278,13 @@ def _options(
         )
     context = click.get_current_context(silent=True)
     conventions = context.meta.get(_CONVENTIONS) if context is not None else None
-    target = Target(kubernetes_version=version, lws=LwsLowering(lws), conventions=conventions)
+    scheduler = context.meta.get(_SCHEDULER) or "default" if context is not None else "default"
+    target = Target(
+        kubernetes_version=version,
+        lws=LwsLowering(lws),
+        conventions=conventions,
+        scheduler=Scheduler(scheduler),
+    )
     # The repository root is only looked up when an overlay needs it (see overlays.resolve).
     return Options(namespace=default_namespace, target=target, root=root)
 
@@ -578,8 +601,9 @@ def graph(
     resolved), then drawn: every group is a box; inside it one box per sync wave, in start
     order (wave 0 first); each role is a node labelled with its workload kind, replicas and
     pods per replica. A solid arrow A -> B means B starts only when A is ready (a
-    dependency). A gang PodGroup (hexagon) and each
-    coordination rule (parallelogram) are linked by dashed lines to the roles they bind.
+    dependency). A gang PodGroup (hexagon), each coordination rule (parallelogram) and
+    each placement rule (pack rounded, spread trapezoid, separate octagon or subroutine) are
+    linked by dashed lines to the roles they bind.
 
     \b
     Examples:
@@ -787,6 +811,8 @@ def fit(
     from rbgc.diagnostics import DiagnosticError
     from rbgc.fit import fit as place
     from rbgc.fit import inventory, render
+    from rbgc.fit.rules import from_facts as placement_rules
+    from rbgc.fit.rules import nesting
 
     options = _options(namespace, kubernetes_version, lws, root)
     result = _compile(
@@ -794,7 +820,13 @@ def fit(
     )
     try:
         cluster = inventory.read(nodes_path, pods_path)
-        answers, warnings = place(result.bundle.manifests, cluster, options.namespace)
+        answers, warnings = place(
+            result.bundle.manifests,
+            cluster,
+            options.namespace,
+            rules=placement_rules(result.bundle.groups),
+        )
+        warnings = [*nesting(result.bundle.groups, cluster.nodes), *warnings]
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color, ExitCode.USAGE)
     _report([*result.warnings, *warnings], fmt, use_color)

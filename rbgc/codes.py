@@ -660,6 +660,72 @@ CODES.update(
             "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
         ),
         CodeDoc(
+            "RBG310",
+            "invalid-placement",
+            "A Topology or Placement document, or one of its rules, is malformed.",
+            "Both are checked against schemas/placement.v1alpha1.schema.json, and a rule states "
+            "exactly one of pack, spread, separate; a pack needs `required` or `preferred`, "
+            "and falling back from one to the other needs both in the tier order.",
+            "- roles: [prefill]\n  pack: {}",
+            "- roles: [prefill]\n  pack: {required: zone, preferred: nvlink}",
+        ),
+        CodeDoc(
+            "RBG311",
+            "placement-without-group",
+            "A Placement binds to no RoleBasedGroup in the inputs.",
+            "A Placement applies to the group of the same name and namespace; one that binds to "
+            "nothing would silently place nothing.",
+        ),
+        CodeDoc(
+            "RBG312",
+            "unknown-placement-name",
+            "A Placement names a role, tier or Topology that does not exist.",
+            "A level is a tier name of the active Topology, else a node label key (it then "
+            "holds a `/`); a word that is neither is almost always a misspelt tier.",
+            "separate: {level: hots}",
+            "separate: {level: host}",
+        ),
+        CodeDoc(
+            "RBG313",
+            "duplicate-tier",
+            "Two tiers of a Topology share a name or a node label.",
+            "Each tier is one interconnect level; a repeated name makes levels ambiguous and a "
+            "repeated node label makes the tier order meaningless.",
+        ),
+        CodeDoc(
+            "RBG314",
+            "placement-conflict",
+            "Placement rules that cannot all hold.",
+            "A required pack at a level as narrow as or narrower than a required spread or "
+            "separate of the same roles leaves no placement (one domain of a level lies inside "
+            "one domain of every broader level); a role packed by two rules, a pack preferring "
+            "a broader tier than it requires, and exclusive topology broader than a required "
+            "pack are refused too. Both locations are shown.",
+            "- roles: [router]\n  pack: {required: host}\n- roles: [router]\n  separate: "
+            "{level: host}",
+            "- roles: [router]\n  pack: {required: zone}\n- roles: [router]\n  separate: "
+            "{level: host}",
+        ),
+        CodeDoc(
+            "RBG315",
+            "pack-not-atomic",
+            "A pack is lowered to pod affinity, which the default scheduler checks pod by pod.",
+            "The first pod picks a domain the others may not fit in; kube-scheduler has no "
+            "gang-level topology. `rbgc fit` checks the whole group against a node inventory.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG316",
+            "volcano-topology-fidelity",
+            "`--scheduler volcano`: a placement rule is expressed only approximately.",
+            "Volcano's `networkTopology` has one mode and one tier per constraint: a pack with "
+            "both `required` and `preferred` keeps the hard bound and drops the preference; soft "
+            "mode does not anchor at a tier; `highestTierName` is a HyperNode tier name, so a "
+            "level written as a node label key is passed verbatim; and a group gang-scheduled "
+            "by scheduler-plugins keeps pod affinity (KEP-473's stated losses).",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG350",
             "invalid-inventory",
             "`rbgc fit`: the node or pod inventory cannot be read.",
@@ -688,6 +754,16 @@ CODES.update(
             "for a `namespaceSelector`) or on counting pods other than those that carry them "
             "(a spread constraint whose selector picks other pods); `rbgc fit` says how it "
             "reads them instead of pretending to be exact.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG353",
+            "tiers-do-not-nest",
+            "`rbgc fit`: the inventory's domains of a tier do not nest in the next tier's.",
+            "A Topology lists tiers best first, each inside the next (an NVLink domain inside "
+            "a zone); rbgc trusts that order when it falls back from one tier to the next. An "
+            "inventory where one domain spans two domains of the broader tier shows the order "
+            "or the node labels are wrong.",
             severity=Severity.WARNING,
         ),
         CodeDoc(

@@ -18,6 +18,7 @@ from rbgc.k8s.controllers import IntOrPercent
 from rbgc.k8s.conventions import SET_LABEL_INDEX, SET_LABEL_NAME
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
+from rbgc.topology import PlacementSpec
 
 
 class WorkloadKind(enum.StrEnum):
@@ -153,6 +154,13 @@ class LwsLowering(enum.StrEnum):
     STATEFULSETS = "statefulsets"  # a leader StatefulSet + one worker StatefulSet per group
 
 
+class Scheduler(enum.StrEnum):
+    """Who places the pods: what placement rules are lowered for."""
+
+    DEFAULT = "default"  # kube-scheduler: pod (anti-)affinity and spread constraints
+    VOLCANO = "volcano"  # Volcano: packs become the PodGroup's networkTopology (KEP-473)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     """What the output is for: the cluster's Kubernetes version and available controllers."""
@@ -160,6 +168,7 @@ class Target:
     kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION
     lws: LwsLowering = LwsLowering.NATIVE
     conventions: str | None = None  # "v0.4" | "v0.8"; None: by the input's API version
+    scheduler: Scheduler = Scheduler.DEFAULT
 
     @property
     def version_text(self) -> str:
@@ -270,6 +279,7 @@ class Group:
     role_templates: tuple[RoleTemplate, ...] = ()
     set_name: str | None = None
     set_index: int | None = None
+    placement: PlacementSpec | None = None  # from a Placement document (rbgc/topology.py)
 
     @property
     def set_labels(self) -> dict[str, str]:
@@ -325,6 +335,9 @@ class RolePlacement:
     scheduler: str | None = None  # the scheduler the pods must ask for (Volcano gangs)
     pod_labels: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    # placement rules lowered for the default scheduler: `affinity` and
+    # `topologySpreadConstraints` fragments appended after the user's (passes/placement_rules.py)
+    scheduling: Mapping[str, Any] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
 
 

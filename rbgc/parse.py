@@ -36,6 +36,8 @@ from rbgc.model import (
 )
 from rbgc.schema import KINDS_V1ALPHA2, check, check_v1alpha2, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
+from rbgc.topology import bind as bind_placements
+from rbgc.topology import is_placement_document
 
 
 def parse(documents: list[Document], default_namespace: str) -> Program:
@@ -44,9 +46,13 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     groups: list[Group] = []
     passthrough: list[Manifest] = []
     profiles: dict[str, Profile] = {}
+    placement_docs: list[Document] = []
     policies: list[Document] = []
     adapters: list[ScalingAdapter] = []
     for order, doc in enumerate(documents):
+        if is_placement_document(doc):  # inputs of the placement pass, never emitted
+            placement_docs.append(doc)
+            continue
         if doc.api_version == cv.API_VERSION_V1ALPHA2 and doc.kind in KINDS_V1ALPHA2:
             found = check_v1alpha2(doc)
             if found:
@@ -115,6 +121,9 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
             _add_profile(profiles, _profile(doc), problems)
     groups, found = bind_policies(groups, policies, default_namespace)
     problems.extend(d for d in found if d.severity is Severity.ERROR)
+    if placement_docs:
+        groups, found_placements = bind_placements(groups, placement_docs, default_namespace)
+        problems.extend(found_placements)
     if problems:
         raise DiagnosticError(problems)
     return Program(

@@ -87,7 +87,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         members = [r for r in waves.order if waves.of_role[r] == wave]
         trace.add("dependencies", group, f"wave {wave}: {', '.join(members)}")
 
-    placement = place(checked.group, waves, conventions)
+    placement = place(checked.group, waves, target, conventions)
     for role in group.roles:
         decided = placement.of_role[role.name]
         trace.add(

@@ -3,14 +3,21 @@
 In: the validated group, its waves as emitted and its compiled manifests. Out: `GroupFacts`.
 Runs after the last pass; it reads the compiled objects, and from the IR only what no object
 can carry: the role's declared kind and size, its StatefulSet surge (carried out by `rbgc
-sync`) and the coordination rules.
+sync`), the coordination rules and the placement rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rbgc.bundle import GroupFacts, RoleFacts, Rule, WorkloadFacts, workload_facts
+from rbgc.bundle import (
+    GroupFacts,
+    PlacementFacts,
+    RoleFacts,
+    Rule,
+    WorkloadFacts,
+    workload_facts,
+)
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, WorkloadKind
 
@@ -47,7 +54,34 @@ def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
         rules=rules_of(group),
         pod_group=pod_group,
         set_name=group.set_name,
+        placement=placement_of(group),
     )
+
+
+def placement_of(group: Group) -> tuple[PlacementFacts, ...]:
+    spec = group.placement
+    if spec is None:
+        return ()
+    tiers = tuple((t.name, t.node_label) for t in spec.topology.tiers)
+    out = []
+    for rule in spec.rules:
+        if rule.kind.value == "pack":
+            preferred = tuple(level.node_label for level in rule.fallback(spec.topology))
+        else:
+            preferred = (rule.preferred.node_label,) if rule.preferred else ()
+        out.append(
+            PlacementFacts(
+                kind=rule.kind.value,
+                roles=rule.roles,
+                required=rule.required.node_label if rule.required else None,
+                preferred=preferred,
+                tiers=tiers,
+                max_skew=rule.max_skew,
+                scope=rule.scope.value,
+                span=rule.span,
+            )
+        )
+    return tuple(out)
 
 
 def rules_of(group: Group) -> tuple[Rule, ...]:

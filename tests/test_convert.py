@@ -141,7 +141,7 @@ def test_other_documents_are_copied_byte_for_byte(path: Path) -> None:
 
 def test_the_corpus_holds_what_it_should() -> None:
     kinds = [d["kind"] for p in CORPUS for d in _rbg_docs(p.read_text(encoding="utf-8"))]
-    assert kinds.count("RoleBasedGroup") == 13 and kinds.count("RoleBasedGroupSet") == 2
+    assert kinds.count("RoleBasedGroup") == 14 and kinds.count("RoleBasedGroupSet") == 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,12 +75,13 @@ def test_schema_uses_only_keywords_the_walker_understands() -> None:
                 found |= keywords(item)
         return found
 
-    from rbgc import overlays
+    from rbgc import overlays, topology
 
     # The root's oneOf only lists the kinds; the walker picks the definition by `kind`.
     rbg_root = {k: v for k, v in rbg_schema.schema().items() if k != "oneOf"}
     assert keywords(rbg_root) <= rbg_schema.KEYWORDS
     assert keywords(overlays.schema()) <= rbg_schema.KEYWORDS
+    assert keywords(topology.schema()) <= rbg_schema.KEYWORDS
 
 
 def test_schema_is_a_valid_draft_2020_12_schema() -> None:

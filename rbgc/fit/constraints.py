@@ -40,11 +40,19 @@ from rbgc.k8s import conventions as cv
 
 def problem(group: GroupPods, extra: tuple[Constraint, ...] = ()) -> Problem:
     """The group's placement problem: its pods, derived constraints, then `extra` ones."""
+    # A placement rule's pack arrives twice: from the pod affinity the build lowered it to, and
+    # as the rule itself, which also knows the tiers to try first; keep the rule's.
+    ruled = {(frozenset(c.pods), c.required) for c in extra if isinstance(c, Pack)}
+    derived = [
+        c
+        for c in derive(group)
+        if not (isinstance(c, Pack) and (frozenset(c.pods), c.required) in ruled)
+    ]
     return Problem(
         namespace=group.namespace,
         name=group.name,
         pods=tuple(group.pods),
-        constraints=(*derive(group), *extra),
+        constraints=(*derived, *extra),
     )
 
 

@@ -25,6 +25,15 @@ _STYLES = {
     BindingKind.COORDINATION: (
         'shape=parallelogram, style="dashed,filled", fillcolor="#eaf7ea", color="#2e7d32"'
     ),
+    BindingKind.PACK: (
+        'shape=box, style="rounded,dashed,filled", fillcolor="#f3eafb", color="#6a1b9a"'
+    ),
+    BindingKind.SPREAD: (
+        'shape=trapezium, style="dashed,filled", fillcolor="#e6f4f8", color="#00695c"'
+    ),
+    BindingKind.SEPARATE: (
+        'shape=octagon, style="dashed,filled", fillcolor="#fdecea", color="#b71c1c"'
+    ),
 }
 
 

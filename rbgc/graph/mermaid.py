@@ -26,6 +26,9 @@ _ENTITIES = (
 _SHAPES = {
     BindingKind.GANG: ("{{", "}}"),  # hexagon
     BindingKind.COORDINATION: ("[/", "/]"),  # parallelogram
+    BindingKind.PACK: ("([", "])"),  # stadium
+    BindingKind.SPREAD: ("[/", "\\]"),  # trapezoid
+    BindingKind.SEPARATE: ("[[", "]]"),  # subroutine
 }
 
 _GROUP_CLASS = "fill:#ffffff,stroke:#666666,color:#111"
@@ -34,6 +37,9 @@ _ROLE_CLASS = "fill:#eef3ff,stroke:#3b5b9a,color:#111"
 _BINDING_CLASSES = {
     BindingKind.GANG: "fill:#fff4e0,stroke:#b36b00,stroke-dasharray:4 3,color:#111",
     BindingKind.COORDINATION: "fill:#eaf7ea,stroke:#2e7d32,stroke-dasharray:4 3,color:#111",
+    BindingKind.PACK: "fill:#f3eafb,stroke:#6a1b9a,stroke-dasharray:4 3,color:#111",
+    BindingKind.SPREAD: "fill:#e6f4f8,stroke:#00695c,stroke-dasharray:4 3,color:#111",
+    BindingKind.SEPARATE: "fill:#fdecea,stroke:#b71c1c,stroke-dasharray:4 3,color:#111",
 }
 
 

@@ -4,8 +4,8 @@ In: the compiled `Bundle` (its recorded `GroupFacts` and, for the gang PodGroup'
 manifests). Out: a `Scene`. Every group is a cluster; its roles are nodes inside one sub-cluster
 per wave, waves in start order; a dependency is an edge from the role that must be ready to
 the role that waits for it. Whatever binds several roles together (the gang PodGroup, a
-coordination rule; placement rules will join them as more `BindingKind`s) is a binding: a node
-of its own, linked to every role it binds.
+coordination rule, a placement rule's pack, spread or separate) is a binding: a node of its
+own, linked to every role it binds.
 
 Node ids are made of positions (`g0`, `g0_w1`, `g0_r2`), never of user text, so no renderer has
 to escape an id; labels are plain text lines that each renderer escapes for its language.
@@ -18,13 +18,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from rbgc.bundle import Bundle, GroupFacts, RoleFacts, Rule
+from rbgc.bundle import Bundle, GroupFacts, PlacementFacts, RoleFacts, Rule
 
 
 class BindingKind(enum.StrEnum):
     GANG = "gang"  # a gang PodGroup: every pod of the group is scheduled at once, or none
     COORDINATION = "coordination"  # a coordination rule: roles roll out or scale in step
-    # Placement rules (pack / spread / separate) will be drawn as bindings of their own kinds.
+    PACK = "pack"  # a placement rule: the roles' pods in one domain of a tier
+    SPREAD = "spread"  # a placement rule: the roles' pods spread over a tier's domains
+    SEPARATE = "separate"  # a placement rule: no two of the roles' pods in one domain
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +100,23 @@ def _rule_lines(rule: Rule) -> tuple[str, ...]:
     return (f"coordination {rule.name}", *shown)
 
 
+def _placement_lines(rule: PlacementFacts) -> tuple[str, ...]:
+    """`pack` / `spread` / `separate`, then its levels by tier name (node label key if none)."""
+    names = {label: name for name, label in rule.tiers}
+    required = names.get(rule.required, rule.required) if rule.required else None
+    preferred = [names.get(level, level) for level in rule.preferred]
+    if rule.kind == "pack":
+        lines = [f"pack in one {required}" if required else "pack"]
+        if preferred:
+            lines.append("prefer " + " > ".join(preferred))
+        return tuple(lines)
+    level = required or preferred[0]
+    how = "required" if required else "preferred"
+    if rule.kind == "spread":
+        return (f"spread over {level}", f"maxSkew {rule.max_skew}, {how}")
+    return (f"separate by {level}", how)
+
+
 def _gang_pods(bundle: Bundle, group: GroupFacts) -> int:
     """The PodGroup's minMember as emitted; the group's pods if the object does not say."""
     for m in bundle.manifests:
@@ -142,6 +161,14 @@ def _cluster(bundle: Bundle, group: GroupFacts, index: int) -> tuple[Cluster, li
                 kind=BindingKind.COORDINATION,
                 node=Node(id=f"{gid}_c{i}", lines=_rule_lines(rule)),
                 roles=tuple(ids[name] for name in rule.roles if name in ids),
+            )
+        )
+    for i, placed in enumerate(group.placement):
+        bindings.append(
+            Binding(
+                kind=BindingKind(placed.kind),
+                node=Node(id=f"{gid}_p{i}", lines=_placement_lines(placed)),
+                roles=tuple(ids[name] for name in placed.roles if name in ids),
             )
         )
     title = group.key if group.set_name is None else f"{group.key} (set {group.set_name})"

@@ -6,7 +6,8 @@ template(s) are built as upstream builds them (rbg-semantics.md §4.1, §4.5, §
 - `templateRef` + `templatePatch`: strategic-merge the patch over the role template;
 - LeaderWorkerSet: leader and worker templates strategic-merge `patchLeaderTemplate` /
   `patchWorkerTemplate` over `template`;
-- then, per template: the exclusive-topology affinity (unless the template opts out), gang
+- then, per template: the exclusive-topology affinity (unless the template opts out), the
+  placement rules' terms (after the user's and exclusive topology's), gang
   labels/annotations, and the upstream identity labels over the user's.
 
 Nothing else about a template changes, so editing one role never changes another role's pods.
@@ -24,6 +25,7 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.smp import PatchError, strategic_merge
 from rbgc.model import Group, Placement, Role, RolePlacement, Target, Waves, WorkloadKind
+from rbgc.passes.placement_rules import merge as merge_placement
 from rbgc.schema import check_value
 from rbgc.source import JsonPath
 from rbgc.workloads import PodTemplate, RoleContext, lowerings
@@ -185,14 +187,16 @@ def _finish(
             cv.group_unique_key(group.namespace, group.name),
             conventions.label_group_key,
         )
+    if placed.scheduling:
+        spec = merge_placement(spec, placed.scheduling)
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))
     if placed.scheduler and spec.get("schedulerName") != placed.scheduler:
         found.append(
             warning(
                 "RBG301",
-                f"role {role.name!r} is gang-scheduled by Volcano but its pods do not set "
-                f"`schedulerName: {placed.scheduler}`",
+                f"role {role.name!r} is in Volcano PodGroup {group.name} but its pods do not "
+                f"set `schedulerName: {placed.scheduler}`",
                 group.document.span(*source_path, "spec"),
                 help=f"add `schedulerName: {placed.scheduler}` to the pod template spec; the "
                 "default scheduler ignores Volcano PodGroups",

@@ -6,6 +6,8 @@ Decides where each role's pods may run and what gates the whole group:
   `rolebasedgroup.workloads.x-k8s.io/exclusive-topology: <key>` gives every pod template the
   upstream affinity/anti-affinity pair on the group-unique-key label (applied per template in
   `expand`, where a template may opt out);
+- placement rules (a `Placement` document, rbgc/topology.py): pack/spread/separate lowered for
+  the default scheduler (passes/placement_rules.py), conflicts refused (RBG314);
 - gang scheduling (§8): `podGroupPolicy` becomes one PodGroup `{group}` with
   `minMember` = all pods of the group (LWS roles count size * replicas). Argo CD applies custom
   resources last within a wave, so the PodGroup goes one wave before every role.
@@ -19,10 +21,18 @@ from typing import Any
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Placement, RolePlacement, Waves
+from rbgc.model import Group, Placement, RolePlacement, Scheduler, Target, Waves
+from rbgc.passes import placement_rules, placement_volcano
+from rbgc.topology import RuleKind
 
 
-def place(group: Group, waves: Waves, conventions: cv.Conventions = cv.V04) -> Placement:
+def place(
+    group: Group,
+    waves: Waves,
+    target: Target | None = None,
+    conventions: cv.Conventions = cv.V04,
+) -> Placement:
+    target = target or Target()
     problems: list[Diagnostic] = []
     # The key the user writes follows the input's API (HEAD's conversion webhook translates
     # v1alpha1's); the key written on pod templates follows `conventions` (in `expand`).
@@ -38,10 +48,28 @@ def place(group: Group, waves: Waves, conventions: cv.Conventions = cv.V04) -> P
                 "topology.kubernetes.io/zone",
             )
         )
+    rules = group.placement
+    if rules is not None:
+        span = (
+            group.document.span("metadata", "annotations", cv.ANNOTATION_EXCLUSIVE_TOPOLOGY)
+            if key
+            else None
+        )
+        problems.extend(placement_rules.conflicts(rules, key or None, span))
     if problems:
         raise DiagnosticError(problems)
 
     gang = _gang(group)
+    warnings = list(_gang_warnings(group, gang))
+    roles = tuple(r.name for r in group.roles)
+    group_key = cv.group_unique_key(group.namespace, group.name)
+    volcano = _volcano(group, gang, target, warnings)
+    topology_only = False
+    if volcano is not None:
+        if gang is None:  # topology rides the gang channel without imposing a gang (KEP-473)
+            gang, topology_only = (cv.VOLCANO_PODGROUP_API, {"minMember": 0}), True
+        gang[1].update(volcano.spec)
+        warnings.extend(volcano.warnings)
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     manifests: tuple[Manifest, ...] = ()
@@ -53,16 +81,30 @@ def place(group: Group, waves: Waves, conventions: cv.Conventions = cv.V04) -> P
         else:
             annotations = {cv.VOLCANO_GROUP_ANNOTATION: group.name}
         manifests = (_pod_group(group, api_version, spec, conventions),)
-        reasons.append(f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})")
+        reasons.append(
+            f"in Volcano PodGroup {group.name} for its network topology (minMember 0: no gang)"
+            if topology_only
+            else f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})"
+        )
     if key:
         reasons.append(f"exclusive topology {key}: one group per domain")
+    lowered = placement_rules.Lowered()
+    if rules is not None:
+        lowered = placement_rules.lower(rules, group_key, roles, packs=volcano is None)
+        atomic = placement_rules.not_atomic(rules) if volcano is None else None
+        if atomic is not None:
+            warnings.append(atomic)
+    if volcano is not None:
+        for role, said in volcano.reasons.items():
+            lowered.reasons.setdefault(role, []).extend(said)
     of_role = {
         role.name: RolePlacement(
             exclusive_topology=key or None,
             scheduler="volcano" if annotations else None,
             pod_labels=labels,
             pod_annotations=annotations,
-            reasons=tuple(reasons),
+            scheduling=lowered.scheduling.get(role.name, {}),
+            reasons=(*reasons, *lowered.reasons.get(role.name, ())),
         )
         for role in group.roles
     }
@@ -70,7 +112,40 @@ def place(group: Group, waves: Waves, conventions: cv.Conventions = cv.V04) -> P
         of_role=of_role,
         wave_offset=1 if manifests else 0,
         manifests=manifests,
-        warnings=tuple(_gang_warnings(group, gang)),
+        warnings=tuple(warnings),
+    )
+
+
+def _volcano(
+    group: Group,
+    gang: tuple[str, dict[str, Any]] | None,
+    target: Target,
+    warnings: list[Diagnostic],
+) -> placement_volcano.VolcanoTopology | None:
+    """The pack rules as Volcano networkTopology, when lowered for Volcano (None: not)."""
+    rules = group.placement
+    if target.scheduler is not Scheduler.VOLCANO or rules is None:
+        return None
+    pack = next((r for r in rules.rules if r.kind is RuleKind.PACK), None)
+    if pack is None:
+        return None
+    if gang is not None and gang[0] != cv.VOLCANO_PODGROUP_API:
+        warnings.append(
+            warning(
+                "RBG316",
+                "packs are lowered to pod affinity, not Volcano networkTopology: the group's "
+                "pods join a scheduler-plugins PodGroup (podGroupPolicy.kubeScheduling)",
+                pack.span,
+                help="use podGroupPolicy.volcanoScheduling for a Volcano gang",
+            )
+        )
+        return None
+    return placement_volcano.network_topology(
+        rules,
+        cv.group_unique_key(group.namespace, group.name),
+        tuple(r.name for r in group.roles),
+        {r.name: r.replicas * r.size for r in group.roles},
+        gang=gang is not None,
     )
 
 

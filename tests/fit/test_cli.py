@@ -179,7 +179,8 @@ def test_fit_is_not_imported_by_build() -> None:
 
 def test_the_readme_shows_what_rbgc_fit_prints() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("```text\n$ rbgc fit ", 1)[1].split("```", 1)[0]
+    section = readme.split("## Will it fit? rbgc fit", 1)[1]  # placement's fit block fits
+    block = section.split("```text\n$ rbgc fit ", 1)[1].split("```", 1)[0]
     command, shown = block.split("\n", 1)
     result = subprocess.run(
         [sys.executable, "-m", "rbgc", "fit", *command.split()],

@@ -104,6 +104,32 @@ def test_prefix_and_suffix_rename_group_and_follow_selectors(tmp_path: Path) -> 
     assert ("Namespace", "shared") in made  # namespaces keep their names
 
 
+def test_prefix_renames_a_topology_and_its_placements_follow(tmp_path: Path) -> None:
+    placement = dedent(
+        """\
+        apiVersion: rbgc.io/v1alpha1
+        kind: Topology
+        metadata: {name: gpu}
+        spec:
+          tiers: [{name: host, nodeLabel: kubernetes.io/hostname}]
+        ---
+        apiVersion: rbgc.io/v1alpha1
+        kind: Placement
+        metadata: {name: pd}
+        spec:
+          topology: gpu
+          rules: [{roles: [prefill], pack: {required: host}}]
+        """
+    )
+    result = build(tmp_path, HEAD + "namePrefix: eu-\n", {"base/placement.yaml": placement})
+    made = objects(result)
+    sts = made[("StatefulSet", "eu-pd-prefill")]
+    (term,) = sts["spec"]["template"]["spec"]["affinity"]["podAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+
+
 def test_common_labels_and_annotations_never_reach_selectors(tmp_path: Path) -> None:
     overlay = HEAD + "commonLabels: {env: prod}\ncommonAnnotations: {team: infra}\n"
     made = objects(build(tmp_path, overlay))

@@ -1,0 +1,227 @@
+"""Placement rules (rbgc/topology.py) lowered for the default scheduler, and their conflicts.
+
+Standard fields only, on the group's identity labels (group-unique-key + role):
+
+- pack -> pod affinity among the rule's pods: a required term at `required`; one weighted
+  preferred term per tier from `preferred` outward to `required` (exclusive), weights strictly
+  decreasing, so the scheduler tries the best tier first and falls back;
+- spread -> a `topologySpreadConstraints` entry (`DoNotSchedule` when required, else
+  `ScheduleAnyway`);
+- separate -> pod anti-affinity among the rule's pods (required, or preferred with weight 100).
+
+Pod affinity is decided pod by pod, not for the gang at once: the first pod picks a domain the
+others may not fit in. `rbgc fit` checks the whole group; a warning (RBG315) says so once per
+group. The fragments are appended after the user's terms by `merge` (in `expand`), skipping
+terms already present, so building twice or over already-lowered templates changes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rbgc.diagnostics import Diagnostic, Span, error, warning
+from rbgc.k8s import conventions as cv
+from rbgc.topology import Level, PlacementRule, PlacementSpec, RuleKind
+
+_REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+_PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+
+@dataclass(slots=True)
+class Lowered:
+    """Per role: the fragments to merge into its pod templates, and what `--explain` says."""
+
+    scheduling: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+
+
+def weights(count: int) -> tuple[int, ...]:
+    """Preferred-term weights for `count` tiers, best first: strictly decreasing, 100 down."""
+    return tuple(max(1, 100 * (count - i) // count) for i in range(count))
+
+
+def selector(group_key: str, roles: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "matchExpressions": [
+            {"key": cv.LABEL_GROUP_KEY, "operator": "In", "values": [group_key]},
+            {"key": cv.LABEL_ROLE, "operator": "In", "values": sorted(set(roles))},
+        ]
+    }
+
+
+def lower(
+    spec: PlacementSpec, group_key: str, roles: tuple[str, ...], *, packs: bool = True
+) -> Lowered:
+    """The rules' fragments per role; `packs=False` leaves packs to the gang scheduler."""
+    out = Lowered(scheduling={r: {} for r in roles}, reasons={r: [] for r in roles})
+    for rule in spec.rules:
+        if rule.kind is RuleKind.PACK and not packs:
+            continue
+        fragment: dict[str, Any] = {}
+        said: list[str] = []
+        terms = selector(group_key, rule.roles)
+        if rule.kind is RuleKind.PACK:
+            affinity = fragment.setdefault("affinity", {}).setdefault("podAffinity", {})
+            if rule.required is not None:
+                affinity.setdefault(_REQUIRED, []).append(
+                    {"labelSelector": terms, "topologyKey": rule.required.node_label}
+                )
+                said.append(f"required {rule.required.text} -> podAffinity required term")
+            fallback = rule.fallback(spec.topology)
+            for level, weight in zip(fallback, weights(len(fallback)), strict=True):
+                affinity.setdefault(_PREFERRED, []).append(
+                    {
+                        "podAffinityTerm": {
+                            "labelSelector": terms,
+                            "topologyKey": level.node_label,
+                        },
+                        "weight": weight,
+                    }
+                )
+                said.append(
+                    f"preferred {level.text} -> podAffinity preferred term, weight {weight}"
+                )
+        elif rule.kind is RuleKind.SPREAD:
+            strict = rule.required is not None
+            fragment["topologySpreadConstraints"] = [
+                {
+                    "labelSelector": terms,
+                    "maxSkew": rule.max_skew,
+                    "topologyKey": rule.level.node_label,
+                    "whenUnsatisfiable": "DoNotSchedule" if strict else "ScheduleAnyway",
+                }
+            ]
+            said.append(
+                f"{'required' if strict else 'preferred'} {rule.level.text} -> "
+                f"topologySpreadConstraints maxSkew {rule.max_skew}, "
+                f"{'DoNotSchedule' if strict else 'ScheduleAnyway'}"
+            )
+        else:
+            anti = fragment.setdefault("affinity", {}).setdefault("podAntiAffinity", {})
+            term = {"labelSelector": terms, "topologyKey": rule.level.node_label}
+            if rule.required is not None:
+                anti.setdefault(_REQUIRED, []).append(term)
+                said.append(f"required {rule.level.text} -> podAntiAffinity required term")
+            else:
+                anti.setdefault(_PREFERRED, []).append({"podAffinityTerm": term, "weight": 100})
+                said.append(
+                    f"preferred {rule.level.text} -> podAntiAffinity preferred term, weight 100"
+                )
+        head = f"{rule.kind.value} [{', '.join(rule.roles)}]: "
+        for role in rule.roles:
+            out.scheduling[role] = merge(out.scheduling[role], fragment)
+            out.reasons[role].append(head + "; ".join(said))
+    return out
+
+
+def merge(spec: Mapping[str, Any], fragment: Mapping[str, Any]) -> dict[str, Any]:
+    """A pod spec with `fragment`'s affinity terms and spread constraints appended after its
+    own, each only when not already there."""
+    out = copy.deepcopy(dict(spec))
+    for kind, section in (fragment.get("affinity") or {}).items():
+        target = out.setdefault("affinity", {}).setdefault(kind, {})
+        for when, terms in section.items():
+            present = target.setdefault(when, [])
+            for term in terms:
+                if term not in present:
+                    present.append(copy.deepcopy(term))
+    spreads = fragment.get("topologySpreadConstraints") or []
+    if spreads:
+        present = out.setdefault("topologySpreadConstraints", [])
+        for spread in spreads:
+            # the API server refuses two constraints with one topologyKey and whenUnsatisfiable
+            if not any(
+                (p.get("topologyKey"), p.get("whenUnsatisfiable"))
+                == (spread["topologyKey"], spread["whenUnsatisfiable"])
+                and p.get("labelSelector") == spread["labelSelector"]
+                for p in present
+            ):
+                present.append(copy.deepcopy(spread))
+    return out
+
+
+def conflicts(
+    spec: PlacementSpec, exclusive: str | None, exclusive_span: Span | None
+) -> Iterator[Diagnostic]:
+    """Rules that cannot all hold (RBG314), each with both locations."""
+    packs = [r for r in spec.rules if r.kind is RuleKind.PACK]
+    for i, first in enumerate(packs):
+        for second in packs[i + 1 :]:
+            shared = _shared(first, second)
+            if shared:
+                yield error(
+                    "RBG314",
+                    f"role {shared[0]!r} is packed by two rules",
+                    second.span,
+                    help="a role belongs to at most one pack rule (KEP-473); merge the rules",
+                    notes=((first.span, "also packed here"),),
+                )
+    for pack in packs:
+        if pack.required is None:
+            continue
+        for other in spec.rules:
+            shared = _shared(pack, other)
+            if not shared or other.required is None:
+                continue
+            if other.kind is RuleKind.SPREAD and _at_most(pack.required, other.required):
+                yield error(
+                    "RBG314",
+                    f"role {shared[0]!r} must be packed into one {pack.required.written} domain "
+                    f"and spread over {other.required.written} domains",
+                    other.span,
+                    help="one domain of a level lies inside one domain of every broader level: "
+                    "spread at a level narrower than the pack, or make one of them preferred",
+                    notes=((pack.span, "packed here"),),
+                )
+            if other.kind is RuleKind.SEPARATE and _at_most(pack.required, other.required):
+                yield error(
+                    "RBG314",
+                    f"role {shared[0]!r} is packed into one {pack.required.written} domain and "
+                    f"separated at {other.required.written}",
+                    other.span,
+                    help="separate at a level narrower than the pack (e.g. pack zone, separate "
+                    "host)",
+                    notes=((pack.span, "packed here"),),
+                )
+        if exclusive is not None:
+            rank = spec.topology.rank_of_label(exclusive)
+            if rank is not None and pack.required.rank is not None and rank > pack.required.rank:
+                yield error(
+                    "RBG314",
+                    f"exclusive topology {exclusive} reserves a whole "
+                    f"{spec.topology.tiers[rank].name} domain for the group, broader than its "
+                    f"required pack at {pack.required.written}",
+                    pack.span,
+                    help="set the exclusive topology at the pack's level or narrower, or drop "
+                    "one of them",
+                    notes=((exclusive_span, "exclusive topology set here"),),
+                )
+
+
+def not_atomic(spec: PlacementSpec) -> Diagnostic | None:
+    """The one warning per group that pod affinity places pods one by one (RBG315)."""
+    pack = next((r for r in spec.rules if r.kind is RuleKind.PACK), None)
+    if pack is None:
+        return None
+    return warning(
+        "RBG315",
+        f"pack [{', '.join(pack.roles)}] becomes pod affinity, which the default scheduler "
+        "checks pod by pod, not for all pods at once",
+        pack.span,
+        help="run `rbgc fit` on a node inventory to check the whole group fits; a "
+        "topology-aware gang scheduler packs it atomically (--scheduler volcano)",
+    )
+
+
+def _shared(a: PlacementRule, b: PlacementRule) -> list[str]:
+    return [r for r in a.roles if r in b.roles]
+
+
+def _at_most(narrow: Level, broad: Level) -> bool:
+    """`narrow` is the same level as `broad` or a tighter one."""
+    if narrow.node_label == broad.node_label:
+        return True
+    return narrow.rank is not None and broad.rank is not None and narrow.rank <= broad.rank

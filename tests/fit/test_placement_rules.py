@@ -1,0 +1,181 @@
+"""`rbgc fit` with Placement rules: read from the bundle's facts (`GroupFacts.placement`), never
+from the documents, and answered with the tier each pack was satisfied at."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rbgc.fit import fit
+from rbgc.fit.check import violations
+from rbgc.fit.constraints import problem
+from rbgc.fit.demand import group_pods
+from rbgc.fit.inventory import Inventory
+from rbgc.fit.rules import from_facts
+from rbgc.fit.solver import Answer
+from tests.conftest import compile_yaml
+from tests.fit.helpers import CLIQUE, HOST, ZONE, as_list, group, inventory, node, role
+
+
+def placement(rules: str) -> str:
+    body = "\n".join("    " + line for line in rules.strip().splitlines())
+    return (
+        "\n---\napiVersion: rbgc.io/v1alpha1\nkind: Placement\n"
+        f"metadata: {{name: g, namespace: default}}\nspec:\n  rules:\n{body}\n"
+    )
+
+
+PD = group(role("prefill", 2, gpu=4) + role("decode", 2, gpu=4)) + placement(
+    "- roles: [prefill, decode]\n  pack: {required: zone, preferred: nvlink}"
+)
+
+
+def solve(text: str, inv: Inventory) -> Answer:
+    result = compile_yaml(text)
+    (answer,), _ = fit(
+        result.bundle.manifests, inv, "default", rules=from_facts(result.bundle.groups)
+    )
+    if answer.fits:  # whatever fit answers holds, re-checked independently
+        (pods,) = group_pods(result.bundle.manifests, "default")
+        posed = problem(pods, tuple(from_facts(result.bundle.groups)(pods)))
+        assert violations(posed, inv, answer.assignments) == []
+    return answer
+
+
+def gpu_nodes(cliques: dict[str, tuple[str, int, int]]) -> list[dict[str, Any]]:
+    """clique -> (zone, nodes, GPUs per node)."""
+    out = []
+    for clique, (zone, count, gpu) in cliques.items():
+        out += [node(f"{clique}-{i}", gpu=gpu, zone=zone, clique=clique) for i in range(count)]
+    return out
+
+
+def test_fits_at_nvlink() -> None:
+    inv = inventory(gpu_nodes({"c1": ("a", 2, 8), "c2": ("a", 2, 8)}))
+    found = solve(PD, inv)
+    assert found.fits and found.tier == CLIQUE
+    assert {n for _, n in found.assignments} <= {"c1-0", "c1-1"}
+
+
+def test_one_gpu_short_in_one_domain_fits_in_another() -> None:
+    inv = inventory(
+        [
+            node("c1-0", gpu=8, zone="a", clique="c1"),
+            node("c1-1", gpu=7, zone="a", clique="c1"),
+            *gpu_nodes({"c2": ("a", 2, 8)}),
+        ]
+    )
+    found = solve(PD, inv)
+    assert found.fits and found.tier == CLIQUE
+    assert {n for _, n in found.assignments} == {"c2-0", "c2-1"}
+
+
+def test_falls_back_to_host_then_zone() -> None:
+    # no clique holds 16 GPUs, one host does (a PCIe box outside any NVLink domain): host is
+    # the next tier
+    big = [node("big", gpu=16, zone="a"), *gpu_nodes({"c1": ("a", 1, 8)})]
+    found = solve(PD, inventory(big))
+    assert found.fits and found.tier == HOST
+    # no host either: the zone (required) still holds them
+    found = solve(PD, inventory(gpu_nodes({f"c{i}": ("a", 1, 8) for i in range(2)})))
+    assert found.fits and found.tier == ZONE
+
+
+def test_required_zone_cannot_hold_the_pack() -> None:
+    inv = inventory(gpu_nodes({"c1": ("a", 1, 8), "c2": ("b", 1, 8)}))
+    found = solve(PD, inv)
+    assert not found.fits
+    assert found.reason is not None and "16" in found.reason
+
+
+def test_required_spread_impossible() -> None:
+    text = group(role("router", 3, cpu="1")) + placement(
+        "- roles: [router]\n  spread: {level: zone, maxSkew: 1, required: true}\n"
+        "- roles: [router]\n  separate: {level: host}"
+    )
+    # one zone has two hosts, the other one: 3 routers spread 2/1 fits ...
+    inv = inventory([node("a-0", zone="a"), node("a-1", zone="a"), node("b-0", zone="b")])
+    assert solve(text, inv).fits
+    # ... but with the second zone's only host cordoned, skew 1 is impossible
+    inv = inventory(
+        [node("a-0", zone="a"), node("a-1", zone="a"), node("b-0", zone="b", unschedulable=True)]
+    )
+    found = solve(text, inv)
+    assert not found.fits and found.reason
+
+
+def test_required_separate_is_checked() -> None:
+    text = group(role("router", 3, cpu="1")) + placement(
+        "- roles: [router]\n  separate: {level: host}"
+    )
+    assert not solve(text, inventory([node("h0"), node("h1")])).fits
+    assert solve(text, inventory([node("h0"), node("h1"), node("h2")])).fits
+
+
+def test_preferred_separate_is_not_required() -> None:
+    text = group(role("router", 3, cpu="1")) + placement(
+        "- roles: [router]\n  separate: {level: host, required: false}"
+    )
+    assert solve(text, inventory([node("h0")])).fits
+
+
+def test_groups_without_rules_are_unchanged() -> None:
+    result = compile_yaml(group(role("w", 2, gpu=1)))
+    (pods,) = group_pods(result.bundle.manifests, "default")
+    assert from_facts(result.bundle.groups)(pods) == []
+
+
+HOST_FIRST = """
+---
+apiVersion: rbgc.io/v1alpha1
+kind: Topology
+metadata: {name: gb200}
+spec:
+  tiers:
+  - {name: host, nodeLabel: kubernetes.io/hostname}
+  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}
+  - {name: zone, nodeLabel: topology.kubernetes.io/zone}
+"""
+
+
+def nest_warnings(tmp_path: Path, text: str, nodes: list[dict[str, Any]]) -> list[str]:
+    spec = tmp_path / "pd.yaml"
+    spec.write_text(text, encoding="utf-8")
+    inv = tmp_path / "nodes.json"
+    inv.write_text(as_list(nodes), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "rbgc", "fit", "--nodes", str(inv), str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr  # c2 holds the pack either way
+    return [
+        line.replace(str(spec), "pd.yaml") for line in done.stderr.splitlines() if "RBG353" in line
+    ]
+
+
+CLIQUES = [
+    node("c1-0", gpu=8, zone="a", clique="c1"),
+    node("c1-1", gpu=8, zone="b", clique="c1"),  # c1 spans two zones
+    node("c2-0", gpu=8, zone="a", clique="c2"),
+    node("c2-1", gpu=8, zone="a", clique="c2"),
+]
+
+
+def test_tiers_that_do_not_nest_warn(tmp_path: Path) -> None:
+    # the default order lists nvlink before host: a multi-host NVLink domain contradicts it
+    assert nest_warnings(tmp_path, PD, CLIQUES) == [
+        "pd.yaml:34:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
+        "domains: nvlink c1 spans host c1-0, c1-1"
+    ]
+    # host first: hosts nest in cliques, but clique c1 spans zones a and b
+    text = PD.replace("spec:\n  rules:", "spec:\n  topology: gb200\n  rules:") + HOST_FIRST
+    assert nest_warnings(tmp_path, text, CLIQUES) == [
+        "pd.yaml:35:7: warning[RBG353]: the inventory's nvlink domains do not nest in zone "
+        "domains: nvlink c1 spans zone a, b"
+    ]
+    nested = [*CLIQUES[:1], node("c1-1", gpu=8, zone="a", clique="c1"), *CLIQUES[2:]]
+    assert nest_warnings(tmp_path, text, nested) == []
