@@ -4,6 +4,8 @@ constraint model: `rbgc fit` reads the facts, never the Placement documents.
 pack -> `Pack` (best preferred tier first, then `required`; the answer names the level it was
 satisfied at); required spread -> `Spread`; required separate -> `Separate`. Preferred spread
 and separate are soft: the scheduler may ignore them, so `fit` does not require them.
+A rule of instance scope (upstream's `instanceTopologyConstraint`, recorded by the v1alpha2
+front end) -> `InstancePack` of each instance's pods at `required`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Callable, Sequence
 
 from rbgc.bundle import GroupFacts, PlacementFacts
 from rbgc.diagnostics import Diagnostic, warning
-from rbgc.fit.constraints import pods_of
+from rbgc.fit.constraints import instances_of, pods_of
 from rbgc.fit.demand import GroupPods
 from rbgc.fit.inventory import Node
-from rbgc.fit.model import Constraint, Pack, Separate, Spread
+from rbgc.fit.model import Constraint, InstancePack, Pack, Separate, Spread
 
 
 def from_facts(groups: Sequence[GroupFacts]) -> Callable[[GroupPods], Sequence[Constraint]]:
@@ -37,6 +39,11 @@ def constraint(rule: PlacementFacts, group: GroupPods) -> Constraint | None:
     if not pods:
         return None
     label = "+".join(rule.roles)
+    if rule.scope == "instance":  # upstream's instanceTopologyConstraint: each instance packs
+        if rule.kind != "pack" or rule.required is None:
+            return None  # a preferred instance pack only scores
+        instances = tuple(i for role in rule.roles for i in instances_of(group, role))
+        return InstancePack(instances=instances, level=rule.required, label=label)
     if rule.kind == "pack":
         return Pack(pods=pods, required=rule.required, preferred=rule.preferred, label=label)
     if rule.required is None:

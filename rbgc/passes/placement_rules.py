@@ -24,7 +24,7 @@ from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, error, warning
 from rbgc.k8s import conventions as cv
-from rbgc.topology import Level, PlacementRule, PlacementSpec, RuleKind
+from rbgc.topology import Level, PlacementRule, PlacementSpec, RuleKind, Scope
 
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 _PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
@@ -58,6 +58,9 @@ def lower(
     """The rules' fragments per role; `packs=False` leaves packs to the gang scheduler."""
     out = Lowered(scheduling={r: {} for r in roles}, reasons={r: [] for r in roles})
     for rule in spec.rules:
+        # instance packs (instanceTopologyConstraint) need the v1alpha2 instance label to select
+        # one instance's pods; until that front end records them, none can reach here
+        assert rule.scope is Scope.GROUP, "instance-scope rules are not lowered yet"
         if rule.kind is RuleKind.PACK and not packs:
             continue
         fragment: dict[str, Any] = {}

@@ -8,15 +8,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rbgc.bundle import PlacementFacts
 from rbgc.fit import fit
 from rbgc.fit.check import violations
 from rbgc.fit.constraints import problem
 from rbgc.fit.demand import group_pods
 from rbgc.fit.inventory import Inventory
-from rbgc.fit.rules import from_facts
+from rbgc.fit.model import InstancePack
+from rbgc.fit.rules import constraint, from_facts
 from rbgc.fit.solver import Answer
 from tests.conftest import compile_yaml
-from tests.fit.helpers import CLIQUE, HOST, ZONE, as_list, group, inventory, node, role
+from tests.fit.helpers import (
+    CLIQUE,
+    HOST,
+    ZONE,
+    as_list,
+    group,
+    inventory,
+    node,
+    role,
+    solved,
+)
 
 
 def placement(rules: str) -> str:
@@ -179,3 +191,32 @@ def test_tiers_that_do_not_nest_warn(tmp_path: Path) -> None:
     ]
     nested = [*CLIQUES[:1], node("c1-1", gpu=8, zone="a", clique="c1"), *CLIQUES[2:]]
     assert nest_warnings(tmp_path, text, nested) == []
+
+
+def test_an_instance_pack_packs_each_lws_group() -> None:
+    text = group(
+        """\
+        - name: worker
+          replicas: 2
+          workload: {apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}
+          leaderWorkerSet: {size: 2}
+          template:
+            spec:
+              containers: [{name: main, image: x, resources: {limits: {nvidia.com/gpu: 4}}}]
+        """
+    )
+    result = compile_yaml(text)
+    (pods,) = group_pods(result.bundle.manifests, "default")
+    rule = PlacementFacts(kind="pack", roles=("worker",), required=HOST, scope="instance")
+    found = constraint(rule, pods)
+    assert isinstance(found, InstancePack) and found.level == HOST
+    assert sorted(len(i) for i in found.instances) == [2, 2]
+    posed = problem(pods, (found,))
+    inv = inventory([node("h0", gpu=8), node("h1", gpu=8)])
+    answer = solved(posed, inv)
+    assert answer.fits
+    assert violations(posed, inv, answer.assignments) == []
+    # four 4-GPU hosts hold the 16 GPUs, but no host holds an instance's 8
+    small = inventory([node(f"h{i}", gpu=4) for i in range(4)])
+    assert solved(problem(pods, ()), small).fits
+    assert not solved(posed, small).fits
