@@ -9,7 +9,7 @@ pin them. Nothing else in rbgc spells these strings. The passes read a `Conventi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +189,15 @@ class Conventions:
     def selector(self, group: str, role: str) -> dict[str, str]:
         """The labels a role's headless Service selects."""
         return {self.label_group: group, self.label_role: role}
+
+    def roles_selector(self, group_key: str, roles: Sequence[str]) -> dict[str, Any]:
+        """A label selector for some roles' pods of one group (placement terms)."""
+        return {
+            "matchExpressions": [
+                {"key": self.label_group_key, "operator": "In", "values": [group_key]},
+                {"key": self.label_role, "operator": "In", "values": sorted(set(roles))},
+            ]
+        }
 
     def set_labels(self, set_name: str | None, set_index: int | None) -> dict[str, str]:
         """The labels a RoleBasedGroupSet gives its member's objects (never in selectors)."""

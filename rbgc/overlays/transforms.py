@@ -10,6 +10,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s import conventions as cv
 from rbgc.overlays.merge import Merge
 from rbgc.overlays.spans import Spans
+from rbgc.overlays.spec import API_VERSION
 from rbgc.source import (
     Document,
     JsonPath,
@@ -57,11 +58,14 @@ class Transform:
         if problems:
             raise DiagnosticError(problems)
         renamed: dict[str, str] = {}
+        topologies: dict[str, str] = {}  # renamed Topology documents (rbgc/topology.py)
         for _, body, spans in work:
             self.images(body, spans)
             self.namespace(body, spans)
-            self.names(body, spans, renamed)
+            self.names(body, spans, renamed, topologies)
             self.metadata(body, spans)
+        for _, body, _ in work:
+            _follow_topology(body, topologies)
         if renamed:
             for _, body, _ in work:
                 if not _is_rbg(body):
@@ -100,7 +104,13 @@ class Transform:
         body.setdefault("metadata", {})["namespace"] = namespace
         spans.from_overlay(("metadata", "namespace"), ("namespace",))
 
-    def names(self, body: dict[str, Any], spans: Spans, renamed: dict[str, str]) -> None:
+    def names(
+        self,
+        body: dict[str, Any],
+        spans: Spans,
+        renamed: dict[str, str],
+        topologies: dict[str, str],
+    ) -> None:
         prefix, suffix = self.spec.get("namePrefix", ""), self.spec.get("nameSuffix", "")
         meta = body.get("metadata")
         if not (prefix or suffix) or body.get("kind") == "Namespace" or not isinstance(meta, dict):
@@ -109,6 +119,8 @@ class Transform:
         meta["name"] = f"{prefix}{old}{suffix}"
         if body.get("kind") == cv.RBG_KIND:
             renamed[old] = meta["name"]
+        elif (body.get("apiVersion"), body.get("kind")) == (API_VERSION, "Topology"):
+            topologies[old] = meta["name"]
         spans.from_overlay(("metadata", "name"), ("nameSuffix" if suffix else "namePrefix",))
 
     def metadata(self, body: dict[str, Any], spans: Spans) -> None:
@@ -221,6 +233,17 @@ def _containers(value: Any, path: JsonPath) -> Iterator[tuple[JsonPath, dict[str
     elif isinstance(value, list):
         for i, child in enumerate(value):
             yield from _containers(child, (*path, i))
+
+
+def _follow_topology(body: dict[str, Any], topologies: Mapping[str, str]) -> None:
+    """A Placement's `spec.topology` names its Topology's new name."""
+    spec = body.get("spec")
+    if (body.get("apiVersion"), body.get("kind")) == (API_VERSION, "Placement") and isinstance(
+        spec, dict
+    ):
+        name = spec.get("topology")
+        if isinstance(name, str) and name in topologies:
+            spec["topology"] = topologies[name]
 
 
 def _follow_renames(value: Any, renamed: Mapping[str, str]) -> None:

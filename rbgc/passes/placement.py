@@ -63,7 +63,7 @@ def place(
     warnings = list(_gang_warnings(group, gang))
     roles = tuple(r.name for r in group.roles)
     group_key = cv.group_unique_key(group.namespace, group.name)
-    volcano = _volcano(group, gang, target, warnings)
+    volcano = _volcano(group, gang, target, warnings, conventions)
     topology_only = False
     if volcano is not None:
         if gang is None:  # topology rides the gang channel without imposing a gang (KEP-473)
@@ -90,7 +90,9 @@ def place(
         reasons.append(f"exclusive topology {key}: one group per domain")
     lowered = placement_rules.Lowered()
     if rules is not None:
-        lowered = placement_rules.lower(rules, group_key, roles, packs=volcano is None)
+        lowered = placement_rules.lower(
+            rules, group_key, roles, packs=volcano is None, conventions=conventions
+        )
         atomic = placement_rules.not_atomic(rules) if volcano is None else None
         if atomic is not None:
             warnings.append(atomic)
@@ -121,6 +123,7 @@ def _volcano(
     gang: tuple[str, dict[str, Any]] | None,
     target: Target,
     warnings: list[Diagnostic],
+    conventions: cv.Conventions,
 ) -> placement_volcano.VolcanoTopology | None:
     """The pack rules as Volcano networkTopology, when lowered for Volcano (None: not)."""
     rules = group.placement
@@ -146,6 +149,7 @@ def _volcano(
         tuple(r.name for r in group.roles),
         {r.name: r.replicas * r.size for r in group.roles},
         gang=gang is not None,
+        conventions=conventions,
     )
 
 

@@ -43,17 +43,13 @@ def weights(count: int) -> tuple[int, ...]:
     return tuple(max(1, 100 * (count - i) // count) for i in range(count))
 
 
-def selector(group_key: str, roles: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "matchExpressions": [
-            {"key": cv.LABEL_GROUP_KEY, "operator": "In", "values": [group_key]},
-            {"key": cv.LABEL_ROLE, "operator": "In", "values": sorted(set(roles))},
-        ]
-    }
-
-
 def lower(
-    spec: PlacementSpec, group_key: str, roles: tuple[str, ...], *, packs: bool = True
+    spec: PlacementSpec,
+    group_key: str,
+    roles: tuple[str, ...],
+    *,
+    packs: bool = True,
+    conventions: cv.Conventions = cv.V04,
 ) -> Lowered:
     """The rules' fragments per role; `packs=False` leaves packs to the gang scheduler."""
     out = Lowered(scheduling={r: {} for r in roles}, reasons={r: [] for r in roles})
@@ -65,7 +61,7 @@ def lower(
             continue
         fragment: dict[str, Any] = {}
         said: list[str] = []
-        terms = selector(group_key, rule.roles)
+        terms = conventions.roles_selector(group_key, rule.roles)
         if rule.kind is RuleKind.PACK:
             affinity = fragment.setdefault("affinity", {}).setdefault("podAffinity", {})
             if rule.required is not None:

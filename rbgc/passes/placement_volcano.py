@@ -41,6 +41,7 @@ def network_topology(
     roles: Sequence[str],
     pods_of_role: dict[str, int],
     gang: bool,
+    conventions: cv.Conventions = cv.V04,
 ) -> VolcanoTopology:
     out = VolcanoTopology(reasons={r: [] for r in roles})
     sub_groups: list[dict[str, Any]] = []
@@ -54,12 +55,7 @@ def network_topology(
         else:
             entry: dict[str, Any] = {
                 "name": "-".join(rule.roles),
-                "labelSelector": {
-                    "matchExpressions": [
-                        {"key": cv.LABEL_GROUP_KEY, "operator": "In", "values": [group_key]},
-                        {"key": cv.LABEL_ROLE, "operator": "In", "values": sorted(rule.roles)},
-                    ]
-                },
+                "labelSelector": conventions.roles_selector(group_key, rule.roles),
                 "networkTopology": topology,
             }
             if gang:  # gang fields only for gang-scheduled groups (KEP-473)
