@@ -434,3 +434,69 @@ def _connect(
     cluster = kube.connect(kubeconfig=where.kubeconfig, context=where.context, server=where.server)
     cluster.bound(timeout)
     return cluster, cluster.clock, 2.0, time.time
+
+
+def watch(
+    new: Bundle,
+    *,
+    version: Version,
+    where: Where,
+    timeout: float,
+    force_conflicts: bool = False,
+    parallel: int = 16,
+    emit: Callable[[str], None] = lambda line: None,
+    events: Callable[[controller.Event], None] = lambda event: None,
+    until: Callable[[], bool] = lambda: False,
+    connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
+) -> Any:
+    """`--watch`: keep NEW converged and perform its restart policies until `until()` (watch.py).
+    Each convergence is a sync bounded by `timeout`; its failure is reported and watched on.
+    Returns the `Watcher` (for tests). Raises `SyncFailed` when no cluster can be reached."""
+    from rbgc.sync.watch import Watcher
+
+    progress = controller.Progress()
+    try:
+        link = connected or _connect(where, version, timeout)
+    except ConfigError as exc:
+        raise SyncFailed(
+            error("RBG910", f"no cluster to sync with: {exc}", None), Failure.CLUSTER, progress
+        ) from None
+    cluster, clock, _, wall = link
+
+    def unbound() -> None:
+        if hasattr(cluster, "retry"):  # watching runs for ever: no overall --timeout
+            import dataclasses
+
+            cluster.retry = dataclasses.replace(cluster.retry, deadline=None)
+
+    def converge() -> None:
+        if hasattr(cluster, "bound"):  # each sync gets the whole --timeout
+            cluster.bound(timeout)
+        try:
+            sync(
+                new,
+                version=version,
+                where=where,
+                timeout=timeout,
+                force_conflicts=force_conflicts,
+                wait_lock=True,
+                parallel=parallel,
+                emit=emit,
+                connected=link,
+                events=events,
+            )
+        finally:
+            unbound()
+
+    unbound()
+    watcher = Watcher(
+        cluster=cluster,
+        bundle=new,
+        clock=clock,
+        wall=wall,
+        converge=converge,
+        emit=emit,
+        events=events,
+    )
+    watcher.run(until)
+    return watcher

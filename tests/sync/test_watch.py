@@ -1,0 +1,124 @@
+"""`rbgc sync --watch` on the simulator: restart policies as upstream defines them (the
+recreation, its backoff), leader election between two watchers, and the decisions read from
+the compiled facts."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from rbgc.bundle import Bundle, Restart
+from rbgc.model import LwsLowering
+from rbgc.model import Target as Build
+from rbgc.pipeline import Options, compile_paths
+from rbgc.sync.run import Where, watch
+from rbgc.sync.simulator import Faults, SimClock, Simulator
+from rbgc.sync.watch import Watcher
+from tests.sync.helpers import V
+
+GROUP = """\
+apiVersion: workloads.x-k8s.io/v1alpha1
+kind: RoleBasedGroup
+metadata: {{name: g, namespace: llm}}
+spec:
+  roles:
+    - name: router
+      replicas: 1
+      {router_policy}
+      template:
+        spec:
+          containers: [{{name: router, image: {router_image}}}]
+    - name: engine
+      replicas: 2
+      dependencies: [router]
+      workload: {{apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}}
+      leaderWorkerSet: {{size: 2}}
+      {engine_policy}
+      template:
+        spec:
+          containers: [{{name: engine, image: {engine_image}}}]
+"""
+
+
+def build(
+    tmp_path: Path,
+    *,
+    router_policy: str = "",
+    engine_policy: str = "",
+    router_image: str = "router:1",
+    engine_image: str = "engine:1",
+) -> Bundle:
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        GROUP.format(
+            router_policy=router_policy,
+            engine_policy=engine_policy,
+            router_image=router_image,
+            engine_image=engine_image,
+        )
+    )
+    target = Build(kubernetes_version=V, lws=LwsLowering.STATEFULSETS)
+    return compile_paths([str(path)], Options(namespace="default", target=target)).bundle
+
+
+def watched(sim: Simulator, bundle: Bundle, seconds: int, **kw: Any) -> Watcher:
+    start = sim.now
+    found: Watcher = watch(
+        bundle,
+        version=V,
+        where=Where(simulate=True),
+        timeout=kw.pop("timeout", 600),
+        connected=(sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now),
+        until=lambda: sim.now - start >= seconds,
+        **kw,
+    )
+    return found
+
+
+def test_the_build_records_each_roles_restart_policy_in_the_facts(tmp_path: Path) -> None:
+    bundle = build(tmp_path, router_policy="restartPolicy: RecreateRBGOnPodRestart")
+    roles = {r.name: r.restart for r in bundle.groups[0].roles}
+    assert roles["router"] == Restart(policy="RecreateRBGOnPodRestart", scope="group")
+    # An LWS built as StatefulSets: upstream's default recreates the leader/worker group.
+    assert roles["engine"] == Restart(policy="RecreateRoleInstanceOnPodRestart", scope="instance")
+    quiet = build(tmp_path, engine_policy="restartPolicy: None")
+    assert [r.restart for r in quiet.groups[0].roles] == [None, None]
+
+
+def test_a_restarted_pod_recreates_its_leader_worker_group_only(tmp_path: Path) -> None:
+    bundle = build(tmp_path)
+    sim = Simulator(kubernetes_version=V, faults=Faults(restart=frozenset({"g-engine-1-1"})))
+    w = watched(sim, bundle, 120)
+    assert [(r.role, r.instance, r.pod) for _, r in w.recreated] == [("engine", 1, "g-engine-1-1")]
+    deleted = [ref.name for verb, ref in sim.writes if verb == "delete"]
+    assert deleted == ["g-engine-1", "g-engine-1-1"]  # the instance's leader and its worker
+    assert all(ready for *_, ready in sim.pods("StatefulSet", "llm", "g-engine-1"))
+
+
+def test_recreate_rbg_deletes_every_workload_and_the_sync_applies_them_again(
+    tmp_path: Path,
+) -> None:
+    bundle = build(
+        tmp_path,
+        router_policy="restartPolicy: RecreateRBGOnPodRestart",
+        engine_policy="restartPolicy: None",
+    )
+    sim = Simulator(kubernetes_version=V, faults=Faults(restart=frozenset({"g-router-0"})))
+    w = watched(sim, bundle, 200)
+    assert [(r.instance, r.pod) for _, r in w.recreated] == [(None, "g-router-0")]
+    deleted = [ref.name for verb, ref in sim.writes if verb == "delete"]
+    assert deleted == ["g-router", "g-engine", "g-engine-0", "g-engine-1"]  # wave order
+    for kind, name in (("StatefulSet", "g-router"), ("StatefulSet", "g-engine-1")):
+        assert all(ready for *_, ready in sim.pods(kind, "llm", name))
+
+
+def test_a_crash_loop_is_recreated_with_exponential_backoff(tmp_path: Path) -> None:
+    bundle = build(tmp_path, engine_image="engine:crash")
+    sim = Simulator(kubernetes_version=V, faults=Faults(crash_images=frozenset({"engine:crash"})))
+    w = watched(sim, bundle, 400, timeout=30)
+    times = [t for t, r in w.recreated if r.instance == 0]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # Upstream's backoff: at once, then 30 s, 60 s, 120 s (restartPolicyConfig's defaults).
+    assert gaps[:3] == [30, 60, 120]
+    assert [r.count for t, r in w.recreated if r.instance == 0][:4] == [1, 2, 3, 4]
