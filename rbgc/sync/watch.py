@@ -38,6 +38,7 @@ class Watcher:
     emit: Callable[[str], None] = lambda line: None
     events: Callable[[Event], None] = lambda event: None
     resync: float = 300.0
+    watch_seconds: float = lease.DURATION / 3  # a watch ends in time to renew the Lease
     retry: float = 5.0  # seconds between tries while standing by or after an error
     holder: str = field(default_factory=lease.identity)
     leading: bool = False
@@ -58,20 +59,29 @@ class Watcher:
         """Watch until `until()` says stop (a signal, a test); gives up the Lease then."""
         try:
             while not until():
-                if not self._lead():
-                    self.clock.sleep(self.retry)
-                    continue
-                try:
-                    self._round()
-                except lease.LeaseLost as lost:
-                    self._say("lost-leadership", str(lost))
-                    self.leading, self._lock = False, None
-                except ClusterError as exc:  # the API server hiccuped: try again shortly
-                    self._say("error", f"{exc.code} {exc.reason}: {exc.message}")
-                    self.clock.sleep(self.retry)
+                self.step()
         finally:
-            if self._lock is not None:
-                self._lock.release()
+            self.stop()
+
+    def step(self) -> None:
+        """One round: lead (or stand by a while), converge when due, watch, recreate."""
+        if not self._lead():
+            self.clock.sleep(self.retry)
+            return
+        try:
+            self._round()
+        except lease.LeaseLost as lost:
+            self._say("lost-leadership", str(lost))
+            self.leading, self._lock = False, None
+        except ClusterError as exc:  # the API server hiccuped: try again shortly
+            self._say("error", f"{exc.code} {exc.reason}: {exc.message}")
+            self.clock.sleep(self.retry)
+
+    def stop(self) -> None:
+        """Give the leader Lease up, so that a standby takes over at once."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock, self.leading = None, False
 
     def _lead(self) -> bool:
         """Take or renew the leader Lease; whether this watcher leads."""
@@ -88,7 +98,12 @@ class Watcher:
             self._converged = float("-inf")  # a new leader converges first
             self._say("leading", f"leading as {self.holder}")
             return True
-        self._lock.renew()
+        try:
+            self._lock.renew()
+        except lease.LeaseLost as lost:
+            self._say("lost-leadership", str(lost))
+            self.leading, self._lock = False, None
+            return False
         return True
 
     def _round(self) -> None:
@@ -96,7 +111,8 @@ class Watcher:
             self._converge()
             for namespace in self.namespaces:
                 self._list(namespace)
-        budget = (lease.DURATION / 3) / max(len(self.namespaces), 1)  # renew in time
+        self._act()  # what the list showed
+        budget = self.watch_seconds / max(len(self.namespaces), 1)
         for namespace in self.namespaces:
             self._watch(namespace, budget)
         self._act()

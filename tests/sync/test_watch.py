@@ -12,6 +12,7 @@ from rbgc.bundle import Bundle, Restart
 from rbgc.model import LwsLowering
 from rbgc.model import Target as Build
 from rbgc.pipeline import Options, compile_paths
+from rbgc.sync.cluster import Ref
 from rbgc.sync.run import Where, watch
 from rbgc.sync.simulator import Faults, SimClock, Simulator
 from rbgc.sync.watch import Watcher
@@ -122,3 +123,67 @@ def test_a_crash_loop_is_recreated_with_exponential_backoff(tmp_path: Path) -> N
     # Upstream's backoff: at once, then 30 s, 60 s, 120 s (restartPolicyConfig's defaults).
     assert gaps[:3] == [30, 60, 120]
     assert [r.count for t, r in w.recreated if r.instance == 0][:4] == [1, 2, 3, 4]
+
+
+def _watcher(sim: Simulator, bundle: Bundle, lines: list[str]) -> Watcher:
+    from rbgc.sync.run import sync
+
+    clock = SimClock(sim)
+
+    def converge() -> None:
+        link = (sim, clock, 1.0, lambda: 1_800_000_000.0 + sim.now)
+        sync(bundle, version=V, where=Where(simulate=True), timeout=600, connected=link)
+
+    return Watcher(
+        cluster=sim,
+        bundle=bundle,
+        clock=clock,
+        wall=lambda: 1_800_000_000.0 + sim.now,
+        converge=converge,
+        emit=lines.append,
+    )
+
+
+def test_of_two_watchers_one_leads_and_acts_the_other_takes_over_when_it_dies(
+    tmp_path: Path,
+) -> None:
+    bundle = build(tmp_path)
+    sim = Simulator(kubernetes_version=V, faults=Faults(restart=frozenset({"g-engine-0-1"})))
+    said_a: list[str] = []
+    said_b: list[str] = []
+    a, b = _watcher(sim, bundle, said_a), _watcher(sim, bundle, said_b)
+    while sim.now < 150:
+        a.step()
+        b.step()
+    assert a.leading and not b.leading
+    assert [r.pod for _, r in a.recreated] == ["g-engine-0-1"] and b.recreated == []
+    assert any("standing by" in line and a.holder in line for line in said_b)
+    lease = sim.get(Ref("coordination.k8s.io/v1", "Lease", "llm", "rbgc-watch"))
+    assert lease is not None and lease["spec"]["holderIdentity"] == a.holder
+    died = sim.now  # a stops without giving the Lease up (kill -9): b waits for it to expire
+    while not b.leading:
+        b.step()
+    assert 40 <= sim.now - died <= 70  # the Lease lasts 60 s from a's last renewal
+    assert any(line.startswith("leading") for line in said_b)
+
+
+def test_a_watch_whose_version_was_compacted_lists_again(tmp_path: Path) -> None:
+    bundle = build(tmp_path)
+    sim = Simulator(kubernetes_version=V)
+    w = _watcher(sim, bundle, [])
+    w.step()  # leads, converges, lists, watches
+    assert w.relists == 0 and len(w.pods) == 5
+    note = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "llm"}}
+    sim.apply(note, manager="kubectl")  # the store moves on ...
+    sim.compact()  # ... and etcd forgets the history the watcher's version points into
+    w.step()
+    assert w.relists == 1
+    assert sorted(name for _, name in w.pods) == [
+        "g-engine-0",
+        "g-engine-0-1",
+        "g-engine-1",
+        "g-engine-1-1",
+        "g-router-0",
+    ]
+    w.step()
+    assert w.relists == 1  # the new version is watched from: no second re-list
