@@ -846,6 +846,19 @@ def fit(
     "instead of stopping (RBG915, exit 5).",
 )
 @click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep the groups converged and perform their restart policies (RecreateRBGOnPodRestart"
+    ", leader/worker group recreation) until SIGTERM; one of several watchers leads (a Lease). "
+    "Meant to run in the cluster: examples/in-cluster/.",
+)
+@click.option(
+    "--watch-seconds",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="With --watch: stop after SECONDS (simulated seconds with --simulate).",
+)
+@click.option(
     "--simulate",
     is_flag=True,
     help="Run against an in-memory cluster that plays the workload controllers (simulated "
@@ -857,14 +870,15 @@ def fit(
     multiple=True,
     metavar="KEY=VALUE",
     help="With --simulate, rehearse a failure: never-ready=POD, crash-image=IMAGE, "
-    "fail-apply=OBJECT[:STATUS], unserved=KIND (repeatable).",
+    "fail-apply=OBJECT[:STATUS], unserved=KIND, restart=POD (its container restarts once: "
+    "for --watch) (repeatable).",
 )
 @click.option(
     "--faults-file",
     metavar="FILE",
     type=click.Path(exists=True, dir_okay=False),
     help="With --simulate, faults from a YAML file: never_ready: [POD], crash_images: "
-    "[IMAGE], fail_apply: {OBJECT: STATUS}, unserved: [KIND].",
+    "[IMAGE], fail_apply: {OBJECT: STATUS}, unserved: [KIND], restart: [POD].",
 )
 @click.option(
     "--simulate-from",
@@ -887,6 +901,8 @@ def sync(
     show_status: bool,
     parallel: int,
     wait_lock: bool,
+    watch: bool,
+    watch_seconds: float | None,
     simulate: bool,
     faults: tuple[str, ...],
     faults_file: str | None,
@@ -931,6 +947,13 @@ def sync(
     rehearsed = _faults(faults, faults_file) if simulate else None
     if output == "json" and (dry_run or show_status):
         raise click.UsageError("-o json streams a sync's events: drop --dry-run / --status")
+    if watch and (dry_run or show_status or simulate_from or prune):
+        raise click.UsageError(
+            "--watch applies and keeps applying: drop --dry-run / --status "
+            "/ --simulate-from / --prune"
+        )
+    if watch_seconds is not None and not watch:
+        raise click.UsageError("--watch-seconds needs --watch")
     from rbgc.diagnostics import DiagnosticError
     from rbgc.sync.run import SyncFailed, Where
     from rbgc.sync.run import sync as run_sync
@@ -950,6 +973,25 @@ def sync(
             where = Where(simulate=simulate, kubeconfig=kubeconfig, context=context, server=server)
             version = options.target.kubernetes_version
             sys.stdout.write(status(result.bundle, version=version, where=where, timeout=timeout))
+            return
+        if watch:
+            _watch(
+                result.bundle,
+                options.target.kubernetes_version,
+                Where(
+                    simulate=simulate,
+                    faults=rehearsed,
+                    kubeconfig=kubeconfig,
+                    context=context,
+                    server=server,
+                ),
+                timeout=timeout,
+                seconds=watch_seconds,
+                force_conflicts=force_conflicts,
+                parallel=parallel,
+                json_events=output == "json",
+                report=lambda d: _report([d], fmt, use_color),
+            )
             return
         text = run_sync(
             result.bundle,
@@ -980,6 +1022,45 @@ def sync(
         raise SystemExit(exc.failure) from None
     if output == "text":
         sys.stdout.write(text)
+
+
+def _watch(
+    bundle: Any,
+    version: Any,
+    where: Any,
+    *,
+    timeout: float,
+    seconds: float | None,
+    force_conflicts: bool,
+    parallel: int,
+    json_events: bool,
+    report: Callable[[Any], None],
+) -> None:
+    """`--watch` until SIGTERM / SIGINT (Kubernetes stops a pod with SIGTERM) or `seconds`."""
+    import signal
+
+    from rbgc.sync.run import watch
+
+    stopping: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    watch(
+        bundle,
+        version=version,
+        where=where,
+        timeout=timeout,
+        force_conflicts=force_conflicts,
+        parallel=parallel,
+        emit=_progress,
+        events=_event if json_events else lambda event: None,
+        warn=report,
+        until=lambda: bool(stopping),
+        seconds=seconds,
+    )
 
 
 def _faults(pairs: tuple[str, ...], path: str | None) -> object:

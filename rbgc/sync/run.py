@@ -446,10 +446,13 @@ def watch(
     parallel: int = 16,
     emit: Callable[[str], None] = lambda line: None,
     events: Callable[[controller.Event], None] = lambda event: None,
+    warn: Callable[[Diagnostic], None] = lambda diagnostic: None,
     until: Callable[[], bool] = lambda: False,
+    seconds: float | None = None,
     connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
 ) -> Any:
-    """`--watch`: keep NEW converged and perform its restart policies until `until()` (watch.py).
+    """`--watch`: keep NEW converged and perform its restart policies until `until()` (a
+    signal) or for `seconds` on the cluster's clock (simulated seconds on the simulator).
     Each convergence is a sync bounded by `timeout`; its failure is reported and watched on.
     Returns the `Watcher` (for tests). Raises `SyncFailed` when no cluster can be reached."""
     from rbgc.sync.watch import Watcher
@@ -497,6 +500,8 @@ def watch(
         converge=converge,
         emit=emit,
         events=events,
+        warn=warn,
     )
-    watcher.run(until)
+    ends = None if seconds is None else clock.now() + seconds
+    watcher.run(lambda: until() or (ends is not None and clock.now() >= ends))
     return watcher

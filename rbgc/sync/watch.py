@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rbgc.bundle import Bundle
+from rbgc.diagnostics import Diagnostic, warning
 from rbgc.k8s.conventions import LABEL_NAME
 from rbgc.sync import lease, restarts
 from rbgc.sync.cluster import GONE, Clock, Cluster, ClusterError, Object
@@ -37,6 +38,7 @@ class Watcher:
     converge: Callable[[], None]  # one sync of the bundle; raises run.SyncFailed
     emit: Callable[[str], None] = lambda line: None
     events: Callable[[Event], None] = lambda event: None
+    warn: Callable[[Diagnostic], None] = lambda diagnostic: None
     resync: float = 300.0
     watch_seconds: float = lease.DURATION / 3  # a watch ends in time to renew the Lease
     retry: float = 5.0  # seconds between tries while standing by or after an error
@@ -71,8 +73,7 @@ class Watcher:
         try:
             self._round()
         except lease.LeaseLost as lost:
-            self._say("lost-leadership", str(lost))
-            self.leading, self._lock = False, None
+            self._lost(lost)
         except ClusterError as exc:  # the API server hiccuped: try again shortly
             self._say("error", f"{exc.code} {exc.reason}: {exc.message}")
             self.clock.sleep(self.retry)
@@ -101,8 +102,7 @@ class Watcher:
         try:
             self._lock.renew()
         except lease.LeaseLost as lost:
-            self._say("lost-leadership", str(lost))
-            self.leading, self._lock = False, None
+            self._lost(lost)
             return False
         return True
 
@@ -122,8 +122,9 @@ class Watcher:
 
         try:
             self.converge()
-        except SyncFailed as failed:  # said by its own events; the watch goes on
+        except SyncFailed as failed:  # reported; the watch goes on and converges again later
             self._say("not-converged", failed.diagnostic.message)
+            self.warn(failed.diagnostic)
         self._converged = self.clock.now()
 
     def _list(self, namespace: str) -> None:
@@ -175,6 +176,15 @@ class Watcher:
                 pod=recreate.pod,
                 count=recreate.count,
             )
+            self.warn(
+                warning(
+                    "RBG916",
+                    f"{recreate.describe()}; recreation {recreate.count} in a row",
+                    None,
+                    help="see why the pod restarted (kubectl logs --previous); "
+                    "`restartPolicy: None` lets Kubernetes restart the single pod instead",
+                )
+            )
             for ref in recreate.delete:
                 self.cluster.delete(ref)
             restarts.remember(self.history, recreate, self.clock.now())
@@ -185,6 +195,18 @@ class Watcher:
         if due:
             for namespace in self.namespaces:
                 self._list(namespace)
+
+    def _lost(self, lost: lease.LeaseLost) -> None:
+        self._say("lost-leadership", str(lost))
+        self.warn(
+            warning(
+                "RBG917",
+                f"this watcher no longer leads: {lost}",
+                None,
+                help="another replica leads now; this one stands by and tries again",
+            )
+        )
+        self.leading, self._lock = False, None
 
     def _gone(self, recreate: restarts.Recreate) -> None:
         """Wait (as upstream, at most 5 minutes) until the deleted workloads are gone: a

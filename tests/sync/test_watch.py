@@ -64,14 +64,13 @@ def build(
 
 
 def watched(sim: Simulator, bundle: Bundle, seconds: int, **kw: Any) -> Watcher:
-    start = sim.now
     found: Watcher = watch(
         bundle,
         version=V,
         where=Where(simulate=True),
         timeout=kw.pop("timeout", 600),
         connected=(sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now),
-        until=lambda: sim.now - start >= seconds,
+        seconds=seconds,
         **kw,
     )
     return found
@@ -187,3 +186,45 @@ def test_a_watch_whose_version_was_compacted_lists_again(tmp_path: Path) -> None
     ]
     w.step()
     assert w.relists == 1  # the new version is watched from: no second re-list
+
+
+def test_the_cli_watches_a_simulated_cluster_and_warns_rbg916_for_each_recreation(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from rbgc.cli import main
+
+    build(tmp_path)  # writes g.yaml
+    args = ["sync", "--simulate", "--watch", "--watch-seconds", "120", "--lws", "statefulsets"]
+    args += ["--fault", "restart=g-engine-1-1", str(tmp_path / "g.yaml")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    warned = [x for x in result.stderr.splitlines() if "warning[RBG916]" in x]
+    assert len(warned) == 1
+    assert "instance 1 of role engine in group llm/g: pod g-engine-1-1" in warned[0]
+    assert "rbgc sync: leading as rbgc@" in result.stderr
+
+
+def test_a_watcher_that_lost_its_lease_warns_rbg917_and_stands_by(tmp_path: Path) -> None:
+    from rbgc.diagnostics import Diagnostic
+
+    bundle = build(tmp_path)
+    sim = Simulator(kubernetes_version=V)
+    warned: list[Diagnostic] = []
+    a = _watcher(sim, bundle, [])
+    a.warn = warned.append
+    a.step()
+    ref = Ref("coordination.k8s.io/v1", "Lease", "llm", "rbgc-watch")
+    taken = sim.get(ref)
+    assert taken is not None
+    taken["spec"]["holderIdentity"] = "someone-else"  # it took the Lease over meanwhile
+    sim.replace(taken)
+    lost = sim.now
+    while not warned:
+        a.step()
+    assert not a.leading and sim.now - lost <= 20  # found at its next renewal
+    assert [d.code for d in warned] == ["RBG917"] and "someone-else" in warned[0].message
+    while not a.leading:  # someone-else never renews: its Lease expires, a leads again
+        a.step()
+    assert sim.now - lost >= 60
