@@ -974,6 +974,7 @@ def sync(
             version = options.target.kubernetes_version
             sys.stdout.write(status(result.bundle, version=version, where=where, timeout=timeout))
             return
+        live = _live(sys.stderr, use_color) if output == "text" and not dry_run else None
         if watch:
             _watch(
                 result.bundle,
@@ -1010,8 +1011,9 @@ def sync(
             wait_lock=wait_lock,
             parallel=parallel,
             simulate_from=old.bundle if old else None,
-            emit=_progress,
+            emit=_progress if live is None else lambda line: None,
             events=_event if output == "json" else lambda event: None,
+            live=live,
         )
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color)
@@ -1081,6 +1083,20 @@ def _faults(pairs: tuple[str, ...], path: str | None) -> object:
     except ValueError as exc:
         hint = "--faults-file" if path and not pairs else "--fault"
         raise click.BadParameter(str(exc), param_hint=hint) from None
+
+
+def _live(stream: Any, color: bool) -> Callable[[Any, Any], Any] | None:
+    """On a terminal, a live view per group, wave and role (sync/live.py) in place of one
+    line per step; None when `stream` is not a terminal (a log, CI)."""
+    if not stream.isatty():
+        return None
+    from rbgc.sync.live import LiveView
+
+    def write(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    return lambda plan, clock: LiveView(plan=plan, now=clock.now, write=write, color=color)
 
 
 def _progress(line: str) -> None:

@@ -30,7 +30,7 @@ from rbgc.sync.cluster import (
     DeadlineExceeded,
     KindNotServed,
 )
-from rbgc.sync.plan import StepOp, SyncStep
+from rbgc.sync.plan import StepOp, SyncPlan, SyncStep
 
 
 class Failure(enum.IntEnum):
@@ -126,9 +126,11 @@ def sync(
     emit: Callable[[str], None] = lambda line: None,
     connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
     events: Callable[[controller.Event], None] = lambda event: None,
+    live: Callable[[SyncPlan, Clock], Any] | None = None,
 ) -> str:
     """Plan and (unless `dry_run`) carry out NEW under the groups' Leases; the text for
-    stdout. Raises `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
+    stdout; `live(plan, clock)` makes a live view (live.py) that follows the sync. Raises
+    `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
     reach NEW. `connected` (cluster, clock, poll interval, wall time) replaces `where`."""
     progress = controller.Progress()
     lock: lease.Lock | None = None
@@ -166,6 +168,14 @@ def sync(
             return controller.render_steps(plan)
         assert lock is not None
         held = lock
+        view = live(plan, clock) if live is not None else None
+        observe = view.observe if view is not None else (lambda step, seen: None)
+        if view is not None:
+            told = events
+
+            def events(event: controller.Event) -> None:
+                view.event(event)
+                told(event)
 
         def step_done(step: SyncStep) -> None:
             # How far an upgrade got, for a rerun after a kill (resume.py); a first install
@@ -189,6 +199,7 @@ def sync(
             on_step_done=step_done,
             parallel=parallel,
             events=events,
+            observe=observe,
         )
         # Converged: nothing to resume; and the locks were ours to the end (else LeaseLost).
         lock.release(converged=True)
