@@ -924,12 +924,15 @@ def sync(
     rbgc records what it applied as an ApplySet per group and deletes or prunes only that;
     it never forces a field another manager owns (--force-conflicts does); one sync at a time
     holds each group's Lease; an interrupted upgrade resumes at the step it reached.
+    With --watch it keeps running (in the cluster: examples/in-cluster/), keeps the groups
+    converged and recreates what a restarted pod's restart policy says, one watcher leading.
 
     \b
     Examples:
       rbgc sync examples/pd-disaggregated.yaml --context prod
       rbgc sync upgrades/pd-v2.yaml --dry-run
       rbgc sync --simulate --simulate-from examples/pd-disaggregated.yaml upgrades/pd-v2.yaml
+      rbgc sync --watch --lws statefulsets /etc/rbgc/groups      # in a Pod
 
     \b
     Exit codes: 0 converged, 1 invalid input, 2 usage error, 3 internal error,

@@ -67,10 +67,10 @@ class Watcher:
 
     def step(self) -> None:
         """One round: lead (or stand by a while), converge when due, watch, recreate."""
-        if not self._lead():
-            self.clock.sleep(self.retry)
-            return
         try:
+            if not self._lead():
+                self.clock.sleep(self.retry)
+                return
             self._round()
         except lease.LeaseLost as lost:
             self._lost(lost)

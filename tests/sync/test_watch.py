@@ -228,3 +228,74 @@ def test_a_watcher_that_lost_its_lease_warns_rbg917_and_stands_by(tmp_path: Path
     while not a.leading:  # someone-else never renews: its Lease expires, a leads again
         a.step()
     assert sim.now - lost >= 60
+
+
+def _pod(
+    phase: str = "Running", restarts: int = 0, container: str = "engine", **meta: Any
+) -> dict[str, Any]:
+    from rbgc.k8s.conventions import LABEL_NAME, LABEL_ROLE
+
+    labels = {LABEL_NAME: "g", LABEL_ROLE: "router"}
+    return {
+        "metadata": {"name": "g-router-0", "namespace": "llm", "labels": labels, **meta},
+        "status": {
+            "phase": phase,
+            "containerStatuses": [{"name": container, "restartCount": restarts}],
+        },
+    }
+
+
+def test_what_counts_as_a_restart_is_upstreams() -> None:
+    from rbgc.sync.restarts import restarted
+
+    assert restarted(_pod(restarts=1)) == "container engine restarted 1 time(s)"
+    assert restarted(_pod(phase="Pending", restarts=2)) is not None
+    assert restarted(_pod(phase="Failed")) == "it failed"
+    assert restarted(_pod(restarts=0)) is None
+    assert restarted(_pod(restarts=3, container="patio-runtime")) is None  # upstream's sidecar
+    assert restarted(_pod(restarts=1, deletionTimestamp="2026-01-01T00:00:00Z")) is None
+    assert restarted(_pod(phase="Succeeded", restarts=1)) is None
+
+
+def test_a_groups_recreations_back_off_and_are_forgotten_after_a_quiet_spell(
+    tmp_path: Path,
+) -> None:
+    from rbgc.sync.restarts import History, due, remember
+
+    bundle = build(tmp_path, router_policy="restartPolicy: RecreateRBGOnPodRestart")
+    history: dict[str, History] = {}
+    crashed = [_pod(restarts=1)]
+    done, _ = due(bundle.groups, crashed, history, now=0)
+    assert [(r.key, r.count, [d.name for d in r.delete]) for r in done] == [
+        ("llm/g", 1, ["g-router", "g-engine", "g-engine-0", "g-engine-1"])
+    ]
+    remember(history, done[0], 0)
+    assert due(bundle.groups, crashed, history, now=29) == ([], 30)
+    second, _ = due(bundle.groups, crashed, history, now=30)
+    remember(history, second[0], 30)
+    assert due(bundle.groups, crashed, history, now=31) == ([], 90)  # the third waits 60 s
+    # Quiet for longer than the stable threshold (max(2 x 600 s, 10 min)): counted afresh.
+    again, _ = due(bundle.groups, crashed, history, now=30 + 1201)
+    assert again[0].count == 1
+
+
+def test_an_api_error_while_taking_the_lease_is_said_and_tried_again(tmp_path: Path) -> None:
+    from rbgc.sync.cluster import ClusterError
+
+    bundle = build(tmp_path)
+    sim = Simulator(kubernetes_version=V)
+    said: list[str] = []
+    w = _watcher(sim, bundle, said)
+    real_get = sim.get
+    failures = [ClusterError(503, "ServiceUnavailable", "etcd is busy")]
+
+    def get(ref: Ref) -> Any:
+        if ref.kind == "Lease" and failures:
+            raise failures.pop()
+        return real_get(ref)
+
+    sim.get = get  # type: ignore[method-assign]
+    w.step()  # no traceback: the watcher says it and tries again
+    assert not w.leading and said == ["503 ServiceUnavailable: etcd is busy"]
+    w.step()
+    assert w.leading
