@@ -127,9 +127,12 @@ def sync(
     connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
     events: Callable[[controller.Event], None] = lambda event: None,
     live: Callable[[SyncPlan, Clock], Any] | None = None,
+    heartbeat: Callable[[], None] = lambda: None,
 ) -> str:
     """Plan and (unless `dry_run`) carry out NEW under the groups' Leases; the text for
-    stdout; `live(plan, clock)` makes a live view (live.py) that follows the sync. Raises
+    stdout; `live(plan, clock)` makes a live view (live.py) that follows the sync;
+    `heartbeat` is called with each renewal of the groups' locks (a watcher renews its own
+    leader Lease with it). Raises
     `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
     reach NEW. `connected` (cluster, clock, poll interval, wall time) replaces `where`."""
     progress = controller.Progress()
@@ -177,6 +180,10 @@ def sync(
                 view.event(event)
                 told(event)
 
+        def renew() -> None:
+            held.renew()
+            heartbeat()
+
         def step_done(step: SyncStep) -> None:
             # How far an upgrade got, for a rerun after a kill (resume.py); a first install
             # (OLD empty) plans the same from what it finds, and is not recorded.
@@ -195,7 +202,7 @@ def sync(
             emit=emit,
             progress=progress,
             force=force_conflicts,
-            heartbeat=lock.renew,
+            heartbeat=renew,
             on_step_done=step_done,
             parallel=parallel,
             events=events,
@@ -498,6 +505,7 @@ def watch(
                 emit=emit,
                 connected=link,
                 events=events,
+                heartbeat=lambda: watcher.keep_leading(),
             )
         finally:
             unbound()

@@ -78,6 +78,12 @@ class Watcher:
             self._say("error", f"{exc.code} {exc.reason}: {exc.message}")
             self.clock.sleep(self.retry)
 
+    def keep_leading(self) -> None:
+        """Renew the leader Lease while a convergence runs (it may wait for minutes);
+        `LeaseLost` stops that sync before its next write."""
+        if self._lock is not None:
+            self._lock.renew()
+
     def stop(self) -> None:
         """Give the leader Lease up, so that a standby takes over at once."""
         if self._lock is not None:

@@ -299,3 +299,16 @@ def test_an_api_error_while_taking_the_lease_is_said_and_tried_again(tmp_path: P
     assert not w.leading and said == ["503 ServiceUnavailable: etcd is busy"]
     w.step()
     assert w.leading
+
+
+def test_the_leader_keeps_its_lease_through_a_long_convergence(tmp_path: Path) -> None:
+    from rbgc.sync.lease import parse_time
+
+    bundle = build(tmp_path)
+    sim = Simulator(kubernetes_version=V, ready_after=90)  # slow pods: converging takes minutes
+    watched(sim, bundle, 1)  # one round: the convergence, then a watch; then it lets go
+    assert sim.now > 180
+    held = sim.get(Ref("coordination.k8s.io/v1", "Lease", "llm", "rbgc-watch"))
+    assert held is not None and held["spec"]["holderIdentity"] == ""  # given up at the end
+    renewed = (parse_time(held["spec"]["renewTime"]) or 0) - 1_800_000_000.0
+    assert sim.now - renewed <= 40  # renewed while it converged, not only when it took it
