@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from benchmarks.plan_diff import compiled as big_group
@@ -64,6 +64,15 @@ class Metered:
 
     def delete(self, ref: Ref) -> None:
         self._call("delete", self.sim.delete, ref)
+
+    def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
+        return self._call("list", self.sim.list_pods, namespace, selector)  # type: ignore[no-any-return]
+
+    def watch_pods(
+        self, namespace: str, selector: str, resource_version: str, timeout: float
+    ) -> Iterator[Object]:
+        watch = self.sim.watch_pods
+        return self._call("watch", watch, namespace, selector, resource_version, timeout)  # type: ignore[no-any-return]
 
 
 class MeteredClock(SimClock):

@@ -88,6 +88,23 @@ class PlacementFacts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Restart:
+    """What a role's restart policy asks of `rbgc sync --watch`, as the build decided it: the
+    compiled objects cannot do it (rbg-semantics.md §7, rbg-v1alpha2-semantics.md §8).
+
+    `scope` "group": recreate the whole group when one of its pods restarts
+    (`RecreateRBGOnPodRestart`); "instance": recreate the role instance (one leader/worker
+    group of a LeaderWorkerSet built as StatefulSets) whose pod restarted. Recreations back
+    off exponentially: `min(base x 2^(n-1), max)` seconds after the n-th, the first at once
+    (upstream's `restartPolicyConfig` defaults, 30 s and 600 s)."""
+
+    policy: str  # as the input says it (or upstream's default for the role's kind)
+    scope: str  # "group" | "instance"
+    base_delay: int = 30
+    max_delay: int = 600
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoleFacts:
     """What the build made of one role."""
 
@@ -98,6 +115,7 @@ class RoleFacts:
     size: int  # pods per replica
     workloads: tuple[WorkloadFacts, ...]
     depends_on: tuple[str, ...] = ()  # roles that must be ready before this one starts
+    restart: Restart | None = None  # None: Kubernetes (or the LWS controller) restarts pods
     span: Span | None = None
 
     @property

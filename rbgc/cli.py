@@ -899,6 +899,19 @@ def fit(
     "instead of stopping (RBG915, exit 5).",
 )
 @click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep the groups converged and perform their restart policies (RecreateRBGOnPodRestart"
+    ", leader/worker group recreation) until SIGTERM; one of several watchers leads (a Lease). "
+    "Meant to run in the cluster: examples/in-cluster/.",
+)
+@click.option(
+    "--watch-seconds",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="With --watch: stop after SECONDS (simulated seconds with --simulate).",
+)
+@click.option(
     "--simulate",
     is_flag=True,
     help="Run against an in-memory cluster that plays the workload controllers (simulated "
@@ -910,14 +923,15 @@ def fit(
     multiple=True,
     metavar="KEY=VALUE",
     help="With --simulate, rehearse a failure: never-ready=POD, crash-image=IMAGE, "
-    "fail-apply=OBJECT[:STATUS], unserved=KIND (repeatable).",
+    "fail-apply=OBJECT[:STATUS], unserved=KIND, restart=POD (its container restarts once: "
+    "for --watch) (repeatable).",
 )
 @click.option(
     "--faults-file",
     metavar="FILE",
     type=click.Path(exists=True, dir_okay=False),
     help="With --simulate, faults from a YAML file: never_ready: [POD], crash_images: "
-    "[IMAGE], fail_apply: {OBJECT: STATUS}, unserved: [KIND].",
+    "[IMAGE], fail_apply: {OBJECT: STATUS}, unserved: [KIND], restart: [POD].",
 )
 @click.option(
     "--simulate-from",
@@ -940,6 +954,8 @@ def sync(
     show_status: bool,
     parallel: int,
     wait_lock: bool,
+    watch: bool,
+    watch_seconds: float | None,
     simulate: bool,
     faults: tuple[str, ...],
     faults_file: str | None,
@@ -961,12 +977,15 @@ def sync(
     rbgc records what it applied as an ApplySet per group and deletes or prunes only that;
     it never forces a field another manager owns (--force-conflicts does); one sync at a time
     holds each group's Lease; an interrupted upgrade resumes at the step it reached.
+    With --watch it keeps running (in the cluster: examples/in-cluster/), keeps the groups
+    converged and recreates what a restarted pod's restart policy says, one watcher leading.
 
     \b
     Examples:
       rbgc sync examples/pd-disaggregated.yaml --context prod
       rbgc sync upgrades/pd-v2.yaml --dry-run
       rbgc sync --simulate --simulate-from examples/pd-disaggregated.yaml upgrades/pd-v2.yaml
+      rbgc sync --watch --lws statefulsets /etc/rbgc/groups      # in a Pod
 
     \b
     Exit codes: 0 converged, 1 invalid input, 2 usage error, 3 internal error,
@@ -984,6 +1003,13 @@ def sync(
     rehearsed = _faults(faults, faults_file) if simulate else None
     if output == "json" and (dry_run or show_status):
         raise click.UsageError("-o json streams a sync's events: drop --dry-run / --status")
+    if watch and (dry_run or show_status or simulate_from or prune):
+        raise click.UsageError(
+            "--watch applies and keeps applying: drop --dry-run / --status "
+            "/ --simulate-from / --prune"
+        )
+    if watch_seconds is not None and not watch:
+        raise click.UsageError("--watch-seconds needs --watch")
     from rbgc.diagnostics import DiagnosticError
     from rbgc.sync.run import SyncFailed, Where
     from rbgc.sync.run import sync as run_sync
@@ -1004,6 +1030,26 @@ def sync(
             version = options.target.kubernetes_version
             sys.stdout.write(status(result.bundle, version=version, where=where, timeout=timeout))
             return
+        live = _live(sys.stderr, use_color) if output == "text" and not dry_run else None
+        if watch:
+            _watch(
+                result.bundle,
+                options.target.kubernetes_version,
+                Where(
+                    simulate=simulate,
+                    faults=rehearsed,
+                    kubeconfig=kubeconfig,
+                    context=context,
+                    server=server,
+                ),
+                timeout=timeout,
+                seconds=watch_seconds,
+                force_conflicts=force_conflicts,
+                parallel=parallel,
+                json_events=output == "json",
+                report=lambda d: _report([d], fmt, use_color),
+            )
+            return
         text = run_sync(
             result.bundle,
             version=options.target.kubernetes_version,
@@ -1021,8 +1067,9 @@ def sync(
             wait_lock=wait_lock,
             parallel=parallel,
             simulate_from=old.bundle if old else None,
-            emit=_progress,
+            emit=_progress if live is None else lambda line: None,
             events=_event if output == "json" else lambda event: None,
+            live=live,
         )
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color)
@@ -1033,6 +1080,45 @@ def sync(
         raise SystemExit(exc.failure) from None
     if output == "text":
         sys.stdout.write(text)
+
+
+def _watch(
+    bundle: Any,
+    version: Any,
+    where: Any,
+    *,
+    timeout: float,
+    seconds: float | None,
+    force_conflicts: bool,
+    parallel: int,
+    json_events: bool,
+    report: Callable[[Any], None],
+) -> None:
+    """`--watch` until SIGTERM / SIGINT (Kubernetes stops a pod with SIGTERM) or `seconds`."""
+    import signal
+
+    from rbgc.sync.run import watch
+
+    stopping: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    watch(
+        bundle,
+        version=version,
+        where=where,
+        timeout=timeout,
+        force_conflicts=force_conflicts,
+        parallel=parallel,
+        emit=_progress,
+        events=_event if json_events else lambda event: None,
+        warn=report,
+        until=lambda: bool(stopping),
+        seconds=seconds,
+    )
 
 
 def _faults(pairs: tuple[str, ...], path: str | None) -> object:
@@ -1053,6 +1139,20 @@ def _faults(pairs: tuple[str, ...], path: str | None) -> object:
     except ValueError as exc:
         hint = "--faults-file" if path and not pairs else "--fault"
         raise click.BadParameter(str(exc), param_hint=hint) from None
+
+
+def _live(stream: Any, color: bool) -> Callable[[Any, Any], Any] | None:
+    """On a terminal, a live view per group, wave and role (sync/live.py) in place of one
+    line per step; None when `stream` is not a terminal (a log, CI)."""
+    if not stream.isatty():
+        return None
+    from rbgc.sync.live import LiveView
+
+    def write(text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+    return lambda plan, clock: LiveView(plan=plan, now=clock.now, write=write, color=color)
 
 
 def _progress(line: str) -> None:

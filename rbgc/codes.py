@@ -477,6 +477,33 @@ CODES: dict[str, CodeDoc] = _doc(
         "after its leaseDurationSeconds (60 s).",
     ),
     CodeDoc(
+        "RBG916",
+        "restart-recreated",
+        "`rbgc sync --watch`: a pod restarted and its restart policy recreated what it belongs to.",
+        "A role whose restart policy the compiled objects cannot perform (`RecreateRBGOnPodRestart`"
+        ", or a LeaderWorkerSet built as StatefulSets) is carried out by the watcher: when one of "
+        "its pods restarts or fails, it deletes the whole group's workloads (the sync applies "
+        "them again, wave by wave) or the pods of that leader/worker group. Repeated recreations "
+        "back off exponentially (30 s doubling, at most 600 s), as upstream's restartPolicyConfig "
+        "does; the warning says which recreation in a row this is.",
+        fix="A warning about something done, not an error: look at why the pod restarted "
+        "(`kubectl logs --previous`); set `restartPolicy: None` to let Kubernetes restart the "
+        "single pod instead.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG917",
+        "watch-leadership-lost",
+        "`rbgc sync --watch`: another watcher took over the leader Lease.",
+        "Watchers elect one leader through the Lease `rbgc-watch` (renewed every 20 s, held 60 s). "
+        "A leader that could not renew in time (a paused process, a partitioned node) finds the "
+        "Lease taken over; it stops acting before its next write and stands by, so two watchers "
+        "never recreate at once.",
+        fix="Nothing to do if another replica leads; if this keeps happening, look at why the "
+        "watcher cannot reach the API server every 20 s.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
         "RBG901",
         "internal-error",
         "rbgc failed on input it should have handled.",

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from rbgc.bundle import (
     GroupFacts,
     PlacementFacts,
+    Restart,
     RoleFacts,
     Rule,
     WorkloadFacts,
     workload_facts,
 )
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, WorkloadKind
+from rbgc.model import Group, Role, WorkloadKind
 
 
 def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
@@ -43,6 +44,7 @@ def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
                 size=role.size,
                 workloads=tuple(workloads),
                 depends_on=tuple(dict.fromkeys(d.name for d in role.dependencies)),
+                restart=restart_of(role, kind, workloads),
                 span=role.span,
             )
         )
@@ -97,3 +99,29 @@ def rules_of(group: Group) -> tuple[Rule, ...]:
         )
         for c in group.coordination
     )
+
+
+def restart_of(
+    role: Role, kind: WorkloadKind, workloads: Sequence[WorkloadFacts]
+) -> Restart | None:
+    """What `rbgc sync --watch` must do when one of the role's pods restarts (rbg-semantics.md
+    §7): `RecreateRBGOnPodRestart` recreates the group whatever the kind; a LeaderWorkerSet
+    built as StatefulSets recreates its leader/worker group unless `None` (the LWS controller
+    would: `RecreateGroupOnPodRestart`); a native LWS does it itself, and on a StatefulSet or
+    Deployment `RecreateRoleInstanceOnPodRestart` has no effect upstream either (RBG142)."""
+    policy = role.restart_policy
+    config = role.raw.get("restartPolicyConfig")
+    delays = config if isinstance(config, dict) else {}
+    base = int(delays.get("baseDelaySeconds", 30))
+    cap = max(int(delays.get("maxDelaySeconds", 600)), base)
+    if policy == "RecreateRBGOnPodRestart":
+        return Restart(policy=policy, scope="group", base_delay=base, max_delay=cap)
+    lowered = any(w.kind != WorkloadKind.LEADERWORKERSET.kind for w in workloads)
+    if kind is WorkloadKind.LEADERWORKERSET and lowered and policy != "None":
+        return Restart(
+            policy=policy or "RecreateRoleInstanceOnPodRestart",
+            scope="instance",
+            base_delay=base,
+            max_delay=cap,
+        )
+    return None

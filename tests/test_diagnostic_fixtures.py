@@ -54,6 +54,8 @@ NOT_FIXTURED = {
     "RBG913": "needs another field manager in a cluster: tests/sync/test_conflicts.py (both)",
     "RBG914": "needs a server that never answers: tests/sync/test_retries.py (loopback)",
     "RBG915": "needs two syncs at once: tests/sync/test_lease.py (simulator and HTTP)",
+    "RBG916": "needs a pod that restarts under --watch: tests/sync/test_watch.py (simulator, CLI)",
+    "RBG917": "needs two watchers and a lost Lease: tests/sync/test_watch.py (simulator)",
 }
 
 _HEADLINE = re.compile(

@@ -607,8 +607,8 @@ def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
             f"role {role.name!r}: RecreateRBGOnPodRestart (recreate the whole group when a pod "
             "restarts) needs a controller; Kubernetes restarts single pods",
             span,
-            help="accept single-pod restarts (`restartPolicy: None`), or keep the upstream "
-            "operator for this group (upstream itself removed the policy in v0.7.0)",
+            help="run `rbgc sync --watch`, which performs it; or accept single-pod restarts "
+            "(`restartPolicy: None`); upstream itself removed the policy in v0.7.0",
         )
     elif (
         policy == "RecreateRoleInstanceOnPodRestart"
@@ -634,5 +634,6 @@ def _restart(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
             "restarts, which needs the LWS controller; with --lws statefulsets pods restart "
             "one by one",
             span if policy else role.span,
-            help="set `restartPolicy: None` to accept that, or use --lws native",
+            help="run `rbgc sync --watch`, which performs it; set `restartPolicy: None` to "
+            "accept that, or use --lws native",
         )

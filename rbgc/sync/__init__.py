@@ -11,6 +11,9 @@
     lease.py       one sync at a time per group: a coordination.k8s.io Lease
     controller.py  runs the steps against a `Cluster`: lanes in parallel, apply, wait, time out
     run.py         one call: connect, lock, plan, execute; typed failures -> exit codes
+    restarts.py    which recreation a restarted pod calls for, and its backoff (pure)
+    watch.py       `--watch`: leader Lease, list + watch pods, recreate, converge again
+    live.py        the live view on a terminal: per group, wave and role, redrawn in place
 
 Importing this package is cheap: the `kubernetes` client (~380 ms) is imported by kube.py only
 when a real cluster is reached.

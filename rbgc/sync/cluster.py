@@ -9,7 +9,7 @@ as Kubernetes serialises them; nothing here imports the client.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -149,5 +149,22 @@ class Cluster(Protocol):
         ...
 
     def delete(self, ref: Ref) -> None:
-        """Delete the object (foreground: its pods go with it); absent is not an error."""
+        """Delete the object (foreground: its pods go with it); absent is not an error.
+        A Pod (`Ref("v1", "Pod", ...)`) is deleted so that its workload recreates it."""
         ...
+
+    def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
+        """The pods of a namespace matching a label selector (`key`, `key=value`, comma
+        separated), and the list's resourceVersion to watch from."""
+        ...
+
+    def watch_pods(
+        self, namespace: str, selector: str, resource_version: str, timeout: float
+    ) -> Iterator[Object]:
+        """Watch events (`{"type": ADDED|MODIFIED|DELETED|BOOKMARK, "object": ...}`) after
+        `resource_version`, for at most `timeout` seconds, bookmarks asked for. A
+        resourceVersion the server no longer holds is `ClusterError` 410 Gone: list again."""
+        ...
+
+
+GONE = 410  # a watch's resourceVersion is too old: the watcher lists again

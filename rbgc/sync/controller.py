@@ -80,6 +80,7 @@ def execute(
     on_step_done: Callable[[SyncStep], None] = lambda step: None,
     parallel: int = 16,
     events: Callable[[Event], None] = lambda event: None,
+    observe: Callable[[SyncStep, Mapping[Target, Readiness | None]], None] = lambda s, seen: None,
 ) -> Outcome:
     """Run every step; raises `SyncTimeout` or `ClusterError`. The plan's phases run in
     order; in a phase, up to `parallel` lanes (groups) advance together: one thread, each
@@ -98,6 +99,7 @@ def execute(
         on_step_done=on_step_done,
         total=len(plan.steps),
         events=events,
+        observe=observe,
     )
     progress.total = len(plan.steps)
     by_number = {s.number: s for s in plan.steps}
@@ -168,6 +170,7 @@ class _Run:
     on_step_done: Callable[[SyncStep], None]
     total: int
     events: Callable[[Event], None]
+    observe: Callable[[SyncStep, Mapping[Target, Readiness | None]], None]  # the live view
 
     def advance(self, lane: _Lane) -> bool:
         """Move `lane` as far as it goes without waiting; whether anything happened."""
@@ -202,6 +205,7 @@ class _Run:
             if lane.pending:
                 self.heartbeat()
                 lane.states = {t: _state(self.cluster, t.ref) for t in lane.pending}
+                self.observe(step, lane.states)
                 lane.pending = [t for t in lane.pending if not t.done(lane.states[t])]
                 if lane.pending:
                     return moved

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random as _random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -44,6 +44,7 @@ CORE: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Secret"): ("secrets", True),
     ("v1", "Service"): ("services", True),
     ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "Pod"): ("pods", True),
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("apps/v1", "Deployment"): ("deployments", True),
     ("batch/v1", "Job"): ("jobs", True),
@@ -126,6 +127,49 @@ def list_request(path: str, labels: Mapping[str, str]) -> Request:
     selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
     query = (("labelSelector", selector),) if selector else ()
     return Request(method="GET", path=path, query=query, headers={"Accept": "application/json"})
+
+
+def pods_request(namespace: str, selector: str) -> Request:
+    path = object_path("v1", "pods", True, namespace, "")
+    query = (("labelSelector", selector),) if selector else ()
+    return Request(method="GET", path=path, query=query, headers={"Accept": "application/json"})
+
+
+def watch_request(namespace: str, selector: str, resource_version: str, timeout: float) -> Request:
+    """A watch from `resource_version`, with bookmarks (so a quiet watch still learns how far
+    the store got, and a re-watch does not start from a version etcd compacted away)."""
+    query = [
+        ("watch", "1"),
+        ("allowWatchBookmarks", "true"),
+        ("resourceVersion", resource_version),
+        ("timeoutSeconds", str(max(int(timeout), 1))),
+    ]
+    if selector:
+        query.append(("labelSelector", selector))
+    return Request(
+        method="GET",
+        path=object_path("v1", "pods", True, namespace, ""),
+        query=tuple(query),
+        headers={"Accept": "application/json"},
+    )
+
+
+def watch_event(line: str) -> Object | None:
+    """One line of a watch stream: the event, None for a blank line; an `ERROR` event (410
+    Gone when the resourceVersion was compacted) is raised as the `ClusterError` it says."""
+    if not line.strip():
+        return None
+    event = json.loads(line)
+    if not isinstance(event, dict):
+        raise ClusterError(0, "BadWatch", f"not a watch event: {line[:200]}")
+    if event.get("type") == "ERROR":
+        status = event.get("object") or {}
+        raise ClusterError(
+            int(status.get("code") or 500),
+            str(status.get("reason") or "Error"),
+            str(status.get("message") or "watch failed"),
+        )
+    return event
 
 
 def delete_request(path: str) -> Request:
@@ -238,6 +282,29 @@ class KubeCluster:
             if not exc.not_found:
                 raise
 
+    def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
+        found = self.send(pods_request(namespace, selector)) or {}
+        items = [{"apiVersion": "v1", "kind": "Pod", **i} for i in found.get("items") or []]
+        return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
+
+    def watch_pods(
+        self, namespace: str, selector: str, resource_version: str, timeout: float
+    ) -> Iterator[Object]:
+        request = watch_request(namespace, selector, resource_version, timeout)
+        # The server ends the watch after timeoutSeconds; the socket may wait a little longer.
+        import urllib3
+
+        response = self._open(request, timeout + 10)
+        try:
+            for raw in response.response:
+                event = watch_event(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+                if event is not None:
+                    yield event
+        except urllib3.exceptions.HTTPError:
+            return  # the stream was cut: the watcher watches again from its last version
+        finally:
+            response.response.release_conn()
+
     # --- paths and discovery ---
 
     def _path(self, ref: Ref) -> str:
@@ -294,6 +361,18 @@ class KubeCluster:
 
     def _send_once(self, request: Request, timeout: float) -> Any:
         import urllib3
+
+        response = self._open(request, timeout)
+        try:
+            response.read()
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterError(0, "Unreachable", f"{request.url}: {exc}") from None
+        text = response.data.decode("utf-8") if response.data else ""
+        return json.loads(text) if text else None
+
+    def _open(self, request: Request, timeout: float) -> Any:
+        """Send `request`; the response, its body not read yet (a watch streams it)."""
+        import urllib3
         from kubernetes.client.exceptions import ApiException
 
         url = self.api.configuration.host.rstrip("/") + request.url
@@ -308,19 +387,19 @@ class KubeCluster:
                 body=request.body,
                 _request_timeout=timeout,
             )
-            response.read()
         except ApiException as exc:
             failed = error_from(int(exc.status or 0), str(exc.reason or ""), exc.body or "")
             failed.retry_after = _retry_after(exc.headers)
             raise failed from None
         except urllib3.exceptions.HTTPError as exc:
             raise ClusterError(0, "Unreachable", f"{url}: {exc}") from None
-        text = response.data.decode("utf-8") if response.data else ""
         if not 200 <= response.status <= 299:
+            response.read()
+            text = response.data.decode("utf-8") if response.data else ""
             failed = error_from(response.status, str(response.reason or ""), text)
             failed.retry_after = _retry_after(response.getheaders())
             raise failed
-        return json.loads(text) if text else None
+        return response
 
 
 def _retry_after(headers: Any) -> float | None:

@@ -37,8 +37,8 @@ PREFIX = "rbgc-sync-"
 RECORD = "rbgc.io/upgrade"  # resume.py's record of how far an upgrade got
 
 
-def lease_ref(namespace: str, group: str) -> Ref:
-    return Ref(API_VERSION, KIND, namespace, f"{PREFIX}{group}")
+def lease_ref(namespace: str, group: str, prefix: str = PREFIX) -> Ref:
+    return Ref(API_VERSION, KIND, namespace, f"{prefix}{group}")
 
 
 def _group(ref: Ref) -> str:
@@ -100,12 +100,13 @@ class Lock:
     duration: int = DURATION
     held: dict[Ref, Object] = field(default_factory=dict)
     renewed: float = 0.0
+    prefix: str = PREFIX  # `rbgc sync --watch` elects its leader with `rbgc-watch` Leases
 
     def acquire(self, groups: Sequence[tuple[str, str]]) -> None:
         """Take every group's Lease, or none (`LeaseHeld`: those taken are released)."""
         try:
             for namespace, group in sorted(set(groups)):
-                self._take(lease_ref(namespace, group), f"{namespace}/{group}")
+                self._take(lease_ref(namespace, group, self.prefix), f"{namespace}/{group}")
         except BaseException:
             self.release()
             raise

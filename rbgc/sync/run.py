@@ -30,7 +30,7 @@ from rbgc.sync.cluster import (
     DeadlineExceeded,
     KindNotServed,
 )
-from rbgc.sync.plan import StepOp, SyncStep
+from rbgc.sync.plan import StepOp, SyncPlan, SyncStep
 
 
 class Failure(enum.IntEnum):
@@ -126,9 +126,14 @@ def sync(
     emit: Callable[[str], None] = lambda line: None,
     connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
     events: Callable[[controller.Event], None] = lambda event: None,
+    live: Callable[[SyncPlan, Clock], Any] | None = None,
+    heartbeat: Callable[[], None] = lambda: None,
 ) -> str:
     """Plan and (unless `dry_run`) carry out NEW under the groups' Leases; the text for
-    stdout. Raises `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
+    stdout; `live(plan, clock)` makes a live view (live.py) that follows the sync;
+    `heartbeat` is called with each renewal of the groups' locks (a watcher renews its own
+    leader Lease with it). Raises
+    `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
     reach NEW. `connected` (cluster, clock, poll interval, wall time) replaces `where`."""
     progress = controller.Progress()
     lock: lease.Lock | None = None
@@ -166,6 +171,18 @@ def sync(
             return controller.render_steps(plan)
         assert lock is not None
         held = lock
+        view = live(plan, clock) if live is not None else None
+        observe = view.observe if view is not None else (lambda step, seen: None)
+        if view is not None:
+            told = events
+
+            def events(event: controller.Event) -> None:
+                view.event(event)
+                told(event)
+
+        def renew() -> None:
+            held.renew()
+            heartbeat()
 
         def step_done(step: SyncStep) -> None:
             # How far an upgrade got, for a rerun after a kill (resume.py); a first install
@@ -185,10 +202,11 @@ def sync(
             emit=emit,
             progress=progress,
             force=force_conflicts,
-            heartbeat=lock.renew,
+            heartbeat=renew,
             on_step_done=step_done,
             parallel=parallel,
             events=events,
+            observe=observe,
         )
         # Converged: nothing to resume; and the locks were ours to the end (else LeaseLost).
         lock.release(converged=True)
@@ -434,3 +452,75 @@ def _connect(
     cluster = kube.connect(kubeconfig=where.kubeconfig, context=where.context, server=where.server)
     cluster.bound(timeout)
     return cluster, cluster.clock, 2.0, time.time
+
+
+def watch(
+    new: Bundle,
+    *,
+    version: Version,
+    where: Where,
+    timeout: float,
+    force_conflicts: bool = False,
+    parallel: int = 16,
+    emit: Callable[[str], None] = lambda line: None,
+    events: Callable[[controller.Event], None] = lambda event: None,
+    warn: Callable[[Diagnostic], None] = lambda diagnostic: None,
+    until: Callable[[], bool] = lambda: False,
+    seconds: float | None = None,
+    connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
+) -> Any:
+    """`--watch`: keep NEW converged and perform its restart policies until `until()` (a
+    signal) or for `seconds` on the cluster's clock (simulated seconds on the simulator).
+    Each convergence is a sync bounded by `timeout`; its failure is reported and watched on.
+    Returns the `Watcher` (for tests). Raises `SyncFailed` when no cluster can be reached."""
+    from rbgc.sync.watch import Watcher
+
+    progress = controller.Progress()
+    try:
+        link = connected or _connect(where, version, timeout)
+    except ConfigError as exc:
+        raise SyncFailed(
+            error("RBG910", f"no cluster to sync with: {exc}", None), Failure.CLUSTER, progress
+        ) from None
+    cluster, clock, _, wall = link
+
+    def unbound() -> None:
+        if hasattr(cluster, "retry"):  # watching runs for ever: no overall --timeout
+            import dataclasses
+
+            cluster.retry = dataclasses.replace(cluster.retry, deadline=None)
+
+    def converge() -> None:
+        if hasattr(cluster, "bound"):  # each sync gets the whole --timeout
+            cluster.bound(timeout)
+        try:
+            sync(
+                new,
+                version=version,
+                where=where,
+                timeout=timeout,
+                force_conflicts=force_conflicts,
+                wait_lock=True,
+                parallel=parallel,
+                emit=emit,
+                connected=link,
+                events=events,
+                heartbeat=lambda: watcher.keep_leading(),
+            )
+        finally:
+            unbound()
+
+    unbound()
+    watcher = Watcher(
+        cluster=cluster,
+        bundle=new,
+        clock=clock,
+        wall=wall,
+        converge=converge,
+        emit=emit,
+        events=events,
+        warn=warn,
+    )
+    ends = None if seconds is None else clock.now() + seconds
+    watcher.run(lambda: until() or (ends is not None and clock.now() >= ends))
+    return watcher

@@ -25,7 +25,7 @@ and delete, `ready_log` every workload's ready count after every tick.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,18 +49,21 @@ class Faults:
     crash_images: frozenset[str] = frozenset()  # pods running one of these never get ready
     fail_apply: Mapping[str, ClusterError] = field(default_factory=dict)  # object name -> error
     unserved: frozenset[str] = frozenset()  # kinds whose CRD is not installed
+    restart: frozenset[str] = frozenset()  # pods whose container restarts once, when ready
 
 
-FAULT_KEYS = ("never-ready", "crash-image", "fail-apply", "unserved")
+FAULT_KEYS = ("never-ready", "crash-image", "fail-apply", "unserved", "restart")
 
 
 def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
     """Faults from `--fault KEY=VALUE` flags and a faults file (YAML: `never_ready: [pod]`,
-    `crash_images: [image]`, `fail_apply: {object: status}`, `unserved: [kind]`).
+    `crash_images: [image]`, `fail_apply: {object: status}`, `unserved: [kind]`,
+    `restart: [pod]`).
     Raises ValueError saying what is wrong."""
     never: set[str] = set()
     crash: set[str] = set()
     unserved: set[str] = set()
+    restart: set[str] = set()
     fail: dict[str, ClusterError] = {}
 
     def failing(name: str, code: Any) -> None:
@@ -75,10 +78,16 @@ def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
     if document is not None:
         if not isinstance(document, Mapping):
             raise ValueError("a faults file is a mapping: never_ready, crash_images, ...")
-        unknown = sorted(set(document) - {"never_ready", "crash_images", "fail_apply", "unserved"})
+        keys = {"never_ready", "crash_images", "fail_apply", "unserved", "restart"}
+        unknown = sorted(set(document) - keys)
         if unknown:
             raise ValueError(f"unknown fault(s) {', '.join(map(str, unknown))}")
-        for key, into in (("never_ready", never), ("crash_images", crash), ("unserved", unserved)):
+        for key, into in (
+            ("never_ready", never),
+            ("crash_images", crash),
+            ("unserved", unserved),
+            ("restart", restart),
+        ):
             value = document.get(key) or []
             if not isinstance(value, list):
                 raise ValueError(f"{key} is a list")
@@ -98,6 +107,8 @@ def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
             crash.add(value)
         elif key == "unserved":
             unserved.add(value)
+        elif key == "restart":
+            restart.add(value)
         else:
             name, _, code = value.partition(":")
             failing(name, code or "500")
@@ -106,6 +117,7 @@ def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
         crash_images=frozenset(crash),
         fail_apply=fail,
         unserved=frozenset(unserved),
+        restart=frozenset(restart),
     )
 
 
@@ -166,6 +178,13 @@ class Simulator:
         self.version_counter = 0  # resourceVersion
         self.kill_after: int | None = None  # die (`Killed`) before write number kill_after + 1
         self.observers: list[Callable[[], None]] = []  # called after every tick
+        # Pods as watch events, once someone lists them (`pods`): the log a watch reads, and
+        # the oldest resourceVersion it still holds (older: 410 Gone, as etcd compacts).
+        self.watched = False
+        self.pod_log: list[tuple[int, str, Object]] = []
+        self.pod_floor = 0
+        self._seen: dict[tuple[str, str], Object] = {}
+        self._restarted: set[str] = set()  # `restart` faults already played
 
     # --- the Cluster protocol ---
 
@@ -283,9 +302,109 @@ class Simulator:
     def delete(self, ref: Ref) -> None:
         self._served(ref.api_version, ref.kind)
         self._write("delete", ref)
+        if ref.kind == "Pod":  # its controller makes a new one on the next tick
+            for (_, ns, _), w in self.objects.items():
+                for pod in w.pods:
+                    if ns == ref.namespace and self._pod_name(w, pod) == ref.name:
+                        w.pods.remove(pod)
+                        self._stop(w, 1)
+                        self._status(w)
+                        self._publish()
+                        return
+            return
         gone = self.objects.pop((ref.kind, ref.namespace, ref.name), None)
         if gone is not None:
             self._stop(gone, len(gone.pods))
+        self._publish()
+
+    def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
+        self.watched = True
+        self._publish()
+        found = [
+            copy.deepcopy(body)
+            for (ns, _), body in sorted(self._seen.items())
+            if ns == namespace and _selected(body, selector)
+        ]
+        return found, str(self.version_counter)
+
+    def watch_pods(
+        self, namespace: str, selector: str, resource_version: str, timeout: float
+    ) -> Iterator[Object]:
+        since = int(resource_version or 0)
+        if since < self.pod_floor:
+            raise ClusterError(410, "Gone", f"too old resource version: {since}")
+        deadline = self.now + max(int(timeout), 1)
+        while True:
+            found = [
+                {"type": kind, "object": copy.deepcopy(body)}
+                for version, kind, body in self.pod_log
+                if version > since
+                and (body.get("metadata") or {}).get("namespace") == namespace
+                and _selected(body, selector)
+            ]
+            if found or self.now >= deadline:
+                break
+            self.tick()
+        bookmark: Object = {"kind": "Pod", "apiVersion": "v1"}
+        bookmark["metadata"] = {"resourceVersion": str(self.version_counter)}
+        return iter([*found, {"type": "BOOKMARK", "object": bookmark}])
+
+    def compact(self) -> None:
+        """Forget the watch history, as etcd's compaction does: older watches get 410."""
+        self.pod_floor = self.version_counter
+        self.pod_log.clear()
+
+    def _publish(self) -> None:
+        """Record the pods' changes since the last call as watch events."""
+        if not self.watched:
+            return
+        now: dict[tuple[str, str], Object] = {}
+        for (_, ns, _), w in sorted(self.objects.items()):
+            for pod in w.pods:
+                body = self._pod_object(w, pod)
+                now[(ns, body["metadata"]["name"])] = body
+        for key in sorted(set(self._seen) | set(now)):
+            before, after = self._seen.get(key), now.get(key)
+            if after is not None and before is not None:
+                version = before["metadata"]["resourceVersion"]
+                after["metadata"]["resourceVersion"] = version
+                if after == before:
+                    continue
+            self.version_counter += 1
+            kind = "DELETED" if after is None else "ADDED" if before is None else "MODIFIED"
+            body = after if after is not None else copy.deepcopy(before or {})
+            body["metadata"]["resourceVersion"] = str(self.version_counter)
+            self.pod_log.append((self.version_counter, kind, copy.deepcopy(body)))
+            if after is not None:
+                now[key] = body
+        self._seen = now
+        if len(self.pod_log) > 5000:  # bounded, as etcd's history is
+            self.pod_floor = self.pod_log[-2500][0]
+            del self.pod_log[:-2500]
+
+    def _pod_object(self, w: _Workload, pod: _Pod) -> Object:
+        templates = _templates(w.body)
+        template = templates[0] if templates and isinstance(templates[0], dict) else {}
+        labels = dict((template.get("metadata") or {}).get("labels") or {})
+        containers = (template.get("spec") or {}).get("containers") or [{"name": "main"}]
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": self._pod_name(w, pod),
+                "namespace": str(w.body["metadata"].get("namespace") or ""),
+                "labels": labels,
+                "resourceVersion": "",
+            },
+            "status": {
+                "phase": "Running",
+                "containerStatuses": [
+                    {"name": str(c.get("name")), "ready": pod.ready, "restartCount": pod.restarts}
+                    for c in containers
+                    if isinstance(c, dict)
+                ],
+            },
+        }
 
     # --- time ---
 
@@ -303,6 +422,10 @@ class Simulator:
                 crashing = bool(set(pod.images) & self.faults.crash_images)
                 if crashing:
                     pod.restarts += 1
+                name = self._pod_name(w, pod)
+                if pod.ready and name in self.faults.restart and name not in self._restarted:
+                    self._restarted.add(name)  # one container restart: the pod stays up
+                    pod.restarts += 1
                 pod.ready = (
                     pod.age >= self.ready_after
                     and not crashing
@@ -312,6 +435,7 @@ class Simulator:
                 self._status(w)
                 ready = int(w.body["status"]["readyReplicas"])
                 self.ready_log.setdefault("/".join(key), []).append(ready)
+        self._publish()
         for observe in self.observers:
             observe()
 
@@ -333,7 +457,8 @@ class Simulator:
         name = str(w.body["metadata"]["name"])
         if w.body.get("kind") == "Deployment":
             return f"{name}-{pod.revision[:6]}-{pod.ordinal}"
-        return f"{name}-{pod.ordinal}"
+        start = controllers.at(w.body, ("spec", "ordinals", "start"))  # a StatefulSet's
+        return f"{name}-{pod.ordinal + (start if isinstance(start, int) else 0)}"
 
     def _new_pod(self, w: _Workload, ordinal: int, revision: str) -> _Pod:
         images = _images(w.body) if revision == _revision(w.body) else ()
@@ -400,6 +525,16 @@ class Simulator:
         }
         if w.body.get("kind") == "LeaderWorkerSet":
             del w.body["status"]["observedGeneration"]
+
+
+def _selected(body: Mapping[str, Any], selector: str) -> bool:
+    """A label selector's `key` and `key=value` terms (comma separated), as the API reads them."""
+    labels = (body.get("metadata") or {}).get("labels") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, eq, value = term.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    return True
 
 
 _SERVER_FIELDS = {("metadata", k) for k in ("generation", "resourceVersion", "uid")}

@@ -12,7 +12,12 @@ leaves out (kmock merges dicts and keeps nothing else):
 - a toy workload controller: every StatefulSet / Deployment / LeaderWorkerSet write is
   answered with a status in which all `spec.replicas` are ready and updated;
 - fault injection: `faults` answers matching requests with a status (and headers such as
-  `Retry-After`) a given number of times before serving them normally.
+  `Retry-After`) a given number of times before serving them normally;
+- watches (`?watch=1`): every write and delete is an event with its resourceVersion; a watch
+  streams those after its `resourceVersion` (newline-delimited JSON, as the API server does),
+  sends a `BOOKMARK` every `bookmark_every` seconds and when it ends (`timeoutSeconds`) if
+  `allowWatchBookmarks` is set, and answers a version older than the last `compact()` with an
+  `ERROR` event holding a 410 `Gone` Status, as a compacted etcd does.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import json
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -158,6 +164,10 @@ class ApiServer(kmock.KubernetesEmulator):
         self.writes: list[tuple[str, str, str]] = []  # (verb, resource path, name)
         self.ready = True  # the toy controller: workloads report every replica ready
         self.revision = itertools.count(1)
+        self.version = 0  # the last resourceVersion handed out
+        self.history: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, type, plural, obj)
+        self.floor = 0  # watches from an older resourceVersion get 410 Gone
+        self.bookmark_every = 0.5
 
     # --- helpers for tests ---
 
@@ -167,6 +177,7 @@ class ApiServer(kmock.KubernetesEmulator):
         key = (plural, str(meta.get("namespace") or ""), str(meta["name"]))
         self.store[key] = self._server_fields(copy.deepcopy(dict(body)), None)
         self.managers[key] = {manager: _owned(body)}
+        self._event("ADDED", plural, self.store[key])
 
     def update_as(
         self, plural: str, namespace: str, name: str, changes: Mapping[Path, Any], manager: str
@@ -189,6 +200,16 @@ class ApiServer(kmock.KubernetesEmulator):
         for body in self.store.values():
             if body.get("kind") in WORKLOADS:
                 _ready_status(body, True)
+
+    def compact(self) -> None:
+        """Forget the event history, as etcd's compaction does."""
+        self.floor = self.version
+        self.history.clear()
+
+    def delete_object(self, plural: str, namespace: str, name: str) -> None:
+        found = self.store.pop((plural, namespace, name))
+        self.managers.pop((plural, namespace, name), None)
+        self._event("DELETED", plural, found)
 
     def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.store.get((plural, namespace, name))
@@ -213,6 +234,8 @@ class ApiServer(kmock.KubernetesEmulator):
         resource = request.resource
         plural = f"{resource.group}/{resource.version}/{resource.plural}".lstrip("/")
         namespace = request.namespace or ""
+        if method == "GET" and request.name is None and dict(request.params).get("watch"):
+            return await self._watch(request, plural, namespace)
         if method == "GET" and request.name is None:
             selector = dict(request.params).get("labelSelector", "")
             items = [
@@ -225,7 +248,8 @@ class ApiServer(kmock.KubernetesEmulator):
             for item in items:  # a list's items carry no apiVersion/kind
                 item.pop("apiVersion", None)
                 item.pop("kind", None)
-            return aiohttp.web.json_response({"metadata": {"resourceVersion": "1"}, "items": items})
+            listed = {"resourceVersion": str(self.version)}
+            return aiohttp.web.json_response({"metadata": listed, "items": items})
         data = request.data if isinstance(request.data, dict) else {}
         name = request.name or str((data.get("metadata") or {}).get("name", ""))
         key = (plural, namespace, name)
@@ -240,6 +264,7 @@ class ApiServer(kmock.KubernetesEmulator):
             self.writes.append(("delete", plural, name))
             del self.store[key]
             self.managers.pop(key, None)
+            self._event("DELETED", plural, found)
             return aiohttp.web.json_response(found)
         params = dict(request.params)
         manager = params.get("fieldManager", "unknown")
@@ -272,6 +297,60 @@ class ApiServer(kmock.KubernetesEmulator):
                 return _status(415, "UnsupportedMediaType", "only server-side apply is served")
             return self._apply(key, resource, data, manager, params.get("force") == "true")
         return _status(405, "MethodNotAllowed", f"{method} is not served")
+
+    def _event(self, kind: str, plural: str, body: Mapping[str, Any]) -> None:
+        if kind == "DELETED":  # a deletion is a version of its own
+            self.version = next(self.revision)
+            body = copy.deepcopy(dict(body))
+            body["metadata"]["resourceVersion"] = str(self.version)
+        self.history.append((self.version, kind, plural, copy.deepcopy(dict(body))))
+
+    async def _watch(self, request: Any, plural: str, namespace: str) -> Any:
+        params = dict(request.params)
+        since = int(params.get("resourceVersion") or self.version)
+        selector = params.get("labelSelector", "")
+        bookmarks = params.get("allowWatchBookmarks") == "true"
+        ends = asyncio.get_running_loop().time() + float(params.get("timeoutSeconds") or 60)
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request._raw_request)
+
+        async def send(event: Mapping[str, Any]) -> None:
+            await response.write((json.dumps(event) + "\n").encode())
+
+        if since < self.floor:
+            gone = f"too old resource version: {since} ({self.floor})"
+            status = _status(410, "Expired", gone)
+            await send({"type": "ERROR", "object": json.loads(status.text or "{}")})
+            await response.write_eof()
+            return response
+        last_bookmark = asyncio.get_running_loop().time()
+        while True:
+            top = self.version  # events appended while this loop writes wait for the next
+            for version, kind, p, body in list(self.history):
+                meta = body.get("metadata") or {}
+                if (
+                    since < version <= top
+                    and p == plural
+                    and (not namespace or meta.get("namespace") == namespace)
+                    and _selected(meta.get("labels") or {}, selector)
+                ):
+                    await send({"type": kind, "object": body})
+                    since = version
+            now = asyncio.get_running_loop().time()
+            if bookmarks and (now - last_bookmark >= self.bookmark_every or now >= ends):
+                mark = {"kind": "Pod", "apiVersion": "v1"}
+                await send(
+                    {
+                        "type": "BOOKMARK",
+                        "object": {**mark, "metadata": {"resourceVersion": str(top)}},
+                    }
+                )
+                since, last_bookmark = max(since, top), now
+            if now >= ends:
+                break
+            await asyncio.sleep(0.02)
+        await response.write_eof()
+        return response
 
     def _apply(
         self,
@@ -345,6 +424,7 @@ class ApiServer(kmock.KubernetesEmulator):
             }
             for m, paths in sorted(owners.items())
         ]
+        self._event("ADDED" if previous is None else "MODIFIED", key[0], body)
         self.store[key] = body
         self.managers[key] = owners
         self.writes.append((verb, key[0], key[2]))
@@ -356,7 +436,8 @@ class ApiServer(kmock.KubernetesEmulator):
         meta = body.setdefault("metadata", {})
         old = (previous or {}).get("metadata") or {}
         meta["uid"] = old.get("uid") or f"uid-{meta.get('name')}"
-        meta["resourceVersion"] = str(next(self.revision))
+        self.version = next(self.revision)
+        meta["resourceVersion"] = str(self.version)
         generation = int(old.get("generation") or 0)
         if previous is None or previous.get("spec") != body.get("spec"):
             generation += 1

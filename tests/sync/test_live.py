@@ -1,0 +1,53 @@
+"""The live view of `rbgc sync` on a terminal, rendered deterministically: a fake TTY collects
+the frames of a simulated upgrade; not a terminal, the plain lines of before."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from rbgc.cli import _live
+from rbgc.sync.run import Where, sync
+from rbgc.sync.simulator import SimClock, Simulator
+from tests.sync.helpers import PD, PD_V2, V, compiled
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _frames(text: str) -> list[str]:
+    """The frames a terminal showed: each one starts where the cursor was moved back to."""
+    return [f for f in re.split(r"\x1b\[\d+F\x1b\[J", text) if f]
+
+
+def test_a_terminal_gets_a_live_view_per_wave_and_role_redrawn_in_place() -> None:
+    tty = FakeTTY()
+    live = _live(tty, color=False)
+    assert live is not None
+    sim = Simulator(kubernetes_version=V)
+    link = (sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now)
+    where = Where(simulate=True)
+    sync(compiled(PD), version=V, where=where, timeout=600, connected=link)
+    text = sync(compiled(PD_V2), version=V, where=where, timeout=600, connected=link, live=live)
+    assert text.startswith("converged")
+    frames = _frames(tty.getvalue())
+    assert len(frames) > 10
+    # Each redraw moves back over exactly the lines of the frame before.
+    moves = [int(n) for n in re.findall(r"\x1b\[(\d+)F", tty.getvalue())]
+    assert moves == [f.count("\n") for f in frames[:-1]]
+    last = frames[-1].splitlines()
+    assert re.fullmatch(r"rbgc sync: (\d+)/\1 steps done, \d+s  \(step \1/\1: record .*\)", last[0])
+    assert last[1].startswith("llm/sglang-pd  step ")
+    assert "  wave 0  ready" in last and "  wave 1  ready" in last
+    prefill = next(x for x in last if x.strip().startswith("prefill"))
+    assert re.search(r"updated \[#{20}\] 2/2 +ready \[#{20}\] 2/2 +floor \d", prefill)
+    # Mid-rollout, some frame showed prefill partly updated and the step it was in.
+    assert any(
+        re.search(r"prefill +updated \[#+\.+\] 1/2", f) and "prefill roll" in f for f in frames
+    )
+
+
+def test_not_a_terminal_keeps_the_plain_lines() -> None:
+    assert _live(io.StringIO(), color=False) is None
