@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 
 from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, warning
-from rbgc.k8s.conventions import LABEL_NAME
 from rbgc.sync import lease, restarts
 from rbgc.sync.cluster import GONE, Clock, Cluster, ClusterError, Object
 from rbgc.sync.controller import Event
 
 LEASE = "rbgc-watch"
 GONE_WITHIN = 300.0  # seconds to wait for a recreated group's workloads to go
-SELECTOR = LABEL_NAME  # every pod of some group; the facts tell which are ours
+# Every pod of the namespace: the facts tell which are ours, whichever operator release's
+# labels (v0.4.0's or HEAD's) the build gave them; no one label key selects both.
+SELECTOR = ""
 
 
 @dataclass(slots=True, kw_only=True)

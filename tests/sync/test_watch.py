@@ -8,6 +8,8 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from rbgc.bundle import Bundle, Restart
 from rbgc.model import LwsLowering
 from rbgc.model import Target as Build
@@ -49,6 +51,7 @@ def build(
     engine_policy: str = "",
     router_image: str = "router:1",
     engine_image: str = "engine:1",
+    conventions: str | None = None,
 ) -> Bundle:
     path = tmp_path / "g.yaml"
     path.write_text(
@@ -59,7 +62,7 @@ def build(
             engine_image=engine_image,
         )
     )
-    target = Build(kubernetes_version=V, lws=LwsLowering.STATEFULSETS)
+    target = Build(kubernetes_version=V, lws=LwsLowering.STATEFULSETS, conventions=conventions)
     return compile_paths([str(path)], Options(namespace="default", target=target)).bundle
 
 
@@ -86,8 +89,13 @@ def test_the_build_records_each_roles_restart_policy_in_the_facts(tmp_path: Path
     assert [r.restart for r in quiet.groups[0].roles] == [None, None]
 
 
-def test_a_restarted_pod_recreates_its_leader_worker_group_only(tmp_path: Path) -> None:
-    bundle = build(tmp_path)
+@pytest.mark.parametrize("conventions", ["v0.4", "v0.8"])
+def test_a_restarted_pod_recreates_its_leader_worker_group_only(
+    tmp_path: Path, conventions: str
+) -> None:
+    # v0.8: pods carry HEAD's labels (rbg.workloads.x-k8s.io/*); the watch once selected
+    # v0.4.0's group label only, and saw none of them
+    bundle = build(tmp_path, conventions=conventions)
     sim = Simulator(kubernetes_version=V, faults=Faults(restart=frozenset({"g-engine-1-1"})))
     w = watched(sim, bundle, 120)
     assert [(r.role, r.instance, r.pod) for _, r in w.recreated] == [("engine", 1, "g-engine-1-1")]
