@@ -152,9 +152,6 @@ class Bundle:
     def group(self, namespace: str, name: str) -> GroupFacts | None:
         return next((g for g in self.groups if (g.namespace, g.name) == (namespace, name)), None)
 
-    def manifest(self, identity: tuple[str, str, str, str]) -> Manifest | None:
-        return next((m for m in self.manifests if m.identity() == identity), None)
-
 
 def template_hash(body: Mapping[str, Any]) -> str:
     """sha256 of a workload's pod templates (and LWS size): equal hashes, same pods."""
