@@ -580,6 +580,12 @@ LWP = "      leaderWorkerPattern:\n        template: {spec: {containers: [{name:
         ("", LWP + "        restartPolicyConfig: {maxDelaySeconds: 60}\n", 13, "backoff"),
         ("", LWP + "      podManagementPolicy: OrderedReady\n", 13, "podManagementPolicy"),
         ("", LWP + "      scalingAdapter: {enable: true, labels: {a: b}}\n", 13, "scaling adapter"),
+        (
+            "",
+            LWP + "      instanceTopologyConstraint: {pack: {required: host}}\n",
+            13,
+            "instanceTopo",
+        ),
         ("", LWP + "      customComponentsPattern: {components: []}\n", 13, "one pattern"),
         ("rbg.workloads.x-k8s.io/group-gang-scheduling: 'true'", LWP, 5, "gang-scheduling"),
         ("rbg.workloads.x-k8s.io/group-exclusive-topology: zone", LWP, 5, "exclusive-topology"),
