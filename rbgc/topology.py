@@ -263,7 +263,8 @@ def _with_upstream(
         if rule.document is None or rule.path is None:
             continue
         path = (*rule.path, "strategy", "scheduling", "topologyConstraint")
-        if _at(rule.document.body, path) is not None:
+        # a stashed rule's path leads into an annotation's text: only a mapping is a constraint
+        if isinstance(_at(rule.document.body, path), dict):
             found.append((rule.document, path, tuple(rule.roles), Scope.GROUP))
     spec: PlacementSpec | None = None
     for doc, path, roles, scope in found:

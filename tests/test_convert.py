@@ -24,7 +24,12 @@ from tests.test_diagnostic_fixtures import run_rbgc
 
 V2_SCHEMA = jsonschema.Draft202012Validator(rbg_schema.schema_v1alpha2())
 V1_SCHEMA = jsonschema.Draft202012Validator(rbg_schema.schema())
-CORPUS = sorted(COMPAT.rglob("*.yaml")) + sorted(EXAMPLES.glob("*.yaml"))
+# v1alpha1 sources: the round trip starts there (pd-topology-v1alpha2.yaml is written in v1alpha2)
+CORPUS = sorted(COMPAT.rglob("*.yaml")) + sorted(
+    p
+    for p in EXAMPLES.glob("*.yaml")
+    if "x-k8s.io/v1alpha2\nkind: RoleBasedGroup\n" not in p.read_text()
+)
 
 # Files whose v1alpha1 -> v1alpha2 -> v1alpha1 text is not byte-identical, and why (their
 # documents are still equal, see test_round_trip_is_lossless).

@@ -101,8 +101,11 @@ def _schedules(rule: Coordination) -> bool:
         return False
     body: Any = rule.document.body
     for key in (*rule.path, "strategy"):
-        body = body[key]
-    return "scheduling" in body
+        if isinstance(key, int):
+            body = body[key] if isinstance(body, list) and key < len(body) else None
+        else:
+            body = body.get(key) if isinstance(body, dict) else None
+    return isinstance(body, dict) and "scheduling" in body
 
 
 def _coordination(group: Group) -> Iterator[Diagnostic]:
