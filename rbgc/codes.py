@@ -753,6 +753,16 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG317",
+            "instance-pack-not-lowered",
+            "An `instanceTopologyConstraint` is accepted but not expressed in the compiled "
+            "objects.",
+            "KEP-473's instance pack keeps one instance's pods in one domain. No back end of rbgc "
+            "lowers it yet (pod affinity would need a per-instance label on every pattern), so "
+            "the objects do not pack each instance; `rbgc fit` still checks it.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG350",
             "invalid-inventory",
             "`rbgc fit`: the node or pod inventory cannot be read.",

@@ -121,9 +121,9 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
             _add_profile(profiles, _profile(doc), problems)
     groups, found = bind_policies(groups, policies, default_namespace)
     problems.extend(d for d in found if d.severity is Severity.ERROR)
-    if placement_docs:
-        groups, found_placements = bind_placements(groups, placement_docs, default_namespace)
-        problems.extend(found_placements)
+    # always: v1alpha2 groups carry KEP-473 topology fields even without a Placement
+    groups, found_placements = bind_placements(groups, placement_docs, default_namespace)
+    problems.extend(found_placements)
     if problems:
         raise DiagnosticError(problems)
     return Program(

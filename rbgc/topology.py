@@ -193,7 +193,7 @@ def bind(
             topologies[topo.name] = topo
         else:
             placements.append(doc)
-    out = list(groups)
+    out = [_with_upstream(g, topologies, problems) for g in groups]
     bound: dict[tuple[str, str], Span] = {}
     for doc in placements:
         meta = doc.body["metadata"]
@@ -230,15 +230,131 @@ def bind(
             )
             continue
         bound[(namespace, name)] = where
-        topology = _active_topology(doc, topologies, problems)
+        topology = _active_topology(
+            doc.body["spec"].get("topology"),
+            doc.span("spec", "topology"),
+            doc.span("spec"),
+            topologies,
+            problems,
+        )
         if topology is None:
             continue
         roles = {r.name for i in targets for r in out[i].roles}
         rules = _rules(doc, topology, roles, problems)
         spec = PlacementSpec(topology=topology, rules=tuple(rules), span=where)
         for i in targets:
-            out[i] = replace(out[i], placement=spec)
-    return out, problems
+            out[i] = replace(out[i], placement=_merge(out[i].placement, spec, problems))
+    # a set's members share their template's constraints: say each problem once
+    return out, list(dict.fromkeys(problems))
+
+
+def _with_upstream(
+    group: Any, topologies: Mapping[str, Topology], problems: list[Diagnostic]
+) -> Any:
+    """KEP-473's fields of a v1alpha2 group, as rules: each role's `instanceTopologyConstraint`
+    (scope INSTANCE) and each bound CoordinatedPolicy rule's
+    `strategy.scheduling.topologyConstraint` over the rule's roles (scope GROUP)."""
+    found: list[tuple[Document, JsonPath, tuple[str, ...], Scope]] = []
+    for i, role in enumerate(_at(group.document.body, (*group.spec_path, "roles")) or ()):
+        if isinstance(role, dict) and "instanceTopologyConstraint" in role:
+            path: JsonPath = (*group.spec_path, "roles", i, "instanceTopologyConstraint")
+            found.append((group.document, path, (str(role["name"]),), Scope.INSTANCE))
+    for rule in group.coordination:
+        if rule.document is None or rule.path is None:
+            continue
+        path = (*rule.path, "strategy", "scheduling", "topologyConstraint")
+        # a stashed rule's path leads into an annotation's text: only a mapping is a constraint
+        if isinstance(_at(rule.document.body, path), dict):
+            found.append((rule.document, path, tuple(rule.roles), Scope.GROUP))
+    spec: PlacementSpec | None = None
+    for doc, path, roles, scope in found:
+        raw = _at(doc.body, path)
+        topology = _active_topology(
+            raw.get("topologyName"),
+            doc.span(*path, "topologyName"),
+            doc.span(*path, key=True),
+            topologies,
+            problems,
+        )
+        if topology is None:
+            continue
+        rule = _upstream_rule(doc, path, raw["pack"], roles, scope, topology, problems)
+        if rule is not None:
+            one = PlacementSpec(topology=topology, rules=(rule,), span=doc.span(*path, key=True))
+            spec = _merge(spec, one, problems)
+    return group if spec is None else replace(group, placement=spec)
+
+
+def _upstream_rule(
+    doc: Document,
+    path: JsonPath,
+    pack: dict[str, Any],
+    roles: tuple[str, ...],
+    scope: Scope,
+    topology: Topology,
+    problems: list[Diagnostic],
+) -> PlacementRule | None:
+    at: JsonPath = (*path, "pack")
+    if "required" not in pack and "preferred" not in pack:
+        problems.append(
+            error(
+                "RBG310",
+                "a topologyConstraint's pack states neither `required` nor `preferred`",
+                doc.span(*at, key=True),
+                help="pack: {required: zone, preferred: nvlink} (KEP-473 needs at least one)",
+            )
+        )
+        return None
+    before = len(problems)
+    required, preferred = (
+        None if pack.get(key) is None else _level(doc, (*at, key), pack[key], topology, problems)
+        for key in ("required", "preferred")
+    )
+    if required and preferred:
+        _orderable(required, preferred, problems)
+    if len(problems) > before:
+        return None
+    return PlacementRule(
+        kind=RuleKind.PACK,
+        roles=roles,
+        required=required,
+        preferred=preferred,
+        scope=scope,
+        span=doc.span(*at, key=True),
+    )
+
+
+def _merge(
+    before: PlacementSpec | None, added: PlacementSpec, problems: list[Diagnostic]
+) -> PlacementSpec:
+    """A group's rules from several places (upstream's fields, a Placement) share one
+    topology: levels from two topologies cannot be ordered against each other."""
+    if before is None:
+        return added
+    if before.topology.name != added.topology.name:
+        problems.append(
+            error(
+                "RBG312",
+                f"this group's topology rules use Topology {before.topology.name}; this one "
+                f"uses {added.topology.name}",
+                added.span,
+                help="name one Topology in every rule of a group (`topologyName:` or `topology:`)",
+                notes=((before.span, f"{before.topology.name} used here"),),
+            )
+        )
+        return before
+    return replace(before, rules=(*before.rules, *added.rules))
+
+
+def _at(body: Any, path: JsonPath) -> Any:
+    for key in path:
+        if isinstance(key, int):
+            body = body[key] if isinstance(body, list) and key < len(body) else None
+        else:
+            body = body.get(key) if isinstance(body, dict) else None
+        if body is None:
+            return None
+    return body
 
 
 def _topology(doc: Document, problems: list[Diagnostic]) -> Topology:
@@ -272,18 +388,24 @@ def _topology(doc: Document, problems: list[Diagnostic]) -> Topology:
 
 
 def _active_topology(
-    doc: Document, topologies: Mapping[str, Topology], problems: list[Diagnostic]
+    wanted: str | None,
+    wanted_span: Span,
+    unnamed_span: Span,
+    topologies: Mapping[str, Topology],
+    problems: list[Diagnostic],
 ) -> Topology | None:
-    wanted = doc.body["spec"].get("topology")
+    """The Topology named, else the only one given, else `default`."""
     if wanted is None:
         if len(topologies) <= 1:
             return next(iter(topologies.values()), DEFAULT_TOPOLOGY)
         problems.append(
             error(
                 "RBG312",
-                f"{len(topologies)} Topology documents are given and the Placement names none",
-                doc.span("spec"),
-                help="set `topology:` to one of " + ", ".join(sorted(topologies)),
+                f"{len(topologies)} Topology documents are given and this names none",
+                unnamed_span,
+                help="name one of "
+                + ", ".join(sorted(topologies))
+                + " (`topology:` in a Placement, `topologyName:` in a topologyConstraint)",
             )
         )
         return None
@@ -295,11 +417,11 @@ def _active_topology(
         error(
             "RBG312",
             f"unknown Topology {wanted!r}",
-            doc.span("spec", "topology"),
+            wanted_span,
             help=did_you_mean(
                 wanted,
                 [*topologies, DEFAULT_TOPOLOGY.name],
-                "give a Topology document of that name, or omit `topology:` for the default "
+                "give a Topology document of that name, or omit the name for the default "
                 "(nvlink, host, zone)",
             ),
         )

@@ -34,14 +34,18 @@ def test_make_demo_shows_a_screenful_not_a_yaml_stream(tmp_path: Path) -> None:
     assert f"  wrote 9 object(s) to {out}/pd-disaggregated\n" in text
     assert "  objects: 3 ConfigMap, 1 Deployment, 3 Service, 2 StatefulSet\n" in text
     # examples/in-cluster/ (the --watch Deployment, its RBAC and groups) is validated too.
-    assert "rbgc: 8 file(s), 48 object(s) valid for Kubernetes 1.33 (1 warning(s))\n" in text
+    assert "rbgc: 9 file(s), 54 object(s) valid for Kubernetes 1.33 (2 warning(s))\n" in text
     assert "rbgc plan: 2 step(s), 3 pod(s) restart" in text and "step 1 " in text
     assert (out / "pd-disaggregated" / "wave-0").is_dir()
-    # the one warning is pd-topology's, and deliberate: pod affinity packs pod by pod (RBG315)
+    # the warnings are the pd-topology examples', and deliberate: pod affinity packs pod by
+    # pod (RBG315)
     warned = [line for line in done.stderr.splitlines() if not line.startswith("  help:")]
     assert set(warned) == {
         "examples/pd-topology.yaml:93:7: warning[RBG315]: pack [prefill, decode] becomes pod "
-        "affinity, which the default scheduler checks pod by pod, not for all pods at once"
+        "affinity, which the default scheduler checks pod by pod, not for all pods at once",
+        "examples/pd-topology-v1alpha2.yaml:89:13: warning[RBG315]: pack [prefill, decode] "
+        "becomes pod affinity, which the default scheduler checks pod by pod, not for all pods "
+        "at once",
     }
 
 

@@ -964,6 +964,13 @@ def _role_to_v1(role: Map, at: JsonPath, found: Findings) -> None:
             f"role {name!r}: v1alpha1 has no podManagementPolicy ({policy})",
             help="remove it, or stay on v1alpha2",
         )
+    if "instanceTopologyConstraint" in role:
+        found.error(
+            (*at, "instanceTopologyConstraint"),
+            LOSSY,
+            f"role {name!r}: v1alpha1 has no instanceTopologyConstraint (KEP-473)",
+            help="stay on v1alpha2, or write it as a pack rule of an rbgc Placement document",
+        )
     if _map(_map(role.get("scalingAdapter")).get("labels")):
         found.error(
             (*at, "scalingAdapter", "labels"),

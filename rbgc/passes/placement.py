@@ -23,7 +23,7 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Placement, RolePlacement, Scheduler, Target, Waves
 from rbgc.passes import placement_rules, placement_volcano
-from rbgc.topology import RuleKind
+from rbgc.topology import RuleKind, Scope
 
 
 def place(
@@ -93,6 +93,7 @@ def place(
         lowered = placement_rules.lower(
             rules, group_key, roles, packs=volcano is None, conventions=conventions
         )
+        warnings.extend(placement_rules.instance_packs(rules))
         atomic = placement_rules.not_atomic(rules) if volcano is None else None
         if atomic is not None:
             warnings.append(atomic)
@@ -129,8 +130,10 @@ def _volcano(
     rules = group.placement
     if target.scheduler is not Scheduler.VOLCANO or rules is None:
         return None
-    pack = next((r for r in rules.rules if r.kind is RuleKind.PACK), None)
-    if pack is None:
+    pack = next(
+        (r for r in rules.rules if r.kind is RuleKind.PACK and r.scope is Scope.GROUP), None
+    )
+    if pack is None:  # instance packs alone: nothing for networkTopology (RBG317)
         return None
     if gang is not None and gang[0] != cv.VOLCANO_PODGROUP_API:
         warnings.append(

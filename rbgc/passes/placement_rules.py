@@ -54,9 +54,10 @@ def lower(
     """The rules' fragments per role; `packs=False` leaves packs to the gang scheduler."""
     out = Lowered(scheduling={r: {} for r in roles}, reasons={r: [] for r in roles})
     for rule in spec.rules:
-        # instance packs (instanceTopologyConstraint) need the v1alpha2 instance label to select
-        # one instance's pods; until that front end records them, none can reach here
-        assert rule.scope is Scope.GROUP, "instance-scope rules are not lowered yet"
+        # instance packs (instanceTopologyConstraint) are not lowered yet: `instance_packs`
+        # warns about them, and `rbgc fit` still checks them (InstancePack)
+        if rule.scope is Scope.INSTANCE:
+            continue
         if rule.kind is RuleKind.PACK and not packs:
             continue
         fragment: dict[str, Any] = {}
@@ -146,11 +147,12 @@ def conflicts(
     spec: PlacementSpec, exclusive: str | None, exclusive_span: Span | None
 ) -> Iterator[Diagnostic]:
     """Rules that cannot all hold (RBG314), each with both locations."""
-    packs = [r for r in spec.rules if r.kind is RuleKind.PACK]
-    for i, first in enumerate(packs):
-        for second in packs[i + 1 :]:
+    every_pack = [r for r in spec.rules if r.kind is RuleKind.PACK]
+    for i, first in enumerate(every_pack):
+        for second in every_pack[i + 1 :]:
             shared = _shared(first, second)
-            if shared:
+            # an instance pack nests inside a group pack of the same role: both may hold
+            if shared and first.scope is second.scope:
                 yield error(
                     "RBG314",
                     f"role {shared[0]!r} is packed by two rules",
@@ -158,6 +160,9 @@ def conflicts(
                     help="a role belongs to at most one pack rule (KEP-473); merge the rules",
                     notes=((first.span, "also packed here"),),
                 )
+    # one instance's pods can sit in one domain while the role spreads: only group packs
+    # conflict with a spread, a separate or exclusive topology
+    packs = [r for r in every_pack if r.scope is Scope.GROUP]
     for pack in packs:
         if pack.required is None:
             continue
@@ -202,7 +207,7 @@ def conflicts(
 
 def not_atomic(spec: PlacementSpec) -> Diagnostic | None:
     """The one warning per group that pod affinity places pods one by one (RBG315)."""
-    pack = next((r for r in spec.rules if r.kind is RuleKind.PACK), None)
+    pack = next((r for r in spec.rules if r.kind is RuleKind.PACK and r.scope is Scope.GROUP), None)
     if pack is None:
         return None
     return warning(
@@ -224,3 +229,18 @@ def _at_most(narrow: Level, broad: Level) -> bool:
     if narrow.node_label == broad.node_label:
         return True
     return narrow.rank is not None and broad.rank is not None and narrow.rank <= broad.rank
+
+
+def instance_packs(spec: PlacementSpec) -> Iterator[Diagnostic]:
+    """Each instance pack (`instanceTopologyConstraint`) the compiled objects do not express
+    (RBG317): no scheduler back end lowers one yet."""
+    for rule in spec.rules:
+        if rule.kind is RuleKind.PACK and rule.scope is Scope.INSTANCE:
+            yield warning(
+                "RBG317",
+                f"instanceTopologyConstraint of role {rule.roles[0]} is not compiled: the "
+                "objects do not pack each instance's pods",
+                rule.span,
+                help="`rbgc fit` checks it against a node inventory; to pack every pod of the "
+                "role, put the role in a CoordinatedPolicy topologyConstraint",
+            )

@@ -23,7 +23,7 @@ from typing import Any
 
 from rbgc.diagnostics import Diagnostic, warning
 from rbgc.k8s import conventions as cv
-from rbgc.topology import Level, PlacementRule, PlacementSpec, RuleKind
+from rbgc.topology import Level, PlacementRule, PlacementSpec, RuleKind, Scope
 
 
 @dataclass(slots=True)
@@ -46,8 +46,8 @@ def network_topology(
     out = VolcanoTopology(reasons={r: [] for r in roles})
     sub_groups: list[dict[str, Any]] = []
     for rule in spec.rules:
-        if rule.kind is not RuleKind.PACK:
-            continue
+        if rule.kind is not RuleKind.PACK or rule.scope is Scope.INSTANCE:
+            continue  # instance packs: RBG317 (placement_rules.instance_packs)
         topology = _mode(rule, out.warnings)
         if set(rule.roles) == set(roles):
             out.spec["networkTopology"] = topology

@@ -35,7 +35,7 @@ from rbgc.k8s.naming import (
     MAX_LABEL,
     MAX_STATEFULSET_NAME,
 )
-from rbgc.model import Group, LwsLowering, Profile, Role, Target, WorkloadKind
+from rbgc.model import Coordination, Group, LwsLowering, Profile, Role, Target, WorkloadKind
 from rbgc.parse_v1alpha2 import pattern_of
 from rbgc.source import JsonPath
 
@@ -95,6 +95,19 @@ def _duplicates(group: Group) -> Iterator[Diagnostic]:
                 first[name] = span
 
 
+def _schedules(rule: Coordination) -> bool:
+    """A CoordinatedPolicy rule with `strategy.scheduling` (upstream's topology constraint)."""
+    if rule.document is None or rule.path is None:
+        return False
+    body: Any = rule.document.body
+    for key in (*rule.path, "strategy"):
+        if isinstance(key, int):
+            body = body[key] if isinstance(body, list) and key < len(body) else None
+        else:
+            body = body.get(key) if isinstance(body, dict) else None
+    return isinstance(body, dict) and "scheduling" in body
+
+
 def _coordination(group: Group) -> Iterator[Diagnostic]:
     names = sorted(r.name for r in group.roles)
     for rule in group.coordination:
@@ -106,6 +119,8 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
                     _rule_span(group, rule.name, "roles", i),
                     help=did_you_mean(role, names, "known roles: " + ", ".join(names)),
                 )
+        if rule.rolling_update is None and rule.scaling is None and _schedules(rule):
+            continue  # a KEP-473 topology rule only: the placement pass owns it
         if len(set(rule.roles)) < 2:
             yield error(
                 "RBG151",

@@ -122,6 +122,7 @@ def test_a_folder_is_one_picture_with_a_cluster_per_group() -> None:
         "llm/mooncake-pd",
         "llm/qwen-single",
         "llm/sglang-pd",
+        "llm/sglang-pd-kep473",
         "llm/sglang-pd-nvlink",
     ]
     (verdict,) = tools.mermaid([text])

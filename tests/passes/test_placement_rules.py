@@ -528,4 +528,8 @@ def test_readme_shows_the_example_as_built() -> None:
         assert line + "\n" in trace
     built = compile_paths([example], Options(target=Target(scheduler=Scheduler.VOLCANO)))
     (pg,) = [m for m in built.bundle.manifests if m.kind == "PodGroup"]
-    assert yaml.safe_load(blocks[2]) == {"spec": pg.body["spec"]}
+    # upstream's fields, as the v1alpha2 example writes them
+    upstream = (EXAMPLES / "pd-topology-v1alpha2.yaml").read_text(encoding="utf-8")
+    (policy,) = [d for d in yaml.safe_load_all(upstream) if d["kind"] == "CoordinatedPolicy"]
+    assert yaml.safe_load(blocks[2]) == policy
+    assert yaml.safe_load(blocks[3]) == {"spec": pg.body["spec"]}
