@@ -27,13 +27,13 @@ from rbgc.model import (
     Profile,
     Program,
     Role,
-    RoleTemplate,
     RollingUpdate,
     ScalingAdapter,
     ServicePort,
     Workload,
     WorkloadKind,
 )
+from rbgc.parse_v1alpha2 import role_templates
 from rbgc.schema import KINDS_V1ALPHA2, check, check_v1alpha2, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
 from rbgc.topology import bind as bind_placements
@@ -359,15 +359,7 @@ def _group(
         spec_path=spec_path,
         order=order,
         pod_group_policy=spec.get("podGroupPolicy"),
-        role_templates=tuple(
-            RoleTemplate(
-                name=t["name"],
-                template=t["template"],
-                path=(*spec_path, "roleTemplates", i, "template"),
-                span=doc.span(*spec_path, "roleTemplates", i, "name"),
-            )
-            for i, t in enumerate(spec.get("roleTemplates") or ())
-        ),
+        role_templates=role_templates(doc, spec_path, spec),
         coordination=tuple(
             _coordination(doc, (*spec_path, "coordination", i), raw)
             for i, raw in enumerate(spec.get("coordination") or ())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rbgc.k8s import conventions as cv
@@ -94,15 +95,7 @@ def group(
         order=order,
         pod_group_policy=_gang(annotations),
         coordination=_stashed_coordination(doc, annotations, metadata_path),
-        role_templates=tuple(
-            RoleTemplate(
-                name=t["name"],
-                template=t["template"],
-                path=(*spec_path, "roleTemplates", i, "template"),
-                span=doc.span(*spec_path, "roleTemplates", i, "name"),
-            )
-            for i, t in enumerate(spec.get("roleTemplates") or ())
-        ),
+        role_templates=role_templates(doc, spec_path, spec),
         set_name=meta["name"] if set_index is not None else None,
         set_index=set_index,
     )
@@ -308,4 +301,19 @@ def _instance_set(doc: Document, path: JsonPath, raw: dict[str, Any], key: str) 
         grace_period=(rolling.get("inPlaceUpdateStrategy") or {}).get("gracePeriodSeconds"),
         restart_delays="baseDelaySeconds" in config or "maxDelaySeconds" in config,
         span=doc.span(*path, "name"),
+    )
+
+
+def role_templates(
+    doc: Document, spec_path: JsonPath, spec: Mapping[str, Any]
+) -> tuple[RoleTemplate, ...]:
+    """`spec.roleTemplates`: the same field in both API versions, read once for both."""
+    return tuple(
+        RoleTemplate(
+            name=t["name"],
+            template=t["template"],
+            path=(*spec_path, "roleTemplates", i, "template"),
+            span=doc.span(*spec_path, "roleTemplates", i, "name"),
+        )
+        for i, t in enumerate(spec.get("roleTemplates") or ())
     )
