@@ -25,6 +25,7 @@ from rbgc.k8s import controllers
 from rbgc.k8s.controllers import IntOrPercent, Strategy
 from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER
 from rbgc.k8s.manifest import Manifest
+from rbgc.warmup.spec import Warmup
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,6 +149,7 @@ class Bundle:
 
     manifests: tuple[Manifest, ...]
     groups: tuple[GroupFacts, ...] = ()
+    warmups: tuple[Warmup, ...] = ()  # as resolved; `nodes` None: rbgc sync resolves them
 
     def group(self, namespace: str, name: str) -> GroupFacts | None:
         return next((g for g in self.groups if (g.namespace, g.name) == (namespace, name)), None)

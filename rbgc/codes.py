@@ -671,6 +671,52 @@ CODES.update(
             "ConfigMaps over 1 MiB; rbgc refuses before building it.",
         ),
         CodeDoc(
+            "RBG530",
+            "invalid-warmup",
+            "A RoleBasedGroupWarmup breaks a rule upstream's API server enforces (its CEL rules).",
+            "Upstream's CRD (api/workloads/v1alpha2/rolebasedgroupwarmup_types.go) admits a "
+            "warm-up only with exactly one of `targetNodes` and `targetRoleBasedGroup`, with "
+            "`nodeNames` or `nodeSelector` (not both, a selector with a label), with at least one "
+            "of `imagePreload` and `customizedAction` in each set of actions, and with "
+            "`maxFailedNodes` only beside `backoffLimitPerNode` (a node retried for ever never "
+            "fails). rbgc refuses what the API server would.",
+            "spec:\n  targetNodes:\n    nodeNames: [gpu-1]\n    nodeSelector: {gpu: a100}",
+            "spec:\n  targetNodes:\n    nodeSelector: {gpu: a100}\n    imagePreload:\n"
+            "      images: [lmsysorg/sglang:v0.5.4]",
+        ),
+        CodeDoc(
+            "RBG531",
+            "warmup-nodes-unresolved",
+            "A RoleBasedGroupWarmup's nodes cannot be known when it is compiled.",
+            "rbgc compiles a warm-up into one Job per node, so it must know the nodes. "
+            "`nodeNames` are known; a `nodeSelector` is matched against the node inventory "
+            "given with `--nodes FILE` (the file `rbgc fit` reads); `targetRoleBasedGroup` "
+            "means the nodes that run the group's pods, which only the cluster knows. `rbgc "
+            "sync` resolves both against the cluster; `rbgc build` refuses rather than emit "
+            "nothing for the warm-up.",
+            "spec:\n  targetNodes:\n    nodeSelector: {gpu: a100}   # rbgc build, no --nodes",
+            "rbgc build --nodes nodes.json ...   (kubectl get nodes -o json > nodes.json), "
+            "or rbgc sync, or nodeNames",
+        ),
+        CodeDoc(
+            "RBG532",
+            "warmup-selects-no-node",
+            "A warm-up's nodeSelector matches no node of the `--nodes` inventory.",
+            "Nothing is warmed up: upstream's controller completes such a warm-up at once "
+            "(`NoNodesMatched`), and rbgc emits no Job for it.",
+            severity=Severity.WARNING,
+            fix="Check the selector against `kubectl get nodes --show-labels`.",
+        ),
+        CodeDoc(
+            "RBG533",
+            "warmup-node-not-in-inventory",
+            "A warm-up names a node the `--nodes` inventory does not hold.",
+            "Its Job's pod is pinned to a node that does not exist (or was not listed): it stays "
+            "Pending until `globalTimeoutSeconds` ends the Job, or for ever without one.",
+            severity=Severity.WARNING,
+            fix="Check the node names (`kubectl get nodes`), or refresh the inventory.",
+        ),
+        CodeDoc(
             "RBG304",
             "gang-dependency-deadlock",
             "Gang-scheduled roles also wait for each other through dependencies.",

@@ -19,6 +19,7 @@ from rbgc.k8s.conventions import SET_LABEL_INDEX, SET_LABEL_NAME
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
 from rbgc.topology import PlacementSpec
+from rbgc.warmup.spec import Warmup
 
 
 class WorkloadKind(enum.StrEnum):
@@ -313,6 +314,7 @@ class Program:
     profiles: Mapping[str, Profile] = field(default_factory=dict)
     adapters: tuple[ScalingAdapter, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()  # what reading the inputs found
+    warmups: tuple[Warmup, ...] = ()  # RoleBasedGroupWarmup documents (rbgc/warmup/)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

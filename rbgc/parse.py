@@ -38,6 +38,9 @@ from rbgc.schema import KINDS_V1ALPHA2, check, check_v1alpha2, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
 from rbgc.topology import bind as bind_placements
 from rbgc.topology import is_placement_document
+from rbgc.warmup.parse import is_warmup
+from rbgc.warmup.parse import parse as parse_warmup
+from rbgc.warmup.spec import Warmup
 
 
 def parse(documents: list[Document], default_namespace: str) -> Program:
@@ -49,9 +52,16 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     placement_docs: list[Document] = []
     policies: list[Document] = []
     adapters: list[ScalingAdapter] = []
+    warmups: list[Warmup] = []
     for order, doc in enumerate(documents):
         if is_placement_document(doc):  # inputs of the placement pass, never emitted
             placement_docs.append(doc)
+            continue
+        if is_warmup(doc):  # KEP-129: its own front end and lowering (rbgc/warmup/)
+            try:
+                warmups.append(parse_warmup(doc, default_namespace))
+            except DiagnosticError as exc:
+                problems.extend(exc.diagnostics)
             continue
         if doc.api_version == cv.API_VERSION_V1ALPHA2 and doc.kind in KINDS_V1ALPHA2:
             found = check_v1alpha2(doc)
@@ -132,6 +142,7 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
         profiles=dict(sorted(profiles.items())),
         adapters=tuple(adapters),
         warnings=tuple(d for d in found if d.severity is Severity.WARNING),
+        warmups=tuple(warmups),
     )
 
 

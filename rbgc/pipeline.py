@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.bundle import Bundle, GroupFacts
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error
 from rbgc.inputs import load
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for
 from rbgc.k8s.manifest import Manifest
@@ -29,6 +29,8 @@ from rbgc.passes.placement import place
 from rbgc.passes.validate import validate
 from rbgc.record import record_group
 from rbgc.source import Document
+from rbgc.warmup.build import NodeLabels
+from rbgc.warmup.build import lower as lower_warmups
 
 PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
 
@@ -40,6 +42,8 @@ class Options:
     namespace: str = "default"
     target: Target = field(default_factory=Target)
     root: str | None = None  # overlay bases must stay inside it (None: the repository root)
+    nodes: NodeLabels | None = None  # `--nodes`: a warm-up's nodeSelector is resolved on them
+    warmup_later: bool = False  # rbgc sync resolves what the build cannot (else RBG531)
 
 
 @dataclass(slots=True)
@@ -166,12 +170,20 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     }
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
+    warmups = lower_warmups(program.warmups, options.nodes, later=options.warmup_later)
+    manifests.extend(warmups.manifests)
+    problems.extend(d for d in warmups.problems if d.severity is Severity.ERROR)
+    warnings.extend(d for d in warmups.problems if d.severity is not Severity.ERROR)
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
     return Result(
-        bundle=Bundle(manifests=ordered, groups=tuple(sorted(facts, key=lambda g: g.key))),
+        bundle=Bundle(
+            manifests=ordered,
+            groups=tuple(sorted(facts, key=lambda g: g.key)),
+            warmups=warmups.warmups,
+        ),
         program=program,
         warnings=tuple(sorted(set(warnings), key=Diagnostic.sort_key)),
         trace=trace,

@@ -53,6 +53,17 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "rbgc.plan.review",
         "rbgc.cli",
     ),
+    # A warm-up's front end and lowering: below the pipeline, read by the build and by sync.
+    "rbgc.warmup": (
+        "rbgc.model",
+        "rbgc.parse",
+        "rbgc.passes",
+        "rbgc.pipeline",
+        "rbgc.plan",
+        "rbgc.sync",
+        "rbgc.fit",
+        "rbgc.cli",
+    ),
     # Both sides of a review are compiled here: the one back-end module that calls the build.
     "rbgc.plan.review": ("rbgc.parse", "rbgc.passes", "rbgc.workloads", "rbgc.sync", "rbgc.cli"),
 }

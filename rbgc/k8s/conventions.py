@@ -284,3 +284,22 @@ def group_unique_key(namespace: str, group: str) -> str:
     '4c81010f509b'
     """
     return hashlib.sha1(f"{namespace}/{group}".encode()).hexdigest()
+
+# --- upgrades: warm-up Jobs and in-place updates -------------------------------------------
+# Upstream's warm-up pod labels (internal/controller/workloads/rolebasedgroupwarmup_controller.go
+# LabelWarmupName, LabelNodeName); its third, the warm-up's UID, names an object rbgc never
+# creates.
+WARMUP_NAME_LABEL = "workloads.x-k8s.io/warmup-name"
+WARMUP_NODE_LABEL = "workloads.x-k8s.io/node-name"
+WARMUP_NODE_ANNOTATION = "rbgc.io/warmup-node"  # always: a node name may be no label value
+# The readiness gate upstream puts on every RoleInstance pod (api/workloads/constants/
+# external.go InPlaceUpdateReady): False while a pod's images change, so it leaves its
+# Services' endpoints first.
+IN_PLACE_READY = "InPlaceUpdateReady"
+# rbgc's own: on a workload compiled for in-place updates, the role's update as JSON
+# (`type`, `gracePeriodSeconds`, and the rolling fields an `OnDelete` StatefulSet cannot hold);
+# on its pod template, the hash of what a live pod cannot change (k8s/inplace.py).
+IN_PLACE_UPDATE = "rbgc.io/in-place-update"
+POD_SHAPE = "rbgc.io/pod-shape"
+# The StatefulSet controller's revision label on its pods (apps/v1 ControllerRevisionHashLabelKey).
+REVISION_LABEL = "controller-revision-hash"
