@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -62,6 +63,13 @@ if TYPE_CHECKING:
 )
 @click.option("--explain", is_flag=True, help="Print what each pass decided to stderr.")
 @click.option(
+    "--nodes",
+    metavar="FILE",
+    envvar=argocd_env("NODES"),
+    help="The cluster's nodes (`kubectl get nodes -o json`, the file `rbgc fit` reads): a "
+    f"RoleBasedGroupWarmup's nodeSelector is resolved on them [env: {argocd_env('NODES')}].",
+)
+@click.option(
     "--fail-on-warning",
     is_flag=True,
     envvar=argocd_env("FAIL_ON_WARNING"),
@@ -80,6 +88,7 @@ def command(
     check: bool,
     strict: bool,
     explain: bool,
+    nodes: str | None,
     fail_on_warning: bool,
     opts: CompileOptions,
 ) -> None:
@@ -99,6 +108,7 @@ def command(
       rbgc build --strict --kubernetes-version 1.35 examples/
       rbgc build --lws statefulsets examples/multi-node-gang.yaml   # no LWS controller
       rbgc build --ignore RBG315 examples/pd-topology.yaml         # a warning you accept
+      rbgc build --nodes nodes.json warmup.yaml      # a warm-up's nodeSelector, resolved
 
     \b
     Exit codes: 0 compiled (warnings may be printed), 1 invalid input, 2 usage error,
@@ -110,6 +120,7 @@ def command(
         raise click.UsageError("--out writes YAML files; -o json goes with stdout only")
     if flux and layout == "flat":
         raise click.UsageError("--flux writes one folder per wave; drop --layout flat")
+    opts = replace(opts, nodes=nodes)
     result = compiled(paths, opts, strict=strict, explain=explain, fail_on_warning=fail_on_warning)
     if out_dir is None:
         write_stream(result, output)

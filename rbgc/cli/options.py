@@ -65,6 +65,7 @@ class CompileOptions:
     conventions: str | None
     scheduler: str
     out: Output
+    nodes: str | None = None  # build --nodes: the node inventory a warm-up's selector reads
 
     @property
     def version_text(self) -> str:
@@ -97,7 +98,20 @@ class CompileOptions:
             scheduler=Scheduler(self.scheduler),
         )
         # The repository root is only looked up when an overlay needs it (overlays.resolve).
-        return Options(namespace=chosen, target=target, root=self.root)
+        return Options(namespace=chosen, target=target, root=self.root, nodes=self._nodes())
+
+    def _nodes(self) -> dict[str, dict[str, str]] | None:
+        """The `--nodes` inventory as node name -> labels (the reader `rbgc fit` uses)."""
+        if self.nodes is None:
+            return None
+        from rbgc.diagnostics import DiagnosticError
+        from rbgc.fit import inventory
+
+        try:
+            found = inventory.read(self.nodes)
+        except DiagnosticError as exc:
+            self.out.fail(exc.diagnostics)
+        return {n.name: dict(n.labels) for n in found.nodes}
 
     def compile(self, paths: Iterable[str], code: int = ExitCode.INVALID) -> Result:
         """Compile `paths` as `build` does; on invalid input report and exit with `code`."""

@@ -272,7 +272,7 @@ spec:
     ],
 )
 def test_upstreams_admission_rules_are_rbg530(spec: str, message: str, line: int) -> None:
-    text = f"apiVersion: workloads.x-k8s.io/v1alpha2\nkind: RoleBasedGroupWarmup\n"
+    text = "apiVersion: workloads.x-k8s.io/v1alpha2\nkind: RoleBasedGroupWarmup\n"
     text += f"metadata: {{name: w}}\nspec: {spec}\n"
     with pytest.raises(DiagnosticError) as exc:
         build(text)
