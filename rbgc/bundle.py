@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rbgc.diagnostics import Span
-from rbgc.k8s import controllers
+from rbgc.k8s import controllers, inplace
 from rbgc.k8s.controllers import IntOrPercent, Strategy
 from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER
 from rbgc.k8s.manifest import Manifest
@@ -43,6 +43,7 @@ class WorkloadFacts:
     strategy: Strategy  # as compiled; StatefulSet maxSurge is the role's, carried out by sync
     template_hash: str
     primary: bool = True  # False: a worker StatefulSet of `--lws statefulsets`
+    in_place: inplace.InPlace | None = None  # OnDelete: rbgc updates its pods in place
 
     def identity(self) -> tuple[str, str, str, str]:
         return (controllers.api_group(self.api_version), self.kind, self.namespace, self.name)
@@ -181,6 +182,7 @@ def workload_facts(m: Manifest, *, max_surge: IntOrPercent | None = None) -> Wor
     strategy = controllers.strategy_of(m.body)
     if max_surge is not None and m.kind == "StatefulSet" and is_primary(m.body):
         strategy = replace(strategy, max_surge=max_surge)
+    strategy = inplace.strategy(m.body, strategy.max_surge) or strategy
     return WorkloadFacts(
         api_version=m.api_version,
         kind=m.kind,
@@ -193,6 +195,7 @@ def workload_facts(m: Manifest, *, max_surge: IntOrPercent | None = None) -> Wor
         strategy=strategy,
         template_hash=template_hash(m.body),
         primary=is_primary(m.body),
+        in_place=inplace.compiled(m.body),
     )
 
 

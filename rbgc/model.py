@@ -170,6 +170,9 @@ class Target:
     lws: LwsLowering = LwsLowering.NATIVE
     conventions: str | None = None  # "v0.4" | "v0.8"; None: by the input's API version
     scheduler: Scheduler = Scheduler.DEFAULT
+    # roles updated in place compile to OnDelete StatefulSets that rbgc sync (or its watcher)
+    # updates pod by pod: always under `rbgc sync`, with `--in-place` elsewhere (passes/inplace.py)
+    in_place: bool = False
 
     @property
     def version_text(self) -> str:

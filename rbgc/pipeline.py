@@ -1,6 +1,7 @@
 """The only place that knows the order of the passes.
 
-    load -> parse -> validate -> dependencies -> placement -> expand -> discovery -> emit
+    load -> parse -> validate -> dependencies -> placement -> expand -> discovery -> inplace
+         -> emit
 
 Each group is compiled on its own; problems of every group are gathered and reported together.
 `Trace` records what each pass decided, for `rbgc build --explain`; it describes the passes'
@@ -24,6 +25,7 @@ from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
+from rbgc.passes.inplace import compile_in_place
 from rbgc.passes.operator_objects import operator_objects
 from rbgc.passes.placement import place
 from rbgc.passes.validate import validate
@@ -32,7 +34,7 @@ from rbgc.source import Document
 from rbgc.warmup.build import NodeLabels
 from rbgc.warmup.build import lower as lower_warmups
 
-PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery")
+PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery", "inplace")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,10 +125,13 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
     for role in group.roles:
         for runtime in role.engine_runtimes:
             trace.add("discovery", group, f"role {role.name}: sidecars of {runtime.profile}")
+    manifests, updated = compile_in_place(checked.group, discovered.manifests, target)
+    for line in updated or ("no role is updated in place",):
+        trace.add("inplace", group, line)
     warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
     return Compiled(
-        manifests=discovered.manifests,
-        facts=record_group(checked.group, discovered.manifests),
+        manifests=manifests,
+        facts=record_group(checked.group, manifests),
         warnings=warnings,
     )
 

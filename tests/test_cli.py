@@ -312,7 +312,7 @@ def test_explain_prints_every_pass_in_order_to_stderr_only() -> None:
     lines = result.stderr.splitlines()
     assert lines and all(line.startswith("[") for line in lines)
     stages = list(dict.fromkeys(line[1 : line.index("]")] for line in lines))
-    assert stages == ["validate", "dependencies", "placement", "expand", "discovery"]
+    assert stages == ["validate", "dependencies", "placement", "expand", "discovery", "inplace"]
     assert tuple(stages) == PASS_NAMES
     assert "[dependencies] llm/sglang-pd: wave 1: router" in lines
     assert "[expand] llm/sglang-pd: StatefulSet llm/sglang-pd-prefill (wave 0)" in lines

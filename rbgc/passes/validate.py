@@ -37,6 +37,7 @@ from rbgc.k8s.naming import (
 )
 from rbgc.model import Coordination, Group, LwsLowering, Profile, Role, Target, WorkloadKind
 from rbgc.parse_v1alpha2 import pattern_of
+from rbgc.passes.inplace import lowered_in_place
 from rbgc.source import JsonPath
 
 
@@ -239,7 +240,7 @@ def _role(
             help="shorten the group or role name (StatefulSet pod labels need the room)",
         )
     if doc.api_version == API_VERSION_V1ALPHA2:
-        yield from _v1alpha2(group, role, kind)
+        yield from _v1alpha2(group, role, kind, target)
     elif "components" in role.raw:
         yield error(
             "RBG120",
@@ -282,7 +283,9 @@ def _role(
         )
 
 
-def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+def _v1alpha2(
+    group: Group, role: Role, kind: WorkloadKind, target: Target
+) -> Iterator[Diagnostic]:
     """A v1alpha2 role's pattern and template (v1alpha2 semantics §1.4-§1.7), and what its
     compiled objects cannot do that the operator's RoleInstanceSet does (§3.5)."""
     doc = group.document
@@ -290,7 +293,7 @@ def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
     if pattern == "customComponentsPattern":
         yield from _components(group, role, kind)
         yield from _admission(group, role, pattern)
-        yield from _instance_set(group, role, kind)
+        yield from _instance_set(group, role, kind, target)
         return
     if pattern is None:
         yield error(
@@ -340,7 +343,7 @@ def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnost
             help="drop the role-workload-type annotation to get leader/worker groups",
         )
     yield from _admission(group, role, pattern)
-    yield from _instance_set(group, role, kind)
+    yield from _instance_set(group, role, kind, target)
 
 
 def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
@@ -440,14 +443,17 @@ def _admission(group: Group, role: Role, pattern: str) -> Iterator[Diagnostic]:
             )
 
 
-def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+def _instance_set(
+    group: Group, role: Role, kind: WorkloadKind, target: Target
+) -> Iterator[Diagnostic]:
     """What the compiled StatefulSet / LeaderWorkerSet will not do of a RoleInstanceSet."""
     instance_set = role.instance_set
     if instance_set is None:
         return
     doc = group.document
     rolling = (*role.role_path, "rolloutStrategy", "rollingUpdate")
-    if instance_set.update_type in ("InPlaceIfPossible", "InPlaceOnly"):
+    updated_in_place = lowered_in_place(role, target)  # OnDelete: rbgc sync updates the pods
+    if instance_set.update_type in ("InPlaceIfPossible", "InPlaceOnly") and not updated_in_place:
         yield warning(
             "RBG141",
             f"role {role.name!r}: rollingUpdate.type {instance_set.update_type} updates pods "
@@ -457,7 +463,7 @@ def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diag
             help="use `type: RecreatePod` to say what will happen, or keep the operator for "
             "this group",
         )
-    if instance_set.grace_period is not None:
+    if instance_set.grace_period is not None and not updated_in_place:
         yield warning(
             "RBG122",
             f"role {role.name!r}: inPlaceUpdateStrategy.gracePeriodSeconds has no effect: "

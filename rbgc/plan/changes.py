@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rbgc.bundle import Bundle, GroupFacts, RoleFacts, WorkloadFacts
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.k8s import inplace
 from rbgc.model import WorkloadKind
 from rbgc.plan.diff import Change, Changed
 from rbgc.plan.impact import ChangeClass
@@ -25,9 +27,19 @@ Identity = tuple[str, str, str, str]
 
 
 def group_changes(old: Bundle, new: Bundle, changes: Sequence[Change]) -> tuple[GroupChange, ...]:
+    """Raises RBG804 where an InPlaceOnly role's pods would be recreated."""
     by_identity = {c.subject.identity(): c for c in changes}
     before = {(g.namespace, g.name): g for g in old.groups}
     after = {(g.namespace, g.name): g for g in new.groups}
+    problems = [
+        d
+        for g in new.groups
+        for role in g.roles
+        for w in role.workloads
+        if (d := refused(by_identity.get(w.identity()), role, w)) is not None
+    ]
+    if problems:
+        raise DiagnosticError(problems)
     return tuple(
         _group(before.get(key), after.get(key), by_identity)
         for key in sorted(before.keys() | after.keys())
@@ -42,7 +54,31 @@ def classify(found: Change | None) -> RoleChange:
         return RoleChange.RECREATE
     if ChangeClass.RESTARTS in found.classes:
         return RoleChange.ROLL
+    if ChangeClass.IN_PLACE in found.classes:
+        return RoleChange.IN_PLACE
     return RoleChange.NONE
+
+
+def refused(found: Change | None, role: RoleFacts, w: WorkloadFacts) -> Diagnostic | None:
+    """RBG804: an `InPlaceOnly` workload, already updated in place, whose pods a change would
+    recreate (upstream's type says: never recreate; upstream itself falls back, its bug #10 in
+    rbg-v1alpha2-semantics.md §12)."""
+    if not isinstance(found, Changed) or ChangeClass.RESTARTS not in found.classes:
+        return None
+    if w.in_place is None or not w.in_place.only or inplace.compiled(found.old.body) is None:
+        return None
+    fields = ", ".join(
+        dict.fromkeys(f.display for f in found.fields if f.cls is ChangeClass.RESTARTS)
+    )
+    return error(
+        "RBG804",
+        f"role {role.name!r} is InPlaceOnly, but its pods cannot take this change in place "
+        f"({fields}): a running pod may change only its containers' images and its labels "
+        "and annotations",
+        role.span,
+        help="change only images in this revision (and the rest in another, with type "
+        "InPlaceIfPossible or RecreatePod, which recreate the pods)",
+    )
 
 
 def _group(
@@ -89,4 +125,6 @@ def _unit(
         size=w.pods_per_replica,
         old_size=was.pods_per_replica if was else w.pods_per_replica,
         span=role.span,
+        on_delete=w.in_place is not None and change is not RoleChange.REMOVE,
+        grace=w.in_place.grace_period if w.in_place else 0,
     )

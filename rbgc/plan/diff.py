@@ -75,6 +75,7 @@ class Changed:
     classes: tuple[ChangeClass, ...]
     restarts: int  # pods that will be replaced
     consequences: tuple[str, ...]
+    in_place: int = 0  # pods that keep running and get the new images
 
     @property
     def subject(self) -> Manifest:
@@ -126,6 +127,11 @@ def diff_objects(old: Manifest, new: Manifest) -> Changed | None:
             )
     if not fields:
         return None
+    if impact.in_place_classes(group, kind, old_body, new_body):
+        fields = [
+            replace(f, cls=ChangeClass.IN_PLACE) if f.cls is ChangeClass.RESTARTS else f
+            for f in fields
+        ]
     fields.sort(key=lambda f: _path_key(f.path))
     classes = impact.ordered(f.cls for f in fields)
     immutable = tuple(dict.fromkeys(f.display for f in fields if f.cls is ChangeClass.RECREATE))
@@ -135,6 +141,9 @@ def diff_objects(old: Manifest, new: Manifest) -> Changed | None:
         fields=tuple(fields),
         classes=classes,
         restarts=impact.restarts(group, kind, old_body, new_body, classes),
+        in_place=impact.updated_in_place(group, kind, old_body, new_body)
+        if ChangeClass.IN_PLACE in classes
+        else 0,
         consequences=impact.consequences(group, kind, old_body, new_body, classes, immutable),
     )
 
@@ -227,7 +236,7 @@ def _mask(*bodies: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 
 
 def summary(changes: Iterable[Change]) -> dict[str, int]:
-    counts = {"added": 0, "removed": 0, "changed": 0, "restarts": 0}
+    counts = {"added": 0, "removed": 0, "changed": 0, "restarts": 0, "in_place": 0}
     for c in changes:
         if isinstance(c, Added):
             counts["added"] += 1
@@ -236,4 +245,5 @@ def summary(changes: Iterable[Change]) -> dict[str, int]:
         else:
             counts["changed"] += 1
             counts["restarts"] += c.restarts
+            counts["in_place"] += c.in_place
     return counts

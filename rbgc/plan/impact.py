@@ -5,6 +5,8 @@ fields' classes, most disruptive first:
 
     recreate   an immutable field changed: the object must be deleted and created again
     restarts   the pod template changed: the workload rolls its pods to the new template
+    in-place   the pod template changed only where a live pod takes it (images, metadata), on
+               a workload compiled for in-place updates: rbgc updates the same pods
     scale      `replicas` changed: pods are added or removed, none restarts
     config     any other content (ConfigMap data, Service ports, rollout strategy): pods run on
     metadata   only labels or annotations of the object itself
@@ -22,7 +24,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rbgc.k8s import controllers
+from rbgc.k8s import controllers, inplace
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import Path, at, pods, replicas
 
@@ -30,6 +32,7 @@ from rbgc.k8s.controllers import Path, at, pods, replicas
 class ChangeClass(enum.StrEnum):
     RECREATE = "recreate"
     RESTARTS = "restarts"
+    IN_PLACE = "in-place"
     SCALE = "scale"
     CONFIG = "config"
     METADATA = "metadata"
@@ -77,6 +80,31 @@ def classify(api_group: str, kind: str, old: Mapping[str, Any], path: Path) -> C
     return ChangeClass.CONFIG
 
 
+def in_place_classes(
+    api_group: str, kind: str, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> bool:
+    """Whether the template changes of a workload are taken in place: both sides compiled for
+    in-place updates (k8s/inplace.py) and every template only changed where a live pod can."""
+    shape = controllers.WORKLOADS.get((api_group, kind))
+    if shape is None or inplace.compiled(old) is None or inplace.compiled(new) is None:
+        return False
+    return all(
+        inplace.in_place_change(at(old, t) or {}, at(new, t) or {}) for t in shape.templates
+    )
+
+
+def updated_in_place(
+    api_group: str, kind: str, old: Mapping[str, Any], new: Mapping[str, Any]
+) -> int:
+    """Pods that keep running and get the new images: those kept above the partition."""
+    if not in_place_classes(api_group, kind, old, new):
+        return 0
+    recorded = inplace.strategy(new, 0)
+    kept = min(replicas(old), replicas(new))
+    held = controllers.scaled(recorded.partition, replicas(new), round_up=True) if recorded else 0
+    return max(kept - held, 0) * controllers.pods_per_replica(new)
+
+
 def restarts(
     api_group: str,
     kind: str,
@@ -100,6 +128,10 @@ def restarts(
     if ChangeClass.RESTARTS not in classes:
         return 0
     kept = min(replicas(old), replicas(new))
+    recorded = inplace.strategy(new, 0)  # OnDelete: rbgc replaces the pods above it
+    if recorded is not None:
+        held = controllers.scaled(recorded.partition, replicas(new), round_up=True)
+        return max(kept - held, 0) * controllers.pods_per_replica(new)
     where = controllers.partition_path(shape)
     partition = at(new, where) if where else 0
     held = partition if isinstance(partition, int) else 0
@@ -134,6 +166,25 @@ def consequences(
                 "PersistentVolumeClaims of volumeClaimTemplates outlive the StatefulSet and are "
                 "re-attached by ordinal; `kubectl delete --cascade=orphan` keeps the pods "
                 "running while the object is replaced"
+            )
+    update = inplace.compiled(new)
+    if ChangeClass.IN_PLACE in classes and update is not None:
+        grace = f", {update.grace_period}s after it leaves" if update.grace_period else ""
+        out.append(
+            f"{updated_in_place(api_group, kind, old, new)} pod(s) updated in place by rbgc "
+            "sync, 0 recreated: each keeps its name, node and volumes, leaves its Services "
+            f"(readiness gate {cv.IN_PLACE_READY}) and gets its new images{grace}"
+        )
+    elif ChangeClass.RESTARTS in classes and update is not None:
+        if update.only and inplace.compiled(old) is not None:
+            out.append(
+                f"InPlaceOnly: a live pod cannot take this change, so rbgc plan and sync "
+                "refuse it (RBG804)"
+            )
+        else:
+            out.append(
+                f"{update.type}: a live pod cannot take this change, so rbgc sync recreates "
+                "the pods one by one (OnDelete: it deletes each, the StatefulSet creates it anew)"
             )
     if ChangeClass.SCALE in classes:
         r_old, r_new = replicas(old), replicas(new)

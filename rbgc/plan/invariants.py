@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rbgc.plan.formulas import percent, skew_within_bound
-from rbgc.plan.model import GroupChange, Invariant, RoleChange, Step
-from rbgc.plan.rules import final_partition, skew_members
+from rbgc.plan.model import GroupChange, Invariant, Op, RoleChange, Step
+from rbgc.plan.rules import ROLLING, final_partition, skew_members
 
 
 def step_bound(group: GroupChange) -> int:
@@ -67,7 +67,10 @@ def check(groups: Sequence[GroupChange], steps: Sequence[Step]) -> tuple[Invaria
                 got = (n, n if r.change is RoleChange.NONE else 0)
             # Only a rolling update leaves pods below the partition at the old template: a new
             # or recreated StatefulSet creates every pod at its one revision.
-            held = final_partition(r, g) if r.change is RoleChange.ROLL else 0
+            held = final_partition(r, g) if r.change in ROLLING else 0
+            if r.on_delete and r.change in ROLLING:
+                # an OnDelete StatefulSet starts new ordinals at NEW: only kept pods are held
+                held = min(held, r.old_replicas, r.new_replicas)
             want = (r.new_replicas, r.new_replicas - held)
             if r.change is RoleChange.REMOVE:
                 want = (0, 0)
@@ -80,9 +83,36 @@ def check(groups: Sequence[GroupChange], steps: Sequence[Step]) -> tuple[Invaria
         floor_detail = f"tightest margin {tightest[0]} ({tightest[1]})"
     if skew_ok and worst is not None:
         skew_detail = f"largest skew {worst[0]}% ({worst[1]})"
-    return (
+    held = (
         Invariant(name="capacity-floor", holds=floor_ok, detail=floor_detail),
         Invariant(name="max-skew", holds=skew_ok, detail=skew_detail),
         Invariant(name="terminates", holds=ends_ok, detail=ends_detail),
         Invariant(name="final-state", holds=final_ok, detail=final_detail),
     )
+    if any(r.change is RoleChange.IN_PLACE for g in groups for r in g.roles):
+        ok, detail = _in_place(groups, by_group)
+        held += (Invariant(name="in-place", holds=ok, detail=detail),)
+    return held
+
+
+def _in_place(
+    groups: Sequence[GroupChange], by_group: dict[str, list[Step]]
+) -> tuple[bool, str]:
+    """A role updated in place keeps its pods: no step replaces or recreates one of them (a
+    scale-down still removes surplus ordinals), and each of its pods is updated once."""
+    count = 0
+    for g in groups:
+        units = {r.name for r in g.roles if r.change is RoleChange.IN_PLACE}
+        seen: set[str] = set()
+        for s in by_group.get(g.key, []):
+            for a in s.actions:
+                if a.role not in units:
+                    continue
+                if a.op not in (Op.IN_PLACE, Op.SCALE) or a.replace or a.pods_restarted:
+                    return False, f"{g.key} role {a.role}: step {s.number} replaces its pods"
+                again = seen & set(a.updated_in_place)
+                if again:
+                    return False, f"{g.key}: {sorted(again)[0]} updated twice (step {s.number})"
+                seen |= set(a.updated_in_place)
+                count += a.pods_in_place
+    return True, f"{count} pod(s) updated in place, none replaced"

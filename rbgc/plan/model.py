@@ -19,6 +19,7 @@ __all__ = ["Rule", "Strategy"]
 class RoleChange(enum.StrEnum):
     NONE = "none"  # pods keep running (maybe scaled)
     ROLL = "roll"  # pod template changed: rolling update
+    IN_PLACE = "in-place"  # images changed on a workload compiled in place: same pods
     RECREATE = "recreate"  # immutable field changed: delete and create
     ADD = "add"  # role only in NEW
     REMOVE = "remove"  # role only in OLD
@@ -29,6 +30,7 @@ class Op(enum.StrEnum):
 
     SCALE = "scale"
     ROLL = "roll"
+    IN_PLACE = "in-place"  # rbgc sync updates pods' images: same pods, out of Services meanwhile
     CREATE = "create"
     RECREATE = "recreate"
     DELETE = "delete"
@@ -50,6 +52,8 @@ class RoleInput:
     size: int = 1  # pods per replica (LeaderWorkerSet group size) in NEW
     old_size: int | None = None  # in OLD, where a recreate changed it
     span: Span | None = None
+    on_delete: bool = False  # NEW is OnDelete: rbgc replaces (deletes) or updates its pods
+    grace: int = 0  # in place: seconds a pod is out of its Services before its images change
 
     @property
     def old_pods_per_replica(self) -> int:
@@ -98,10 +102,14 @@ class Action:
     pods_per_replica: int = 1  # LeaderWorkerSet: a replica is a group of `size` pods
     pods_down: int = 0  # old pods this action terminates (replaced, removed, recreated)
     pods_restarted: int = 0  # of those, the ones whose place a new pod takes
+    updated_in_place: tuple[str, ...] = ()  # pods whose images change (StatefulSet names)
+    pods_in_place: int = 0  # pods updated in place: out of service, never terminated
+    grace: int = 0  # seconds each is out of its Services before its images change
 
     @property
     def down(self) -> int:
-        return self.pods_down
+        """Pods not serving during the step: terminated, or being updated in place."""
+        return self.pods_down + self.pods_in_place
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,3 +142,4 @@ class Plan:
     notes: tuple[str, ...]
     restarts: int  # pods replaced over the whole plan
     stopped_after: int | None = None
+    in_place: int = 0  # pods updated in place over the whole plan (none of them recreated)

@@ -60,7 +60,14 @@ from rbgc.plan.model import (
     Rule,
     Step,
 )
-from rbgc.plan.rules import final_partition, floor, rule_scope, skew_members
+from rbgc.plan.rules import (
+    ROLLING,
+    final_partition,
+    floor,
+    in_place_concurrency,
+    rule_scope,
+    skew_members,
+)
 
 
 @dataclass(slots=True)
@@ -99,7 +106,7 @@ class _Role:
             replicas=self.replicas,
             updated=self.updated,
             available=self.replicas if available is None else available,
-            partition=self.partition,
+            partition=None if self.spec.on_delete else self.partition,
             floor=self.floor,
         )
 
@@ -124,7 +131,8 @@ class _GroupPlanner:
                 spec=r,
                 replicas=start,
                 pods=[r.change is RoleChange.NONE] * start,
-                partition=None if r.kind is WorkloadKind.DEPLOYMENT else 0,
+                # an OnDelete StatefulSet has no partition: rbgc picks the pods itself
+                partition=None if r.kind is WorkloadKind.DEPLOYMENT or r.on_delete else 0,
                 floor=floor(r),
                 final_partition=final_partition(r, group),
                 old=start,
@@ -145,7 +153,7 @@ class _GroupPlanner:
         rolling = {
             n: s
             for n, s in states.items()
-            if self.inputs[n].change is RoleChange.ROLL and self.inputs[n].wave == wave
+            if self.inputs[n].change in ROLLING and self.inputs[n].wave == wave
         }
         live = {n: s for n, s in rolling.items() if s.replicas > 0}
         if len(live) >= 2:
@@ -178,6 +186,7 @@ class _GroupPlanner:
             number = self._recreate(wave, members, number)
             number = self._scale(wave, members, number)
             number = self._roll(wave, members, number)
+            number = self._scale(wave, members, number, after_roll=True)
         return self.steps
 
     def remove(self, number: int) -> list[Step]:
@@ -199,6 +208,8 @@ class _GroupPlanner:
         return tuple(f"{r.spec.object_name}-{i}" for i in ordinals)
 
     def _action(self, r: _Role, op: Op, replicas: int, **kw: Any) -> Action:
+        if r.spec.on_delete:  # no partition on an OnDelete StatefulSet: rbgc names the pods
+            kw["partition"] = None
         action = Action(
             role=r.spec.name,
             kind=r.spec.kind.kind,
@@ -212,10 +223,19 @@ class _GroupPlanner:
         if op is Op.RECREATE:  # every old pod goes; as many as NEW runs are replaced
             down = action.delete * old
             restarted = min(down, action.create * r.spec.size)
+        elif op is Op.IN_PLACE:  # the same pods, out of service meanwhile: none terminated
+            down, restarted = 0, 0
         else:
             down = (action.replace + action.delete) * old
             restarted = action.replace * old
-        return replace(action, pods_down=down, pods_restarted=restarted)
+        return replace(
+            action,
+            pods_down=down,
+            pods_restarted=restarted,
+            pods_in_place=len(action.updated_in_place) * r.spec.size
+            if op is Op.IN_PLACE
+            else 0,
+        )
 
     def _delete_all(self, r: _Role) -> Action:
         gone = list(range(r.replicas - 1, -1, -1))
@@ -247,24 +267,39 @@ class _GroupPlanner:
         self._record(number, wave, actions, {r.spec.name: 0 for r in targets})
         return number + 1
 
-    def _scale(self, wave: int, members: list[_Role], number: int) -> int:
+    def _scale(self, wave: int, members: list[_Role], number: int, after_roll: bool = False) -> int:
         """Replica changes of roles that do not roll, of coordinated rolling roles (which
         upstream never surges), and the scale-down of rolling StatefulSet/LWS roles: their
-        surplus ordinals go first, so no pod is replaced only to be removed."""
-        moving = [
-            r
-            for r in members
-            if r.replicas != r.spec.new_replicas
-            and (
-                r.spec.change in (RoleChange.NONE, RoleChange.ADD)
-                or (r.spec.change is RoleChange.ROLL and self._rules_for(r))
-                or (
-                    r.spec.change is RoleChange.ROLL
-                    and r.stateful
-                    and r.replicas > r.spec.new_replicas
+        surplus ordinals go first, so no pod is replaced only to be removed. `after_roll`: the
+        scale-up of roles updated in place, whose new pods start at NEW's template (OnDelete)
+        once the kept ones are updated."""
+        if after_roll:
+            moving = [
+                r
+                for r in members
+                if r.spec.change in ROLLING
+                and r.spec.on_delete
+                and r.replicas < r.spec.new_replicas
+            ]
+        else:
+            moving = [
+                r
+                for r in members
+                if r.replicas != r.spec.new_replicas
+                and (
+                    r.spec.change in (RoleChange.NONE, RoleChange.ADD)
+                    or (
+                        r.spec.change is RoleChange.ROLL
+                        and not r.spec.on_delete
+                        and self._rules_for(r)
+                    )
+                    or (
+                        r.spec.change in ROLLING
+                        and r.stateful
+                        and r.replicas > r.spec.new_replicas
+                    )
                 )
-            )
-        ]
+            ]
         if not moving:
             return number
         names = {r.spec.name for r in moving}
@@ -305,7 +340,7 @@ class _GroupPlanner:
     def _resize(self, r: _Role, t: int) -> Action:
         grow = list(range(r.replicas, t))
         shrink = list(range(r.replicas - 1, t - 1, -1))
-        if r.spec.change is RoleChange.ROLL:
+        if r.spec.change is RoleChange.ROLL and not r.spec.on_delete:
             # A coordinated role scales first with every pod held (partition = replicas), so
             # its new pods start at the old template and the rule's skew covers all of them.
             # A rolling role scaling down first holds every pod the same way; its update then
@@ -326,7 +361,8 @@ class _GroupPlanner:
     def _apply_size(self, r: _Role, t: int) -> None:
         if t > r.replicas:
             # New pods start at NEW's template, except under a coordinated rollout (held).
-            r.pods += [r.spec.change is not RoleChange.ROLL] * (t - r.replicas)
+            held = r.spec.change is RoleChange.ROLL and not r.spec.on_delete
+            r.pods += [not held] * (t - r.replicas)
         else:
             del r.pods[t:]
             r.old = min(r.old, t)
@@ -344,7 +380,7 @@ class _GroupPlanner:
         ]
 
     def _roll(self, wave: int, members: list[_Role], number: int) -> int:
-        rolling = [r for r in members if r.spec.change is RoleChange.ROLL]
+        rolling = [r for r in members if r.spec.change in ROLLING]
         for r in rolling:
             r.done = False
             r.coordinated = bool(self._rules_for(r))
@@ -366,11 +402,12 @@ class _GroupPlanner:
             for r in rolling:
                 if r.done:
                     continue
-                moved = (
-                    self._roll_stateful(r, targets.get(r.spec.name))
-                    if r.stateful
-                    else self._roll_deployment(r)
-                )
+                if r.spec.change is RoleChange.IN_PLACE:
+                    moved = self._roll_in_place(r, targets.get(r.spec.name))
+                elif r.stateful:
+                    moved = self._roll_stateful(r, targets.get(r.spec.name))
+                else:
+                    moved = self._roll_deployment(r)
                 if moved is not None:
                     actions.append(moved[0])
                     avail[r.spec.name] = moved[1]
@@ -398,7 +435,10 @@ class _GroupPlanner:
         )
 
     def _concurrency(self, r: _Role, size: int) -> int:
-        """Pods the StatefulSet controller replaces at once (LWS: its leader StatefulSet)."""
+        """Pods the StatefulSet controller replaces at once (LWS: its leader StatefulSet); on
+        an OnDelete StatefulSet rbgc takes them down itself, whatever the version."""
+        if r.spec.on_delete:
+            return in_place_concurrency(r.spec)
         return controllers.statefulset_max_unavailable(
             r.spec.strategy.max_unavailable, size, self.version
         )
@@ -412,7 +452,7 @@ class _GroupPlanner:
             if len(scope) < 2:
                 continue
             u = {n: self.roles[n].updated for n in scope}
-            d = {n: self.roles[n].spec.new_replicas for n in scope}
+            d = {n: self._desired(n) for n in scope}
             order = progress_order(u, d)
             active = [n for n in order if u[n] < d[n] - self.roles[n].final_partition]
             proposal = dict(u)
@@ -430,6 +470,14 @@ class _GroupPlanner:
                 out[n] = min(out.get(n, t), t)
         return out
 
+    def _desired(self, name: str) -> int:
+        """Replicas a coordinated role rolls towards: NEW's, but on an OnDelete StatefulSet the
+        pods it keeps (it scales up after the roll: its new pods start at NEW's template)."""
+        r = self.roles[name]
+        if r.spec.on_delete:
+            return min(r.replicas, r.spec.new_replicas)
+        return r.spec.new_replicas
+
     def _roll_stateful(self, r: _Role, target: int | None) -> tuple[Action, int] | None:
         n = r.spec.new_replicas
         size = r.replicas
@@ -437,6 +485,8 @@ class _GroupPlanner:
             # Upstream bypasses surge for coordinated roles: replicas n, partition from the rule.
             goal = r.updated if target is None else target
             partition, want = max(n - goal, r.final_partition), n
+            if r.spec.on_delete:  # grows after the roll: new pods would start at NEW
+                partition, want = max(size - goal, r.final_partition), min(size, n)
         else:
             live = LiveStatefulSet(
                 replicas=size,
@@ -476,7 +526,8 @@ class _GroupPlanner:
         for i in replaced:
             r.pods[i] = True
         del r.pods[new_size:]
-        r.pods += [i >= partition for i in created]
+        # an OnDelete StatefulSet creates every new pod at NEW's template, partition or not
+        r.pods += [i >= partition or r.spec.on_delete for i in created]
         r.replicas, r.partition = new_size, partition
         if self._stateful_done(r):
             r.done, r.partition = True, r.final_partition
@@ -494,8 +545,47 @@ class _GroupPlanner:
         )
         return action, size - len(deleted) - len(replaced)
 
+    def _roll_in_place(self, r: _Role, target: int | None) -> tuple[Action, int] | None:
+        """The next pods updated in place: the highest ordinals still at OLD above the final
+        partition, at most maxUnavailable and the floor's room at once (upstream's order,
+        stateful_instance_set_control.go: highest ordinal first); a coordinated role stops at
+        its rule's target."""
+        r.started = True
+        kept = min(r.replicas, r.spec.new_replicas)
+        pending = [
+            i for i in range(kept - 1, -1, -1) if i >= r.final_partition and not r.pods[i]
+        ]
+        if not pending:
+            r.done = True
+            return None
+        allowed = len(pending)
+        if r.coordinated:
+            goal = r.updated if target is None else target
+            allowed = max(goal - r.updated, 0)
+            if allowed == 0:
+                return None  # held by its rule(s) this step
+        room = max(r.replicas - r.floor, 0)
+        chosen = pending[: min(allowed, in_place_concurrency(r.spec), room)]
+        if not chosen:
+            raise _Stall(r.spec, self._why_stuck(r))
+        for i in chosen:
+            r.pods[i] = True
+        r.done = not any(
+            i >= r.final_partition and not r.pods[i] for i in range(min(r.replicas, kept))
+        )
+        action = self._action(
+            r,
+            Op.IN_PLACE,
+            r.replicas,
+            updated_in_place=self._names(r, chosen),
+            grace=r.spec.grace,
+        )
+        return action, r.replicas - len(chosen)
+
     def _stateful_done(self, r: _Role) -> bool:
         n = r.spec.new_replicas
+        if r.spec.on_delete and r.coordinated:  # it grows after the roll (_desired)
+            n = min(r.replicas, n)
         return r.replicas == n and all(r.pods[r.final_partition : n])
 
     def _roll_deployment(self, r: _Role) -> tuple[Action, int] | None:
@@ -576,6 +666,7 @@ def plan(
         invariants=held,
         notes=tuple(dict.fromkeys(notes)),
         restarts=sum(a.pods_restarted for s in steps for a in s.actions),
+        in_place=sum(a.pods_in_place for s in steps for a in s.actions),
         stopped_after=stop_after if stop_after is not None and stop_after < len(steps) else None,
     )
 
@@ -585,11 +676,12 @@ def _outage_notes(groups: Sequence[GroupChange]) -> list[str]:
     notes = []
     for g in sorted(groups, key=lambda g: g.key):
         for r in sorted(g.roles, key=lambda r: r.name):
-            if r.change is RoleChange.ROLL and r.old_replicas > 0 and floor(r) == 0:
+            if r.change in ROLLING and r.old_replicas > 0 and floor(r) == 0:
+                how = "updated in place" if r.change is RoleChange.IN_PLACE else "replaced"
                 notes.append(
                     f"{g.key} role {r.name}: with {r.new_replicas} replica(s) and maxUnavailable "
                     f"{r.strategy.max_unavailable} its floor is 0, so it serves nothing while "
-                    "its pods are replaced; add replicas or maxSurge to keep it up"
+                    f"its pods are {how}; add replicas or maxSurge to keep it up"
                 )
     return notes
 
@@ -602,6 +694,7 @@ def _version_notes(groups: Sequence[GroupChange], version: tuple[int, int]) -> l
         for r in sorted(g.roles, key=lambda r: r.name):
             if (
                 r.change is RoleChange.ROLL
+                and not r.on_delete
                 and r.kind is not WorkloadKind.DEPLOYMENT
                 and controllers.statefulset_max_unavailable(
                     r.strategy.max_unavailable,

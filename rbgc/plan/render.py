@@ -80,7 +80,10 @@ def _field_lines(f: FieldChange) -> list[str]:
 
 def _headline(counts: dict[str, int]) -> str:
     text = f"{counts['changed']} changed, {counts['added']} added, {counts['removed']} removed"
-    return text + f"; {counts['restarts']} pod(s) restart"
+    text += f"; {counts['restarts']} pod(s) restart"
+    if counts.get("in_place"):
+        text += f", {counts['in_place']} updated in place"
+    return text
 
 
 def diff_text(changes: Sequence[Change], *, color: bool = False) -> str:
@@ -95,6 +98,8 @@ def diff_text(changes: Sequence[Change], *, color: bool = False) -> str:
         if isinstance(c, Changed):
             classes = ", ".join(_paint(k.value, k.value, color) for k in c.classes)
             restarts = f"; {c.restarts} pod(s) restart" if c.restarts else ""
+            if c.in_place:
+                restarts += f"; {c.in_place} pod(s) updated in place, 0 recreated"
             out.append(f"    [{classes}]{restarts}")
             for f in c.fields:
                 tag = _paint(f"{f.cls.value:<8}", f.cls.value, color)
@@ -129,6 +134,7 @@ def diff_json(changes: Sequence[Change]) -> str:
             "wave": m.wave,
             "classes": [k.value for k in c.classes] if isinstance(c, Changed) else [],
             "restarts": c.restarts if isinstance(c, Changed) else 0,
+            "in_place": c.in_place if isinstance(c, Changed) else 0,
             "pods": {
                 "old": _pods(c.old)
                 if isinstance(c, Changed)
@@ -204,6 +210,10 @@ def action_text(a: Action) -> str:
         return f"delete the {a.kind}: stop {_names(a.deleted, a.delete, 'old')}{per}"
     if a.op is Op.CREATE:
         return f"create the {a.kind} ({target}): start {_names(a.created, a.create, 'new')}{per}"
+    if a.op is Op.IN_PLACE:
+        grace = f", {a.grace}s after it leaves its Services" if a.grace else ""
+        names = _names(a.updated_in_place, a.pods_in_place, "old")
+        return f"{target}: update in place {names} (new images{grace}; 0 recreated){per}"
     if a.replace:
         parts.append(f"replace {_names(a.replaced, a.replace, 'old')}")
     if a.create:
@@ -229,12 +239,16 @@ def _table(step: Step) -> list[str]:
     return lines
 
 
+def _counts(plan: Plan) -> str:
+    text = f"{plan.total_steps} step(s), {plan.restarts} pod(s) restart"
+    if plan.in_place:
+        text += f", {plan.in_place} updated in place"
+    return text
+
+
 def plan_text(plan: Plan, *, color: bool = False) -> str:
     out = []
-    head = (
-        f"rbgc plan: {plan.total_steps} step(s), {plan.restarts} pod(s) restart "
-        f"(Kubernetes {plan.kubernetes_version})"
-    )
+    head = f"rbgc plan: {_counts(plan)} (Kubernetes {plan.kubernetes_version})"
     out.append(_paint(head, "bold", color))
     if not plan.steps:
         out.append("no pod is started, stopped or restarted")
@@ -283,6 +297,9 @@ def _action_json(a: Action) -> dict[str, Any]:
         "created": list(a.created),
         "replaced": list(a.replaced),
         "deleted": list(a.deleted),
+        "updated_in_place": list(a.updated_in_place),
+        "in_place": a.pods_in_place,
+        "grace_seconds": a.grace,
     }
 
 
@@ -293,6 +310,7 @@ def plan_json(plan: Plan) -> str:
         "total_steps": plan.total_steps,
         "stopped_after": plan.stopped_after,
         "restarts": plan.restarts,
+        "in_place": plan.in_place,
         "steps": [
             {
                 "step": s.number,
@@ -324,8 +342,7 @@ def plan_json(plan: Plan) -> str:
 
 def plan_markdown(plan: Plan) -> str:
     out = [
-        f"### rbgc plan: {plan.total_steps} step(s), {plan.restarts} pod(s) restart "
-        f"(Kubernetes {plan.kubernetes_version})",
+        f"### rbgc plan: {_counts(plan)} (Kubernetes {plan.kubernetes_version})",
         "",
     ]
     if not plan.steps:

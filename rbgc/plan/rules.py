@@ -12,6 +12,9 @@ from rbgc.plan.formulas import coordinated_partition
 from rbgc.plan.model import GroupChange, RoleChange, RoleInput, Rule, Step
 
 
+ROLLING = (RoleChange.ROLL, RoleChange.IN_PLACE)  # pods move to NEW one step at a time
+
+
 def final_partition(role: RoleInput, group: GroupChange) -> int:
     """The partition NEW leaves on a StatefulSet/LWS role: the larger of its own and those of
     the rules that coordinate it."""
@@ -34,8 +37,17 @@ def floor(role: RoleInput) -> int:
     kept = min(role.old_replicas, role.new_replicas)
     if role.change is RoleChange.NONE:
         return kept
+    if role.change is RoleChange.IN_PLACE:  # no surge: pods leave service, none is added
+        return max(kept - in_place_concurrency(role), 0)
     _, mu = surge_and_unavailable(role.strategy, role.new_replicas)
     return max(kept - mu, 0)
+
+
+def in_place_concurrency(role: RoleInput) -> int:
+    """Pods of an OnDelete workload rbgc updates or replaces at once: maxUnavailable rounded
+    up, at least 1, whatever the Kubernetes version (rbgc, not the StatefulSet controller,
+    takes them down; as upstream's RoleInstanceSet, which rounds up, `maxUnavailable` 10%)."""
+    return max(scaled(role.strategy.max_unavailable, role.new_replicas, round_up=True), 1)
 
 
 def rule_scope(rule: Rule, roles: Mapping[str, RoleInput], wave: int) -> list[str]:
@@ -48,7 +60,7 @@ def rule_scope(rule: Rule, roles: Mapping[str, RoleInput], wave: int) -> list[st
         n
         for n in rule.roles
         if n in roles
-        and roles[n].change is RoleChange.ROLL
+        and roles[n].change in ROLLING
         and roles[n].kind is not WorkloadKind.DEPLOYMENT
         and roles[n].new_replicas > 0
         and roles[n].wave == wave

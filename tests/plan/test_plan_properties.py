@@ -30,6 +30,13 @@ def roles(draw: st.DrawFn) -> list[RoleInput]:
     for i in range(count):
         kind = draw(st.sampled_from(list(WorkloadKind)))
         change = draw(CHANGES)
+        # an in-place update is compiled only as an OnDelete StatefulSet (passes/inplace.py),
+        # and such a StatefulSet may also roll (a change a live pod cannot take)
+        if change is RoleChange.IN_PLACE:
+            kind = WorkloadKind.STATEFULSET
+        on_delete = kind is WorkloadKind.STATEFULSET and (
+            change is RoleChange.IN_PLACE or draw(st.booleans())
+        )
         old = 0 if change is RoleChange.ADD else draw(st.integers(1, 8))
         new = 0 if change is RoleChange.REMOVE else draw(st.integers(1, 8))
         mu, ms = draw(AMOUNTS), draw(AMOUNTS)
@@ -49,6 +56,7 @@ def roles(draw: st.DrawFn) -> list[RoleInput]:
                 strategy=Strategy(max_unavailable=mu, max_surge=ms, partition=partition),
                 object_name=f"g-r{i}",
                 size=draw(st.integers(1, 3)) if kind is WorkloadKind.LEADERWORKERSET else 1,
+                on_delete=on_delete,
             )
         )
     return out
