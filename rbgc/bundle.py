@@ -44,6 +44,7 @@ class WorkloadFacts:
     template_hash: str
     primary: bool = True  # False: a worker StatefulSet of `--lws statefulsets`
     in_place: inplace.InPlace | None = None  # OnDelete: rbgc updates its pods in place
+    images: tuple[str, ...] = ()  # its pod templates' images (init containers too), in order
 
     def identity(self) -> tuple[str, str, str, str]:
         return (controllers.api_group(self.api_version), self.kind, self.namespace, self.name)
@@ -196,7 +197,21 @@ def workload_facts(m: Manifest, *, max_surge: IntOrPercent | None = None) -> Wor
         template_hash=template_hash(m.body),
         primary=is_primary(m.body),
         in_place=inplace.compiled(m.body),
+        images=images_of(m.body),
     )
+
+
+def images_of(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every image a workload's pods run (init containers first), each once, in order."""
+    shape = controllers.shape_of(body)
+    found: list[str] = []
+    for path in shape.templates if shape else ():
+        for key in ("initContainers", "containers"):
+            for c in controllers.at(body, (*path, "spec", key)) or ():
+                image = c.get("image") if isinstance(c, Mapping) else None
+                if isinstance(image, str) and image not in found:
+                    found.append(image)
+    return tuple(found)
 
 
 def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
@@ -16,21 +17,29 @@ from rbgc.cli.review import compare, review_exit, review_options
 @review_options
 @compile_options
 @guarded
-def command(paths: tuple[str, ...], git_ref: str | None, output: str, opts: CompileOptions) -> None:
+def command(
+    paths: tuple[str, ...], git_ref: str | None, output: str, warmup: bool, opts: CompileOptions
+) -> None:
     """Show what changes between two versions of the manifests, and what it does to pods.
 
     OLD and NEW are files or folders; both are compiled as `build` would, and the compiled
     objects are compared. Each change is classified: restarts (pod template changed),
-    scale, config, recreate (an immutable field changed), metadata. Secret values are
-    masked. Exit 0 no change, 1 changes, 2 error (as kubectl diff).
+    in-place (images only, on a role updated in place: see --in-place), scale, config,
+    recreate (an immutable field changed), metadata. Secret values are masked. Exit 0 no
+    change, 1 changes, 2 error (as kubectl diff).
     """
     from rbgc.diagnostics import DiagnosticError
     from rbgc.plan import render
 
     out = opts.out
     try:
-        found = compare(paths, git_ref, opts.pipeline_options())
+        found = compare(paths, git_ref, replace(opts, warmup_later=True).pipeline_options())
     except DiagnosticError as exc:
         out.fail(exc.diagnostics, ReviewExit.ERROR, writes=False)
-    sys.stdout.write(render.diff_view(found.changes, output, color=out.color_for(sys.stdout)))
+    changes = found.changes
+    if warmup:
+        from rbgc.plan.warmups import with_warmup
+
+        changes = with_warmup(changes)
+    sys.stdout.write(render.diff_view(changes, output, color=out.color_for(sys.stdout)))
     review_exit(bool(found.changes))

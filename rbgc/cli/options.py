@@ -65,7 +65,9 @@ class CompileOptions:
     conventions: str | None
     scheduler: str
     out: Output
+    in_place: bool = False  # in-place roles compile OnDelete (always under `rbgc sync`)
     nodes: str | None = None  # build --nodes: the node inventory a warm-up's selector reads
+    warmup_later: bool = False  # sync, diff, plan: what the build cannot resolve, sync will
 
     @property
     def version_text(self) -> str:
@@ -96,9 +98,16 @@ class CompileOptions:
             lws=LwsLowering(self.lws),
             conventions=self.conventions,
             scheduler=Scheduler(self.scheduler),
+            in_place=self.in_place,
         )
         # The repository root is only looked up when an overlay needs it (overlays.resolve).
-        return Options(namespace=chosen, target=target, root=self.root, nodes=self._nodes())
+        return Options(
+            namespace=chosen,
+            target=target,
+            root=self.root,
+            nodes=self._nodes(),
+            warmup_later=self.warmup_later,
+        )
 
     def _nodes(self) -> dict[str, dict[str, str]] | None:
         """The `--nodes` inventory as node name -> labels (the reader `rbgc fit` uses)."""
@@ -213,6 +222,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         lws: str,
         conventions: str | None,
         scheduler: str,
+        in_place: bool,
         fmt: str,
         color: str,
         ignore: tuple[str, ...],
@@ -226,6 +236,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
             conventions=conventions,
             scheduler=scheduler,
             out=output_of(fmt, color, ignore),
+            in_place=in_place,
         )
         return func(*args, opts=opts, **kwargs)
 
@@ -280,6 +291,15 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="What placement rules are lowered for: kube-scheduler's pod affinity and "
             "spread constraints, or Volcano's PodGroup networkTopology [env: "
             f"{argocd_env('SCHEDULER')}].",
+        ),
+        click.option(
+            "--in-place",
+            is_flag=True,
+            envvar=argocd_env("IN_PLACE"),
+            help="v1alpha2 roles updated in place (InPlaceIfPossible, upstream's default, or "
+            "InPlaceOnly) become OnDelete StatefulSets whose pods rbgc sync or its in-cluster "
+            "watcher updates in place; without it they roll as plain StatefulSets (Argo CD "
+            f"alone). `rbgc sync` always compiles so [env: {argocd_env('IN_PLACE')}].",
         ),
         *_output_params(),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import click
 
@@ -26,6 +27,7 @@ def command(
     paths: tuple[str, ...],
     git_ref: str | None,
     output: str,
+    warmup: bool,
     stop_after: int | None,
     opts: CompileOptions,
 ) -> None:
@@ -34,7 +36,9 @@ def command(
     Steps follow the dependency waves, each role's rolling strategy (partition,
     maxUnavailable, maxSurge) and the coordination rules (maxSkew). Each step lists the pods
     going down and, per role, replicas, updated and available pods and the capacity floor.
-    Invariants are checked on every plan. Exit 0 no change, 1 changes, 2 error.
+    Invariants are checked on every plan. Roles updated in place (--in-place, as `rbgc
+    sync` compiles them) keep their pods; --warmup pulls new images first. Exit 0 no
+    change, 1 changes, 2 error.
     """
     from rbgc.diagnostics import DiagnosticError
     from rbgc.plan import render
@@ -43,13 +47,14 @@ def command(
 
     out = opts.out
     try:
-        options = opts.pipeline_options()
+        options = replace(opts, warmup_later=True).pipeline_options()
         found = compare(paths, git_ref, options)
         groups = group_changes(found.old, found.new, found.changes)
         result = make_plan(
             groups,
             kubernetes_version=options.target.kubernetes_version,
             stop_after=stop_after,
+            warmup=warmup,
         )
     except DiagnosticError as exc:
         out.fail(exc.diagnostics, ReviewExit.ERROR, writes=False)

@@ -34,6 +34,13 @@ def review_options(func: F) -> F:
             help="text (coloured on a terminal), json (docs/diff-format.md) or markdown "
             "(a pull-request comment).",
         ),
+        click.option(
+            "--warmup",
+            is_flag=True,
+            help="Pull each role's new images on the nodes its pods run on before the first of "
+            "them is replaced or updated in place (from the group's first step; `rbgc sync "
+            "--warmup` does it).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

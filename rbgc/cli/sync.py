@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -219,6 +219,8 @@ def command(paths: tuple[str, ...], opts: CompileOptions, **given: Any) -> None:
     from rbgc.sync.run import SyncFailed
     from rbgc.sync.run import sync as run_sync
 
+    # sync drives in-place updates itself, and finds a warm-up's nodes in the cluster
+    opts = replace(opts, in_place=True, warmup_later=True)
     out = opts.out
     version = opts.pipeline_options().target.kubernetes_version
     result = opts.compile(paths)

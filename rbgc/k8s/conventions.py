@@ -285,6 +285,7 @@ def group_unique_key(namespace: str, group: str) -> str:
     """
     return hashlib.sha1(f"{namespace}/{group}".encode()).hexdigest()
 
+
 # --- upgrades: warm-up Jobs and in-place updates -------------------------------------------
 # Upstream's warm-up pod labels (internal/controller/workloads/rolebasedgroupwarmup_controller.go
 # LabelWarmupName, LabelNodeName); its third, the warm-up's UID, names an object rbgc never

@@ -154,7 +154,9 @@ def condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
 def gated(pod: Mapping[str, Any]) -> bool:
     """The pod carries the in-place readiness gate (it was created from an in-place template)."""
     gates = at(pod, ("spec", "readinessGates")) or ()
-    return any(isinstance(g, Mapping) and g.get("conditionType") == cv.IN_PLACE_READY for g in gates)
+    return any(
+        isinstance(g, Mapping) and g.get("conditionType") == cv.IN_PLACE_READY for g in gates
+    )
 
 
 def gate_open(pod: Mapping[str, Any]) -> bool:

@@ -24,8 +24,8 @@ import copy
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rbgc.k8s import conventions as cv
 from rbgc.k8s import controllers, inplace
+from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, LwsLowering, Role, Target, WorkloadKind
 

@@ -283,9 +283,7 @@ def _role(
         )
 
 
-def _v1alpha2(
-    group: Group, role: Role, kind: WorkloadKind, target: Target
-) -> Iterator[Diagnostic]:
+def _v1alpha2(group: Group, role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:
     """A v1alpha2 role's pattern and template (v1alpha2 semantics §1.4-§1.7), and what its
     compiled objects cannot do that the operator's RoleInstanceSet does (§3.5)."""
     doc = group.document

@@ -127,4 +127,6 @@ def _unit(
         span=role.span,
         on_delete=w.in_place is not None and change is not RoleChange.REMOVE,
         grace=w.in_place.grace_period if w.in_place else 0,
+        images=w.images,
+        old_images=was.images if was else (),
     )

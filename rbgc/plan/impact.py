@@ -88,9 +88,7 @@ def in_place_classes(
     shape = controllers.WORKLOADS.get((api_group, kind))
     if shape is None or inplace.compiled(old) is None or inplace.compiled(new) is None:
         return False
-    return all(
-        inplace.in_place_change(at(old, t) or {}, at(new, t) or {}) for t in shape.templates
-    )
+    return all(inplace.in_place_change(at(old, t) or {}, at(new, t) or {}) for t in shape.templates)
 
 
 def updated_in_place(
@@ -178,7 +176,7 @@ def consequences(
     elif ChangeClass.RESTARTS in classes and update is not None:
         if update.only and inplace.compiled(old) is not None:
             out.append(
-                f"InPlaceOnly: a live pod cannot take this change, so rbgc plan and sync "
+                "InPlaceOnly: a live pod cannot take this change, so rbgc plan and sync "
                 "refuse it (RBG804)"
             )
         else:

@@ -83,7 +83,7 @@ def check(groups: Sequence[GroupChange], steps: Sequence[Step]) -> tuple[Invaria
         floor_detail = f"tightest margin {tightest[0]} ({tightest[1]})"
     if skew_ok and worst is not None:
         skew_detail = f"largest skew {worst[0]}% ({worst[1]})"
-    held = (
+    found: tuple[Invariant, ...] = (
         Invariant(name="capacity-floor", holds=floor_ok, detail=floor_detail),
         Invariant(name="max-skew", holds=skew_ok, detail=skew_detail),
         Invariant(name="terminates", holds=ends_ok, detail=ends_detail),
@@ -91,13 +91,11 @@ def check(groups: Sequence[GroupChange], steps: Sequence[Step]) -> tuple[Invaria
     )
     if any(r.change is RoleChange.IN_PLACE for g in groups for r in g.roles):
         ok, detail = _in_place(groups, by_group)
-        held += (Invariant(name="in-place", holds=ok, detail=detail),)
-    return held
+        found += (Invariant(name="in-place", holds=ok, detail=detail),)
+    return found
 
 
-def _in_place(
-    groups: Sequence[GroupChange], by_group: dict[str, list[Step]]
-) -> tuple[bool, str]:
+def _in_place(groups: Sequence[GroupChange], by_group: dict[str, list[Step]]) -> tuple[bool, str]:
     """A role updated in place keeps its pods: no step replaces or recreates one of them (a
     scale-down still removes surplus ordinals), and each of its pods is updated once."""
     count = 0

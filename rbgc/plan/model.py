@@ -54,6 +54,8 @@ class RoleInput:
     span: Span | None = None
     on_delete: bool = False  # NEW is OnDelete: rbgc replaces (deletes) or updates its pods
     grace: int = 0  # in place: seconds a pod is out of its Services before its images change
+    images: tuple[str, ...] = ()  # NEW's images
+    old_images: tuple[str, ...] = ()  # OLD's images
 
     @property
     def old_pods_per_replica(self) -> int:
@@ -127,6 +129,23 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Warmup:
+    """`plan --warmup`: pull a role's new images on the nodes its pods run on, from the
+    group's first step on (overlapping earlier waves), done before the step that first
+    replaces or updates one of its pods (`before`), which waits for it."""
+
+    name: str  # W1, W2, ... across the plan
+    group: str
+    role: str
+    wave: int
+    images: tuple[str, ...]  # NEW's images its OLD pods do not run
+    pods: tuple[str, ...]  # the pods whose nodes are warmed (StatefulSet-backed: by name)
+    pod_count: int
+    starts: int  # created when this step starts (the group's first)
+    before: int  # this step waits until it is done
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Invariant:
     name: str
     holds: bool
@@ -143,3 +162,4 @@ class Plan:
     restarts: int  # pods replaced over the whole plan
     stopped_after: int | None = None
     in_place: int = 0  # pods updated in place over the whole plan (none of them recreated)
+    warmups: tuple[Warmup, ...] = ()  # `--warmup`

@@ -38,7 +38,7 @@ from rbgc.diagnostics import DiagnosticError, error
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import surge_and_unavailable
 from rbgc.model import WorkloadKind
-from rbgc.plan import invariants
+from rbgc.plan import invariants, warmups
 from rbgc.plan.formulas import (
     LiveStatefulSet,
     Pod,
@@ -232,9 +232,7 @@ class _GroupPlanner:
             action,
             pods_down=down,
             pods_restarted=restarted,
-            pods_in_place=len(action.updated_in_place) * r.spec.size
-            if op is Op.IN_PLACE
-            else 0,
+            pods_in_place=len(action.updated_in_place) * r.spec.size if op is Op.IN_PLACE else 0,
         )
 
     def _delete_all(self, r: _Role) -> Action:
@@ -294,9 +292,7 @@ class _GroupPlanner:
                         and self._rules_for(r)
                     )
                     or (
-                        r.spec.change in ROLLING
-                        and r.stateful
-                        and r.replicas > r.spec.new_replicas
+                        r.spec.change in ROLLING and r.stateful and r.replicas > r.spec.new_replicas
                     )
                 )
             ]
@@ -552,9 +548,7 @@ class _GroupPlanner:
         its rule's target."""
         r.started = True
         kept = min(r.replicas, r.spec.new_replicas)
-        pending = [
-            i for i in range(kept - 1, -1, -1) if i >= r.final_partition and not r.pods[i]
-        ]
+        pending = [i for i in range(kept - 1, -1, -1) if i >= r.final_partition and not r.pods[i]]
         if not pending:
             r.done = True
             return None
@@ -617,8 +611,10 @@ def plan(
     *,
     kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION,
     stop_after: int | None = None,
+    warmup: bool = False,
 ) -> Plan:
-    """The rollout of every group, steps numbered across groups; raises RBG802/RBG803."""
+    """The rollout of every group, steps numbered across groups; raises RBG802/RBG803.
+    `warmup`: each role whose images change is warmed up first (plan/warmup.py)."""
     version = kubernetes_version
     notes: list[str] = []
     steps: list[Step] = []
@@ -645,6 +641,9 @@ def plan(
     notes.extend(_version_notes(groups, version))
     notes.extend(_outage_notes(groups))
     held = invariants.check(groups, steps)
+    found = warmups.warmups(groups, steps) if warmup else ()
+    if warmup:
+        held += (warmups.check(groups, steps, found),)
     broken = [i for i in held if not i.holds]
     if broken:
         raise DiagnosticError(
@@ -667,6 +666,7 @@ def plan(
         notes=tuple(dict.fromkeys(notes)),
         restarts=sum(a.pods_restarted for s in steps for a in s.actions),
         in_place=sum(a.pods_in_place for s in steps for a in s.actions),
+        warmups=found,
         stopped_after=stop_after if stop_after is not None and stop_after < len(steps) else None,
     )
 

@@ -15,7 +15,7 @@ from rbgc.graph.chart import rollout_charts
 from rbgc.k8s import controllers
 from rbgc.k8s.manifest import Manifest
 from rbgc.plan.diff import ABSENT, Added, Change, Changed, FieldChange, Removed, summary
-from rbgc.plan.model import Action, Op, Plan, Step
+from rbgc.plan.model import Action, Op, Plan, Step, Warmup
 
 DIFF_FORMAT = "rbgc.diff/v1"
 PLAN_FORMAT = "rbgc.plan/v1"
@@ -246,16 +246,42 @@ def _counts(plan: Plan) -> str:
     return text
 
 
+def warmup_text(w: Warmup) -> str:
+    pods = _names(w.pods, w.pod_count, "running")
+    count = f" ({w.pod_count} pod(s))" if w.pods else ""
+    when = f"from step {w.starts}" + (
+        f", alongside steps {w.starts}-{w.before - 1}" if w.before > w.starts else ""
+    )
+    return (
+        f"pull {', '.join(w.images)} on the nodes of {pods}{count}; {when}; step {w.before} "
+        "waits for it"
+    )
+
+
+def _waits(plan: Plan, step: Step) -> list[str]:
+    return [w.name for w in plan.warmups if w.before == step.number]
+
+
 def plan_text(plan: Plan, *, color: bool = False) -> str:
     out = []
     head = f"rbgc plan: {_counts(plan)} (Kubernetes {plan.kubernetes_version})"
     out.append(_paint(head, "bold", color))
     if not plan.steps:
         out.append("no pod is started, stopped or restarted")
+    if plan.warmups:
+        out.append("")
+        out.append(
+            _paint("warm-up (--warmup): new images pulled on the pods' nodes first", "bold", color)
+        )
+        for w in plan.warmups:
+            out.append(f"  {w.name}  {w.group}  {w.role}: {warmup_text(w)}")
     for step in plan.steps:
         out.append("")
         title = f"step {step.number}  {step.group}  wave {step.wave}  ({step.down} pod(s) down)"
         out.append(_paint(title, "bold", color))
+        waits = _waits(plan, step)
+        if waits:
+            out.append(f"  waits for warm-up {', '.join(waits)}")
         width = max(len(a.role) for a in step.actions)
         for a in step.actions:
             out.append(f"  {a.role:<{width}}  {a.kind} {a.object}: {action_text(a)}")
@@ -311,12 +337,27 @@ def plan_json(plan: Plan) -> str:
         "stopped_after": plan.stopped_after,
         "restarts": plan.restarts,
         "in_place": plan.in_place,
+        "warmups": [
+            {
+                "name": w.name,
+                "group": w.group,
+                "role": w.role,
+                "wave": w.wave,
+                "images": list(w.images),
+                "pods": list(w.pods),
+                "pod_count": w.pod_count,
+                "starts": w.starts,
+                "before": w.before,
+            }
+            for w in plan.warmups
+        ],
         "steps": [
             {
                 "step": s.number,
                 "group": s.group,
                 "wave": s.wave,
                 "down": s.down,
+                "waits_for": _waits(plan, s),
                 "actions": [_action_json(a) for a in s.actions],
                 "roles": {
                     n: {
@@ -345,12 +386,21 @@ def plan_markdown(plan: Plan) -> str:
         f"### rbgc plan: {_counts(plan)} (Kubernetes {plan.kubernetes_version})",
         "",
     ]
+    if plan.warmups:
+        out += ["**Warm-up** (`--warmup`): new images pulled on the pods' nodes first", ""]
+        out += ["| Warm-up | Group | Role | What happens |", "|---|---|---|---|"]
+        out += [f"| {w.name} | `{w.group}` | {w.role} | {warmup_text(w)} |" for w in plan.warmups]
+        out.append("")
     if not plan.steps:
         out.append("No pod is started, stopped or restarted.")
     else:
         out += ["| Step | Group | Wave | What happens | Pods down |", "|---|---|---|---|---|"]
         for s in plan.steps:
-            what = "<br>".join(f"**{a.role}**: {action_text(a)}" for a in s.actions)
+            waits = _waits(plan, s)
+            what = "<br>".join(
+                ([f"waits for warm-up {', '.join(waits)}"] if waits else [])
+                + [f"**{a.role}**: {action_text(a)}" for a in s.actions]
+            )
             out.append(f"| {s.number} | `{s.group}` | {s.wave} | {what} | {s.down} |")
         out += ["", *rollout_charts(plan)]
         out += [

@@ -11,7 +11,6 @@ from rbgc.model import WorkloadKind
 from rbgc.plan.formulas import coordinated_partition
 from rbgc.plan.model import GroupChange, RoleChange, RoleInput, Rule, Step
 
-
 ROLLING = (RoleChange.ROLL, RoleChange.IN_PLACE)  # pods move to NEW one step at a time
 
 

@@ -177,7 +177,7 @@ def batch_wave(warmup: Warmup, index: int) -> int:
 def jobs(warmup: Warmup, nodes: Mapping[str, tuple[str, ...]]) -> tuple[WarmupJob, ...]:
     """A Job per node, in node-name order (upstream's `sort.Strings`), for the roles each node
     runs (targetRoleBasedGroup; ignored for targetNodes). Nodes with no action are skipped."""
-    out = []
+    out: list[WarmupJob] = []
     for node in sorted(nodes):
         actions = warmup.actions_for(nodes[node])
         if actions:
