@@ -455,19 +455,21 @@ def _instance_set(
         yield warning(
             "RBG141",
             f"role {role.name!r}: rollingUpdate.type {instance_set.update_type} updates pods "
-            f"in place, which needs the operator; the compiled {kind.kind} replaces each pod "
-            "(a new pod, a restart) on every template change",
+            f"in place, which needs a controller; the {kind.kind} of this build replaces each "
+            "pod (a new pod, a restart) on every template change",
             doc.span(*rolling, "type"),
-            help="use `type: RecreatePod` to say what will happen, or keep the operator for "
-            "this group",
+            help="`rbgc sync` updates its pods in place, and so does `rbgc build --in-place` "
+            "where `rbgc sync --watch` runs (LeaderWorkerSet roles need --lws statefulsets); "
+            "else write `type: RecreatePod` to say what will happen",
         )
     if instance_set.grace_period is not None and not updated_in_place:
         yield warning(
             "RBG122",
             f"role {role.name!r}: inPlaceUpdateStrategy.gracePeriodSeconds has no effect: "
-            "compiled pods are never updated in place",
+            "this build's pods are never updated in place",
             doc.span(*rolling, "inPlaceUpdateStrategy", key=True),
-            help="remove it; use a preStop hook or terminationGracePeriodSeconds to drain",
+            help="it takes effect under `rbgc sync` and `rbgc build --in-place`; else use a "
+            "preStop hook or terminationGracePeriodSeconds to drain",
         )
     if instance_set.paused and kind is not WorkloadKind.DEPLOYMENT:  # Deployments pause
         yield warning(
