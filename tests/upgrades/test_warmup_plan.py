@@ -97,8 +97,8 @@ def test_plan_and_diff_show_it_in_text_and_markdown() -> None:
     assert "waits for warm-up W3" in md.stdout
     text = runner.invoke(main, ["diff", "--in-place", "--warmup", OLD, NEW])
     assert (
-        "warm-up (--warmup): rbgc sync pulls lmsysorg/sglang:v0.5.5 on the nodes of its 4 pod(s) before the first is updated in place"
-        in text.stdout
+        "warm-up (--warmup): rbgc sync pulls lmsysorg/sglang:v0.5.5 on the nodes of its 4 "
+        "pod(s) before the first is updated in place" in text.stdout
     )
     assert "2 pod(s) restart, 6 updated in place" in text.stdout  # the router is replaced
     plain = runner.invoke(main, ["plan", OLD, NEW])
