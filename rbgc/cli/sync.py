@@ -49,6 +49,7 @@ class SyncFlags:
     faults: tuple[str, ...]
     faults_file: str | None
     simulate_from: str | None
+    warmup: bool
 
     def check(self) -> None:
         """Refuse flags that do not go together (a usage error, exit 2)."""
@@ -102,6 +103,13 @@ class SyncFlags:
     help="Give up (exit 4) when the whole sync has not converged after SECONDS.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the steps to stdout; change nothing.")
+@click.option(
+    "--warmup",
+    is_flag=True,
+    help="Before a role's first pod is replaced or updated in place, pull its new images on "
+    "the nodes its pods run on (one Job per node, overlapping earlier steps; the Jobs are "
+    "deleted once done; a node that cannot pull them stops the sync, RBG805).",
+)
 @click.option(
     "--prune",
     is_flag=True,
@@ -170,7 +178,8 @@ class SyncFlags:
     metavar="KEY=VALUE",
     help="With --simulate, rehearse a failure: never-ready=POD, crash-image=IMAGE, "
     "fail-apply=OBJECT[:STATUS], unserved=KIND, restart=POD (its container restarts once: "
-    "for --watch) (repeatable).",
+    "for --watch), fail-warmup=NODE[:COUNT] (its warm-up pulls fail; for --warmup) "
+    "(repeatable).",
 )
 @click.option(
     "--faults-file",
@@ -206,6 +215,8 @@ def command(paths: tuple[str, ...], opts: CompileOptions, **given: Any) -> None:
       rbgc sync examples/pd-disaggregated.yaml --context prod
       rbgc sync upgrades/pd-v2.yaml --dry-run
       rbgc sync --simulate --simulate-from examples/pd-disaggregated.yaml upgrades/pd-v2.yaml
+      rbgc sync --warmup --simulate --simulate-from examples/pd-inplace.yaml \\
+          upgrades/pd-inplace-v2.yaml          # pulls first, then updates pods in place
       rbgc sync --watch --lws statefulsets /etc/rbgc/groups      # in a Pod
 
     \b
@@ -253,6 +264,7 @@ def command(paths: tuple[str, ...], opts: CompileOptions, **given: Any) -> None:
             wait_lock=flags.wait_lock,
             parallel=flags.parallel,
             simulate_from=old.bundle if old else None,
+            warmup=flags.warmup,
             emit=_progress if live is None else lambda line: None,
             events=_event if flags.output == "json" else lambda event: None,
             live=live,

@@ -304,3 +304,6 @@ IN_PLACE_UPDATE = "rbgc.io/in-place-update"
 POD_SHAPE = "rbgc.io/pod-shape"
 # The StatefulSet controller's revision label on its pods (apps/v1 ControllerRevisionHashLabelKey).
 REVISION_LABEL = "controller-revision-hash"
+# rbgc's own, on a pod it updated in place: its containers' restart counts once the new images
+# run; restarts up to them are the update's, not crashes (sync/restarts.py).
+IN_PLACE_RESTARTS = "rbgc.io/in-place-restarts"

@@ -153,6 +153,11 @@ class Cluster(Protocol):
         A Pod (`Ref("v1", "Pod", ...)`) is deleted so that its workload recreates it."""
         ...
 
+    def patch(self, ref: Ref, patch: Mapping[str, Any], *, subresource: str = "") -> Object:
+        """A strategic merge patch of the object, or of its `subresource` (`status`): how a
+        live pod's images, labels and readiness-gate condition change (in-place updates)."""
+        ...
+
     def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
         """The pods of a namespace matching a label selector (`key`, `key=value`, comma
         separated), and the list's resourceVersion to watch from."""

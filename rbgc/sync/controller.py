@@ -8,7 +8,7 @@ a real cluster on the wall clock. Progress goes to `emit`, one line per step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,9 @@ from rbgc.k8s.conventions import group_and_role
 from rbgc.sync import ownership
 from rbgc.sync.applyset import NEVER_DELETED
 from rbgc.sync.cluster import Clock, Cluster, ConflictError, Ref
+from rbgc.sync.inplace import StepPods, admit
 from rbgc.sync.plan import StepOp, SyncPlan, SyncStep, Target
+from rbgc.sync.warmup import Warmups
 
 
 class SyncTimeout(Exception):
@@ -59,11 +61,15 @@ def prepare(
     *,
     prune: bool = False,
     records: Mapping[str, Mapping[str, object]] | None = None,
+    warmup: bool = False,
 ) -> SyncPlan:
     """Read what the cluster holds of NEW's groups (ownership.py) and plan against it;
-    `records`: how far an unfinished upgrade got (the Leases' resume records)."""
+    `records`: how far an unfinished upgrade got (the Leases' resume records); `warmup`:
+    each role's new images are pulled on its pods' nodes first (plan/warmups.py)."""
     live = ownership.read_live(cluster, bundle)
-    return ownership.owned_plan(bundle, live, kubernetes_version, prune=prune, records=records)
+    return ownership.owned_plan(
+        bundle, live, kubernetes_version, prune=prune, records=records, warmup=warmup
+    )
 
 
 def execute(
@@ -81,6 +87,7 @@ def execute(
     parallel: int = 16,
     events: Callable[[Event], None] = lambda event: None,
     observe: Callable[[SyncStep, Mapping[Target, Readiness | None]], None] = lambda s, seen: None,
+    wall: Callable[[], float] | None = None,
 ) -> Outcome:
     """Run every step; raises `SyncTimeout` or `ClusterError`. The plan's phases run in
     order; in a phase, up to `parallel` lanes (groups) advance together: one thread, each
@@ -100,6 +107,7 @@ def execute(
         total=len(plan.steps),
         events=events,
         observe=observe,
+        upgrades=Upgrades(cluster=cluster, wall=wall or clock.now),
     )
     progress.total = len(plan.steps)
     by_number = {s.number: s for s in plan.steps}
@@ -151,6 +159,7 @@ class _Lane:
     gone: list[Ref] = field(default_factory=list)
     pending: list[Target] = field(default_factory=list)
     states: dict[Target, Readiness | None] = field(default_factory=dict)
+    pods: StepPods | None = None  # the step's in-place updates and pod recreations
 
     @property
     def finished(self) -> bool:
@@ -171,12 +180,15 @@ class _Run:
     total: int
     events: Callable[[Event], None]
     observe: Callable[[SyncStep, Mapping[Target, Readiness | None]], None]  # the live view
+    upgrades: Upgrades  # warm-ups and in-place updates (sync/warmup.py, sync/inplace.py)
 
     def advance(self, lane: _Lane) -> bool:
         """Move `lane` as far as it goes without waiting; whether anything happened."""
-        moved = False
+        moved = self.upgrades.warmups.advance()  # warm-ups run beside the steps
         while not lane.finished:
             step = lane.steps[lane.at]
+            if lane.phase == "start" and not self.upgrades.warmups.done(step.needs):
+                return moved  # its role's new images are still being pulled
             if lane.phase == "start":
                 self.heartbeat()  # the lock is renewed (or found lost) before every write
                 self.progress.step, self.progress.summary = step.number, step.summary
@@ -201,9 +213,18 @@ class _Run:
                     except ConflictError as exc:
                         raise ConflictError(exc.message, exc.conflicts, str(Ref.of(body))) from None
                     self.progress.writes += 1
+                lane.pods = self.upgrades.start(step)
+                lane.phase, moved = "pods", True
+            if lane.phase == "pods":
+                assert lane.pods is not None
+                self.heartbeat()
+                moved = lane.pods.advance() or moved
+                if not lane.pods.done or not self.upgrades.finished(step):
+                    return moved
                 lane.pending, lane.phase, moved = list(step.wait), "wait", True
             if lane.pending:
                 self.heartbeat()
+                self.upgrades.admit(lane.pending)
                 lane.states = {t: _state(self.cluster, t.ref) for t in lane.pending}
                 self.observe(step, lane.states)
                 lane.pending = [t for t in lane.pending if not t.done(lane.states[t])]
@@ -220,11 +241,69 @@ class _Run:
     def check_deadline(self, lane: _Lane) -> None:
         if self.clock.now() < self.deadline:
             return
+        step = lane.steps[lane.at] if not lane.finished else None
+        waiting = self.upgrades.waiting(step, lane.phase) if step is not None else None
+        if waiting is not None:
+            raise SyncTimeout(waiting, None, self.timeout)
         if lane.gone:
             gone = Target(ref=lane.gone[0], who=str(lane.gone[0]), span=None, replicas=0)
             raise SyncTimeout(gone, None, self.timeout)
         first = lane.pending[0]
         raise SyncTimeout(first, lane.states.get(first), self.timeout)
+
+
+@dataclass(slots=True)
+class Upgrades:
+    """What a sync does beyond applying objects: warm-ups (started by their step, advanced on
+    every pass, awaited by the steps that need them) and the work on pods of OnDelete
+    StatefulSets (in-place updates, recreations, readiness gates of new pods)."""
+
+    cluster: Cluster
+    wall: Callable[[], float]
+    warmups: Warmups = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.warmups = Warmups(cluster=self.cluster, now=self.wall)
+
+    def start(self, step: SyncStep) -> StepPods:
+        if step.warmup is not None:
+            self.warmups.start(step.warmup)
+        pods = StepPods(
+            cluster=self.cluster,
+            updates=step.in_place,
+            deletes=tuple(pod for pod, _ in step.recreate),
+            delete_of=dict(step.recreate),
+            wall=self.wall,
+        )
+        pods.done = not (step.in_place or step.recreate)
+        return pods
+
+    def finished(self, step: SyncStep) -> bool:
+        """A blocking warm-up (one of the inputs) holds its step until it is done."""
+        task = step.warmup
+        if task is None or task.background:
+            return True
+        self.warmups.advance()
+        return self.warmups.done((task.key,))
+
+    def admit(self, targets: Sequence[Target]) -> None:
+        for t in targets:
+            if t.gated:
+                admit(self.cluster, t.ref, self.wall)
+
+    def waiting(self, step: SyncStep, phase: str) -> Target | None:
+        """What a lane waits for that is no workload: a warm-up, or pods being updated."""
+        keys = step.needs if phase == "start" else ()
+        if phase == "pods" and step.warmup is not None:
+            keys = (step.warmup.key,)
+        if keys and not self.warmups.done(keys):
+            key = next(k for k in keys if not self.warmups.done((k,)))
+            ref = Ref("batch/v1", "Job", "", key)
+            return Target(ref=ref, who=f"warm-up {key}", span=None, replicas=0)
+        if phase == "pods" and step.in_place:
+            update = step.in_place[0]
+            return Target(ref=update.workload, who="pods updated in place", span=None, replicas=0)
+        return None
 
 
 def _state(cluster: Cluster, ref: Ref) -> Readiness | None:
@@ -241,6 +320,12 @@ def render_steps(plan: SyncPlan) -> str:
             lines.append(f"     delete {ref}")
         for body in s.apply:
             lines.append(f"     apply  {Ref.of(body)}")
+        for update in s.in_place:
+            lines.append(f"     update in place {', '.join(update.pods)} ({update.workload})")
+        for pod, _ in s.recreate:
+            lines.append(f"     recreate {pod}")
+        if s.needs:
+            lines.append(f"     after  warm-up {', '.join(s.needs)}")
         for t in s.wait:
             lines.append(f"     wait   {t.ref}: {t.wanted()}")
     for note in (*plan.rollout.notes, *plan.notes):

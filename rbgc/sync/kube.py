@@ -35,6 +35,7 @@ from rbgc.sync.cluster import (
 )
 
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends the dict as JSON
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"  # lists merge by their keys
 
 # (apiVersion, kind) -> (plural, namespaced) for kinds every cluster serves.
 CORE: dict[tuple[str, str], tuple[str, bool]] = {
@@ -45,6 +46,7 @@ CORE: dict[tuple[str, str], tuple[str, bool]] = {
     ("v1", "Service"): ("services", True),
     ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
     ("v1", "Pod"): ("pods", True),
+    ("v1", "Node"): ("nodes", False),
     ("apps/v1", "StatefulSet"): ("statefulsets", True),
     ("apps/v1", "Deployment"): ("deployments", True),
     ("batch/v1", "Job"): ("jobs", True),
@@ -104,6 +106,17 @@ def apply_request(path: str, body: Mapping[str, Any], *, force: bool = False) ->
         path=path,
         query=query,
         headers={"Content-Type": APPLY_PATCH, "Accept": "application/json"},
+        body=dict(body),
+    )
+
+
+def patch_request(path: str, body: Mapping[str, Any], subresource: str = "") -> Request:
+    """A strategic merge patch (containers merge by name, conditions by type)."""
+    return Request(
+        method="PATCH",
+        path=path + (f"/{subresource}" if subresource else ""),
+        query=(("fieldManager", FIELD_MANAGER),),
+        headers={"Content-Type": STRATEGIC_PATCH, "Accept": "application/json"},
         body=dict(body),
     )
 
@@ -253,6 +266,9 @@ class KubeCluster:
 
     def replace(self, body: Mapping[str, Any]) -> Object:
         return dict(self.send(write_request("PUT", self._path(Ref.of(body)), body)) or {})
+
+    def patch(self, ref: Ref, patch: Mapping[str, Any], *, subresource: str = "") -> Object:
+        return dict(self.send(patch_request(self._path(ref), patch, subresource)) or {})
 
     def get(self, ref: Ref) -> Object | None:
         try:

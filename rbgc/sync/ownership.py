@@ -211,10 +211,11 @@ def owned_plan(
     *,
     prune: bool = False,
     records: Mapping[str, Mapping[str, object]] | None = None,
+    warmup: bool = False,
 ) -> SyncPlan:
     """plan.py's steps over OLD's workloads, with the ownership steps (see the module); an
     upgrade `records` (Lease annotations per group) says were partly done resumes after it."""
-    base = sync_plan(bundle, live.workloads, version)
+    base = sync_plan(bundle, live.workloads, version, warmup=warmup)
     upgrading = sorted({s.group for s in base.steps if s.op is StepOp.ROLLOUT})
     upgrades: dict[str, tuple[str, str]] = {}
     snapshots: dict[GroupKey, dict[str, dict[str, str]]] = {}
@@ -371,7 +372,7 @@ def owned_plan(
 def _split(step: SyncStep, group_of: Mapping[Ref, GroupKey]) -> list[tuple[str, SyncStep]]:
     """A step cut by group (lane "namespace/name"; "" for pass-through documents): groups
     are independent, so each waits only for its own workloads."""
-    if step.group:
+    if step.group or step.warmup is not None:  # a warm-up of the inputs: the pass-through lane
         return [(step.group, step)]
 
     def lane(ref: Ref) -> str:

@@ -34,15 +34,18 @@ from typing import Any
 
 from rbgc.bundle import Bundle, WorkloadFacts, facts_of
 from rbgc.diagnostics import Span
-from rbgc.k8s import controllers
+from rbgc.k8s import controllers, inplace
 from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness
-from rbgc.k8s.conventions import SYNC_WAVE, group_and_role
+from rbgc.k8s.conventions import MANAGED_BY, SYNC_WAVE, WARMUP_NAME_LABEL, group_and_role
 from rbgc.k8s.manifest import Manifest
 from rbgc.plan.changes import group_changes
 from rbgc.plan.diff import diff_bundles
 from rbgc.plan.model import Action, Op, Plan, Step
 from rbgc.plan.planner import plan
 from rbgc.sync.cluster import Object, Ref
+from rbgc.sync.inplace import PodUpdate, template_of
+from rbgc.sync.warmup import WarmupTask
+from rbgc.warmup.spec import Actions, Policies, Warmup
 
 APPLIED = "rbgc.io/applied"  # the compiled body rbgc applied last: OLD of the next sync
 LIVE = Span("<cluster>")
@@ -60,6 +63,7 @@ class Target:
     updated: int = 0
     settle: bool = False
     autoscaled: bool = False  # an HPA owns spec.replicas: wait for what it asks
+    gated: bool = False  # its pods carry the in-place readiness gate: sync opens it (inplace.py)
 
     def done(self, state: Readiness | None) -> bool:
         if state is None:
@@ -83,6 +87,7 @@ class StepOp(enum.StrEnum):
     DELETE = "delete"  # workloads of removed roles, after the last wave
     OWN = "own"  # the groups' ApplySet parents (ownership.py)
     PRUNE = "prune"  # members that left the inputs (ownership.py, --prune)
+    WARMUP = "warmup"  # a warm-up's Jobs (sync/warmup.py): waited for here, or by a later step
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +101,10 @@ class SyncStep:
     wait: tuple[Target, ...] = ()
     group: str = ""  # ROLLOUT: the group ("namespace/name") and the planner's step number,
     rollout_step: int = 0  # which a resumed sync skips once recorded done
+    in_place: tuple[PodUpdate, ...] = ()  # pods updated in place once the step has applied
+    recreate: tuple[tuple[Ref, Ref], ...] = ()  # (pod, its OnDelete StatefulSet) to delete
+    warmup: WarmupTask | None = None  # started by this step
+    needs: tuple[str, ...] = ()  # warm-ups that must be done before this step starts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,9 +132,14 @@ def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:
 
 
 def sync_plan(
-    bundle: Bundle, live: Sequence[Mapping[str, Any]], version: tuple[int, int]
+    bundle: Bundle,
+    live: Sequence[Mapping[str, Any]],
+    version: tuple[int, int],
+    *,
+    warmup: bool = False,
 ) -> SyncPlan:
-    """The steps that take the cluster from `live` to NEW; raises RBG802/RBG803."""
+    """The steps that take the cluster from `live` to NEW; raises RBG802/RBG803. `warmup`:
+    the plan's warm-ups run first (plan/warmups.py)."""
     workloads = tuple(
         m
         for m in bundle.manifests
@@ -134,7 +148,11 @@ def sync_plan(
     applied = live_manifests(bundle, live)
     old = Bundle(manifests=applied, groups=facts_of(applied))
     new = Bundle(manifests=workloads, groups=bundle.groups)
-    rollout = plan(group_changes(old, new, diff_bundles(old, new)), kubernetes_version=version)
+    rollout = plan(
+        group_changes(old, new, diff_bundles(old, new)),
+        kubernetes_version=version,
+        warmup=warmup,
+    )
     return SyncPlan(steps=_steps(bundle, rollout, old), rollout=rollout)
 
 
@@ -211,17 +229,29 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
     unit_of = {w.identity(): (g.key, w.unit) for g in bundle.groups for w in g.workloads()}
     by_unit = {unit_of[m.identity()]: m for m in bundle.manifests if m.identity() in unit_of}
     removed = {(g.key, w.unit): w for g in old.groups for w in g.workloads()}
+    old_unit = {(g.key, w.unit): w.identity() for g in old.groups for w in g.workloads()}
+    by_identity = {m.identity(): m.body for m in old.manifests}
+    old_bodies = {i: by_identity[i] for i in old_unit.values() if i in by_identity}
     deletes = [s for s in rollout.steps if all(a.op is Op.DELETE for a in s.actions)]
     moves = [s for s in rollout.steps if s not in deletes]
     moved = {(s.group, a.role) for s in moves for a in s.actions}
-    manifests = bundle.manifests
-    waves = sorted({m.wave for m in manifests} | {s.wave for s in moves})
+    standalone = {(w.namespace, w.name): w for w in bundle.warmups}
+    manifests = tuple(m for m in bundle.manifests if _warmup_job(m, standalone) is None)
+    tasks, needs = _plan_warmups(bundle, rollout, by_unit)
+    waves = sorted(
+        {m.wave for m in manifests} | {s.wave for s in moves} | {w.wave for w in bundle.warmups}
+    )
     steps: list[SyncStep] = []
+    started: set[str] = set()
 
     def add(wave: int, op: StepOp, summary: str, **kw: Any) -> None:
         steps.append(SyncStep(number=len(steps) + 1, wave=wave, op=op, summary=summary, **kw))
 
     for wave in waves:
+        for w in sorted(standalone.values(), key=lambda w: w.key):
+            if w.wave == wave:
+                task = WarmupTask(key=w.key, warmup=w)
+                add(wave, StepOp.WARMUP, task.describe(), warmup=task)
         here = [m for m in manifests if m.wave == wave]
         covered = [m for m in here if unit_of.get(m.identity()) in moved]
         plain = [m for m in here if m not in covered]
@@ -241,6 +271,9 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
                 apply=bodies,
             )
         for s in (s for s in moves if s.wave == wave):
+            for task in tasks.get(s.group, ()) if s.group not in started else ():
+                add(wave, StepOp.WARMUP, task.describe(), warmup=task, group=s.group)
+            started.add(s.group)
             delete, apply, wait = _rollout(s, by_unit, removed)
             add(
                 wave,
@@ -251,6 +284,9 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
                 wait=wait,
                 group=s.group,
                 rollout_step=s.number,
+                in_place=_in_place(s, by_unit, old_bodies, old_unit),
+                recreate=_recreate(s, by_unit),
+                needs=needs.get(s.number, ()),
             )
         workloads = [m for m in here if m.identity() in unit_of]
         if workloads:
@@ -261,6 +297,7 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
                     span=m.origin,
                     replicas=controllers.replicas(m.body),
                     updated=_final_updated(unit_of[m.identity()], m, rollout),
+                    gated=inplace.compiled(m.body) is not None,
                 )
                 for m in workloads
             )
@@ -282,6 +319,10 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
             group=s.group,
         )
     return tuple(steps)
+
+
+# `--warmup`: every node at once, a failed pull retried twice (the image then cannot be pulled)
+WARMUP_POLICIES = Policies(backoff_limit_per_node=2)
 
 
 def _ref(w: WorkloadFacts) -> Ref:
@@ -321,9 +362,90 @@ def _rollout(
                 replicas=a.replicas,
                 updated=state.updated,
                 settle=True,
+                gated=inplace.compiled(m.body) is not None,
             )
         )
     return tuple(delete), tuple(apply), tuple(wait)
+
+
+def _in_place(
+    s: Step,
+    by_unit: Mapping[tuple[str, str], Manifest],
+    old_bodies: Mapping[tuple[str, str, str, str], Object],
+    old_unit: Mapping[tuple[str, str], tuple[str, str, str, str]],
+) -> tuple[PodUpdate, ...]:
+    out = []
+    for a in s.actions:
+        if a.op is Op.IN_PLACE:
+            m = by_unit[(s.group, a.role)]
+            before = old_bodies.get(old_unit.get((s.group, a.role), ("", "", "", "")))
+            out.append(
+                PodUpdate(
+                    workload=Ref.of(m.body),
+                    pods=a.updated_in_place,
+                    template=template_of(m.body),
+                    old_template=template_of(before) if before is not None else None,
+                    grace=a.grace,
+                )
+            )
+    return tuple(out)
+
+
+def _recreate(s: Step, by_unit: Mapping[tuple[str, str], Manifest]) -> tuple[tuple[Ref, Ref], ...]:
+    """The pods a roll replaces on an OnDelete StatefulSet: rbgc deletes them (its controller
+    makes each again at NEW's template); on a RollingUpdate one the controller does."""
+    out = []
+    for a in s.actions:
+        m = by_unit[(s.group, a.role)]
+        if a.op is Op.ROLL and a.replaced and inplace.compiled(m.body) is not None:
+            workload = Ref.of(m.body)
+            out += [(Ref("v1", "Pod", workload.namespace, n), workload) for n in a.replaced]
+    return tuple(out)
+
+
+def _warmup_job(m: Manifest, standalone: Mapping[tuple[str, str], Warmup]) -> Warmup | None:
+    """The standalone warm-up a compiled Job belongs to (sync runs them by their policies)."""
+    labels = (m.body.get("metadata") or {}).get("labels") or {}
+    if m.kind != "Job" or labels.get(MANAGED_BY) != "rbgc":
+        return None
+    return standalone.get((m.namespace, str(labels.get(WARMUP_NAME_LABEL))))
+
+
+def _plan_warmups(
+    bundle: Bundle, rollout: Plan, by_unit: Mapping[tuple[str, str], Manifest]
+) -> tuple[dict[str, list[WarmupTask]], dict[int, tuple[str, ...]]]:
+    """`--warmup`: per group, the warm-ups its first step starts (one per role: a role's
+    units share its pods' label), and per planner step the warm-ups it waits for."""
+    tasks: dict[str, list[WarmupTask]] = {}
+    needs: dict[int, list[str]] = {}
+    seen: dict[tuple[str, str], str] = {}
+    for w in rollout.warmups:
+        role = w.role.split(":")[0]
+        key = seen.get((w.group, role))
+        if key is None:
+            key = seen[(w.group, role)] = f"{w.group} {role}"
+            m = by_unit[(w.group, w.role)]
+            pod = controllers.at(template_of(m.body), ("spec",)) or {}
+            spec = Warmup(
+                name=f"{m.group}-{role}-warmup",
+                namespace=m.namespace,
+                group=m.group,
+                roles={
+                    role: Actions(
+                        images=w.images,
+                        pull_secrets=tuple(
+                            str(s.get("name")) for s in pod.get("imagePullSecrets") or ()
+                        ),
+                    )
+                },
+                tolerations=tuple(pod.get("tolerations") or ()),
+                policies=WARMUP_POLICIES,
+            )
+            tasks.setdefault(w.group, []).append(
+                WarmupTask(key=key, warmup=spec, background=True, strict=True)
+            )
+        needs.setdefault(w.before, []).append(key)
+    return tasks, {n: tuple(dict.fromkeys(k)) for n, k in needs.items()}
 
 
 def _moves_partition(a: Action, s: Step) -> bool:
@@ -344,5 +466,7 @@ def _describe(s: Step, wave: int) -> str:
         moved = [f"{w} {n}" for w, n in (("+", a.create), ("~", a.replace), ("-", a.delete)) if n]
         if moved:
             text += f" ({' '.join(moved)})"
+        if a.updated_in_place:
+            text += f": {', '.join(a.updated_in_place)}"
         parts.append(text)
     return f"wave {wave}: {s.group} step {s.number}: " + "; ".join(parts)

@@ -17,12 +17,13 @@ it has been quiet for `max(2 x max, 600)` seconds (upstream's stable threshold).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from rbgc.bundle import GroupFacts, RoleFacts
-from rbgc.k8s.conventions import group_and_role
+from rbgc.k8s.conventions import IN_PLACE_RESTARTS, group_and_role
 from rbgc.sync.cluster import Ref
 
 IGNORED_CONTAINER = "patio-runtime"  # upstream's runtime sidecar: its restarts never count
@@ -38,14 +39,27 @@ def restarted(pod: Mapping[str, Any]) -> str | None:
         return "it failed"
     if phase not in ("Running", "Pending"):
         return None
+    baseline = _in_place_restarts(pod)
     for s in (
         *(status.get("initContainerStatuses") or ()),
         *(status.get("containerStatuses") or ()),
     ):
-        count = int(s.get("restartCount") or 0)
+        count = int(s.get("restartCount") or 0) - baseline.get(str(s.get("name")), 0)
         if s.get("name") != IGNORED_CONTAINER and count > 0:
             return f"container {s.get('name')} restarted {count} time(s)"
     return None
+
+
+def _in_place_restarts(pod: Mapping[str, Any]) -> dict[str, int]:
+    """Restarts an in-place update caused (rbgc's record on the pod, sync/inplace.py)."""
+    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(IN_PLACE_RESTARTS)
+    try:
+        found = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): v for k, v in found.items() if isinstance(v, int)}
 
 
 def delay(count: int, base: int, cap: int) -> float:

@@ -31,6 +31,7 @@ from rbgc.sync.cluster import (
     KindNotServed,
 )
 from rbgc.sync.plan import StepOp, SyncPlan, SyncStep
+from rbgc.sync.warmup import WarmupFailed
 
 
 class Failure(enum.IntEnum):
@@ -128,6 +129,7 @@ def sync(
     events: Callable[[controller.Event], None] = lambda event: None,
     live: Callable[[SyncPlan, Clock], Any] | None = None,
     heartbeat: Callable[[], None] = lambda: None,
+    warmup: bool = False,
 ) -> str:
     """Plan and (unless `dry_run`) carry out NEW under the groups' Leases; the text for
     stdout; `live(plan, clock)` makes a live view (live.py) that follows the sync;
@@ -166,7 +168,9 @@ def sync(
             lock = lease.Lock(cluster, now=wall)
             _acquire(lock, new, clock, timeout, interval, wait_lock)
         records = lock.records() if lock is not None else None
-        plan = controller.prepare(cluster, new, version, prune=prune, records=records)
+        plan = controller.prepare(
+            cluster, new, version, prune=prune, records=records, warmup=warmup
+        )
         if dry_run:
             return controller.render_steps(plan)
         assert lock is not None
@@ -207,6 +211,7 @@ def sync(
             parallel=parallel,
             events=events,
             observe=observe,
+            wall=wall,
         )
         # Converged: nothing to resume; and the locks were ours to the end (else LeaseLost).
         lock.release(converged=True)
@@ -298,6 +303,22 @@ def sync(
         ) from None
     except ClusterError as exc:
         raise _told(events, SyncFailed(_cluster_error(exc), Failure.CLUSTER, progress)) from None
+    except WarmupFailed as exc:
+        raise _told(
+            events,
+            SyncFailed(
+                error(
+                    "RBG805",
+                    str(exc),
+                    exc.task.warmup.span,
+                    help="look at the warm-up Jobs' pods (kubectl describe pod -l "
+                    "workloads.x-k8s.io/warmup-name): an image that cannot be pulled, a node "
+                    "that cannot run the pod; nothing of the group was replaced after it",
+                ),
+                Failure.CLUSTER,
+                progress,
+            ),
+        ) from None
     except controller.SyncTimeout as exc:
         raise _told(
             events,

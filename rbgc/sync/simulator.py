@@ -31,6 +31,8 @@ from typing import Any
 
 from rbgc.bundle import template_hash
 from rbgc.k8s import controllers
+from rbgc.k8s import conventions as cv
+from rbgc.sync import simpods
 from rbgc.sync.cluster import (
     FIELD_MANAGER,
     ClusterError,
@@ -50,9 +52,10 @@ class Faults:
     fail_apply: Mapping[str, ClusterError] = field(default_factory=dict)  # object name -> error
     unserved: frozenset[str] = frozenset()  # kinds whose CRD is not installed
     restart: frozenset[str] = frozenset()  # pods whose container restarts once, when ready
+    fail_warmup: Mapping[str, int] = field(default_factory=dict)  # node -> failed pulls first
 
 
-FAULT_KEYS = ("never-ready", "crash-image", "fail-apply", "unserved", "restart")
+FAULT_KEYS = ("never-ready", "crash-image", "fail-apply", "unserved", "restart", "fail-warmup")
 
 
 def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
@@ -65,6 +68,7 @@ def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
     unserved: set[str] = set()
     restart: set[str] = set()
     fail: dict[str, ClusterError] = {}
+    warmups: dict[str, int] = {}
 
     def failing(name: str, code: Any) -> None:
         try:
@@ -109,6 +113,11 @@ def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
             unserved.add(value)
         elif key == "restart":
             restart.add(value)
+        elif key == "fail-warmup":
+            node, _, times = value.partition(":")
+            if times and not times.isdigit():
+                raise ValueError(f"fail-warmup {node}: {times} is no count of failed pulls")
+            warmups[node] = int(times or 1_000_000)
         else:
             name, _, code = value.partition(":")
             failing(name, code or "500")
@@ -118,17 +127,11 @@ def faults_from(pairs: Sequence[str], document: Any = None) -> Faults:
         fail_apply=fail,
         unserved=frozenset(unserved),
         restart=frozenset(restart),
+        fail_warmup=warmups,
     )
 
 
-@dataclass(slots=True)
-class _Pod:
-    ordinal: int
-    revision: str
-    images: tuple[str, ...]
-    age: int = 0
-    ready: bool = False
-    restarts: int = 0
+_Pod = simpods.Pod
 
 
 @dataclass(slots=True)
@@ -138,6 +141,8 @@ class _Workload:
     current: str = ""  # StatefulSet/LWS currentRevision: what pods below the partition run
     serial: int = 0  # Deployment pod names
     owners: dict[str, set[FieldPath]] = field(default_factory=dict)  # field manager -> fields
+    templates: dict[str, Object] = field(default_factory=dict)  # revision -> its pod template
+    job: simpods.JobRun | None = None  # a Job's run
 
 
 class Killed(BaseException):
@@ -165,10 +170,15 @@ class Simulator:
         kubernetes_version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION,
         ready_after: int = 2,
         faults: Faults | None = None,
+        costs: simpods.Costs | None = None,
     ) -> None:
         self.version = kubernetes_version
         self.ready_after = ready_after
         self.faults = faults or Faults()
+        self.costs = costs  # None: every pod start takes `ready_after`
+        self.node_images: dict[str, set[str]] = {}  # what each node has pulled
+        self.uids = 0
+        self.patched: list[tuple[int, str, str]] = []  # (tick, pod, subresource) per pod patch
         self.now = 0
         self.objects: dict[tuple[str, str, str], _Workload] = {}
         self.writes: list[tuple[str, Ref]] = []
@@ -280,11 +290,17 @@ class Simulator:
             found.body = applied
         found.owners = {m: paths for m, paths in owners.items() if paths}
         if controllers.shape_of(found.body) is not None:
+            templates = _templates(found.body)
+            if templates and isinstance(templates[0], dict):
+                found.templates.setdefault(_revision(found.body), copy.deepcopy(templates[0]))
             self._status(found)
         return copy.deepcopy(found.body)
 
     def get(self, ref: Ref) -> Object | None:
         self._served(ref.api_version, ref.kind)
+        if ref.kind == "Pod":
+            at = self._find_pod(ref.namespace, ref.name)
+            return self._pod_object(*at) if at is not None else None
         found = self.objects.get((ref.kind, ref.namespace, ref.name))
         return copy.deepcopy(found.body) if found else None
 
@@ -316,6 +332,29 @@ class Simulator:
         if gone is not None:
             self._stop(gone, len(gone.pods))
         self._publish()
+
+    def patch(self, ref: Ref, patch: Mapping[str, Any], *, subresource: str = "") -> Object:
+        """A strategic merge patch of a pod (or its status): what in-place updates send."""
+        self._served(ref.api_version, ref.kind)
+        at = self._find_pod(ref.namespace, ref.name) if ref.kind == "Pod" else None
+        if at is None:
+            raise ClusterError(404, "NotFound", f"{ref} not found")
+        self._write("patch", ref)
+        w, pod = at
+        if simpods.patch_pod(pod, str(w.body["metadata"]["name"]), patch, subresource):
+            pod.needed = self._startup(pod, fresh=False)
+        self.patched.append((self.now, ref.name, subresource))
+        self._status(w)
+        self._publish()
+        return self._pod_object(w, pod)
+
+    def _find_pod(self, namespace: str, name: str) -> tuple[_Workload, _Pod] | None:
+        for (_, ns, _), w in self.objects.items():
+            if ns == namespace:
+                for pod in w.pods:
+                    if self._pod_name(w, pod) == name:
+                        return w, pod
+        return None
 
     def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
         self.watched = True
@@ -383,28 +422,20 @@ class Simulator:
             del self.pod_log[:-2500]
 
     def _pod_object(self, w: _Workload, pod: _Pod) -> Object:
-        templates = _templates(w.body)
-        template = templates[0] if templates and isinstance(templates[0], dict) else {}
-        labels = dict((template.get("metadata") or {}).get("labels") or {})
-        containers = (template.get("spec") or {}).get("containers") or [{"name": "main"}]
-        return {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": self._pod_name(w, pod),
-                "namespace": str(w.body["metadata"].get("namespace") or ""),
-                "labels": labels,
-                "resourceVersion": "",
-            },
-            "status": {
-                "phase": "Running",
-                "containerStatuses": [
-                    {"name": str(c.get("name")), "ready": pod.ready, "restartCount": pod.restarts}
-                    for c in containers
-                    if isinstance(c, dict)
-                ],
-            },
-        }
+        return simpods.pod_object(
+            self._pod_name(w, pod),
+            str(w.body["metadata"].get("namespace") or ""),
+            str(w.body["metadata"]["name"]),
+            self._template(w, pod.revision),
+            pod,
+        )
+
+    def _template(self, w: _Workload, revision: str) -> Object:
+        found = w.templates.get(revision)
+        if found is None:
+            templates = _templates(w.body)
+            found = templates[0] if templates and isinstance(templates[0], dict) else {}
+        return found
 
     # --- time ---
 
@@ -417,6 +448,8 @@ class Simulator:
                 self._ordered(w)
             elif shape is not None:
                 self._deployment(w)
+            if w.body.get("kind") == "Job" and w.body.get("apiVersion") == "batch/v1":
+                self._job(w)
             for pod in w.pods:
                 pod.age += 1
                 crashing = bool(set(pod.images) & self.faults.crash_images)
@@ -426,11 +459,14 @@ class Simulator:
                 if pod.ready and name in self.faults.restart and name not in self._restarted:
                     self._restarted.add(name)  # one container restart: the pod stays up
                     pod.restarts += 1
-                pod.ready = (
-                    pod.age >= self.ready_after
+                pod.containers_ready = (
+                    pod.age >= pod.needed
                     and not crashing
                     and self._pod_name(w, pod) not in self.faults.never_ready
                 )
+                if pod.containers_ready:
+                    pod.running = dict(pod.spec_images)
+                pod.compute_ready()
             if shape is not None:
                 self._status(w)
                 ready = int(w.body["status"]["readyReplicas"])
@@ -443,6 +479,11 @@ class Simulator:
         """(pod name, revision, ready) of a workload, for tests and previews."""
         w = self.objects[(kind, namespace, name)]
         return [(self._pod_name(w, p), p.revision, p.ready) for p in w.pods]
+
+    def identities(self, kind: str, namespace: str, name: str) -> dict[str, tuple[str, str]]:
+        """pod name -> (uid, node) of a workload's pods: what a recreation changes."""
+        w = self.objects[(kind, namespace, name)]
+        return {self._pod_name(w, p): (p.uid, p.node) for p in w.pods}
 
     # --- the controllers ---
 
@@ -462,7 +503,68 @@ class Simulator:
 
     def _new_pod(self, w: _Workload, ordinal: int, revision: str) -> _Pod:
         images = _images(w.body) if revision == _revision(w.body) else ()
-        return _Pod(ordinal=ordinal, revision=revision, images=images)
+        template = self._template(w, revision)
+        self.uids += 1
+        pod = _Pod(
+            ordinal=ordinal,
+            revision=revision,
+            images=images,
+            uid=f"uid-{self.uids}",
+            spec_images=simpods.template_images(template),
+            gated=any(
+                g.get("conditionType") == cv.IN_PLACE_READY
+                for g in controllers.at(template, ("spec", "readinessGates")) or ()
+            ),
+        )
+        # a pod lands on the node its name had (a full GPU cluster, local volumes)
+        pod.node = f"node-{self._pod_name(w, pod)}"
+        pod.needed = self._startup(pod, fresh=True)
+        return pod
+
+    def _startup(self, pod: _Pod, *, fresh: bool) -> int:
+        """Seconds until a (re)started pod's containers are ready (simpods.Costs)."""
+        if self.costs is None:
+            return self.ready_after
+        wanted = tuple(pod.spec_images.values())
+        cached = self.node_images.setdefault(pod.node, set())
+        pull = self.costs.pull(wanted, cached)
+        cached.update(wanted)
+        schedule = self.costs.schedule_seconds if fresh else 0
+        return max(schedule + pull + self.costs.load_seconds, 1)
+
+    def _job(self, w: _Workload) -> None:
+        """A warm-up Job: one pod on its pinned node pulls the images, then it completes; a
+        node's `fail_warmup` pulls fail first, retried within `backoffLimit`."""
+        run = w.job = w.job or simpods.JobRun()
+        spec = w.body.get("spec") or {}
+        if run.done or spec.get("suspend"):
+            return
+        node = simpods.pinned_node(w.body) or "node-unpinned"
+        images = simpods.job_images(w.body)
+        if run.started < 0:
+            cached = self.node_images.setdefault(node, set())
+            pull = self.costs.pull(images, cached) if self.costs else 0
+            run.started, run.ends = self.now, self.now + max(pull, 1)
+        deadline = spec.get("activeDeadlineSeconds")
+        if isinstance(deadline, int) and self.now - run.started >= deadline:
+            run.done = True
+            run.conditions = [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]
+        elif self.now >= run.ends:
+            if run.failed < self.faults.fail_warmup.get(node, 0):
+                run.failed += 1
+                limit = spec.get("backoffLimit", 6)
+                if run.failed > limit:
+                    run.done = True
+                    run.conditions = [
+                        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}
+                    ]
+                else:
+                    run.started = -1  # a new pod, next tick
+            else:
+                self.node_images.setdefault(node, set()).update(images)
+                run.done = True
+                run.conditions = [{"type": "Complete", "status": "True"}]
+        w.body["status"] = simpods.job_status(run)
 
     def _ordered(self, w: _Workload) -> None:
         n = controllers.replicas(w.body)
@@ -474,10 +576,14 @@ class Simulator:
         self._stop(w, sum(1 for p in w.pods if p.ordinal >= n))
         w.pods = [p for p in w.pods if p.ordinal < n]
         have = {p.ordinal for p in w.pods}
+        on_delete = controllers.at(w.body, ("spec", "updateStrategy", "type")) == "OnDelete"
         for i in range(n):
             if i not in have:
-                w.pods.append(self._new_pod(w, i, update if i >= partition else w.current))
+                held = i < partition and not on_delete  # OnDelete: new pods at the new revision
+                w.pods.append(self._new_pod(w, i, w.current if held else update))
         w.pods.sort(key=lambda p: p.ordinal)
+        if controllers.at(w.body, ("spec", "updateStrategy", "type")) == "OnDelete":
+            return  # pods change only when deleted (they come back at the new revision)
         # Update: highest ordinal first, never more than maxUnavailable unavailable.
         unavailable = sum(1 for p in w.pods if not p.ready)
         for pod in sorted(w.pods, key=lambda p: -p.ordinal):
@@ -525,6 +631,10 @@ class Simulator:
         }
         if w.body.get("kind") == "LeaderWorkerSet":
             del w.body["status"]["observedGeneration"]
+        if w.body.get("kind") == "StatefulSet":
+            name = w.body["metadata"]["name"]
+            w.body["status"]["updateRevision"] = f"{name}-{update}"
+            w.body["status"]["currentRevision"] = f"{name}-{w.current or update}"
 
 
 def _selected(body: Mapping[str, Any], selector: str) -> bool:
