@@ -67,8 +67,8 @@ def nodes_of(cluster: Cluster, w: Warmup) -> dict[str, tuple[str, ...]]:
     if w.nodes is not None:
         return {n: () for n in w.nodes}
     if w.node_selector is not None:
-        found = cluster.list("v1", "Node", "", w.node_selector)
-        return {str(at(n, ("metadata", "name"))): () for n in found}
+        selected = cluster.list("v1", "Node", "", w.node_selector)
+        return {str(at(n, ("metadata", "name"))): () for n in selected}
     out: dict[str, set[str]] = {}
     for key in cv.GROUP_LABELS:  # HEAD's key, and v0.4.0's for groups rbgc compiled so
         pods, _ = cluster.list_pods(w.namespace, f"{key}={w.group}")
