@@ -15,7 +15,7 @@ from typing import Any
 from rbgc.bundle import Bundle
 from rbgc.k8s.controllers import Readiness, readiness
 from rbgc.k8s.conventions import group_and_role
-from rbgc.sync import ownership
+from rbgc.sync import inplace, ownership
 from rbgc.sync.applyset import NEVER_DELETED
 from rbgc.sync.cluster import Clock, Cluster, ConflictError, Ref
 from rbgc.sync.inplace import StepPods, admit
@@ -287,8 +287,12 @@ class Upgrades:
         return self.warmups.done((task.key,))
 
     def admit(self, targets: Sequence[Target]) -> None:
+        """Open the gates of new pods; where no step moves a workload's pods, bring those
+        still behind to the update revision (the template came from elsewhere)."""
         for t in targets:
             if t.gated:
+                if t.catch_up:
+                    inplace.catch_up(self.cluster, t.ref, self.wall)
                 admit(self.cluster, t.ref, self.wall)
 
     def waiting(self, step: SyncStep, phase: str) -> Target | None:

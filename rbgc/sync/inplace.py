@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from rbgc.k8s import conventions as cv
 from rbgc.k8s import inplace
-from rbgc.k8s.controllers import at
+from rbgc.k8s.controllers import at, scaled
 from rbgc.sync.cluster import Cluster, Object, Ref
 
 START_REASON = "StartInPlaceUpdate"  # upstream's reason for the False condition
@@ -199,3 +199,103 @@ def admit(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> int:
 def template_of(body: Object) -> Mapping[str, Any]:
     found = at(body, ("spec", "template"))
     return found if isinstance(found, Mapping) else {}
+
+
+def _ordinal(pod: Mapping[str, Any]) -> int:
+    tail = str(at(pod, ("metadata", "name")) or "").rpartition("-")[2]
+    return int(tail) if tail.isdigit() else -1
+
+
+def _busy(pod: Mapping[str, Any]) -> bool:
+    """Out of service: drained for its update, or its containers not ready (a pod whose gate
+    was never opened is not: `admit` opens it)."""
+    gate = inplace.condition(pod, cv.IN_PLACE_READY)
+    ready = inplace.condition(pod, "ContainersReady")
+    closed = gate is not None and gate.get("status") != "True"
+    return closed or ready is None or ready.get("status") != "True"
+
+
+def catch_up(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> None:
+    """Take an in-place workload's pods still behind its update revision there, when no plan
+    step does (the template came from elsewhere: Argo CD applying `build --in-place`, a sync
+    that died before its steps): highest ordinal first, above the partition, at most
+    maxUnavailable out of service; in place when the pod's shape (`rbgc.io/pod-shape`) is the
+    template's, else deleted for its StatefulSet to recreate (`InPlaceOnly`: left alone)."""
+    body = cluster.get(workload)
+    update = inplace.compiled(body) if body is not None else None
+    revision = _revision(cluster, workload) if update is not None else None
+    strategy = inplace.strategy(body, 0) if body is not None else None
+    selector = at(body, ("spec", "selector", "matchLabels"))
+    if body is None or update is None or revision is None or strategy is None:
+        return
+    if not isinstance(selector, Mapping):
+        return
+    n = int(at(body, ("spec", "replicas")) or 0)
+    partition = scaled(strategy.partition, n, round_up=True)
+    room = max(scaled(strategy.max_unavailable, n, round_up=True), 1)
+    pods, _ = cluster.list_pods(
+        workload.namespace, ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    )
+    template = template_of(body)
+    shape = at(template, ("metadata", "annotations", cv.POD_SHAPE))
+    behind = sorted(
+        (p for p in pods if revision_of(p) != revision and _ordinal(p) >= partition),
+        key=lambda p: -_ordinal(p),
+    )
+    room -= sum(1 for p in pods if _busy(p))  # out of service already, behind or not
+    moving: list[str] = []
+    for pod in behind:
+        if not _busy(pod):  # a busy one carries on where it is
+            if room <= 0:
+                continue
+            room -= 1
+        name = str(at(pod, ("metadata", "name")))
+        if at(pod, ("metadata", "annotations", cv.POD_SHAPE)) == shape:
+            moving.append(name)
+        elif not update.only:
+            cluster.delete(Ref("v1", "Pod", workload.namespace, name))
+    if moving:
+        work = StepPods(
+            cluster=cluster,
+            updates=(
+                PodUpdate(
+                    workload=workload,
+                    pods=tuple(moving),
+                    template=template,
+                    grace=update.grace_period,
+                ),
+            ),
+            deletes=(),
+            delete_of={},
+            wall=wall,
+        )
+        work.advance()
+
+
+def unopened(pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """New pods of in-place workloads whose gate no one has set yet, running their spec."""
+    return [
+        p
+        for p in pods
+        if inplace.gated(p)
+        and inplace.condition(p, cv.IN_PLACE_READY) is None
+        and inplace.runs_spec(p)
+        and not at(p, ("metadata", "deletionTimestamp"))
+    ]
+
+
+def open_gates(
+    cluster: Cluster, pods: Iterable[Mapping[str, Any]], wall: Callable[[], float]
+) -> int:
+    """`--watch`: open the gate of each new pod (a StatefulSet recreated it), so that it serves
+    without waiting for the next convergence; how many."""
+    found = unopened(pods)
+    for pod in found:
+        meta = pod.get("metadata") or {}
+        _gate(
+            cluster,
+            Ref("v1", "Pod", str(meta.get("namespace")), str(meta.get("name"))),
+            True,
+            wall(),
+        )
+    return len(found)

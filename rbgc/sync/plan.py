@@ -64,6 +64,9 @@ class Target:
     settle: bool = False
     autoscaled: bool = False  # an HPA owns spec.replicas: wait for what it asks
     gated: bool = False  # its pods carry the in-place readiness gate: sync opens it (inplace.py)
+    # no step moves its pods, which may still be behind (another tool applied the template):
+    # sync brings them to the update revision (inplace.catch_up)
+    catch_up: bool = False
 
     def done(self, state: Readiness | None) -> bool:
         if state is None:
@@ -298,6 +301,7 @@ def _steps(bundle: Bundle, rollout: Plan, old: Bundle) -> tuple[SyncStep, ...]:
                     replicas=controllers.replicas(m.body),
                     updated=_final_updated(unit_of[m.identity()], m, rollout),
                     gated=inplace.compiled(m.body) is not None,
+                    catch_up=True,
                 )
                 for m in workloads
             )
@@ -363,6 +367,7 @@ def _rollout(
                 updated=state.updated,
                 settle=True,
                 gated=inplace.compiled(m.body) is not None,
+                catch_up=a.op is Op.CREATE,  # the plan takes its pods for new ones
             )
         )
     return tuple(delete), tuple(apply), tuple(wait)

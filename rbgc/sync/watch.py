@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from rbgc.bundle import Bundle
 from rbgc.diagnostics import Diagnostic, warning
-from rbgc.sync import lease, restarts
+from rbgc.sync import inplace, lease, restarts
 from rbgc.sync.cluster import GONE, Clock, Cluster, ClusterError, Object
 from rbgc.sync.controller import Event
 
@@ -202,6 +202,10 @@ class Watcher:
         if due:
             for namespace in self.namespaces:
                 self._list(namespace)
+        if inplace.unopened(self.pods.values()):  # new pods of in-place workloads serve at once
+            assert self._lock is not None
+            self._lock.renew()
+            inplace.open_gates(self.cluster, self.pods.values(), self.wall)
 
     def _lost(self, lost: lease.LeaseLost) -> None:
         self._say("lost-leadership", str(lost))

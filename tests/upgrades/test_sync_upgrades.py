@@ -212,3 +212,55 @@ def test_dry_run_lists_warm_ups_and_in_place_updates(installed: Simulator) -> No
     assert "warm-up llm/llm-pd prefill: pull lmsysorg/sglang:v0.5.5" in text
     assert "update in place llm-pd-prefill-3 (StatefulSet llm/llm-pd-prefill)" in text
     assert "after  warm-up llm/llm-pd decode, llm/llm-pd prefill" in text
+
+
+def test_pods_another_tool_left_behind_are_updated_in_place_at_the_gate() -> None:
+    """`build --in-place` applied by Argo CD: the StatefulSets hold NEW's template, their pods
+    OLD's images, and no plan step moves them (the live objects already equal NEW). The wave's
+    gate brings them over, in place, within maxUnavailable, as `rbgc sync --watch` would."""
+    sim = Simulator()
+    for m in compiled(OLD).manifests:
+        sim.apply(m.body, manager="argocd")
+    for _ in range(3):
+        sim.tick()
+    before = pods_of(sim, "llm-pd-prefill")
+    for m in compiled(NEW).manifests:
+        sim.apply(m.body, manager="argocd")
+    mark = len(sim.ready_log["StatefulSet/llm/llm-pd-prefill"])
+    sync(sim, compiled(NEW))
+    assert pods_of(sim, "llm-pd-prefill") == before  # the same pods
+    body = sim.objects[("StatefulSet", "llm", "llm-pd-prefill")].body
+    assert body["status"]["updatedReplicas"] == body["status"]["readyReplicas"] == 4
+    # no one had opened the gates Argo CD's pods carry: they count from the first tick rbgc
+    # opened them, and from then on one pod at a time is out of service
+    ready = sim.ready_log["StatefulSet/llm/llm-pd-prefill"][mark:]
+    first = ready.index(max(ready[:5]))
+    assert max(ready[:5]) >= 3 and min(ready[first:]) >= 3
+
+
+def test_the_watcher_opens_the_gate_of_a_pod_its_statefulset_recreated() -> None:
+    """A gated pod is never Ready until someone sets its condition: a pod a StatefulSet makes
+    anew (a node died, someone deleted it) would wait for the next convergence; the watcher
+    opens it as soon as its watch shows it running."""
+    sim = Simulator()
+    deleted: list[int] = []
+
+    def delete_once() -> None:
+        ready = sim.objects.get(("Deployment", "llm", "llm-pd-router"))
+        if not deleted and ready is not None and sim.now > 30:
+            sim.delete(Ref("v1", "Pod", "llm", "llm-pd-decode-1"))
+            deleted.append(sim.now)
+
+    sim.observers.append(delete_once)
+    watcher = run.watch(
+        compiled(OLD),
+        version=V,
+        where=run.Where(simulate=True),
+        timeout=600,
+        connected=(sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now),
+        seconds=120,  # within its 300 s resync: one convergence, at the start
+    )
+    assert deleted and watcher._converged < deleted[0]
+    pod = sim.get(Ref("v1", "Pod", "llm", "llm-pd-decode-1"))
+    assert pod is not None
+    assert next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
