@@ -413,6 +413,34 @@ CODES: dict[str, CodeDoc] = _doc(
         fix="Please report it with both inputs.",
     ),
     CodeDoc(
+        "RBG804",
+        "in-place-only-refused",
+        "`plan`/`sync`: an InPlaceOnly role's pods would have to be recreated for this change.",
+        "A running pod may change only its containers' images and its labels and annotations "
+        "(Kubernetes' pod update validation; upstream updates images and template metadata in "
+        "place, nothing else). `rollingUpdate.type: InPlaceOnly` says the role's pods are never "
+        "recreated, so rbgc refuses a change that would need new pods instead of recreating "
+        "them (upstream's operator falls back to recreating, rbg-v1alpha2-semantics.md §12 "
+        "#10). Checked only once the role runs in place: the first sync after a plain build "
+        "recreates the pods once, as the build's template gains the readiness gate.",
+        "rolloutStrategy:\n  rollingUpdate: {type: InPlaceOnly}\n# and the template's env or "
+        "resources changed",
+        "Change only images in this revision, and the rest in another with type "
+        "InPlaceIfPossible (recreates what it must) or RecreatePod.",
+    ),
+    CodeDoc(
+        "RBG805",
+        "warmup-failed",
+        "`sync`: a warm-up failed: a node could not pull its images, or it ran out of time.",
+        "A `--warmup` warm-up pulls a role's new images on its pods' nodes before any of them "
+        "is replaced or updated: a node that cannot pull them (a wrong image, a registry "
+        "secret missing, a full disk) would leave the pod failing, so the sync stops with no "
+        "pod of the role touched. A RoleBasedGroupWarmup of the inputs fails as upstream's "
+        "does: more failed nodes than `maxFailedNodes`, or `globalTimeoutSeconds` passed.",
+        fix="Look at the warm-up Jobs' pods (`kubectl describe pod -l "
+        "workloads.x-k8s.io/warmup-name`); fix the image or its pull secret, then sync again.",
+    ),
+    CodeDoc(
         "RBG910",
         "cluster-error",
         "`rbgc sync`: the cluster refused a request or could not be reached.",

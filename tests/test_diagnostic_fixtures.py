@@ -40,6 +40,9 @@ NOT_FIXTURED = {
     "RBG801": "needs a git repository: tests/plan/test_cli.py builds one with real commits",
     "RBG802": "needs OLD and NEW: tests/plan/test_cli.py and test_rollout.py assert it",
     "RBG803": "only a planner bug reaches it: tests/plan/test_rollout.py provokes it",
+    "RBG804": "needs OLD and NEW: tests/upgrades/test_inplace.py and test_sync_upgrades.py",
+    "RBG805": "needs a cluster whose nodes cannot pull: tests/upgrades/test_sync_upgrades.py "
+    "(simulator) and test_sync_http.py (kmock)",
     # fit reads an inventory (--nodes) beside the manifests: tests/fit/test_cli.py asserts the
     # exact stderr and exit code of each.
     **{

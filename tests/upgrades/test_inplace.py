@@ -344,3 +344,23 @@ def test_the_plan_bundle_reads_in_place_from_the_bodies_alone() -> None:
     assert [w.strategy for g in rebuilt.groups for w in g.workloads()] == [
         w.strategy for g in compiled.groups for w in g.workloads()
     ]
+
+
+def test_plan_reports_rbg804_at_the_role_and_exits_2(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from rbgc.cli import main
+
+    only = "rolloutStrategy: {rollingUpdate: {type: InPlaceOnly}}"
+    (tmp_path / "old.yaml").write_text(group(rollout=only))
+    (tmp_path / "new.yaml").write_text(group(env="b", rollout=only))
+    done = CliRunner().invoke(
+        main,
+        ["plan", "--in-place", str(tmp_path / "old.yaml"), str(tmp_path / "new.yaml")],
+        env={"NO_COLOR": "1"},
+    )
+    assert (done.exit_code, done.stdout) == (2, "")
+    assert (
+        f"{tmp_path / 'new.yaml'}:6:13: error[RBG804]: role 'engine' is InPlaceOnly" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
