@@ -182,7 +182,8 @@ class RoleV2:
             f"  - name: {self.name}\n"
             f"    replicas: {self.replicas}\n"
             + (kind if self.deployment else "")
-            + f"    rolloutStrategy: {{rollingUpdate: {{{typed}maxUnavailable: {mu}{partition}}}}}\n"
+            + "    rolloutStrategy: {rollingUpdate: "
+            + f"{{{typed}maxUnavailable: {mu}{partition}}}}}\n"
             "    standalonePattern:\n"
             "      template:\n"
             "        spec:\n"
