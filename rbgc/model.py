@@ -22,22 +22,24 @@ from rbgc.topology import PlacementSpec
 
 
 class WorkloadKind(enum.StrEnum):
-    STATEFULSET = "apps/v1/StatefulSet"
-    DEPLOYMENT = "apps/v1/Deployment"
-    LEADERWORKERSET = "leaderworkerset.x-k8s.io/v1/LeaderWorkerSet"
+    """The workload kinds a role can be: `apiVersion/kind` of `k8s/controllers.py`'s table,
+    which says everything else about each (templates, rollout, pods per replica)."""
+
+    STATEFULSET = controllers.STATEFULSET.key
+    DEPLOYMENT = controllers.DEPLOYMENT.key
+    LEADERWORKERSET = controllers.LEADERWORKERSET.key
+
+    @property
+    def shape(self) -> controllers.WorkloadShape:
+        return controllers.shape_of_key(self.value)
 
     @property
     def kind(self) -> str:
-        return self.value.rpartition("/")[2]
+        return self.shape.kind
 
     @property
     def api_version(self) -> str:
-        return self.value.rpartition("/")[0]
-
-    @property
-    def has_pod_index(self) -> bool:
-        """StatefulSet-backed kinds label pods with `apps.kubernetes.io/pod-index`."""
-        return self is not WorkloadKind.DEPLOYMENT
+        return self.shape.api_version
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

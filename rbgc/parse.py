@@ -431,7 +431,7 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
     )
     lws_raw = raw.get("leaderWorkerSet")
     lws = None
-    if lws_raw is not None or workload.key == WorkloadKind.LEADERWORKERSET.value:
+    if lws_raw is not None or workload.key == WorkloadKind.LEADERWORKERSET:
         # An absent `leaderWorkerSet` crashed v0.4.0; its size defaults to 1 (v0.5.0+).
         lws_raw = lws_raw or {}
         lws = LeaderWorkerSetSpec(

@@ -224,8 +224,7 @@ def _role(
     name = conventions_for(group.document.api_version, target.conventions).workload_name(
         group.name, role.name
     )
-    statefulset_backed = kind is not WorkloadKind.DEPLOYMENT
-    limit = MAX_STATEFULSET_NAME if statefulset_backed else MAX_LABEL
+    limit = MAX_STATEFULSET_NAME if kind.shape.ordered else MAX_LABEL
     if kind is WorkloadKind.LEADERWORKERSET and role.size > 1:
         # worker StatefulSets `{name}-{group index}`: made by rbgc (--lws statefulsets) or by
         # the LWS controller (native), the pods' revision label needs the room either way

@@ -138,7 +138,7 @@ def standalone_instance(ctx: RoleContext, pod: PodTemplate) -> PodTemplate:
     ]
     # values a user's fieldRef may need that the injection itself leaves to discovery
     known = [literal(ENV_GROUP_SIZE, "1")]
-    if ctx.role.kind is not None and ctx.role.kind.has_pod_index:
+    if ctx.role.kind is not None and ctx.role.kind.shape.ordered:
         known.append(field_ref(ENV_ROLE_INDEX, cv.POD_INDEX_FIELD))
     return PodTemplate(body=with_env(pod.body, env, known), source_path=pod.source_path)
 
