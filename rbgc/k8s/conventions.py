@@ -36,6 +36,10 @@ VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 KUBE_PODGROUP_API = "scheduling.x-k8s.io/v1alpha1"
 VOLCANO_PODGROUP_API = "scheduling.volcano.sh/v1beta1"
 DEFAULT_SCHEDULE_TIMEOUT = 60
+# `restartPolicyConfig`'s defaults (v1alpha2 CRD): seconds before the first recreation, and the
+# cap of its exponential back-off; v1alpha1 recreates with the same back-off.
+RESTART_BASE_DELAY = 30
+RESTART_MAX_DELAY = 600
 
 SET_LABEL_NAME = "rolebasedgroupset.workloads.x-k8s.io/name"
 SET_LABEL_INDEX = "rolebasedgroupset.workloads.x-k8s.io/rbg-index"
