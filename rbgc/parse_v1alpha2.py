@@ -27,7 +27,6 @@ the group's other problems.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -55,17 +54,6 @@ from rbgc.model import (
 )
 from rbgc.source import Document, JsonPath, value_at
 
-P = cv.HEAD_PREFIX
-WORKLOAD_TYPE = P + "role-workload-type"
-INSTANCE_SET = "workloads.x-k8s.io/v1alpha2/RoleInstanceSet"
-INSTANCE_PATTERN = P + "role-instance-pattern"  # Stateful (default) | Stateless
-GANG = P + "group-gang-scheduling"
-GANG_TIMEOUT = P + "group-gang-scheduling-timeout"
-# what HEAD's conversion webhook stashes from a v1alpha1 object (semantics §7.3)
-STASH = "conversion.workloads.x-k8s.io/"
-STASH_POD_GROUP = STASH + "v1alpha1-pod-group-policy"
-STASH_COORDINATION = STASH + "v1alpha1-coordination"
-
 
 def group(
     doc: Document,
@@ -88,7 +76,7 @@ def group(
         inherited = {
             k: v
             for k, v in (meta.get("annotations") or {}).items()
-            if k.startswith((P + "group-", STASH))
+            if k.startswith((cv.HEAD_PREFIX + "group-", cv.STASH_PREFIX))
         }
         annotations = {**inherited, **annotations}
     ns = meta.get("namespace")
@@ -123,10 +111,10 @@ def _gang(annotations: dict[str, str]) -> dict[str, Any] | None:
     """The v1alpha1 `podGroupPolicy` the annotations mean at HEAD (§4). HEAD takes the
     PodGroup flavour from its `--scheduler-name` flag (scheduler-plugins by default); rbgc has
     no flag, so a converted group's stashed policy says which flavour it had."""
-    if annotations.get(GANG) != "true":
+    if annotations.get(cv.ANNOTATION_GANG) != "true":
         return None
     try:
-        stashed = json.loads(annotations.get(STASH_POD_GROUP, ""))
+        stashed = cv.stash_decode(annotations.get(cv.STASH_POD_GROUP_POLICY, ""))
     except ValueError:
         stashed = None
     if isinstance(stashed, dict) and (
@@ -134,7 +122,7 @@ def _gang(annotations: dict[str, str]) -> dict[str, Any] | None:
     ):
         return stashed
     try:
-        timeout = int(annotations.get(GANG_TIMEOUT, ""))
+        timeout = int(annotations.get(cv.ANNOTATION_GANG_TIMEOUT, ""))
     except ValueError:
         timeout = cv.DEFAULT_SCHEDULE_TIMEOUT  # the operator's fallback when it does not parse
     return {"kubeScheduling": {"scheduleTimeoutSeconds": timeout}}
@@ -146,12 +134,12 @@ def _stashed_coordination(
     """A converted group's v1alpha1 `coordination`: HEAD's migration controller turns the
     stash into a CoordinatedPolicy named after the group (§6.3), which binds it."""
     try:
-        rules = json.loads(annotations.get(STASH_COORDINATION, ""))
+        rules = cv.stash_decode(annotations.get(cv.STASH_COORDINATION, ""))
     except ValueError:
         return ()
     if not isinstance(rules, list):
         return ()
-    span = doc.span(*metadata_path, "annotations", STASH_COORDINATION)
+    span = doc.span(*metadata_path, "annotations", cv.STASH_COORDINATION)
     out = []
     for rule in rules:
         if not isinstance(rule, dict) or not isinstance(rule.get("roles"), list):
@@ -177,7 +165,7 @@ def _stashed_coordination(
                     progression=scaling.get("progression", "OrderScheduled"),
                 ),
                 document=doc,
-                path=(*metadata_path, "annotations", STASH_COORDINATION),
+                path=(*metadata_path, "annotations", cv.STASH_COORDINATION),
             )
         )
     return tuple(out)
@@ -193,14 +181,14 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
     pattern_key = pattern_of(raw)
     pattern: dict[str, Any] = (raw.get(pattern_key) or {}) if pattern_key else {}
     pattern_path = (*path, pattern_key) if pattern_key else path
-    workload_type = annotations.get(WORKLOAD_TYPE) or INSTANCE_SET
+    workload_type = annotations.get(cv.ANNOTATION_WORKLOAD_TYPE) or cv.INSTANCE_SET_WORKLOAD
     leader_worker = pattern_key is Pattern.LEADER_WORKER
     instance_set = None
-    if workload_type == INSTANCE_SET:
+    if workload_type == cv.INSTANCE_SET_WORKLOAD:
         kind = WorkloadKind.STATEFULSET
         if leader_worker:
             kind = WorkloadKind.LEADERWORKERSET
-        elif annotations.get(INSTANCE_PATTERN) == "Stateless":
+        elif annotations.get(cv.ANNOTATION_INSTANCE_PATTERN) == "Stateless":
             kind = WorkloadKind.DEPLOYMENT  # random instance names, no index (§3.1)
         api_version, kind_name = kind.api_version, kind.kind
         instance_set = _instance_set(doc, path, raw, pattern_key)
@@ -209,8 +197,8 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
     workload = Workload(
         api_version=api_version,
         kind=kind_name,
-        span=doc.span(*path, "annotations", WORKLOAD_TYPE)
-        if WORKLOAD_TYPE in annotations
+        span=doc.span(*path, "annotations", cv.ANNOTATION_WORKLOAD_TYPE)
+        if cv.ANNOTATION_WORKLOAD_TYPE in annotations
         else doc.span(*path, "name"),
     )
     lws = None
@@ -431,7 +419,7 @@ def _admission(
 # v1alpha1 keys a v1alpha2 group may still carry, and what HEAD reads instead (§12 #20)
 STALE_GROUP_KEYS = {
     cv.ANNOTATION_EXCLUSIVE_TOPOLOGY: cv.V08.annotation_exclusive_topology,
-    cv.PREFIX + "group-exclusive-topology": cv.V08.annotation_exclusive_topology,
+    cv.ANNOTATION_EXCLUSIVE_TOPOLOGY_MIXED: cv.V08.annotation_exclusive_topology,
 }
 
 

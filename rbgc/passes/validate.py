@@ -284,11 +284,7 @@ def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagno
                 help="shorten the group, role or component name",
             )
         annotations = (component.template.get("metadata") or {}).get("annotations") or {}
-        for key, what in (
-            (cv.PREFIX + "component-depends-on", "start/stop order between components"),
-            (cv.PREFIX + "port-allocator", "port allocation"),
-            (cv.PREFIX + "component-discovery", "component discovery env"),
-        ):
+        for key, what in cv.COMPONENT_OPERATOR_ANNOTATIONS.items():
             if key in annotations:
                 yield warning(
                     "RBG141",
