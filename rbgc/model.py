@@ -15,31 +15,12 @@ from typing import Any
 from rbgc.diagnostics import Diagnostic, Span
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
-from rbgc.k8s.controllers import IntOrPercent
+from rbgc.k8s.controllers import IntOrPercent, WorkloadKind
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
 from rbgc.topology import PlacementSpec
 
-
-class WorkloadKind(enum.StrEnum):
-    """The workload kinds a role can be: `apiVersion/kind` of `k8s/controllers.py`'s table,
-    which says everything else about each (templates, rollout, pods per replica)."""
-
-    STATEFULSET = controllers.STATEFULSET.key
-    DEPLOYMENT = controllers.DEPLOYMENT.key
-    LEADERWORKERSET = controllers.LEADERWORKERSET.key
-
-    @property
-    def shape(self) -> controllers.WorkloadShape:
-        return controllers.shape_of_key(self.value)
-
-    @property
-    def kind(self) -> str:
-        return self.shape.kind
-
-    @property
-    def api_version(self) -> str:
-        return self.shape.api_version
+__all__ = ["WorkloadKind"]  # the kinds are k8s/controllers.py's table; the IR names them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ none of them spells a default, a rounding rule or a version gate of its own:
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -172,6 +173,28 @@ WORKLOADS: Mapping[tuple[str, str], WorkloadShape] = {
 }
 WORKLOAD_KINDS = frozenset(shape.kind for shape in WORKLOADS.values())
 _BY_KEY = {shape.key: shape for shape in WORKLOADS.values()}
+
+
+class WorkloadKind(enum.StrEnum):
+    """The workload kinds a role can be: `apiVersion/kind` of `k8s/py`'s table,
+    which says everything else about each (templates, rollout, pods per replica)."""
+
+    STATEFULSET = STATEFULSET.key
+    DEPLOYMENT = DEPLOYMENT.key
+    LEADERWORKERSET = LEADERWORKERSET.key
+
+    @property
+    def shape(self) -> WorkloadShape:
+        return shape_of_key(self.value)
+
+    @property
+    def kind(self) -> str:
+        return self.shape.kind
+
+    @property
+    def api_version(self) -> str:
+        return self.shape.api_version
+
 
 # Everything in a StatefulSet's spec is immutable except these (the API server's update check).
 STATEFULSET_MUTABLE = frozenset(
