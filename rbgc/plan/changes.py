@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from rbgc.bundle import Bundle, GroupFacts, RoleFacts, WorkloadFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s import inplace
-from rbgc.model import WorkloadKind
+from rbgc.k8s.controllers import WorkloadKind
 from rbgc.plan.diff import Change, Changed
 from rbgc.plan.impact import ChangeClass
 from rbgc.plan.model import GroupChange, RoleChange, RoleInput

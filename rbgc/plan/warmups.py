@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from rbgc.bundle import images_of
 from rbgc.k8s import controllers
-from rbgc.model import WorkloadKind
+from rbgc.k8s.controllers import WorkloadKind
 from rbgc.plan.diff import Change, Changed
 from rbgc.plan.model import Action, GroupChange, Invariant, Op, RoleChange, RoleInput, Step, Warmup
 
