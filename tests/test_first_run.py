@@ -34,13 +34,19 @@ def test_make_demo_shows_a_screenful_not_a_yaml_stream(tmp_path: Path) -> None:
     assert f"  wrote 9 object(s) to {out}/pd-disaggregated\n" in text
     assert "  objects: 3 ConfigMap, 1 Deployment, 3 Service, 2 StatefulSet\n" in text
     # examples/in-cluster/ (the --watch Deployment, its RBAC and groups) is validated too.
-    assert "rbgc: 9 file(s), 54 object(s) valid for Kubernetes 1.33 (2 warning(s))\n" in text
+    assert "rbgc: 10 file(s), 60 object(s) valid for Kubernetes 1.33 (4 warning(s))\n" in text
     assert "rbgc plan: 2 step(s), 3 pod(s) restart" in text and "step 1 " in text
     assert (out / "pd-disaggregated" / "wave-0").is_dir()
-    # the warnings are the pd-topology examples', and deliberate: pod affinity packs pod by
-    # pod (RBG315)
+    # the warnings are deliberate: the pd-topology examples' pod affinity packs pod by pod
+    # (RBG315); pd-inplace's in-place role is replaced by a plain build (RBG141, RBG122)
     warned = [line for line in done.stderr.splitlines() if not line.startswith("  help:")]
     assert set(warned) == {
+        "examples/pd-inplace.yaml:30:17: warning[RBG141]: role 'prefill': rollingUpdate.type "
+        "InPlaceIfPossible updates pods in place, which needs a controller; the StatefulSet of "
+        "this build replaces each pod (a new pod, a restart) on every template change",
+        "examples/pd-inplace.yaml:32:11: warning[RBG122]: role 'prefill': "
+        "inPlaceUpdateStrategy.gracePeriodSeconds has no effect: this build's pods are never "
+        "updated in place",
         "examples/pd-topology.yaml:93:7: warning[RBG315]: pack [prefill, decode] becomes pod "
         "affinity, which the default scheduler checks pod by pod, not for all pods at once",
         "examples/pd-topology-v1alpha2.yaml:89:13: warning[RBG315]: pack [prefill, decode] "

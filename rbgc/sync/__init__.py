@@ -3,6 +3,7 @@
     cluster.py     the one narrow interface to a cluster (a Protocol) and `ClusterError`
     kube.py        the real adapter on the official `kubernetes` client (imported lazily)
     simulator.py   an in-memory cluster that plays the workload controllers, for previews/tests
+    simpods.py     the simulator's pods, nodes and warm-up Jobs (identity, gates, pull costs)
     plan.py        bundle x live objects -> ordered `SyncStep`s (pure: no I/O)
     applyset.py    KEP-3659 ApplySet keys: what rbgc owns, one ApplySet per group (pure)
     ownership.py   reads a group's ApplySet and members; adds the ownership and prune steps,
@@ -10,6 +11,9 @@
     resume.py      what an upgrade records so that a rerun resumes at its step (pure)
     lease.py       one sync at a time per group: a coordination.k8s.io Lease
     controller.py  runs the steps against a `Cluster`: lanes in parallel, apply, wait, time out
+    inplace.py     a step's work on pods of OnDelete StatefulSets: in-place updates, recreations,
+                   readiness gates of new pods
+    warmup.py      warm-up Jobs: the inputs' RoleBasedGroupWarmups and `--warmup`'s
     run.py         one call: connect, lock, plan, execute; typed failures -> exit codes
     restarts.py    which recreation a restarted pod calls for, and its backoff (pure)
     watch.py       `--watch`: leader Lease, list + watch pods, recreate, converge again

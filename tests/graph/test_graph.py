@@ -119,6 +119,7 @@ def test_a_folder_is_one_picture_with_a_cluster_per_group() -> None:
     titles = re.findall(r'^  subgraph g\d+\["([^"]+)"\]$', text, re.M)
     assert titles == [
         "llm/llama-70b",
+        "llm/llm-pd",
         "llm/mooncake-pd",
         "llm/qwen-single",
         "llm/sglang-pd",
