@@ -27,6 +27,7 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s import inplace
 from rbgc.k8s.controllers import at, scaled
 from rbgc.sync.cluster import Cluster, Object, Ref
+from rbgc.sync.lease import parse_time
 
 START_REASON = "StartInPlaceUpdate"  # upstream's reason for the False condition
 
@@ -51,14 +52,8 @@ class PodUpdate:
 
 
 def stamp(seconds: float) -> str:
+    """A condition's time (metav1.Time: seconds)."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _seconds(text: Any) -> float | None:
-    try:
-        return datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
 
 
 def revision_of(pod: Mapping[str, Any]) -> str:
@@ -78,7 +73,7 @@ def next_move(
     gate = inplace.condition(pod, cv.IN_PLACE_READY)
     if gate is None or gate.get("status") == "True":
         return Move.CLOSE
-    since = _seconds(gate.get("lastTransitionTime"))
+    since = parse_time(gate.get("lastTransitionTime"))
     if grace and since is not None and now - since < grace:
         return Move.WAIT
     return Move.PATCH

@@ -67,14 +67,6 @@ class Pod:
         self.ready = self.containers_ready and open_gate
 
 
-def template_images(template: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        str(c.get("name")): str(c.get("image", ""))
-        for c in controllers.at(template, ("spec", "containers")) or ()
-        if isinstance(c, Mapping)
-    }
-
-
 def pod_object(
     name: str, namespace: str, workload: str, template: Mapping[str, Any], pod: Pod
 ) -> Object:

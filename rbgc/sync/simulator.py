@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.bundle import template_hash
-from rbgc.k8s import controllers
+from rbgc.k8s import controllers, inplace
 from rbgc.k8s import conventions as cv
 from rbgc.sync import simpods
 from rbgc.sync.cluster import (
@@ -510,7 +510,7 @@ class Simulator:
             revision=revision,
             images=images,
             uid=f"uid-{self.uids}",
-            spec_images=simpods.template_images(template),
+            spec_images=inplace.images(template),
             gated=any(
                 g.get("conditionType") == cv.IN_PLACE_READY
                 for g in controllers.at(template, ("spec", "readinessGates")) or ()
