@@ -65,6 +65,9 @@ class Metered:
     def delete(self, ref: Ref) -> None:
         self._call("delete", self.sim.delete, ref)
 
+    def patch(self, ref: Ref, patch: Mapping[str, Any], *, subresource: str = "") -> Object:
+        return self._call("patch", self.sim.patch, ref, patch, subresource=subresource)  # type: ignore[no-any-return]
+
     def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
         return self._call("list", self.sim.list_pods, namespace, selector)  # type: ignore[no-any-return]
 

@@ -91,8 +91,8 @@ TEMPLATE = {
 
 
 def changed(path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
-    out = json.loads(json.dumps(TEMPLATE))
-    node = out
+    out: dict[str, Any] = json.loads(json.dumps(TEMPLATE))
+    node: Any = out
     for key in path[:-1]:
         node = node[key]
     node[path[-1]] = value
