@@ -114,6 +114,9 @@ class InstanceSet:
     paused: bool = False
     grace_period: int | None = None  # rollingUpdate.inPlaceUpdateStrategy.gracePeriodSeconds
     components: tuple[Component, ...] = ()  # customComponentsPattern
+    # the shared Service selects only the leaders (leaderWorkerPattern's sharedServiceSelection,
+    # LeaderOnly unless written All: `helper.go:288`); every other pattern selects all pods
+    leader_only: bool = False
     span: Span
 
 

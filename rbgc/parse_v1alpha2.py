@@ -309,8 +309,11 @@ def _instance_set(
                     service_name=c.get("serviceName") or None,
                 )
             )
+    written = (raw.get(pattern.value) or {}) if pattern is not None else {}
     return InstanceSet(
         components=tuple(components),
+        leader_only=pattern is Pattern.LEADER_WORKER
+        and written.get("sharedServiceSelection", "LeaderOnly") == "LeaderOnly",
         pod_management_policy=raw.get("podManagementPolicy") or "Parallel",
         update_type=rolling.get("type"),
         paused=bool(rolling.get("paused")),

@@ -109,6 +109,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         program.profiles,
         services=program.passthrough,
         conventions=conventions,
+        lws=target.lws,
     )
     for m in discovered.manifests:
         if m.kind == "ConfigMap" and m.group == group.name:

@@ -22,9 +22,10 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.goyaml import marshal
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Placement, Profile, Role, Waves, WorkloadKind
+from rbgc.model import Group, LwsLowering, Placement, Profile, Role, Waves, WorkloadKind
 from rbgc.passes.expand import Expanded
 from rbgc.source import JsonPath, value_at
+from rbgc.workloads.leaderworkerset import leader_subdomain
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +51,7 @@ def inject_discovery(
     *,
     services: Sequence[Manifest] = (),
     conventions: cv.Conventions = cv.V04,
+    lws: LwsLowering = LwsLowering.NATIVE,
 ) -> Discovered:
     """`services`: the inputs' own objects; a Service among them that selects a Deployment
     role's pods is how its peers reach it (no RBG503 then).
@@ -59,7 +61,7 @@ def inject_discovery(
     instances = sum(role.replicas for role in group.roles)
     if instances > MAX_INSTANCES:
         raise DiagnosticError([_too_large(group, f"{instances:,} instances")])
-    config = config_yaml(group, conventions)
+    config = config_yaml(group, conventions, lws)
     if len(config.encode()) > MAX_CONFIG_BYTES:
         raise DiagnosticError([_too_large(group, f"{len(config.encode()):,} bytes")])
     roles = {role.name: role for role in group.roles}
@@ -100,21 +102,24 @@ def _mounts_config(role: Role, conventions: cv.Conventions) -> bool:
 
 
 def instance_address(
-    group: Group, role: Role, index: int, conventions: cv.Conventions = cv.V04
+    group: Group,
+    role: Role,
+    index: int,
+    conventions: cv.Conventions = cv.V04,
+    lws: LwsLowering = LwsLowering.NATIVE,
 ) -> str:
     """DNS name of a role's i-th instance through its headless Service: `{W}-{i}.{svc}`.
 
     v0.4.0 wrote `{role}-{i}.{group}-{role}`, which does not resolve; upstream fixed it in
     v0.6.0 to the pod's real name, which rbgc uses. A LeaderWorkerSet's Service is named
     after the workload (the LWS controller makes it), so its leaders are `{W}-{i}.{W}`.
+    With `--lws statefulsets` a RoleInstanceSet role's leaders are under the shared Service.
     A components role's instance is named by its first component's first pod
     `{W}-{i}-{c}-0`: HEAD's `{W}-{i}.{svc}` names no pod there (§12 #3)."""
     name = conventions.workload_name(group.name, role.name)
-    service = (
-        name
-        if role.kind is WorkloadKind.LEADERWORKERSET
-        else conventions.service_name(group.name, role.name)
-    )
+    service = conventions.service_name(group.name, role.name)
+    if role.kind is WorkloadKind.LEADERWORKERSET:
+        service = leader_subdomain(role, name, service, native=lws is LwsLowering.NATIVE)
     components = role.instance_set.components if role.instance_set else ()
     if components:
         first = components[0]
@@ -122,7 +127,9 @@ def instance_address(
     return f"{name}-{index}.{service}"
 
 
-def config_yaml(group: Group, conventions: cv.Conventions = cv.V04) -> str:
+def config_yaml(
+    group: Group, conventions: cv.Conventions = cv.V04, lws: LwsLowering = LwsLowering.NATIVE
+) -> str:
     """The `/etc/rbg/config.yaml` text: the whole group, in upstream's structure and key order."""
     listed = [r for r in group.roles if _mounts_config(r, conventions)]
     roles: dict[str, Any] = {}
@@ -130,7 +137,7 @@ def config_yaml(group: Group, conventions: cv.Conventions = cv.V04) -> str:
         ports = {_port_key(p.name, p.port): p.port for p in role.service_ports}
         instances = []
         for i in range(role.replicas):
-            address = instance_address(group, role, i, conventions)
+            address = instance_address(group, role, i, conventions, lws)
             instance: dict[str, Any] = {"address": address}
             if ports:
                 instance["ports"] = ports

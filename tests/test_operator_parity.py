@@ -1,0 +1,147 @@
+"""v1alpha2 output that behaves as the operator at HEAD (issue 16): each test cites the
+upstream source line it follows (sgl-project/rbg at v0.8.0-alpha.5, `git show HEAD:<path>`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rbgc.model import LwsLowering, Target
+from rbgc.pipeline import Options, Result, compile_documents
+from rbgc.source import parse_text
+
+P = "rbg.workloads.x-k8s.io/"
+
+
+def build(text: str, lws: LwsLowering = LwsLowering.NATIVE) -> Result:
+    return compile_documents(parse_text(text, "g.yaml"), Options(target=Target(lws=lws)))
+
+
+def objects(result: Result) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(m.kind, m.name): m.body for m in result.bundle.manifests}
+
+
+def env_of(template: dict[str, Any], container: int = 0) -> dict[str, Any]:
+    spec = template["spec"]["containers"][container]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in spec.get("env", ())}
+
+
+def leader_worker(selection: str = "", size: int = 3) -> str:
+    shared = f"\n      sharedServiceSelection: {selection}" if selection else ""
+    return f"""\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {{name: demo, namespace: llm}}
+spec:
+  roles:
+  - name: decode
+    replicas: 2
+    leaderWorkerPattern:
+      size: {size}{shared}
+      template:
+        spec:
+          containers: [{{name: c, image: i}}]
+"""
+
+
+def templates(result: Result, lws: LwsLowering) -> tuple[dict[str, Any], dict[str, Any]]:
+    objs = objects(result)
+    if lws is LwsLowering.NATIVE:
+        spec = objs[("LeaderWorkerSet", "demo-decode")]["spec"]["leaderWorkerTemplate"]
+        return spec["leaderTemplate"], spec["workerTemplate"]
+    leader = objs[("StatefulSet", "demo-decode")]["spec"]["template"]
+    return leader, objs[("StatefulSet", "demo-decode-0")]["spec"]["template"]
+
+
+# --- 16.1 the shared Service of a leader/worker role ---------------------------------------
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+@pytest.mark.parametrize("selection", ["", "LeaderOnly", "All"])
+def test_leader_worker_role_gets_the_shared_headless_service(
+    lws: LwsLowering, selection: str
+) -> None:
+    """pkg/reconciler/roleinstanceset_reconciler.go:76 reconciles the headless Service of every
+    RoleInstanceSet role; svc_reconciler.go:106-124 writes it: ClusterIP None,
+    publishNotReadyAddresses, selector group/role, plus component-name: leader under LeaderOnly,
+    the default of RoleInstanceSet + leaderWorkerPattern (api/workloads/v1alpha2/helper.go:
+    288-299). The pods carry component-name (roleinstanceset_reconciler.go:411-431)."""
+    result = build(leader_worker(selection), lws)
+    service = objects(result)[("Service", "s-demo-decode")]
+    selector = {P + "group-name": "demo", P + "role-name": "decode"}
+    if selection != "All":
+        selector[P + "component-name"] = "leader"
+    assert service["spec"] == {
+        "type": "ClusterIP",
+        "clusterIP": "None",
+        "selector": selector,
+        "publishNotReadyAddresses": True,
+    }
+    leader, worker = templates(result, lws)
+    assert leader["metadata"]["labels"][P + "component-name"] == "leader"
+    assert worker["metadata"]["labels"][P + "component-name"] == "worker"
+    assert selector.items() <= leader["metadata"]["labels"].items()
+    assert (selection == "All") == (selector.items() <= worker["metadata"]["labels"].items())
+
+
+@pytest.mark.parametrize("selection", ["LeaderOnly", "All"])
+def test_statefulsets_lowering_names_the_leaders_under_the_shared_service(selection: str) -> None:
+    """Under --lws statefulsets rbgc chooses the pods' subdomain: the leaders take the shared
+    Service (the operator gives the leader component serviceName svc, roleinstanceset_
+    reconciler.go:426), so HEAD's config.yaml address `{W}-{i}.{svc}` (pkg/discovery/
+    config_builder.go:126) names the leader pod; under All the workers join it too
+    (roleinstanceset_reconciler.go:418-420)."""
+    result = build(leader_worker(selection), LwsLowering.STATEFULSETS)
+    objs = objects(result)
+    leader = objs[("StatefulSet", "demo-decode")]
+    worker = objs[("StatefulSet", "demo-decode-1")]
+    assert leader["spec"]["serviceName"] == "s-demo-decode"
+    workers_service = "s-demo-decode" if selection == "All" else "demo-decode"
+    assert worker["spec"]["serviceName"] == workers_service
+    services = sorted(name for kind, name in objs if kind == "Service")
+    assert services == sorted({"s-demo-decode", workers_service})
+    config = objs[("ConfigMap", "demo")]["data"]["config.yaml"]
+    assert "- address: demo-decode-1.s-demo-decode\n" in config
+    address = "demo-decode-1.s-demo-decode.llm"
+    assert env_of(worker["spec"]["template"])["RBG_LWP_LEADER_ADDRESS"] == address
+    assert env_of(worker["spec"]["template"])["LWS_LEADER_ADDRESS"] == address
+    leader_env = env_of(leader["spec"]["template"])
+    assert leader_env["RBG_LWP_LEADER_ADDRESS"] == "$(RBG_ROLE_INSTANCE_NAME).s-demo-decode.llm"
+
+
+def test_native_lowering_keeps_the_lws_names_for_each_pod() -> None:
+    """A native LWS names its pods under its own Service `{W}` (the LWS controller sets their
+    subdomain), so per-pod names are `{W}-{i}.{W}`; the shared Service resolves to the
+    leaders' addresses only."""
+    objs = objects(build(leader_worker()))
+    config = objs[("ConfigMap", "demo")]["data"]["config.yaml"]
+    assert "- address: demo-decode-1.demo-decode\n" in config
+    assert ("Service", "demo-decode") not in objs  # the LWS controller makes it
+
+
+def test_stateless_role_gets_the_shared_headless_service() -> None:
+    """A Stateless RoleInstanceSet is still a RoleInstanceSet: roleinstanceset_reconciler.go:76
+    gives it the Service (svc_reconciler.go:106-124, selector group/role: no leader key off
+    leaderWorkerPattern, helper.go:289-290)."""
+    result = build("""\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: demo}
+spec:
+  roles:
+  - name: api
+    replicas: 2
+    annotations: {rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}
+    standalonePattern:
+      template: {spec: {containers: [{name: c, image: i}]}}
+""")
+    objs = objects(result)
+    assert ("Deployment", "demo-api") in objs
+    service = objs[("Service", "s-demo-api")]
+    assert service["spec"] == {
+        "type": "ClusterIP",
+        "clusterIP": "None",
+        "selector": {P + "group-name": "demo", P + "role-name": "api"},
+        "publishNotReadyAddresses": True,
+    }
