@@ -145,3 +145,50 @@ spec:
         "selector": {P + "group-name": "demo", P + "role-name": "api"},
         "publishNotReadyAddresses": True,
     }
+
+
+# --- 16.5 minReadySeconds ------------------------------------------------------------------
+
+
+def with_min_ready(text: str) -> str:
+    return text.replace("    replicas: 2\n", "    replicas: 2\n    minReadySeconds: 15\n", 1)
+
+
+def stateless(extra: str = "") -> str:
+    return f"""\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {{name: demo}}
+spec:
+  roles:
+  - name: api
+    replicas: 2{extra}
+    annotations: {{rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}}
+    standalonePattern:
+      template: {{spec: {{containers: [{{name: c, image: i}}]}}}}
+"""
+
+
+def test_min_ready_seconds_reaches_every_workload_that_has_the_field() -> None:
+    """The operator sets minReadySeconds on the RoleInstanceSet of every pattern
+    (pkg/reconciler/roleinstanceset_reconciler.go:211); Deployment and StatefulSet have the
+    field (apps/v1 DeploymentSpec, StatefulSetSpec)."""
+    deploy = objects(build(stateless("\n    minReadySeconds: 15")))[("Deployment", "demo-api")]
+    assert deploy["spec"]["minReadySeconds"] == 15
+    result = build(with_min_ready(leader_worker()), LwsLowering.STATEFULSETS)
+    workloads = [b for (kind, _), b in objects(result).items() if kind == "StatefulSet"]
+    assert len(workloads) == 3  # the leaders, and the workers of each of 2 groups
+    assert all(w["spec"]["minReadySeconds"] == 15 for w in workloads)
+    assert not [d for d in result.warnings if d.code == "RBG122"]
+
+
+def test_min_ready_seconds_on_a_native_leader_worker_set_is_warned_at_its_line() -> None:
+    """LeaderWorkerSetSpec has no minReadySeconds (kubernetes-sigs/lws api/leaderworkerset/
+    v1/leaderworkerset_types.go: replicas, leaderWorkerTemplate, rolloutStrategy,
+    startupPolicy, networkConfig)."""
+    result = build(with_min_ready(leader_worker()))
+    lws = objects(result)[("LeaderWorkerSet", "demo-decode")]
+    assert "minReadySeconds" not in lws["spec"]
+    [warned] = [d for d in result.warnings if d.code == "RBG122"]
+    assert warned.span is not None and warned.span.line == 8  # minReadySeconds: 15
+    assert "minReadySeconds" in warned.message and "--lws statefulsets" in (warned.help or "")

@@ -210,6 +210,15 @@ def _role(
     yield from _instance_set(group, role, kind)
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
+    native_lws = kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE
+    if role.min_ready_seconds is not None and native_lws:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: minReadySeconds is dropped: a LeaderWorkerSet has no such "
+            "field, so a group counts as available as soon as its pods are ready",
+            doc.span(*role_path, "minReadySeconds"),
+            help="use --lws statefulsets (its StatefulSets carry minReadySeconds), or remove it",
+        )
     if role.leader_worker_set is not None and kind is not WorkloadKind.LEADERWORKERSET:
         yield warning(
             "RBG122",

@@ -27,6 +27,8 @@ def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
         "selector": {"matchLabels": dict(ctx.selector)},
         "template": pod.body,
     }
+    if role.min_ready_seconds is not None:
+        spec["minReadySeconds"] = role.min_ready_seconds
     if role.instance_set is not None and role.instance_set.paused:
         spec["paused"] = True  # a Deployment pauses its rollout as the RoleInstanceSet does
     ru = role.rolling_update
