@@ -97,7 +97,10 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             + ("; ".join(decided.reasons) if decided.reasons else "no placement constraints"),
         )
 
-    expanded = expand(checked.group, waves, placement, target, conventions)
+    expanded = expand(checked.group, waves, placement, target, conventions, program.profiles)
+    for role in group.roles:
+        for runtime in role.engine_runtimes:
+            trace.add("expand", group, f"role {role.name}: sidecars of {runtime.profile}")
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
@@ -106,7 +109,6 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         waves,
         placement,
         expanded,
-        program.profiles,
         services=program.passthrough,
         conventions=conventions,
         lws=target.lws,
@@ -117,9 +119,6 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             trace.add(
                 "discovery", group, f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by {by}"
             )
-    for role in group.roles:
-        for runtime in role.engine_runtimes:
-            trace.add("discovery", group, f"role {role.name}: sidecars of {runtime.profile}")
     warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
     return Compiled(
         manifests=discovered.manifests,

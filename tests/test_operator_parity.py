@@ -192,3 +192,68 @@ def test_min_ready_seconds_on_a_native_leader_worker_set_is_warned_at_its_line()
     [warned] = [d for d in result.warnings if d.code == "RBG122"]
     assert warned.span is not None and warned.span.line == 8  # minReadySeconds: 15
     assert "minReadySeconds" in warned.message and "--lws statefulsets" in (warned.help or "")
+
+
+# --- 16.2 engine-runtime sidecars get every RBG_* variable --------------------------------
+
+PROFILE = """\
+---
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: ClusterEngineRuntimeProfile
+metadata: {name: patio}
+spec:
+  initContainers: [{name: init, image: i}]
+  containers:
+  - name: sidecar
+    image: s
+    env: [{name: OWN, value: "1"}]
+"""
+RBG_ENV = [
+    "RBG_COMPONENT_INDEX",
+    "RBG_COMPONENT_NAME",
+    "RBG_GROUP_NAME",
+    "RBG_ROLE_INDEX",
+    "RBG_ROLE_INSTANCE_NAME",
+    "RBG_ROLE_NAME",
+]
+LWP_ENV = ["RBG_LWP_LEADER_ADDRESS", "RBG_LWP_WORKER_INDEX", "RBG_LWP_GROUP_SIZE"]
+
+
+def with_runtime(text: str) -> str:
+    runtime = "    engineRuntimes: [{profileName: patio}]\n"
+    return text.replace("    replicas: 2\n", "    replicas: 2\n" + runtime, 1) + PROFILE
+
+
+def containers(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {c["name"]: c.get("env", []) for c in template["spec"]["containers"]}
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+def test_sidecars_get_every_rbg_variable_in_the_two_phase_order(lws: LwsLowering) -> None:
+    """pkg/reconciler/pod_reconciler.go:91-111: config, then sidecar ("the sidecar containers
+    also need rbg-related envs, so inject them first", :97), then common_env and, on a
+    leaderWorkerPattern leader, lwp_env (roleinstanceset_reconciler.go:374) into every
+    container (pkg/discovery/injector.go:136-138, 157-160), merged RBG_* first, the new batch,
+    RBG_LWP_*, then the container's own (injector.go:173-216). Workers get no sidecars
+    (roleinstanceset_reconciler.go:392-393)."""
+    leader, worker = templates(build(with_runtime(leader_worker()), lws), lws)
+    envs = containers(leader)
+    assert list(envs) == ["c", "sidecar"]
+    names = [e["name"] for e in envs["sidecar"]]
+    assert names[: len(RBG_ENV) + len(LWP_ENV)] == RBG_ENV + LWP_ENV
+    assert names[-1] == "OWN"
+    user = {e["name"]: e for e in envs["c"]}
+    for var in envs["sidecar"]:  # the same values as the role's own container
+        if var["name"].startswith("RBG_"):
+            assert user[var["name"]] == var, var["name"]
+    assert list(containers(worker)) == ["c"]
+    assert [c["name"] for c in leader["spec"]["initContainers"]] == ["init"]
+
+
+def test_standalone_sidecars_get_the_instance_variables() -> None:
+    text = with_runtime(leader_worker()).replace(
+        "    leaderWorkerPattern:\n      size: 3\n", "    standalonePattern:\n"
+    )
+    sts = objects(build(text))[("StatefulSet", "demo-decode")]
+    envs = containers(sts["spec"]["template"])
+    assert [e["name"] for e in envs["sidecar"]] == [*RBG_ENV, "OWN"]

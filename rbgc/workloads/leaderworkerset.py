@@ -181,7 +181,7 @@ def lower_native(ctx: RoleContext) -> tuple[Manifest, ...]:
         "metadata": ctx.metadata(),
         "spec": spec,
     }
-    workload = ctx.manifest(body, templates={LEADER: leader, WORKER: worker}, workers=(WORKER,))
+    workload = ctx.manifest(body, templates={LEADER: leader, WORKER: worker})
     service = shared_service(ctx)
     return (workload,) if service is None else (workload, service)
 
@@ -275,7 +275,7 @@ def _worker(ctx: RoleContext, group_index: int, size: int) -> Manifest:
     sts["spec"]["ordinals"] = {"start": 1}
     # Workers roll with Kubernetes' defaults; the role's partition counts leaders (groups).
     sts["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
-    return ctx.manifest(sts, templates={TEMPLATE: worker}, workers=(TEMPLATE,))
+    return ctx.manifest(sts, templates={TEMPLATE: worker})
 
 
 def _with_lws(
