@@ -547,6 +547,20 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG124",
+            "no-group-scale-target",
+            "A scaler targets a leader/worker role built as StatefulSets (`--lws statefulsets`).",
+            "The operator scales a role by whole instances (its adapter sets the role's "
+            "replicas). Under `--lws statefulsets` a role is a leader StatefulSet plus one "
+            "worker StatefulSet per group, made at build time: scaling the leader StatefulSet "
+            "adds leaders without workers, and no object scales whole groups. rbgc leaves the "
+            "HorizontalPodAutoscaler as written and says so; `--lws native` emits a "
+            "LeaderWorkerSet, whose replicas are groups and which the HPA is retargeted to.",
+            "rbgc build --lws statefulsets pd.yaml   # decode: leaderWorkerPattern + HPA",
+            "rbgc build --lws native pd.yaml",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG130",
             "template-conflict",
             "`template`, `templateRef` and `templatePatch` are combined in a way upstream refuses.",

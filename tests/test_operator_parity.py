@@ -257,3 +257,56 @@ def test_standalone_sidecars_get_the_instance_variables() -> None:
     sts = objects(build(text))[("StatefulSet", "demo-decode")]
     envs = containers(sts["spec"]["template"])
     assert [e["name"] for e in envs["sidecar"]] == [*RBG_ENV, "OWN"]
+
+
+# --- 16.6 an HPA on a leader/worker role ----------------------------------------------------
+
+HPA = """\
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: scale-decode, namespace: llm}
+spec:
+  scaleTargetRef:
+    apiVersion: workloads.x-k8s.io/v1alpha2
+    kind: RoleBasedGroupScalingAdapter
+    name: demo-decode
+  minReplicas: 1
+  maxReplicas: 4
+"""
+
+
+def with_adapter(text: str) -> str:
+    adapter = "    scalingAdapter: {enable: true}\n"
+    return text.replace("    replicas: 2\n", "    replicas: 2\n" + adapter, 1) + HPA
+
+
+def test_an_hpa_on_a_leader_worker_role_scales_whole_groups_or_nothing() -> None:
+    """The operator scales a role's whole instances: the adapter sets the role's replicas
+    (internal/controller/workloads/rolebasedgroupscalingadapter_controller.go:506). A native
+    LeaderWorkerSet has a scale subresource over groups, so the HPA is retargeted to it; with
+    --lws statefulsets no compiled object scales whole groups (the leader StatefulSet would
+    add leaders without workers: the worker StatefulSets are one per group, fixed at build
+    time), so the HPA is left as written and no message names a LeaderWorkerSet."""
+    native = build(with_adapter(leader_worker()))
+    hpa = objects(native)[("HorizontalPodAutoscaler", "scale-decode")]
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "LeaderWorkerSet"
+    lowered = build(with_adapter(leader_worker()), LwsLowering.STATEFULSETS)
+    hpa = objects(lowered)[("HorizontalPodAutoscaler", "scale-decode")]
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "RoleBasedGroupScalingAdapter"
+    messages = [d for d in lowered.warnings if d.code in ("RBG124", "RBG143", "RBG144")]
+    assert {d.code for d in messages} == {"RBG124"}
+    assert len(messages) == 2  # at scalingAdapter and at the HPA's scaleTargetRef
+    for d in messages:
+        assert "LeaderWorkerSet" not in d.message
+        assert "--lws native" in (d.help or "")
+
+
+def test_an_hpa_written_against_a_leader_statefulset_is_warned() -> None:
+    text = leader_worker() + HPA.replace(
+        "    apiVersion: workloads.x-k8s.io/v1alpha2\n    kind: RoleBasedGroupScalingAdapter",
+        "    apiVersion: apps/v1\n    kind: StatefulSet",
+    )
+    result = build(text, LwsLowering.STATEFULSETS)
+    [warned] = [d for d in result.warnings if d.code == "RBG124"]
+    assert warned.span is not None and warned.span.line == 19  # its scaleTargetRef

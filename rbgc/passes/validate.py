@@ -238,7 +238,17 @@ def _role(
                     "pass the file that defines the profile to rbgc with the group",
                 ),
             )
-    if role.scaling_adapter:
+    if role.scaling_adapter and kind is WorkloadKind.LEADERWORKERSET and not native_lws:
+        yield warning(
+            "RBG124",
+            f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator, "
+            "and with --lws statefulsets no compiled object scales whole leader/worker groups "
+            "(a leader StatefulSet would add leaders without workers)",
+            doc.span(*role_path, "scalingAdapter", key=True),
+            help="use --lws native: an HPA or KEDA can then scale the role's workload, whose "
+            "replicas are whole groups",
+        )
+    elif role.scaling_adapter:
         yield warning(
             "RBG143",
             f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator; "
