@@ -267,6 +267,21 @@ CODES: dict[str, CodeDoc] = _doc(
         severity=Severity.WARNING,
     ),
     CodeDoc(
+        "RBG504",
+        "replaced-by-generated-object",
+        "An input object has the kind and name of an object rbgc generates; the generated one "
+        "is emitted.",
+        "The operator server-side-applies its own objects with force, so a Service (or "
+        "ConfigMap) the user wrote under the generated name is overwritten in the cluster: "
+        "upstream's own custom-components-ordered-discovery.yaml ships a Service "
+        "`s-pd-server-prefill`, the name of the role's headless Service. rbgc emits one "
+        "object, the generated one, so the output applies as the operator would leave it.",
+        "kind: Service\nmetadata: {name: s-pd-server-prefill}   # the role's Service",
+        "Remove the object (the generated one does its job), or give it another name if it "
+        "must exist beside it.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
         "RBG601",
         "output-schema-violation",
         "A compiled object does not validate against the Kubernetes schema.",

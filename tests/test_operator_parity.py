@@ -310,3 +310,31 @@ def test_an_hpa_written_against_a_leader_statefulset_is_warned() -> None:
     result = build(text, LwsLowering.STATEFULSETS)
     [warned] = [d for d in result.warnings if d.code == "RBG124"]
     assert warned.span is not None and warned.span.line == 19  # its scaleTargetRef
+
+
+# --- 16.7 a user's object under a generated name -------------------------------------------
+
+OWN_SERVICE = """\
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: s-demo-decode
+  namespace: llm
+spec:
+  clusterIP: None
+  selector: {workloads.x-k8s.io/group-name: demo}
+"""
+
+
+def test_a_user_object_under_a_generated_name_gives_way_to_the_generated_one() -> None:
+    """The operator server-side-applies its Service over the user's, forcing its own fields
+    (pkg/reconciler/svc_reconciler.go:92, pkg/utils/utils.go:65-70): one object, the
+    generated one, and a warning at the user's line (upstream's custom-components-ordered-
+    discovery.yaml ships its own s-pd-server-prefill)."""
+    result = build(leader_worker() + OWN_SERVICE)
+    services = [m for m in result.bundle.manifests if m.kind == "Service"]
+    assert [(m.name, m.group) for m in services] == [("s-demo-decode", "demo")]
+    [warned] = [d for d in result.warnings if d.code == "RBG504"]
+    assert warned.span is not None and (warned.span.line, warned.span.col) == (17, 9)
+    assert "s-demo-decode" in warned.message

@@ -7,6 +7,8 @@ conventions. Out: the manifests to emit, and warnings. Without the operator:
   RBG143); an autoscaling/v2 HorizontalPodAutoscaler whose `scaleTargetRef` is one (written
   by hand, or the `{group}-{role}` one `scalingAdapter.enable` asks for) scales the role's
   compiled workload instead, which has a scale subresource (RBG144);
+- a user's object of the same kind and name as a generated one gives way to it, as the
+  operator's server-side apply overrides it (RBG504);
 - a Service of the user's that selects a group's pods by a label key they do not carry (the
   other release's, or upstream examples' `workloads.x-k8s.io/group-name`) selects nothing:
   RBG123 names the key the pods carry.
@@ -85,8 +87,13 @@ def operator_objects(
                 help=helps,
             )
         )
+    generated = {_key(m, namespace): m for m in manifests if m.group is not None}
     out = []
     for m in manifests:
+        replaced_by = generated.get(_key(m, namespace)) if m.group is None else None
+        if replaced_by is not None:
+            warnings.append(_replaced(m, replaced_by))
+            continue
         if m.group is None and m.kind == "HorizontalPodAutoscaler":
             m, found = _retarget(m, adapters, workloads, unscalable, lowered, namespace)
             warnings.extend(found)
@@ -148,6 +155,27 @@ def _retarget(
             "resetting /spec/replicas of the workload",
         )
     ]
+
+
+def _key(m: Manifest, namespace: str) -> tuple[str, str, str, str]:
+    group, kind, ns, name = m.identity()
+    if not ns and kind not in cv.CLUSTER_SCOPED_KINDS:
+        ns = namespace  # applied without a namespace, it lands in the default one
+    return group, kind, ns, name
+
+
+def _replaced(mine: Manifest, generated: Manifest) -> Diagnostic:
+    """RBG504: the operator server-side-applies its object over a user's of the same name
+    (`svc_reconciler.go:92`, `utils.go:65-70`); rbgc emits the generated one only."""
+    span = mine.source.span("metadata", "name") if mine.source else mine.origin
+    return warning(
+        "RBG504",
+        f"{mine.kind} {mine.name} is also generated for role {generated.role!r} of group "
+        f"{generated.group!r}: the operator applies its own over yours, so only the generated "
+        "one is emitted",
+        span,
+        help="remove this object, or rename it if it must exist beside the generated one",
+    )
 
 
 def _unscalable(
