@@ -282,6 +282,17 @@ CODES: dict[str, CodeDoc] = _doc(
         severity=Severity.WARNING,
     ),
     CodeDoc(
+        "RBG511",
+        "unknown-runtime-container",
+        "An `engineRuntimes[].containers[]` override names no container of its profile.",
+        "The operator appends an override's env and args to the profile container of the same "
+        "name and skips any other name without a word (pkg/discovery/sidecar_builder.go), so "
+        "a misspelt name loses the env and args. rbgc does the same, and says so.",
+        "engineRuntimes:\n  - profileName: patio\n    containers: [{name: sidcar, args: [--x]}]",
+        "Use the name of one of the profile's `containers`.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
         "RBG601",
         "output-schema-violation",
         "A compiled object does not validate against the Kubernetes schema.",

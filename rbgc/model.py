@@ -60,6 +60,7 @@ class ServicePort:
 
     name: str | None
     port: int
+    unused: tuple[tuple[str, Span], ...] = ()  # other keys written (upstream reads none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +128,8 @@ class EngineRuntime:
     profile: str
     containers: tuple[Mapping[str, Any], ...]
     span: Span
+    path: JsonPath | None = None  # the entry in the document
+    inject_containers: Span | None = None  # where `injectContainers` is written (unread)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,13 +3,16 @@ upstream source line it follows (sgl-project/rbg at v0.8.0-alpha.5, `git show HE
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from rbgc.model import LwsLowering, Target
+from rbgc.parse_v1alpha2 import LOWERED, ROLE_FIELDS, WARNED
 from rbgc.pipeline import Options, Result, compile_documents
 from rbgc.source import parse_text
+from tests.conftest import ROOT
 
 P = "rbg.workloads.x-k8s.io/"
 
@@ -338,3 +341,93 @@ def test_a_user_object_under_a_generated_name_gives_way_to_the_generated_one() -
     [warned] = [d for d in result.warnings if d.code == "RBG504"]
     assert warned.span is not None and (warned.span.line, warned.span.col) == (17, 9)
     assert "s-demo-decode" in warned.message
+
+
+# --- 16.11 no silent drops -----------------------------------------------------------------
+
+SCHEMA = ROOT / "schemas" / "rolebasedgroup.v1alpha2.schema.json"
+# Kubernetes' own structures: their fields are the pod's, carried whole
+KUBERNETES = {"podTemplateSpec", "objectMeta", "podSpec", "podMetadata", "container", "envVar"}
+
+
+def schema_fields() -> set[str]:
+    """Every field path of a v1alpha2 role, as the schema defines it (lists and maps as one)."""
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    defs = schema["$defs"]
+    found: set[str] = set()
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        ref = node.get("$ref")
+        if ref is not None:
+            name = ref.rsplit("/", 1)[1]
+            if name in KUBERNETES:
+                found.add(path)
+            else:
+                walk(defs[name], path)
+            return
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in node.get(key, ()):
+                walk(sub, path)
+        if "properties" in node:
+            for key, sub in node["properties"].items():
+                walk(sub, f"{path}.{key}" if path else key)
+        elif node.get("type") == "array" and "items" in node:
+            walk(node["items"], path)
+        elif path and not any(k in node for k in ("allOf", "anyOf", "oneOf")):
+            found.add(path)
+
+    walk(defs["role"], "")
+    return found
+
+
+def test_every_role_field_is_lowered_or_warned() -> None:
+    """One table says what becomes of each field of a v1alpha2 role; it covers the schema
+    exactly, so a field the schema gains fails here until it is decided."""
+    assert set(ROLE_FIELDS) == schema_fields()
+    for path, (fate, how) in ROLE_FIELDS.items():
+        assert fate in (LOWERED, WARNED), path
+        assert how, path
+        if fate == WARNED:
+            assert "RBG" in how, f"{path}: say which code warns"
+
+
+DROPPED = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: demo}
+spec:
+  roles:
+  - name: api
+    replicas: 1
+    servicePorts:
+    - {name: http, port: 80, protocol: TCP, targetPort: 8080}
+    engineRuntimes:
+    - profileName: patio
+      injectContainers: [c]
+      containers:
+      - {name: sidecar, env: [{name: A, value: "1"}]}
+      - {name: sidcar, args: [--x]}
+      - {name: sidecar, image: other}
+    standalonePattern:
+      template: {spec: {containers: [{name: c, image: i}]}}
+"""
+
+
+def test_fields_upstream_reads_nowhere_are_warned_at_their_line() -> None:
+    """pkg/discovery/sidecar_builder.go:131-155 appends only an override's env and args, to a
+    profile container of the same name, and skips any other name (:134-141); nothing reads
+    injectContainers (api/workloads/v1alpha2/rolebasedgroup_types.go:441-443 only declares
+    it); config.yaml keeps a port's name and port (pkg/discovery/config_builder.go) and the
+    headless Service has none (svc_reconciler.go:118-125)."""
+    result = build(DROPPED + PROFILE)
+    found = {(d.code, d.span.line if d.span else 0) for d in result.warnings}
+    assert {
+        ("RBG122", 9),  # protocol
+        ("RBG122", 12),  # injectContainers
+        ("RBG511", 15),  # sidcar: no such profile container
+        ("RBG122", 16),  # image of an override
+    } <= found
+    ports = [d for d in result.warnings if d.code == "RBG122" and d.span and d.span.line == 9]
+    assert len(ports) == 2  # protocol and targetPort, each at its key
+    [typo] = [d for d in result.warnings if d.code == "RBG511"]
+    assert "did you mean 'sidecar'" in (typo.help or "")

@@ -226,6 +226,7 @@ def _role(
             doc.span(*role_path, "leaderWorkerSet", key=True),
             help="remove it, or set `workload.kind: LeaderWorkerSet`",
         )
+    yield from _unread_fields(group, role, profiles)
     for runtime in role.engine_runtimes:
         if runtime.profile not in profiles:
             yield error(
@@ -258,6 +259,61 @@ def _role(
             "/spec/replicas with the RespectIgnoreDifferences=true sync option; with Flux, "
             "remove `replicas` from what it applies (e.g. a kustomize patch)",
         )
+
+
+def _unread_fields(
+    group: Group, role: Role, profiles: Mapping[str, Profile]
+) -> Iterator[Diagnostic]:
+    """Fields the operator reads nowhere, which rbgc drops too: said, never silent."""
+    doc = group.document
+    for port in role.service_ports:
+        for key, span in port.unused:
+            yield warning(
+                "RBG122",
+                f"role {role.name!r}: servicePorts[].{key} has no effect: config.yaml lists "
+                "each port's name and port only, and the role's headless Service has no ports "
+                "(the operator's neither)",
+                span,
+                help=f"remove {key}; expose the port through a Service of your own if needed",
+            )
+    for runtime in role.engine_runtimes:
+        if runtime.inject_containers is not None:
+            yield warning(
+                "RBG122",
+                f"role {role.name!r}: injectContainers has no effect: the operator reads it "
+                "nowhere and adds the profile's containers beside the template's",
+                runtime.inject_containers,
+                help="remove it; the profile's sidecars join every pod of the role but the "
+                "leader/worker workers",
+            )
+        profile = profiles.get(runtime.profile)
+        if profile is None or runtime.path is None:
+            continue  # RBG510 below
+        names = [str(c.get("name")) for c in profile.containers]
+        for j, override in enumerate(runtime.containers):
+            at = (*runtime.path, "containers", j)
+            if override.get("name") not in names:
+                yield warning(
+                    "RBG511",
+                    f"role {role.name!r}: engine runtime container {override.get('name')!r} "
+                    f"names no container of ClusterEngineRuntimeProfile {runtime.profile}: its "
+                    "env and args go nowhere",
+                    doc.span(*at, "name"),
+                    help=did_you_mean(
+                        str(override.get("name")),
+                        names,
+                        f"the profile's containers: {', '.join(names) or 'none'}",
+                    ),
+                )
+            for key in override:
+                if key not in ("name", "env", "args"):
+                    yield warning(
+                        "RBG122",
+                        f"role {role.name!r}: engine runtime container field {key!r} has no "
+                        "effect: only `env` and `args` are appended to the profile's container",
+                        doc.span(*at, key, key=True),
+                        help="set it in the ClusterEngineRuntimeProfile instead",
+                    )
 
 
 def _template_ref(group: Group, role: Role) -> Iterator[Diagnostic]:
