@@ -255,11 +255,18 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG503",
         "unresolvable-instance-address",
-        "A role depends on a Deployment role, whose config.yaml addresses resolve nowhere.",
-        "config.yaml lists `{group}-{role}-{i}.{group}-{role}` for every role, as upstream does; "
-        "for a Deployment that names no pod (Deployment pods have random names) under no "
-        "Service (only StatefulSet roles get a headless one). A role that depends on it starts "
-        "after it, so it means to reach it, and would find nothing at those addresses.",
+        "An address a role will use resolves nowhere: a hand-written `{pod}.{service}` or "
+        "`{service}` among the group's names, or the config.yaml addresses of a Deployment "
+        "role it depends on.",
+        "Hosts in a role's container command, args and env values that fall among a group's "
+        "names (`{R}-...`, `s-{R}-...`) are checked against the output: the pods its "
+        "StatefulSets and LeaderWorkerSets run, under the Service that is each pod's "
+        "subdomain, and every Service. Upstream's own pd-disagg-leader-worker.yaml writes "
+        "`{R}-prefill-0.s-{R}-prefill`, which is an instance, not a pod, under the operator and "
+        "a pod under another Service in a native LeaderWorkerSet. And config.yaml lists "
+        "`{group}-{role}-{i}.{group}-{role}` for every role, as upstream does; for a Deployment "
+        "that names no pod (Deployment pods have random names). A role that depends on it "
+        "starts after it, so it means to reach it, and would find nothing at those addresses.",
         "roles:\n  - name: router\n    workload: {kind: Deployment}\n  - name: gateway\n"
         "    dependencies: [router]",
         "Give the Deployment role a Service of your own and reach it by that name, or run it "

@@ -219,6 +219,16 @@ class Role:
         return self.role_path if self.pattern is None else (*self.role_path, self.pattern.value)
 
     @property
+    def leader_worker_patch_paths(self) -> tuple[JsonPath, JsonPath]:
+        """Where the leader and worker patches sit: v1alpha2's pattern keys, v1alpha1's
+        `leaderWorkerSet.patch{Leader,Worker}Template`."""
+        lws = self.leader_worker_set
+        if lws is not None and lws.patch_paths is not None:
+            return lws.patch_paths
+        base = (*self.template_path[:-1], "leaderWorkerSet")
+        return (*base, "patchLeaderTemplate"), (*base, "patchWorkerTemplate")
+
+    @property
     def patch_path(self) -> JsonPath:
         if self.template_patch_path is not None:
             return self.template_patch_path

@@ -21,6 +21,7 @@ from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
+from rbgc.passes.addresses import check_addresses
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
@@ -163,6 +164,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     chosen = {(g.namespace, g.name): g.conventions for g in program.groups}
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
+    warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])

@@ -431,3 +431,55 @@ def test_fields_upstream_reads_nowhere_are_warned_at_their_line() -> None:
     assert len(ports) == 2  # protocol and targetPort, each at its key
     [typo] = [d for d in result.warnings if d.code == "RBG511"]
     assert "did you mean 'sidecar'" in (typo.help or "")
+
+
+# --- 16.9 hand-written addresses ------------------------------------------------------------
+
+# upstream's examples/inference/pd-disagg-leader-worker.yaml, trimmed: its router hard-codes
+# the instances' names under the shared Service (lines 56, 58)
+PD_DISAGG = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: pd-disagg-lws}
+spec:
+  roles:
+  - name: router
+    replicas: 1
+    dependencies: [prefill]
+    standalonePattern:
+      template:
+        spec:
+          containers:
+          - name: router
+            image: r
+            command: [python3, -m, sglang_router.launch_router, --prefill,
+              "http://pd-disagg-lws-prefill-0.s-pd-disagg-lws-prefill:8000",
+              --host, "0.0.0.0", --model-path, Qwen/Qwen3-0.6B]
+            env:
+            - {name: PEER, value: "pd-disagg-lws-router-0.s-pd-disagg-lws-router.default.svc"}
+            - {name: TYPO, value: "s-pd-disagg-lws-prefil:8000"}
+  - name: prefill
+    replicas: 1
+    leaderWorkerPattern:
+      size: 2
+      template:
+        spec:
+          containers: [{name: sglang, image: s}]
+"""
+
+
+def test_a_hand_written_address_is_checked_against_the_compiled_pods() -> None:
+    """Under the operator `pd-disagg-lws-prefill-0` is an instance, its leader pod
+    `...-prefill-0-0` (roleinstanceset_reconciler.go:422-431, pod names §2.6); a native LWS
+    names its leader `...-prefill-0` under the LWS's own Service. Either way
+    `pd-disagg-lws-prefill-0.s-pd-disagg-lws-prefill` resolves nowhere: warned at its line.
+    With --lws statefulsets the leader is that very name (16.1): no warning."""
+    native = build(PD_DISAGG)
+    found = [d for d in native.warnings if d.code == "RBG503"]
+    assert [(d.span.line if d.span else 0) for d in found] == [16, 20]
+    first = found[0]
+    assert "pd-disagg-lws-prefill-0.s-pd-disagg-lws-prefill" in first.message
+    assert "pd-disagg-lws-prefill-0.pd-disagg-lws-prefill" in (first.help or "")
+    assert "did you mean 's-pd-disagg-lws-prefill'" in (found[1].help or "")
+    lowered = build(PD_DISAGG, LwsLowering.STATEFULSETS)
+    assert [d.span.line for d in lowered.warnings if d.code == "RBG503" and d.span] == [20]

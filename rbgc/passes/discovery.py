@@ -275,11 +275,7 @@ def _reserved_env(group: Group, role: Role, conventions: cv.Conventions) -> list
         sources.append((role.patch_path, role.template_patch))
     lws = role.leader_worker_set
     if lws is not None:
-        base = (*role.template_path[:-1], "leaderWorkerSet")
-        leader, worker = lws.patch_paths or (
-            (*base, "patchLeaderTemplate"),
-            (*base, "patchWorkerTemplate"),
-        )
+        leader, worker = role.leader_worker_patch_paths
         sources += [(leader, lws.patch_leader), (worker, lws.patch_worker)]
     found = []
     for path, template in sources:

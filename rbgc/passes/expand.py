@@ -128,11 +128,7 @@ def _leader_worker(
 ) -> dict[str, tuple[dict[str, Any], JsonPath]]:
     lws = role.leader_worker_set
     assert lws is not None, "parse gives every LeaderWorkerSet role a leaderWorkerSet spec"
-    lws_path = (*role.template_path[:-1], "leaderWorkerSet")
-    paths = lws.patch_paths or (
-        (*lws_path, "patchLeaderTemplate"),
-        (*lws_path, "patchWorkerTemplate"),
-    )
+    paths = role.leader_worker_patch_paths
     out = {}
     for which, patch, path in (
         ("leader", lws.patch_leader, paths[0]),
