@@ -550,11 +550,13 @@ ROLE_FIELDS: Mapping[str, tuple[str, str]] = {
     ),
     "leaderWorkerPattern.restartPolicyConfig.baseDelaySeconds": (
         WARNED,
-        "RBG141 (a LeaderWorkerSet recreates at once); rbgc sync --watch backs off",
+        "RBG141 on a native LWS, which recreates at once; with --lws statefulsets rbgc sync "
+        "--watch backs off as written",
     ),
     "leaderWorkerPattern.restartPolicyConfig.maxDelaySeconds": (
         WARNED,
-        "RBG141 (a LeaderWorkerSet recreates at once); rbgc sync --watch backs off",
+        "RBG141 on a native LWS, which recreates at once; with --lws statefulsets rbgc sync "
+        "--watch backs off as written",
     ),
     "customComponentsPattern.components.name": (LOWERED, "StatefulSet `{R}-{r}-{i}-{c}`"),
     "customComponentsPattern.components.size": (LOWERED, "its replicas"),

@@ -483,3 +483,18 @@ def test_a_hand_written_address_is_checked_against_the_compiled_pods() -> None:
     assert "did you mean 's-pd-disagg-lws-prefill'" in (found[1].help or "")
     lowered = build(PD_DISAGG, LwsLowering.STATEFULSETS)
     assert [d.span.line for d in lowered.warnings if d.code == "RBG503" and d.span] == [20]
+
+
+def test_restart_backoff_is_warned_only_where_nothing_carries_it_out() -> None:
+    """A native LeaderWorkerSet recreates a group at once (RecreateGroupOnPodRestart); with
+    --lws statefulsets `rbgc sync --watch` recreates it and backs off as written
+    (tests/test_bundle_facts.py::test_restart_back_off_is_the_pattern_s)."""
+    text = leader_worker().replace(
+        "      size: 3\n", "      size: 3\n      restartPolicyConfig: {baseDelaySeconds: 5}\n"
+    )
+
+    def backoff(lws: LwsLowering) -> list[str]:
+        return [d.message for d in build(text, lws).warnings if "backoff" in d.message]
+
+    assert len(backoff(LwsLowering.NATIVE)) == 1
+    assert backoff(LwsLowering.STATEFULSETS) == []

@@ -207,7 +207,7 @@ def _role(
             doc.span(*role.pattern_path, key=True),
             help="drop the role-workload-type annotation to get leader/worker groups",
         )
-    yield from _instance_set(group, role, kind)
+    yield from _instance_set(group, role, kind, target)
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
     native_lws = kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE
@@ -380,7 +380,9 @@ def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagno
         )
 
 
-def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+def _instance_set(
+    group: Group, role: Role, kind: WorkloadKind, target: Target
+) -> Iterator[Diagnostic]:
     """What the compiled StatefulSet / LeaderWorkerSet will not do of a RoleInstanceSet."""
     instance_set = role.instance_set
     if instance_set is None:
@@ -415,7 +417,8 @@ def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diag
             help="remove `paused` to let the rollout proceed",
         )
     if kind is WorkloadKind.LEADERWORKERSET:
-        if role.restart_backoff.written:
+        # with --lws statefulsets `rbgc sync --watch` recreates groups, backing off as written
+        if role.restart_backoff.written and target.lws is LwsLowering.NATIVE:
             yield warning(
                 "RBG141",
                 f"role {role.name!r}: restart backoff (baseDelaySeconds / maxDelaySeconds) "
