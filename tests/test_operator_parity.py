@@ -13,6 +13,7 @@ from rbgc.parse_v1alpha2 import LOWERED, ROLE_FIELDS, WARNED
 from rbgc.pipeline import Options, Result, compile_documents
 from rbgc.source import parse_text
 from tests.conftest import ROOT
+from tests.test_compat_v1alpha2 import INSTANCE_ENV, LWP_ENV
 
 P = "rbg.workloads.x-k8s.io/"
 
@@ -45,6 +46,21 @@ spec:
       template:
         spec:
           containers: [{{name: c, image: i}}]
+"""
+
+
+def stateless(extra: str = "") -> str:
+    return f"""\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {{name: demo}}
+spec:
+  roles:
+  - name: api
+    replicas: 2{extra}
+    annotations: {{rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}}
+    standalonePattern:
+      template: {{spec: {{containers: [{{name: c, image: i}}]}}}}
 """
 
 
@@ -127,18 +143,7 @@ def test_stateless_role_gets_the_shared_headless_service() -> None:
     """A Stateless RoleInstanceSet is still a RoleInstanceSet: roleinstanceset_reconciler.go:76
     gives it the Service (svc_reconciler.go:106-124, selector group/role: no leader key off
     leaderWorkerPattern, helper.go:289-290)."""
-    result = build("""\
-apiVersion: workloads.x-k8s.io/v1alpha2
-kind: RoleBasedGroup
-metadata: {name: demo}
-spec:
-  roles:
-  - name: api
-    replicas: 2
-    annotations: {rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}
-    standalonePattern:
-      template: {spec: {containers: [{name: c, image: i}]}}
-""")
+    result = build(stateless())
     objs = objects(result)
     assert ("Deployment", "demo-api") in objs
     service = objs[("Service", "s-demo-api")]
@@ -155,21 +160,6 @@ spec:
 
 def with_min_ready(text: str) -> str:
     return text.replace("    replicas: 2\n", "    replicas: 2\n    minReadySeconds: 15\n", 1)
-
-
-def stateless(extra: str = "") -> str:
-    return f"""\
-apiVersion: workloads.x-k8s.io/v1alpha2
-kind: RoleBasedGroup
-metadata: {{name: demo}}
-spec:
-  roles:
-  - name: api
-    replicas: 2{extra}
-    annotations: {{rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}}
-    standalonePattern:
-      template: {{spec: {{containers: [{{name: c, image: i}}]}}}}
-"""
 
 
 def test_min_ready_seconds_reaches_every_workload_that_has_the_field() -> None:
@@ -211,15 +201,7 @@ spec:
     image: s
     env: [{name: OWN, value: "1"}]
 """
-RBG_ENV = [
-    "RBG_COMPONENT_INDEX",
-    "RBG_COMPONENT_NAME",
-    "RBG_GROUP_NAME",
-    "RBG_ROLE_INDEX",
-    "RBG_ROLE_INSTANCE_NAME",
-    "RBG_ROLE_NAME",
-]
-LWP_ENV = ["RBG_LWP_LEADER_ADDRESS", "RBG_LWP_WORKER_INDEX", "RBG_LWP_GROUP_SIZE"]
+RBG_ENV = INSTANCE_ENV
 
 
 def with_runtime(text: str) -> str:
