@@ -164,7 +164,8 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     chosen = {(g.namespace, g.name): g.conventions for g in program.groups}
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
-    warnings.extend(check_addresses(program, manifests, options.namespace))
+    if not problems:  # a group that failed made no pods: its peers' addresses cannot be judged
+        warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rbgc.diagnostics import DiagnosticError
 from rbgc.model import LwsLowering, Target
 from rbgc.parse_v1alpha2 import LOWERED, ROLE_FIELDS, WARNED
 from rbgc.pipeline import Options, Result, compile_documents
@@ -480,3 +481,27 @@ def test_restart_backoff_is_warned_only_where_nothing_carries_it_out() -> None:
 
     assert len(backoff(LwsLowering.NATIVE)) == 1
     assert backoff(LwsLowering.STATEFULSETS) == []
+
+
+def test_a_failed_build_reports_no_address_of_the_objects_it_did_not_make() -> None:
+    """When a group fails, its pods are not in the output, so its peers' addresses cannot be
+    checked: the build reports the error, not warnings about names it never compiled."""
+    peer = (
+        leader_worker()
+        .replace("name: demo,", "name: other,")
+        .replace("    replicas: 2\n", "    replicas: 2\n    dependencies: [nothing]\n", 1)
+    )
+    caller = stateless().replace("metadata: {name: demo}", "metadata: {name: demo, namespace: llm}")
+    caller = caller.replace(
+        "[{name: c, image: i}]", '[{name: c, image: i, args: ["other-decode-0.other-decode"]}]'
+    )
+    with pytest.raises(DiagnosticError) as caught:
+        build(caller + "---\n" + peer)
+    assert [d.code for d in caught.value.diagnostics] == ["RBG201"]
+    assert [
+        d.code
+        for d in build(
+            caller + "---\n" + leader_worker().replace("name: demo,", "name: other,")
+        ).warnings
+        if d.code == "RBG503"
+    ] == []
