@@ -1,8 +1,9 @@
 """The diagnostic code table: every code's name, summary, why, example and fix.
 
 `rbgc explain CODE` prints an entry, the README's table lists them all (a test keeps both
-complete), and `Diagnostic.name` reads it. Kept apart from diagnostics.py, as ruff keeps its
-rule table apart from its diagnostics: a build that reports nothing never builds the table.
+complete), and the JSON reporter (`report.as_json`) reads the names. Kept apart from
+diagnostics.py, as ruff keeps its rule table apart from its diagnostics: a build that reports
+nothing never builds the table, and diagnostics.py imports nothing of rbgc.
 """
 
 from __future__ import annotations
