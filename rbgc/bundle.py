@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rbgc.diagnostics import Span
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import IntOrPercent, Strategy
 from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER
@@ -156,7 +157,7 @@ class Bundle:
 def template_hash(body: Mapping[str, Any]) -> str:
     """sha256 of a workload's pod templates (and LWS size): equal hashes, same pods."""
     shape = controllers.shape_of(body)
-    parts: list[Any] = [controllers.at(body, p) for p in shape.templates] if shape else []
+    parts: list[Any] = [find(body, p) for p in shape.templates] if shape else []
     if shape and shape.size:
         parts.append(controllers.pods_per_replica(body))
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
@@ -164,7 +165,7 @@ def template_hash(body: Mapping[str, Any]) -> str:
 
 
 def is_primary(body: Mapping[str, Any]) -> bool:
-    selector = controllers.at(body, ("spec", "selector", "matchLabels"))
+    selector = find(body, ("spec", "selector", "matchLabels"))
     if not isinstance(selector, Mapping):
         return True
     # a worker StatefulSet of `--lws statefulsets`, or one component of one instance

@@ -25,8 +25,9 @@ from typing import Any
 import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
-
-JsonPath = tuple[str | int, ...]
+from rbgc.jsonpath import JsonPath as JsonPath
+from rbgc.jsonpath import path_text as path_text
+from rbgc.jsonpath import value_at as value_at
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES_PER_FILE = 2_000_000
@@ -52,25 +53,6 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _SCALAR_TAGS = frozenset({_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP})
 
 _constructor = yaml.constructor.SafeConstructor()
-
-
-def path_text(jpath: Sequence[str | int]) -> str:
-    """A JSON path as people write it: `spec.roles[0].name` ("" for the root).
-
-    >>> path_text(("spec", "roles", 0, "name"))
-    'spec.roles[0].name'
-    """
-    out = ""
-    for part in jpath:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def value_at(body: Any, jpath: JsonPath) -> Any:
-    """The value at `jpath` (KeyError/IndexError where it does not exist)."""
-    for part in jpath:
-        body = body[part]
-    return body
 
 
 @dataclass(frozen=True, slots=True)

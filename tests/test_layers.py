@@ -15,6 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rbgc"
 
 # module prefix -> rbgc modules it must never import (the most specific prefix applies)
 FORBIDDEN: dict[str, tuple[str, ...]] = {
+    # Paths into JSON values: every layer follows them, so they stand on nothing.
+    "rbgc.jsonpath": ("rbgc",),
     # Kubernetes facts and rules: plain data and functions, below everything else.
     "rbgc.k8s": (
         "rbgc.model",

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rbgc.jsonpath import find
+
 IntOrPercent = int | str
 Version = tuple[int, int]
 Path = tuple[str | int, ...]
@@ -183,31 +185,18 @@ def shape_of(body: Mapping[str, Any]) -> WorkloadShape | None:
     return WORKLOADS.get((api_group(str(body.get("apiVersion", ""))), str(body.get("kind", ""))))
 
 
-def at(body: Any, path: Path) -> Any:
-    """The value at `path`, or None where any step is missing or of the wrong type."""
-    value = body
-    for part in path:
-        if isinstance(part, int):
-            value = value[part] if isinstance(value, list) and part < len(value) else None
-        else:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if value is None:
-            return None
-    return value
-
-
 def _count(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def replicas(body: Mapping[str, Any]) -> int:
     """`spec.replicas`, defaulted to 1 as the API server does."""
-    return _count(at(body, ("spec", "replicas")), 1)
+    return _count(find(body, ("spec", "replicas")), 1)
 
 
 def pods_per_replica(body: Mapping[str, Any]) -> int:
     shape = shape_of(body)
-    return _count(at(body, shape.size), 1) if shape and shape.size else 1
+    return _count(find(body, shape.size), 1) if shape and shape.size else 1
 
 
 def pods(body: Mapping[str, Any]) -> int:
@@ -230,7 +219,7 @@ def strategy_of(body: Mapping[str, Any]) -> Strategy:
     shape = shape_of(body)
     kind = shape.kind if shape else str(body.get("kind", ""))
     default = default_strategy(kind)
-    rolling = at(body, shape.rolling) if shape and shape.rolling else None
+    rolling = find(body, shape.rolling) if shape and shape.rolling else None
     if not isinstance(rolling, Mapping):
         return default
     return Strategy(
@@ -281,7 +270,7 @@ def readiness(body: Mapping[str, Any]) -> Readiness | None:
         return None
     status = body.get("status")
     status = status if isinstance(status, Mapping) else {}
-    generation = at(body, ("metadata", "generation"))
+    generation = find(body, ("metadata", "generation"))
     seen = status.get("observedGeneration")
     return Readiness(
         replicas=replicas(body),
