@@ -23,15 +23,8 @@ from ruamel.yaml import YAML
 
 from rbgc import schema
 from rbgc.convert import mapping
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error, warning
-from rbgc.source import (
-    MAX_FILE_BYTES,
-    STDIN,
-    Document,
-    decode,
-    expand_paths,
-    parse_text,
-)
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
+from rbgc.source import Document, expand_paths, parse_text, read_text
 
 VERSIONS = {"v1alpha1": mapping.V1, "v1alpha2": mapping.V2}
 
@@ -49,34 +42,6 @@ class Converted:
     @property
     def changed(self) -> bool:
         return self.text != self.original
-
-
-def read_text(path: str, stdin: Any = None) -> str:
-    """The text of one input, with the loader's size and encoding checks."""
-    import sys
-
-    if path == STDIN:
-        data = (stdin if stdin is not None else sys.stdin.buffer).read(MAX_FILE_BYTES + 1)
-    else:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise DiagnosticError(
-                [error("RBG008", f"cannot read: {exc.strerror}", Span(path))]
-            ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise DiagnosticError(
-            [
-                error(
-                    "RBG007",
-                    f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-                    Span(path),
-                    help="split the manifests into several files",
-                )
-            ]
-        )
-    return decode(data, path)
 
 
 def convert_paths(paths: Sequence[str], to: str, stdin: Any = None) -> list[Converted]:
