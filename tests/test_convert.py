@@ -16,9 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rbgc import schema as rbg_schema
-from rbgc.convert import mapping
+from rbgc.convert import mapping, to_v1alpha2
+from rbgc.convert.edit import Editor
 from rbgc.convert.rewrite import Converted, convert_text, split_documents
 from rbgc.diagnostics import Diagnostic
+from rbgc.k8s import conventions as cv
 from tests.conftest import COMPAT, EXAMPLES
 from tests.test_diagnostic_fixtures import run_rbgc
 
@@ -266,23 +268,23 @@ def test_the_mapping_is_upstreams() -> None:
 
 def test_stashes_are_gos_json() -> None:
     policy = {"volcanoScheduling": {"queue": "q<1>", "priorityClassName": "high&low"}}
-    value = mapping.pod_group_policy_value(policy)
-    assert mapping.go_json(value) == (
+    value = cv.pod_group_policy_value(policy)
+    assert cv.go_json(value) == (
         '{"volcanoScheduling":{"priorityClassName":"high\\u0026low","queue":"q\\u003c1\\u003e"}}'
     )
-    assert mapping.gang_annotations(value) == {
+    assert cv.gang_annotations(value) == {
         "rbg.workloads.x-k8s.io/group-gang-scheduling": "true",
         "rbg.workloads.x-k8s.io/group-gang-scheduling-volcano-queue": "q<1>",
         "rbg.workloads.x-k8s.io/group-gang-scheduling-volcano-priority": "high&low",
     }
     # the semantics file's example, §7.3
     rules = [{"strategy": {"rollingUpdate": {"maxSkew": "5%"}}, "roles": ["a", "b"], "name": "c"}]
-    assert mapping.go_json(mapping.coordination_value(rules)) == (
+    assert cv.go_json(cv.coordination_value(rules)) == (
         '[{"name":"c","roles":["a","b"],"strategy":{"rollingUpdate":{"maxSkew":"5%"}}}]'
     )
-    assert mapping.go_json(mapping.pod_group_policy_value({})) == "{}"
-    both = mapping.pod_group_policy_value({"kubeScheduling": {}, "volcanoScheduling": {}})
-    assert mapping.gang_annotations(both) == {
+    assert cv.go_json(cv.pod_group_policy_value({})) == "{}"
+    both = cv.pod_group_policy_value({"kubeScheduling": {}, "volcanoScheduling": {}})
+    assert cv.gang_annotations(both) == {
         "rbg.workloads.x-k8s.io/group-gang-scheduling": "true",
         "rbg.workloads.x-k8s.io/group-gang-scheduling-timeout": "60",
     }
@@ -899,14 +901,14 @@ def test_generated_v1alpha1_groups_round_trip(doc: dict[str, Any], style: str) -
 def test_a_converted_document_that_fails_its_schema_is_a_bug(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = mapping.to_v1alpha2
+    real = to_v1alpha2.convert
 
-    def broken(doc: Any, indent: int = 2) -> mapping.Findings:
-        found = real(doc, indent)
+    def broken(doc: Any, ed: Editor) -> mapping.Findings:
+        found = real(doc, ed)
         doc["spec"]["roles"][0]["leaderWorkerSet"] = {"size": 2}  # not a v1alpha2 field
         return found
 
-    monkeypatch.setattr(mapping, "to_v1alpha2", broken)
+    monkeypatch.setattr(to_v1alpha2, "convert", broken)
     result = _convert(COMMENTED)
     (d,) = _errors(result)
     assert (d.code, d.span.line) == ("RBG901", 3)  # type: ignore[union-attr]

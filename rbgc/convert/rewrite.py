@@ -22,7 +22,8 @@ import yaml
 from ruamel.yaml import YAML
 
 from rbgc import schema
-from rbgc.convert import mapping
+from rbgc.convert import mapping, to_v1alpha1, to_v1alpha2
+from rbgc.convert.edit import Editor
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.source import Document, expand_paths, parse_text, read_text
 
@@ -172,8 +173,8 @@ def guess_indent(body: str) -> tuple[int, int, int]:
 def _convert_body(body: str, to: str) -> tuple[str, list[mapping.Finding]]:
     rt, indent = _yaml_for(body)
     tree = rt.load(body)
-    convert = mapping.to_v1alpha2 if to == "v1alpha2" else mapping.to_v1alpha1
-    found = convert(tree, indent)
+    direction = to_v1alpha2 if to == "v1alpha2" else to_v1alpha1
+    found = direction.convert(tree, Editor(indent))
     if any(f.error for f in found):
         return body, found
     out = io.StringIO()

@@ -9,6 +9,7 @@ pin them. Nothing else in rbgc spells these strings. The passes read a `Conventi
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -284,3 +285,113 @@ def group_unique_key(namespace: str, group: str) -> str:
     '4c81010f509b'
     """
     return hashlib.sha1(f"{namespace}/{group}".encode()).hexdigest()
+
+
+# --- the conversion webhook's annotations (v1alpha1 <-> v1alpha2) ----------------------------
+# HEAD's conversion (api/workloads/v1alpha1/rolebasedgroup_conversion.go, semantics §7) keeps
+# what v1alpha2 has no field for in annotations: v1alpha1's podGroupPolicy and coordination
+# as Go's json.Marshal writes the structs (the stash), gang scheduling as v1alpha2 reads it,
+# and the role's workload kind. `rbgc convert` writes them; the v1alpha2 parser reads them.
+WORKLOAD_TYPE = HEAD_PREFIX + "role-workload-type"
+GANG = HEAD_PREFIX + "group-gang-scheduling"
+GANG_TIMEOUT = GANG + "-timeout"
+GANG_QUEUE = GANG + "-volcano-queue"
+GANG_PRIORITY = GANG + "-volcano-priority"
+GANG_KEYS = (GANG, GANG_TIMEOUT, GANG_QUEUE, GANG_PRIORITY)
+STASH_PREFIX = "conversion.workloads.x-k8s.io/"
+STASH_POD_GROUP = STASH_PREFIX + "v1alpha1-pod-group-policy"
+STASH_COORDINATION = STASH_PREFIX + "v1alpha1-coordination"
+# removeConversionAnnotations: what ConvertFrom strips from the v1alpha1 view
+CONVERSION_ONLY = (
+    STASH_POD_GROUP,
+    STASH_COORDINATION,
+    *GANG_KEYS,
+    V08.annotation_exclusive_topology,
+)
+DEFAULT_PROGRESSION = "OrderScheduled"  # v1alpha1 CRD default of scaling.progression
+
+
+def go_json(value: Any) -> str:
+    """`json.Marshal` of Go: compact, UTF-8, with <, > and & escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def stashed(raw: Any, kind: type[dict[str, Any]] | type[list[Any]]) -> Any:
+    """A stash annotation's value, a JSON object or array; ValueError saying why not."""
+    value = json.loads(str(raw))  # json.JSONDecodeError is a ValueError
+    if not isinstance(value, kind):
+        raise ValueError(f"not a JSON {'object' if kind is dict else 'array'}")
+    return value
+
+
+def _present(m: Any, key: str) -> bool:
+    return isinstance(m, Mapping) and m.get(key) is not None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def pod_group_policy_value(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The v1alpha1 PodGroupPolicy after CRD defaulting, in Go struct field order."""
+    out: dict[str, Any] = {}
+    if _present(policy, "kubeScheduling"):
+        kube = _mapping(policy["kubeScheduling"])
+        timeout = kube.get("scheduleTimeoutSeconds", DEFAULT_SCHEDULE_TIMEOUT)
+        out["kubeScheduling"] = {} if timeout is None else {"scheduleTimeoutSeconds": int(timeout)}
+    if _present(policy, "volcanoScheduling"):
+        volcano = _mapping(policy["volcanoScheduling"])
+        out["volcanoScheduling"] = {
+            k: str(volcano[k]) for k in ("priorityClassName", "queue") if volcano.get(k)
+        }
+    return out
+
+
+def gang_annotations(policy: Mapping[str, Any]) -> dict[str, str]:
+    """What preserveV1alpha1Fields translates a PodGroupPolicy into (kube wins over volcano)."""
+    out: dict[str, str] = {}
+    if "kubeScheduling" in policy:
+        out[GANG] = "true"
+        if "scheduleTimeoutSeconds" in policy["kubeScheduling"]:
+            out[GANG_TIMEOUT] = str(policy["kubeScheduling"]["scheduleTimeoutSeconds"])
+    elif "volcanoScheduling" in policy:
+        out[GANG] = "true"
+        volcano = policy["volcanoScheduling"]
+        if volcano.get("queue"):
+            out[GANG_QUEUE] = volcano["queue"]
+        if volcano.get("priorityClassName"):
+            out[GANG_PRIORITY] = volcano["priorityClassName"]
+    return out
+
+
+def coordination_value(rules: Sequence[Any]) -> list[dict[str, Any]]:
+    """The v1alpha1 coordination list after CRD defaulting, in Go struct field order."""
+    out: list[dict[str, Any]] = []
+    for raw in rules:
+        rule = _mapping(raw)
+        item: dict[str, Any] = {"name": rule.get("name", "")}
+        roles = rule.get("roles")
+        item["roles"] = None if roles is None else [str(r) for r in roles]
+        if _present(rule, "strategy"):
+            strategy = _mapping(rule["strategy"])
+            value: dict[str, Any] = {}
+            if _present(strategy, "rollingUpdate"):
+                rolling = _mapping(strategy["rollingUpdate"])
+                value["rollingUpdate"] = {
+                    k: rolling[k]
+                    for k in ("maxSkew", "partition", "maxUnavailable")
+                    if rolling.get(k) is not None
+                }
+            if _present(strategy, "scaling"):
+                scaling = _mapping(strategy["scaling"])
+                scale: dict[str, Any] = {}
+                if scaling.get("maxSkew") is not None:
+                    scale["maxSkew"] = scaling["maxSkew"]
+                scale["progression"] = scaling.get("progression") or DEFAULT_PROGRESSION
+                value["scaling"] = scale
+            item["strategy"] = value
+        out.append(item)
+    return out
