@@ -924,3 +924,80 @@ def test_a_converted_document_that_fails_its_schema_is_a_bug(
     outcome = invoke(["convert", "--write", str(path)])
     assert outcome.exit_code == 3
     assert path.read_text(encoding="utf-8") == COMMENTED
+
+
+_GANG = [
+    'rbg.workloads.x-k8s.io/group-gang-scheduling: "true"',
+    'rbg.workloads.x-k8s.io/group-gang-scheduling-timeout: "120"',
+    "conversion.workloads.x-k8s.io/v1alpha1-pod-group-policy: "
+    '\'{"kubeScheduling":{"scheduleTimeoutSeconds":120}}\'',
+]
+_LWS = "rbg.workloads.x-k8s.io/role-workload-type: leaderworkerset.x-k8s.io/v1/LeaderWorkerSet"
+FLOW_V2 = f"""\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata:
+  name: g
+  annotations: {{{", ".join(_GANG)}}}
+spec:
+  roles:
+  - name: a
+    replicas: 1
+    annotations: {{{_LWS}}}
+    leaderWorkerPattern: {{size: 2, template: {{spec: {{containers: [{{name: c, image: i}}]}}}}}}
+  - name: b
+    replicas: 1
+    annotations:
+      rbg.workloads.x-k8s.io/role-workload-type: apps/v1/Deployment
+    standalonePattern: {{template: {{spec: {{containers: [{{name: c, image: i}}]}}}}}}
+"""
+
+
+def test_flow_mappings_stay_flow_on_the_way_to_v1alpha1() -> None:
+    """18.10: what replaces a mapping the user wrote in flow style is written in flow style;
+    what replaces a block mapping stays block."""
+    result = _convert(FLOW_V2, to="v1alpha1")
+    assert not _errors(result)
+    lines = result.text.splitlines()
+    assert "  podGroupPolicy: {kubeScheduling: {scheduleTimeoutSeconds: 120}}" in lines
+    assert "    workload: {apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}" in lines
+    assert "    leaderWorkerSet: {size: 2}" in lines
+    assert "    template: {spec: {containers: [{name: c, image: i}]}}" in lines
+    b = lines.index("  - name: b")
+    assert lines[b + 2 : b + 5] == [  # role b's annotations were a block: so is its workload
+        "    workload:",
+        "      apiVersion: apps/v1",
+        "      kind: Deployment",
+    ]
+
+
+def test_flow_mappings_stay_flow_on_the_way_to_v1alpha2() -> None:
+    text = """\
+    apiVersion: workloads.x-k8s.io/v1alpha1
+    kind: RoleBasedGroup
+    metadata: {name: g}
+    spec:
+      roles:
+      - name: a
+        workload: {apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}
+        leaderWorkerSet: {size: 2}
+        template: {spec: {containers: [{name: c, image: i}]}}
+      - name: b
+        workload:
+          apiVersion: apps/v1
+          kind: Deployment
+        template: {spec: {containers: [{name: c, image: i}]}}
+    """
+    result = _convert(text)
+    assert not _errors(result)
+    lines = result.text.splitlines()
+    workload = "rbg.workloads.x-k8s.io/role-workload-type"
+    assert f"    annotations: {{{workload}: leaderworkerset.x-k8s.io/v1/LeaderWorkerSet}}" in lines
+    assert (
+        "    leaderWorkerPattern: {size: 2, template: {spec: {containers: [{name: c, image: i}]}}}"
+        in lines
+    )
+    assert lines[lines.index("  - name: b") + 1 : lines.index("  - name: b") + 3] == [
+        "    annotations:",
+        f"      {workload}: apps/v1/Deployment",
+    ]

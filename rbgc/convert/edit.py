@@ -192,8 +192,13 @@ class Editor:
         self.insert(m, index, new, current if value is None else value)
         self.set_comment(m, new, comment)
 
-    def new_map(self) -> Map:
-        return CommentedMap()
+    def new_map(self, *like: Any) -> Map:
+        """A new mapping, in flow style when it replaces or wraps only mappings and lists the
+        user wrote in flow style (`{size: 2}` stays `{...}`), else in block style."""
+        made = CommentedMap()
+        if like and all(flow(value) for value in like):
+            made.fa.set_flow_style()
+        return made
 
     def same_style(self, old: Any, new: str) -> str:
         return type(old)(new) if isinstance(old, ScalarString) else new
@@ -214,13 +219,23 @@ class Editor:
         annotations: Map = meta["annotations"]
         return annotations
 
-    def block(self, value: Any) -> Any:
-        """Plain JSON values as ruamel block collections (so they dump like hand-written YAML)."""
+    def block(self, value: Any, *, like: Any = None) -> Any:
+        """Plain JSON values as ruamel collections that dump like hand-written YAML: in block
+        style, or in flow style where `like`, the collection they come from, was."""
+        out: CommentedMap | CommentedSeq
         if isinstance(value, dict):
             out = CommentedMap()
             for k, v in value.items():
                 out[k] = self.block(v)
-            return out
-        if isinstance(value, list):
-            return CommentedSeq(self.block(v) for v in value)
-        return value
+        elif isinstance(value, list):
+            out = CommentedSeq(self.block(v) for v in value)
+        else:
+            return value
+        if flow(like):
+            out.fa.set_flow_style()
+        return out
+
+
+def flow(value: Any) -> bool:
+    """Whether the user wrote `value`, a mapping or list, in flow style (`{...}`, `[...]`)."""
+    return isinstance(value, CommentedMap | CommentedSeq) and bool(value.fa.flow_style())

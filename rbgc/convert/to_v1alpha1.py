@@ -135,12 +135,12 @@ def _group_to_v1(ed: Editor, spec: Map, at: JsonPath, meta: Map, found: Findings
     if removed and not annotations:
         ed.pop(meta, "annotations")
     if policy is not None:
-        value = _restored_policy(ed, policy)
+        value = _restored_policy(ed, policy, like=annotations)
         ed.insert(spec, 0, "podGroupPolicy", value)
         if notes[STASH_PGP]:
             value.yaml_set_start_comment("\n".join(notes[STASH_PGP]), indent=depth * ed.indent)
     if rules is not None:
-        spec["coordination"] = _restored_rules(ed, rules)
+        spec["coordination"] = _restored_rules(ed, rules, like=annotations)
         if notes[STASH_COORD]:
             spec["coordination"].yaml_set_start_comment(
                 "\n".join(notes[STASH_COORD]), indent=depth * ed.indent
@@ -161,14 +161,14 @@ def _why(exc: ValueError) -> str:
     return f"not valid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
-def _restored_policy(ed: Editor, policy: dict[str, Any]) -> Any:
+def _restored_policy(ed: Editor, policy: dict[str, Any], like: Any) -> Any:
     kube = policy.get("kubeScheduling")
     if kube is not None and kube.get("scheduleTimeoutSeconds") == DEFAULT_TIMEOUT:
         policy = {**policy, "kubeScheduling": {}}
-    return ed.block(policy)
+    return ed.block(policy, like=like)
 
 
-def _restored_rules(ed: Editor, rules: list[dict[str, Any]]) -> Any:
+def _restored_rules(ed: Editor, rules: list[dict[str, Any]], like: Any) -> Any:
     out = []
     for rule in rules:
         scaling = rule.get("strategy", {}).get("scaling")
@@ -178,7 +178,7 @@ def _restored_rules(ed: Editor, rules: list[dict[str, Any]]) -> Any:
         if rule.get("roles") is None:
             rule = {k: v for k, v in rule.items() if k != "roles"}
         out.append(rule)
-    return ed.block(out)
+    return ed.block(out, like=like)
 
 
 def _role_to_v1(ed: Editor, role: Map, at: JsonPath, found: Findings) -> None:
@@ -308,7 +308,7 @@ def _role_to_v1(ed: Editor, role: Map, at: JsonPath, found: Findings) -> None:
         )
     value_map = None
     if workload != STATEFULSET:
-        value_map = ed.new_map()
+        value_map = ed.new_map(annotations)
         value_map["apiVersion"], value_map["kind"] = workload
         if tail is not None:  # the comment that followed `kind`, one space after it
             ed.reset_column(tail)
@@ -359,13 +359,15 @@ def _role_to_v1(ed: Editor, role: Map, at: JsonPath, found: Findings) -> None:
                 "workerTemplatePatch",
             ):
                 if lws is None:
-                    lws = ed.new_map()
+                    lws = ed.new_map(pattern)
                     entries.append(("leaderWorkerSet", lws))
                 new = {"leaderTemplatePatch": "patchLeaderTemplate"}.get(key, key)
                 new = {"workerTemplatePatch": "patchWorkerTemplate"}.get(key, new)
                 ed.move(pattern, key, lws, new)
         if pattern_key == "leaderWorkerPattern" and lws is None:
-            entries.append(("leaderWorkerSet", ed.new_map()))  # its presence makes the role LWS
+            entries.append(
+                ("leaderWorkerSet", ed.new_map(pattern))
+            )  # its presence makes the role LWS
     for offset, (key, value) in enumerate(entries):
         if key != "leaderWorkerSet":  # its fields stay at the same depth
             ed.shift(value, -1)

@@ -250,7 +250,7 @@ def _role_to_v2(
         if "annotations" in role:
             del role["annotations"]  # `annotations: null`
         if "workload" in role:
-            ed.rename(role, "workload", "annotations", ed.new_map())
+            ed.rename(role, "workload", "annotations", ed.new_map(role["workload"]))
         else:
             after = "labels" if "labels" in role else "name"
             ed.insert(
@@ -288,7 +288,7 @@ def _role_to_v2(
                 help="remove it",
             )
             ed.pop(role, "components")
-        pattern = ed.new_map()
+        pattern = ed.new_map(*(role[k] for k in sources))
         index = min(ed.index(role, k) for k in sources)
         for key in sources:
             if key == "leaderWorkerSet":
@@ -321,7 +321,7 @@ def _role_to_v2(
                 )
                 ed.pop(role, key)
         index = ed.index(role, "components")
-        pattern = ed.new_map()
+        pattern = ed.new_map(role["components"])
         comment = ed.comment(role, "components")
         pattern["components"] = role.pop("components")
         ed.set_comment(pattern, "components", comment)
@@ -340,7 +340,7 @@ def _role_to_v2(
             del role["leaderWorkerSet"]
         if "components" in role:  # `components: []`
             ed.pop(role, "components")
-        pattern = ed.new_map()
+        pattern = ed.new_map(*(role[k] for k in sources))
         index = min((ed.index(role, k) for k in sources), default=len(role))
         for key in sources:
             ed.move(role, key, pattern, levels=1)
