@@ -8,7 +8,7 @@ none of them spells a default, a rounding rule or a version gate of its own:
   25%, StatefulSet and LeaderWorkerSet 1 unavailable, no surge), and the fencepost rule
   (`ResolveFenceposts`: surge and unavailable both 0 after rounding means one unavailable);
 - StatefulSet `maxUnavailable`, honoured only from Kubernetes 1.35 (MaxUnavailableStatefulSet
-  beta, on by default), rounded up, at least 1;
+  beta, on by default), rounded down, at least 1;
 - the workload kinds: where each keeps its pod templates, replicas, partition, strategy and
   pods per replica, and which of its fields are immutable;
 - readiness as a dependent role waits for it (rbg-semantics.md §5.1, §11).
@@ -99,10 +99,11 @@ def surge_and_unavailable(strategy: Strategy, replicas: int) -> tuple[int, int]:
 
 def statefulset_max_unavailable(value: IntOrPercent, replicas: int, version: Version) -> int:
     """Pods the StatefulSet controller takes down at once: 1 before Kubernetes 1.35; from
-    1.35 `maxUnavailable` rounded up, at least 1 (getStatefulSetMaxUnavailable)."""
+    1.35 `maxUnavailable` rounded down, at least 1 (pkg/controller/statefulset
+    getStatefulSetMaxUnavailable: GetScaledValueFromIntOrPercent(..., false))."""
     if not honours_statefulset_max_unavailable(version):
         return 1
-    return max(scaled(value, replicas, round_up=True), 1)
+    return max(scaled(value, replicas, round_up=False), 1)
 
 
 def written_zero(value: IntOrPercent) -> bool:
