@@ -269,7 +269,7 @@ def test_the_mapping_is_upstreams() -> None:
 def test_stashes_are_gos_json() -> None:
     policy = {"volcanoScheduling": {"queue": "q<1>", "priorityClassName": "high&low"}}
     value = cv.pod_group_policy_value(policy)
-    assert cv.go_json(value) == (
+    assert cv.stash_encode(value) == (
         '{"volcanoScheduling":{"priorityClassName":"high\\u0026low","queue":"q\\u003c1\\u003e"}}'
     )
     assert cv.gang_annotations(value) == {
@@ -279,10 +279,10 @@ def test_stashes_are_gos_json() -> None:
     }
     # the semantics file's example, §7.3
     rules = [{"strategy": {"rollingUpdate": {"maxSkew": "5%"}}, "roles": ["a", "b"], "name": "c"}]
-    assert cv.go_json(cv.coordination_value(rules)) == (
+    assert cv.stash_encode(cv.coordination_value(rules)) == (
         '[{"name":"c","roles":["a","b"],"strategy":{"rollingUpdate":{"maxSkew":"5%"}}}]'
     )
-    assert cv.go_json(cv.pod_group_policy_value({})) == "{}"
+    assert cv.stash_encode(cv.pod_group_policy_value({})) == "{}"
     both = cv.pod_group_policy_value({"kubeScheduling": {}, "volcanoScheduling": {}})
     assert cv.gang_annotations(both) == {
         "rbg.workloads.x-k8s.io/group-gang-scheduling": "true",

@@ -3,7 +3,6 @@ restoring podGroupPolicy and coordination from their stash (semantics file §7.4
 
 from __future__ import annotations
 
-import json
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -151,14 +150,19 @@ def _stash(
     raw: Any, kind: type[dict[str, Any]] | type[list[Any]], at: JsonPath, found: Findings
 ) -> Any:
     try:
-        return cv.stashed(raw, kind)
+        value = cv.stash_decode(str(raw))
     except ValueError as exc:
-        found.error(at, CANNOT, f"the stashed v1alpha1 field is {_why(exc)}", key=False)
+        found.error(at, CANNOT, f"the stashed v1alpha1 field is not valid JSON: {exc}", key=False)
         return None
-
-
-def _why(exc: ValueError) -> str:
-    return f"not valid JSON: {exc}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+    if not isinstance(value, kind):
+        found.error(
+            at,
+            CANNOT,
+            f"the stashed v1alpha1 field is not a JSON {'object' if kind is dict else 'array'}",
+            key=False,
+        )
+        return None
+    return value
 
 
 def _restored_policy(ed: Editor, policy: dict[str, Any], like: Any) -> Any:

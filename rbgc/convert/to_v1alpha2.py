@@ -113,7 +113,7 @@ def _group_to_v2(
         additions[EXCLUSIVE_V2] = str(exclusive)
     if present(spec, "podGroupPolicy"):
         policy = cv.pod_group_policy_value(as_map(spec["podGroupPolicy"]))
-        additions[STASH_PGP] = cv.go_json(policy)
+        additions[STASH_PGP] = cv.stash_encode(policy)
         additions.update(cv.gang_annotations(policy))
         if "volcanoScheduling" in policy and "kubeScheduling" not in policy:
             found.warn(
@@ -127,7 +127,7 @@ def _group_to_v2(
         notes[STASH_PGP] = ed.remove_moving_comments(spec, "podGroupPolicy")
     rules = spec.get("coordination")
     if isinstance(rules, list) and rules:
-        additions[STASH_COORD] = cv.go_json(cv.coordination_value(rules))
+        additions[STASH_COORD] = cv.stash_encode(cv.coordination_value(rules))
         name = meta.get("name", "")
         found.warn(
             (*at, "coordination"),
