@@ -242,10 +242,25 @@ def _show(node: yaml.Node) -> str:
     return "(a mapping or list)"
 
 
+# Refusals already counted in this process, by (path, limit, hash of the text): `validate`
+# probes a file for objects before it loads it, and counting to the limit twice costs twice.
+_REFUSED: dict[tuple[str, int, int], Diagnostic] = {}
+
+
 def count_values(text: str, path: str, limit: int = MAX_VALUES) -> Diagnostic | None:
     """RBG005 for the first document holding more than `limit` values, counted from the
     parser's events and stopping there; None when every document stays below (a syntax error
     is left for the composer to report with its place)."""
+    key = (path, limit, hash(text))
+    if key in _REFUSED:
+        return _REFUSED[key]
+    found = _count(text, path, limit)
+    if found is not None:
+        _REFUSED[key] = found
+    return found
+
+
+def _count(text: str, path: str, limit: int) -> Diagnostic | None:
     count = document = 0
     try:
         for event in yaml.parse(text, Loader=yaml.CSafeLoader):
