@@ -43,7 +43,10 @@ DISABLE_EXCLUSIVE_V2 = cv.V08.annotation_disable_exclusive
 STATEFULSET = ("apps/v1", "StatefulSet")  # the v1alpha1 CRD's default workload
 ROLE_INSTANCE_SET = (V2, "RoleInstanceSet")
 DEFAULT_TIMEOUT = cv.DEFAULT_SCHEDULE_TIMEOUT  # v1alpha1 default of scheduleTimeoutSeconds
-DEFAULT_DELAYS = {"baseDelaySeconds": 30, "maxDelaySeconds": 600}
+DEFAULT_DELAYS = {
+    "baseDelaySeconds": cv.RESTART_BASE_DELAY,
+    "maxDelaySeconds": cv.RESTART_MAX_DELAY,
+}
 
 # Kinds whose schema is the same in both versions (no conversion webhook): only apiVersion.
 SAME_SCHEMA = ("ClusterEngineRuntimeProfile", "RoleBasedGroupScalingAdapter")
