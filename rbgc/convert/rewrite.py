@@ -1,8 +1,9 @@
 """Apply the field mapping to YAML text, keeping everything else as the user wrote it.
 
 A file is cut into its documents at the text level; only the documents that are converted are
-loaded with ruamel.yaml's round-trip loader, changed by `mapping.py` and dumped again (same
-indentation, quotes and comments), every other byte of the file is copied as it was. Before
+loaded with ruamel.yaml's round-trip loader, changed by `to_v1alpha2.py` or `to_v1alpha1.py`
+and dumped again (same indentation, quotes and comments), every other byte of the file is
+copied as it was. Before
 anything is changed the file goes through rbgc's own loader (duplicate keys, tags, alias bombs:
 RBG0xx) and each document through the schema of the version it is written in, so a
 diagnostic points at the user's line, and the result is checked against the target schema.
