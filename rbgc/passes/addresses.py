@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, did_you_mean, warning
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Role
@@ -62,11 +63,11 @@ def _names(manifests: Sequence[Manifest], namespace: str) -> dict[str, Names]:
     out: dict[str, Names] = {}
     for m in manifests:
         here = out.setdefault(m.namespace or namespace, Names())
-        subdomain = controllers.at(m.body, ("spec", "serviceName"))
+        subdomain = find(m.body, ("spec", "serviceName"))
         if m.kind == "Service":
             here.services.add(m.name)
         elif m.kind == "StatefulSet" and isinstance(subdomain, str):
-            start = controllers.at(m.body, ("spec", "ordinals", "start"))
+            start = find(m.body, ("spec", "ordinals", "start"))
             start = start if isinstance(start, int) else 0
             for k in range(start, start + controllers.replicas(m.body)):
                 here.pods[f"{m.name}-{k}"] = subdomain
