@@ -1,9 +1,11 @@
 """The only place that knows the order of the passes.
 
-    load -> parse -> validate -> dependencies -> placement -> expand -> discovery -> inplace
-         -> emit
+    load (source + overlays) -> parse -> for each group: validate -> dependencies ->
+    placement -> expand -> discovery -> inplace -> record (its facts); then operator_objects
+    over the whole program, the warm-ups, the duplicate check, and the Bundle in apply order
 
-Each group is compiled on its own; problems of every group are gathered and reported together.
+Emitting the Bundle is the caller's (`emit.py`, `outdir.py`). Each group is compiled on its
+own; problems of every group are gathered and reported together.
 `Trace` records what each pass decided, for `rbgc build --explain`; it describes the passes'
 outputs and never feeds back into them.
 """
@@ -22,6 +24,7 @@ from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
+from rbgc.passes.addresses import check_addresses
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
@@ -103,7 +106,10 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             + ("; ".join(decided.reasons) if decided.reasons else "no placement constraints"),
         )
 
-    expanded = expand(checked.group, waves, placement, target, conventions)
+    expanded = expand(checked.group, waves, placement, target, conventions, program.profiles)
+    for role in group.roles:
+        for runtime in role.engine_runtimes:
+            trace.add("expand", group, f"role {role.name}: sidecars of {runtime.profile}")
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
@@ -112,9 +118,9 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         waves,
         placement,
         expanded,
-        program.profiles,
         services=program.passthrough,
         conventions=conventions,
+        lws=target.lws,
     )
     for m in discovered.manifests:
         if m.kind == "ConfigMap" and m.group == group.name:
@@ -122,9 +128,6 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             trace.add(
                 "discovery", group, f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by {by}"
             )
-    for role in group.roles:
-        for runtime in role.engine_runtimes:
-            trace.add("discovery", group, f"role {role.name}: sidecars of {runtime.profile}")
     manifests, updated = compile_in_place(checked.group, discovered.manifests, target)
     for line in updated or ("no role is updated in place",):
         trace.add("inplace", group, line)
@@ -176,6 +179,8 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     manifests.extend(warmups.manifests)
     problems.extend(d for d in warmups.problems if d.severity is Severity.ERROR)
     warnings.extend(d for d in warmups.problems if d.severity is not Severity.ERROR)
+    if not problems:  # a group that failed made no pods: its peers' addresses cannot be judged
+        warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])

@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
-from rbgc.k8s.controllers import IntOrPercent, Strategy, at
+from rbgc.k8s.controllers import IntOrPercent, Strategy
 
 IN_PLACE_TYPES = ("InPlaceIfPossible", "InPlaceOnly")  # upstream's default: InPlaceIfPossible
 RECREATE = "RecreatePod"
@@ -60,9 +61,9 @@ def record(update: InPlace, strategy: Strategy) -> str:
 
 
 def _recorded(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    if at(body, ("spec", "updateStrategy", "type")) != "OnDelete":
+    if find(body, ("spec", "updateStrategy", "type")) != "OnDelete":
         return None
-    text = at(body, ("metadata", "annotations", cv.IN_PLACE_UPDATE))
+    text = find(body, ("metadata", "annotations", cv.IN_PLACE_UPDATE))
     try:
         found = json.loads(text) if isinstance(text, str) else None
     except ValueError:
@@ -98,7 +99,7 @@ def strategy(body: Mapping[str, Any], max_surge: IntOrPercent) -> Strategy | Non
 
 def images(template: Mapping[str, Any]) -> dict[str, str]:
     """Container name -> image of a pod template (or a pod)."""
-    containers = at(template, ("spec", "containers"))
+    containers = find(template, ("spec", "containers"))
     return {
         str(c.get("name")): str(c.get("image", ""))
         for c in containers or ()
@@ -145,7 +146,7 @@ def pod_patch(
 
 
 def condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
-    for c in at(pod, ("status", "conditions")) or ():
+    for c in find(pod, ("status", "conditions")) or ():
         if isinstance(c, Mapping) and c.get("type") == kind:
             return c
     return None
@@ -153,7 +154,7 @@ def condition(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
 
 def gated(pod: Mapping[str, Any]) -> bool:
     """The pod carries the in-place readiness gate (it was created from an in-place template)."""
-    gates = at(pod, ("spec", "readinessGates")) or ()
+    gates = find(pod, ("spec", "readinessGates")) or ()
     return any(
         isinstance(g, Mapping) and g.get("conditionType") == cv.IN_PLACE_READY for g in gates
     )
@@ -181,7 +182,7 @@ def runs_spec(pod: Mapping[str, Any]) -> bool:
     want = images(pod)
     seen = {
         str(s.get("name")): s
-        for s in at(pod, ("status", "containerStatuses")) or ()
+        for s in find(pod, ("status", "containerStatuses")) or ()
         if isinstance(s, Mapping)
     }
     for name, image in want.items():

@@ -24,9 +24,10 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers, inplace
 from rbgc.k8s import conventions as cv
-from rbgc.k8s.controllers import Path, at, pods, replicas
+from rbgc.k8s.controllers import Path, pods, replicas
 
 
 class ChangeClass(enum.StrEnum):
@@ -88,7 +89,9 @@ def in_place_classes(
     shape = controllers.WORKLOADS.get((api_group, kind))
     if shape is None or inplace.compiled(old) is None or inplace.compiled(new) is None:
         return False
-    return all(inplace.in_place_change(at(old, t) or {}, at(new, t) or {}) for t in shape.templates)
+    return all(
+        inplace.in_place_change(find(old, t) or {}, find(new, t) or {}) for t in shape.templates
+    )
 
 
 def updated_in_place(
@@ -131,7 +134,7 @@ def restarts(
         held = controllers.scaled(recorded.partition, replicas(new), round_up=True)
         return max(kept - held, 0) * controllers.pods_per_replica(new)
     where = controllers.partition_path(shape)
-    partition = at(new, where) if where else 0
+    partition = find(new, where) if where else 0
     held = partition if isinstance(partition, int) else 0
     return max(kept - held, 0) * controllers.pods_per_replica(new)
 
@@ -189,8 +192,8 @@ def consequences(
         verb = "added" if r_new > r_old else "removed"
         out.append(f"replicas {r_old} -> {r_new}: {abs(r_new - r_old)} replica(s) {verb}")
     if ChangeClass.CONFIG in classes and kind == "ConfigMap":
-        managed = at(new, ("metadata", "labels", cv.MANAGED_BY)) == cv.MANAGER
-        if managed and at(new, ("data", cv.CONFIG_KEY)) is not None:
+        managed = find(new, ("metadata", "labels", cv.MANAGED_BY)) == cv.MANAGER
+        if managed and find(new, ("data", cv.CONFIG_KEY)) is not None:
             out.append(
                 "discovery file /etc/rbg/config.yaml: running pods see the new content after "
                 "the kubelet's next sync, without a restart; a process that reads it only at "

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.k8s import inplace
-from rbgc.k8s.controllers import at, scaled
+from rbgc.k8s.controllers import scaled
 from rbgc.sync.cluster import Cluster, Object, Ref
 from rbgc.sync.lease import parse_time
 
@@ -57,7 +58,7 @@ def stamp(seconds: float) -> str:
 
 
 def revision_of(pod: Mapping[str, Any]) -> str:
-    return str(at(pod, ("metadata", "labels", cv.REVISION_LABEL)) or "")
+    return str(find(pod, ("metadata", "labels", cv.REVISION_LABEL)) or "")
 
 
 def next_move(
@@ -84,7 +85,7 @@ def restart_baseline(pod: Mapping[str, Any], template: Mapping[str, Any]) -> str
     want = inplace.images(template)
     has = inplace.images(pod)
     counts = {}
-    for status in at(pod, ("status", "containerStatuses")) or ():
+    for status in find(pod, ("status", "containerStatuses")) or ():
         name = str(status.get("name"))
         count = int(status.get("restartCount") or 0)
         counts[name] = count + (1 if name in want and want[name] != has.get(name) else 0)
@@ -102,7 +103,7 @@ def _revision(cluster: Cluster, workload: Ref) -> str | None:
     if body is None:
         return None
     status = body.get("status") or {}
-    seen, generation = status.get("observedGeneration"), at(body, ("metadata", "generation"))
+    seen, generation = status.get("observedGeneration"), find(body, ("metadata", "generation"))
     if isinstance(seen, int) and isinstance(generation, int) and seen < generation:
         return None
     found = status.get("updateRevision")
@@ -173,7 +174,7 @@ def admit(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> int:
     updated (new pods: created by a scale-up, a recreation, a node's failure); how many."""
     body = cluster.get(workload)
     revision = _revision(cluster, workload) if body is not None else None
-    selector = at(body, ("spec", "selector", "matchLabels")) if body is not None else None
+    selector = find(body, ("spec", "selector", "matchLabels")) if body is not None else None
     if not isinstance(selector, Mapping) or revision is None:
         return 0
     pods, _ = cluster.list_pods(
@@ -185,19 +186,19 @@ def admit(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> int:
             continue
         if inplace.condition(pod, cv.IN_PLACE_READY) is not None and revision_of(pod) != revision:
             continue  # being drained for its update: it opens once it runs the new images
-        name = str(at(pod, ("metadata", "name")))
+        name = str(find(pod, ("metadata", "name")))
         _gate(cluster, Ref("v1", "Pod", workload.namespace, name), True, wall())
         opened += 1
     return opened
 
 
 def template_of(body: Object) -> Mapping[str, Any]:
-    found = at(body, ("spec", "template"))
+    found = find(body, ("spec", "template"))
     return found if isinstance(found, Mapping) else {}
 
 
 def _ordinal(pod: Mapping[str, Any]) -> int:
-    tail = str(at(pod, ("metadata", "name")) or "").rpartition("-")[2]
+    tail = str(find(pod, ("metadata", "name")) or "").rpartition("-")[2]
     return int(tail) if tail.isdigit() else -1
 
 
@@ -220,19 +221,19 @@ def catch_up(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> None
     update = inplace.compiled(body) if body is not None else None
     revision = _revision(cluster, workload) if update is not None else None
     strategy = inplace.strategy(body, 0) if body is not None else None
-    selector = at(body, ("spec", "selector", "matchLabels"))
+    selector = find(body, ("spec", "selector", "matchLabels"))
     if body is None or update is None or revision is None or strategy is None:
         return
     if not isinstance(selector, Mapping):
         return
-    n = int(at(body, ("spec", "replicas")) or 0)
+    n = int(find(body, ("spec", "replicas")) or 0)
     partition = scaled(strategy.partition, n, round_up=True)
     room = max(scaled(strategy.max_unavailable, n, round_up=True), 1)
     pods, _ = cluster.list_pods(
         workload.namespace, ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
     )
     template = template_of(body)
-    shape = at(template, ("metadata", "annotations", cv.POD_SHAPE))
+    shape = find(template, ("metadata", "annotations", cv.POD_SHAPE))
     behind = sorted(
         (p for p in pods if revision_of(p) != revision and _ordinal(p) >= partition),
         key=lambda p: -_ordinal(p),
@@ -244,8 +245,8 @@ def catch_up(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> None
             if room <= 0:
                 continue
             room -= 1
-        name = str(at(pod, ("metadata", "name")))
-        if at(pod, ("metadata", "annotations", cv.POD_SHAPE)) == shape:
+        name = str(find(pod, ("metadata", "name")))
+        if find(pod, ("metadata", "annotations", cv.POD_SHAPE)) == shape:
             moving.append(name)
         elif not update.only:
             cluster.delete(Ref("v1", "Pod", workload.namespace, name))
@@ -275,7 +276,7 @@ def unopened(pods: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
         if inplace.gated(p)
         and inplace.condition(p, cv.IN_PLACE_READY) is None
         and inplace.runs_spec(p)
-        and not at(p, ("metadata", "deletionTimestamp"))
+        and not find(p, ("metadata", "deletionTimestamp"))
     ]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rbgc.k8s import controllers
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.sync.cluster import ClusterError, Object
 
@@ -167,7 +167,7 @@ def patch_pod(pod: Pod, workload: str, patch: Mapping[str, Any], subresource: st
 
 def pinned_node(job: Mapping[str, Any]) -> str | None:
     """The node a warm-up Job's pod is pinned to (matchFields metadata.name In [node])."""
-    terms = controllers.at(
+    terms = find(
         job,
         (
             "spec",
@@ -187,7 +187,7 @@ def pinned_node(job: Mapping[str, Any]) -> str | None:
 
 
 def job_images(job: Mapping[str, Any]) -> tuple[str, ...]:
-    spec = controllers.at(job, ("spec", "template", "spec")) or {}
+    spec = find(job, ("spec", "template", "spec")) or {}
     return tuple(str(c.get("image", "")) for c in spec.get("containers") or ())
 
 

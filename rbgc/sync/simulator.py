@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.bundle import template_hash
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers, inplace
 from rbgc.k8s import conventions as cv
 from rbgc.sync import simpods
@@ -213,7 +214,7 @@ class Simulator:
         mine = {p for p in sent if p[0] != "status" and p[:2] not in _SERVER_FIELDS}
         owners = copy.deepcopy(found.owners) if found is not None else {}
         live = found.body if found is not None else {}
-        changed = {p for p in mine if _at(live, p) != sent[p]}
+        changed = {p for p in mine if find(live, p, _ABSENT) != sent[p]}
         conflicts = [
             ("." + ".".join(p), other)
             for other, paths in sorted(owners.items())
@@ -498,7 +499,7 @@ class Simulator:
         name = str(w.body["metadata"]["name"])
         if w.body.get("kind") == "Deployment":
             return f"{name}-{pod.revision[:6]}-{pod.ordinal}"
-        start = controllers.at(w.body, ("spec", "ordinals", "start"))  # a StatefulSet's
+        start = find(w.body, ("spec", "ordinals", "start"))  # a StatefulSet's
         return f"{name}-{pod.ordinal + (start if isinstance(start, int) else 0)}"
 
     def _new_pod(self, w: _Workload, ordinal: int, revision: str) -> _Pod:
@@ -513,7 +514,7 @@ class Simulator:
             spec_images=inplace.images(template),
             gated=any(
                 g.get("conditionType") == cv.IN_PLACE_READY
-                for g in controllers.at(template, ("spec", "readinessGates")) or ()
+                for g in find(template, ("spec", "readinessGates")) or ()
             ),
         )
         # a pod lands on the node its name had (a full GPU cluster, local volumes)
@@ -576,13 +577,13 @@ class Simulator:
         self._stop(w, sum(1 for p in w.pods if p.ordinal >= n))
         w.pods = [p for p in w.pods if p.ordinal < n]
         have = {p.ordinal for p in w.pods}
-        on_delete = controllers.at(w.body, ("spec", "updateStrategy", "type")) == "OnDelete"
+        on_delete = find(w.body, ("spec", "updateStrategy", "type")) == "OnDelete"
         for i in range(n):
             if i not in have:
                 held = i < partition and not on_delete  # OnDelete: new pods at the new revision
                 w.pods.append(self._new_pod(w, i, w.current if held else update))
         w.pods.sort(key=lambda p: p.ordinal)
-        if controllers.at(w.body, ("spec", "updateStrategy", "type")) == "OnDelete":
+        if find(w.body, ("spec", "updateStrategy", "type")) == "OnDelete":
             return  # pods change only when deleted (they come back at the new revision)
         # Update: highest ordinal first, never more than maxUnavailable unavailable.
         unavailable = sum(1 for p in w.pods if not p.ready)
@@ -663,14 +664,6 @@ def _leaves(node: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:
 _ABSENT = object()
 
 
-def _at(node: Any, path: FieldPath) -> Any:
-    for key in path:
-        if not isinstance(node, Mapping) or key not in node:
-            return _ABSENT
-        node = node[key]
-    return node
-
-
 def _put(node: dict[str, Any], path: FieldPath, value: Any) -> None:
     for key in path[:-1]:
         child = node.get(key)
@@ -696,7 +689,7 @@ def _drop(node: dict[str, Any], path: FieldPath) -> None:
 
 def _templates(body: Mapping[str, Any]) -> list[Any]:
     shape = controllers.shape_of(body)
-    return [controllers.at(body, path) for path in shape.templates] if shape else []
+    return [find(body, path) for path in shape.templates] if shape else []
 
 
 def _revision(body: Mapping[str, Any]) -> str:

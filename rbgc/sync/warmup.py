@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
-from rbgc.k8s.controllers import at
 from rbgc.sync.cluster import Cluster, Ref
 from rbgc.warmup import jobs
 from rbgc.warmup.spec import Warmup
@@ -68,14 +68,14 @@ def nodes_of(cluster: Cluster, w: Warmup) -> dict[str, tuple[str, ...]]:
         return {n: () for n in w.nodes}
     if w.node_selector is not None:
         selected = cluster.list("v1", "Node", "", w.node_selector)
-        return {str(at(n, ("metadata", "name"))): () for n in selected}
+        return {str(find(n, ("metadata", "name"))): () for n in selected}
     out: dict[str, set[str]] = {}
     for key in cv.GROUP_LABELS:  # HEAD's key, and v0.4.0's for groups rbgc compiled so
         pods, _ = cluster.list_pods(w.namespace, f"{key}={w.group}")
         for pod in pods:
-            node = at(pod, ("spec", "nodeName"))
-            found = cv.group_and_role(at(pod, ("metadata", "labels")) or {})
-            if node and found and not at(pod, ("metadata", "deletionTimestamp")):
+            node = find(pod, ("spec", "nodeName"))
+            found = cv.group_and_role(find(pod, ("metadata", "labels")) or {})
+            if node and found and not find(pod, ("metadata", "deletionTimestamp")):
                 out.setdefault(str(node), set()).add(found[1])
     return {n: tuple(sorted(r)) for n, r in out.items()}
 
@@ -84,7 +84,7 @@ def _finished(body: Mapping[str, Any] | None) -> str | None:
     """ "Complete" or "Failed" once the Job controller says so; None while it runs."""
     if body is None:
         return "Complete"  # gone: its ttlSecondsAfterFinished deleted it once it finished
-    for c in at(body, ("status", "conditions")) or ():
+    for c in find(body, ("status", "conditions")) or ():
         if c.get("status") == "True" and c.get("type") in ("Complete", "Failed"):
             return str(c["type"])
     return None

@@ -50,11 +50,22 @@ def test_bad_names(group: str, name: str, code: str) -> None:
 
 
 def test_longest_statefulset_name_is_accepted() -> None:
-    compile_yaml(_role(group="g" * 30, name="r" * 21))  # 52 characters
+    workload = _workload(compile_yaml(_role(group="g" * 30, name="r" * 21)))
+    assert (workload["kind"], workload["metadata"]["name"]) == (
+        "StatefulSet",
+        "g" * 30 + "-" + "r" * 21,
+    )
+    assert len(workload["metadata"]["name"]) == 52  # pods add -N and a revision hash label
 
 
 def test_deployment_may_use_63_characters() -> None:
-    compile_yaml(_role("workload: {kind: Deployment}", group="g" * 30, name="r" * 32))
+    text = _role("workload: {kind: Deployment}", group="g" * 30, name="r" * 32)
+    workload = _workload(compile_yaml(text))
+    assert (workload["kind"], workload["metadata"]["name"]) == (
+        "Deployment",
+        "g" * 30 + "-" + "r" * 32,
+    )
+    assert len(workload["metadata"]["name"]) == 63
 
 
 def test_duplicate_role_names() -> None:
@@ -197,12 +208,23 @@ def test_lws_names_leave_room_for_worker_statefulsets_in_both_lowerings(size: in
         assert _codes(text) == ["RBG112"]  # `{name}-1` would be 54
 
 
-def test_a_namespaceless_object_collides_with_its_default_namespace_twin() -> None:
+def test_a_namespaceless_object_is_its_default_namespace_twin() -> None:
+    """A user's Service without a namespace lands in the default one, where the role's
+    generated Service of that name is: it gives way to the generated one (RBG504)."""
     text = (
         _role().rstrip() + "\n        ---\n        apiVersion: v1\n        kind: Service\n"
         "        metadata: {name: g-r}\n        spec: {clusterIP: None}\n"
     )
-    assert _codes(text) == ["RBG113"]
+    result = compile_yaml(text)
+    services = [m for m in result.bundle.manifests if m.kind == "Service"]
+    assert [(m.name, m.group) for m in services] == [("g-r", "g")]
+    assert [d.code for d in result.warnings] == ["RBG504"]
+    # two objects of the user's under one identity (one namespaceless) stay an error
+    own = (
+        "        ---\n        apiVersion: v1\n        kind: Service\n"
+        "        metadata: {name: mine%s}\n"
+    )
+    assert "RBG113" in _codes(_role().rstrip() + "\n" + own % "" + own % ", namespace: default")
 
 
 def test_a_role_set_reports_each_problem_once() -> None:
