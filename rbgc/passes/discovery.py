@@ -361,7 +361,9 @@ def _reserved_env(group: Group, role: Role, conventions: cv.Conventions) -> list
             sources.append((ref.path, ref.template))
         sources.append((role.patch_path, role.template_patch))
     lws = role.leader_worker_set
-    if lws is not None:
+    # the patches are applied only where the role becomes a LeaderWorkerSet; elsewhere they
+    # are ignored (RBG122) and may be any JSON
+    if lws is not None and role.kind is WorkloadKind.LEADERWORKERSET:
         base = (*role.template_path[:-1], "leaderWorkerSet")
         leader, worker = lws.patch_paths or (
             (*base, "patchLeaderTemplate"),
