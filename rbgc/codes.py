@@ -664,6 +664,18 @@ CODES.update(
             "replicas: 2\nrolloutStrategy: {rollingUpdate: {partition: 1}}",
         ),
         CodeDoc(
+            "RBG117",
+            "group-set-too-large",
+            "A RoleBasedGroupSet's groups would hold more pods than a cluster can.",
+            "A set becomes one group per replica, each compiled into the output. Kubernetes "
+            "supports clusters of at most 150,000 pods (sig-scalability thresholds), so rbgc "
+            "refuses at once, before making a single group, a set whose groups hold more (a "
+            "group without pods counts as one): compiling it would run for hours and need "
+            "more memory than a build has, as a role's replicas are refused by RBG520.",
+            "kind: RoleBasedGroupSet\nspec:\n  replicas: 2147483647",
+            "kind: RoleBasedGroupSet\nspec:\n  replicas: 4",
+        ),
+        CodeDoc(
             "RBG520",
             "discovery-config-too-large",
             "The group's `/etc/rbg/config.yaml` would not fit in a ConfigMap.",
