@@ -19,7 +19,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Program, Target
+from rbgc.model import Group, Program, Target, Waves
 from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
@@ -82,12 +82,23 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
-    waves = resolve_dependencies(checked.group)
-    for wave in range(waves.count):
+    levels = resolve_dependencies(checked.group)
+    placement = place(checked.group, levels, target, conventions)
+    # Each role's sync wave, decided here once: its dependency level, after the PodGroup when
+    # the group has one (Argo CD applies custom resources last within a wave). The objects,
+    # and through them the facts, graph, plan and sync, carry exactly these numbers.
+    waves = Waves(
+        of_role={r: w + placement.wave_offset for r, w in levels.of_role.items()},
+        order=levels.order,
+    )
+    for pod_group in placement.manifests:
+        trace.add(
+            "dependencies", group, f"wave 0: PodGroup {pod_group.name} (gang: before every role)"
+        )
+    for wave in sorted(set(waves.of_role.values())):
         members = [r for r in waves.order if waves.of_role[r] == wave]
         trace.add("dependencies", group, f"wave {wave}: {', '.join(members)}")
 
-    placement = place(checked.group, waves, target, conventions)
     for role in group.roles:
         decided = placement.of_role[role.name]
         trace.add(

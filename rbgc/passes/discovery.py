@@ -83,11 +83,11 @@ def inject_discovery(
     if conventions.config_map_per_group:
         stateful = [r for r in group.roles if _mounts_config(r, conventions)]
         if stateful:
-            wave = min(waves.of_role[r.name] for r in stateful) + placement.wave_offset
+            wave = min(waves.of_role[r.name] for r in stateful)
             out.append(_config_map(group, None, config, wave, conventions))
     else:
         for role in group.roles:
-            wave = waves.of_role[role.name] + placement.wave_offset
+            wave = waves.of_role[role.name]
             out.append(_config_map(group, role, config, wave, conventions))
     warnings = [w for role in group.roles for w in _reserved_env(group, role, conventions)]
     warnings += _unresolvable_readers(group, expanded, services, conventions)
