@@ -270,8 +270,22 @@ CODES: dict[str, CodeDoc] = _doc(
         "RBG601",
         "output-schema-violation",
         "A compiled object does not validate against the Kubernetes schema.",
-        "It would be rejected by the API server. The location points at the input that the "
-        "field came from when rbgc can trace it, else at the role.",
+        "It would be rejected by the API server. Core objects are checked whole; of a custom "
+        "resource, the pod templates it embeds (a LeaderWorkerSet's leader and worker "
+        "templates). The location points at the input that the field came from when rbgc can "
+        "trace it, else at the role.",
+    ),
+    CodeDoc(
+        "RBG603",
+        "container-without-image",
+        "A container or init container of a compiled object has no `image`.",
+        "The Kubernetes schema makes `image` optional, but the API server's validation "
+        "requires it of every container of a pod or pod template (`validateContainerCommon` "
+        "in pkg/apis/core/validation): every `kubectl apply` and Argo CD sync of the object "
+        "fails. rbgc refuses it in every build, in the objects it generates and the ones it "
+        "passes through, at the container's line.",
+        "containers:\n  - name: server        # no image",
+        "containers:\n  - name: server\n    image: lmsysorg/sglang:v0.5.4",
     ),
     CodeDoc(
         "RBG602",

@@ -19,6 +19,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for
 from rbgc.k8s.manifest import Manifest
+from rbgc.k8s.pods import missing_images
 from rbgc.model import Group, Program, Target, Waves
 from rbgc.parse import parse
 from rbgc.passes.dependencies import resolve_dependencies
@@ -178,6 +179,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
     problems.extend(_duplicates(manifests, options.namespace))
+    problems.extend(missing_images(manifests))  # refused by every API server (k8s/pods.py)
     if problems:
         raise DiagnosticError([*problems, *warnings])
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
