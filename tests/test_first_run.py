@@ -10,15 +10,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.tools import need
 
 BIN = str(Path(sys.executable).parent)
 
 
+@pytest.mark.tools
 def test_make_demo_shows_a_screenful_not_a_yaml_stream(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     done = subprocess.run(
         # -o: the venv is the one running this test; never reinstall it from here
-        ["make", "-s", "-o", ".venv/.installed", "demo", f"BIN={BIN}", f"DEMO_OUT={out}"],
+        [need("make"), "-s", "-o", ".venv/.installed", "demo", f"BIN={BIN}", f"DEMO_OUT={out}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -50,6 +52,7 @@ def test_make_demo_shows_a_screenful_not_a_yaml_stream(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.tools  # pip fetches the build backend (setuptools) from PyPI
 def test_the_package_builds_without_deprecation_warnings(tmp_path: Path) -> None:
     """setuptools warned four times that `license = {text = ...}` is deprecated."""
     done = subprocess.run(

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.gitops.helpers import ROOT, rbgc_bin, write
+from tests.tools import need
 
 ARGOCD = ROOT / "integrations" / "argocd"
 HEALTH_KEY = "resource.customizations.health.leaderworkerset.x-k8s.io_LeaderWorkerSet"
@@ -83,6 +84,7 @@ def test_dockerignore_keeps_what_the_dockerfile_copies_and_drops_the_venv() -> N
         assert _ignored(rel, patterns), rel
 
 
+@pytest.mark.tools
 def test_kubectl_kustomize_reads_a_waves_folder(tmp_path: Path) -> None:
     rbgc = subprocess.run(
         [rbgc_bin(), "build", str(ROOT / "examples/pd-disaggregated.yaml"),
@@ -91,7 +93,10 @@ def test_kubectl_kustomize_reads_a_waves_folder(tmp_path: Path) -> None:
     )  # fmt: skip
     assert rbgc.returncode == 0, rbgc.stderr
     done = subprocess.run(
-        ["kubectl", "kustomize", str(tmp_path / "out")], capture_output=True, text=True, check=False
+        [need("kubectl"), "kustomize", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(done.stdout))

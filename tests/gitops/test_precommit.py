@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.gitops.helpers import ROOT, rbgc_bin, run
+from tests.tools import need
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tools]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -119,7 +120,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def pre_commit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**GIT_ENV, "PRE_COMMIT_HOME": str(repo.parent / "cache")}
-    return run([rbgc_bin("pre-commit"), "run", *args], repo, extra_env=env, timeout=900)
+    return run([need("pre-commit"), "run", *args], repo, extra_env=env, timeout=900)
 
 
 def test_validate_hook_passes_good_files_and_fails_bad_ones(repo: Path) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.gitops.helpers import BIN, ROOT, rbgc_bin, run
+from tests.tools import need
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"(?:<!-- (setup|simulate|not run): (.*?) -->\n)?```sh\n(.*?)```", re.S)
@@ -128,7 +129,7 @@ class Reader:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.ran = 0  # blocks of RUN done so far
-        demo = run(["make", "-s", "-o", ".venv/.installed", "demo", f"BIN={BIN}"], folder)
+        demo = run([need("make"), "-s", "-o", ".venv/.installed", "demo", f"BIN={BIN}"], folder)
         assert demo.returncode == 0, f"make demo\n{demo.stdout}\n{demo.stderr}"
         assert (folder / "rendered" / "demo").is_dir()
 
@@ -158,8 +159,8 @@ def reader(clone: Path) -> Reader:
 @pytest.mark.parametrize("index", range(len(RUN)), ids=[b.id for b in RUN])
 def test_readme_block(index: int, reader: Reader) -> None:
     for tool in ("kubectl", "kpt"):
-        if re.search(rf"(^|[|;&(]\s*|\n){tool} ", RUN[index].script) and not shutil.which(tool):
-            pytest.skip(f"`{tool}` is not installed (.ci/run installs what it can)")
+        if re.search(rf"(^|[|;&(]\s*|\n){tool} ", RUN[index].script):
+            need(tool)
     done = reader.block(index)
     assert done.returncode == 0, _said(RUN[index], done)
 
