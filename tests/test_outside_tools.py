@@ -43,10 +43,26 @@ def test_a_tool_in_a_folder_on_path_is_found(
 
 
 def test_a_test_that_runs_a_tool_without_the_marker_fails() -> None:
-    with pytest.raises(pytest.fail.Exception, match="mark it @pytest.mark.tools"):
+    with pytest.raises(pytest.fail.Exception, match=r"mark it @pytest\.mark\.tools"):
         tools.need("dot")
 
 
 def test_the_marker_is_registered_with_the_inner_loop_in_its_help() -> None:
     text = (Path(__file__).parent.parent / "pyproject.toml").read_text(encoding="utf-8")
     assert '"tools: needs an outside tool' in text and 'pytest -m \\"not tools\\"' in text
+
+
+def test_the_readme_names_every_tool_beside_make_test_and_ci_installs_them() -> None:
+    root = Path(__file__).parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    setup = readme[: readme.index("\n## ")]
+    assert "make test" in setup
+    names = {"dot": "Graphviz", "node": "Node.js", "npm": "npm", "kubectl": "kubectl"}
+    names |= {"kpt": "kpt", "pre-commit": "pre-commit", "make": "make"}
+    assert names.keys() == tools.HOW.keys()
+    for word in names.values():
+        assert word in setup, f"the README's set-up does not name {word}"
+    script = (root / ".ci" / "install-tools").read_text(encoding="utf-8")
+    assert (root / ".ci" / "run").read_text(encoding="utf-8").count(".ci/install-tools") == 1
+    for tool in ("make", "dot", "npm", "kubectl", "kpt"):
+        assert f"command -v {tool} " in script, tool
