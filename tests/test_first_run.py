@@ -53,3 +53,38 @@ def test_make_demo_shows_a_screenful_not_a_yaml_stream(tmp_path: Path) -> None:
         "examples/pd-topology.yaml:93:7: warning[RBG315]: pack [prefill, decode] becomes pod "
         "affinity, which the default scheduler checks pod by pod, not for all pods at once",
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.tools  # pip fetches the build backend (setuptools) from PyPI
+def test_the_package_builds_without_deprecation_warnings(tmp_path: Path) -> None:
+    """setuptools warned four times that `license = {text = ...}` is deprecated."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "deprecated" not in (done.stdout + done.stderr).lower()
+    assert list(tmp_path.glob("rbgc-*.whl"))
+
+
+@pytest.mark.slow
+@pytest.mark.tools  # pip fetches the build backend (setuptools) from PyPI
+def test_the_editable_install_prints_no_banner(tmp_path: Path) -> None:
+    """`make venv` (pip install --quiet -e, after upgrading pip) printed setuptools' boxed "Editable installation"
+    notice about folders shadowing the package: the meta-path-finder strategy it picks for a
+    flat layout without `package-dir`."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "v")], check=True)
+    pip = str(tmp_path / "v" / "bin" / "pip")
+    subprocess.run([pip, "install", "--quiet", "--upgrade", "pip"], check=True, timeout=600)
+    done = subprocess.run(
+        [pip, "install", "--quiet", "--no-deps",
+         "--disable-pip-version-check", "-e", str(ROOT)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "Location" not in line]
+    assert said == [], done.stderr
