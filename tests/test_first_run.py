@@ -74,9 +74,9 @@ def test_the_package_builds_without_deprecation_warnings(tmp_path: Path) -> None
 @pytest.mark.slow
 @pytest.mark.tools  # pip fetches the build backend (setuptools) from PyPI
 def test_the_editable_install_prints_no_banner(tmp_path: Path) -> None:
-    """`make venv` (pip install --quiet -e, after upgrading pip) printed setuptools' boxed "Editable installation"
-    notice about folders shadowing the package: the meta-path-finder strategy it picks for a
-    flat layout without `package-dir`."""
+    """`make venv` (pip install --quiet -e, after upgrading pip) printed setuptools' boxed
+    "Editable installation" notice about folders shadowing the package: the meta-path-finder
+    strategy it picks for a flat layout without `package-dir`."""
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "v")], check=True)
     pip = str(tmp_path / "v" / "bin" / "pip")
     subprocess.run([pip, "install", "--quiet", "--upgrade", "pip"], check=True, timeout=600)
