@@ -45,9 +45,10 @@ def test_files_without_kubernetes_objects_are_skipped_and_counted(tmp_path: Path
     assert err == ""
     assert out.startswith("rbgc: 3 file(s), ")
     assert out.endswith("; 4 file(s) without Kubernetes objects skipped\n")
+    # nothing left to compile is RBG011, as `rbgc build` says it (issue 18, item 3)
     code, out, err = cli("validate", str(repo / "docker-compose.yaml"))
-    assert (code, err) == (0, ""), err
-    assert "0 object(s)" in out and "1 file(s) without Kubernetes objects skipped" in out
+    assert (code, out) == (1, ""), err
+    assert "error[RBG011]: no Kubernetes objects found: no document of the file has" in err
 
 
 def test_a_file_with_one_object_is_checked_strictly(tmp_path: Path) -> None:
@@ -67,11 +68,18 @@ def test_a_file_with_one_object_is_checked_strictly(tmp_path: Path) -> None:
     assert "no-api.yaml:1:1: error[RBG009]: document 1 has no apiVersion" in err
 
 
-def test_build_stays_strict(tmp_path: Path) -> None:
+def test_build_reads_files_by_the_same_rule(tmp_path: Path) -> None:
+    """Was: build refused a docker-compose.yaml beside the manifests with RBG009 while validate
+    skipped it (issue 18, item 3); now both skip it, and both refuse a build of nothing."""
     write(tmp_path, {"docker-compose.yaml": OTHER_YAML["docker-compose.yaml"]})
     code, out, err = cli("build", str(tmp_path / "docker-compose.yaml"))
     assert (code, out) == (1, "")
-    assert "error[RBG009]: document 1 has no apiVersion or kind" in err
+    assert "error[RBG011]: no Kubernetes objects found: no document of the file has" in err
+    repo = copy_overlays(tmp_path / "repo")
+    write(repo, OTHER_YAML)
+    code, out, err = cli("build", str(repo), "--root", str(repo))
+    assert code == 0, err
+    assert out == cli("build", str(repo / "overlays"), "--root", str(repo))[1]
 
 
 @pytest.mark.parametrize(
