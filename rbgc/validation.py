@@ -7,8 +7,10 @@ should never disagree; if they do, the jsonschema finding is reported too so not
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -17,6 +19,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
 from rbgc.inputs import holds_objects, load
 from rbgc.k8s.conventions import API_VERSION, API_VERSION_V1ALPHA2, PROFILE_KIND
 from rbgc.kubeschema import check_bundle, normalize_version
+from rbgc.outdir import MARKER
 from rbgc.pipeline import Options, compile_documents, no_input
 from rbgc.schema import KINDS_V1ALPHA2, is_rbg_document, schema, schema_v1alpha2
 from rbgc.schematext import describe
@@ -109,6 +112,66 @@ def validate_paths(
     shared = _profiles(inputs, options)
     outcome = merge_outcomes(_validate_unit([p], options, version, shared) for p in inputs)
     return replace(outcome, skipped=skipped)
+
+
+def validate_repository(
+    root: str, options: Options, kubernetes_version: str, *, separately: bool = False
+) -> Outcome:
+    """`rbgc validate` with no path: the repository at `root` (the pre-commit hook's first
+    config has no `args:`). RBG011 with a hint naming `args` when it holds no manifests."""
+    files = repository_files(root)
+    if not select_inputs(files)[0]:
+        raise DiagnosticError([_name_args(d) for d in no_input([root])])
+    return validate_paths(files, options, kubernetes_version, separately=separately)
+
+
+def _name_args(found: Diagnostic) -> Diagnostic:
+    return replace(
+        found,
+        help="with no path, rbgc validate checks the YAML files git sees from the repository "
+        "root; name the folders that hold your manifests instead, e.g. in the pre-commit hook: "
+        "`args: [apps/, overlays/]`",
+    )
+
+
+# what git sees of the work tree: tracked files, and new files that are not ignored
+GIT_LS_FILES = ("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+
+
+def repository_files(root: str) -> list[str]:
+    """The YAML files of the repository at `root` as git sees them (tracked, and new files not
+    ignored), without hidden entries (as a folder is read) and without rbgc's own output
+    folders (their compiled objects would clash with their sources; `build --check` checks
+    them); a folder that is no git checkout is read whole. Paths relative to the current
+    folder, sorted."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(
+            [*GIT_LS_FILES, "--", "*.yaml", "*.yml"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        listed = [os.path.relpath(p, root) for p in expand_paths([root])]
+    files = []
+    for name in sorted(set(filter(None, listed))):
+        parts = PurePosixPath(name).parts
+        if any(p.startswith(".") for p in parts) or _in_output_folder(root, parts[:-1]):
+            continue
+        path = os.path.join(root, name)
+        if os.path.isfile(path):  # git still lists a tracked file deleted in the work tree
+            files.append(os.path.relpath(path))
+    return files
+
+
+def _in_output_folder(root: str, folders: tuple[str, ...]) -> bool:
+    return any(
+        os.path.isfile(os.path.join(root, *folders[:depth], MARKER))
+        for depth in range(len(folders) + 1)
+    )
 
 
 def select_inputs(paths: Sequence[str]) -> tuple[list[str], int]:
