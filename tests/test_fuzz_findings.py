@@ -14,20 +14,8 @@ import pytest
 from rbgc.parse import parse
 from rbgc.source import parse_text
 from tests.conftest import EXAMPLES
-from tests.test_hostile import Ran, rbgc
+from tests.test_hostile import GROUP, Ran, rbgc
 
-GROUP = """\
-apiVersion: workloads.x-k8s.io/v1alpha1
-kind: RoleBasedGroup
-metadata:
-  name: g
-spec:
-  roles:
-    - name: a
-      template:
-        spec:
-          containers: [{name: c, image: example.com/c:v1}]
-"""
 # every command that compiles its input; {in} is the file under test
 COMMANDS = [
     ["build", "{in}"],
