@@ -1,7 +1,7 @@
 """What every compiling command reads: the documents of its inputs, overlays resolved.
 
 `build`, `validate`, `diff`/`plan` (both sides), `sync`, `graph` and `fit` load through this
-one function. `source.py` stays a pure reader; overlays are applied here, and only when an
+one function. `source` stays a pure reader; overlays are applied here, and only when an
 Overlay document is among the inputs (the overlay code is not imported otherwise).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from rbgc.k8s.conventions import OVERLAY_KIND, RBGC_API_GROUP
-from rbgc.source import MAX_FILE_BYTES, Document, read_all
+from rbgc.source import MAX_FILE_BYTES, Document, count_values, read_all
 
 # kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
 # applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
@@ -71,6 +71,8 @@ def _documents(path: str) -> list[yaml.Node | None] | None:
             return None
         with open(path, "rb") as fh:
             text = fh.read().decode("utf-8-sig")
+        if count_values(text, path) is not None:
+            return None  # too large to compose: the loader refuses it (RBG005)
         return list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return None
