@@ -23,7 +23,7 @@ from typing import Any
 from rbgc.diagnostics import Span
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import IntOrPercent, Strategy
-from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER
+from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER, V04, V08, Conventions
 from rbgc.k8s.manifest import Manifest
 
 
@@ -84,6 +84,8 @@ class PlacementFacts:
     tiers: tuple[tuple[str, str], ...] = ()  # (tier name, node label key), best first
     max_skew: int = 1
     scope: str = "group"  # group | instance (upstream's instanceTopologyConstraint)
+    # False: no compiled object enforces the rule (RBG317); `fit` does not count on it
+    lowered: bool = True
     span: Span | None = None
 
 
@@ -132,6 +134,8 @@ class GroupFacts:
     pod_group: str | None = None  # the gang PodGroup's name, when the group is gang-scheduled
     set_name: str | None = None  # the RoleBasedGroupSet it belongs to
     placement: tuple[PlacementFacts, ...] = ()  # the Placement's rules
+    # the operator release whose labels, annotations and names the group's objects carry
+    conventions: Conventions = V04
 
     @property
     def key(self) -> str:
@@ -198,11 +202,15 @@ def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
     """Group facts from workload manifests alone (no IR): how `rbgc sync` reads OLD from the
     objects it applied. A role's kind, replicas and size are its primary workload's."""
     by_group: dict[tuple[str, str], dict[str, list[WorkloadFacts]]] = {}
+    released: dict[tuple[str, str], Conventions] = {}
     for m in manifests:
         found = workload_facts(m)
         if found is not None and m.group is not None:
             roles = by_group.setdefault((m.namespace, m.group), {})
             roles.setdefault(found.role, []).append(found)
+            labels = controllers.at(m.body, ("metadata", "labels"))
+            head = isinstance(labels, Mapping) and V08.label_group in labels
+            released[(m.namespace, m.group)] = V08 if head else V04
     out = []
     for (namespace, group), roles in sorted(by_group.items()):
         facts = []
@@ -219,5 +227,12 @@ def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
                     workloads=ordered,
                 )
             )
-        out.append(GroupFacts(namespace=namespace, name=group, roles=tuple(facts)))
+        out.append(
+            GroupFacts(
+                namespace=namespace,
+                name=group,
+                roles=tuple(facts),
+                conventions=released[(namespace, group)],
+            )
+        )
     return tuple(out)

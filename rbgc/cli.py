@@ -811,8 +811,7 @@ def fit(
     from rbgc.diagnostics import DiagnosticError
     from rbgc.fit import fit as place
     from rbgc.fit import inventory, render
-    from rbgc.fit.rules import from_facts as placement_rules
-    from rbgc.fit.rules import nesting
+    from rbgc.fit.rules import SUPERSEDED, nesting
 
     options = _options(namespace, kubernetes_version, lws, root)
     result = _compile(
@@ -820,21 +819,17 @@ def fit(
     )
     try:
         cluster = inventory.read(nodes_path, pods_path)
-        answers, warnings = place(
-            result.bundle.manifests,
-            cluster,
-            options.namespace,
-            rules=placement_rules(result.bundle.groups),
-        )
+        answers, warnings = place(result.bundle, cluster, options.target.kubernetes_version)
         warnings = [*nesting(result.bundle.groups, cluster.nodes), *warnings]
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color, ExitCode.USAGE)
-    _report([*result.warnings, *warnings], fmt, use_color)
+    built = [w for w in result.warnings if w.code not in SUPERSEDED]
+    _report([*built, *warnings], fmt, use_color)
     if output == "json":
         sys.stdout.write(render.as_json(answers))
     else:
         sys.stdout.write(render.as_text(answers, len(cluster.nodes)))
-    raise SystemExit(ExitCode.OK if all(a.fits for a in answers) else ExitCode.INVALID)
+    raise SystemExit(ExitCode.OK if render.passed(answers) else ExitCode.INVALID)
 
 
 @main.command(short_help="Apply the compiled objects to a cluster in waves, following the plan.")

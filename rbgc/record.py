@@ -19,11 +19,14 @@ from rbgc.bundle import (
     WorkloadFacts,
     workload_facts,
 )
+from rbgc.k8s.conventions import Conventions
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Role, WorkloadKind
 
 
-def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
+def record_group(
+    group: Group, manifests: Sequence[Manifest], conventions: Conventions
+) -> GroupFacts:
     roles = []
     for role in group.roles:
         surge = role.rolling_update.max_surge if role.rolling_update else None
@@ -57,6 +60,7 @@ def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
         pod_group=pod_group,
         set_name=group.set_name,
         placement=placement_of(group),
+        conventions=conventions,
     )
 
 
@@ -67,6 +71,7 @@ def placement_of(group: Group) -> tuple[PlacementFacts, ...]:
     tiers = tuple((t.name, t.node_label) for t in spec.topology.tiers)
     out = []
     for rule in spec.rules:
+        instance_pack = rule.kind.value == "pack" and rule.scope.value == "instance"
         if rule.kind.value == "pack":
             preferred = tuple(level.node_label for level in rule.fallback(spec.topology))
         else:
@@ -80,6 +85,7 @@ def placement_of(group: Group) -> tuple[PlacementFacts, ...]:
                 tiers=tiers,
                 max_skew=rule.max_skew,
                 scope=rule.scope.value,
+                lowered=not instance_pack,  # no back end lowers an instance pack (RBG317)
                 span=rule.span,
             )
         )

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from rbgc.fit import fit
-from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.cluster import Answer, Cluster
+from rbgc.fit.constraints import Own, problem
+from rbgc.fit.demand import Features, GroupPods, group_pods
 from rbgc.fit.inventory import Inventory, build
-from rbgc.fit.model import Constraint, Problem
-from rbgc.fit.solver import Answer, Cluster, solve
+from rbgc.fit.model import Problem, Rule
+from rbgc.fit.search import solve
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from rbgc.source import parse_text
 from tests.conftest import compile_yaml
 
@@ -127,7 +129,7 @@ def role(
 
 def answer(text: str, inv: Inventory) -> list[Answer]:
     result = compile_yaml(text)
-    answers, _ = fit(result.bundle.manifests, inv, "default")
+    answers, _ = fit(result.bundle, inv)
     return answers
 
 
@@ -136,11 +138,18 @@ def one(text: str, inv: Inventory) -> Answer:
     return only
 
 
-def posed(text: str, *extra: Constraint) -> Problem:
-    """The compiled group's problem with `extra` constraints (what a Placement will add)."""
+def pods_read(text: str) -> GroupPods:
+    """The one group's pods of a compiled text."""
     result = compile_yaml(text)
-    (found,) = group_pods(result.bundle.manifests, "default")
-    return problem(found, tuple(extra))
+    (found,) = group_pods(result.bundle, Features(DEFAULT_KUBERNETES_VERSION))
+    return found
+
+
+def posed(text: str, *extra: Rule) -> Problem:
+    """The compiled group's problem with `extra` rules (what a Placement adds)."""
+    found = pods_read(text)
+    own = Own(found.conventions.label_group_key, found.key)
+    return problem(found.namespace, found.name, found.pods, extra, own)
 
 
 def solved(p: Problem, inv: Inventory) -> Answer:

@@ -68,7 +68,18 @@ def test_json_shape_is_stable_and_sorted() -> None:
         ("llm", "sglang-pd", True),
     ]
     gang, pd = doc["groups"]
-    assert set(pd) == {"name", "namespace", "fits", "tier", "assignments", "packs", "reason"}
+    assert set(pd) == {
+        "name",
+        "namespace",
+        "fits",
+        "tier",
+        "assignments",
+        "packs",
+        "rollouts",
+        "reason",
+    }
+    # the router Deployment (maxSurge 1, maxUnavailable 0) has room for its surge pod
+    assert pd["rollouts"] == [{"role": "router", "surge": 1, "proceeds": True, "reason": None}]
     assert gang["assignments"] == [] and gang["tier"] is None and gang["reason"]
     assert pd["reason"] is None and pd["tier"] is None
     assert pd["assignments"][0] == {"pod": "sglang-pd-decode-0", "node": "gpu-a1-0"}
@@ -94,8 +105,9 @@ def test_running_pods_change_the_answer(tmp_path: Path) -> None:
     assert invoke(["fit", "--nodes", nodes, spec]).exit_code == 0
     busy = invoke(["fit", "--nodes", nodes, "--pods", pods, spec])
     assert busy.exit_code == 1
-    assert "1 have too little free nvidia.com/gpu (needs 8; the most free on one of them is 7)" in (
-        busy.stdout
+    assert (
+        "1 have too little free nvidia.com/gpu (needs 8; at most 7 free on a node that passes "
+        "the other filters)" in busy.stdout
     )
 
 

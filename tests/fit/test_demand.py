@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from rbgc.diagnostics import DiagnosticError
-from rbgc.fit.demand import group_pods
+from rbgc.fit.demand import Features, group_pods
 from rbgc.fit.resources import pod_requests
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from rbgc.model import LwsLowering, Target
 from rbgc.pipeline import Options, compile_documents
 from rbgc.report import text
@@ -18,6 +19,7 @@ from rbgc.source import parse_text
 from tests.fit.helpers import GPU
 
 GI = 2**30
+FEATURES = Features(DEFAULT_KUBERNETES_VERSION)
 
 
 def requests(spec: str) -> dict[str, int]:
@@ -104,7 +106,7 @@ spec:
 def pods(lws: LwsLowering) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     options = Options(target=Target(lws=lws))
     result = compile_documents(parse_text(LWS, "g.yaml"), options)
-    (found,) = group_pods(result.bundle.manifests, "default")
+    (found,) = group_pods(result.bundle, FEATURES)
     return [(p.name, p.role, p.instance, dict(p.requests)) for p in found.pods]
 
 
@@ -131,7 +133,7 @@ def test_an_unreadable_request_is_an_error_at_the_users_line() -> None:
     bad = LWS.replace("{limits: {nvidia.com/gpu: 8}}", "{limits: {memory: 8 GB}}")
     result = compile_documents(parse_text(bad, "g.yaml"), Options())
     with pytest.raises(DiagnosticError) as caught:
-        group_pods(result.bundle.manifests, "default")
+        group_pods(result.bundle, FEATURES)
     assert text(caught.value.diagnostics) == (
         "g.yaml:19:67: error[RBG351]: LeaderWorkerSet g-decode: '8 GB' is not a Kubernetes "
         "quantity (a number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or e3)\n"
@@ -176,7 +178,7 @@ spec:
 """
     result = compile_documents(parse_text(doc, "g.yaml"), Options())
     with pytest.raises(DiagnosticError) as caught:
-        group_pods(result.bundle.manifests, "default")
+        group_pods(result.bundle, FEATURES)
     (d,) = caught.value.diagnostics
     assert (d.code, d.message) == ("RBG351", f"StatefulSet g-w: {message}")
     assert d.span is not None and d.span.line == 11

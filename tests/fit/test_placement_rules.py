@@ -10,14 +10,15 @@ from typing import Any
 
 from rbgc.bundle import PlacementFacts
 from rbgc.fit import fit
-from rbgc.fit.check import violations
-from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.cluster import Answer
+from rbgc.fit.constraints import Own, problem
+from rbgc.fit.demand import Features, group_pods
 from rbgc.fit.inventory import Inventory
 from rbgc.fit.model import InstancePack
-from rbgc.fit.rules import constraint, from_facts
-from rbgc.fit.solver import Answer
+from rbgc.fit.rules import constraint, rules_of
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from tests.conftest import compile_yaml
+from tests.fit.oracle import violations
 from tests.fit.helpers import (
     CLIQUE,
     HOST,
@@ -44,14 +45,15 @@ PD = group(role("prefill", 2, gpu=4) + role("decode", 2, gpu=4)) + placement(
 )
 
 
+FEATURES = Features(DEFAULT_KUBERNETES_VERSION)
+
+
 def solve(text: str, inv: Inventory) -> Answer:
     result = compile_yaml(text)
-    (answer,), _ = fit(
-        result.bundle.manifests, inv, "default", rules=from_facts(result.bundle.groups)
-    )
+    (answer,), _ = fit(result.bundle, inv)
     if answer.fits:  # whatever fit answers holds, re-checked independently
-        (pods,) = group_pods(result.bundle.manifests, "default")
-        posed = problem(pods, tuple(from_facts(result.bundle.groups)(pods)))
+        (pods,) = group_pods(result.bundle, FEATURES)
+        posed = problem(pods.namespace, pods.name, pods.pods, rules_of(pods, []))
         assert violations(posed, inv, answer.assignments) == []
     return answer
 
@@ -135,8 +137,8 @@ def test_preferred_separate_is_not_required() -> None:
 
 def test_groups_without_rules_are_unchanged() -> None:
     result = compile_yaml(group(role("w", 2, gpu=1)))
-    (pods,) = group_pods(result.bundle.manifests, "default")
-    assert from_facts(result.bundle.groups)(pods) == []
+    (pods,) = group_pods(result.bundle, FEATURES)
+    assert rules_of(pods, []) == []
 
 
 HOST_FIRST = """
@@ -206,17 +208,18 @@ def test_an_instance_pack_packs_each_lws_group() -> None:
         """
     )
     result = compile_yaml(text)
-    (pods,) = group_pods(result.bundle.manifests, "default")
+    (pods,) = group_pods(result.bundle, FEATURES)
     rule = PlacementFacts(kind="pack", roles=("worker",), required=HOST, scope="instance")
     found = constraint(rule, pods)
     assert isinstance(found, InstancePack) and found.level == HOST
     assert sorted(len(i) for i in found.instances) == [2, 2]
-    posed = problem(pods, (found,))
+    own = Own(pods.conventions.label_group_key, pods.key)
+    posed = problem(pods.namespace, pods.name, pods.pods, (found,), own)
     inv = inventory([node("h0", gpu=8), node("h1", gpu=8)])
     answer = solved(posed, inv)
     assert answer.fits
     assert violations(posed, inv, answer.assignments) == []
     # four 4-GPU hosts hold the 16 GPUs, but no host holds an instance's 8
     small = inventory([node(f"h{i}", gpu=4) for i in range(4)])
-    assert solved(problem(pods, ()), small).fits
+    assert solved(problem(pods.namespace, pods.name, pods.pods, (), own), small).fits
     assert not solved(posed, small).fits
