@@ -93,7 +93,7 @@ def show_all(resource: str, *amounts: int) -> list[str]:
     if binary and any(amounts):
         for suffix, power in sorted(_BINARY.items(), key=lambda item: -item[1]):
             if all(amount % 1024**power == 0 for amount in amounts):
-                return [f"{amount // 1024**power}{suffix}" for amount in amounts]
+                return [f"{amount // 1024**power}{suffix}" if amount else "0" for amount in amounts]
     return [str(amount) for amount in amounts]
 
 
