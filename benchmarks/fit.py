@@ -21,11 +21,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from rbgc.fit.cluster import Cluster
 from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.demand import Features, group_pods
 from rbgc.fit.inventory import read
 from rbgc.fit.model import Pack, Problem, Spread
-from rbgc.fit.solver import Cluster, solve
+from rbgc.fit.search import solve
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from rbgc.pipeline import Options, compile_documents
 from rbgc.source import parse_text
 
@@ -94,17 +96,17 @@ def group(pods: int) -> str:
 
 def posed(pods: int) -> Problem:
     result = compile_documents(parse_text(group(pods), "bench.yaml"), Options())
-    (found,) = group_pods(result.bundle.manifests, "default")
-    base = problem(found)
-    names = {r: tuple(p.name for p in base.pods if p.role == r) for r in ("prefill", "decode")}
-    router = tuple(p.name for p in base.pods if p.role == "router")
+    (found,) = group_pods(result.bundle, Features(DEFAULT_KUBERNETES_VERSION))
+    names = {r: tuple(p.name for p in found.pods if p.role == r) for r in ("prefill", "decode")}
+    router = tuple(p.name for p in found.pods if p.role == "router")
     pack = Pack(
         pods=names["prefill"] + names["decode"],
         required=ZONE,
         preferred=(CLIQUE, HOST),
         label="prefill+decode",
     )
-    return problem(found, (pack, Spread(pods=router, level=ZONE, max_skew=1, label="router")))
+    spread = Spread(pods=router, level=ZONE, max_skew=1, label="router")
+    return problem(found.namespace, found.name, found.pods, (pack, spread))
 
 
 def best(fn: Callable[[], T], runs: int = 3) -> tuple[float, T]:

@@ -209,8 +209,8 @@ def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
             roles = by_group.setdefault((m.namespace, m.group), {})
             roles.setdefault(found.role, []).append(found)
             labels = controllers.at(m.body, ("metadata", "labels"))
-            head = isinstance(labels, Mapping) and V08.label_group in labels
-            released[(m.namespace, m.group)] = V08 if head else V04
+            at_head = isinstance(labels, Mapping) and V08.label_group in labels
+            released[(m.namespace, m.group)] = V08 if at_head else V04
     out = []
     for (namespace, group), roles in sorted(by_group.items()):
         facts = []

@@ -154,39 +154,52 @@ def _with_instance(pod: PodDemand, instance: str | None) -> PodDemand:
     return pod if instance is None else replace(pod, instance=instance)
 
 
-def _pods(
-    m: Manifest, workload: WorkloadFacts
-) -> Iterator[tuple[JsonPath, str, dict[str, str], str | None]]:
+PodPlan = tuple[JsonPath, str, dict[str, str], str | None]  # template, name, labels, instance
+
+
+def _pods(m: Manifest, workload: WorkloadFacts) -> Iterator[PodPlan]:
     """(template path, pod name, labels the controller adds, instance) of every pod."""
     shape = controllers.shape_of(m.body)
     if shape is None:
-        return
-    first, last = shape.templates[0], shape.templates[-1]
+        return iter(())
     if shape.size is not None:  # groups of pods: a LeaderWorkerSet
-        leader = first if isinstance(controllers.at(m.body, first), Mapping) else last
-        for index in range(workload.replicas):
-            instance = f"{m.name}/{index}"
-            extra = {cv.LWS_NAME: m.name, cv.LWS_GROUP_INDEX: str(index)}
-            yield leader, f"{m.name}-{index}", {**extra, cv.LWS_WORKER_INDEX: "0"}, instance
-            for worker in range(1, workload.pods_per_replica):
-                labels = {**extra, cv.LWS_WORKER_INDEX: str(worker)}
-                yield last, f"{m.name}-{index}-{worker}", labels, instance
-        return
+        return _groups(m, workload, shape.templates)
     if not shape.ordered:  # a Deployment: numbered here, labelled with its template's hash
-        for index in range(workload.replicas):
-            yield first, f"{m.name}-{index}", {cv.POD_TEMPLATE_HASH: workload.template_hash}, None
-        return
+        labels = {cv.POD_TEMPLATE_HASH: workload.template_hash}
+        path = shape.templates[0]
+        return ((path, f"{m.name}-{i}", labels, None) for i in range(workload.replicas))
+    return _ordinals(m, workload, shape.templates[0])
+
+
+def _groups(
+    m: Manifest, workload: WorkloadFacts, templates: tuple[JsonPath, ...]
+) -> Iterator[PodPlan]:
+    """A leader (from the first template, else the last) and `size - 1` workers per group."""
+    first, last = templates[0], templates[-1]
+    leader = first if isinstance(controllers.at(m.body, first), Mapping) else last
+    for index in range(workload.replicas):
+        instance = f"{m.name}/{index}"
+        extra = {cv.LWS_NAME: m.name, cv.LWS_GROUP_INDEX: str(index)}
+        yield leader, f"{m.name}-{index}", {**extra, cv.LWS_WORKER_INDEX: "0"}, instance
+        for worker in range(1, workload.pods_per_replica):
+            labels = {**extra, cv.LWS_WORKER_INDEX: str(worker)}
+            yield last, f"{m.name}-{index}-{worker}", labels, instance
+
+
+def _ordinals(m: Manifest, workload: WorkloadFacts, template: JsonPath) -> Iterator[PodPlan]:
+    """A StatefulSet's pods from `ordinals.start`; under `--lws statefulsets` each belongs to
+    the LWS group its leader StatefulSet's ordinal, or its worker StatefulSet, names."""
     start = controllers.at(m.body, ("spec", "ordinals", "start"))
     start = start if isinstance(start, int) and not isinstance(start, bool) and start > 0 else 0
-    labels = controllers.at(m.body, (*first, "metadata", "labels"))
+    labels = controllers.at(m.body, (*template, "metadata", "labels"))
     labels = labels if isinstance(labels, Mapping) else {}
     lws = labels.get(cv.LWS_NAME)
+    leads = labels.get(cv.LWS_MEMBER) == "leader"
     for ordinal in range(start, start + workload.replicas):
         instance = None
-        if lws is not None:  # `--lws statefulsets`: a leader StatefulSet or a group's workers
-            leads = labels.get(cv.LWS_MEMBER) == "leader"
+        if lws is not None:
             instance = f"{lws}/{ordinal if leads else labels.get(cv.LWS_GROUP_INDEX)}"
-        yield first, f"{m.name}-{ordinal}", {}, instance
+        yield template, f"{m.name}-{ordinal}", {}, instance
 
 
 def read_pod(

@@ -167,10 +167,10 @@ def _terms(
                     "matching all its affinity terms" if len(c.terms) > 1 else "its affinity needs"
                 )
                 return f"have no pod {what} in their {key} domain"
-    for c in avoid:
-        term = c.term
+    for away in avoid:
+        term = away.term
         if labels.get(term.topology_key) in _domains(term, (term,), cluster, cache):
-            what = "another group's pods" if c.exclusive else "a pod its anti-affinity excludes"
+            what = "another group's pods" if away.exclusive else "a pod its anti-affinity excludes"
             return f"have {what} in their {term.topology_key} domain"
     for key, value in sorted(labels.items()) if hostile else ():
         e = hostile.get((key, value))

@@ -274,9 +274,8 @@ def _pod_spreads(
     others: Sequence[Placed],
     nodes: Mapping[str, Node],
 ) -> list[str]:
-    families: dict[
-        tuple[SpreadTerm, tuple[Requirement, ...] | None, frozenset[str]], list[int]
-    ] = {}
+    Family = tuple[SpreadTerm, tuple[Requirement, ...] | None, frozenset[tuple[str, str]]]
+    families: dict[Family, list[int]] = {}
     eligible_of: dict[tuple[int, SpreadTerm], dict[str, str]] = {}
     for i, pod in enumerate(pods):
         keys = {s.level for s in pod.terms.spread}

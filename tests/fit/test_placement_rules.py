@@ -18,7 +18,6 @@ from rbgc.fit.model import InstancePack
 from rbgc.fit.rules import constraint, rules_of
 from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from tests.conftest import compile_yaml
-from tests.fit.oracle import violations
 from tests.fit.helpers import (
     CLIQUE,
     HOST,
@@ -30,6 +29,7 @@ from tests.fit.helpers import (
     role,
     solved,
 )
+from tests.fit.oracle import violations
 
 
 def placement(rules: str) -> str:

@@ -13,6 +13,7 @@ answer must not depend on the order of the nodes.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -177,7 +178,7 @@ def spreads(draw: st.DrawFn, role: str) -> tuple[SpreadTerm, ...]:
 @st.composite
 def group(draw: st.DrawFn) -> Problem:
     roles = [f"r{i}" for i in range(draw(st.integers(1, 3)))]
-    templates = {}
+    templates: dict[str, PodDemand] = {}
     for role in roles:  # what one role's pod template says, shared by its pods
         terms = Terms(
             affinity=draw(affinity(role)) if draw(st.integers(0, 3)) == 0 else (),
@@ -187,27 +188,22 @@ def group(draw: st.DrawFn) -> Problem:
         requests = {"pods": 1, "cpu": draw(st.sampled_from([0, 500, 1000, 2000]))}
         if gpu := draw(st.sampled_from([0, 0, 1, 2, 4])):
             requests[GPU] = gpu
-        templates[role] = {
-            "terms": terms,
-            "requests": {k: v for k, v in requests.items() if v},
-            "node_selector": {"tier": "a"} if draw(st.integers(0, 3)) == 0 else {},
-            "tolerations": (Toleration(key="t", operator="Exists"),) if draw(st.booleans()) else (),
-        }
+        templates[role] = PodDemand(
+            name="",
+            role=role,
+            namespace="default",
+            labels={},
+            terms=terms,
+            requests={k: v for k, v in requests.items() if v},
+            node_selector={"tier": "a"} if draw(st.integers(0, 3)) == 0 else {},
+            tolerations=(Toleration(key="t", operator="Exists"),) if draw(st.booleans()) else (),
+        )
     pods = []
     for i in range(draw(st.integers(1, 10))):
         role = roles[i % len(roles)]
         instance = f"{role}-{i // len(roles) // 2}"  # two pods of a role per instance
         labels = {KEY: "mine", cv.LABEL_ROLE: role, INSTANCE: instance, HASH: "h1"}
-        pods.append(
-            PodDemand(
-                name=f"p{i}",
-                role=role,
-                namespace="default",
-                labels=labels,
-                instance=instance,
-                **templates[role],
-            )
-        )
+        pods.append(replace(templates[role], name=f"p{i}", labels=labels, instance=instance))
     names = [p.name for p in pods]
     rules: list[Rule] = []
     for _ in range(draw(st.integers(0, 2))):
