@@ -108,10 +108,11 @@ def _filter(
             if value is not None and t.selects(pod.namespace, pod.labels):
                 hostile.setdefault((t.topology_key, value), e)
     wanted = [[_domains(t, c.terms, cluster, cache) for t in c.terms] for c in near]
+    avoided = [_domains(a.term, (a.term,), cluster, cache) for a in avoid]
     refused = Refusals()
     out = []
     for n, node in enumerate(nodes):
-        why = node_filter(pod, node) or _terms(pod, n, near, wanted, avoid, hostile, cluster, cache)
+        why = node_filter(pod, node) or _terms(n, near, wanted, avoid, avoided, hostile, cluster)
         if why is None:
             free = cluster.free[n]
             lacking = [r for r, amount in pod.requests.items() if free.get(r, 0) < amount]
@@ -147,14 +148,13 @@ def _domains(
 
 
 def _terms(
-    pod: PodDemand,
     n: int,
     near: Sequence[Near],
     wanted: Sequence[Sequence[set[str]]],
     avoid: Sequence[Avoid],
+    avoided: Sequence[set[str]],
     hostile: Mapping[tuple[Level, str], Existing],
     cluster: Cluster,
-    cache: Cache,
 ) -> str | None:
     labels = cluster.nodes[n].labels
     for c, domains in zip(near, wanted, strict=True):
@@ -167,11 +167,11 @@ def _terms(
                     "matching all its affinity terms" if len(c.terms) > 1 else "its affinity needs"
                 )
                 return f"have no pod {what} in their {key} domain"
-    for away in avoid:
-        term = away.term
-        if labels.get(term.topology_key) in _domains(term, (term,), cluster, cache):
+    for away, domains in zip(avoid, avoided, strict=True):
+        key = away.term.topology_key
+        if labels.get(key) in domains:
             what = "another group's pods" if away.exclusive else "a pod its anti-affinity excludes"
-            return f"have {what} in their {term.topology_key} domain"
+            return f"have {what} in their {key} domain"
     for key, value in sorted(labels.items()) if hostile else ():
         e = hostile.get((key, value))
         if e is not None:
