@@ -61,8 +61,8 @@ def _rollout(
     if answer.fits:
         return Rollout(role=workload.role, surge=surge, proceeds=True)
     reason = (
-        f"with maxUnavailable 0 all {workload.replicas} old pod(s) stay until a new one runs, "
-        f"and the first new pod ({name}) cannot be placed next to them: {answer.reason}"
+        f"maxUnavailable 0 keeps all {workload.replicas} old pod(s) until a new one runs, and "
+        f"the first new one cannot be placed beside them: {answer.reason}"
     )
     return Rollout(role=workload.role, surge=surge, proceeds=False, reason=reason)
 
@@ -73,7 +73,8 @@ def _stuck(facts: GroupFacts, rollout: Rollout) -> Diagnostic:
     return warning(
         "RBG355",
         f"{facts.namespace}/{facts.name}: a rolling update of role {rollout.role} cannot "
-        f"proceed: {rollout.reason}",
+        f"proceed: with maxSurge {rollout.surge} and maxUnavailable 0 its old pods stay until "
+        "a new one runs, and the first new pod has no node (`rbgc fit`'s answer says why)",
         role.span if role is not None else None,
         help="let old pods go first (rollingUpdate.maxUnavailable: 1), leave room for "
         f"{rollout.surge} more pod(s), or, from Kubernetes {gate}, add `matchLabelKeys: "

@@ -116,7 +116,16 @@ def test_usage_and_input_errors_exit_2_with_nothing_on_stdout(tmp_path: Path) ->
     assert missing.exit_code == 2 and "Missing option '--nodes'" in missing.stderr
     no_file = invoke(["fit", "--nodes", str(tmp_path / "none.yaml"), PD])
     assert no_file.exit_code == 2 and no_file.stdout == ""
-    assert "error[RBG008]: cannot read: No such file or directory" in no_file.stderr
+    # an inventory that cannot be read is RBG350, as documented (issue 18.8)
+    assert no_file.stderr == (
+        f"{tmp_path / 'none.yaml'}: error[RBG350]: cannot read: No such file or directory\n"
+        "  help: pass what `kubectl get nodes -o json` (or `get pods -A -o json`) prints\n"
+        "rbgc: 1 error; nothing was written\n"
+    )
+    bad_yaml = write(tmp_path, "nodes.yaml", "items: [\n")
+    broken_inventory = invoke(["fit", "--nodes", bad_yaml, PD])
+    assert broken_inventory.exit_code == 2 and broken_inventory.stdout == ""
+    assert "error[RBG350]" in broken_inventory.stderr and "RBG001" not in broken_inventory.stderr
     bad_spec = write(tmp_path, "bad.yaml", "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: x: y\n")
     broken = invoke(["fit", "--nodes", INVENTORY, bad_spec])
     assert broken.exit_code == 2 and broken.stdout == "" and "RBG001" in broken.stderr

@@ -223,3 +223,70 @@ def test_an_instance_pack_packs_each_lws_group() -> None:
     small = inventory([node(f"h{i}", gpu=4) for i in range(4)])
     assert solved(problem(pods.namespace, pods.name, pods.pods, (), own), small).fits
     assert not solved(posed, small).fits
+
+
+INSTANCE_PACK_V1ALPHA2 = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: demo, namespace: default}
+spec:
+  roles:
+    - name: worker
+      replicas: 2
+      instanceTopologyConstraint:
+        pack: {required: host}
+      leaderWorkerPattern:
+        size: 2
+        template:
+          spec:
+            containers:
+              - {name: main, image: x, resources: {limits: {nvidia.com/gpu: 4}}}
+"""
+
+
+def test_an_instance_pack_no_object_enforces_is_not_counted_on() -> None:
+    # issue 17.5: the build records the rule as not lowered (it warns RBG317); the cluster will
+    # not keep each instance on one host, so `fit` neither refuses the group for it nor
+    # promises it, and says so (RBG354)
+    result = compile_yaml(INSTANCE_PACK_V1ALPHA2)
+    (facts,) = result.bundle.groups
+    (rule,) = facts.placement
+    assert (rule.scope, rule.lowered) == ("instance", False)
+    small = inventory([node(f"h{i}", gpu=4) for i in range(4)])  # no host holds an instance
+    (answer,), warnings = fit(result.bundle, small)
+    assert answer.fits
+    assert [(w.code, w.message) for w in warnings] == [
+        (
+            "RBG354",
+            "the instanceTopologyConstraint of role worker is not in the compiled objects: the "
+            "cluster will not keep it, so `rbgc fit` does not count on it",
+        )
+    ]
+
+
+def test_rbgc_fit_does_not_repeat_the_build_warnings_it_answers(tmp_path: Path) -> None:
+    # RBG315's hint is to run `rbgc fit`, RBG317's that fit checks the rule: under `rbgc fit`
+    # the answer (and RBG354) say it instead
+    spec = tmp_path / "specs"
+    spec.mkdir()
+    (spec / "instances.yaml").write_text(INSTANCE_PACK_V1ALPHA2, encoding="utf-8")
+    (spec / "pd.yaml").write_text(PD, encoding="utf-8")
+    inv = tmp_path / "nodes.json"
+    inv.write_text(as_list(gpu_nodes({"c1": ("a", 4, 8)})), encoding="utf-8")
+    built = subprocess.run(
+        [sys.executable, "-m", "rbgc", "build", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "RBG315" in built.stderr and "RBG317" in built.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "rbgc", "fit", "--nodes", str(inv), str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "RBG315" not in done.stderr and "RBG317" not in done.stderr
+    assert "RBG354" in done.stderr
+    assert "run `rbgc fit`" not in done.stderr
