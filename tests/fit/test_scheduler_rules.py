@@ -162,12 +162,12 @@ def test_match_label_keys_give_each_instance_its_own_pack() -> None:
 
 def spread(extra: str = "") -> str:
     return textwrap.dedent(
-        f"""\
+        """\
         topologySpreadConstraints:
           - maxSkew: 1
             topologyKey: topology.kubernetes.io/zone
             whenUnsatisfiable: DoNotSchedule
-            labelSelector: {{matchLabels: {{rolebasedgroup.workloads.x-k8s.io/role: w}}}}
+            labelSelector: {matchLabels: {rolebasedgroup.workloads.x-k8s.io/role: w}}
         """
     ) + textwrap.indent(textwrap.dedent(extra), "    ")
 
