@@ -167,9 +167,9 @@ def _terms(
                     "matching all its affinity terms" if len(c.terms) > 1 else "its affinity needs"
                 )
                 return f"have no pod {what} in their {key} domain"
-    for away, domains in zip(avoid, avoided, strict=True):
+    for away, taken in zip(avoid, avoided, strict=True):
         key = away.term.topology_key
-        if labels.get(key) in domains:
+        if labels.get(key) in taken:
             what = "another group's pods" if away.exclusive else "a pod its anti-affinity excludes"
             return f"have {what} in their {key} domain"
     for key, value in sorted(labels.items()) if hostile else ():
