@@ -53,6 +53,17 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "rbgc.plan.review",
         "rbgc.cli",
     ),
+    # fit reads the bundle's facts and the compiled objects, never the IR or the build.
+    "rbgc.fit": (
+        "rbgc.model",
+        "rbgc.parse",
+        "rbgc.parse_v1alpha2",
+        "rbgc.passes",
+        "rbgc.workloads",
+        "rbgc.record",
+        "rbgc.pipeline",
+        "rbgc.cli",
+    ),
     # Both sides of a review are compiled here: the one back-end module that calls the build.
     "rbgc.plan.review": ("rbgc.parse", "rbgc.passes", "rbgc.workloads", "rbgc.sync", "rbgc.cli"),
 }
