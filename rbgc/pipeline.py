@@ -17,7 +17,7 @@ from typing import Any
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
-from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for
+from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
@@ -78,7 +78,7 @@ class Compiled:
 
 
 def compile_group(group: Group, program: Program, target: Target, trace: Trace) -> Compiled:
-    conventions = conventions_for(group.document.api_version, target.conventions)
+    conventions = group.conventions
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
@@ -122,7 +122,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
     warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
     return Compiled(
         manifests=discovered.manifests,
-        facts=record_group(checked.group, discovered.manifests, conventions),
+        facts=record_group(checked.group, discovered.manifests),
         warnings=warnings,
     )
 
@@ -140,7 +140,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
                 )
             ]
         )
-    program = parse(documents, options.namespace)
+    program = parse(documents, options.namespace, options.target.conventions)
     trace = Trace()
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = list(program.warnings)
@@ -160,10 +160,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
         manifests.extend(compiled.manifests)
         facts.append(compiled.facts)
         warnings.extend(compiled.warnings)
-    chosen = {
-        (g.namespace, g.name): conventions_for(g.document.api_version, options.target.conventions)
-        for g in program.groups
-    }
+    chosen = {(g.namespace, g.name): g.conventions for g in program.groups}
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
     problems.extend(_duplicates(manifests, options.namespace))

@@ -125,7 +125,7 @@ def _read_workload(
     problems: list[Diagnostic],
 ) -> None:
     shape = controllers.shape_of(m.body)
-    key = controllers.at(m.body, ("metadata", "annotations", cv.LWS_EXCLUSIVE_TOPOLOGY))
+    key = controllers.at(m.body, ("metadata", "annotations", cv.LWS_EXCLUSIVE_TOPOLOGY_ANNOTATION))
     if shape is not None and shape.size is not None and isinstance(key, str) and key:
         group.exclusive_instances[m.name] = key  # the LeaderWorkerSet controller enforces it
     for template_path, pod_name, labels, instance in _pods(m, workload):
@@ -165,7 +165,7 @@ def _pods(m: Manifest, workload: WorkloadFacts) -> Iterator[PodPlan]:
     if shape.size is not None:  # groups of pods: a LeaderWorkerSet
         return _groups(m, workload, shape.templates)
     if not shape.ordered:  # a Deployment: numbered here, labelled with its template's hash
-        labels = {cv.POD_TEMPLATE_HASH: workload.template_hash}
+        labels = {cv.POD_TEMPLATE_HASH_LABEL: workload.template_hash}
         path = shape.templates[0]
         return ((path, f"{m.name}-{i}", labels, None) for i in range(workload.replicas))
     return _ordinals(m, workload, shape.templates[0])
@@ -179,10 +179,10 @@ def _groups(
     leader = first if isinstance(controllers.at(m.body, first), Mapping) else last
     for index in range(workload.replicas):
         instance = f"{m.name}/{index}"
-        extra = {cv.LWS_NAME: m.name, cv.LWS_GROUP_INDEX: str(index)}
-        yield leader, f"{m.name}-{index}", {**extra, cv.LWS_WORKER_INDEX: "0"}, instance
+        extra = {cv.LWS_NAME_LABEL: m.name, cv.LWS_GROUP_INDEX_LABEL: str(index)}
+        yield leader, f"{m.name}-{index}", {**extra, cv.LWS_WORKER_INDEX_LABEL: "0"}, instance
         for worker in range(1, workload.pods_per_replica):
-            labels = {**extra, cv.LWS_WORKER_INDEX: str(worker)}
+            labels = {**extra, cv.LWS_WORKER_INDEX_LABEL: str(worker)}
             yield last, f"{m.name}-{index}-{worker}", labels, instance
 
 
@@ -193,12 +193,12 @@ def _ordinals(m: Manifest, workload: WorkloadFacts, template: JsonPath) -> Itera
     start = start if isinstance(start, int) and not isinstance(start, bool) and start > 0 else 0
     labels = controllers.at(m.body, (*template, "metadata", "labels"))
     labels = labels if isinstance(labels, Mapping) else {}
-    lws = labels.get(cv.LWS_NAME)
+    lws = labels.get(cv.LWS_NAME_LABEL)
     leads = labels.get(cv.LWS_MEMBER) == "leader"
     for ordinal in range(start, start + workload.replicas):
         instance = None
         if lws is not None:
-            instance = f"{lws}/{ordinal if leads else labels.get(cv.LWS_GROUP_INDEX)}"
+            instance = f"{lws}/{ordinal if leads else labels.get(cv.LWS_GROUP_INDEX_LABEL)}"
         yield template, f"{m.name}-{ordinal}", {}, instance
 
 

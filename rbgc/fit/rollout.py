@@ -53,7 +53,7 @@ def _rollout(
     if unavailable > 0 or surge == 0:
         return Rollout(role=workload.role, surge=surge, proceeds=True)
     name = f"{m.name}-{workload.replicas}"
-    labels = {cv.POD_TEMPLATE_HASH: workload.template_hash + NEXT}
+    labels = {cv.POD_TEMPLATE_HASH_LABEL: workload.template_hash + NEXT}
     pod, _notes = read_pod(m, template.path, group.namespace, name, labels, features)
     own = Own(group.conventions.label_group_key, group.key)
     posed = problem(group.namespace, group.name, [pod], own=own)

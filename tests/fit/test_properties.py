@@ -43,8 +43,8 @@ from tests.fit.helpers import CLIQUE, GPU, HOST, ZONE, inventory, node, running
 LEVELS = [CLIQUE, HOST, ZONE]
 TAINT = [{"key": "t", "value": "x", "effect": "NoSchedule"}]
 KEY = cv.V04.label_group_key
-INSTANCE = cv.LWS_GROUP_INDEX
-HASH = cv.POD_TEMPLATE_HASH
+INSTANCE = cv.LWS_GROUP_INDEX_LABEL
+HASH = cv.POD_TEMPLATE_HASH_LABEL
 
 
 def match(**labels: str) -> LabelSelector:
