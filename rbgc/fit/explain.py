@@ -47,9 +47,7 @@ def explain(ctx: Context, leaves: int, gave_up: bool, best: Leaf | None) -> str:
     found_reasons = [r for r in reasons if r is not None]
     if found_reasons:
         return max(found_reasons, key=lambda r: r[0])[1]
-    tried = f"tried {leaves} combination(s) of pack domains" + (
-        ", then reached the search limit" if gave_up else ""
-    )
+    tried = f"after {leaves} attempt(s)" + (", the search's limit" if gave_up else "")
     if best is None or best.stuck is None:
         return f"no placement keeps every constraint at once; each holds on its own ({tried})"
     return f"{stuck(ctx, best)} ({tried})"

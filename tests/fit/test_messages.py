@@ -53,3 +53,15 @@ def test_most_free_is_taken_over_the_nodes_that_pass_every_other_filter() -> Non
         "filters); 1 have too little free nvidia.com/gpu (needs 8; at most 4 free on a node that "
         "passes the other filters)"
     )
+
+
+def test_when_no_bound_proves_it_the_best_attempt_is_described() -> None:
+    # 6 + 6 + 4 GPUs on two 8-GPU nodes: each kind fits and 16 GPUs are free in all, but no
+    # node keeps the 4-GPU pod once the 6-GPU ones are placed
+    text = group(role("a", 2, gpu=6) + role("b", 1, gpu=4))
+    answer = one(text, inventory([node("n0", gpu=8), node("n1", gpu=8)]))
+    assert answer.reason == (
+        "the pods fit one by one but not all at once: 2 of 3 placed, then pod g-b-0 (b) found "
+        "no node: it needs 4 nvidia.com/gpu and the most left on a node it may use is 2 (after "
+        "2 attempt(s))"
+    )
