@@ -188,17 +188,21 @@ def _groups(
 
 def _ordinals(m: Manifest, workload: WorkloadFacts, template: JsonPath) -> Iterator[PodPlan]:
     """A StatefulSet's pods from `ordinals.start`; under `--lws statefulsets` each belongs to
-    the LWS group its leader StatefulSet's ordinal, or its worker StatefulSet, names."""
+    the LWS group its leader StatefulSet's ordinal, or its worker StatefulSet, names; a
+    custom-components StatefulSet's pods to the role instance its label names."""
     start = controllers.at(m.body, ("spec", "ordinals", "start"))
     start = start if isinstance(start, int) and not isinstance(start, bool) and start > 0 else 0
     labels = controllers.at(m.body, (*template, "metadata", "labels"))
     labels = labels if isinstance(labels, Mapping) else {}
     lws = labels.get(cv.LWS_NAME_LABEL)
     leads = labels.get(cv.LWS_MEMBER) == "leader"
+    component_of = labels.get(cv.INSTANCE_INDEX_LABEL)  # one StatefulSet per instance and component
     for ordinal in range(start, start + workload.replicas):
         instance = None
         if lws is not None:
             instance = f"{lws}/{ordinal if leads else labels.get(cv.LWS_GROUP_INDEX_LABEL)}"
+        elif component_of is not None:
+            instance = f"{workload.role}/{component_of}"
         yield template, f"{m.name}-{ordinal}", {}, instance
 
 

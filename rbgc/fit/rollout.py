@@ -78,6 +78,6 @@ def _stuck(facts: GroupFacts, rollout: Rollout) -> Diagnostic:
         role.span if role is not None else None,
         help="let old pods go first (rollingUpdate.maxUnavailable: 1), leave room for "
         f"{rollout.surge} more pod(s), or, from Kubernetes {gate}, add `matchLabelKeys: "
-        f"[{cv.POD_TEMPLATE_HASH_LABEL}]` to the term so that old and new pods do not count against "
-        "each other",
+        f"[{cv.POD_TEMPLATE_HASH_LABEL}]` to the term so that old and new pods do not count "
+        "against each other",
     )

@@ -16,6 +16,7 @@ from rbgc.model import LwsLowering, Target
 from rbgc.pipeline import Options, compile_documents
 from rbgc.report import text
 from rbgc.source import parse_text
+from tests.conftest import ROOT
 from tests.fit.helpers import GPU
 
 GI = 2**30
@@ -182,3 +183,18 @@ spec:
     (d,) = caught.value.diagnostics
     assert (d.code, d.message) == ("RBG351", f"StatefulSet g-w: {message}")
     assert d.span is not None and d.span.line == 11
+
+
+def test_custom_components_pods_belong_to_their_role_instance() -> None:
+    # upstream's customComponentsPattern: rbgc emits one StatefulSet per (instance, component),
+    # labelled with the instance's index (rbg-v1alpha2-semantics.md); an instance is all of them
+    path = (
+        ROOT.parent
+        / "shared/compat/rbg-v0.8.0-alpha.5/basic/rbg/patterns/custom-components-pattern.yaml"
+    )
+    result = compile_documents(parse_text(path.read_text(encoding="utf-8"), str(path)), Options())
+    (found,) = group_pods(result.bundle, FEATURES)
+    instances: dict[str | None, int] = {}
+    for pod in found.pods:
+        instances[pod.instance] = instances.get(pod.instance, 0) + 1
+    assert instances == {"engine/0": 4, "engine/1": 4, "engine/2": 4}
