@@ -15,7 +15,7 @@ from rbgc.fit.inventory import Inventory, build
 from rbgc.fit.model import Problem, Rule
 from rbgc.fit.search import solve
 from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
-from rbgc.source import parse_text
+from rbgc.source import Document, SpanIndex
 from tests.conftest import compile_yaml
 
 GPU = "nvidia.com/gpu"
@@ -89,9 +89,14 @@ def as_list(items: list[dict[str, Any]]) -> str:
 
 
 def inventory(nodes: list[dict[str, Any]], pods: Sequence[dict[str, Any]] = ()) -> Inventory:
-    node_docs = parse_text(as_list(nodes), "nodes.yaml")
-    pod_docs = parse_text(as_list(list(pods)), "pods.yaml") if pods else []
-    return build(node_docs, pod_docs, "nodes.yaml")
+    """The inventory of these objects, as `rbgc fit` reads a JSON file (no positions)."""
+
+    def listed(path: str, items: list[dict[str, Any]]) -> Document:
+        body = json.loads(as_list(items))  # a copy, as a file would give
+        return Document(path, 0, body, SpanIndex(path))
+
+    pod_docs = [listed("pods.json", list(pods))] if pods else []
+    return build([listed("nodes.json", nodes)], pod_docs, "nodes.json")
 
 
 def group(roles: str, *, name: str = "g", namespace: str = "default", annotations: str = "") -> str:

@@ -230,7 +230,7 @@ def group(draw: st.DrawFn) -> Problem:
     return problem("default", "g", pods, rules, Own(KEY, "mine"))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cluster(), group(), st.randoms(use_true_random=False))
 def test_every_placement_keeps_every_scheduler_rule(
     inv_parts: tuple[list[dict[str, Any]], list[dict[str, Any]]],
