@@ -113,6 +113,15 @@ def group(roles: str, *, name: str = "g", namespace: str = "default", annotation
     )
 
 
+def placement(rules: str) -> str:
+    """A Placement document joining group `g` (`rules`: YAML list items, as written)."""
+    body = "\n".join("    " + line for line in textwrap.dedent(rules).strip().splitlines())
+    return (
+        "\n---\napiVersion: rbgc.io/v1alpha1\nkind: Placement\n"
+        f"metadata: {{name: g, namespace: default}}\nspec:\n  rules:\n{body}\n"
+    )
+
+
 def role(
     name: str, replicas: int = 1, *, gpu: int = 0, cpu: str | None = None, spec: str = ""
 ) -> str:

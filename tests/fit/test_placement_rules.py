@@ -26,19 +26,11 @@ from tests.fit.helpers import (
     group,
     inventory,
     node,
+    placement,
     role,
     solved,
 )
 from tests.fit.oracle import violations
-
-
-def placement(rules: str) -> str:
-    body = "\n".join("    " + line for line in rules.strip().splitlines())
-    return (
-        "\n---\napiVersion: rbgc.io/v1alpha1\nkind: Placement\n"
-        f"metadata: {{name: g, namespace: default}}\nspec:\n  rules:\n{body}\n"
-    )
-
 
 PD = group(role("prefill", 2, gpu=4) + role("decode", 2, gpu=4)) + placement(
     "- roles: [prefill, decode]\n  pack: {required: zone, preferred: nvlink}"

@@ -21,18 +21,9 @@ from rbgc.fit import fit
 from rbgc.k8s.controllers import Version
 from rbgc.report import text
 from tests.conftest import compile_yaml
-from tests.fit.helpers import GPU, HOST, inventory, node
+from tests.fit.helpers import GPU, HOST, inventory, node, placement
 
-SEPARATE = """\
----
-apiVersion: rbgc.io/v1alpha1
-kind: Placement
-metadata: {name: g, namespace: default}
-spec:
-  rules:
-    - roles: [web]
-      separate: {level: host}
-"""
+SEPARATE = placement("- roles: [web]\n  separate: {level: host}")
 
 
 def deployment(strategy: str = "", spec: str = "", replicas: int = 2, gpu: int = 0) -> str:
@@ -112,16 +103,7 @@ def test_match_label_keys_on_the_template_hash_keeps_revisions_apart_from_1_31()
     ]
 
 
-PACK_ON_HOST = """\
----
-apiVersion: rbgc.io/v1alpha1
-kind: Placement
-metadata: {name: g, namespace: default}
-spec:
-  rules:
-    - roles: [web]
-      pack: {required: host}
-"""
+PACK_ON_HOST = placement("- roles: [web]\n  pack: {required: host}")
 
 
 def test_a_full_packed_domain_leaves_no_room_for_the_surge_pod() -> None:

@@ -23,7 +23,7 @@ from rbgc.fit.cluster import Answer
 from rbgc.fit.inventory import Inventory
 from rbgc.k8s import conventions as cv
 from tests.conftest import compile_yaml
-from tests.fit.helpers import ZONE, group, inventory, node, role, running
+from tests.fit.helpers import ZONE, group, inventory, node, placement, role, running
 
 
 def answer_of(text: str, inv: Inventory) -> Answer:
@@ -70,16 +70,7 @@ def test_one_pod_must_match_every_required_affinity_term() -> None:
     assert placed.fits and placed.assignments == (("g-w-0", "h1"),)
 
 
-PACK = """\
----
-apiVersion: rbgc.io/v1alpha1
-kind: Placement
-metadata: {name: g, namespace: default}
-spec:
-  rules:
-    - roles: [prefill, decode]
-      pack: {required: zone}
-"""
+PACK = placement("- roles: [prefill, decode]\n  pack: {required: zone}")
 
 
 def test_a_pack_on_a_role_with_its_own_affinity_to_other_pods_never_schedules() -> None:
