@@ -37,6 +37,7 @@ from rbgc.fit.matching import (
 )
 from rbgc.fit.model import HONOR, IGNORE, PodDemand, SpreadTerm, Terms
 from rbgc.fit.resources import pod_requests
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import Version
@@ -125,7 +126,7 @@ def _read_workload(
     problems: list[Diagnostic],
 ) -> None:
     shape = controllers.shape_of(m.body)
-    key = controllers.at(m.body, ("metadata", "annotations", cv.LWS_EXCLUSIVE_TOPOLOGY_ANNOTATION))
+    key = find(m.body, ("metadata", "annotations", cv.LWS_EXCLUSIVE_TOPOLOGY_ANNOTATION))
     if shape is not None and shape.size is not None and isinstance(key, str) and key:
         group.exclusive_instances[m.name] = key  # the LeaderWorkerSet controller enforces it
     for template_path, pod_name, labels, instance in _pods(m, workload):
@@ -176,7 +177,7 @@ def _groups(
 ) -> Iterator[PodPlan]:
     """A leader (from the first template, else the last) and `size - 1` workers per group."""
     first, last = templates[0], templates[-1]
-    leader = first if isinstance(controllers.at(m.body, first), Mapping) else last
+    leader = first if isinstance(find(m.body, first), Mapping) else last
     for index in range(workload.replicas):
         instance = f"{m.name}/{index}"
         extra = {cv.LWS_NAME_LABEL: m.name, cv.LWS_GROUP_INDEX_LABEL: str(index)}
@@ -190,9 +191,9 @@ def _ordinals(m: Manifest, workload: WorkloadFacts, template: JsonPath) -> Itera
     """A StatefulSet's pods from `ordinals.start`; under `--lws statefulsets` each belongs to
     the LWS group its leader StatefulSet's ordinal, or its worker StatefulSet, names; a
     custom-components StatefulSet's pods to the role instance its label names."""
-    start = controllers.at(m.body, ("spec", "ordinals", "start"))
+    start = find(m.body, ("spec", "ordinals", "start"))
     start = start if isinstance(start, int) and not isinstance(start, bool) and start > 0 else 0
-    labels = controllers.at(m.body, (*template, "metadata", "labels"))
+    labels = find(m.body, (*template, "metadata", "labels"))
     labels = labels if isinstance(labels, Mapping) else {}
     lws = labels.get(cv.LWS_NAME_LABEL)
     leads = labels.get(cv.LWS_MEMBER) == "leader"
@@ -215,7 +216,7 @@ def read_pod(
     features: Features,
 ) -> tuple[PodDemand, list[tuple[str, str]]]:
     """One pod of the template at `template_path`, and (code, note) warnings about it."""
-    template = controllers.at(m.body, template_path)
+    template = find(m.body, template_path)
     template = template if isinstance(template, Mapping) else {}
     meta = mapping(template.get("metadata"), ("metadata",))
     labels = {**string_map(meta.get("labels"), ("metadata", "labels")), **extra}

@@ -21,6 +21,7 @@ from rbgc.fit.cluster import Cluster, Rollout
 from rbgc.fit.constraints import Own, problem
 from rbgc.fit.demand import Features, GroupPods, Template, read_pod
 from rbgc.fit.search import solve
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
 
@@ -47,7 +48,7 @@ def _rollout(
 ) -> Rollout | None:
     workload = template.workload
     m = template.manifest
-    if workload.replicas == 0 or controllers.at(m.body, ("spec", "strategy", "type")) == "Recreate":
+    if workload.replicas == 0 or find(m.body, ("spec", "strategy", "type")) == "Recreate":
         return None
     surge, unavailable = controllers.surge_and_unavailable(workload.strategy, workload.replicas)
     if unavailable > 0 or surge == 0:

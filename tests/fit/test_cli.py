@@ -118,7 +118,7 @@ def test_usage_and_input_errors_exit_2_with_nothing_on_stdout(tmp_path: Path) ->
     assert no_file.exit_code == 2 and no_file.stdout == ""
     # an inventory that cannot be read is RBG350, as documented (issue 18.8)
     assert no_file.stderr == (
-        f"{tmp_path / 'none.yaml'}: error[RBG350]: cannot read: No such file or directory\n"
+        f"{tmp_path / 'none.yaml'}: error[RBG350]: no such file or directory\n"
         "  help: pass what `kubectl get nodes -o json` (or `get pods -A -o json`) prints\n"
         "rbgc: 1 error; nothing was written\n"
     )
