@@ -103,27 +103,29 @@ def derive(
     pods: Sequence[PodDemand], own: Own | None = None
 ) -> tuple[tuple[Constraint, ...], list[Diagnostic]]:
     """The constraints the pods' terms mean, and warnings about terms not evaluated."""
-    roles = {p.name: p.role for p in pods}
     labels = _Labels(pods)
-    out: list[Constraint] = []
+    roles = {p.name: p.role for p in pods}
     notes: list[Diagnostic] = []
+    out = [
+        *_affinities(pods, labels, roles, own),
+        *_anti_affinities(pods, labels, roles, own),
+        *_spreads(pods, labels, roles, notes),
+    ]
+    return tuple(out), notes
+
+
+def _affinities(
+    pods: Sequence[PodDemand], labels: _Labels, roles: Mapping[str, str], own: Own | None
+) -> list[Constraint]:
+    """One `Affinity` per set of terms as merged, grouped by the terms as written."""
     families: dict[tuple[PodTerm, ...], dict[tuple[PodTerm, ...], list[str]]] = {}
-    anti: dict[PodTerm, list[str]] = defaultdict(list)
-    spreads: dict[tuple[SpreadTerm, LabelSelector], list[str]] = defaultdict(list)
-    keys: dict[tuple[SpreadTerm, LabelSelector], set[str]] = defaultdict(set)
     for pod in pods:
         written = tuple(dict.fromkeys(pod.terms.affinity))
         if written:
             merged = tuple(dict.fromkeys(t.merged(pod.labels) for t in written))
             families.setdefault(written, {}).setdefault(merged, []).append(pod.name)
-        for term in dict.fromkeys(pod.terms.anti_affinity):
-            anti[term.merged(pod.labels)].append(pod.name)
-        levels = {s.level for s in pod.terms.spread}
-        for spread in dict.fromkeys(pod.terms.spread):
-            counted = _spread_selector(spread, pod.labels)
-            spreads[(spread, counted)].append(pod.name)
-            keys[(spread, counted)].update(levels)
-    for family, (_written, resolved) in enumerate(families.items()):
+    out: list[Constraint] = []
+    for family, resolved in enumerate(families.values()):
         for terms, carriers in resolved.items():
             targets = labels.matching_all(terms)
             label = _roles([*carriers, *targets], roles)
@@ -138,6 +140,17 @@ def derive(
                     label=label,
                 )
             )
+    return out
+
+
+def _anti_affinities(
+    pods: Sequence[PodDemand], labels: _Labels, roles: Mapping[str, str], own: Own | None
+) -> list[Constraint]:
+    anti: dict[PodTerm, list[str]] = defaultdict(list)
+    for pod in pods:
+        for term in dict.fromkeys(pod.terms.anti_affinity):
+            anti[term.merged(pod.labels)].append(pod.name)
+    out: list[Constraint] = []
     for term, carriers in anti.items():
         exclusive = own is not None and own.is_exclusive(term)
         label = _roles(carriers, roles) + (" (exclusive topology)" if exclusive else "")
@@ -150,11 +163,26 @@ def derive(
                 )
             )
         out.append(Avoid(pods=tuple(carriers), term=term, exclusive=exclusive, label=label))
+    return out
+
+
+def _spreads(
+    pods: Sequence[PodDemand], labels: _Labels, roles: Mapping[str, str], notes: list[Diagnostic]
+) -> list[Constraint]:
+    by_name = {p.name: p for p in pods}
+    spreads: dict[tuple[SpreadTerm, LabelSelector], list[str]] = defaultdict(list)
+    keys: dict[tuple[SpreadTerm, LabelSelector], set[str]] = defaultdict(set)
+    for pod in pods:
+        levels = {s.level for s in pod.terms.spread}
+        for spread in dict.fromkeys(pod.terms.spread):
+            counted = _spread_selector(spread, pod.labels)
+            spreads[(spread, counted)].append(pod.name)
+            keys[(spread, counted)].update(levels)
+    out: list[Constraint] = []
     for (spread, counted), carriers in spreads.items():
-        namespace = next(p.namespace for p in pods if p.name == carriers[0])
-        counts = PodTerm(counted, frozenset({namespace}), "")
+        first = by_name[carriers[0]]
+        counts = PodTerm(counted, frozenset({first.namespace}), "")
         if sorted(labels.selected(counts)) != sorted(carriers):
-            first = next(p for p in pods if p.name == carriers[0])
             notes.append(_spread_note(first, spread))
             continue
         out.append(
@@ -170,7 +198,7 @@ def derive(
                 label=_roles(carriers, roles),
             )
         )
-    return tuple(out), notes
+    return out
 
 
 def _spread_selector(spread: SpreadTerm, labels: Mapping[str, str]) -> LabelSelector:
