@@ -762,7 +762,7 @@ CODES.update(
             "objects.",
             "KEP-473's instance pack keeps one instance's pods in one domain. No back end of rbgc "
             "lowers it yet (pod affinity would need a per-instance label on every pattern), so "
-            "the objects do not pack each instance; `rbgc fit` still checks it.",
+            "the objects do not pack each instance, and `rbgc fit` does not count on it (RBG354).",
             severity=Severity.WARNING,
         ),
         CodeDoc(
