@@ -1097,15 +1097,11 @@ def _watch(
     """`--watch` until SIGTERM / SIGINT (Kubernetes stops a pod with SIGTERM) or `seconds`."""
     import signal
 
-    from rbgc.sync.run import watch
+    from rbgc.sync.failure import Stop
+    from rbgc.sync.watch import watch
 
-    stopping: list[int] = []
-
-    def stop(signum: int, frame: object) -> None:
-        stopping.append(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop = Stop()
+    stop.catch(signal.SIGTERM, signal.SIGINT)
     watch(
         bundle,
         version=version,
@@ -1116,7 +1112,7 @@ def _watch(
         emit=_progress,
         events=_event if json_events else lambda event: None,
         warn=report,
-        until=lambda: bool(stopping),
+        stop=stop,
         seconds=seconds,
     )
 

@@ -168,6 +168,7 @@ class ApiServer(kmock.KubernetesEmulator):
         self.history: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, type, plural, obj)
         self.floor = 0  # watches from an older resourceVersion get 410 Gone
         self.bookmark_every = 0.5
+        self.cuts = 0  # `cut()`s so far: a watch open across one ends
 
     # --- helpers for tests ---
 
@@ -175,7 +176,11 @@ class ApiServer(kmock.KubernetesEmulator):
         """Store an object as another field manager created it (kubectl create, a human)."""
         meta = body.get("metadata") or {}
         key = (plural, str(meta.get("namespace") or ""), str(meta["name"]))
-        self.store[key] = self._server_fields(copy.deepcopy(dict(body)), None)
+        stored = self._server_fields(copy.deepcopy(dict(body)), None)
+        stored["metadata"]["managedFields"] = _managed_fields(
+            {manager: _owned(body)}, stored, manager, "create"
+        )
+        self.store[key] = stored
         self.managers[key] = {manager: _owned(body)}
         self._event("ADDED", plural, self.store[key])
 
@@ -195,11 +200,28 @@ class ApiServer(kmock.KubernetesEmulator):
         self._write(key, body, manager, owners, "update")
 
     def make_ready(self) -> None:
-        """The toy controller catches up: every workload reports all its replicas ready."""
+        """The toy controller catches up: every workload reports all its replicas ready (a
+        status update each, which watches see)."""
         self.ready = True
-        for body in self.store.values():
+        for key, body in sorted(self.store.items()):
             if body.get("kind") in WORKLOADS:
-                _ready_status(body, True)
+                self.set_status(key, ready=None)
+
+    def set_status(self, key: tuple[str, str, str], ready: int | None) -> None:
+        """The toy controller reports `ready` replicas of a workload (None: all of them), as
+        a status update: a new resourceVersion and a MODIFIED event."""
+        body = self.store[key]
+        _ready_status(body, True)
+        if ready is not None:
+            body["status"]["readyReplicas"] = ready
+        self.version = next(self.revision)
+        body["metadata"]["resourceVersion"] = str(self.version)
+        self._event("MODIFIED", key[0], body)
+
+    def cut(self) -> None:
+        """End every open watch, as an API server that restarts does: watchers start again
+        from the last version they saw (a 410 Gone if it was compacted away since)."""
+        self.cuts += 1
 
     def compact(self) -> None:
         """Forget the event history, as etcd's compaction does."""
@@ -324,7 +346,8 @@ class ApiServer(kmock.KubernetesEmulator):
             await response.write_eof()
             return response
         last_bookmark = asyncio.get_running_loop().time()
-        while True:
+        cuts = self.cuts
+        while self.cuts == cuts:
             top = self.version  # events appended while this loop writes wait for the next
             for version, kind, p, body in list(self.history):
                 meta = body.get("metadata") or {}
@@ -414,16 +437,7 @@ class ApiServer(kmock.KubernetesEmulator):
         previous = self.store.get(key)
         body = self._server_fields(body, previous)
         owners = {m: paths for m, paths in owners.items() if paths}
-        body["metadata"]["managedFields"] = [
-            {
-                "manager": m,
-                "operation": "Apply" if verb == "apply" and m == manager else "Update",
-                "apiVersion": body.get("apiVersion", ""),
-                "fieldsType": "FieldsV1",
-                "fieldsV1": _fields_v1(paths),
-            }
-            for m, paths in sorted(owners.items())
-        ]
+        body["metadata"]["managedFields"] = _managed_fields(owners, body, manager, verb)
         self._event("ADDED" if previous is None else "MODIFIED", key[0], body)
         self.store[key] = body
         self.managers[key] = owners
@@ -445,6 +459,22 @@ class ApiServer(kmock.KubernetesEmulator):
         if body.get("kind") in WORKLOADS:
             _ready_status(body, self.ready)
         return body
+
+
+def _managed_fields(
+    owners: Mapping[str, set[Path]], body: Mapping[str, Any], manager: str, verb: str
+) -> list[dict[str, Any]]:
+    """`metadata.managedFields` as the API server writes them: per manager, its fields."""
+    return [
+        {
+            "manager": m,
+            "operation": "Apply" if verb == "apply" and m == manager else "Update",
+            "apiVersion": body.get("apiVersion", ""),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": _fields_v1(paths),
+        }
+        for m, paths in sorted(owners.items())
+    ]
 
 
 def _ready_status(body: dict[str, Any], ready: bool) -> None:

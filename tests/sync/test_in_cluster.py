@@ -20,7 +20,7 @@ from rbgc.model import Target as Build
 from rbgc.pipeline import Options, compile_paths
 from rbgc.sync.cluster import WallClock
 from rbgc.sync.kube import connect
-from rbgc.sync.run import Where, sync
+from rbgc.sync.run import Connection, Where, sync
 from rbgc.sync.watch import Watcher
 from tests.sync.emulator import serve
 from tests.sync.helpers import V
@@ -78,7 +78,7 @@ def test_the_rbac_grants_exactly_what_a_watcher_uses(tmp_path: Path) -> None:
         cluster = connect(kubeconfig=None, context=None, server=url, timeout=10)
 
         def converge() -> None:
-            link = (cluster, cluster.clock, 0.05, time.time)
+            link = Connection.real(cluster)
             sync(bundle, version=V, where=Where(server=url), timeout=30, connected=link)
 
         w = Watcher(
@@ -95,7 +95,7 @@ def test_the_rbac_grants_exactly_what_a_watcher_uses(tmp_path: Path) -> None:
         w.step()
         emu.put_object("v1/pods", _pod("pd-router-0", "router", 1))  # the whole group
         w.step()
-        w.stop()
+        w.close()
         assert [r.instance for _, r in w.recreated] == [1, None]
         used = {
             found

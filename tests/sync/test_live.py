@@ -7,8 +7,8 @@ import io
 import re
 
 from rbgc.cli import _live
-from rbgc.sync.run import Where, sync
-from rbgc.sync.simulator import SimClock, Simulator
+from rbgc.sync.run import Connection, Where, sync
+from rbgc.sync.simulator import Simulator
 from tests.sync.helpers import PD, PD_V2, V, compiled
 
 
@@ -27,7 +27,7 @@ def test_a_terminal_gets_a_live_view_per_wave_and_role_redrawn_in_place() -> Non
     live = _live(tty, color=False)
     assert live is not None
     sim = Simulator(kubernetes_version=V)
-    link = (sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now)
+    link = Connection.simulated(sim)
     where = Where(simulate=True)
     sync(compiled(PD), version=V, where=where, timeout=600, connected=link)
     text = sync(compiled(PD_V2), version=V, where=where, timeout=600, connected=link, live=live)
