@@ -50,7 +50,7 @@ class Metered(Simulator):
             self.inside += time.process_time() - start
 
     def apply(
-        self, body: Mapping[str, Any], *, force: bool = False, manager: str = "rbgc"
+        self, body: Mapping[str, Any], *, force: bool = False, manager: str = FIELD_MANAGER
     ) -> Object:
         return self._timed(super().apply, body, force=force, manager=manager)  # type: ignore[no-any-return]
 

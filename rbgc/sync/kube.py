@@ -504,8 +504,9 @@ class KubeWatches:
             stream = response.response
             with contextlib.suppress(ValueError, RuntimeError, OSError):
                 stream.shutdown()  # unblocks the reader thread's read
-            stream.close()  # and the connection goes: the server ends its side of the watch
-            stream.release_conn()
+            # Closed, never back to the pool: its reader thread may still be on it, and the
+            # server ends its side of the watch.
+            stream.close()
 
 
 def _retry_after(headers: Any) -> float | None:

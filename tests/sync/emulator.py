@@ -10,7 +10,8 @@ leaves out (kmock merges dicts and keeps nothing else):
   (409 `Conflict` on a stale one), as a Lease is taken;
 - list with `labelSelector` (`k=v`, `k==v`, `k!=v`, `k`, `!k`);
 - a toy workload controller: every StatefulSet / Deployment / LeaderWorkerSet write is
-  answered with a status in which all `spec.replicas` are ready and updated;
+  answered with a status in which all `spec.replicas` are ready and updated (or, with
+  `ready_after`, reaches it in `ready_steps` status updates over that many seconds);
 - fault injection: `faults` answers matching requests with a status (and headers such as
   `Retry-After`) a given number of times before serving them normally;
 - watches (`?watch=1`): every write and delete is an event with its resourceVersion; a watch
@@ -169,6 +170,8 @@ class ApiServer(kmock.KubernetesEmulator):
         self.floor = 0  # watches from an older resourceVersion get 410 Gone
         self.bookmark_every = 0.5
         self.cuts = 0  # `cut()`s so far: a watch open across one ends
+        self.ready_after = 0.0  # > 0: a workload's pods get ready this long after a write,
+        self.ready_steps = 1  # in this many status updates
 
     # --- helpers for tests ---
 
@@ -457,8 +460,36 @@ class ApiServer(kmock.KubernetesEmulator):
             generation += 1
         meta["generation"] = generation
         if body.get("kind") in WORKLOADS:
-            _ready_status(body, self.ready)
+            slow = self.ready and self.ready_after > 0
+            _ready_status(body, self.ready and not slow)
+            if slow:
+                self._ripen(body)
         return body
+
+    def _ripen(self, body: Mapping[str, Any]) -> None:
+        """The toy controller makes a workload's pods ready over `ready_after` seconds, in
+        `ready_steps` status updates, the last of them with every replica ready."""
+        meta = body["metadata"]
+        key = (_plural(body), str(meta.get("namespace") or ""), str(meta["name"]))
+        generation = meta["generation"]
+        want = int((body.get("spec") or {}).get("replicas", 1))
+        loop = asyncio.get_running_loop()
+        for step in range(1, self.ready_steps + 1):
+
+            def update(step: int = step) -> None:
+                found = self.store.get(key)
+                if found is None or found["metadata"]["generation"] != generation:
+                    return  # deleted or changed since: its own writes ripen it
+                last = step == self.ready_steps
+                self.set_status(key, ready=None if last else want * step // self.ready_steps)
+
+            loop.call_later(self.ready_after * step / self.ready_steps, update)
+
+
+def _plural(body: Mapping[str, Any]) -> str:
+    """The store's key of a workload kind: `apps/v1/statefulsets`."""
+    kind = str(body.get("kind", ""))
+    return f"{body.get('apiVersion')}/{kind.lower()}s"
 
 
 def _managed_fields(
