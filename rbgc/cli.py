@@ -1050,27 +1050,33 @@ def sync(
                 report=lambda d: _report([d], fmt, use_color),
             )
             return
-        text = run_sync(
-            result.bundle,
-            version=options.target.kubernetes_version,
-            where=Where(
-                simulate=simulate,
-                faults=rehearsed,
-                kubeconfig=kubeconfig,
-                context=context,
-                server=server,
-            ),
-            timeout=timeout,
-            dry_run=dry_run,
-            prune=prune,
-            force_conflicts=force_conflicts,
-            wait_lock=wait_lock,
-            parallel=parallel,
-            simulate_from=old.bundle if old else None,
-            emit=_progress if live is None else lambda line: None,
-            events=_event if output == "json" else lambda event: None,
-            live=live,
-        )
+        import signal
+
+        from rbgc.sync.failure import Stop
+
+        with Stop().caught(signal.SIGTERM, signal.SIGINT) as stop:
+            text = run_sync(
+                result.bundle,
+                version=options.target.kubernetes_version,
+                where=Where(
+                    simulate=simulate,
+                    faults=rehearsed,
+                    kubeconfig=kubeconfig,
+                    context=context,
+                    server=server,
+                ),
+                timeout=timeout,
+                dry_run=dry_run,
+                prune=prune,
+                force_conflicts=force_conflicts,
+                wait_lock=wait_lock,
+                parallel=parallel,
+                simulate_from=old.bundle if old else None,
+                emit=_progress if live is None else lambda line: None,
+                events=_event if output == "json" else lambda event: None,
+                live=live,
+                stop=stop,
+            )
     except DiagnosticError as exc:
         _fail(exc.diagnostics, fmt, use_color)
     except SyncFailed as exc:
@@ -1100,21 +1106,20 @@ def _watch(
     from rbgc.sync.failure import Stop
     from rbgc.sync.watch import watch
 
-    stop = Stop()
-    stop.catch(signal.SIGTERM, signal.SIGINT)
-    watch(
-        bundle,
-        version=version,
-        where=where,
-        timeout=timeout,
-        force_conflicts=force_conflicts,
-        parallel=parallel,
-        emit=_progress,
-        events=_event if json_events else lambda event: None,
-        warn=report,
-        stop=stop,
-        seconds=seconds,
-    )
+    with Stop().caught(signal.SIGTERM, signal.SIGINT) as stop:
+        watch(
+            bundle,
+            version=version,
+            where=where,
+            timeout=timeout,
+            force_conflicts=force_conflicts,
+            parallel=parallel,
+            emit=_progress,
+            events=_event if json_events else lambda event: None,
+            warn=report,
+            stop=stop,
+            seconds=seconds,
+        )
 
 
 def _faults(pairs: tuple[str, ...], path: str | None) -> object:

@@ -89,7 +89,7 @@ def execute(
         total=len(plan.steps),
         events=events,
         observe=observe,
-        stop=stop or Stop(),
+        stop=Stop() if stop is None else stop,
     )
     progress.total = len(plan.steps)
     by_number = {s.number: s for s in plan.steps}
@@ -250,7 +250,7 @@ class _Run:
 
     def wait(self, seconds: float) -> None:
         """Until the watches bring news, `seconds` pass, or a signal arrives."""
-        if not self.stop:
+        if not self.stop.requested:
             self.informer.wait(max(seconds, 0.0))
         self.stop.check()
 

@@ -9,10 +9,11 @@ honoured between writes: SIGINT exits 130 and SIGTERM 143, as shells report them
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,24 +66,31 @@ class Stop:
         self.signum = 0
         self.wake = threading.Event()
 
-    def __bool__(self) -> bool:
+    @property
+    def requested(self) -> bool:
         return self.signum != 0
 
     def set(self, signum: int) -> None:
         self.signum = self.signum or signum
         self.wake.set()
 
-    def catch(self, *signums: int) -> None:
-        """Install handlers: the first SIGINT / SIGTERM asks the sync to stop; a second
-        one of the same kind stops the process at once (as a second ^C does)."""
+    @contextlib.contextmanager
+    def caught(self, *signums: int) -> Iterator[Stop]:
+        """Within the block, the first SIGINT / SIGTERM asks the sync to stop; a second one
+        of the same kind stops the process at once (as a second ^C does). The handlers
+        before are put back after it."""
 
         def handler(signum: int, frame: object) -> None:
             if self.signum == signum:
                 raise SystemExit(128 + signum)
             self.set(signum)
 
-        for signum in signums:
-            signal.signal(signum, handler)
+        before = {signum: signal.signal(signum, handler) for signum in signums}
+        try:
+            yield self
+        finally:
+            for signum, previous in before.items():
+                signal.signal(signum, previous)
 
     def check(self) -> None:
         if self.signum:

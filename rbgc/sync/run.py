@@ -62,7 +62,7 @@ def sync(
     `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can reach NEW.
     `connected` replaces `where`."""
     progress = Progress()
-    stop = stop or Stop()
+    stop = Stop() if stop is None else stop
     lock: lease.Lock | None = None
     link: Connection | None = None
     try:

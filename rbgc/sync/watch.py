@@ -94,7 +94,7 @@ class Watcher:
     def run(self, until: Callable[[], bool] = lambda: False) -> None:
         """Watch until `until()` says stop (a test) or a signal did; gives the Lease up then."""
         try:
-            while not until() and not self.stop:
+            while not until() and not self.stop.requested:
                 self.step()
         finally:
             self.close()
@@ -161,7 +161,7 @@ class Watcher:
             self.informer.follow(_pods(namespace))
         self._act()  # what the list showed
         ends = self.clock.now() + self.watch_seconds
-        while self.clock.now() < ends and not self.stop:
+        while self.clock.now() < ends and not self.stop.requested:
             news = self.informer.wait(min(SLICE, ends - self.clock.now()))
             if any(e.get("type") != "DELETED" and restarts.restarted(e["object"]) for _, e in news):
                 break  # act at once
@@ -239,7 +239,7 @@ class Watcher:
 
     def _pause(self, seconds: float) -> None:
         ends = self.clock.now() + seconds
-        while self.clock.now() < ends and not self.stop:
+        while self.clock.now() < ends and not self.stop.requested:
             self.clock.wait(self.stop.wake, min(SLICE, ends - self.clock.now()))
 
     def _say(self, kind: str, text: str, **fields: object) -> None:
@@ -272,7 +272,7 @@ def watch(
     convergence is a sync bounded by `timeout`; its failure is reported and watched on.
     `started` hears of the watcher before it runs (the probes and metrics server). Returns the
     `Watcher`. Raises `SyncFailed` when no cluster can be reached."""
-    stop = stop or Stop()
+    stop = Stop() if stop is None else stop
     try:
         link = connected or connect(where, version, timeout)
     except Exception as exc:
