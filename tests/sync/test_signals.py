@@ -47,7 +47,12 @@ class Process:
         self.said: list[str] = []
         assert self.child.stderr is not None
         stream = self.child.stderr
-        self.reader = threading.Thread(target=lambda: [self.lines.put(x) for x in stream])
+
+        def read() -> None:
+            for line in stream:
+                self.lines.put(line)
+
+        self.reader = threading.Thread(target=read)
         self.reader.start()
 
     def wait_for(self, text: str) -> None:
