@@ -1,11 +1,15 @@
 """The compiled bundle: the ordered objects, and the facts the build decided about each group.
 
-The back ends (`diff`, `plan`, `sync`, `fit`) read these facts and never re-run a pass or
-re-derive a decision from the IR. Per role the build records what it built: the role's
-declared kind, its wave, replicas, pods per replica and in all, and every workload object it
-became (one for a StatefulSet, Deployment or native LeaderWorkerSet; a leader StatefulSet and
-one worker StatefulSet per group with `--lws statefulsets`), each with the rollout strategy as
-compiled and the hash of its pod templates.
+The back ends read these facts and never re-run a pass or re-derive a decision from the IR,
+which they may not import (tests/test_layers.py): `diff`, `plan` and `sync` read the facts and
+the objects; `fit` reads its placement rules here and each pod's requests and terms from the
+compiled pod templates, as the scheduler sees them.
+
+Per role the build records what it built: the role's declared kind, its wave, replicas, pods
+per replica and in all, and every workload object it became (one for a StatefulSet,
+Deployment or native LeaderWorkerSet; a leader StatefulSet and one worker StatefulSet per
+group with `--lws statefulsets`), each with the rollout strategy as compiled and the hash of
+its pod templates.
 
 A workload's facts are read from its compiled body through the kind table of
 `k8s/controllers.py` (`workload_facts`), so the same function reads a body rbgc applied to a
@@ -21,9 +25,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rbgc.diagnostics import Span
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import IntOrPercent, Strategy
-from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER
+from rbgc.k8s.conventions import (
+    COMPONENT_NAME_LABEL,
+    LWS_MEMBER,
+    RELEASES,
+    RESTART_BASE_DELAY,
+    RESTART_MAX_DELAY,
+    V04,
+    Conventions,
+)
 from rbgc.k8s.manifest import Manifest
 
 
@@ -100,8 +113,8 @@ class Restart:
 
     policy: str  # as the input says it (or upstream's default for the role's kind)
     scope: str  # "group" | "instance"
-    base_delay: int = 30
-    max_delay: int = 600
+    base_delay: int = RESTART_BASE_DELAY
+    max_delay: int = RESTART_MAX_DELAY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +145,8 @@ class GroupFacts:
     pod_group: str | None = None  # the gang PodGroup's name, when the group is gang-scheduled
     set_name: str | None = None  # the RoleBasedGroupSet it belongs to
     placement: tuple[PlacementFacts, ...] = ()  # the Placement's rules
+    # the operator release the objects are named and labelled as (its label keys, names)
+    conventions: Conventions = V04
 
     @property
     def key(self) -> str:
@@ -156,7 +171,7 @@ class Bundle:
 def template_hash(body: Mapping[str, Any]) -> str:
     """sha256 of a workload's pod templates (and LWS size): equal hashes, same pods."""
     shape = controllers.shape_of(body)
-    parts: list[Any] = [controllers.at(body, p) for p in shape.templates] if shape else []
+    parts: list[Any] = [find(body, p) for p in shape.templates] if shape else []
     if shape and shape.size:
         parts.append(controllers.pods_per_replica(body))
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
@@ -164,7 +179,7 @@ def template_hash(body: Mapping[str, Any]) -> str:
 
 
 def is_primary(body: Mapping[str, Any]) -> bool:
-    selector = controllers.at(body, ("spec", "selector", "matchLabels"))
+    selector = find(body, ("spec", "selector", "matchLabels"))
     if not isinstance(selector, Mapping):
         return True
     # a worker StatefulSet of `--lws statefulsets`, or one component of one instance
@@ -198,11 +213,16 @@ def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
     """Group facts from workload manifests alone (no IR): how `rbgc sync` reads OLD from the
     objects it applied. A role's kind, replicas and size are its primary workload's."""
     by_group: dict[tuple[str, str], dict[str, list[WorkloadFacts]]] = {}
+    releases: dict[tuple[str, str], Conventions] = {}  # by the label keys the objects carry
     for m in manifests:
         found = workload_facts(m)
         if found is not None and m.group is not None:
             roles = by_group.setdefault((m.namespace, m.group), {})
             roles.setdefault(found.role, []).append(found)
+            labels = (m.body.get("metadata") or {}).get("labels") or {}
+            for release in RELEASES.values():
+                if release.label_group in labels:
+                    releases[(m.namespace, m.group)] = release
     out = []
     for (namespace, group), roles in sorted(by_group.items()):
         facts = []
@@ -219,5 +239,12 @@ def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
                     workloads=ordered,
                 )
             )
-        out.append(GroupFacts(namespace=namespace, name=group, roles=tuple(facts)))
+        out.append(
+            GroupFacts(
+                namespace=namespace,
+                name=group,
+                roles=tuple(facts),
+                conventions=releases.get((namespace, group), V04),
+            )
+        )
     return tuple(out)

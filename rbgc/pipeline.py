@@ -1,8 +1,11 @@
 """The only place that knows the order of the passes.
 
-    load -> parse -> validate -> dependencies -> placement -> expand -> discovery -> emit
+    load (source + overlays) -> parse -> for each group: validate -> dependencies ->
+    placement -> expand -> discovery -> record (its facts); then operator_objects over the
+    whole program, the duplicate check, and the Bundle in apply order
 
-Each group is compiled on its own; problems of every group are gathered and reported together.
+Emitting the Bundle is the caller's (`emit.py`, `outdir.py`). Each group is compiled on its
+own; problems of every group are gathered and reported together.
 `Trace` records what each pass decided, for `rbgc build --explain`; it describes the passes'
 outputs and never feeds back into them.
 """
@@ -17,7 +20,7 @@ from typing import Any
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
-from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for
+from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
@@ -78,7 +81,7 @@ class Compiled:
 
 
 def compile_group(group: Group, program: Program, target: Target, trace: Trace) -> Compiled:
-    conventions = conventions_for(group.document.api_version, target.conventions)
+    conventions = group.conventions
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
@@ -140,7 +143,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
                 )
             ]
         )
-    program = parse(documents, options.namespace)
+    program = parse(documents, options.namespace, options.target.conventions)
     trace = Trace()
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = list(program.warnings)
@@ -160,10 +163,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
         manifests.extend(compiled.manifests)
         facts.append(compiled.facts)
         warnings.extend(compiled.warnings)
-    chosen = {
-        (g.namespace, g.name): conventions_for(g.document.api_version, options.target.conventions)
-        for g in program.groups
-    }
+    chosen = {(g.namespace, g.name): g.conventions for g in program.groups}
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
     problems.extend(_duplicates(manifests, options.namespace))

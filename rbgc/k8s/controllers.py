@@ -8,7 +8,7 @@ none of them spells a default, a rounding rule or a version gate of its own:
   25%, StatefulSet and LeaderWorkerSet 1 unavailable, no surge), and the fencepost rule
   (`ResolveFenceposts`: surge and unavailable both 0 after rounding means one unavailable);
 - StatefulSet `maxUnavailable`, honoured only from Kubernetes 1.35 (MaxUnavailableStatefulSet
-  beta, on by default), rounded up, at least 1;
+  beta, on by default), rounded down, at least 1;
 - the workload kinds: where each keeps its pod templates, replicas, partition, strategy and
   pods per replica, and which of its fields are immutable;
 - readiness as a dependent role waits for it (rbg-semantics.md §5.1, §11).
@@ -16,10 +16,13 @@ none of them spells a default, a rounding rule or a version gate of its own:
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from rbgc.jsonpath import find
 
 IntOrPercent = int | str
 Version = tuple[int, int]
@@ -97,10 +100,11 @@ def surge_and_unavailable(strategy: Strategy, replicas: int) -> tuple[int, int]:
 
 def statefulset_max_unavailable(value: IntOrPercent, replicas: int, version: Version) -> int:
     """Pods the StatefulSet controller takes down at once: 1 before Kubernetes 1.35; from
-    1.35 `maxUnavailable` rounded up, at least 1 (getStatefulSetMaxUnavailable)."""
+    1.35 `maxUnavailable` rounded down, at least 1 (pkg/controller/statefulset
+    getStatefulSetMaxUnavailable: GetScaledValueFromIntOrPercent(..., false))."""
     if not honours_statefulset_max_unavailable(version):
         return 1
-    return max(scaled(value, replicas, round_up=True), 1)
+    return max(scaled(value, replicas, round_up=False), 1)
 
 
 def written_zero(value: IntOrPercent) -> bool:
@@ -109,6 +113,10 @@ def written_zero(value: IntOrPercent) -> bool:
 
 
 # --- the workload kinds ----------------------------------------------------------------------
+
+
+def api_group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,41 +132,72 @@ class WorkloadShape:
     immutable: tuple[Path, ...] = ()
 
     @property
+    def key(self) -> str:
+        """`apiVersion/kind`, as a role names its workload."""
+        return f"{self.api_version}/{self.kind}"
+
+    @property
     def ordered(self) -> bool:
-        """Pods by ordinal, updated from the highest down (StatefulSet, LeaderWorkerSet)."""
+        """StatefulSet-backed (every kind but Deployment): pods by ordinal, labelled with
+        `apps.kubernetes.io/pod-index`, updated from the highest ordinal down."""
         return self.kind != "Deployment"
 
 
+STATEFULSET = WorkloadShape(
+    api_version="apps/v1",
+    kind="StatefulSet",
+    templates=(("spec", "template"),),
+    rolling=("spec", "updateStrategy", "rollingUpdate"),
+    partition=True,
+)
+DEPLOYMENT = WorkloadShape(
+    api_version="apps/v1",
+    kind="Deployment",
+    templates=(("spec", "template"),),
+    rolling=("spec", "strategy", "rollingUpdate"),
+    partition=False,
+    immutable=(("spec", "selector"),),
+)
+LEADERWORKERSET = WorkloadShape(
+    api_version="leaderworkerset.x-k8s.io/v1",
+    kind="LeaderWorkerSet",
+    templates=(
+        ("spec", "leaderWorkerTemplate", "leaderTemplate"),
+        ("spec", "leaderWorkerTemplate", "workerTemplate"),
+    ),
+    rolling=("spec", "rolloutStrategy", "rollingUpdateConfiguration"),
+    partition=True,
+    size=("spec", "leaderWorkerTemplate", "size"),
+    immutable=(("spec", "leaderWorkerTemplate", "size"),),
+)
 WORKLOADS: Mapping[tuple[str, str], WorkloadShape] = {
-    ("apps", "StatefulSet"): WorkloadShape(
-        api_version="apps/v1",
-        kind="StatefulSet",
-        templates=(("spec", "template"),),
-        rolling=("spec", "updateStrategy", "rollingUpdate"),
-        partition=True,
-    ),
-    ("apps", "Deployment"): WorkloadShape(
-        api_version="apps/v1",
-        kind="Deployment",
-        templates=(("spec", "template"),),
-        rolling=("spec", "strategy", "rollingUpdate"),
-        partition=False,
-        immutable=(("spec", "selector"),),
-    ),
-    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): WorkloadShape(
-        api_version="leaderworkerset.x-k8s.io/v1",
-        kind="LeaderWorkerSet",
-        templates=(
-            ("spec", "leaderWorkerTemplate", "leaderTemplate"),
-            ("spec", "leaderWorkerTemplate", "workerTemplate"),
-        ),
-        rolling=("spec", "rolloutStrategy", "rollingUpdateConfiguration"),
-        partition=True,
-        size=("spec", "leaderWorkerTemplate", "size"),
-        immutable=(("spec", "leaderWorkerTemplate", "size"),),
-    ),
+    (api_group(shape.api_version), shape.kind): shape
+    for shape in (STATEFULSET, DEPLOYMENT, LEADERWORKERSET)
 }
 WORKLOAD_KINDS = frozenset(shape.kind for shape in WORKLOADS.values())
+_BY_KEY = {shape.key: shape for shape in WORKLOADS.values()}
+
+
+class WorkloadKind(enum.StrEnum):
+    """The workload kinds a role can be: `apiVersion/kind` of `k8s/py`'s table,
+    which says everything else about each (templates, rollout, pods per replica)."""
+
+    STATEFULSET = STATEFULSET.key
+    DEPLOYMENT = DEPLOYMENT.key
+    LEADERWORKERSET = LEADERWORKERSET.key
+
+    @property
+    def shape(self) -> WorkloadShape:
+        return shape_of_key(self.value)
+
+    @property
+    def kind(self) -> str:
+        return self.shape.kind
+
+    @property
+    def api_version(self) -> str:
+        return self.shape.api_version
+
 
 # Everything in a StatefulSet's spec is immutable except these (the API server's update check).
 STATEFULSET_MUTABLE = frozenset(
@@ -174,26 +213,14 @@ STATEFULSET_MUTABLE = frozenset(
 )
 
 
-def api_group(api_version: str) -> str:
-    return api_version.rpartition("/")[0]
+def shape_of_key(key: str) -> WorkloadShape:
+    """The shape of a compiled kind by `apiVersion/kind`; KeyError for any other."""
+    return _BY_KEY[key]
 
 
 def shape_of(body: Mapping[str, Any]) -> WorkloadShape | None:
     """The kind's shape, for a body of a workload kind (any API version of its group)."""
     return WORKLOADS.get((api_group(str(body.get("apiVersion", ""))), str(body.get("kind", ""))))
-
-
-def at(body: Any, path: Path) -> Any:
-    """The value at `path`, or None where any step is missing or of the wrong type."""
-    value = body
-    for part in path:
-        if isinstance(part, int):
-            value = value[part] if isinstance(value, list) and part < len(value) else None
-        else:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if value is None:
-            return None
-    return value
 
 
 def _count(value: Any, default: int) -> int:
@@ -202,12 +229,12 @@ def _count(value: Any, default: int) -> int:
 
 def replicas(body: Mapping[str, Any]) -> int:
     """`spec.replicas`, defaulted to 1 as the API server does."""
-    return _count(at(body, ("spec", "replicas")), 1)
+    return _count(find(body, ("spec", "replicas")), 1)
 
 
 def pods_per_replica(body: Mapping[str, Any]) -> int:
     shape = shape_of(body)
-    return _count(at(body, shape.size), 1) if shape and shape.size else 1
+    return _count(find(body, shape.size), 1) if shape and shape.size else 1
 
 
 def pods(body: Mapping[str, Any]) -> int:
@@ -230,7 +257,7 @@ def strategy_of(body: Mapping[str, Any]) -> Strategy:
     shape = shape_of(body)
     kind = shape.kind if shape else str(body.get("kind", ""))
     default = default_strategy(kind)
-    rolling = at(body, shape.rolling) if shape and shape.rolling else None
+    rolling = find(body, shape.rolling) if shape and shape.rolling else None
     if not isinstance(rolling, Mapping):
         return default
     return Strategy(
@@ -281,7 +308,7 @@ def readiness(body: Mapping[str, Any]) -> Readiness | None:
         return None
     status = body.get("status")
     status = status if isinstance(status, Mapping) else {}
-    generation = at(body, ("metadata", "generation"))
+    generation = find(body, ("metadata", "generation"))
     seen = status.get("observedGeneration")
     return Readiness(
         replicas=replicas(body),

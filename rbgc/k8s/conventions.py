@@ -9,6 +9,7 @@ pin them. Nothing else in rbgc spells these strings. The passes read a `Conventi
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,14 @@ ANNOTATION_ROLE_SIZE = PREFIX + "role-size"
 ANNOTATION_EXCLUSIVE_TOPOLOGY = PREFIX + "exclusive-topology"
 ANNOTATION_DISABLE_EXCLUSIVE = PREFIX + "disable-exclusive-topology"
 RESERVED_LABELS = (LABEL_NAME, LABEL_ROLE, LABEL_GROUP_KEY)
+# v0.4.0's exclusive-topology key under HEAD's name pattern, which no release reads (§12 #20)
+ANNOTATION_EXCLUSIVE_TOPOLOGY_MIXED = PREFIX + "group-exclusive-topology"
+# component annotations only the operator's RoleInstance controller acts on (v1alpha2 §3.2)
+COMPONENT_OPERATOR_ANNOTATIONS = {
+    PREFIX + "component-depends-on": "start/stop order between components",
+    PREFIX + "port-allocator": "port allocation",
+    PREFIX + "component-discovery": "component discovery env",
+}
 
 # Gang scheduling: v0.4.0 labels pods with the 2020 lightweight-coscheduling key only; current
 # scheduler-plugins read `scheduling.x-k8s.io/pod-group`. rbgc sets both so pods really join.
@@ -36,6 +45,10 @@ VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 KUBE_PODGROUP_API = "scheduling.x-k8s.io/v1alpha1"
 VOLCANO_PODGROUP_API = "scheduling.volcano.sh/v1beta1"
 DEFAULT_SCHEDULE_TIMEOUT = 60
+# `restartPolicyConfig`'s defaults (v1alpha2 CRD): seconds before the first recreation, and the
+# cap of its exponential back-off; v1alpha1 recreates with the same back-off.
+RESTART_BASE_DELAY = 30
+RESTART_MAX_DELAY = 600
 
 SET_LABEL_NAME = "rolebasedgroupset.workloads.x-k8s.io/name"
 SET_LABEL_INDEX = "rolebasedgroupset.workloads.x-k8s.io/rbg-index"
@@ -231,6 +244,47 @@ HEAD_PREFIX = "rbg.workloads.x-k8s.io/"
 # StatefulSet per (instance, component) selects by them, as constants of each.
 COMPONENT_NAME_LABEL = HEAD_PREFIX + "component-name"
 INSTANCE_INDEX_LABEL = HEAD_PREFIX + "role-instance-index"
+# ... and labels only that controller stamps, which no compiled pod carries (§2.4)
+INSTANCE_NAME_LABEL = HEAD_PREFIX + "role-instance-name"
+COMPONENT_ID_LABEL = HEAD_PREFIX + "component-id"
+COMPONENT_INDEX_LABEL = HEAD_PREFIX + "component-index"
+COMPONENT_SIZE_LABEL = HEAD_PREFIX + "component-size"
+
+# v1alpha2 annotations the operator at HEAD reads (rbg-v1alpha2-semantics.md §1.3, §3.1, §4)
+ANNOTATION_WORKLOAD_TYPE = HEAD_PREFIX + "role-workload-type"  # `apiVersion/kind`
+ANNOTATION_INSTANCE_PATTERN = HEAD_PREFIX + "role-instance-pattern"  # Stateful | Stateless
+ANNOTATION_GANG = HEAD_PREFIX + "group-gang-scheduling"  # "true"
+ANNOTATION_GANG_TIMEOUT = ANNOTATION_GANG + "-timeout"
+ANNOTATION_GANG_QUEUE = ANNOTATION_GANG + "-volcano-queue"
+ANNOTATION_GANG_PRIORITY = ANNOTATION_GANG + "-volcano-priority"
+# the v1alpha2 default workload, as `role-workload-type` names it
+INSTANCE_SET_WORKLOAD = API_GROUP + "/v1alpha2/RoleInstanceSet"
+
+# What HEAD's conversion webhook stashes of a v1alpha1 object in v1alpha2 annotations (§7.3),
+# and its codec: Go's json.Marshal, read back by any JSON parser.
+STASH_PREFIX = "conversion.workloads.x-k8s.io/"
+STASH_POD_GROUP_POLICY = STASH_PREFIX + "v1alpha1-pod-group-policy"
+STASH_COORDINATION = STASH_PREFIX + "v1alpha1-coordination"
+
+
+def stash_encode(value: Any) -> str:
+    """`json.Marshal` of Go: compact, UTF-8, with <, > and & escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def stash_decode(text: str) -> Any:
+    """A stashed value; ValueError where the text is not JSON."""
+    return json.loads(text)
+
+
+# The LeaderWorkerSet controller's keys, which `--lws statefulsets` writes as it would.
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+LWS_GROUP_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/group-index"
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_LEADER_NAME_ANNOTATION = "leaderworkerset.sigs.k8s.io/leader-name"  # on worker pods
 V08 = Conventions(
     release="v0.8",
     label_group=HEAD_PREFIX + "group-name",
@@ -284,3 +338,95 @@ def group_unique_key(namespace: str, group: str) -> str:
     '4c81010f509b'
     """
     return hashlib.sha1(f"{namespace}/{group}".encode()).hexdigest()
+
+
+# --- the conversion webhook's values (v1alpha1 <-> v1alpha2) ----------------------------------
+# HEAD's conversion (api/workloads/v1alpha1/rolebasedgroup_conversion.go, semantics §7) keeps
+# what v1alpha2 has no field for in the annotations above: v1alpha1's podGroupPolicy and
+# coordination as the Go structs marshal (the stash, `stash_encode`), and gang scheduling as
+# v1alpha2 reads it. `rbgc convert` writes them; the v1alpha2 parser reads them.
+GANG_ANNOTATIONS = (
+    ANNOTATION_GANG,
+    ANNOTATION_GANG_TIMEOUT,
+    ANNOTATION_GANG_QUEUE,
+    ANNOTATION_GANG_PRIORITY,
+)
+# removeConversionAnnotations: what ConvertFrom strips from the v1alpha1 view
+CONVERSION_ONLY = (
+    STASH_POD_GROUP_POLICY,
+    STASH_COORDINATION,
+    *GANG_ANNOTATIONS,
+    V08.annotation_exclusive_topology,
+)
+DEFAULT_PROGRESSION = "OrderScheduled"  # v1alpha1 CRD default of scaling.progression
+
+
+def _present(m: Any, key: str) -> bool:
+    return isinstance(m, Mapping) and m.get(key) is not None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def pod_group_policy_value(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The v1alpha1 PodGroupPolicy after CRD defaulting, in Go struct field order."""
+    out: dict[str, Any] = {}
+    if _present(policy, "kubeScheduling"):
+        kube = _mapping(policy["kubeScheduling"])
+        timeout = kube.get("scheduleTimeoutSeconds", DEFAULT_SCHEDULE_TIMEOUT)
+        out["kubeScheduling"] = {} if timeout is None else {"scheduleTimeoutSeconds": int(timeout)}
+    if _present(policy, "volcanoScheduling"):
+        volcano = _mapping(policy["volcanoScheduling"])
+        out["volcanoScheduling"] = {
+            k: str(volcano[k]) for k in ("priorityClassName", "queue") if volcano.get(k)
+        }
+    return out
+
+
+def gang_annotations(policy: Mapping[str, Any]) -> dict[str, str]:
+    """What preserveV1alpha1Fields translates a PodGroupPolicy into (kube wins over volcano)."""
+    out: dict[str, str] = {}
+    if "kubeScheduling" in policy:
+        out[ANNOTATION_GANG] = "true"
+        if "scheduleTimeoutSeconds" in policy["kubeScheduling"]:
+            timeout = policy["kubeScheduling"]["scheduleTimeoutSeconds"]
+            out[ANNOTATION_GANG_TIMEOUT] = str(timeout)
+    elif "volcanoScheduling" in policy:
+        out[ANNOTATION_GANG] = "true"
+        volcano = policy["volcanoScheduling"]
+        if volcano.get("queue"):
+            out[ANNOTATION_GANG_QUEUE] = volcano["queue"]
+        if volcano.get("priorityClassName"):
+            out[ANNOTATION_GANG_PRIORITY] = volcano["priorityClassName"]
+    return out
+
+
+def coordination_value(rules: Sequence[Any]) -> list[dict[str, Any]]:
+    """The v1alpha1 coordination list after CRD defaulting, in Go struct field order."""
+    out: list[dict[str, Any]] = []
+    for raw in rules:
+        rule = _mapping(raw)
+        item: dict[str, Any] = {"name": rule.get("name", "")}
+        roles = rule.get("roles")
+        item["roles"] = None if roles is None else [str(r) for r in roles]
+        if _present(rule, "strategy"):
+            strategy = _mapping(rule["strategy"])
+            value: dict[str, Any] = {}
+            if _present(strategy, "rollingUpdate"):
+                rolling = _mapping(strategy["rollingUpdate"])
+                value["rollingUpdate"] = {
+                    k: rolling[k]
+                    for k in ("maxSkew", "partition", "maxUnavailable")
+                    if rolling.get(k) is not None
+                }
+            if _present(strategy, "scaling"):
+                scaling = _mapping(strategy["scaling"])
+                scale: dict[str, Any] = {}
+                if scaling.get("maxSkew") is not None:
+                    scale["maxSkew"] = scaling["maxSkew"]
+                scale["progression"] = scaling.get("progression") or DEFAULT_PROGRESSION
+                value["scaling"] = scale
+            item["strategy"] = value
+        out.append(item)
+    return out

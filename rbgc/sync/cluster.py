@@ -183,6 +183,7 @@ class Sender(Protocol):
     (`--timeout`; None while `--watch` waits), and who hears of a retry."""
 
     on_retry: Callable[[str, ClusterError, int, float], None]  # request, error, attempt, delay
+    on_answer: Callable[[str, int], None]  # every request: its RBAC verb and HTTP status
 
     def bound(self, timeout: float | None) -> None: ...
 

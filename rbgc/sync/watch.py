@@ -25,6 +25,7 @@ from rbgc.sync.cluster import Clock, Cluster, ClusterError, Feed, Object
 from rbgc.sync.connect import Connection, Where, connect
 from rbgc.sync.failure import Event, Failure, Interrupted, Progress, Stop, SyncFailed, failed
 from rbgc.sync.informer import Informer
+from rbgc.sync.metrics import CONTENT_TYPE, Metrics, address, serve
 from rbgc.sync.run import sync
 
 LEASE = "rbgc-watch"
@@ -265,14 +266,18 @@ def watch(
     stop: Stop | None = None,
     seconds: float | None = None,
     connected: Connection | None = None,
+    metrics_bind: str = "0",
+    probe_bind: str = "0",
     started: Callable[[Watcher], None] = lambda watcher: None,
 ) -> Watcher:
     """`--watch`: keep NEW converged and perform its restart policies until `stop` (a signal)
     or for `seconds` on the cluster's clock (simulated seconds on the simulator). Each
     convergence is a sync bounded by `timeout`; its failure is reported and watched on.
-    `started` hears of the watcher before it runs (the probes and metrics server). Returns the
-    `Watcher`. Raises `SyncFailed` when no cluster can be reached."""
+    Serves Prometheus metrics on `metrics_bind` and `/healthz`, `/readyz` on `probe_bind`
+    (HOST:PORT, ":PORT"; "0": not served). `started` hears of the watcher before it runs.
+    Returns the `Watcher`. Raises `SyncFailed` when no cluster can be reached."""
     stop = Stop() if stop is None else stop
+    binds = [address(metrics_bind), address(probe_bind)]  # ValueError before connecting
     try:
         link = connected or connect(where, version, timeout)
     except Exception as exc:
@@ -281,10 +286,25 @@ def watch(
             raise
         raise failure from None
     sender = link.sender
+    converging = [False]
+    metrics = Metrics(
+        now=link.clock.now,
+        gauges={"rbgc_leases_held": lambda: watcher.leases + converging[0] * len(new.groups)},
+    )
+    metrics.expect({g.key: max((r.wave for r in g.roles), default=0) for g in new.groups})
+    told = events
+
+    def heard(event: Event) -> None:
+        metrics.event(event)
+        told(event)
+
+    if sender is not None:
+        sender.on_answer = metrics.answer
 
     def converge() -> None:
         if sender is not None:  # each sync gets the whole --timeout
             sender.bound(timeout)
+        converging[0] = True
         try:
             sync(
                 new,
@@ -296,11 +316,12 @@ def watch(
                 parallel=parallel,
                 emit=emit,
                 connected=link,
-                events=events,
+                events=heard,
                 heartbeat=lambda: watcher.keep_leading(),
                 stop=stop,
             )
         finally:
+            converging[0] = False
             if sender is not None:  # watching runs for ever: no overall --timeout
                 sender.bound(None)
 
@@ -313,11 +334,32 @@ def watch(
         wall=link.wall,
         converge=converge,
         emit=emit,
-        events=events,
+        events=heard,
         warn=warn,
         stop=stop,
     )
+    routes = [
+        {"/metrics": lambda: (200, CONTENT_TYPE, metrics.exposition())},
+        {"/healthz": lambda: (200, "text/plain", "ok\n"), "/readyz": lambda: _ready(watcher)},
+    ]
+    if binds[0] is not None and binds[0] == binds[1]:  # one address: one server for both
+        routes, binds = [{**routes[0], **routes[1]}], [binds[0]]
+    servers = [
+        serve(bind, paths) for bind, paths in zip(binds, routes, strict=True) if bind is not None
+    ]
     started(watcher)
     ends = None if seconds is None else link.clock.now() + seconds
-    watcher.run(lambda: ends is not None and link.clock.now() >= ends)
+    try:
+        watcher.run(lambda: ends is not None and link.clock.now() >= ends)
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
     return watcher
+
+
+def _ready(watcher: Watcher) -> tuple[int, str, str]:
+    """/readyz: the last round reached the API server (leading or standing by)."""
+    if watcher.reachable:
+        return 200, "text/plain", "ok\n"
+    return 503, "text/plain", "not ready: the API server was not reached in the last round\n"
