@@ -103,7 +103,11 @@ def execute(
                     active.append(waiting.pop(0))
                 moved = False
                 for lane in list(active):
-                    moved = run.advance(lane) or moved
+                    try:
+                        moved = run.advance(lane) or moved
+                    except Exception:
+                        progress.failed_lane = lane.name  # the failure is about its step
+                        raise
                     if lane.finished:
                         active.remove(lane)
                 if active and not moved:
