@@ -30,6 +30,10 @@ Path = tuple[str | int, ...]
 
 DEFAULT_KUBERNETES_VERSION: Version = (1, 33)
 MAX_UNAVAILABLE_STATEFULSET: Version = (1, 35)  # MaxUnavailableStatefulSet beta, on by default
+# The most pods one cluster holds: the largest cluster Kubernetes supports (sig-scalability
+# configs-and-limits/thresholds.md, #Pods at cluster scope; docs "Considerations for large
+# clusters": no more than 150,000 total pods).
+MAX_CLUSTER_PODS = 150_000
 
 
 def scaled(value: IntOrPercent, total: int, *, round_up: bool) -> int:
