@@ -9,6 +9,10 @@ re-serialise them through its models, which refuses or drops fields (design.md Â
 build` and `--help` never do. Core kinds have their paths in a table; every other kind (CRDs:
 PodGroup, LeaderWorkerSet) is looked up once per group/version by API discovery, and a kind
 the cluster does not serve is `KindNotServed`, not a 404 from somewhere in the middle.
+
+Every request, a watch's too, takes a token of the rate limit (ratelimit.py), is bounded by
+what is left of the sync's deadline and retried as `Retry` says; `on_answer` hears its verb and
+status (metrics). A watch is one streaming GET read by a thread of its own (`KubeWatches`).
 """
 
 from __future__ import annotations
