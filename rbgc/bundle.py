@@ -97,6 +97,8 @@ class PlacementFacts:
     tiers: tuple[tuple[str, str], ...] = ()  # (tier name, node label key), best first
     max_skew: int = 1
     scope: str = "group"  # group | instance (upstream's instanceTopologyConstraint)
+    # False: no compiled object enforces the rule (RBG317); `fit` does not count on it
+    lowered: bool = True
     span: Span | None = None
 
 

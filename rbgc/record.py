@@ -69,6 +69,7 @@ def placement_of(group: Group) -> tuple[PlacementFacts, ...]:
     tiers = tuple((t.name, t.node_label) for t in spec.topology.tiers)
     out = []
     for rule in spec.rules:
+        instance_pack = rule.kind.value == "pack" and rule.scope.value == "instance"
         if rule.kind.value == "pack":
             preferred = tuple(level.node_label for level in rule.fallback(spec.topology))
         else:
@@ -82,6 +83,7 @@ def placement_of(group: Group) -> tuple[PlacementFacts, ...]:
                 tiers=tiers,
                 max_skew=rule.max_skew,
                 scope=rule.scope.value,
+                lowered=not instance_pack,  # no back end lowers an instance pack (RBG317)
                 span=rule.span,
             )
         )

@@ -30,6 +30,12 @@ Path = tuple[str | int, ...]
 
 DEFAULT_KUBERNETES_VERSION: Version = (1, 33)
 MAX_UNAVAILABLE_STATEFULSET: Version = (1, 35)  # MaxUnavailableStatefulSet beta, on by default
+# Scheduling features, from the release that turns them on by default (kubernetes/website
+# `feature-gates/<name>.md`); below it the API server drops the field or the scheduler ignores it.
+MATCH_LABEL_KEYS_IN_POD_AFFINITY: Version = (1, 31)  # pod (anti-)affinity matchLabelKeys
+MATCH_LABEL_KEYS_IN_POD_TOPOLOGY_SPREAD: Version = (1, 27)
+MIN_DOMAINS_IN_POD_TOPOLOGY_SPREAD: Version = (1, 27)
+NODE_INCLUSION_POLICY_IN_POD_TOPOLOGY_SPREAD: Version = (1, 26)  # nodeAffinity/TaintsPolicy
 # The most pods one cluster holds: the largest cluster Kubernetes supports (sig-scalability
 # configs-and-limits/thresholds.md, #Pods at cluster scope; docs "Considerations for large
 # clusters": no more than 150,000 total pods).
