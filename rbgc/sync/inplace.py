@@ -27,7 +27,7 @@ from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.k8s import inplace
 from rbgc.k8s.controllers import scaled
-from rbgc.sync.cluster import Cluster, Object, Ref
+from rbgc.sync.cluster import Cluster, Feed, Object, Ref
 from rbgc.sync.lease import parse_time
 
 START_REASON = "StartInPlaceUpdate"  # upstream's reason for the False condition
@@ -177,8 +177,13 @@ def admit(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> int:
     selector = find(body, ("spec", "selector", "matchLabels")) if body is not None else None
     if not isinstance(selector, Mapping) or revision is None:
         return 0
-    pods, _ = cluster.list_pods(
-        workload.namespace, ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    pods, _ = cluster.list_feed(
+        Feed(
+            "v1",
+            "Pod",
+            workload.namespace,
+            ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+        )
     )
     opened = 0
     for pod in pods:
@@ -229,8 +234,13 @@ def catch_up(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> None
     n = int(find(body, ("spec", "replicas")) or 0)
     partition = scaled(strategy.partition, n, round_up=True)
     room = max(scaled(strategy.max_unavailable, n, round_up=True), 1)
-    pods, _ = cluster.list_pods(
-        workload.namespace, ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    pods, _ = cluster.list_feed(
+        Feed(
+            "v1",
+            "Pod",
+            workload.namespace,
+            ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+        )
     )
     template = template_of(body)
     shape = find(template, ("metadata", "annotations", cv.POD_SHAPE))

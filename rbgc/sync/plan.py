@@ -109,6 +109,7 @@ class SyncStep:
     recreate: tuple[tuple[Ref, Ref], ...] = ()  # (pod, its OnDelete StatefulSet) to delete
     warmup: WarmupTask | None = None  # started by this step
     needs: tuple[str, ...] = ()  # warm-ups that must be done before this step starts
+    why: Mapping[Ref, str] = field(default_factory=dict)  # PRUNE: why each is deleted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +121,9 @@ class SyncPlan:
     # Step numbers: phases run in order; a phase's lanes (one per group) run concurrently.
     # Empty: every step in order.
     phases: tuple[tuple[tuple[int, ...], ...], ...] = ()
+    # (namespace, group) of groups that left the inputs and are pruned whole: their Leases
+    # are taken before and deleted after.
+    retired: tuple[tuple[str, str], ...] = ()
 
 
 def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
-from rbgc.sync.cluster import Cluster, Ref
+from rbgc.sync.cluster import Cluster, Feed, Ref
 from rbgc.warmup import jobs
 from rbgc.warmup.spec import Warmup
 
@@ -71,7 +71,7 @@ def nodes_of(cluster: Cluster, w: Warmup) -> dict[str, tuple[str, ...]]:
         return {str(find(n, ("metadata", "name"))): () for n in selected}
     out: dict[str, set[str]] = {}
     for key in cv.GROUP_LABELS:  # HEAD's key, and v0.4.0's for groups rbgc compiled so
-        pods, _ = cluster.list_pods(w.namespace, f"{key}={w.group}")
+        pods, _ = cluster.list_feed(Feed("v1", "Pod", w.namespace, f"{key}={w.group}"))
         for pod in pods:
             node = find(pod, ("spec", "nodeName"))
             found = cv.group_and_role(find(pod, ("metadata", "labels")) or {})
@@ -175,6 +175,9 @@ class Warmups:
         for run in self.runs.values():
             moved = run.advance() or moved
         return moved
+
+    def running(self) -> bool:
+        return any(not run.done for run in self.runs.values())
 
     def done(self, keys: Sequence[str]) -> bool:
         return all(k in self.runs and self.runs[k].done for k in keys)

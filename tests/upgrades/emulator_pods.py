@@ -157,9 +157,15 @@ class PodServer(ApiServer):
         }
 
     def _refresh(self, namespace: str) -> None:
+        """After a pod changed: its StatefulSets' status, as a status update watches see."""
         for (plural, ns, _), body in list(self.store.items()):
             if plural == STATEFULSETS and ns == namespace:
+                before = copy.deepcopy(body.get("status"))
                 self._reconcile(body)
+                if body["status"] != before:
+                    self.version = next(self.revision)
+                    body["metadata"]["resourceVersion"] = str(self.version)
+                    self._event("MODIFIED", STATEFULSETS, body)
 
     def _server_fields(
         self, body: dict[str, Any], previous: Mapping[str, Any] | None

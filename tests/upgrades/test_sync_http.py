@@ -17,27 +17,47 @@ import pytest
 
 from rbgc.bundle import Bundle
 from rbgc.model import Target
-from rbgc.pipeline import Options, compile_paths
+from rbgc.pipeline import Options, compile_documents
+from rbgc.source import parse_text
 from rbgc.sync import run
+from rbgc.sync.connect import Connection
 from rbgc.sync.kube import KubeCluster, connect
 from tests.conftest import ROOT
 from tests.sync.emulator import serve
 from tests.sync.helpers import FastClock
 from tests.upgrades.emulator_pods import PODS, PodServer
 
-OLD = str(ROOT / "examples" / "pd-inplace.yaml")
-NEW = str(ROOT / "upgrades" / "pd-inplace-v2.yaml")
 V = (1, 33)
+# The PD example without prefill's 10 s grace period: the simulator's tests wait it out in
+# simulated seconds; here every wait without news costs a real second.
+OLD_TEXT = (
+    (ROOT / "examples" / "pd-inplace.yaml")
+    .read_text()
+    .replace("gracePeriodSeconds: 10", "gracePeriodSeconds: 0")
+)
+NEW_TEXT = (
+    (ROOT / "upgrades" / "pd-inplace-v2.yaml")
+    .read_text()
+    .replace("gracePeriodSeconds: 10", "gracePeriodSeconds: 0")
+)
 
 
-def compiled(path: str) -> Bundle:
-    return compile_paths([path], Options(target=Target(in_place=True), warmup_later=True)).bundle
+def compiled(text: str) -> Bundle:
+    docs = parse_text(text, "pd.yaml")
+    options = Options(target=Target(in_place=True), warmup_later=True)
+    return compile_documents(docs, options).bundle
+
+
+OLD, NEW = OLD_TEXT, NEW_TEXT
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[PodServer, KubeCluster, FastClock]]:
     with serve(PodServer()) as (emu, url):
-        yield emu, connect(kubeconfig=None, context=None, server=url, timeout=10), FastClock()
+        cluster = connect(kubeconfig=None, context=None, server=url, timeout=10)
+        clock = FastClock()
+        cluster.clock = clock  # its watches wait on the test's clock
+        yield emu, cluster, clock
 
 
 def sync(cluster: KubeCluster, clock: FastClock, path: str, **kw: Any) -> str:
@@ -46,7 +66,9 @@ def sync(cluster: KubeCluster, clock: FastClock, path: str, **kw: Any) -> str:
         version=V,
         where=run.Where(server="emulator"),
         timeout=600,
-        connected=(cluster, clock, 1.0, lambda: 1_800_000_000.0 + clock.t),
+        connected=Connection(
+            cluster=cluster, clock=clock, wall=lambda: 1_800_000_000.0 + clock.t, poll=1.0
+        ),
         **kw,
     )
 

@@ -21,8 +21,10 @@ from rbgc.model import Target
 from rbgc.pipeline import Options, compile_paths
 from rbgc.sync import run
 from rbgc.sync.cluster import Ref
+from rbgc.sync.connect import Connection
 from rbgc.sync.controller import execute, prepare, render_steps
 from rbgc.sync.simulator import Faults, SimClock, Simulator
+from rbgc.sync.watch import watch
 from tests.conftest import ROOT
 
 OLD = str(ROOT / "examples" / "pd-inplace.yaml")
@@ -197,7 +199,7 @@ def test_a_node_that_cannot_pull_stops_the_sync_before_any_pod_is_touched() -> N
             where=run.Where(simulate=True),
             timeout=3600,
             warmup=True,
-            connected=(sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now),
+            connected=Connection.simulated(sim),
         )
     failed = exc.value
     assert isinstance(failed, run.SyncFailed)
@@ -252,12 +254,12 @@ def test_the_watcher_opens_the_gate_of_a_pod_its_statefulset_recreated() -> None
             deleted.append(sim.now)
 
     sim.observers.append(delete_once)
-    watcher = run.watch(
+    watcher = watch(
         compiled(OLD),
         version=V,
         where=run.Where(simulate=True),
         timeout=600,
-        connected=(sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now),
+        connected=Connection.simulated(sim),
         seconds=120,  # within its 300 s resync: one convergence, at the start
     )
     assert deleted and watcher._converged < deleted[0]
