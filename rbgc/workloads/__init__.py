@@ -97,6 +97,11 @@ ENV_INSTANCE_NAME = "RBG_ROLE_INSTANCE_NAME"
 ENV_LEADER_ADDRESS = "RBG_LWP_LEADER_ADDRESS"
 ENV_WORKER_INDEX = "RBG_LWP_WORKER_INDEX"
 ENV_GROUP_SIZE = "RBG_LWP_GROUP_SIZE"
+# the lowering's share of HEAD's common batch (env_builder.go:103-130 and :91-101): sorted
+# with the injected RBG_GROUP_NAME / RBG_ROLE_NAME, after the user's own RBG_* variables
+INSTANCE_VARIABLES = frozenset(
+    {ENV_COMPONENT_INDEX, ENV_COMPONENT_NAME, ENV_ROLE_INDEX, ENV_INSTANCE_NAME}
+)
 
 
 # Labels only the RoleInstance controller stamps on pods, and the variable that holds the

@@ -1,0 +1,83 @@
+"""An audit of issue 16 against upstream's Go source at HEAD (sgl-project/rbg v0.8.0-alpha.5,
+`git show HEAD:<path>`): differences a running program would see between the pods rbgc's
+output gives and the pods the operator makes, each pinned to the upstream line it follows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rbgc.model import LwsLowering
+from tests.test_compat_v1alpha2 import INSTANCE_ENV, LWP_ENV
+from tests.test_operator_parity import build, containers, objects
+
+P = "rbg.workloads.x-k8s.io/"
+
+
+def group(*roles: str, extra: str = "") -> str:
+    return (
+        "apiVersion: workloads.x-k8s.io/v1alpha2\nkind: RoleBasedGroup\n"
+        "metadata: {name: demo, namespace: llm}\nspec:\n  roles:\n" + "".join(roles) + extra
+    )
+
+
+def standalone(env: str = "[]", *, name: str = "api", more: str = "") -> str:
+    return f"""\
+  - name: {name}
+    replicas: 2{more}
+    standalonePattern:
+      template: {{spec: {{containers: [{{name: c, image: i, env: {env}}}]}}}}
+"""
+
+
+def leader_worker(env: str = "[]", *, more: str = "") -> str:
+    return f"""\
+  - name: lw
+    replicas: 2{more}
+    leaderWorkerPattern:
+      size: 3
+      template: {{spec: {{containers: [{{name: c, image: i, env: {env}}}]}}}}
+"""
+
+
+def names(env: list[dict[str, Any]]) -> list[str]:
+    return [e["name"] for e in env]
+
+
+def pod_template(result: Any, kind: str, name: str) -> dict[str, Any]:
+    body = objects(result)[(kind, name)]
+    if kind == "LeaderWorkerSet":
+        return body["spec"]["leaderWorkerTemplate"]["leaderTemplate"]  # type: ignore[no-any-return]
+    return body["spec"]["template"]  # type: ignore[no-any-return]
+
+
+# --- the env merge: a user's RBG_* variables, duplicates -----------------------------------
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+def test_a_users_own_rbg_variables_come_before_the_injected_batch(lws: LwsLowering) -> None:
+    """pkg/discovery/injector.go:183-216 (mergeEnvVars): the container's RBG_* variables that
+    are not being injected go first (`existingInjectedBase`, :211), then the batch, sorted by
+    name (env_builder.go:44-46), then RBG_LWP_* (:213), then the rest (:214). On a
+    leaderWorkerPattern leader the second phase (lwp_env, roleinstanceset_reconciler.go:374)
+    keeps the first phase's RBG_* block, user's first, before its own batch."""
+    user = "[{name: X, value: x}, {name: RBG_MINE, value: m}, {name: RBG_LWP_MINE, value: l}]"
+    result = build(group(standalone(user), leader_worker(user)), lws)
+    sts = pod_template(result, "StatefulSet", "demo-api")
+    assert names(containers(sts)["c"]) == ["RBG_MINE", *INSTANCE_ENV, "RBG_LWP_MINE", "X"]
+    kind = "LeaderWorkerSet" if lws is LwsLowering.NATIVE else "StatefulSet"
+    leader = names(containers(pod_template(result, kind, "demo-lw"))["c"])
+    rbg = [n for n in leader if n.startswith("RBG_")]  # the LWS's own LWS_* aside
+    assert rbg == ["RBG_MINE", *INSTANCE_ENV, *LWP_ENV, "RBG_LWP_MINE"]
+    assert leader[-1] == "X"
+
+
+def test_a_variable_written_twice_keeps_its_last_occurrence_in_its_place() -> None:
+    """injector.go:184 de-duplicates the container's env keeping each name's last occurrence
+    (dedupeEnvVarsPreserveLast, :226-246): [A=1, B=$(A), A=2] becomes [B, A=2], where B no
+    longer sees A (the kubelet expands only variables defined before)."""
+    env = '[{name: A, value: "1"}, {name: B, value: "$(A)"}, {name: A, value: "2"}]'
+    sts = pod_template(build(group(standalone(env))), "StatefulSet", "demo-api")
+    own = containers(sts)["c"][len(INSTANCE_ENV) :]
+    assert own == [{"name": "B", "value": "$(A)"}, {"name": "A", "value": "2"}]
