@@ -81,3 +81,62 @@ def test_a_variable_written_twice_keeps_its_last_occurrence_in_its_place() -> No
     sts = pod_template(build(group(standalone(env))), "StatefulSet", "demo-api")
     own = containers(sts)["c"][len(INSTANCE_ENV) :]
     assert own == [{"name": "B", "value": "$(A)"}, {"name": "A", "value": "2"}]
+
+
+# --- engine-runtime overrides ---------------------------------------------------------------
+
+PROFILE = """\
+---
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: ClusterEngineRuntimeProfile
+metadata: {name: patio}
+spec:
+  initContainers: [{name: c, image: i}]
+  containers:
+  - name: sidecar
+    image: s
+    env: [{name: A, value: "1"}, {name: B, value: "$(A)"}]
+"""
+
+
+def with_runtime(overrides: str) -> str:
+    more = f"\n    engineRuntimes: [{{profileName: patio, containers: {overrides}}}]"
+    return group(standalone(more=more)) + PROFILE
+
+
+def test_an_override_variable_the_sidecar_has_moves_to_its_end() -> None:
+    """pkg/discovery/sidecar_builder.go:146-148 appends an override's env to the profile
+    container; the env injection then keeps each name's last occurrence (injector.go:184,
+    226-246): the overridden variable takes the override's value at the override's place."""
+    result = build(with_runtime('[{name: sidecar, env: [{name: A, value: "2"}, {name: C}]}]'))
+    sidecar = containers(pod_template(result, "StatefulSet", "demo-api"))["sidecar"]
+    assert sidecar[len(INSTANCE_ENV) :] == [
+        {"name": "B", "value": "$(A)"},
+        {"name": "A", "value": "2"},
+        {"name": "C"},
+    ]
+
+
+def test_an_override_naming_a_profile_init_container_reaches_the_container_of_its_name() -> None:
+    """sidecar_builder.go:89-90 counts the profile's init containers among its names, and
+    :143-154 appends an override of such a name to the pod's *container* of that name (the
+    template's `c` here, since the profile's init container `c` never joins the
+    containers)."""
+    result = build(with_runtime('[{name: c, env: [{name: O, value: "o"}], args: [--o]}]'))
+    template = pod_template(result, "StatefulSet", "demo-api")
+    own = next(c for c in template["spec"]["containers"] if c["name"] == "c")
+    assert own["env"][-1] == {"name": "O", "value": "o"}
+    assert own["args"] == ["--o"]
+    assert not [d for d in result.warnings if d.code == "RBG511"]
+
+
+def test_an_override_naming_only_an_init_container_that_no_container_shares_is_warned() -> None:
+    """The same rule (sidecar_builder.go:143-154) appends to containers only: with no container
+    of that name in the pod, the override goes nowhere, which is said at its name."""
+    text = with_runtime('[{name: c, env: [{name: O, value: "o"}]}]').replace(
+        "containers: [{name: c, image: i", "containers: [{name: main, image: i"
+    )
+    result = build(text)
+    [warned] = [d for d in result.warnings if d.code == "RBG511"]
+    assert warned.span is not None and warned.span.line == 8  # engineRuntimes[0].containers[0]
+    assert "init container" in warned.message

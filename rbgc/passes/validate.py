@@ -26,6 +26,7 @@ from rbgc.diagnostics import (
     error,
     warning,
 )
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled, written_zero
@@ -290,17 +291,29 @@ def _unread_fields(
         if profile is None or runtime.path is None:
             continue  # RBG510 below
         names = [str(c.get("name")) for c in profile.containers]
+        inits = {str(c.get("name")) for c in profile.init_containers} - set(names)
         for j, override in enumerate(runtime.containers):
             at = (*runtime.path, "containers", j)
-            if override.get("name") not in names:
+            name = str(override.get("name"))
+            if name in inits and name not in _template_containers(group, role):
+                # upstream counts it (sidecar_builder.go:89-90) but appends to containers only
                 yield warning(
                     "RBG511",
-                    f"role {role.name!r}: engine runtime container {override.get('name')!r} "
+                    f"role {role.name!r}: engine runtime container {name!r} names an init "
+                    f"container of ClusterEngineRuntimeProfile {runtime.profile}, and no "
+                    "container of the role has that name: its env and args go nowhere",
+                    doc.span(*at, "name"),
+                    help=f"the profile's containers: {', '.join(names) or 'none'}",
+                )
+            elif name not in names and name not in inits:
+                yield warning(
+                    "RBG511",
+                    f"role {role.name!r}: engine runtime container {name!r} "
                     f"names no container of ClusterEngineRuntimeProfile {runtime.profile}: its "
                     "env and args go nowhere",
                     doc.span(*at, "name"),
                     help=did_you_mean(
-                        str(override.get("name")),
+                        name,
                         names,
                         f"the profile's containers: {', '.join(names) or 'none'}",
                     ),
@@ -314,6 +327,20 @@ def _unread_fields(
                         doc.span(*at, key, key=True),
                         help="set it in the ClusterEngineRuntimeProfile instead",
                     )
+
+
+def _template_containers(group: Group, role: Role) -> set[str]:
+    """The container names of a role's pod template(s) as written (before patches)."""
+    templates: list[Any] = [role.template]
+    templates += [t.template for t in group.role_templates if t.name == role.template_ref]
+    if role.instance_set is not None:
+        templates += [c.template for c in role.instance_set.components]
+    return {
+        str(c.get("name"))
+        for t in templates
+        for c in find(t, ("spec", "containers")) or ()
+        if isinstance(c, dict)
+    }
 
 
 def _template_ref(group: Group, role: Role) -> Iterator[Diagnostic]:
