@@ -606,7 +606,11 @@ ROLE_FIELDS: Mapping[str, tuple[str, str]] = {
         "without the operator; an HPA on it is retargeted (RBG144)",
     ),
     "scalingAdapter.labels": (WARNED, "with enable, RBG143: the adapter is not emitted"),
-    "minReadySeconds": (LOWERED, "StatefulSets and Deployments; RBG122 on a native LWS"),
+    "minReadySeconds": (
+        LOWERED,
+        "the default workload's StatefulSets and Deployments, and a StatefulSet type's; RBG122 "
+        "on a native LWS, and on a Deployment or LWS type (the operator sets none)",
+    ),
     "podManagementPolicy": (LOWERED, "StatefulSets; OrderedReady on a LWS warns (RBG122)"),
     "instanceTopologyConstraint.topologyName": (LOWERED, "the placement pass (topology.py)"),
     "instanceTopologyConstraint.pack.required": (LOWERED, "the placement pass (topology.py)"),

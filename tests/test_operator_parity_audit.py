@@ -140,3 +140,75 @@ def test_an_override_naming_only_an_init_container_that_no_container_shares_is_w
     [warned] = [d for d in result.warnings if d.code == "RBG511"]
     assert warned.span is not None and warned.span.line == 8  # engineRuntimes[0].containers[0]
     assert "init container" in warned.message
+
+
+# --- minReadySeconds by workload type -------------------------------------------------------
+
+KINDS = """\
+  - name: dep
+    replicas: 1
+    minReadySeconds: 5
+    annotations: {rbg.workloads.x-k8s.io/role-workload-type: apps/v1/Deployment}
+    standalonePattern:
+      template: {spec: {containers: [{name: c, image: i}]}}
+  - name: lws
+    replicas: 1
+    minReadySeconds: 5
+    annotations:
+      rbg.workloads.x-k8s.io/role-workload-type: leaderworkerset.x-k8s.io/v1/LeaderWorkerSet
+    leaderWorkerPattern:
+      size: 2
+      template: {spec: {containers: [{name: c, image: i}]}}
+  - name: sts
+    replicas: 1
+    minReadySeconds: 5
+    annotations: {rbg.workloads.x-k8s.io/role-workload-type: apps/v1/StatefulSet}
+    standalonePattern:
+      template: {spec: {containers: [{name: c, image: i}]}}
+"""
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+def test_min_ready_seconds_follows_the_operators_reconciler_of_each_workload_type(
+    lws: LwsLowering,
+) -> None:
+    """The RoleInstanceSet (roleinstanceset_reconciler.go:211) and StatefulSet
+    (sts_reconciler.go:487) reconcilers set minReadySeconds; the Deployment reconciler's spec
+    is replicas, template and selector only (deploy_reconciler.go:147-156) and the
+    LeaderWorkerSet reconciler's has no such field (lws_reconciler.go:291-298), so the LWS
+    controller's StatefulSets have none either. Not dropped without a word: warned at it."""
+    result = build(group(KINDS), lws)
+    workloads = {
+        name: body["spec"].get("minReadySeconds")
+        for (kind, name), body in objects(result).items()
+        if kind in ("StatefulSet", "Deployment", "LeaderWorkerSet")
+    }
+    assert workloads.pop("demo-sts") == 5
+    assert set(workloads.values()) == {None}, workloads
+    warned = {d.span.line for d in result.warnings if d.code == "RBG122" and d.span}
+    assert {8, 14} <= warned  # minReadySeconds of dep and lws
+
+
+def test_min_ready_seconds_of_a_v1alpha1_deployment_or_lws_role_is_warned_not_emitted() -> None:
+    """v0.5.0, which introduced the field, writes it in its StatefulSet and InstanceSet
+    reconcilers only (`git show v0.5.0:pkg/reconciler/sts_reconciler.go`:465,
+    instanceset_reconciler.go:181), as HEAD does for the workload types v1alpha1 converts to."""
+    text = """\
+apiVersion: workloads.x-k8s.io/v1alpha1
+kind: RoleBasedGroup
+metadata: {name: demo}
+spec:
+  roles:
+  - name: dep
+    minReadySeconds: 5
+    workload: {apiVersion: apps/v1, kind: Deployment}
+    template: {spec: {containers: [{name: c, image: i}]}}
+  - name: sts
+    minReadySeconds: 5
+    template: {spec: {containers: [{name: c, image: i}]}}
+"""
+    result = build(text)
+    objs = objects(result)
+    assert "minReadySeconds" not in objs[("Deployment", "demo-dep")]["spec"]
+    assert objs[("StatefulSet", "demo-sts")]["spec"]["minReadySeconds"] == 5
+    assert [d.span.line for d in result.warnings if d.code == "RBG122" and d.span] == [7]

@@ -46,6 +46,7 @@ from rbgc.model import (
     Target,
     WorkloadKind,
 )
+from rbgc.workloads import min_ready_seconds
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,7 +213,16 @@ def _role(
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
     native_lws = kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE
-    if role.min_ready_seconds is not None and native_lws:
+    if role.min_ready_seconds and min_ready_seconds(role) is None:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: minReadySeconds has no effect: the operator sets it on no "
+            f"{kind.kind} workload, so neither does rbgc",
+            doc.span(*role_path, "minReadySeconds"),
+            help="remove it: only StatefulSets and the v1alpha2 default workload "
+            "(RoleInstanceSet) honour it",
+        )
+    elif role.min_ready_seconds and native_lws:
         yield warning(
             "RBG122",
             f"role {role.name!r}: minReadySeconds is dropped: a LeaderWorkerSet has no such "

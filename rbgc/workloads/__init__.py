@@ -117,6 +117,17 @@ OPERATOR_LABELS = {
 LABEL_FIELD = re.compile(r"metadata\.labels\['([^']+)'\]")
 
 
+def min_ready_seconds(role: Role) -> int | None:
+    """The role's minReadySeconds where the operator's reconciler of its workload writes it:
+    every RoleInstanceSet (`roleinstanceset_reconciler.go:211`) and StatefulSet
+    (`sts_reconciler.go:487`), whatever rbgc lowers them to; never a Deployment or
+    LeaderWorkerSet workload type (`deploy_reconciler.go:147-156`,
+    `lws_reconciler.go:291-298`), nor v0.5.0's (rbg-semantics.md §2)."""
+    if role.instance_set is None and role.kind is not WorkloadKind.STATEFULSET:
+        return None
+    return role.min_ready_seconds
+
+
 def literal(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 

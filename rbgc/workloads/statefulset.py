@@ -22,6 +22,7 @@ from rbgc.workloads import (
     RoleContext,
     field_ref,
     literal,
+    min_ready_seconds,
     standalone_instance,
     with_env,
 )
@@ -74,8 +75,8 @@ def statefulset(
             "rollingUpdate": {"maxUnavailable": max_unavailable, "partition": partition},
         },
     }
-    if role.min_ready_seconds is not None:
-        spec["minReadySeconds"] = role.min_ready_seconds
+    if (seconds := min_ready_seconds(role)) is not None:
+        spec["minReadySeconds"] = seconds
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
