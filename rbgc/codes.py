@@ -599,13 +599,17 @@ CODES.update(
         CodeDoc(
             "RBG124",
             "no-group-scale-target",
-            "A scaler targets a leader/worker role built as StatefulSets (`--lws statefulsets`).",
+            "A scaler targets a role no compiled object scales by whole instances: a "
+            "leader/worker role built as StatefulSets (`--lws statefulsets`), or a "
+            "customComponentsPattern role.",
             "The operator scales a role by whole instances (its adapter sets the role's "
-            "replicas). Under `--lws statefulsets` a role is a leader StatefulSet plus one "
-            "worker StatefulSet per group, made at build time: scaling the leader StatefulSet "
-            "adds leaders without workers, and no object scales whole groups. rbgc leaves the "
-            "HorizontalPodAutoscaler as written and says so; `--lws native` emits a "
-            "LeaderWorkerSet, whose replicas are groups and which the HPA is retargeted to.",
+            "replicas). Under `--lws statefulsets` a leader/worker role is a leader StatefulSet "
+            "plus one worker StatefulSet per group, made at build time: scaling the leader "
+            "StatefulSet adds leaders without workers, and no object scales whole groups; "
+            "`--lws native` emits a LeaderWorkerSet, whose replicas are groups and which the "
+            "HPA is retargeted to. A customComponentsPattern role is one StatefulSet per "
+            "instance and component, also made at build time: only its `replicas` in the "
+            "source scales it. rbgc leaves the HorizontalPodAutoscaler as written and says so.",
             "rbgc build --lws statefulsets pd.yaml   # decode: leaderWorkerPattern + HPA",
             "rbgc build --lws native pd.yaml",
             severity=Severity.WARNING,

@@ -598,12 +598,12 @@ ROLE_FIELDS: Mapping[str, tuple[str, str]] = {
         LOWERED,
         "the profile container it extends; one the profile lacks warns (RBG511)",
     ),
-    "engineRuntimes.containers.env": (LOWERED, "merged into that container's env"),
+    "engineRuntimes.containers.env": (LOWERED, "appended to that container's env (HEAD)"),
     "engineRuntimes.containers.args": (LOWERED, "appended to that container's args"),
     "scalingAdapter.enable": (
         WARNED,
-        "RBG143 (RBG124 under --lws statefulsets): no adapter "
-        "without the operator; an HPA on it is retargeted (RBG144)",
+        "RBG143 (RBG124 on components, and leader/worker under --lws statefulsets): no "
+        "adapter without the operator; an HPA on it is retargeted (RBG144)",
     ),
     "scalingAdapter.labels": (WARNED, "with enable, RBG143: the adapter is not emitted"),
     "minReadySeconds": (

@@ -212,3 +212,43 @@ spec:
     assert "minReadySeconds" not in objs[("Deployment", "demo-dep")]["spec"]
     assert objs[("StatefulSet", "demo-sts")]["spec"]["minReadySeconds"] == 5
     assert [d.span.line for d in result.warnings if d.code == "RBG122" and d.span] == [7]
+
+
+# --- scaling a customComponentsPattern role -------------------------------------------------
+
+COMPONENTS = """\
+  - name: cc
+    replicas: 2
+    scalingAdapter: {enable: true}
+    customComponentsPattern:
+      components:
+      - {name: a, size: 1, template: {spec: {containers: [{name: c, image: i}]}}}
+"""
+HPA = """\
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: scale-cc, namespace: llm}
+spec:
+  scaleTargetRef: {apiVersion: workloads.x-k8s.io/v1alpha2, kind: RoleBasedGroupScalingAdapter, name: demo-cc}
+  maxReplicas: 4
+"""
+
+
+def test_no_message_names_a_statefulset_a_components_role_does_not_have() -> None:
+    """The operator scales a role's whole instances (the adapter sets the role's replicas,
+    internal/controller/workloads/rolebasedgroupscalingadapter_controller.go:506); a
+    customComponentsPattern role is one StatefulSet per instance and component, made at build
+    time, so nothing compiled scales it: the HPA is left as written, and no message names a
+    StatefulSet `demo-cc`, which is not emitted."""
+    result = build(group(COMPONENTS) + HPA)
+    assert ("StatefulSet", "demo-cc") not in objects(result)
+    hpa = objects(result)[("HorizontalPodAutoscaler", "scale-cc")]
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "RoleBasedGroupScalingAdapter"
+    about = [d for d in result.warnings if d.code in ("RBG124", "RBG143", "RBG144")]
+    assert {d.code for d in about} == {"RBG124"}
+    assert len(about) == 2  # at scalingAdapter and at the HPA's scaleTargetRef
+    for d in about:
+        assert "StatefulSet demo-cc " not in d.message + " "
+        assert "no compiled role" not in d.message
+        assert "--lws" not in (d.help or "")

@@ -46,7 +46,7 @@ from rbgc.model import (
     Target,
     WorkloadKind,
 )
-from rbgc.workloads import min_ready_seconds
+from rbgc.workloads import min_ready_seconds, unscalable_by
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -250,15 +250,14 @@ def _role(
                     "pass the file that defines the profile to rbgc with the group",
                 ),
             )
-    if role.scaling_adapter and kind is WorkloadKind.LEADERWORKERSET and not native_lws:
+    why = unscalable_by(role, lws_as_statefulsets=target.lws is LwsLowering.STATEFULSETS)
+    if role.scaling_adapter and why is not None:
         yield warning(
             "RBG124",
             f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator, "
-            "and with --lws statefulsets no compiled object scales whole leader/worker groups "
-            "(a leader StatefulSet would add leaders without workers)",
+            f"and {why.reason}",
             doc.span(*role_path, "scalingAdapter", key=True),
-            help="use --lws native: an HPA or KEDA can then scale the role's workload, whose "
-            "replicas are whole groups",
+            help=why.help,
         )
     elif role.scaling_adapter:
         yield warning(

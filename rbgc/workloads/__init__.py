@@ -128,6 +128,36 @@ def min_ready_seconds(role: Role) -> int | None:
     return role.min_ready_seconds
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unscalable:
+    """Why no compiled object of a role scales it by whole instances, and what would."""
+
+    reason: str
+    help: str
+
+
+def unscalable_by(role: Role, *, lws_as_statefulsets: bool) -> Unscalable | None:
+    """The operator scales a role by whole instances (its adapter sets the role's replicas,
+    `rolebasedgroupscalingadapter_controller.go:506`). A customComponentsPattern role is one
+    StatefulSet per instance and component, and a leader/worker role built as StatefulSets
+    one worker StatefulSet per group, all made at build time: nothing scales such a role."""
+    if role.instance_set is not None and role.instance_set.components:
+        return Unscalable(
+            reason="a customComponentsPattern role is one StatefulSet per instance and "
+            "component, made at build time: no compiled object scales whole instances",
+            help="change the role's replicas in the source instead (without the operator "
+            "nothing else scales a customComponentsPattern role)",
+        )
+    if role.kind is WorkloadKind.LEADERWORKERSET and lws_as_statefulsets:
+        return Unscalable(
+            reason="with --lws statefulsets no compiled object scales whole leader/worker "
+            "groups (a leader StatefulSet would add leaders without workers)",
+            help="use --lws native: an HPA or KEDA can then scale the role's workload, whose "
+            "replicas are whole groups",
+        )
+    return None
+
+
 def literal(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
