@@ -118,6 +118,9 @@ class InstanceSet:
     # the shared Service selects only the leaders (leaderWorkerPattern's sharedServiceSelection,
     # LeaderOnly unless written All: `helper.go:288`); every other pattern selects all pods
     leader_only: bool = False
+    # role annotation role-instance-pattern: Stateless: random instance names, and not a
+    # stateful role (no index, no discovery file: `helper.go:500-515`)
+    stateless: bool = False
     span: Span
 
 
@@ -243,6 +246,15 @@ class Role:
         if self.instance_set is not None and self.instance_set.components:
             return sum(c.size for c in self.instance_set.components)
         return 1
+
+    @property
+    def stateful(self) -> bool:
+        """Upstream's IsStatefulRole (`api/workloads/v1alpha2/helper.go:500-515`): pods with an
+        index (`RBG_ROLE_INDEX`) and the discovery file; not a Deployment, nor a Stateless
+        RoleInstanceSet of any pattern."""
+        if self.instance_set is not None and self.instance_set.stateless:
+            return False
+        return self.kind is not WorkloadKind.DEPLOYMENT
 
     @property
     def kind(self) -> WorkloadKind | None:

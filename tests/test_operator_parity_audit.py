@@ -252,3 +252,47 @@ def test_no_message_names_a_statefulset_a_components_role_does_not_have() -> Non
         assert "StatefulSet demo-cc " not in d.message + " "
         assert "no compiled role" not in d.message
         assert "--lws" not in (d.help or "")
+
+
+# --- Stateless roles of every pattern -------------------------------------------------------
+
+STATELESS = "\n    annotations: {rbg.workloads.x-k8s.io/role-instance-pattern: Stateless}"
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+def test_a_stateless_leader_worker_role_has_no_index_and_no_discovery_file(
+    lws: LwsLowering,
+) -> None:
+    """api/workloads/v1alpha2/helper.go:500-515: a Stateless RoleInstanceSet is not a stateful
+    role, so it gets no RBG_ROLE_INDEX (pkg/discovery/env_builder.go:91-101), no config mount
+    (injector.go:73-75), and the discovery ConfigMap lists only stateful roles
+    (internal/controller/workloads/rolebasedgroup_controller.go:413-421), none here, so it
+    does not exist (:407-409)."""
+    result = build(group(leader_worker(more=STATELESS)), lws)
+    objs = objects(result)
+    assert not [k for k in objs if k[0] == "ConfigMap"]
+    kind = "LeaderWorkerSet" if lws is LwsLowering.NATIVE else "StatefulSet"
+    bodies = [b for (k, _), b in objs.items() if k == kind]
+    for body in bodies:
+        templates = (
+            [body["spec"]["leaderWorkerTemplate"][t] for t in ("leaderTemplate", "workerTemplate")]
+            if kind == "LeaderWorkerSet"
+            else [body["spec"]["template"]]
+        )
+        for template in templates:
+            assert "volumes" not in template["spec"]
+            for container in template["spec"]["containers"]:
+                assert "volumeMounts" not in container
+                expected = [n for n in INSTANCE_ENV if n != "RBG_ROLE_INDEX"] + LWP_ENV
+                assert [n for n in names(container["env"]) if n.startswith("RBG_")] == expected
+
+
+def test_a_stateless_components_role_compiles() -> None:
+    """roleinstanceset_reconciler.go:170-183 builds a customComponentsPattern RoleInstanceSet
+    whatever its instance pattern; Stateless only changes how instances are named
+    (internal/controller/workloads/roleinstanceset_controller.go:70-99)."""
+    text = group(COMPONENTS.replace("scalingAdapter: {enable: true}", STATELESS.strip()))
+    sts = pod_template(build(text), "StatefulSet", "demo-cc-0-a")
+    rbg = [n for n in names(containers(sts)["c"]) if n.startswith("RBG_")]
+    assert rbg == [n for n in INSTANCE_ENV if n != "RBG_ROLE_INDEX"]
+    assert "volumes" not in sts["spec"]

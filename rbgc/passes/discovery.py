@@ -28,7 +28,7 @@ from rbgc.model import Group, LwsLowering, Placement, Role, Waves, WorkloadKind
 from rbgc.passes.expand import Expanded
 from rbgc.passes.injectors import mounts_config
 from rbgc.source import JsonPath, value_at
-from rbgc.workloads import INSTANCE_VARIABLES
+from rbgc.workloads import lowered_variables
 from rbgc.workloads.leaderworkerset import leader_subdomain
 
 
@@ -162,7 +162,7 @@ def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> l
     own_index = instance_set is not None and (
         kind is WorkloadKind.LEADERWORKERSET or bool(instance_set.components)
     )
-    if kind is not None and kind.shape.ordered and not own_index:
+    if kind is not None and role.stateful and not own_index:
         env.append(
             {
                 "name": conventions.env_role_index,
@@ -179,7 +179,7 @@ def _inject(
     injected before the lowering, as upstream injects them before the env."""
     injected = env_for(group, role, conventions)
     # a RoleInstanceSet role's lowering already set the rest of HEAD's batch (its values)
-    lowered = INSTANCE_VARIABLES if role.instance_set is not None else frozenset()
+    lowered = lowered_variables(role)
     for container in template.setdefault("spec", {}).get("containers") or ():
         env = container.get("env") or []
         container["env"] = merged_env(injected, env, conventions, lowered=lowered)

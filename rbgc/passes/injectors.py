@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rbgc.k8s import conventions as cv
-from rbgc.model import Group, Profile, Role, WorkloadKind
+from rbgc.model import Group, Profile, Role
 
 
 def inject(
@@ -37,8 +37,9 @@ def inject(
 
 
 def mounts_config(role: Role, conventions: cv.Conventions) -> bool:
-    """v0.4.0 mounts the file in every role; HEAD only in stateful ones (not Deployments)."""
-    return not conventions.config_map_per_group or role.kind is not WorkloadKind.DEPLOYMENT
+    """v0.4.0 mounts the file in every role; HEAD only in stateful ones (`injector.go:73-75`:
+    not Deployments, nor Stateless RoleInstanceSets)."""
+    return not conventions.config_map_per_group or role.stateful
 
 
 def mount_config(spec: dict[str, Any], config_map: str) -> None:

@@ -97,11 +97,6 @@ ENV_INSTANCE_NAME = "RBG_ROLE_INSTANCE_NAME"
 ENV_LEADER_ADDRESS = "RBG_LWP_LEADER_ADDRESS"
 ENV_WORKER_INDEX = "RBG_LWP_WORKER_INDEX"
 ENV_GROUP_SIZE = "RBG_LWP_GROUP_SIZE"
-# the lowering's share of HEAD's common batch (env_builder.go:103-130 and :91-101): sorted
-# with the injected RBG_GROUP_NAME / RBG_ROLE_NAME, after the user's own RBG_* variables
-INSTANCE_VARIABLES = frozenset(
-    {ENV_COMPONENT_INDEX, ENV_COMPONENT_NAME, ENV_ROLE_INDEX, ENV_INSTANCE_NAME}
-)
 
 
 # Labels only the RoleInstance controller stamps on pods, and the variable that holds the
@@ -158,6 +153,16 @@ def unscalable_by(role: Role, *, lws_as_statefulsets: bool) -> Unscalable | None
     return None
 
 
+def lowered_variables(role: Role) -> frozenset[str]:
+    """The lowering's share of HEAD's common batch (`env_builder.go:91-130`), which discovery
+    sorts with the injected RBG_GROUP_NAME / RBG_ROLE_NAME after the user's own RBG_*
+    variables: a RoleInstanceSet role's instance variables, the index only if stateful."""
+    if role.instance_set is None:
+        return frozenset()
+    names = {ENV_COMPONENT_INDEX, ENV_COMPONENT_NAME, ENV_INSTANCE_NAME}
+    return frozenset(names | {ENV_ROLE_INDEX} if role.stateful else names)
+
+
 def literal(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
@@ -182,7 +187,7 @@ def standalone_instance(ctx: RoleContext, pod: PodTemplate) -> PodTemplate:
     ]
     # values a user's fieldRef may need that the injection itself leaves to discovery
     known = [literal(ENV_GROUP_SIZE, "1")]
-    if ctx.role.kind is not None and ctx.role.kind.shape.ordered:
+    if ctx.role.stateful:
         known.append(field_ref(ENV_ROLE_INDEX, cv.POD_INDEX_FIELD))
     return PodTemplate(body=with_env(pod.body, env, known), source_path=pod.source_path)
 

@@ -127,6 +127,8 @@ def instance_env(
             literal(ENV_LEADER_ADDRESS, f"{instance}{address}"),
             field_ref(ENV_WORKER_INDEX, cv.POD_INDEX_FIELD),
         ]
+    if not ctx.role.stateful:  # a Stateless instance has no index (`env_builder.go:91-101`)
+        own = [e for e in own if e["name"] != ENV_ROLE_INDEX]
     return [*own, literal(ENV_GROUP_SIZE, size)]
 
 

@@ -100,15 +100,20 @@ def lower_components(ctx: RoleContext) -> tuple[Manifest, ...]:
         instance = f"{ctx.name}-{i}"
         for component in role.instance_set.components:
             pod = ctx.templates[f"component:{component.name}"]
+            # a Stateless instance has no index, label or variable (`env_builder.go:91-101`)
             selector = {
                 **ctx.selector,
                 cv.COMPONENT_NAME_LABEL: component.name,
-                cv.INSTANCE_INDEX_LABEL: str(i),
+                **(
+                    {cv.INSTANCE_INDEX_LABEL: str(i)}
+                    if role.stateful
+                    else {cv.INSTANCE_NAME_LABEL: instance}
+                ),
             }
             env = [
                 field_ref(ENV_COMPONENT_INDEX, cv.POD_INDEX_FIELD),
                 literal(ENV_COMPONENT_NAME, component.name),
-                literal(ENV_ROLE_INDEX, str(i)),
+                *([literal(ENV_ROLE_INDEX, str(i))] if role.stateful else []),
                 literal(ENV_INSTANCE_NAME, instance),
             ]
             body = with_env(pod.body, env, [literal(ENV_GROUP_SIZE, str(component.size))])
