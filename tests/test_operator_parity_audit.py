@@ -296,3 +296,56 @@ def test_a_stateless_components_role_compiles() -> None:
     rbg = [n for n in names(containers(sts)["c"]) if n.startswith("RBG_")]
     assert rbg == [n for n in INSTANCE_ENV if n != "RBG_ROLE_INDEX"]
     assert "volumes" not in sts["spec"]
+
+
+# --- fieldRefs in init containers -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+def test_init_container_fieldrefs_to_operator_labels_read_the_same_values(
+    lws: LwsLowering,
+) -> None:
+    """The labels the RoleInstance controllers stamp are the pod's (stateful_instance_set_
+    utils.go:199-207 and :114-123 put role-instance-index and statefulset.kubernetes.io/
+    pod-name = the instance name on every component template; roleinstance/utils/
+    instance_utils.go:91-103 the component labels), so an init container's fieldRef reads
+    them as a container's does."""
+    text = group(f"""\
+  - name: api
+    replicas: 2
+    standalonePattern:
+      template:
+        spec:
+          initContainers:
+          - name: init
+            image: i
+            env:
+            - name: IDX
+              valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['{P}role-instance-index']"}}}}
+            - name: NAME
+              valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['{P}component-name']"}}}}
+          containers: [{{name: c, image: i}}]
+""")
+    sts = pod_template(build(text, lws), "StatefulSet", "demo-api")
+    [init_container] = sts["spec"]["initContainers"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in init_container["env"]}
+    assert env["IDX"] == {
+        "fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}
+    }
+    assert env["NAME"] == "api"
+    assert [e["name"] for e in init_container["env"]] == ["IDX", "NAME"]  # nothing injected
+
+
+def test_the_instance_name_a_components_pod_reads_from_its_pod_name_label() -> None:
+    """stateful_instance_set_utils.go:199-207: every pod of instance i carries
+    statefulset.kubernetes.io/pod-name = `{W}-{i}`, the instance's name, not its own."""
+    ref = (
+        "[{name: N, valueFrom: {fieldRef: {fieldPath: "
+        "\"metadata.labels['statefulset.kubernetes.io/pod-name']\"}}}]"
+    )
+    text = group(COMPONENTS.replace("scalingAdapter: {enable: true}\n    ", "")).replace(
+        "image: i}", f"image: i, env: {ref}}}"
+    )
+    sts = pod_template(build(text), "StatefulSet", "demo-cc-1-a")
+    env = {e["name"]: e for e in containers(sts)["c"]}
+    assert env["N"] == {"name": "N", "value": "demo-cc-1"}

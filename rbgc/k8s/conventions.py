@@ -68,6 +68,9 @@ ENV_ROLE_NAME = "ROLE_NAME"
 ENV_ROLE_INDEX = "ROLE_INDEX"
 RESERVED_ENV = (ENV_GROUP_NAME, ENV_ROLE_INDEX, ENV_ROLE_NAME)
 POD_INDEX_FIELD = "metadata.labels['apps.kubernetes.io/pod-index']"
+# the StatefulSet controller's pod label, which HEAD's RoleInstanceSet sets to the instance's
+# name on every pod of an instance (stateful_instance_set_utils.go:199-207)
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 
 CONFIG_VOLUME = "rbg-cluster-config"
 CONFIG_MOUNT_PATH = "/etc/rbg"

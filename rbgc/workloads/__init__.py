@@ -109,6 +109,9 @@ OPERATOR_LABELS = {
     cv.COMPONENT_INDEX_LABEL: ENV_WORKER_INDEX,
     cv.COMPONENT_SIZE_LABEL: ENV_GROUP_SIZE,
 }
+# ...and, on a stateful instance of several pods (leader/worker, components), the
+# StatefulSet controller's pod-name label, which the operator sets to the instance's name
+INSTANCE_LABELS = {**OPERATOR_LABELS, cv.POD_NAME_LABEL: ENV_INSTANCE_NAME}
 LABEL_FIELD = re.compile(r"metadata\.labels\['([^']+)'\]")
 
 
@@ -196,26 +199,33 @@ def with_env(
     template: dict[str, Any],
     env: list[dict[str, Any]],
     known: Sequence[dict[str, Any]] = (),
+    labels: Mapping[str, str] = OPERATOR_LABELS,
 ) -> dict[str, Any]:
     """A copy of `template` whose containers (not init containers, as the operator) start
     with `env`; a variable of the same name the container had is replaced, and one that reads
-    a label only the operator stamps reads the same value from where `env` (or `known`)
-    has it."""
+    a label the operator stamps (`labels`) reads the same value from where `env` (or `known`)
+    has it, in init containers too (the labels are the pod's)."""
     out = copy.deepcopy(template)
     names = {e["name"] for e in env}
     values = {e["name"]: e for e in [*known, *env]}
-    for container in out.get("spec", {}).get("containers") or ():
+    spec = out.get("spec", {})
+    for container in spec.get("containers") or ():
         own = [
-            _rewritten(e, values) for e in container.get("env") or () if e.get("name") not in names
+            _rewritten(e, values, labels)
+            for e in container.get("env") or ()
+            if e.get("name") not in names
         ]
         container["env"] = [*copy.deepcopy(env), *own]
+    for container in spec.get("initContainers") or ():
+        if container.get("env"):
+            container["env"] = [_rewritten(e, values, labels) for e in container["env"]]
     return out
 
 
-def _rewritten(var: Any, values: Mapping[str, dict[str, Any]]) -> Any:
+def _rewritten(var: Any, values: Mapping[str, dict[str, Any]], labels: Mapping[str, str]) -> Any:
     field = ((var.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
     match = LABEL_FIELD.fullmatch(field) if isinstance(field, str) else None
-    source = values.get(OPERATOR_LABELS.get(match.group(1), "")) if match else None
+    source = values.get(labels.get(match.group(1), "")) if match else None
     if source is None:
         return var
     return {"name": var["name"], **copy.deepcopy({k: v for k, v in source.items() if k != "name"})}

@@ -31,6 +31,8 @@ from rbgc.workloads import (
     ENV_LEADER_ADDRESS,
     ENV_ROLE_INDEX,
     ENV_WORKER_INDEX,
+    INSTANCE_LABELS,
+    OPERATOR_LABELS,
     PodTemplate,
     RoleContext,
     field_ref,
@@ -139,7 +141,8 @@ def _instance(
     if ctx.role.instance_set is None:
         return template
     env = instance_env(ctx, which, group_index, native=native)
-    body = with_env(template.body, env)
+    labels = INSTANCE_LABELS if ctx.role.stateful else OPERATOR_LABELS
+    body = with_env(template.body, env, labels=labels)
     # the RoleInstance component's name, which the LeaderOnly Service selects (`:411-431`)
     meta = body.setdefault("metadata", {})
     meta["labels"] = dict(

@@ -18,6 +18,8 @@ from rbgc.workloads import (
     ENV_GROUP_SIZE,
     ENV_INSTANCE_NAME,
     ENV_ROLE_INDEX,
+    INSTANCE_LABELS,
+    OPERATOR_LABELS,
     PodTemplate,
     RoleContext,
     field_ref,
@@ -116,7 +118,9 @@ def lower_components(ctx: RoleContext) -> tuple[Manifest, ...]:
                 *([literal(ENV_ROLE_INDEX, str(i))] if role.stateful else []),
                 literal(ENV_INSTANCE_NAME, instance),
             ]
-            body = with_env(pod.body, env, [literal(ENV_GROUP_SIZE, str(component.size))])
+            known = [literal(ENV_GROUP_SIZE, str(component.size))]
+            labels = INSTANCE_LABELS if role.stateful else OPERATOR_LABELS
+            body = with_env(pod.body, env, known, labels)
             meta = body.setdefault("metadata", {})
             meta["labels"] = dict(sorted({**(meta.get("labels") or {}), **selector}.items()))
             template = PodTemplate(body=body, source_path=pod.source_path)
