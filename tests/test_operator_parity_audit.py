@@ -349,3 +349,45 @@ def test_the_instance_name_a_components_pod_reads_from_its_pod_name_label() -> N
     sts = pod_template(build(text), "StatefulSet", "demo-cc-1-a")
     env = {e["name"]: e for e in containers(sts)["c"]}
     assert env["N"] == {"name": "N", "value": "demo-cc-1"}
+
+
+# --- labels every pod of a template shares ---------------------------------------------------
+
+
+@pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
+def test_the_operators_labels_that_do_not_vary_by_pod_are_on_the_pods(lws: LwsLowering) -> None:
+    """The operator's pods carry component-name (instance_utils.go:93), component-id
+    (:94), component-size (roleinstanceset_reconciler.go:330-332, 411-431, 462-464) and
+    component-index on leader/worker pods (instance_utils.go:95-100); per instance,
+    role-instance-name (:92). A selector may read them (a user's Service, PodMonitor,
+    NetworkPolicy): where every pod of a compiled template has the same value, the template
+    carries it."""
+    objs = objects(build(group(standalone(), leader_worker(), COMPONENTS), lws))
+    api = pod_template_of(objs, "StatefulSet", "demo-api")
+    assert {
+        P + "component-name": "api",
+        P + "component-size": "1",
+        P + "component-id": "0",
+    }.items() <= api.items()
+    cc = pod_template_of(objs, "StatefulSet", "demo-cc-1-a")
+    assert {P + "component-size": "1", P + "role-instance-name": "demo-cc-1"}.items() <= cc.items()
+    if lws is LwsLowering.NATIVE:
+        spec = objs[("LeaderWorkerSet", "demo-lw")]["spec"]["leaderWorkerTemplate"]
+        leader = spec["leaderTemplate"]["metadata"]["labels"]
+        worker = spec["workerTemplate"]["metadata"]["labels"]
+    else:
+        leader = pod_template_of(objs, "StatefulSet", "demo-lw")
+        worker = pod_template_of(objs, "StatefulSet", "demo-lw-1")
+        assert worker[P + "role-instance-name"] == "demo-lw-1"
+    assert {
+        P + "component-size": "3",
+        P + "component-id": "0",
+        P + "component-index": "0",
+    }.items() <= leader.items()
+    assert worker[P + "component-size"] == "3"
+
+
+def pod_template_of(
+    objs: dict[tuple[str, str], dict[str, Any]], kind: str, name: str
+) -> dict[str, str]:
+    return objs[(kind, name)]["spec"]["template"]["metadata"]["labels"]  # type: ignore[no-any-return]

@@ -178,9 +178,18 @@ def label_ref(name: str, label: str) -> dict[str, Any]:
     return field_ref(name, f"metadata.labels['{label}']")
 
 
+def with_labels(template: dict[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """`template` (changed in place) with `labels` over its own: the operator's pod labels
+    every pod of a compiled template shares (`instance_utils.go:91-103`,
+    `roleinstanceset_reconciler.go:330-332,411-431,462-464`), which selectors may read."""
+    meta = template.setdefault("metadata", {})
+    meta["labels"] = dict(sorted({**(meta.get("labels") or {}), **labels}.items()))
+    return template
+
+
 def standalone_instance(ctx: RoleContext, pod: PodTemplate) -> PodTemplate:
     """A standalone RoleInstance is one pod, named like the instance (§3.5): its component
-    is the role itself, index 0."""
+    is the role itself, index 0, size 1."""
     if ctx.role.instance_set is None:
         return pod
     env = [
@@ -192,7 +201,15 @@ def standalone_instance(ctx: RoleContext, pod: PodTemplate) -> PodTemplate:
     known = [literal(ENV_GROUP_SIZE, "1")]
     if ctx.role.stateful:
         known.append(field_ref(ENV_ROLE_INDEX, cv.POD_INDEX_FIELD))
-    return PodTemplate(body=with_env(pod.body, env, known), source_path=pod.source_path)
+    body = with_labels(
+        with_env(pod.body, env, known),
+        {
+            cv.COMPONENT_NAME_LABEL: ctx.role.name,
+            cv.COMPONENT_ID_LABEL: "0",
+            cv.COMPONENT_SIZE_LABEL: "1",
+        },
+    )
+    return PodTemplate(body=body, source_path=pod.source_path)
 
 
 def with_env(

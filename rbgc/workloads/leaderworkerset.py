@@ -39,6 +39,7 @@ from rbgc.workloads import (
     label_ref,
     literal,
     with_env,
+    with_labels,
 )
 from rbgc.workloads.statefulset import headless_service, statefulset
 
@@ -141,14 +142,20 @@ def _instance(
     if ctx.role.instance_set is None:
         return template
     env = instance_env(ctx, which, group_index, native=native)
-    labels = INSTANCE_LABELS if ctx.role.stateful else OPERATOR_LABELS
-    body = with_env(template.body, env, labels=labels)
-    # the RoleInstance component's name, which the LeaderOnly Service selects (`:411-431`)
-    meta = body.setdefault("metadata", {})
-    meta["labels"] = dict(
-        sorted({**(meta.get("labels") or {}), cv.COMPONENT_NAME_LABEL: which}.items())
-    )
-    return PodTemplate(body=body, source_path=template.source_path)
+    stateful = ctx.role.stateful
+    body = with_env(template.body, env, labels=INSTANCE_LABELS if stateful else OPERATOR_LABELS)
+    # the RoleInstance component's labels every pod of this template shares; component-name
+    # is what the LeaderOnly Service selects (`roleinstanceset_reconciler.go:411-431`)
+    size = str(ctx.role.leader_worker_set.size if ctx.role.leader_worker_set else 1)
+    labels = {cv.COMPONENT_NAME_LABEL: which, cv.COMPONENT_SIZE_LABEL: size}
+    if which == "leader":  # the leader component's only pod (`instance_utils.go:91-103`)
+        labels |= {cv.COMPONENT_ID_LABEL: "0", cv.COMPONENT_INDEX_LABEL: "0"}
+    elif group_index is not None and stateful:  # one group's workers (--lws statefulsets)
+        labels |= {
+            cv.INSTANCE_NAME_LABEL: f"{ctx.name}-{group_index}",
+            cv.INSTANCE_INDEX_LABEL: str(group_index),
+        }
+    return PodTemplate(body=with_labels(body, labels), source_path=template.source_path)
 
 
 def _partition(ctx: RoleContext, written: Any) -> int:

@@ -27,6 +27,7 @@ from rbgc.workloads import (
     min_ready_seconds,
     standalone_instance,
     with_env,
+    with_labels,
 )
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
@@ -121,8 +122,11 @@ def lower_components(ctx: RoleContext) -> tuple[Manifest, ...]:
             known = [literal(ENV_GROUP_SIZE, str(component.size))]
             labels = INSTANCE_LABELS if role.stateful else OPERATOR_LABELS
             body = with_env(pod.body, env, known, labels)
-            meta = body.setdefault("metadata", {})
-            meta["labels"] = dict(sorted({**(meta.get("labels") or {}), **selector}.items()))
+            # and the labels every pod of the component's instance shares (§2.6)
+            shared = {cv.COMPONENT_SIZE_LABEL: str(component.size)}
+            if role.stateful:
+                shared[cv.INSTANCE_NAME_LABEL] = instance
+            body = with_labels(body, {**shared, **selector})
             template = PodTemplate(body=body, source_path=pod.source_path)
             sts = statefulset(
                 ctx,
