@@ -84,7 +84,14 @@ class PlacementFacts:
     tiers: tuple[tuple[str, str], ...] = ()  # (tier name, node label key), best first
     max_skew: int = 1
     scope: str = "group"  # group | instance (upstream's instanceTopologyConstraint)
+    # False: no compiled object enforces the rule (RBG317); `fit` does not count on it
+    lowered: bool = True
     span: Span | None = None
+    # how the build lowered it (passes/placement*.py)
+    enforced_by: str = "kube-scheduler"  # kube-scheduler (pod by pod) | volcano | kueue
+    match_label_keys: tuple[str, ...] = ()  # pod (anti-)affinity/spread terms: per revision, ...
+    min_domains: int | None = None  # spread: `minDomains` (DoNotSchedule only)
+    node_taints_policy: str | None = None  # spread: as compiled (Honor)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

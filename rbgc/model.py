@@ -342,6 +342,16 @@ class RolePlacement:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RuleLowering:
+    """How the placement pass lowered one rule of `Group.placement` (record.py's facts)."""
+
+    lowered: bool = True  # False: the compiled objects do not enforce it for the scheduler
+    enforced_by: str = "kube-scheduler"  # kube-scheduler | volcano | kueue
+    match_label_keys: tuple[str, ...] = ()
+    node_taints_policy: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
     """What placement decided for a whole group."""
 
@@ -349,3 +359,4 @@ class Placement:
     wave_offset: int = 0  # objects that gate the whole group (a PodGroup) need an earlier wave
     manifests: tuple[Manifest, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
+    lowering: tuple[RuleLowering, ...] = ()  # one per rule of `Group.placement`, in order

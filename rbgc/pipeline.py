@@ -122,7 +122,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
     warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
     return Compiled(
         manifests=discovered.manifests,
-        facts=record_group(checked.group, discovered.manifests),
+        facts=record_group(checked.group, discovered.manifests, placement.lowering),
         warnings=warnings,
     )
 

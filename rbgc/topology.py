@@ -7,7 +7,7 @@ A `Topology` lists a cluster's interconnect tiers, best first, each with the nod
 values are its domains. A `Placement` binds to the group of the same name and namespace (or to
 every member of the RoleBasedGroupSet of that name) and states rules over its roles. A level is
 a tier name of the active topology, else a node label key taken verbatim (as KAI does); with
-no `Topology` given, `default` applies (nvlink, host, zone).
+no `Topology` given, `default` applies (host, nvlink, rack, zone).
 
 The IR is one `PlacementRule` per rule, the shape of KEP-473's `TopologyConstraint`
 (`pack.required` / `pack.preferred` over `roles`), with `scope` saying whether the roles' pods
@@ -59,11 +59,19 @@ class Topology:
         return next((i for i, t in enumerate(self.tiers) if t.node_label == node_label), None)
 
 
+# host < NVLink clique < rack < zone (scheduler-semantics.md, "Hardware tiers"): on multi-node
+# NVLink systems (GB200 NVL72) one clique, published by the GPU operator as
+# `nvidia.com/gpu.clique`, spans several hosts. HGX-class hosts keep NVLink inside the host and
+# carry no clique label: pack them at `host`. No Kubernetes label names a rack; NVIDIA
+# Topograph labels the switch a node connects to directly (its top-of-rack switch) as
+# `network.topology.nvidia.com/block` (Topograph docs/k8s.md), the default here. A Topology
+# document overrides the order; `rbgc fit` warns where an inventory's domains do not nest (RBG353).
 DEFAULT_TOPOLOGY = Topology(
     name="default",
     tiers=(
-        Tier(name="nvlink", node_label="nvidia.com/gpu.clique"),
         Tier(name="host", node_label="kubernetes.io/hostname"),
+        Tier(name="nvlink", node_label="nvidia.com/gpu.clique"),
+        Tier(name="rack", node_label="network.topology.nvidia.com/block"),
         Tier(name="zone", node_label="topology.kubernetes.io/zone"),
     ),
 )
@@ -110,6 +118,7 @@ class PlacementRule:
     required: Level | None = None
     preferred: Level | None = None
     max_skew: int = 1
+    min_domains: int | None = None  # spread: `minDomains` (DoNotSchedule only)
     scope: Scope = Scope.GROUP
     span: Span | None = None  # the rule's kind key (`pack:`), where diagnostics point
 
@@ -422,7 +431,7 @@ def _active_topology(
                 wanted,
                 [*topologies, DEFAULT_TOPOLOGY.name],
                 "give a Topology document of that name, or omit the name for the default "
-                "(nvlink, host, zone)",
+                "(host, nvlink, rack, zone)",
             ),
         )
     )
@@ -485,6 +494,16 @@ def _rules(
             lvl = level("level")
             strict = bool(body.get("required", kind is RuleKind.SEPARATE))
             required, preferred = (lvl, None) if strict else (None, lvl)
+            if "minDomains" in body and not strict:
+                # the API server refuses minDomains beside ScheduleAnyway (a PodSpec rule)
+                problems.append(
+                    error(
+                        "RBG310",
+                        "minDomains applies only to a required spread (DoNotSchedule)",
+                        doc.span(*at, "minDomains", key=True),
+                        help="add `required: true`, or drop `minDomains`",
+                    )
+                )
         if len(problems) > before or (required or preferred) is None:
             continue
         out.append(
@@ -494,6 +513,7 @@ def _rules(
                 required=required,
                 preferred=preferred,
                 max_skew=int(body.get("maxSkew", 1)) if kind is RuleKind.SPREAD else 1,
+                min_domains=int(body["minDomains"]) if "minDomains" in body else None,
                 span=doc.span(*at, key=True),
             )
         )

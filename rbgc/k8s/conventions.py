@@ -47,6 +47,14 @@ OVERLAY_KIND = "Overlay"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 # `--lws statefulsets`: tells the leader StatefulSet's pods from the workers' (selector label).
 LWS_MEMBER = "rbgc.io/lws-member"
+# What the LeaderWorkerSet controller writes on each group's pods, and its own exclusive
+# placement annotation (one group per domain of the key).
+LWS_NAME = "leaderworkerset.sigs.k8s.io/name"
+LWS_GROUP_INDEX = "leaderworkerset.sigs.k8s.io/group-index"
+LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_EXCLUSIVE_TOPOLOGY = "leaderworkerset.sigs.k8s.io/exclusive-topology"
+# The Deployment controller labels each ReplicaSet's pods with its template's hash.
+POD_TEMPLATE_HASH = "pod-template-hash"
 MANAGER = "rbgc"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
@@ -54,7 +62,8 @@ ENV_GROUP_NAME = "GROUP_NAME"
 ENV_ROLE_NAME = "ROLE_NAME"
 ENV_ROLE_INDEX = "ROLE_INDEX"
 RESERVED_ENV = (ENV_GROUP_NAME, ENV_ROLE_INDEX, ENV_ROLE_NAME)
-POD_INDEX_FIELD = "metadata.labels['apps.kubernetes.io/pod-index']"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"  # a StatefulSet pod's ordinal (PodIndexLabel)
+POD_INDEX_FIELD = f"metadata.labels['{POD_INDEX_LABEL}']"
 
 CONFIG_VOLUME = "rbg-cluster-config"
 CONFIG_MOUNT_PATH = "/etc/rbg"

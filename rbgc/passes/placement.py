@@ -21,9 +21,18 @@ from typing import Any
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Placement, RolePlacement, Scheduler, Target, Waves
+from rbgc.model import (
+    Group,
+    Placement,
+    RolePlacement,
+    RuleLowering,
+    Scheduler,
+    Target,
+    Waves,
+    WorkloadKind,
+)
 from rbgc.passes import placement_rules, placement_volcano
-from rbgc.topology import RuleKind, Scope
+from rbgc.topology import PlacementSpec, RuleKind, Scope
 
 
 def place(
@@ -90,8 +99,21 @@ def place(
         reasons.append(f"exclusive topology {key}: one group per domain")
     lowered = placement_rules.Lowered()
     if rules is not None:
+        # packs Volcano's networkTopology expresses are not pod affinity as well
+        by_pod = {
+            i
+            for i, rule in enumerate(rules.rules)
+            if volcano is None or rule.kind is not RuleKind.PACK
+        }
+        deployments = {r.name for r in group.roles if r.kind is WorkloadKind.DEPLOYMENT}
         lowered = placement_rules.lower(
-            rules, group_key, roles, packs=volcano is None, conventions=conventions
+            rules,
+            group_key,
+            roles,
+            rules=by_pod,
+            deployments=deployments,
+            version=target.kubernetes_version,
+            conventions=conventions,
         )
         warnings.extend(placement_rules.instance_packs(rules))
         atomic = placement_rules.not_atomic(rules) if volcano is None else None
@@ -116,7 +138,25 @@ def place(
         wave_offset=1 if manifests else 0,
         manifests=manifests,
         warnings=tuple(warnings),
+        lowering=_lowering(rules, lowered, volcano is not None),
     )
+
+
+def _lowering(
+    rules: PlacementSpec | None, lowered: placement_rules.Lowered, volcano: bool
+) -> tuple[RuleLowering, ...]:
+    """How each rule reached the objects, in the order of `rules.rules` (the facts)."""
+    if rules is None:
+        return ()
+    out = []
+    for i, rule in enumerate(rules.rules):
+        if i in lowered.lowering:
+            out.append(lowered.lowering[i])
+        elif rule.scope is Scope.INSTANCE:
+            out.append(RuleLowering(lowered=False))  # RBG317
+        else:  # a group pack in the PodGroup's networkTopology
+            out.append(RuleLowering(enforced_by="volcano" if volcano else "kube-scheduler"))
+    return tuple(out)
 
 
 def _volcano(

@@ -6,8 +6,11 @@ Standard fields only, on the group's identity labels (group-unique-key + role):
   preferred term per tier from `preferred` outward to `required` (exclusive), weights strictly
   decreasing, so the scheduler tries the best tier first and falls back;
 - spread -> a `topologySpreadConstraints` entry (`DoNotSchedule` when required, else
-  `ScheduleAnyway`);
-- separate -> pod anti-affinity among the rule's pods (required, or preferred with weight 100).
+  `ScheduleAnyway`; `minDomains` when given; `nodeTaintsPolicy: Honor`, so a zone of only
+  tainted nodes is no domain, scheduler-semantics.md "Topology spread");
+- separate -> pod anti-affinity among the rule's pods (required, or preferred with weight 100);
+- a pack or separate over one Deployment role counts one revision (`matchLabelKeys:
+  [pod-template-hash]`, Kubernetes >= 1.31), so a rollout's surge pod can be placed.
 
 Pod affinity is decided pod by pod, not for the gang at once: the first pod picks a domain the
 others may not fit in. `rbgc fit` checks the whole group; a warning (RBG315) says so once per
@@ -18,12 +21,14 @@ terms already present, so building twice or over already-lowered templates chang
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, error, warning
+from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
+from rbgc.model import RuleLowering
 from rbgc.topology import Level, PlacementRule, PlacementSpec, RuleKind, Scope
 
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
@@ -32,10 +37,12 @@ _PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 
 @dataclass(slots=True)
 class Lowered:
-    """Per role: the fragments to merge into its pod templates, and what `--explain` says."""
+    """Per role: the fragments to merge into its pod templates, and what `--explain` says;
+    per rule index: how it was lowered (the facts)."""
 
     scheduling: dict[str, dict[str, Any]] = field(default_factory=dict)
     reasons: dict[str, list[str]] = field(default_factory=dict)
+    lowering: dict[int, RuleLowering] = field(default_factory=dict)
 
 
 def weights(count: int) -> tuple[int, ...]:
@@ -48,36 +55,48 @@ def lower(
     group_key: str,
     roles: tuple[str, ...],
     *,
-    packs: bool = True,
+    rules: Collection[int] | None = None,
+    deployments: Collection[str] = (),
+    version: controllers.Version = controllers.DEFAULT_KUBERNETES_VERSION,
     conventions: cv.Conventions = cv.V04,
 ) -> Lowered:
-    """The rules' fragments per role; `packs=False` leaves packs to the gang scheduler."""
+    """The fragments per role of the group rules whose index is in `rules` (default: every
+    group rule; packs a gang scheduler expresses are left out by the caller). Instance packs
+    are not lowered here (`instance_packs` says so, RBG317).
+
+    A rule over one Deployment role counts only its own revision from Kubernetes 1.31:
+    `matchLabelKeys: [pod-template-hash]` on its terms, so a rollout's surge pod is neither
+    repelled by the old ReplicaSet's pods (separate) nor tied to their full domain (pack).
+    A rule over several roles keeps counting them all: each workload has its own hash."""
     out = Lowered(scheduling={r: {} for r in roles}, reasons={r: [] for r in roles})
-    for rule in spec.rules:
-        # instance packs (instanceTopologyConstraint) are not lowered yet: `instance_packs`
-        # warns about them, and `rbgc fit` still checks them (InstancePack)
-        if rule.scope is Scope.INSTANCE:
-            continue
-        if rule.kind is RuleKind.PACK and not packs:
+    per_revision = controllers.honours_affinity_match_label_keys(version)
+    taints = controllers.honours_spread_node_taints_policy(version)
+    for index, rule in enumerate(spec.rules):
+        if rule.scope is Scope.INSTANCE or (rules is not None and index not in rules):
             continue
         fragment: dict[str, Any] = {}
         said: list[str] = []
-        terms = conventions.roles_selector(group_key, rule.roles)
+        selector = conventions.roles_selector(group_key, rule.roles)
+        keys: tuple[str, ...] = ()
+        one_deployment = len(rule.roles) == 1 and rule.roles[0] in deployments
+        if per_revision and one_deployment and rule.kind is not RuleKind.SPREAD:
+            keys = (cv.POD_TEMPLATE_HASH,)
+        terms: dict[str, Any] = {"labelSelector": selector}
+        if keys:
+            terms["matchLabelKeys"] = list(keys)
+        how = RuleLowering(match_label_keys=keys)
         if rule.kind is RuleKind.PACK:
             affinity = fragment.setdefault("affinity", {}).setdefault("podAffinity", {})
             if rule.required is not None:
                 affinity.setdefault(_REQUIRED, []).append(
-                    {"labelSelector": terms, "topologyKey": rule.required.node_label}
+                    {**terms, "topologyKey": rule.required.node_label}
                 )
                 said.append(f"required {rule.required.text} -> podAffinity required term")
             fallback = rule.fallback(spec.topology)
             for level, weight in zip(fallback, weights(len(fallback)), strict=True):
                 affinity.setdefault(_PREFERRED, []).append(
                     {
-                        "podAffinityTerm": {
-                            "labelSelector": terms,
-                            "topologyKey": level.node_label,
-                        },
+                        "podAffinityTerm": {**terms, "topologyKey": level.node_label},
                         "weight": weight,
                     }
                 )
@@ -86,22 +105,31 @@ def lower(
                 )
         elif rule.kind is RuleKind.SPREAD:
             strict = rule.required is not None
-            fragment["topologySpreadConstraints"] = [
-                {
-                    "labelSelector": terms,
-                    "maxSkew": rule.max_skew,
-                    "topologyKey": rule.level.node_label,
-                    "whenUnsatisfiable": "DoNotSchedule" if strict else "ScheduleAnyway",
-                }
-            ]
+            constraint: dict[str, Any] = {
+                "labelSelector": selector,
+                "maxSkew": rule.max_skew,
+                "topologyKey": rule.level.node_label,
+                "whenUnsatisfiable": "DoNotSchedule" if strict else "ScheduleAnyway",
+            }
+            extra = ""
+            if strict and rule.min_domains is not None:
+                constraint["minDomains"] = rule.min_domains
+                extra += f", minDomains {rule.min_domains}"
+            if taints:
+                # a domain whose nodes all carry a taint the pods do not tolerate is no
+                # domain at all (the default, Ignore, counts it and can block placement)
+                constraint["nodeTaintsPolicy"] = "Honor"
+                extra += ", nodeTaintsPolicy Honor"
+                how = RuleLowering(node_taints_policy="Honor")
+            fragment["topologySpreadConstraints"] = [constraint]
             said.append(
                 f"{'required' if strict else 'preferred'} {rule.level.text} -> "
                 f"topologySpreadConstraints maxSkew {rule.max_skew}, "
-                f"{'DoNotSchedule' if strict else 'ScheduleAnyway'}"
+                f"{'DoNotSchedule' if strict else 'ScheduleAnyway'}{extra}"
             )
         else:
             anti = fragment.setdefault("affinity", {}).setdefault("podAntiAffinity", {})
-            term = {"labelSelector": terms, "topologyKey": rule.level.node_label}
+            term = {**terms, "topologyKey": rule.level.node_label}
             if rule.required is not None:
                 anti.setdefault(_REQUIRED, []).append(term)
                 said.append(f"required {rule.level.text} -> podAntiAffinity required term")
@@ -110,10 +138,13 @@ def lower(
                 said.append(
                     f"preferred {rule.level.text} -> podAntiAffinity preferred term, weight 100"
                 )
+        if keys:
+            said.append("each term counts only the pods of the same Deployment revision")
         head = f"{rule.kind.value} [{', '.join(rule.roles)}]: "
         for role in rule.roles:
             out.scheduling[role] = merge(out.scheduling[role], fragment)
             out.reasons[role].append(head + "; ".join(said))
+        out.lowering[index] = how
     return out
 
 

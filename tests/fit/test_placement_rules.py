@@ -85,13 +85,14 @@ def test_one_gpu_short_in_one_domain_fits_in_another() -> None:
 
 
 def test_falls_back_to_host_then_zone() -> None:
-    # no clique holds 16 GPUs, one host does (a PCIe box outside any NVLink domain): host is
-    # the next tier
+    # the default order is host < nvlink < rack < zone: a pack preferring host tries one host
+    # (a PCIe box outside any NVLink domain holds 16 GPUs), then one clique, rack, zone
+    pd_host = PD.replace("preferred: nvlink", "preferred: host")
     big = [node("big", gpu=16, zone="a"), *gpu_nodes({"c1": ("a", 1, 8)})]
-    found = solve(PD, inventory(big))
+    found = solve(pd_host, inventory(big))
     assert found.fits and found.tier == HOST
-    # no host either: the zone (required) still holds them
-    found = solve(PD, inventory(gpu_nodes({f"c{i}": ("a", 1, 8) for i in range(2)})))
+    # no host, no clique: the zone (required) still holds them
+    found = solve(pd_host, inventory(gpu_nodes({f"c{i}": ("a", 1, 8) for i in range(2)})))
     assert found.fits and found.tier == ZONE
 
 
@@ -169,6 +170,13 @@ def nest_warnings(tmp_path: Path, text: str, nodes: list[dict[str, Any]]) -> lis
     ]
 
 
+NVLINK_FIRST = HOST_FIRST.replace("gb200", "hgx").replace(
+    "  - {name: host, nodeLabel: kubernetes.io/hostname}\n"
+    "  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}\n",
+    "  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}\n"
+    "  - {name: host, nodeLabel: kubernetes.io/hostname}\n",
+)
+
 CLIQUES = [
     node("c1-0", gpu=8, zone="a", clique="c1"),
     node("c1-1", gpu=8, zone="b", clique="c1"),  # c1 spans two zones
@@ -178,9 +186,10 @@ CLIQUES = [
 
 
 def test_tiers_that_do_not_nest_warn(tmp_path: Path) -> None:
-    # the default order lists nvlink before host: a multi-host NVLink domain contradicts it
-    assert nest_warnings(tmp_path, PD, CLIQUES) == [
-        "pd.yaml:34:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
+    # an order listing nvlink before host (HGX-class hosts): a multi-host clique contradicts it
+    text = PD.replace("spec:\n  rules:", "spec:\n  topology: hgx\n  rules:") + NVLINK_FIRST
+    assert nest_warnings(tmp_path, text, CLIQUES) == [
+        "pd.yaml:35:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
         "domains: nvlink c1 spans host c1-0, c1-1"
     ]
     # host first: hosts nest in cliques, but clique c1 spans zones a and b

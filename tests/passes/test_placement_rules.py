@@ -47,6 +47,8 @@ NVLINK, HOST, RACK, ZONE = (
     "example.com/rack",
     "topology.kubernetes.io/zone",
 )
+# the default topology's rack: the switch a node connects to, as NVIDIA Topograph labels it
+BLOCK = "network.topology.nvidia.com/block"
 REQ = "requiredDuringSchedulingIgnoredDuringExecution"
 PREF = "preferredDuringSchedulingIgnoredDuringExecution"
 
@@ -109,8 +111,11 @@ def codes(exc: pytest.ExceptionInfo[DiagnosticError]) -> list[str]:
 PACK_TABLE = [
     # (pack, topology?, required key, preferred keys with weights)
     ("{required: zone}", None, ZONE, []),
-    ("{required: zone, preferred: nvlink}", None, ZONE, [(NVLINK, 100), (HOST, 50)]),
-    ("{preferred: host}", None, None, [(HOST, 100), (ZONE, 50)]),
+    # the default order is host < nvlink < rack < zone: a fallback never goes tighter
+    ("{required: zone, preferred: nvlink}", None, ZONE, [(NVLINK, 100), (BLOCK, 50)]),
+    ("{preferred: host}", None, None, [(HOST, 100), (NVLINK, 75), (BLOCK, 50), (ZONE, 25)]),
+    # a multi-node NVLink clique (GB200 NVL72) holds several hosts (issue 17 item 8)
+    ("{required: nvlink, preferred: host}", None, NVLINK, [(HOST, 100)]),
     ("{required: host, preferred: host}", None, HOST, []),
     (
         "{required: zone, preferred: nvlink}",
@@ -243,8 +248,8 @@ def test_explain_names_rule_level_and_terms() -> None:
     assert (
         "role prefill: pack [prefill, decode]: required zone (topology.kubernetes.io/zone) -> "
         "podAffinity required term; preferred nvlink (nvidia.com/gpu.clique) -> podAffinity "
-        "preferred term, weight 100; preferred host (kubernetes.io/hostname) -> podAffinity "
-        "preferred term, weight 50"
+        "preferred term, weight 100; preferred rack (network.topology.nvidia.com/block) -> "
+        "podAffinity preferred term, weight 50"
     ) in lines
     assert "role router: no placement constraints" in lines
 
@@ -322,7 +327,7 @@ spec:
             "binds to no",
         ),
         ((placement("- roles: [routr]\n  pack: {required: zone}"),), "RBG312", "unknown role"),
-        ((placement("- roles: [router]\n  pack: {required: rack}"),), "RBG312", "unknown tier"),
+        ((placement("- roles: [router]\n  pack: {required: row}"),), "RBG312", "unknown tier"),
         (
             (placement("- roles: [router]\n  pack: {required: zone}", topology="nope"),),
             "RBG312",

@@ -18,9 +18,10 @@ from rbgc.source import parse_text
 from rbgc.topology import PlacementRule, RuleKind, Scope
 from tests.conftest import compile_yaml
 
-NVLINK, HOST, ZONE = (
+NVLINK, HOST, BLOCK, ZONE = (
     "nvidia.com/gpu.clique",
     "kubernetes.io/hostname",
+    "network.topology.nvidia.com/block",
     "topology.kubernetes.io/zone",
 )
 
@@ -166,7 +167,7 @@ def test_a_group_pack_lowers_like_a_placement_pack() -> None:
     preferred = affinity["preferredDuringSchedulingIgnoredDuringExecution"]
     assert [(t["podAffinityTerm"]["topologyKey"], t["weight"]) for t in preferred] == [
         (NVLINK, 100),
-        (HOST, 50),
+        (BLOCK, 50),
     ]
     assert [w.code for w in result.warnings] == ["RBG315"]
 
