@@ -99,6 +99,35 @@ def test_argocd_generate_fails_on_warnings(tmp_path: Path) -> None:
     assert "warning[RBG501]" in done.stderr
 
 
+def test_argocd_fail_on_warning_false_and_ignore_let_a_warning_through(tmp_path: Path) -> None:
+    """The plugin's default is to fail on a warning; the Application's env decides (issue 18
+    item 1: the flag used to be hard-coded, so the documented variable changed nothing)."""
+    warned = NO_NAMESPACE.replace(
+        "{name: w, image: example.com/w:v1}",
+        "{name: w, image: example.com/w:v1, env: [{name: ROLE_NAME, value: x}]}",
+    )
+    write(tmp_path / "app", {"tiny.yaml": warned})
+    for extra in (
+        {"ARGOCD_ENV_RBGC_FAIL_ON_WARNING": "false"},
+        {"ARGOCD_ENV_RBGC_IGNORE": "RBG501"},
+    ):
+        done = cmp(PLUGIN["spec"]["generate"], tmp_path / "app", {**ARGO_ENV, **extra})
+        assert done.returncode == 0, (extra, done.stderr)
+        assert [o["kind"] for o in docs(done.stdout)].count("StatefulSet") == 1
+    ignored = cmp(
+        PLUGIN["spec"]["generate"],
+        tmp_path / "app",
+        {**ARGO_ENV, "ARGOCD_ENV_RBGC_IGNORE": "RBG501"},
+    )
+    assert "RBG501" not in ignored.stderr
+    flagged = cmp(
+        PLUGIN["spec"]["generate"],
+        tmp_path / "app",
+        {**ARGO_ENV, "ARGOCD_ENV_RBGC_LWS": "sideways"},
+    )
+    assert flagged.returncode == 2 and "sideways" in flagged.stderr
+
+
 def test_argocd_strict_uses_kube_version(tmp_path: Path) -> None:
     write(tmp_path / "app", {"tiny.yaml": NO_NAMESPACE})
     env = {**ARGO_ENV, "ARGOCD_ENV_RBGC_STRICT": "true", "KUBE_VERSION": "0.1"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 
-from rbgc.cli import _live
+from rbgc.cli.sync import live_view as _live
 from rbgc.sync.run import Where, sync
 from rbgc.sync.simulator import SimClock, Simulator
 from tests.sync.helpers import PD, PD_V2, V, compiled

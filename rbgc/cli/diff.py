@@ -1,0 +1,36 @@
+"""`rbgc diff`: what changes between two versions, and what it does to pods."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from rbgc.cli import COMMANDS
+from rbgc.cli.options import CompileOptions, compile_options
+from rbgc.cli.output import ReviewExit, guarded
+from rbgc.cli.review import compare, review_exit, review_options
+
+
+@click.command("diff", short_help=COMMANDS["diff"][1])
+@review_options
+@compile_options
+@guarded
+def command(paths: tuple[str, ...], git_ref: str | None, output: str, opts: CompileOptions) -> None:
+    """Show what changes between two versions of the manifests, and what it does to pods.
+
+    OLD and NEW are files or folders; both are compiled as `build` would, and the compiled
+    objects are compared. Each change is classified: restarts (pod template changed),
+    scale, config, recreate (an immutable field changed), metadata. Secret values are
+    masked. Exit 0 no change, 1 changes, 2 error (as kubectl diff).
+    """
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.plan import render
+
+    out = opts.out
+    try:
+        found = compare(paths, git_ref, opts.pipeline_options())
+    except DiagnosticError as exc:
+        out.fail(exc.diagnostics, ReviewExit.ERROR, writes=False)
+    sys.stdout.write(render.diff_view(found.changes, output, color=out.color_for(sys.stdout)))
+    review_exit(bool(found.changes))

@@ -1,0 +1,57 @@
+"""`rbgc plan`: the rollout from OLD to NEW, step by step, with its invariants."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from rbgc.cli import COMMANDS
+from rbgc.cli.options import CompileOptions, compile_options
+from rbgc.cli.output import ReviewExit, guarded
+from rbgc.cli.review import compare, review_exit, review_options
+
+
+@click.command("plan", short_help=COMMANDS["plan"][1])
+@review_options
+@click.option(
+    "--stop-after",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Show only the first N steps (a canary); invariants still cover the whole plan.",
+)
+@compile_options
+@guarded
+def command(
+    paths: tuple[str, ...],
+    git_ref: str | None,
+    output: str,
+    stop_after: int | None,
+    opts: CompileOptions,
+) -> None:
+    """Show the ordered rollout that applying NEW over OLD takes, step by step.
+
+    Steps follow the dependency waves, each role's rolling strategy (partition,
+    maxUnavailable, maxSurge) and the coordination rules (maxSkew). Each step lists the pods
+    going down and, per role, replicas, updated and available pods and the capacity floor.
+    Invariants are checked on every plan. Exit 0 no change, 1 changes, 2 error.
+    """
+    from rbgc.diagnostics import DiagnosticError
+    from rbgc.plan import render
+    from rbgc.plan.changes import group_changes
+    from rbgc.plan.planner import plan as make_plan
+
+    out = opts.out
+    try:
+        options = opts.pipeline_options()
+        found = compare(paths, git_ref, options)
+        groups = group_changes(found.old, found.new, found.changes)
+        result = make_plan(
+            groups,
+            kubernetes_version=options.target.kubernetes_version,
+            stop_after=stop_after,
+        )
+    except DiagnosticError as exc:
+        out.fail(exc.diagnostics, ReviewExit.ERROR, writes=False)
+    sys.stdout.write(render.plan_view(result, output, color=out.color_for(sys.stdout)))
+    review_exit(bool(found.changes))

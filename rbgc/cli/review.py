@@ -1,0 +1,54 @@
+"""What `diff` and `plan` share: OLD and NEW (or `--git REF`), compiled as `build` would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from rbgc.cli.output import ReviewExit
+
+if TYPE_CHECKING:
+    from rbgc.pipeline import Options
+    from rbgc.plan.review import Comparison
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def review_options(func: F) -> F:
+    options = [
+        click.argument("paths", nargs=-1, metavar="OLD NEW | --git REF [PATH...]"),
+        click.option(
+            "--git",
+            "git_ref",
+            metavar="REF",
+            help="Compare PATH... (default: .) in the working tree against git revision REF.",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Choice(["text", "json", "markdown"]),
+            default="text",
+            show_default=True,
+            help="text (coloured on a terminal), json (docs/diff-format.md) or markdown "
+            "(a pull-request comment).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def compare(paths: tuple[str, ...], git_ref: str | None, options: Options) -> Comparison:
+    from rbgc.plan.review import compare, compare_git
+
+    if git_ref is None and len(paths) != 2:
+        raise click.UsageError("expected OLD and NEW (or --git REF [PATH...])")
+    if git_ref is not None:
+        return compare_git(git_ref, paths or (".",), options)
+    return compare([paths[0]], [paths[1]], options)
+
+
+def review_exit(changed: bool) -> NoReturn:
+    raise SystemExit(ReviewExit.CHANGES if changed else ReviewExit.NO_CHANGES)
