@@ -687,6 +687,21 @@ CODES.update(
             "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
         ),
         CodeDoc(
+            "RBG305",
+            "gang-scheduler-mismatch",
+            "Pods ask for Volcano, but their gang is a scheduler-plugins PodGroup.",
+            "Volcano reads only its own PodGroups (`scheduling.volcano.sh/v1beta1`, joined by "
+            "the pod annotation `scheduling.k8s.io/group-name`); pods with `schedulerName: "
+            "volcano` in a scheduler-plugins PodGroup start one by one, with no gang. The "
+            "operator picks the v1alpha2 PodGroup flavour by its `--scheduler-name` flag "
+            "(scheduler-plugins by default), which `rbgc build --scheduler volcano` stands for.",
+            'metadata:\n  annotations: {rbg.workloads.x-k8s.io/group-gang-scheduling: "true"}\n'
+            "spec:\n  roles:\n  - name: prefill\n    standalonePattern:\n      template:\n"
+            "        spec: {schedulerName: volcano, ...}",
+            "rbgc build --scheduler volcano group.yaml",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG310",
             "invalid-placement",
             "A Topology or Placement document, or one of its rules, is malformed.",

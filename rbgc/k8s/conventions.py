@@ -36,6 +36,12 @@ VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 KUBE_PODGROUP_API = "scheduling.x-k8s.io/v1alpha1"
 VOLCANO_PODGROUP_API = "scheduling.volcano.sh/v1beta1"
 DEFAULT_SCHEDULE_TIMEOUT = 60
+# What the operator at HEAD copies from the group's annotations onto its PodGroup
+# (pkg/scheduler/common/annotation_inheritance.go): scheduler-plugins' prefix
+# (k8s-scheduler-plugin/manager.go) and Volcano's (volcano-sh/apis scheduling/v1beta1
+# labels.go `AnnotationPrefix`).
+KUBE_PODGROUP_INHERITED = "scheduling.x-k8s.io/"
+VOLCANO_PODGROUP_INHERITED = "volcano.sh/"
 
 SET_LABEL_NAME = "rolebasedgroupset.workloads.x-k8s.io/name"
 SET_LABEL_INDEX = "rolebasedgroupset.workloads.x-k8s.io/rbg-index"
@@ -240,6 +246,11 @@ HEAD_PREFIX = "rbg.workloads.x-k8s.io/"
 # StatefulSet per (instance, component) selects by them, as constants of each.
 COMPONENT_NAME_LABEL = HEAD_PREFIX + "component-name"
 INSTANCE_INDEX_LABEL = HEAD_PREFIX + "role-instance-index"
+# Gang scheduling at HEAD (api/workloads/constants/annotation.go:37-50): the group annotations.
+GANG = HEAD_PREFIX + "group-gang-scheduling"
+GANG_TIMEOUT = GANG + "-timeout"
+GANG_VOLCANO_QUEUE = GANG + "-volcano-queue"
+GANG_VOLCANO_PRIORITY = GANG + "-volcano-priority"
 V08 = Conventions(
     release="v0.8",
     label_group=HEAD_PREFIX + "group-name",

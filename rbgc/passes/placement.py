@@ -15,9 +15,6 @@ Decides where each role's pods may run and what gates the whole group:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
-
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
@@ -31,7 +28,7 @@ from rbgc.model import (
     Waves,
     WorkloadKind,
 )
-from rbgc.passes import placement_rules, placement_volcano
+from rbgc.passes import placement_gang, placement_rules, placement_volcano
 from rbgc.topology import PlacementSpec, RuleKind, Scope
 
 
@@ -68,28 +65,29 @@ def place(
     if problems:
         raise DiagnosticError(problems)
 
-    gang = _gang(group)
-    warnings = list(_gang_warnings(group, gang))
+    gang = placement_gang.gang(group, target)
+    warnings = list(placement_gang.warnings(group, gang))
     roles = tuple(r.name for r in group.roles)
     group_key = cv.group_unique_key(group.namespace, group.name)
     volcano = _volcano(group, gang, target, warnings, conventions)
     topology_only = False
     if volcano is not None:
         if gang is None:  # topology rides the gang channel without imposing a gang (KEP-473)
-            gang, topology_only = (cv.VOLCANO_PODGROUP_API, {"minMember": 0}), True
-        gang[1].update(volcano.spec)
+            gang, topology_only = placement_gang.Gang(api_version=cv.VOLCANO_PODGROUP_API), True
+            gang.spec["minMember"] = 0
+        gang.spec.update(volcano.spec)
         warnings.extend(volcano.warnings)
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     manifests: tuple[Manifest, ...] = ()
     reasons: list[str] = []
     if gang is not None:
-        api_version, spec = gang
-        if api_version == cv.KUBE_PODGROUP_API:
-            labels = {cv.GANG_LABEL_LEGACY: group.name, cv.GANG_LABEL: group.name}
-        else:
+        api_version, spec = gang.api_version, gang.spec
+        if gang.volcano:
             annotations = {cv.VOLCANO_GROUP_ANNOTATION: group.name}
-        manifests = (_pod_group(group, api_version, spec, conventions),)
+        else:
+            labels = {cv.GANG_LABEL_LEGACY: group.name, cv.GANG_LABEL: group.name}
+        manifests = (placement_gang.pod_group(group, api_version, spec, conventions),)
         reasons.append(
             f"in Volcano PodGroup {group.name} for its network topology (minMember 0: no gang)"
             if topology_only
@@ -161,7 +159,7 @@ def _lowering(
 
 def _volcano(
     group: Group,
-    gang: tuple[str, dict[str, Any]] | None,
+    gang: placement_gang.Gang | None,
     target: Target,
     warnings: list[Diagnostic],
     conventions: cv.Conventions,
@@ -175,7 +173,7 @@ def _volcano(
     )
     if pack is None:  # instance packs alone: nothing for networkTopology (RBG317)
         return None
-    if gang is not None and gang[0] != cv.VOLCANO_PODGROUP_API:
+    if gang is not None and not gang.volcano:
         warnings.append(
             warning(
                 "RBG316",
@@ -194,86 +192,3 @@ def _volcano(
         gang=gang is not None,
         conventions=conventions,
     )
-
-
-def min_member(group: Group) -> int:
-    """Every pod of the group: LWS roles count `size * replicas` (upstream GetGroupSize)."""
-    return sum(role.replicas * role.size for role in group.roles)
-
-
-def _gang(group: Group) -> tuple[str, dict[str, Any]] | None:
-    policy = group.pod_group_policy
-    if not policy:
-        return None
-    if "kubeScheduling" in policy:  # upstream checks it first
-        timeout = (policy["kubeScheduling"] or {}).get(
-            "scheduleTimeoutSeconds", cv.DEFAULT_SCHEDULE_TIMEOUT
-        )
-        return cv.KUBE_PODGROUP_API, {
-            "minMember": min_member(group),
-            "scheduleTimeoutSeconds": timeout,
-        }
-    if "volcanoScheduling" in policy:
-        volcano = policy["volcanoScheduling"] or {}
-        spec: dict[str, Any] = {"minMember": min_member(group)}
-        # upstream writes empty strings; Volcano defaults an absent queue to "default"
-        for field in ("queue", "priorityClassName"):
-            if volcano.get(field):
-                spec[field] = volcano[field]
-        return cv.VOLCANO_PODGROUP_API, spec
-    return None
-
-
-def _pod_group(
-    group: Group, api_version: str, spec: dict[str, Any], conventions: cv.Conventions
-) -> Manifest:
-    body = {
-        "apiVersion": api_version,
-        "kind": "PodGroup",
-        "metadata": {
-            "name": group.name,
-            "namespace": group.namespace,
-            "labels": dict(
-                sorted(
-                    {
-                        cv.MANAGED_BY: cv.MANAGER,
-                        conventions.label_group: group.name,
-                        **conventions.set_labels(group.set_name, group.set_index),
-                    }.items()
-                )
-            ),
-            "annotations": {cv.SYNC_WAVE: "0"},
-        },
-        "spec": spec,
-    }
-    return Manifest(
-        body=body,
-        wave=0,
-        origin=group.document.span(*group.spec_path, "podGroupPolicy"),
-        order=group.order,
-        group=group.name,
-        source=group.document,
-    )
-
-
-def _gang_warnings(group: Group, gang: tuple[str, dict[str, Any]] | None) -> Iterator[Diagnostic]:
-    policy: Mapping[str, Any] = group.pod_group_policy or {}
-    if "kubeScheduling" in policy and "volcanoScheduling" in policy:
-        yield warning(
-            "RBG302",
-            "volcanoScheduling is ignored: kubeScheduling is also set",
-            group.document.span(*group.spec_path, "podGroupPolicy", "volcanoScheduling", key=True),
-            help="keep one gang-scheduling source",
-        )
-    if gang is not None:
-        waiting = [r for r in group.roles if r.dependencies]
-        if waiting:
-            yield warning(
-                "RBG304",
-                f"gang scheduling waits for all {gang[1]['minMember']} pods, but role "
-                f"{waiting[0].name!r} starts only after its dependencies are ready: the first "
-                "roles can never be scheduled",
-                waiting[0].dependencies[0].span,
-                help="drop the dependencies of gang-scheduled roles, or gang-schedule only "
-                "roles that start together",
-            )
