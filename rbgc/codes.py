@@ -762,9 +762,8 @@ CODES.update(
             "`--scheduler volcano`: a placement rule is expressed only approximately.",
             "Volcano's `networkTopology` has one mode and one tier per constraint: a pack with "
             "both `required` and `preferred` keeps the hard bound and drops the preference; soft "
-            "mode does not anchor at a tier; `highestTierName` is a HyperNode tier name, so a "
-            "level written as a node label key is passed verbatim; and a group gang-scheduled "
-            "by scheduler-plugins keeps pod affinity (KEP-473's stated losses).",
+            "mode does not anchor at a tier; and a group gang-scheduled by scheduler-plugins "
+            "keeps pod affinity (KEP-473's stated losses).",
             severity=Severity.WARNING,
         ),
         CodeDoc(
@@ -772,9 +771,71 @@ CODES.update(
             "instance-pack-not-lowered",
             "An `instanceTopologyConstraint` is accepted but not expressed in the compiled "
             "objects.",
-            "KEP-473's instance pack keeps one instance's pods in one domain. No back end of rbgc "
-            "lowers it yet (pod affinity would need a per-instance label on every pattern), so "
-            "the objects do not pack each instance; `rbgc fit` still checks it.",
+            "KEP-473's instance pack keeps one instance's pods in one domain. rbgc compiles it "
+            "as Volcano subgroups, Kueue TAS annotations, or pod affinity from each worker to "
+            "its leader (a native LeaderWorkerSet's through `matchLabelKeys`, which Kubernetes "
+            "honours from 1.31) or to its instance's label; where none of these exists for the "
+            "role and the target, the objects do not pack each instance. The bundle's facts say "
+            "so (`lowered: false`), and `rbgc fit` does not count on it.",
+            "rbgc build --kubernetes-version 1.30 group.yaml   # native LWS role with an "
+            "instance pack",
+            "rbgc build --kubernetes-version 1.31 group.yaml   # or --lws statefulsets, or "
+            "--scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG318",
+            "pack-without-anchor",
+            "A required pack would become a pod affinity no pod can satisfy.",
+            "kube-scheduler admits a pod with required pod affinity only where one existing pod "
+            "matches every required term at once (interpodaffinity/filtering.go; "
+            "kubernetes#130784). A role that already requires pods the pack's pods are not "
+            "(a cache, another app, another namespace) could never be placed with the pack's "
+            "term beside its own, so rbgc writes the pack's levels as preferred terms only "
+            "and records the pack as not enforced.",
+            "template:\n  spec:\n    affinity:\n      podAffinity:\n        "
+            "requiredDuringSchedulingIgnoredDuringExecution:\n        - labelSelector: "
+            "{matchLabels: {app: cache}}\n          topologyKey: kubernetes.io/hostname",
+            "preferredDuringSchedulingIgnoredDuringExecution for the role's own term, or "
+            "`rbgc build --scheduler volcano` (the pack becomes the PodGroup's "
+            "networkTopology)",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG319",
+            "volcano-tier-unverified",
+            "`--scheduler volcano`: a tier is written under a name nothing maps to the "
+            "cluster's HyperNodes.",
+            "Volcano translates `highestTierName` through its HyperNodes' `tierName`; a name "
+            "none of them has is logged and the hard bound is dropped (session.go "
+            "`translateHighestTierNameToAllowed`), so the pods schedule unconstrained. rbgc's "
+            "own tier names (`host`, `zone`) are HyperNode tier names only if the cluster's "
+            "operator chose them.",
+            "tiers:\n  - {name: rack, nodeLabel: example.com/rack}",
+            "tiers:\n  - {name: rack, nodeLabel: example.com/rack, volcanoTier: leaf}   # or "
+            "a tier number: volcanoTier: 2",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG321",
+            "instance-pack-needs-its-own-anchor",
+            "An instance pack cannot join the pod affinity its pods already carry.",
+            "kube-scheduler needs one existing pod to match all of a pod's required affinity "
+            "terms; the first pod of a new instance matches no other pod's instance label, so "
+            "it is placed by its own terms alone (the self-affinity exception) and every other "
+            "required term of it stops binding. rbgc therefore compiles an instance pack as pod "
+            "affinity only where the instance has a leader to follow, or where its pods carry "
+            "no other required pod affinity (exclusive topology, a group pack, the user's).",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG324",
+            "placement-field-needs-newer-kubernetes",
+            "A placement field is not written: the target Kubernetes version drops it.",
+            "The API server drops a scheduling field whose feature gate is off (spread "
+            "`minDomains` before 1.27); rbgc says so rather than emit a field that vanishes.",
+            "rbgc build --kubernetes-version 1.26 group.yaml   # a spread with minDomains",
+            "rbgc build --kubernetes-version 1.30 group.yaml",
             severity=Severity.WARNING,
         ),
         CodeDoc(

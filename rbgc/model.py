@@ -18,7 +18,7 @@ from rbgc.k8s.controllers import IntOrPercent
 from rbgc.k8s.conventions import SET_LABEL_INDEX, SET_LABEL_NAME
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
-from rbgc.topology import PlacementSpec
+from rbgc.topology import PlacementRule, PlacementSpec
 
 
 class WorkloadKind(enum.StrEnum):
@@ -352,6 +352,16 @@ class RuleLowering:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InstancePin:
+    """An instance pack compiled as pod affinity into each instance's own pod templates after
+    expand, where literal per-instance values exist (passes/placement_instances.py)."""
+
+    role: str
+    rule: PlacementRule
+    how: str  # leader-labels | leader-name | instance-label
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
     """What placement decided for a whole group."""
 
@@ -360,3 +370,4 @@ class Placement:
     manifests: tuple[Manifest, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
     lowering: tuple[RuleLowering, ...] = ()  # one per rule of `Group.placement`, in order
+    pins: tuple[InstancePin, ...] = ()  # applied to the expanded manifests

@@ -41,6 +41,7 @@ _SCHEMA_HELP = "see schemas/placement.v1alpha1.schema.json for the Topology and 
 class Tier:
     name: str
     node_label: str
+    volcano_tier: str | int | None = None  # its HyperNodes' `tierName` or `tier`, if declared
     span: Span | None = None
 
 
@@ -80,12 +81,17 @@ DEFAULT_TOPOLOGY = Topology(
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Level:
     """A level as written, resolved: its node label key and its tier's rank (0 = best).
-    `rank` is None for a node label key that names no tier (it cannot be ordered)."""
+    `rank` is None for a node label key that names no tier (it cannot be ordered).
+
+    `verbatim`: a KEP-473 level that names no tier and is no node label key, kept as written
+    for a scheduler with its own vocabulary (a Volcano HyperNode tier name); only
+    `--scheduler volcano` can lower it (the placement pass refuses it elsewhere, RBG312)."""
 
     written: str
     node_label: str
     rank: int | None
     span: Span | None = None
+    verbatim: bool = False
 
     @property
     def text(self) -> str:
@@ -121,6 +127,8 @@ class PlacementRule:
     min_domains: int | None = None  # spread: `minDomains` (DoNotSchedule only)
     scope: Scope = Scope.GROUP
     span: Span | None = None  # the rule's kind key (`pack:`), where diagnostics point
+    # written in upstream's KEP-473 fields: levels are the scheduler's words, passed verbatim
+    upstream: bool = False
 
     @property
     def level(self) -> Level:
@@ -278,8 +286,11 @@ def _with_upstream(
     spec: PlacementSpec | None = None
     for doc, path, roles, scope in found:
         raw = _at(doc.body, path)
+        # `topologyName` names the scheduler's topology resource (KAI's Topology, KEP-473);
+        # an rbgc Topology of that name describes its tiers, else the group's own applies
+        named = raw.get("topologyName")
         topology = _active_topology(
-            raw.get("topologyName"),
+            named if named in topologies else None,
             doc.span(*path, "topologyName"),
             doc.span(*path, key=True),
             topologies,
@@ -316,10 +327,12 @@ def _upstream_rule(
         return None
     before = len(problems)
     required, preferred = (
-        None if pack.get(key) is None else _level(doc, (*at, key), pack[key], topology, problems)
+        None
+        if pack.get(key) is None
+        else _level(doc, (*at, key), pack[key], topology, problems, verbatim=True)
         for key in ("required", "preferred")
     )
-    if required and preferred:
+    if required and preferred and not (required.verbatim or preferred.verbatim):
         _orderable(required, preferred, problems)
     if len(problems) > before:
         return None
@@ -330,6 +343,7 @@ def _upstream_rule(
         preferred=preferred,
         scope=scope,
         span=doc.span(*at, key=True),
+        upstream=True,
     )
 
 
@@ -370,7 +384,10 @@ def _topology(doc: Document, problems: list[Diagnostic]) -> Topology:
     tiers: list[Tier] = []
     for i, raw in enumerate(doc.body["spec"]["tiers"]):
         tier = Tier(
-            name=raw["name"], node_label=raw["nodeLabel"], span=doc.span("spec", "tiers", i)
+            name=raw["name"],
+            node_label=raw["nodeLabel"],
+            volcano_tier=raw.get("volcanoTier"),
+            span=doc.span("spec", "tiers", i),
         )
         for field, value in (("name", tier.name), ("nodeLabel", tier.node_label)):
             first = next(
@@ -521,8 +538,16 @@ def _rules(
 
 
 def _level(
-    doc: Document, path: JsonPath, value: str, topology: Topology, problems: list[Diagnostic]
+    doc: Document,
+    path: JsonPath,
+    value: str,
+    topology: Topology,
+    problems: list[Diagnostic],
+    *,
+    verbatim: bool = False,
 ) -> Level | None:
+    """`verbatim` (KEP-473's fields): a word that is neither a tier nor a node label key is
+    kept for the scheduler, not refused here."""
     span = doc.span(*path)
     tier = topology.tier(value)
     if tier is not None:
@@ -532,6 +557,8 @@ def _level(
             rank=topology.tiers.index(tier),
             span=span,
         )
+    if "/" not in value and verbatim:
+        return Level(written=value, node_label=value, rank=None, span=span, verbatim=True)
     if "/" not in value:
         problems.append(
             error(

@@ -6,20 +6,27 @@ Decides where each role's pods may run and what gates the whole group:
   `rolebasedgroup.workloads.x-k8s.io/exclusive-topology: <key>` gives every pod template the
   upstream affinity/anti-affinity pair on the group-unique-key label (applied per template in
   `expand`, where a template may opt out);
-- placement rules (a `Placement` document, rbgc/topology.py): pack/spread/separate lowered for
-  the default scheduler (passes/placement_rules.py), conflicts refused (RBG314);
-- gang scheduling (§8): `podGroupPolicy` becomes one PodGroup `{group}` with
-  `minMember` = all pods of the group (LWS roles count size * replicas). Argo CD applies custom
+- placement rules (a `Placement` document or KEP-473's fields, rbgc/topology.py), lowered for
+  the scheduler chosen: pod (anti-)affinity and spreads (passes/placement_rules.py), Volcano
+  networkTopology and subgroups (placement_volcano.py), Kueue TAS (placement_kueue.py),
+  instance packs (placement_instances.py); conflicts refused (RBG314), a pack no pod could
+  anchor demoted (RBG318, placement_anchors.py);
+- gang scheduling (passes/placement_gang.py): one PodGroup `{group}`. Argo CD applies custom
   resources last within a wave, so the PodGroup goes one wave before every role.
+
+Every rule's lowering is recorded (`Placement.lowering`, the facts' `lowered`/`enforced_by`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import (
     Group,
+    InstancePin,
     Placement,
     RolePlacement,
     RuleLowering,
@@ -28,7 +35,13 @@ from rbgc.model import (
     Waves,
     WorkloadKind,
 )
-from rbgc.passes import placement_gang, placement_rules, placement_volcano
+from rbgc.passes import (
+    placement_anchors,
+    placement_gang,
+    placement_instances,
+    placement_rules,
+    placement_volcano,
+)
 from rbgc.topology import PlacementSpec, RuleKind, Scope
 
 
@@ -56,22 +69,17 @@ def place(
         )
     rules = group.placement
     if rules is not None:
-        span = (
-            group.document.span("metadata", "annotations", cv.ANNOTATION_EXCLUSIVE_TOPOLOGY)
-            if key
-            else None
-        )
+        span = group.document.span("metadata", "annotations", exclusive) if key else None
         problems.extend(placement_rules.conflicts(rules, key or None, span))
+        problems.extend(placement_rules.scheduler_words(rules, target.scheduler))
     if problems:
         raise DiagnosticError(problems)
 
     gang = placement_gang.gang(group, target)
     warnings = list(placement_gang.warnings(group, gang))
-    roles = tuple(r.name for r in group.roles)
-    group_key = cv.group_unique_key(group.namespace, group.name)
     volcano = _volcano(group, gang, target, warnings, conventions)
     topology_only = False
-    if volcano is not None:
+    if volcano is not None and volcano.spec:
         if gang is None:  # topology rides the gang channel without imposing a gang (KEP-473)
             gang, topology_only = placement_gang.Gang(api_version=cv.VOLCANO_PODGROUP_API), True
             gang.spec["minMember"] = 0
@@ -82,41 +90,66 @@ def place(
     manifests: tuple[Manifest, ...] = ()
     reasons: list[str] = []
     if gang is not None:
-        api_version, spec = gang.api_version, gang.spec
         if gang.volcano:
             annotations = {cv.VOLCANO_GROUP_ANNOTATION: group.name}
         else:
             labels = {cv.GANG_LABEL_LEGACY: group.name, cv.GANG_LABEL: group.name}
-        manifests = (placement_gang.pod_group(group, api_version, spec, conventions),)
+        manifests = (placement_gang.pod_group(group, gang.api_version, gang.spec, conventions),)
         reasons.append(
             f"in Volcano PodGroup {group.name} for its network topology (minMember 0: no gang)"
             if topology_only
-            else f"gang-scheduled in PodGroup {group.name} (minMember {spec['minMember']})"
+            else f"gang-scheduled in PodGroup {group.name} (minMember {gang.spec['minMember']})"
         )
     if key:
         reasons.append(f"exclusive topology {key}: one group per domain")
     lowered = placement_rules.Lowered()
+    pins: tuple[InstancePin, ...] = ()
+    lowering: tuple[RuleLowering, ...] = ()
     if rules is not None:
-        # packs Volcano's networkTopology expresses are not pod affinity as well
+        taken = volcano.lowered if volcano is not None else set()
         by_pod = {
-            i
-            for i, rule in enumerate(rules.rules)
-            if volcano is None or rule.kind is not RuleKind.PACK
+            i for i, rule in enumerate(rules.rules) if rule.scope is Scope.GROUP and i not in taken
         }
+        demoted = _demoted(group, rules, by_pod, conventions, warnings)
         deployments = {r.name for r in group.roles if r.kind is WorkloadKind.DEPLOYMENT}
         lowered = placement_rules.lower(
             rules,
-            group_key,
-            roles,
+            cv.group_unique_key(group.namespace, group.name),
+            tuple(r.name for r in group.roles),
             rules=by_pod,
+            demoted=demoted,
             deployments=deployments,
             version=target.kubernetes_version,
             conventions=conventions,
         )
-        warnings.extend(placement_rules.instance_packs(rules))
-        atomic = placement_rules.not_atomic(rules) if volcano is None else None
-        if atomic is not None:
-            warnings.append(atomic)
+        warnings.extend(placement_rules.version_gaps(rules, target))
+        anchored = {r.name for r in group.roles} if key else set()
+        for i in by_pod - demoted:
+            rule = rules.rules[i]
+            if rule.kind is RuleKind.PACK and rule.required is not None:
+                anchored.update(rule.roles)
+        instances = placement_instances.plan(
+            group,
+            rules,
+            target,
+            conventions,
+            handled={i: RuleLowering(enforced_by="volcano") for i in taken},
+            anchored=anchored,
+        )
+        warnings.extend(instances.warnings)
+        for role, said in instances.reasons.items():
+            lowered.reasons.setdefault(role, []).extend(said)
+        pins = tuple(instances.pins)
+        if any(rules.rules[i].kind is RuleKind.PACK for i in by_pod - demoted):
+            atomic = placement_rules.not_atomic(rules)
+            if atomic is not None:
+                warnings.append(atomic)
+        lowering = tuple(
+            lowered.lowering.get(i)
+            or instances.lowering.get(i)
+            or RuleLowering(enforced_by="volcano")  # a group pack in the PodGroup
+            for i in range(len(rules.rules))
+        )
     if volcano is not None:
         for role, said in volcano.reasons.items():
             lowered.reasons.setdefault(role, []).extend(said)
@@ -136,25 +169,55 @@ def place(
         wave_offset=1 if manifests else 0,
         manifests=manifests,
         warnings=tuple(warnings),
-        lowering=_lowering(rules, lowered, volcano is not None),
+        lowering=lowering,
+        pins=pins,
     )
 
 
-def _lowering(
-    rules: PlacementSpec | None, lowered: placement_rules.Lowered, volcano: bool
-) -> tuple[RuleLowering, ...]:
-    """How each rule reached the objects, in the order of `rules.rules` (the facts)."""
-    if rules is None:
-        return ()
-    out = []
-    for i, rule in enumerate(rules.rules):
-        if i in lowered.lowering:
-            out.append(lowered.lowering[i])
-        elif rule.scope is Scope.INSTANCE:
-            out.append(RuleLowering(lowered=False))  # RBG317
-        else:  # a group pack in the PodGroup's networkTopology
-            out.append(RuleLowering(enforced_by="volcano" if volcano else "kube-scheduler"))
-    return tuple(out)
+def _demoted(
+    group: Group,
+    rules: PlacementSpec,
+    by_pod: set[int],
+    conventions: cv.Conventions,
+    warnings: list[Diagnostic],
+) -> set[int]:
+    """Required packs lowered as pod affinity that no pod could anchor: a role of the pack
+    carries a required term of the user's that the pack's pods do not match (RBG318)."""
+    out = set()
+    for i in sorted(by_pod):
+        rule = rules.rules[i]
+        if rule.kind is not RuleKind.PACK or rule.required is None:
+            continue
+        members = [r for r in (group.role(name) for name in rule.roles) if r is not None]
+        anchors = [placement_anchors.pod_labels(group, r, conventions) for r in members]
+        for role in members:
+            foreign = next(
+                (
+                    t
+                    for t in placement_anchors.user_terms(group, role)
+                    if placement_anchors.outside(t, group.namespace, anchors)
+                ),
+                None,
+            )
+            if foreign is None:
+                continue
+            out.add(i)
+            warnings.append(
+                warning(
+                    "RBG318",
+                    f"pack [{', '.join(rule.roles)}] cannot be a required pod affinity: role "
+                    f"{role.name!r} already requires pods the pack's pods are not, and "
+                    "kube-scheduler needs one pod to match every required term, so its pods "
+                    f"would never schedule; {rule.required.written} is only preferred",
+                    rule.span,
+                    help="make the role's own term preferred, or pack with --scheduler volcano "
+                    "(PodGroup networkTopology, no pod affinity); `rbgc fit` does not count "
+                    "on the pack",
+                    notes=((foreign.span, "the role's own required term"),),
+                )
+            )
+            break
+    return out
 
 
 def _volcano(
@@ -164,14 +227,12 @@ def _volcano(
     warnings: list[Diagnostic],
     conventions: cv.Conventions,
 ) -> placement_volcano.VolcanoTopology | None:
-    """The pack rules as Volcano networkTopology, when lowered for Volcano (None: not)."""
+    """The packs as Volcano networkTopology and subgroups, when lowered for Volcano."""
     rules = group.placement
     if target.scheduler is not Scheduler.VOLCANO or rules is None:
         return None
-    pack = next(
-        (r for r in rules.rules if r.kind is RuleKind.PACK and r.scope is Scope.GROUP), None
-    )
-    if pack is None:  # instance packs alone: nothing for networkTopology (RBG317)
+    pack = next((r for r in rules.rules if r.kind is RuleKind.PACK), None)
+    if pack is None:
         return None
     if gang is not None and not gang.volcano:
         warnings.append(
@@ -184,11 +245,15 @@ def _volcano(
             )
         )
         return None
+    keys: Mapping[str, str | None] = {
+        r.name: placement_instances.instance_key(r, target) for r in group.roles if r.size > 1
+    }
     return placement_volcano.network_topology(
         rules,
         cv.group_unique_key(group.namespace, group.name),
         tuple(r.name for r in group.roles),
-        {r.name: r.replicas * r.size for r in group.roles},
+        {r.name: (r.replicas, r.size) for r in group.roles},
         gang=gang is not None,
         conventions=conventions,
+        instance_keys=keys,
     )

@@ -137,3 +137,63 @@ def test_min_domains_needs_a_required_spread() -> None:
     assert found.code == "RBG310" and "DoNotSchedule" in found.message
     # at the `minDomains` key
     assert found.span is not None and (found.span.line, found.span.col) == (20, 27)
+
+
+# --- item 3: a pack beside the role's own required pod affinity --------------------------------
+# pkg/scheduler/framework/plugins/interpodaffinity/filtering.go: `updateWithAffinityTerms`
+# counts an existing pod only if it matches ALL of the incoming pod's required terms, and
+# `satisfyPodAffinity` lets the first pod through only if it matches all its own terms
+# (kubernetes/kubernetes#130784). A pack term beside a term selecting a cache is never met.
+
+CACHE_TERM = """\
+    affinity:
+      podAffinity:
+        requiredDuringSchedulingIgnoredDuringExecution:
+        - labelSelector: {matchLabels: {app: cache}}
+          topologyKey: kubernetes.io/hostname
+"""
+
+
+def with_own_term(labels: str = "") -> str:
+    return group("StatefulSet").replace(
+        "  - name: prefill\n    replicas: 2\n    template: {spec: {containers: [{name: main, "
+        "image: x:1}]}}\n",
+        "  - name: prefill\n    replicas: 2\n    template:\n"
+        f"      metadata: {{labels: {{{labels}}}}}\n"
+        "      spec:\n        containers: [{name: main, image: x:1}]\n"
+        + "\n".join("    " + line for line in CACHE_TERM.splitlines())
+        + "\n",
+    )
+
+
+def test_a_pack_beside_a_term_on_other_pods_is_only_preferred() -> None:
+    text = with_own_term() + placement("- roles: [router, prefill]\n  pack: {required: zone}")
+    result = build(text)
+    affinity = pod_spec(result, "prefill")["affinity"]["podAffinity"]
+    # the user's term stays the only required one; the pack's zone becomes a preference
+    cache = {"labelSelector": {"matchLabels": {"app": "cache"}}}
+    assert affinity[REQ] == [{**cache, "topologyKey": "kubernetes.io/hostname"}]
+    assert [t["podAffinityTerm"]["topologyKey"] for t in affinity[PREF]][-1] == (
+        "topology.kubernetes.io/zone"
+    )
+    (warned,) = [w for w in result.warnings if w.code == "RBG318"]
+    assert warned.notes and warned.notes[0][0] is not None
+    facts = result.bundle.group("llm", "pd")
+    assert facts is not None and facts.placement[0].lowered is False
+
+
+def test_a_term_the_packs_pods_all_match_keeps_the_pack_required() -> None:
+    # both roles' pods carry app: cache here, so one of them can anchor every term
+    text = with_own_term("app: cache").replace(
+        "  - name: router\n    replicas: 2\n    workload: {apiVersion: apps/v1, kind: "
+        "StatefulSet}\n    template: {spec:",
+        "  - name: router\n    replicas: 2\n    workload: {apiVersion: apps/v1, kind: "
+        "StatefulSet}\n    template: {metadata: {labels: {app: cache}}, spec:",
+    ) + placement("- roles: [router, prefill]\n  pack: {required: zone}")
+    result = build(text)
+    required = pod_spec(result, "prefill")["affinity"]["podAffinity"][REQ]
+    assert [t["topologyKey"] for t in required] == [
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+    ]
+    assert "RBG318" not in {w.code for w in result.warnings}
