@@ -702,6 +702,51 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG306",
+            "gang-subgroups-unsupported",
+            "KEP-430 `gang.minReplicas` cannot be compiled for this scheduler or role.",
+            "Per-role minimums need a scheduler with subgroups: Volcano's PodGroup "
+            "`subGroupPolicy`, one subgroup per instance grouped by a label every pod of the "
+            "instance carries. scheduler-plugins gangs only the whole group, and KEP-430's "
+            "webhook refuses the policy rather than weaken the gang; a role whose instances' "
+            "pods share no such label (a leader StatefulSet under `--lws statefulsets`) cannot "
+            "be split into instances either.",
+            "strategy:\n  scheduling:\n    gang: {minReplicas: {prefill: 2}}   # rbgc build "
+            "(scheduler-plugins)",
+            "rbgc build --scheduler volcano ...   # or gang: {} to gang every pod",
+        ),
+        CodeDoc(
+            "RBG307",
+            "incompatible-placement-groups",
+            "A topology pack and the gang cover roles that cannot be grouped together.",
+            "KEP-473 refuses a pack whose roles partly overlap the gang's "
+            "(IncompatiblePlacementGroups); and Volcano puts each pod in the first subgroup it "
+            "matches (job_info.go `getOrCreateSubJob`), so a pack over some roles cannot also "
+            "be a subgroup of pods already split into minReplicas' per-instance subgroups.",
+            "gang: {minReplicas: {prefill: 1, decode: 1}}\n...\nroles: [decode, router]\n"
+            "topologyConstraint: {pack: {required: zone}}",
+            "roles: [prefill, decode]   # the gang's roles, or every role of the group",
+        ),
+        CodeDoc(
+            "RBG308",
+            "gang-unknown-role",
+            "KEP-430 `gang.minReplicas` names a role the group does not have.",
+            "Only roles listed in `minReplicas` join the gang; a misspelt role would silently "
+            "leave the intended one out of it.",
+            "gang: {minReplicas: {prefil: 2}}",
+            "gang: {minReplicas: {prefill: 2}}",
+        ),
+        CodeDoc(
+            "RBG309",
+            "gang-never-satisfied",
+            "KEP-430 `gang.minReplicas` asks for more instances than the role has.",
+            "KEP-430 does not validate it: the gang can never be satisfied and every pod of the "
+            "PodGroup stays Pending.",
+            "replicas: 1\n...\ngang: {minReplicas: {prefill: 2}}",
+            "gang: {minReplicas: {prefill: 1}}",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG310",
             "invalid-placement",
             "A Topology or Placement document, or one of its rules, is malformed.",

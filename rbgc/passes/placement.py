@@ -20,6 +20,7 @@ Every rule's lowering is recorded (`Placement.lowering`, the facts' `lowered`/`e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
@@ -72,23 +73,28 @@ def place(
         span = group.document.span("metadata", "annotations", exclusive) if key else None
         problems.extend(placement_rules.conflicts(rules, key or None, span))
         problems.extend(placement_rules.scheduler_words(rules, target.scheduler))
+        problems.extend(placement_gang.scope_conflicts(group, rules, target))
+    problems.extend(placement_gang.problems(group, target))
     if problems:
         raise DiagnosticError(problems)
 
-    gang = placement_gang.gang(group, target)
+    gang = placement_gang.gang(group, target, conventions)
     warnings = list(placement_gang.warnings(group, gang))
     volcano = _volcano(group, gang, target, warnings, conventions)
     topology_only = False
-    if volcano is not None and volcano.spec:
+    if volcano is not None and (volcano.spec or volcano.on_gang):
         if gang is None:  # topology rides the gang channel without imposing a gang (KEP-473)
             gang, topology_only = placement_gang.Gang(api_version=cv.VOLCANO_PODGROUP_API), True
             gang.spec["minMember"] = 0
-        gang.spec.update(volcano.spec)
+        _join(gang.spec, volcano)
         warnings.extend(volcano.warnings)
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     manifests: tuple[Manifest, ...] = ()
     reasons: list[str] = []
+    members = {r.name for r in group.roles}
+    if gang is not None and gang.members is not None:
+        members = set(gang.members)  # KEP-430 minReplicas: only the listed roles join
     if gang is not None:
         if gang.volcano:
             annotations = {cv.VOLCANO_GROUP_ANNOTATION: group.name}
@@ -156,11 +162,14 @@ def place(
     of_role = {
         role.name: RolePlacement(
             exclusive_topology=key or None,
-            scheduler="volcano" if annotations else None,
-            pod_labels=labels,
-            pod_annotations=annotations,
+            scheduler="volcano" if annotations and role.name in members else None,
+            pod_labels=labels if role.name in members else {},
+            pod_annotations=annotations if role.name in members else {},
             scheduling=lowered.scheduling.get(role.name, {}),
-            reasons=(*reasons, *lowered.reasons.get(role.name, ())),
+            reasons=(
+                *(reasons if role.name in members else ()),
+                *lowered.reasons.get(role.name, ()),
+            ),
         )
         for role in group.roles
     }
@@ -246,7 +255,12 @@ def _volcano(
         )
         return None
     keys: Mapping[str, str | None] = {
-        r.name: placement_instances.instance_key(r, target) for r in group.roles if r.size > 1
+        r.name: placement_gang.instance_key(r, target) for r in group.roles if r.size > 1
+    }
+    in_gang = {
+        entry["name"]
+        for entry in (gang.spec.get("subGroupPolicy") or [] if gang is not None else [])
+        if entry["name"] in keys
     }
     return placement_volcano.network_topology(
         rules,
@@ -256,4 +270,19 @@ def _volcano(
         gang=gang is not None,
         conventions=conventions,
         instance_keys=keys,
+        gang_sub_groups=in_gang,
     )
+
+
+def _join(spec: dict[str, Any], volcano: placement_volcano.VolcanoTopology) -> None:
+    """Volcano's topology into the PodGroup spec: an instance pack's networkTopology onto the
+    gang's subgroup of the same instances, the rest after the gang's subgroups."""
+    gang_entries = [dict(e) for e in spec.get("subGroupPolicy") or []]
+    for entry in gang_entries:
+        if entry["name"] in volcano.on_gang:
+            entry["networkTopology"] = volcano.on_gang[entry["name"]]
+    own = volcano.spec.get("subGroupPolicy") or []
+    if gang_entries or own:
+        spec["subGroupPolicy"] = [*gang_entries, *own]
+    if "networkTopology" in volcano.spec:
+        spec["networkTopology"] = volcano.spec["networkTopology"]

@@ -5,7 +5,7 @@ How, by what rbgc emits for the role and the scheduler chosen:
 - an instance of one pod (a standalone role, a Deployment, an LWS of size 1) is always in one
   domain: nothing to compile;
 - `--scheduler volcano`, where every pod of an instance carries one label with one value per
-  instance (`instance_key`): a `subGroupPolicy` entry (passes/placement_volcano.py);
+  instance (`placement_gang.instance_key`): a `subGroupPolicy` entry (passes/placement_volcano.py);
 - `--scheduler kueue`, a native LWS role: TAS annotations on its templates
   (passes/placement_kueue.py);
 - otherwise pod affinity to the instance's anchor, which every scheduler here honours
@@ -72,15 +72,6 @@ class Planned:
 
 def native_lws(role: Role, target: Target) -> bool:
     return role.kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE
-
-
-def instance_key(role: Role, target: Target) -> str | None:
-    """A label every pod of one instance carries with one value per instance (None: none)."""
-    if role.instance_set is not None and role.instance_set.components:
-        return cv.INSTANCE_INDEX_LABEL
-    if native_lws(role, target):
-        return cv.LWS_GROUP_INDEX
-    return None
 
 
 def plan(

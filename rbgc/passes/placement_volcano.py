@@ -29,7 +29,7 @@ predicates honour.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,9 @@ class VolcanoTopology:
     reasons: dict[str, list[str]] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
     lowered: set[int] = field(default_factory=set)
+    # instance packs of roles already in a gang's per-instance subgroups (KEP-430): the
+    # networkTopology each such subgroup gets, by role
+    on_gang: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def network_topology(
@@ -57,6 +60,7 @@ def network_topology(
     gang: bool,
     conventions: cv.Conventions = cv.V04,
     instance_keys: Mapping[str, str | None] | None = None,
+    gang_sub_groups: Collection[str] = (),
 ) -> VolcanoTopology:
     """`sizes`: each role's instances and pods per instance; `instance_keys`: the label
     telling one instance's pods from another's, per role (None: the role's pods carry none)."""
@@ -73,6 +77,9 @@ def network_topology(
         if whole:
             out.spec["networkTopology"] = topology = _mode(spec, rule, out.warnings)
             where = "PodGroup networkTopology"
+        elif rule.scope is Scope.INSTANCE and rule.roles[0] in gang_sub_groups:
+            out.on_gang[rule.roles[0]] = topology = _mode(spec, rule, out.warnings)
+            where = f"PodGroup subGroupPolicy {rule.roles[0]} (the gang's, one per instance)"
         else:
             if any(r in in_sub_group for r in rule.roles):
                 # Volcano puts a pod in the first subgroup it matches: an instance pack of a

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from rbgc.k8s import conventions as cv
 from rbgc.model import Scheduler, Target
 from rbgc.pipeline import Options, Result, compile_documents
@@ -163,3 +165,94 @@ spec:
     body = pod_group(build(v1))
     assert body["metadata"]["annotations"] == {cv.SYNC_WAVE: "0"}
     assert body["spec"] == {"minMember": 1, "queue": "gpu"}
+
+
+# --- KEP-430: CoordinatedPolicy strategy.scheduling.gang (issue 17 item 7) ---------------------
+# sgl-project/rbg keps/430-gang-scheduling/README.md (commit 830c24af): `gang` present turns gang
+# scheduling on and wins over the annotation; empty minReplicas: minMember = GetGroupSize();
+# otherwise Volcano subGroupPolicy per listed role (minSubGroups = minReplicas, subGroupSize =
+# computeSubGroupSize, matchLabelKeys one per instance), minMember = sum(minReplicas x size),
+# only listed roles' pods annotated; a scheduler without subgroups: the webhook rejects.
+
+KEP430 = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: pd, namespace: llm}
+spec:
+  roles:
+  - name: prefill
+    replicas: 4
+    leaderWorkerPattern:
+      size: 2
+      template: {spec: {schedulerName: volcano, containers: [{name: main, image: x:1}]}}
+  - name: decode
+    replicas: 6
+    standalonePattern:
+      template: {spec: {schedulerName: volcano, containers: [{name: main, image: x:1}]}}
+  - name: router
+    replicas: 1
+    standalonePattern:
+      template: {spec: {containers: [{name: main, image: x:1}]}}
+---
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: CoordinatedPolicy
+metadata: {name: pd, namespace: llm}
+spec:
+  policies:
+  - name: gang
+    roles: [prefill, decode]
+    strategy: {scheduling: {gang: GANG}}
+"""
+
+
+def test_kep430_min_replicas_are_volcano_subgroups_per_instance() -> None:
+    text = KEP430.replace("GANG", "{minReplicas: {prefill: 2, decode: 1}}")
+    result = build(text, Scheduler.VOLCANO)
+    spec = pod_group(result)["spec"]
+    assert spec["minMember"] == 2 * 2 + 1 * 1
+    prefill, decode = spec["subGroupPolicy"]
+    # an LWS group is an instance: one subgroup per group-index, 2 of them at least
+    assert (prefill["name"], prefill["matchLabelKeys"]) == ("prefill", [cv.LWS_GROUP_INDEX])
+    assert (prefill["minSubGroups"], prefill["subGroupSize"]) == (2, 2)
+    # a one-pod instance: "at least 1 decode pod" is one subgroup of 1 of them
+    assert (decode["minSubGroups"], decode["subGroupSize"]) == (1, 1)
+    # only the listed roles' pods join the PodGroup
+    joined = {
+        m.role
+        for m in result.bundle.manifests
+        for t in templates_of(m)
+        if cv.VOLCANO_GROUP_ANNOTATION in (t["metadata"].get("annotations") or {})
+    }
+    assert joined == {"prefill", "decode"}
+
+
+def test_kep430_empty_gang_is_the_whole_group() -> None:
+    text = KEP430.replace("GANG", "{}")
+    assert pod_group(build(text, Scheduler.VOLCANO))["spec"] == {"minMember": 8 + 6 + 1}
+    kube = pod_group(build(text))
+    assert kube["apiVersion"] == cv.KUBE_PODGROUP_API and kube["spec"]["minMember"] == 15
+
+
+def test_kep430_min_replicas_without_subgroups_is_refused() -> None:
+    from rbgc.diagnostics import DiagnosticError
+
+    text = KEP430.replace("GANG", "{minReplicas: {prefill: 2}}")
+    with pytest.raises(DiagnosticError) as exc:
+        build(text)
+    assert {d.code for d in exc.value.diagnostics if d.severity == "error"} == {"RBG306"}
+
+
+def test_kep430_an_instance_pack_rides_the_gangs_subgroup() -> None:
+    pack = "    instanceTopologyConstraint: {pack: {required: nvl}}\n"
+    text = KEP430.replace("GANG", "{minReplicas: {prefill: 2}}").replace(
+        "    replicas: 4\n", "    replicas: 4\n" + pack
+    )
+    (prefill,) = pod_group(build(text, Scheduler.VOLCANO))["spec"]["subGroupPolicy"]
+    assert prefill["networkTopology"] == {"mode": "hard", "highestTierName": "nvl"}
+
+
+def templates_of(m: Any) -> list[dict[str, Any]]:
+    spec = m.body.get("spec") or {}
+    lws = spec.get("leaderWorkerTemplate") or {}
+    found = [spec["template"]] if "template" in spec else []
+    return found + [lws[k] for k in ("leaderTemplate", "workerTemplate") if k in lws]
