@@ -23,7 +23,15 @@ from typing import Any
 from rbgc.diagnostics import Span
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import IntOrPercent, Strategy
-from rbgc.k8s.conventions import COMPONENT_NAME_LABEL, LWS_MEMBER
+from rbgc.k8s.conventions import (
+    COMPONENT_NAME_LABEL,
+    LWS_MEMBER,
+    RELEASES,
+    RESTART_BASE_DELAY,
+    RESTART_MAX_DELAY,
+    V04,
+    Conventions,
+)
 from rbgc.k8s.manifest import Manifest
 
 
@@ -107,8 +115,8 @@ class Restart:
 
     policy: str  # as the input says it (or upstream's default for the role's kind)
     scope: str  # "group" | "instance"
-    base_delay: int = 30
-    max_delay: int = 600
+    base_delay: int = RESTART_BASE_DELAY
+    max_delay: int = RESTART_MAX_DELAY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +147,8 @@ class GroupFacts:
     pod_group: str | None = None  # the gang PodGroup's name, when the group is gang-scheduled
     set_name: str | None = None  # the RoleBasedGroupSet it belongs to
     placement: tuple[PlacementFacts, ...] = ()  # the Placement's rules
+    # the operator release the objects are named and labelled as (its label keys, names)
+    conventions: Conventions = V04
 
     @property
     def key(self) -> str:
@@ -205,11 +215,16 @@ def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
     """Group facts from workload manifests alone (no IR): how `rbgc sync` reads OLD from the
     objects it applied. A role's kind, replicas and size are its primary workload's."""
     by_group: dict[tuple[str, str], dict[str, list[WorkloadFacts]]] = {}
+    releases: dict[tuple[str, str], Conventions] = {}  # by the label keys the objects carry
     for m in manifests:
         found = workload_facts(m)
         if found is not None and m.group is not None:
             roles = by_group.setdefault((m.namespace, m.group), {})
             roles.setdefault(found.role, []).append(found)
+            labels = (m.body.get("metadata") or {}).get("labels") or {}
+            for release in RELEASES.values():
+                if release.label_group in labels:
+                    releases[(m.namespace, m.group)] = release
     out = []
     for (namespace, group), roles in sorted(by_group.items()):
         facts = []
@@ -226,5 +241,12 @@ def facts_of(manifests: Sequence[Manifest]) -> tuple[GroupFacts, ...]:
                     workloads=ordered,
                 )
             )
-        out.append(GroupFacts(namespace=namespace, name=group, roles=tuple(facts)))
+        out.append(
+            GroupFacts(
+                namespace=namespace,
+                name=group,
+                roles=tuple(facts),
+                conventions=releases.get((namespace, group), V04),
+            )
+        )
     return tuple(out)

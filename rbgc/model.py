@@ -14,30 +14,13 @@ from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span
 from rbgc.k8s import controllers
-from rbgc.k8s.controllers import IntOrPercent
-from rbgc.k8s.conventions import SET_LABEL_INDEX, SET_LABEL_NAME
+from rbgc.k8s import conventions as cv
+from rbgc.k8s.controllers import IntOrPercent, WorkloadKind
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
 from rbgc.topology import PlacementRule, PlacementSpec
 
-
-class WorkloadKind(enum.StrEnum):
-    STATEFULSET = "apps/v1/StatefulSet"
-    DEPLOYMENT = "apps/v1/Deployment"
-    LEADERWORKERSET = "leaderworkerset.x-k8s.io/v1/LeaderWorkerSet"
-
-    @property
-    def kind(self) -> str:
-        return self.value.rpartition("/")[2]
-
-    @property
-    def api_version(self) -> str:
-        return self.value.rpartition("/")[0]
-
-    @property
-    def has_pod_index(self) -> bool:
-        """StatefulSet-backed kinds label pods with `apps.kubernetes.io/pod-index`."""
-        return self is not WorkloadKind.DEPLOYMENT
+__all__ = ["WorkloadKind"]  # the kinds are k8s/controllers.py's table; the IR names them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +74,25 @@ class LeaderWorkerSetSpec:
     patch_paths: tuple[JsonPath, JsonPath] | None = None
 
 
+class Pattern(enum.StrEnum):
+    """A v1alpha2 role's pattern, by the key it is written under (the operator takes the
+    first present: standalone, leaderWorker, components)."""
+
+    STANDALONE = "standalonePattern"
+    LEADER_WORKER = "leaderWorkerPattern"
+    COMPONENTS = "customComponentsPattern"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestartBackoff:
+    """`restartPolicyConfig`'s delays between recreations of an instance (the CRD's
+    defaults when absent); v1alpha1 has no such field."""
+
+    base_delay: int = cv.RESTART_BASE_DELAY
+    max_delay: int = cv.RESTART_MAX_DELAY
+    written: bool = False  # the input sets baseDelaySeconds or maxDelaySeconds
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Component:
     """A customComponentsPattern component: `size` pods of its own template per instance."""
@@ -107,12 +109,10 @@ class InstanceSet:
     """A v1alpha2 role on the operator's default workload, RoleInstanceSet. rbgc lowers it to
     plain objects (v1alpha2 semantics §3.5); this is what they must reproduce or warn about."""
 
-    pattern: str  # "standalone" | "leaderWorker"
     pod_management_policy: str = "Parallel"
     update_type: str | None = None  # rollingUpdate.type as written (operator: InPlaceIfPossible)
     paused: bool = False
     grace_period: int | None = None  # rollingUpdate.inPlaceUpdateStrategy.gracePeriodSeconds
-    restart_delays: bool = False  # restartPolicyConfig sets a backoff
     components: tuple[Component, ...] = ()  # customComponentsPattern
     span: Span
 
@@ -197,7 +197,8 @@ class Role:
     scaling_adapter: bool = False
     template_ref: str | None = None
     template_patch: Mapping[str, Any] | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)  # the role as written
+    restart_backoff: RestartBackoff = RestartBackoff()
+    pattern: Pattern | None = None  # v1alpha2: the pattern the operator uses (None: v1alpha1)
     path: JsonPath | None = None  # the role in the document (None: `template_path[:-1]`)
     template_patch_path: JsonPath | None = None  # None: v1alpha1's `templatePatch`
     instance_set: InstanceSet | None = None  # v1alpha2 RoleInstanceSet roles
@@ -205,6 +206,11 @@ class Role:
     @property
     def role_path(self) -> JsonPath:
         return self.path if self.path is not None else self.template_path[:-1]
+
+    @property
+    def pattern_path(self) -> JsonPath:
+        """Where the v1alpha2 pattern sits (the role itself for v1alpha1)."""
+        return self.role_path if self.pattern is None else (*self.role_path, self.pattern.value)
 
     @property
     def patch_path(self) -> JsonPath:
@@ -273,6 +279,7 @@ class Group:
     span: Span
     document: Document
     spec_path: JsonPath  # where the group's spec sits in the document ("spec" or "spec.template")
+    conventions: cv.Conventions  # the operator release the output is named and labelled as
     order: int = 0
     pod_group_policy: Mapping[str, Any] | None = None
     coordination: tuple[Coordination, ...] = ()
@@ -280,6 +287,9 @@ class Group:
     set_name: str | None = None
     set_index: int | None = None
     placement: PlacementSpec | None = None  # from a Placement document (rbgc/topology.py)
+    # what the front end found wrong in the group's text (its input form): `validate` reports
+    # it with the group's other problems
+    findings: tuple[Diagnostic, ...] = ()
 
     @property
     def set_labels(self) -> dict[str, str]:
@@ -287,7 +297,7 @@ class Group:
         object the member produces (never in selectors)."""
         if self.set_name is None:
             return {}
-        return {SET_LABEL_NAME: self.set_name, SET_LABEL_INDEX: str(self.set_index)}
+        return {cv.SET_LABEL_NAME: self.set_name, cv.SET_LABEL_INDEX: str(self.set_index)}
 
     def role(self, name: str) -> Role | None:
         return next((r for r in self.roles if r.name == name), None)

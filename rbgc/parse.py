@@ -40,8 +40,13 @@ from rbgc.topology import bind as bind_placements
 from rbgc.topology import is_placement_document
 
 
-def parse(documents: list[Document], default_namespace: str) -> Program:
-    """Schema-check RBG documents and build the IR. Raises DiagnosticError with every problem."""
+def parse(
+    documents: list[Document], default_namespace: str, conventions: str | None = None
+) -> Program:
+    """Schema-check RBG documents and build the IR. Raises DiagnosticError with every problem.
+
+    `conventions`: the operator release the output follows ("v0.4" | "v0.8"); None: the
+    input's own (v1alpha1 -> v0.4.0's, v1alpha2 -> HEAD's)."""
     problems: list[Diagnostic] = []
     groups: list[Group] = []
     passthrough: list[Manifest] = []
@@ -49,6 +54,10 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
     placement_docs: list[Document] = []
     policies: list[Document] = []
     adapters: list[ScalingAdapter] = []
+
+    def chosen(doc: Document) -> cv.Conventions:
+        return cv.conventions_for(doc.api_version, conventions)
+
     for order, doc in enumerate(documents):
         if is_placement_document(doc):  # inputs of the placement pass, never emitted
             placement_docs.append(doc)
@@ -58,9 +67,13 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
             if found:
                 problems.extend(found)
             elif doc.kind == cv.RBG_KIND:
-                groups.append(parse_v1alpha2.group(doc, ("spec",), default_namespace, order))
+                groups.append(
+                    parse_v1alpha2.group(
+                        doc, ("spec",), default_namespace, order, conventions=chosen(doc)
+                    )
+                )
             elif doc.kind == cv.RBGSET_KIND:
-                groups.extend(_group_set_v1alpha2(doc, default_namespace, order))
+                groups.extend(_group_set_v1alpha2(doc, default_namespace, order, chosen(doc)))
             elif doc.kind == cv.PROFILE_KIND:
                 _add_profile(profiles, _profile(doc), problems)
             elif doc.kind == "CoordinatedPolicy":
@@ -114,9 +127,9 @@ def parse(documents: list[Document], default_namespace: str) -> Program:
             problems.extend(found)
             continue
         if doc.kind == cv.RBG_KIND:
-            groups.append(_group(doc, ("spec",), default_namespace, order))
+            groups.append(_group(doc, ("spec",), default_namespace, order, chosen(doc)))
         elif doc.kind == cv.RBGSET_KIND:
-            groups.extend(_group_set(doc, default_namespace, order))
+            groups.extend(_group_set(doc, default_namespace, order, chosen(doc)))
         else:
             _add_profile(profiles, _profile(doc), problems)
     groups, found = bind_policies(groups, policies, default_namespace)
@@ -292,7 +305,9 @@ def _add_profile(
     profiles[profile.name] = profile
 
 
-def _group_set_v1alpha2(doc: Document, default_namespace: str, order: int) -> list[Group]:
+def _group_set_v1alpha2(
+    doc: Document, default_namespace: str, order: int, conventions: cv.Conventions
+) -> list[Group]:
     """A v1alpha2 RoleBasedGroupSet: members `{set}-{i}` from `groupTemplate` (its labels and
     annotations become each member's; the set's own metadata does not, as upstream)."""
     name = doc.body["metadata"]["name"]
@@ -305,6 +320,7 @@ def _group_set_v1alpha2(doc: Document, default_namespace: str, order: int) -> li
             name=set_member_name(name, i),
             set_index=i,
             metadata_path=("spec", "groupTemplate"),
+            conventions=conventions,
         )
         for i in range(doc.body["spec"].get("replicas", 1))
     ]
@@ -342,21 +358,29 @@ def _group(
     spec_path: JsonPath,
     default_namespace: str,
     order: int,
+    conventions: cv.Conventions,
     name: str | None = None,
     set_index: int | None = None,
 ) -> Group:
     meta = doc.body["metadata"]
     spec = value_at(doc.body, spec_path)
-    roles = tuple(_role(doc, (*spec_path, "roles", i), raw) for i, raw in enumerate(spec["roles"]))
+    roles = []
+    findings: list[Diagnostic] = []
+    for i, raw in enumerate(spec["roles"]):
+        role = _role(doc, (*spec_path, "roles", i), raw)
+        roles.append(role)
+        findings += _form(doc, role, raw)
     return Group(
         name=name or meta["name"],
         namespace=_namespace(doc, default_namespace),
-        roles=roles,
+        roles=tuple(roles),
         annotations=dict(meta.get("annotations") or {}),
         labels=dict(meta.get("labels") or {}),
         span=doc.span("metadata", "name"),
         document=doc,
         spec_path=spec_path,
+        conventions=conventions,
+        findings=tuple(findings),
         order=order,
         pod_group_policy=spec.get("podGroupPolicy"),
         role_templates=role_templates(doc, spec_path, spec),
@@ -393,7 +417,9 @@ def _coordination(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Coordin
     )
 
 
-def _group_set(doc: Document, default_namespace: str, order: int) -> list[Group]:
+def _group_set(
+    doc: Document, default_namespace: str, order: int, conventions: cv.Conventions
+) -> list[Group]:
     name = doc.body["metadata"]["name"]
     replicas = doc.body["spec"].get("replicas", 1)
     return [
@@ -402,6 +428,7 @@ def _group_set(doc: Document, default_namespace: str, order: int) -> list[Group]
             ("spec", "template"),
             default_namespace,
             order,
+            conventions,
             name=set_member_name(name, i),
             set_index=i,
         )
@@ -431,7 +458,7 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
     )
     lws_raw = raw.get("leaderWorkerSet")
     lws = None
-    if lws_raw is not None or workload.key == WorkloadKind.LEADERWORKERSET.value:
+    if lws_raw is not None or workload.key == WorkloadKind.LEADERWORKERSET:
         # An absent `leaderWorkerSet` crashed v0.4.0; its size defaults to 1 (v0.5.0+).
         lws_raw = lws_raw or {}
         lws = LeaderWorkerSetSpec(
@@ -470,8 +497,75 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
         scaling_adapter=bool((raw.get("scalingAdapter") or {}).get("enable")),
         template_ref=(raw.get("templateRef") or {}).get("name"),
         template_patch=raw.get("templatePatch"),
-        raw=raw,
     )
+
+
+def _form(doc: Document, role: Role, raw: dict[str, Any]) -> list[Diagnostic]:
+    """Where a v1alpha1 role's pod template comes from, as upstream admits it: exactly one
+    of `template` and `templateRef` (+ `templatePatch`); `components` is not compiled."""
+    path = role.role_path
+    if role.kind is None:
+        return []  # validate refuses the workload kind: nothing of the role is compiled
+    if "components" in raw:
+        return [
+            error(
+                "RBG120",
+                "`components` (InstanceSet roles) not supported",
+                doc.span(*path, "components", key=True),
+                help="rbgc compiles StatefulSet, Deployment and LeaderWorkerSet roles",
+            )
+        ]
+    found = []
+    if role.template_ref is not None:
+        if "template" in raw:
+            found.append(
+                error(
+                    "RBG130",
+                    f"role {role.name!r} sets both `template` and `templateRef`",
+                    doc.span(*path, "templateRef", key=True),
+                    help="keep one: a role's pod template comes from exactly one place",
+                )
+            )
+        if role.kind is WorkloadKind.LEADERWORKERSET:
+            found.append(
+                error(
+                    "RBG130",
+                    f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet roles "
+                    "(upstream rule)",
+                    doc.span(*path, "templateRef", key=True),
+                    help="use `template` with `leaderWorkerSet.patchLeaderTemplate` / "
+                    "`patchWorkerTemplate`",
+                )
+            )
+        if role.template_patch is None:
+            found.append(
+                error(
+                    "RBG130",
+                    f"role {role.name!r} uses `templateRef` without `templatePatch`",
+                    doc.span(*path, "templateRef", key=True),
+                    help="add `templatePatch: {}` to use the template as is (upstream requires it)",
+                )
+            )
+    elif role.template_patch is not None:
+        found.append(
+            error(
+                "RBG130",
+                f"role {role.name!r} has `templatePatch` without `templateRef`",
+                doc.span(*path, "templatePatch", key=True),
+                help="a patch applies to a referenced role template; add `templateRef` or merge "
+                "the patch into `template`",
+            )
+        )
+    elif "template" not in raw:
+        found.append(
+            error(
+                "RBG103",
+                f"role {role.name!r} has no pod `template`",
+                role.span,
+                help="add `template:` with the role's pod spec, or `templateRef` + `templatePatch`",
+            )
+        )
+    return found
 
 
 def _holds_rbg_items(doc: Document) -> bool:

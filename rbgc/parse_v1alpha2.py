@@ -8,7 +8,8 @@ differently, so every pass and the compiled facts stay one:
   operator's RoleInstanceSet, which rbgc lowers to plain objects (§3.5): a standalone role
   becomes a StatefulSet (same pod names and DNS), a leaderWorkerPattern role a LeaderWorkerSet
   (`--lws` chooses native or StatefulSets); `Role.instance_set` keeps what only the operator
-  would do (in-place updates, `paused`, restart backoff) for the passes to warn about;
+  would do (in-place updates, `paused`) for the passes to warn about, `Role.pattern` the
+  pattern and `Role.restart_backoff` the restart delays;
 - `standalonePattern` / `leaderWorkerPattern` carry `template` or `templateRef {name, patch}`;
   leader/worker patches are `leaderTemplatePatch` / `workerTemplatePatch`;
 - the effective restart policy: standalone roles `None`; leaderWorkerPattern roles
@@ -17,16 +18,21 @@ differently, so every pass and the compiled facts stay one:
 - gang scheduling is the group annotation `rbg.workloads.x-k8s.io/group-gang-scheduling:
   "true"` (timeout from `…-timeout`, else 60), a scheduler-plugins PodGroup as the operator
   creates with its default `--scheduler-name`.
+
+What the v1alpha2 CRD refuses that its JSON Schema cannot say (CEL rules, the webhook) and
+what v1alpha1 keys it ignores is found here (`Group.findings`); `validate` reports it with
+the group's other problems.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from rbgc.diagnostics import Diagnostic, error, warning
 from rbgc.k8s import conventions as cv
+from rbgc.k8s.controllers import scaled
 from rbgc.model import (
     Component,
     CoordinatedRollingUpdate,
@@ -37,6 +43,8 @@ from rbgc.model import (
     Group,
     InstanceSet,
     LeaderWorkerSetSpec,
+    Pattern,
+    RestartBackoff,
     Role,
     RoleTemplate,
     RollingUpdate,
@@ -45,18 +53,6 @@ from rbgc.model import (
     WorkloadKind,
 )
 from rbgc.source import Document, JsonPath, value_at
-
-P = cv.HEAD_PREFIX
-WORKLOAD_TYPE = P + "role-workload-type"
-INSTANCE_SET = "workloads.x-k8s.io/v1alpha2/RoleInstanceSet"
-INSTANCE_PATTERN = P + "role-instance-pattern"  # Stateful (default) | Stateless
-GANG = P + "group-gang-scheduling"
-GANG_TIMEOUT = P + "group-gang-scheduling-timeout"
-# what HEAD's conversion webhook stashes from a v1alpha1 object (semantics §7.3)
-STASH = "conversion.workloads.x-k8s.io/"
-STASH_POD_GROUP = STASH + "v1alpha1-pod-group-policy"
-STASH_COORDINATION = STASH + "v1alpha1-coordination"
-PATTERNS = ("standalonePattern", "leaderWorkerPattern", "customComponentsPattern")
 
 
 def group(
@@ -67,6 +63,7 @@ def group(
     name: str | None = None,
     set_index: int | None = None,
     metadata_path: JsonPath = ("metadata",),
+    conventions: cv.Conventions = cv.V08,
 ) -> Group:
     meta = doc.body["metadata"]
     group_meta = value_at(doc.body, metadata_path) or {}
@@ -79,25 +76,34 @@ def group(
         inherited = {
             k: v
             for k, v in (meta.get("annotations") or {}).items()
-            if k.startswith((P + "group-", STASH))
+            if k.startswith((cv.HEAD_PREFIX + "group-", cv.STASH_PREFIX))
         }
         annotations = {**inherited, **annotations}
     ns = meta.get("namespace")
+    templates = role_templates(doc, spec_path, spec)
+    roles = []
+    findings = list(_stale_group_keys(doc, annotations, metadata_path))
+    for i, raw in enumerate(spec["roles"]):
+        role = _role(doc, (*spec_path, "roles", i), raw)
+        roles.append(role)
+        findings += _admission(doc, role, raw, templates)
     return Group(
         name=name or meta["name"],
         namespace=str(ns) if ns else default_namespace,
-        roles=tuple(_role(doc, (*spec_path, "roles", i), r) for i, r in enumerate(spec["roles"])),
+        roles=tuple(roles),
         annotations=annotations,
         labels=dict(group_meta.get("labels") or {}),
         span=doc.span("metadata", "name"),
         document=doc,
         spec_path=spec_path,
+        conventions=conventions,
         order=order,
         pod_group_policy=_gang(annotations),
         coordination=_stashed_coordination(doc, annotations, metadata_path),
-        role_templates=role_templates(doc, spec_path, spec),
+        role_templates=templates,
         set_name=meta["name"] if set_index is not None else None,
         set_index=set_index,
+        findings=tuple(findings),
     )
 
 
@@ -105,10 +111,10 @@ def _gang(annotations: dict[str, str]) -> dict[str, Any] | None:
     """The v1alpha1 `podGroupPolicy` the annotations mean at HEAD (§4). HEAD takes the
     PodGroup flavour from its `--scheduler-name` flag (scheduler-plugins by default); rbgc has
     no flag, so a converted group's stashed policy says which flavour it had."""
-    if annotations.get(GANG) != "true":
+    if annotations.get(cv.ANNOTATION_GANG) != "true":
         return None
     try:
-        stashed = json.loads(annotations.get(STASH_POD_GROUP, ""))
+        stashed = cv.stash_decode(annotations.get(cv.STASH_POD_GROUP_POLICY, ""))
     except ValueError:
         stashed = None
     if isinstance(stashed, dict) and (
@@ -116,7 +122,7 @@ def _gang(annotations: dict[str, str]) -> dict[str, Any] | None:
     ):
         return stashed
     try:
-        timeout = int(annotations.get(GANG_TIMEOUT, ""))
+        timeout = int(annotations.get(cv.ANNOTATION_GANG_TIMEOUT, ""))
     except ValueError:
         timeout = cv.DEFAULT_SCHEDULE_TIMEOUT  # the operator's fallback when it does not parse
     return {"kubeScheduling": {"scheduleTimeoutSeconds": timeout}}
@@ -128,12 +134,12 @@ def _stashed_coordination(
     """A converted group's v1alpha1 `coordination`: HEAD's migration controller turns the
     stash into a CoordinatedPolicy named after the group (§6.3), which binds it."""
     try:
-        rules = json.loads(annotations.get(STASH_COORDINATION, ""))
+        rules = cv.stash_decode(annotations.get(cv.STASH_COORDINATION, ""))
     except ValueError:
         return ()
     if not isinstance(rules, list):
         return ()
-    span = doc.span(*metadata_path, "annotations", STASH_COORDINATION)
+    span = doc.span(*metadata_path, "annotations", cv.STASH_COORDINATION)
     out = []
     for rule in rules:
         if not isinstance(rule, dict) or not isinstance(rule.get("roles"), list):
@@ -159,15 +165,15 @@ def _stashed_coordination(
                     progression=scaling.get("progression", "OrderScheduled"),
                 ),
                 document=doc,
-                path=(*metadata_path, "annotations", STASH_COORDINATION),
+                path=(*metadata_path, "annotations", cv.STASH_COORDINATION),
             )
         )
     return tuple(out)
 
 
-def pattern_of(raw: dict[str, Any]) -> str | None:
+def pattern_of(raw: dict[str, Any]) -> Pattern | None:
     """The pattern the operator uses: standalone, else leaderWorker, else components."""
-    return next((p for p in PATTERNS if raw.get(p) is not None), None)
+    return next((p for p in Pattern if raw.get(p.value) is not None), None)
 
 
 def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
@@ -175,24 +181,24 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
     pattern_key = pattern_of(raw)
     pattern: dict[str, Any] = (raw.get(pattern_key) or {}) if pattern_key else {}
     pattern_path = (*path, pattern_key) if pattern_key else path
-    workload_type = annotations.get(WORKLOAD_TYPE) or INSTANCE_SET
-    leader_worker = pattern_key == "leaderWorkerPattern"
+    workload_type = annotations.get(cv.ANNOTATION_WORKLOAD_TYPE) or cv.INSTANCE_SET_WORKLOAD
+    leader_worker = pattern_key is Pattern.LEADER_WORKER
     instance_set = None
-    if workload_type == INSTANCE_SET:
+    if workload_type == cv.INSTANCE_SET_WORKLOAD:
         kind = WorkloadKind.STATEFULSET
         if leader_worker:
             kind = WorkloadKind.LEADERWORKERSET
-        elif annotations.get(INSTANCE_PATTERN) == "Stateless":
+        elif annotations.get(cv.ANNOTATION_INSTANCE_PATTERN) == "Stateless":
             kind = WorkloadKind.DEPLOYMENT  # random instance names, no index (§3.1)
         api_version, kind_name = kind.api_version, kind.kind
-        instance_set = _instance_set(doc, path, raw, pattern_key or "")
+        instance_set = _instance_set(doc, path, raw, pattern_key)
     else:
         api_version, _, kind_name = workload_type.rpartition("/")
     workload = Workload(
         api_version=api_version,
         kind=kind_name,
-        span=doc.span(*path, "annotations", WORKLOAD_TYPE)
-        if WORKLOAD_TYPE in annotations
+        span=doc.span(*path, "annotations", cv.ANNOTATION_WORKLOAD_TYPE)
+        if cv.ANNOTATION_WORKLOAD_TYPE in annotations
         else doc.span(*path, "name"),
     )
     lws = None
@@ -234,6 +240,8 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
             span=doc.span(*path, "rolloutStrategy", "rollingUpdate"),
         ),
         restart_policy=restart_policy(raw),
+        restart_backoff=_backoff(pattern),
+        pattern=pattern_key,
         service_ports=tuple(
             ServicePort(name=p.get("name"), port=p["port"]) for p in raw.get("servicePorts") or ()
         ),
@@ -252,7 +260,6 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
         scaling_adapter=bool((raw.get("scalingAdapter") or {}).get("enable")),
         template_ref=ref.get("name") if isinstance(ref, dict) else None,
         template_patch=(ref.get("patch") or {}) if isinstance(ref, dict) else None,
-        raw=raw,
         path=path,
         template_patch_path=(*pattern_path, "templateRef", "patch"),
         instance_set=instance_set,
@@ -262,20 +269,31 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
 def restart_policy(raw: dict[str, Any]) -> str:
     """The effective restart type (`helper.go:304`): standalone is always `None`."""
     pattern_key = pattern_of(raw)
-    if pattern_key not in ("leaderWorkerPattern", "customComponentsPattern"):
+    if pattern_key not in (Pattern.LEADER_WORKER, Pattern.COMPONENTS):
         return "None"
-    pattern = raw[pattern_key]
+    pattern = raw[pattern_key.value]
     config = pattern.get("restartPolicyConfig") or {}
     return str(
         config.get("type") or pattern.get("restartPolicy") or "RecreateRoleInstanceOnPodRestart"
     )
 
 
-def _instance_set(doc: Document, path: JsonPath, raw: dict[str, Any], key: str) -> InstanceSet:
+def _backoff(pattern: Mapping[str, Any]) -> RestartBackoff:
+    config = pattern.get("restartPolicyConfig") or {}
+    return RestartBackoff(
+        base_delay=config.get("baseDelaySeconds", cv.RESTART_BASE_DELAY),
+        max_delay=config.get("maxDelaySeconds", cv.RESTART_MAX_DELAY),
+        written="baseDelaySeconds" in config or "maxDelaySeconds" in config,
+    )
+
+
+def _instance_set(
+    doc: Document, path: JsonPath, raw: dict[str, Any], pattern: Pattern | None
+) -> InstanceSet:
     rolling = (raw.get("rolloutStrategy") or {}).get("rollingUpdate") or {}
-    config = (raw.get(key) or {}).get("restartPolicyConfig") or {}
     components = []
-    if key == "customComponentsPattern":
+    if pattern is Pattern.COMPONENTS:
+        key = pattern.value
         for i, c in enumerate(raw[key].get("components") or ()):
             template = copy.deepcopy(dict(c.get("template") or {}))
             meta = template.setdefault("metadata", {})
@@ -285,21 +303,18 @@ def _instance_set(doc: Document, path: JsonPath, raw: dict[str, Any], key: str) 
             components.append(
                 Component(
                     name=c["name"],
-                    size=c.get("size", 0),  # validate refuses a missing size
+                    size=c.get("size", 0),  # `_admission` refuses a missing size
                     template=template,
                     template_path=(*path, key, "components", i, "template"),
                     service_name=c.get("serviceName") or None,
                 )
             )
-    patterns = {"leaderWorkerPattern": "leaderWorker", "customComponentsPattern": "components"}
     return InstanceSet(
-        pattern=patterns.get(key, "standalone"),
         components=tuple(components),
         pod_management_policy=raw.get("podManagementPolicy") or "Parallel",
         update_type=rolling.get("type"),
         paused=bool(rolling.get("paused")),
         grace_period=(rolling.get("inPlaceUpdateStrategy") or {}).get("gracePeriodSeconds"),
-        restart_delays="baseDelaySeconds" in config or "maxDelaySeconds" in config,
         span=doc.span(*path, "name"),
     )
 
@@ -317,3 +332,130 @@ def role_templates(
         )
         for i, t in enumerate(spec.get("roleTemplates") or ())
     )
+
+
+# --- what the v1alpha2 CRD admits (its CEL rules and webhook), beyond its JSON Schema --------
+
+
+def _admission(
+    doc: Document, role: Role, raw: dict[str, Any], templates: tuple[RoleTemplate, ...]
+) -> Iterator[Diagnostic]:
+    """A role's pattern and template as the operator needs them (semantics §1.4-§1.7), and
+    the CEL rules and validating webhook of the v1alpha2 CRD its JSON Schema cannot say."""
+    yield from _stale_role_keys(doc, role, templates)
+    pattern = role.pattern
+    if role.kind is None:
+        return  # validate refuses the workload kind: nothing of the role is compiled
+    if pattern is None:
+        yield error(
+            "RBG103",
+            f"role {role.name!r} has no pattern: the operator fails it at reconcile time",
+            role.span,
+            help="add `standalonePattern: {template: ...}` (one pod per replica) or "
+            "`leaderWorkerPattern`",
+        )
+        return
+    at = role.pattern_path
+    written = raw.get(pattern.value) or {}
+    if pattern is Pattern.COMPONENTS:
+        default_workload = role.instance_set is not None and role.kind is WorkloadKind.STATEFULSET
+        for i, spec in enumerate(written.get("components") or () if default_workload else ()):
+            if "size" not in spec:
+                yield error(
+                    "RBG103",
+                    f"role {role.name!r}: component {spec['name']!r} has no `size` (the "
+                    "operator's RoleInstanceSet controller crashes on it)",
+                    doc.span(*at, "components", i, "name"),
+                    help="add `size: 1` (pods of this component per instance)",
+                )
+    elif role.template_ref is not None:
+        if role.kind is WorkloadKind.LEADERWORKERSET and role.instance_set is None:
+            yield error(
+                "RBG130",
+                f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet "
+                "workloads (upstream rule)",
+                doc.span(*at, "templateRef", key=True),
+                help="use `template`, or drop the role-workload-type annotation (the default "
+                "workload takes templateRef)",
+            )
+    elif "template" not in written:
+        yield error(
+            "RBG103",
+            f"role {role.name!r} has no pod `template`",
+            doc.span(*at, key=True),
+            help=f"add `template:` (or `templateRef`) under `{pattern.value}`",
+        )
+    backoff = role.restart_backoff
+    if backoff.max_delay < backoff.base_delay:
+        yield error(
+            "RBG101",
+            f"role {role.name!r}: maxDelaySeconds must be greater than or equal to "
+            f"baseDelaySeconds ({backoff.max_delay} < {backoff.base_delay})",
+            doc.span(*at, "restartPolicyConfig", "maxDelaySeconds"),
+            help="raise maxDelaySeconds or lower baseDelaySeconds (defaults: "
+            f"{cv.RESTART_BASE_DELAY} and {cv.RESTART_MAX_DELAY})",
+        )
+    if written.get("sharedServiceSelection") == "LeaderOnly" and role.instance_set is None:
+        yield error(
+            "RBG101",
+            f"role {role.name!r}: leaderWorkerPattern.sharedServiceSelection=LeaderOnly is only "
+            "supported for RoleInstanceSet + leaderWorkerPattern",
+            doc.span(*at, "sharedServiceSelection"),
+            help="remove it, or drop the role-workload-type annotation",
+        )
+    ru = role.rolling_update
+    if ru is not None and role.replicas > 0:
+        partition = scaled(ru.partition, role.replicas, round_up=True)
+        if partition >= role.replicas:
+            yield error(
+                "RBG116",
+                f"role {role.name!r}: partition {ru.partition} ({partition} of "
+                f"{role.replicas}) must be less than replicas",
+                doc.span(*role.role_path, "rolloutStrategy", "rollingUpdate", "partition"),
+                help="to hold every pod at its revision, use `paused: true`",
+            )
+
+
+# v1alpha1 keys a v1alpha2 group may still carry, and what HEAD reads instead (§12 #20)
+STALE_GROUP_KEYS = {
+    cv.ANNOTATION_EXCLUSIVE_TOPOLOGY: cv.V08.annotation_exclusive_topology,
+    cv.ANNOTATION_EXCLUSIVE_TOPOLOGY_MIXED: cv.V08.annotation_exclusive_topology,
+}
+
+
+def _stale_group_keys(
+    doc: Document, annotations: Mapping[str, str], metadata_path: JsonPath
+) -> Iterator[Diagnostic]:
+    """Keys of v0.4.0 on a v1alpha2 group: the operator ignores them (so does rbgc)."""
+    for key in annotations:
+        right = STALE_GROUP_KEYS.get(key)
+        if right is not None and right not in annotations:
+            yield warning(
+                "RBG123",
+                f"{key} is a v1alpha1 key, which the v1alpha2 operator ignores: the group gets "
+                "no exclusive topology",
+                doc.span(*metadata_path, "annotations", key, key=True),
+                help=f"write {right} instead",
+            )
+
+
+def _stale_role_keys(
+    doc: Document, role: Role, templates: tuple[RoleTemplate, ...]
+) -> Iterator[Diagnostic]:
+    """v0.4.0's exclusive-topology opt-out on a v1alpha2 pod template (rbgc honours it)."""
+    if role.template_ref is None:
+        path, template = role.template_path, role.template
+    else:
+        ref = next((t for t in templates if t.name == role.template_ref), None)
+        if ref is None:
+            return  # validate reports the unknown template
+        path, template = ref.path, ref.template
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    if cv.ANNOTATION_DISABLE_EXCLUSIVE in annotations:
+        yield warning(
+            "RBG123",
+            f"{cv.ANNOTATION_DISABLE_EXCLUSIVE} is a v1alpha1 key: the v1alpha2 operator "
+            f"reads {cv.V08.annotation_disable_exclusive} (rbgc honours both)",
+            doc.span(*path, "metadata", "annotations", cv.ANNOTATION_DISABLE_EXCLUSIVE, key=True),
+            help=f"write {cv.V08.annotation_disable_exclusive} instead",
+        )

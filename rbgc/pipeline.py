@@ -17,7 +17,7 @@ from typing import Any
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
-from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, conventions_for, group_unique_key
+from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, group_unique_key
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
@@ -79,7 +79,7 @@ class Compiled:
 
 
 def compile_group(group: Group, program: Program, target: Target, trace: Trace) -> Compiled:
-    conventions = conventions_for(group.document.api_version, target.conventions)
+    conventions = group.conventions
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
@@ -150,7 +150,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
                 )
             ]
         )
-    program = parse(documents, options.namespace)
+    program = parse(documents, options.namespace, options.target.conventions)
     trace = Trace()
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = list(program.warnings)
@@ -170,10 +170,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
         manifests.extend(compiled.manifests)
         facts.append(compiled.facts)
         warnings.extend(compiled.warnings)
-    chosen = {
-        (g.namespace, g.name): conventions_for(g.document.api_version, options.target.conventions)
-        for g in program.groups
-    }
+    chosen = {(g.namespace, g.name): g.conventions for g in program.groups}
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
     problems.extend(_duplicates(manifests, options.namespace))

@@ -3,7 +3,8 @@
 In: the validated group, its waves as emitted and its compiled manifests. Out: `GroupFacts`.
 Runs after the last pass; it reads the compiled objects, and from the IR only what no object
 can carry: the role's declared kind and size, its StatefulSet surge (carried out by `rbgc
-sync`), the coordination rules and the placement rules.
+sync`), its restart policy and back-off, the coordination rules, the placement rules and the
+output conventions the group was compiled under.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def record_group(
         pod_group=pod_group,
         set_name=group.set_name,
         placement=placement_of(group, lowering),
+        conventions=group.conventions,
     )
 
 
@@ -119,10 +121,8 @@ def restart_of(
     would: `RecreateGroupOnPodRestart`); a native LWS does it itself, and on a StatefulSet or
     Deployment `RecreateRoleInstanceOnPodRestart` has no effect upstream either (RBG142)."""
     policy = role.restart_policy
-    config = role.raw.get("restartPolicyConfig")
-    delays = config if isinstance(config, dict) else {}
-    base = int(delays.get("baseDelaySeconds", 30))
-    cap = max(int(delays.get("maxDelaySeconds", 600)), base)
+    base = role.restart_backoff.base_delay
+    cap = max(role.restart_backoff.max_delay, base)
     if policy == "RecreateRBGOnPodRestart":
         return Restart(policy=policy, scope="group", base_delay=base, max_delay=cap)
     lowered = any(w.kind != WorkloadKind.LEADERWORKERSET.kind for w in workloads)

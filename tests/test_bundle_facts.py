@@ -44,3 +44,51 @@ def test_facts_describe_the_emitted_workloads(path: Path, lws: LwsLowering) -> N
             assert (w.replicas, w.wave) == (controllers.replicas(m.body), m.wave)
         if g.pod_group is not None:
             assert any(m.kind == "PodGroup" and m.name == g.pod_group for m in bundle.manifests)
+
+
+LWS_WITH_BACKOFF = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: g}
+spec:
+  roles:
+  - name: infer
+    replicas: 2
+    leaderWorkerPattern:
+      size: 2
+      restartPolicyConfig: {type: RecreateRoleInstanceOnPodRestart, baseDelaySeconds: 5,
+        maxDelaySeconds: 40}
+      template: {spec: {containers: [{name: c, image: i}]}}
+"""
+
+
+def test_restart_back_off_is_the_pattern_s(tmp_path: Path) -> None:
+    """`rbgc sync --watch` backs off as the role's leaderWorkerPattern.restartPolicyConfig
+    says (v1alpha2 CRD: baseDelaySeconds, maxDelaySeconds), not with the defaults."""
+    path = tmp_path / "g.yaml"
+    path.write_text(LWS_WITH_BACKOFF)
+    options = Options(target=Target(lws=LwsLowering.STATEFULSETS))
+    (group,) = compile_paths([str(path)], options).bundle.groups
+    restart = group.roles[0].restart
+    assert restart is not None
+    assert (restart.scope, restart.base_delay, restart.max_delay) == ("instance", 5, 40)
+    default = LWS_WITH_BACKOFF.replace(", baseDelaySeconds: 5,\n        maxDelaySeconds: 40", "")
+    path.write_text(default)
+    (group,) = compile_paths([str(path)], options).bundle.groups
+    restart = group.roles[0].restart
+    assert restart is not None and (restart.base_delay, restart.max_delay) == (30, 600)
+
+
+def test_facts_carry_the_group_s_conventions(tmp_path: Path) -> None:
+    """Back ends read each group's output conventions from its facts (`--conventions`, else
+    by the input's API version), and `facts_of` reads them back from applied objects."""
+    from rbgc.bundle import facts_of
+    from rbgc.k8s.conventions import V04, V08
+
+    path = tmp_path / "g.yaml"
+    path.write_text(LWS_WITH_BACKOFF)
+    for chosen, expected in ((None, V08), ("v0.4", V04), ("v0.8", V08)):
+        bundle = compile_paths([str(path)], Options(target=Target(conventions=chosen))).bundle
+        assert bundle.groups[0].conventions is expected
+        (applied,) = facts_of([m for m in bundle.manifests if m.group is not None])
+        assert applied.conventions is expected

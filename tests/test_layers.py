@@ -32,8 +32,9 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "rbgc.passes": ("rbgc.pipeline", "rbgc.plan", "rbgc.sync", "rbgc.cli"),
     "rbgc.workloads": ("rbgc.passes", "rbgc.pipeline", "rbgc.plan", "rbgc.sync", "rbgc.cli"),
     "rbgc.bundle": ("rbgc.model", "rbgc.passes", "rbgc.pipeline", "rbgc.plan", "rbgc.sync"),
-    # Back ends read the compiled bundle's facts: never the IR's parser, a pass or a lowering.
+    # Back ends read the compiled bundle's facts: never the IR, its parser, a pass or a lowering.
     "rbgc.plan": (
+        "rbgc.model",
         "rbgc.parse",
         "rbgc.parse_v1alpha2",
         "rbgc.passes",
@@ -44,6 +45,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "rbgc.cli",
     ),
     "rbgc.sync": (
+        "rbgc.model",
         "rbgc.parse",
         "rbgc.parse_v1alpha2",
         "rbgc.passes",
@@ -54,7 +56,16 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "rbgc.cli",
     ),
     # Both sides of a review are compiled here: the one back-end module that calls the build.
-    "rbgc.plan.review": ("rbgc.parse", "rbgc.passes", "rbgc.workloads", "rbgc.sync", "rbgc.cli"),
+    "rbgc.plan.review": (
+        "rbgc.model",
+        "rbgc.parse",
+        "rbgc.passes",
+        "rbgc.workloads",
+        "rbgc.sync",
+        "rbgc.cli",
+    ),
+    "rbgc.fit": ("rbgc.model", "rbgc.parse", "rbgc.passes", "rbgc.workloads", "rbgc.record"),
+    "rbgc.graph": ("rbgc.model", "rbgc.parse", "rbgc.passes", "rbgc.workloads", "rbgc.record"),
 }
 
 

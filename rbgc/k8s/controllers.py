@@ -18,6 +18,7 @@ none of them spells a default, a rounding rule or a version gate of its own:
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -133,6 +134,10 @@ def written_zero(value: IntOrPercent) -> bool:
 # --- the workload kinds ----------------------------------------------------------------------
 
 
+def api_group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkloadShape:
     """Where a workload kind keeps its pods and its rollout."""
@@ -146,41 +151,72 @@ class WorkloadShape:
     immutable: tuple[Path, ...] = ()
 
     @property
+    def key(self) -> str:
+        """`apiVersion/kind`, as a role names its workload."""
+        return f"{self.api_version}/{self.kind}"
+
+    @property
     def ordered(self) -> bool:
-        """Pods by ordinal, updated from the highest down (StatefulSet, LeaderWorkerSet)."""
+        """StatefulSet-backed (every kind but Deployment): pods by ordinal, labelled with
+        `apps.kubernetes.io/pod-index`, updated from the highest ordinal down."""
         return self.kind != "Deployment"
 
 
+STATEFULSET = WorkloadShape(
+    api_version="apps/v1",
+    kind="StatefulSet",
+    templates=(("spec", "template"),),
+    rolling=("spec", "updateStrategy", "rollingUpdate"),
+    partition=True,
+)
+DEPLOYMENT = WorkloadShape(
+    api_version="apps/v1",
+    kind="Deployment",
+    templates=(("spec", "template"),),
+    rolling=("spec", "strategy", "rollingUpdate"),
+    partition=False,
+    immutable=(("spec", "selector"),),
+)
+LEADERWORKERSET = WorkloadShape(
+    api_version="leaderworkerset.x-k8s.io/v1",
+    kind="LeaderWorkerSet",
+    templates=(
+        ("spec", "leaderWorkerTemplate", "leaderTemplate"),
+        ("spec", "leaderWorkerTemplate", "workerTemplate"),
+    ),
+    rolling=("spec", "rolloutStrategy", "rollingUpdateConfiguration"),
+    partition=True,
+    size=("spec", "leaderWorkerTemplate", "size"),
+    immutable=(("spec", "leaderWorkerTemplate", "size"),),
+)
 WORKLOADS: Mapping[tuple[str, str], WorkloadShape] = {
-    ("apps", "StatefulSet"): WorkloadShape(
-        api_version="apps/v1",
-        kind="StatefulSet",
-        templates=(("spec", "template"),),
-        rolling=("spec", "updateStrategy", "rollingUpdate"),
-        partition=True,
-    ),
-    ("apps", "Deployment"): WorkloadShape(
-        api_version="apps/v1",
-        kind="Deployment",
-        templates=(("spec", "template"),),
-        rolling=("spec", "strategy", "rollingUpdate"),
-        partition=False,
-        immutable=(("spec", "selector"),),
-    ),
-    ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): WorkloadShape(
-        api_version="leaderworkerset.x-k8s.io/v1",
-        kind="LeaderWorkerSet",
-        templates=(
-            ("spec", "leaderWorkerTemplate", "leaderTemplate"),
-            ("spec", "leaderWorkerTemplate", "workerTemplate"),
-        ),
-        rolling=("spec", "rolloutStrategy", "rollingUpdateConfiguration"),
-        partition=True,
-        size=("spec", "leaderWorkerTemplate", "size"),
-        immutable=(("spec", "leaderWorkerTemplate", "size"),),
-    ),
+    (api_group(shape.api_version), shape.kind): shape
+    for shape in (STATEFULSET, DEPLOYMENT, LEADERWORKERSET)
 }
 WORKLOAD_KINDS = frozenset(shape.kind for shape in WORKLOADS.values())
+_BY_KEY = {shape.key: shape for shape in WORKLOADS.values()}
+
+
+class WorkloadKind(enum.StrEnum):
+    """The workload kinds a role can be: `apiVersion/kind` of `k8s/py`'s table,
+    which says everything else about each (templates, rollout, pods per replica)."""
+
+    STATEFULSET = STATEFULSET.key
+    DEPLOYMENT = DEPLOYMENT.key
+    LEADERWORKERSET = LEADERWORKERSET.key
+
+    @property
+    def shape(self) -> WorkloadShape:
+        return shape_of_key(self.value)
+
+    @property
+    def kind(self) -> str:
+        return self.shape.kind
+
+    @property
+    def api_version(self) -> str:
+        return self.shape.api_version
+
 
 # Everything in a StatefulSet's spec is immutable except these (the API server's update check).
 STATEFULSET_MUTABLE = frozenset(
@@ -196,8 +232,9 @@ STATEFULSET_MUTABLE = frozenset(
 )
 
 
-def api_group(api_version: str) -> str:
-    return api_version.rpartition("/")[0]
+def shape_of_key(key: str) -> WorkloadShape:
+    """The shape of a compiled kind by `apiVersion/kind`; KeyError for any other."""
+    return _BY_KEY[key]
 
 
 def shape_of(body: Mapping[str, Any]) -> WorkloadShape | None:

@@ -9,6 +9,7 @@ pin them. Nothing else in rbgc spells these strings. The passes read a `Conventi
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,14 @@ ANNOTATION_ROLE_SIZE = PREFIX + "role-size"
 ANNOTATION_EXCLUSIVE_TOPOLOGY = PREFIX + "exclusive-topology"
 ANNOTATION_DISABLE_EXCLUSIVE = PREFIX + "disable-exclusive-topology"
 RESERVED_LABELS = (LABEL_NAME, LABEL_ROLE, LABEL_GROUP_KEY)
+# v0.4.0's exclusive-topology key under HEAD's name pattern, which no release reads (§12 #20)
+ANNOTATION_EXCLUSIVE_TOPOLOGY_MIXED = PREFIX + "group-exclusive-topology"
+# component annotations only the operator's RoleInstance controller acts on (v1alpha2 §3.2)
+COMPONENT_OPERATOR_ANNOTATIONS = {
+    PREFIX + "component-depends-on": "start/stop order between components",
+    PREFIX + "port-allocator": "port allocation",
+    PREFIX + "component-discovery": "component discovery env",
+}
 
 # Gang scheduling: v0.4.0 labels pods with the 2020 lightweight-coscheduling key only; current
 # scheduler-plugins read `scheduling.x-k8s.io/pod-group`. rbgc sets both so pods really join.
@@ -42,6 +51,10 @@ DEFAULT_SCHEDULE_TIMEOUT = 60
 # labels.go `AnnotationPrefix`).
 KUBE_PODGROUP_INHERITED = "scheduling.x-k8s.io/"
 VOLCANO_PODGROUP_INHERITED = "volcano.sh/"
+# `restartPolicyConfig`'s defaults (v1alpha2 CRD): seconds before the first recreation, and the
+# cap of its exponential back-off; v1alpha1 recreates with the same back-off.
+RESTART_BASE_DELAY = 30
+RESTART_MAX_DELAY = 600
 
 SET_LABEL_NAME = "rolebasedgroupset.workloads.x-k8s.io/name"
 SET_LABEL_INDEX = "rolebasedgroupset.workloads.x-k8s.io/rbg-index"
@@ -53,12 +66,6 @@ OVERLAY_KIND = "Overlay"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 # `--lws statefulsets`: tells the leader StatefulSet's pods from the workers' (selector label).
 LWS_MEMBER = "rbgc.io/lws-member"
-# What the LeaderWorkerSet controller writes on each group's pods, and its own exclusive
-# placement annotation (one group per domain of the key).
-LWS_NAME = "leaderworkerset.sigs.k8s.io/name"
-LWS_GROUP_INDEX = "leaderworkerset.sigs.k8s.io/group-index"
-LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
-LWS_EXCLUSIVE_TOPOLOGY = "leaderworkerset.sigs.k8s.io/exclusive-topology"
 # The Deployment controller labels each ReplicaSet's pods with its template's hash.
 POD_TEMPLATE_HASH = "pod-template-hash"
 MANAGER = "rbgc"
@@ -246,11 +253,47 @@ HEAD_PREFIX = "rbg.workloads.x-k8s.io/"
 # StatefulSet per (instance, component) selects by them, as constants of each.
 COMPONENT_NAME_LABEL = HEAD_PREFIX + "component-name"
 INSTANCE_INDEX_LABEL = HEAD_PREFIX + "role-instance-index"
-# Gang scheduling at HEAD (api/workloads/constants/annotation.go:37-50): the group annotations.
-GANG = HEAD_PREFIX + "group-gang-scheduling"
-GANG_TIMEOUT = GANG + "-timeout"
-GANG_VOLCANO_QUEUE = GANG + "-volcano-queue"
-GANG_VOLCANO_PRIORITY = GANG + "-volcano-priority"
+# ... and labels only that controller stamps, which no compiled pod carries (§2.4)
+INSTANCE_NAME_LABEL = HEAD_PREFIX + "role-instance-name"
+COMPONENT_ID_LABEL = HEAD_PREFIX + "component-id"
+COMPONENT_INDEX_LABEL = HEAD_PREFIX + "component-index"
+COMPONENT_SIZE_LABEL = HEAD_PREFIX + "component-size"
+
+# v1alpha2 annotations the operator at HEAD reads (rbg-v1alpha2-semantics.md §1.3, §3.1, §4)
+ANNOTATION_WORKLOAD_TYPE = HEAD_PREFIX + "role-workload-type"  # `apiVersion/kind`
+ANNOTATION_INSTANCE_PATTERN = HEAD_PREFIX + "role-instance-pattern"  # Stateful | Stateless
+ANNOTATION_GANG = HEAD_PREFIX + "group-gang-scheduling"  # "true"
+ANNOTATION_GANG_TIMEOUT = ANNOTATION_GANG + "-timeout"
+ANNOTATION_GANG_QUEUE = ANNOTATION_GANG + "-volcano-queue"
+ANNOTATION_GANG_PRIORITY = ANNOTATION_GANG + "-volcano-priority"
+# the v1alpha2 default workload, as `role-workload-type` names it
+INSTANCE_SET_WORKLOAD = API_GROUP + "/v1alpha2/RoleInstanceSet"
+
+# What HEAD's conversion webhook stashes of a v1alpha1 object in v1alpha2 annotations (§7.3),
+# and its codec: Go's json.Marshal, read back by any JSON parser.
+STASH_PREFIX = "conversion.workloads.x-k8s.io/"
+STASH_POD_GROUP_POLICY = STASH_PREFIX + "v1alpha1-pod-group-policy"
+STASH_COORDINATION = STASH_PREFIX + "v1alpha1-coordination"
+
+
+def stash_encode(value: Any) -> str:
+    """`json.Marshal` of Go: compact, UTF-8, with <, > and & escaped."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def stash_decode(text: str) -> Any:
+    """A stashed value; ValueError where the text is not JSON."""
+    return json.loads(text)
+
+
+# The LeaderWorkerSet controller's keys, which `--lws statefulsets` writes as it would.
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+LWS_GROUP_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/group-index"
+LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+LWS_LEADER_NAME_ANNOTATION = "leaderworkerset.sigs.k8s.io/leader-name"  # on worker pods
 V08 = Conventions(
     release="v0.8",
     label_group=HEAD_PREFIX + "group-name",

@@ -164,7 +164,7 @@ def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> l
     own_index = instance_set is not None and (
         kind is WorkloadKind.LEADERWORKERSET or bool(instance_set.components)
     )
-    if kind is not None and kind.has_pod_index and not own_index:
+    if kind is not None and kind.shape.ordered and not own_index:
         env.append(
             {
                 "name": conventions.env_role_index,

@@ -175,8 +175,8 @@ def gang(group: Group, target: Target, conventions: cv.Conventions = cv.V04) -> 
         # the operator's --scheduler-name=volcano, whatever a converted group had stashed
         volcano = dict(policy.get("volcanoScheduling") or {})
         for key, annotation in (
-            ("queue", cv.GANG_VOLCANO_QUEUE),
-            ("priorityClassName", cv.GANG_VOLCANO_PRIORITY),
+            ("queue", cv.ANNOTATION_GANG_QUEUE),
+            ("priorityClassName", cv.ANNOTATION_GANG_PRIORITY),
         ):
             volcano[key] = group.annotations.get(annotation) or volcano.get(key)
         return _volcano(group, volcano)
@@ -197,8 +197,8 @@ def _kep430(group: Group, target: Target, found: Strategy, conventions: cv.Conve
     volcano = {
         key: group.annotations.get(annotation)
         for key, annotation in (
-            ("queue", cv.GANG_VOLCANO_QUEUE),
-            ("priorityClassName", cv.GANG_VOLCANO_PRIORITY),
+            ("queue", cv.ANNOTATION_GANG_QUEUE),
+            ("priorityClassName", cv.ANNOTATION_GANG_PRIORITY),
         )
     }
     if target.scheduler is not Scheduler.VOLCANO:  # `gang: {}` (minReplicas is RBG306)
@@ -234,7 +234,7 @@ def _kep430(group: Group, target: Target, found: Strategy, conventions: cv.Conve
 
 def _timeout(group: Group) -> int:
     try:
-        return int(group.annotations.get(cv.GANG_TIMEOUT, ""))
+        return int(group.annotations.get(cv.ANNOTATION_GANG_TIMEOUT, ""))
     except ValueError:
         return cv.DEFAULT_SCHEDULE_TIMEOUT  # the operator's fallback when it does not parse
 
@@ -244,7 +244,7 @@ def instance_key(role: Role, target: Target) -> str | None:
     if role.instance_set is not None and role.instance_set.components:
         return cv.INSTANCE_INDEX_LABEL
     if role.kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE:
-        return cv.LWS_GROUP_INDEX
+        return cv.LWS_GROUP_INDEX_LABEL
     return None
 
 

@@ -107,7 +107,7 @@ def plan(
             out.lowering[index] = RuleLowering(lowered=False, enforced_by=scheduler)
             out.warnings.append(how)
             continue
-        keys = (cv.LWS_GROUP_INDEX,) if how == LEADER_BY_LABELS else ()
+        keys = (cv.LWS_GROUP_INDEX_LABEL,) if how == LEADER_BY_LABELS else ()
         out.lowering[index] = RuleLowering(enforced_by=scheduler, match_label_keys=keys)
         out.pins.append(InstancePin(role=name, rule=rule, how=how))
         anchor = {
@@ -225,7 +225,7 @@ def _pinned(
         selector["matchExpressions"].append(extra)
         base: dict[str, Any] = {"labelSelector": selector}
         if found.how == LEADER_BY_LABELS:
-            base["matchLabelKeys"] = [cv.LWS_GROUP_INDEX]
+            base["matchLabelKeys"] = [cv.LWS_GROUP_INDEX_LABEL]
         affinity = pack_terms(found.rule, topology, base, [])
         template["spec"] = merge(
             template.get("spec") or {}, {"affinity": {"podAffinity": affinity}}
@@ -237,9 +237,9 @@ def _pinned(
 def _anchor(how: str, labels: Mapping[str, str]) -> dict[str, Any] | None:
     """The selector expression naming a template's anchor pods (None: not this template)."""
     if how == LEADER_BY_LABELS:
-        return {"key": cv.LWS_WORKER_INDEX, "operator": "In", "values": ["0"]}
+        return {"key": cv.LWS_WORKER_INDEX_LABEL, "operator": "In", "values": ["0"]}
     if how == LEADER_BY_NAME:
-        name, index = labels.get(cv.LWS_NAME), labels.get(cv.LWS_GROUP_INDEX)
+        name, index = labels.get(cv.LWS_NAME_LABEL), labels.get(cv.LWS_GROUP_INDEX_LABEL)
         if name is None or index is None:
             return None
         return {"key": POD_NAME_LABEL, "operator": "In", "values": [f"{name}-{index}"]}

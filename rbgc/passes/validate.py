@@ -3,7 +3,8 @@
 Checks the meaning the schema cannot express: names Kubernetes would reject once they become
 `{group}-{role}` objects, duplicates, template references, rollouts that can never progress,
 coordination rules, and workload kinds rbgc does not compile. Every problem of the group is
-reported, not just the first.
+reported, not just the first, with what the front ends found in its input form
+(`Group.findings`). It reads the typed IR only, never the document.
 
 It also warns where a manifest relies on something only a running controller gives (surge
 stepping, whole-group restarts, coordinated rollouts): rbgc compiles the steady state, and
@@ -28,16 +29,22 @@ from rbgc.diagnostics import (
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled, written_zero
-from rbgc.k8s.conventions import API_VERSION_V1ALPHA2, conventions_for
 from rbgc.k8s.naming import (
     DNS1035_LABEL,
     DNS1123_LABEL,
     MAX_LABEL,
     MAX_STATEFULSET_NAME,
 )
-from rbgc.model import Coordination, Group, LwsLowering, Profile, Role, Target, WorkloadKind
-from rbgc.parse_v1alpha2 import pattern_of
-from rbgc.source import JsonPath
+from rbgc.model import (
+    Coordination,
+    Group,
+    LwsLowering,
+    Pattern,
+    Profile,
+    Role,
+    Target,
+    WorkloadKind,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +60,7 @@ def validate(group: Group, target: Target, profiles: Mapping[str, Profile]) -> C
         *_group_name(group),
         *_duplicates(group),
         *_coordination(group),
-        *_stale_keys(group),
+        *group.findings,  # the front end's, about the group's input form
     ]
     for role in group.roles:
         found.extend(_role(group, role, target, profiles))
@@ -145,52 +152,6 @@ def _coordination(group: Group) -> Iterator[Diagnostic]:
         )
 
 
-# v1alpha1 keys a v1alpha2 group may still carry, and what HEAD reads instead (§12 #20)
-STALE_GROUP_KEYS = {
-    cv.ANNOTATION_EXCLUSIVE_TOPOLOGY: cv.V08.annotation_exclusive_topology,
-    cv.PREFIX + "group-exclusive-topology": cv.V08.annotation_exclusive_topology,
-}
-
-
-def _stale_keys(group: Group) -> Iterator[Diagnostic]:
-    """Keys of v0.4.0 on a v1alpha2 group: the operator ignores them (so does rbgc)."""
-    if group.document.api_version != API_VERSION_V1ALPHA2:
-        return
-    for key in group.annotations:
-        right = STALE_GROUP_KEYS.get(key)
-        if right is not None and right not in group.annotations:
-            where = ("metadata",) if group.set_name is None else ("spec", "groupTemplate")
-            yield warning(
-                "RBG123",
-                f"{key} is a v1alpha1 key, which the v1alpha2 operator ignores: the group gets "
-                "no exclusive topology",
-                group.document.span(*where, "annotations", key, key=True),
-                help=f"write {right} instead",
-            )
-    for role in group.roles:
-        for path, template in _templates(group, role):
-            annotations = (template.get("metadata") or {}).get("annotations") or {}
-            if cv.ANNOTATION_DISABLE_EXCLUSIVE in annotations:
-                yield warning(
-                    "RBG123",
-                    f"{cv.ANNOTATION_DISABLE_EXCLUSIVE} is a v1alpha1 key: the v1alpha2 operator "
-                    f"reads {cv.V08.annotation_disable_exclusive} (rbgc honours both)",
-                    group.document.span(
-                        *path, "metadata", "annotations", cv.ANNOTATION_DISABLE_EXCLUSIVE, key=True
-                    ),
-                    help=f"write {cv.V08.annotation_disable_exclusive} instead",
-                )
-
-
-def _templates(group: Group, role: Role) -> Iterator[tuple[JsonPath, Mapping[str, Any]]]:
-    if role.template_ref is None:
-        yield role.template_path, role.template
-    else:
-        ref = next((t for t in group.role_templates if t.name == role.template_ref), None)
-        if ref is not None:
-            yield ref.path, ref.template
-
-
 def _rule_span(group: Group, name: str, *rest: str | int) -> Span:
     index, rule = next((i, c) for i, c in enumerate(group.coordination) if c.name == name)
     if rule.document is not None and rule.path is not None:  # a bound CoordinatedPolicy
@@ -221,11 +182,8 @@ def _role(
             "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet",
         )
         return
-    name = conventions_for(group.document.api_version, target.conventions).workload_name(
-        group.name, role.name
-    )
-    statefulset_backed = kind is not WorkloadKind.DEPLOYMENT
-    limit = MAX_STATEFULSET_NAME if statefulset_backed else MAX_LABEL
+    name = group.conventions.workload_name(group.name, role.name)
+    limit = MAX_STATEFULSET_NAME if kind.shape.ordered else MAX_LABEL
     if kind is WorkloadKind.LEADERWORKERSET and role.size > 1:
         # worker StatefulSets `{name}-{group index}`: made by rbgc (--lws statefulsets) or by
         # the LWS controller (native), the pods' revision label needs the room either way
@@ -238,17 +196,18 @@ def _role(
             role.span,
             help="shorten the group or role name (StatefulSet pod labels need the room)",
         )
-    if doc.api_version == API_VERSION_V1ALPHA2:
-        yield from _v1alpha2(group, role, kind)
-    elif "components" in role.raw:
-        yield error(
-            "RBG120",
-            "`components` (InstanceSet roles) not supported",
-            doc.span(*role_path, "components", key=True),
-            help="rbgc compiles StatefulSet, Deployment and LeaderWorkerSet roles",
+    yield from _template_ref(group, role)
+    if role.pattern is Pattern.COMPONENTS:
+        yield from _components(group, role, kind)
+    elif role.pattern is Pattern.LEADER_WORKER and kind is not WorkloadKind.LEADERWORKERSET:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: leaderWorkerPattern's size and patches are ignored on a "
+            f"{kind.kind} (the operator uses its base template only)",
+            doc.span(*role.pattern_path, key=True),
+            help="drop the role-workload-type annotation to get leader/worker groups",
         )
-    else:
-        yield from _template(group, role, kind)
+    yield from _instance_set(group, role, kind)
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
     if role.leader_worker_set is not None and kind is not WorkloadKind.LEADERWORKERSET:
@@ -282,72 +241,28 @@ def _role(
         )
 
 
-def _v1alpha2(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
-    """A v1alpha2 role's pattern and template (v1alpha2 semantics §1.4-§1.7), and what its
-    compiled objects cannot do that the operator's RoleInstanceSet does (§3.5)."""
-    doc = group.document
-    pattern = pattern_of(dict(role.raw))
-    if pattern == "customComponentsPattern":
-        yield from _components(group, role, kind)
-        yield from _admission(group, role, pattern)
-        yield from _instance_set(group, role, kind)
+def _template_ref(group: Group, role: Role) -> Iterator[Diagnostic]:
+    if role.template_ref is None:
         return
-    if pattern is None:
+    known = sorted(t.name for t in group.role_templates)
+    if role.template_ref not in known:
         yield error(
-            "RBG103",
-            f"role {role.name!r} has no pattern: the operator fails it at reconcile time",
-            role.span,
-            help="add `standalonePattern: {template: ...}` (one pod per replica) or "
-            "`leaderWorkerPattern`",
+            "RBG131",
+            f"role {role.name!r} references unknown role template {role.template_ref!r}",
+            group.document.span(*role.pattern_path, "templateRef", "name"),
+            help=did_you_mean(
+                role.template_ref,
+                known,
+                "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`",
+            ),
         )
-        return
-    at = (*role.role_path, pattern)
-    if role.template_ref is not None:
-        if kind is WorkloadKind.LEADERWORKERSET and role.instance_set is None:
-            yield error(
-                "RBG130",
-                f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet "
-                "workloads (upstream rule)",
-                doc.span(*at, "templateRef", key=True),
-                help="use `template`, or drop the role-workload-type annotation (the default "
-                "workload takes templateRef)",
-            )
-        known = sorted(t.name for t in group.role_templates)
-        if role.template_ref not in known:
-            yield error(
-                "RBG131",
-                f"role {role.name!r} references unknown role template {role.template_ref!r}",
-                doc.span(*at, "templateRef", "name"),
-                help=did_you_mean(
-                    role.template_ref,
-                    known,
-                    "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`",
-                ),
-            )
-    elif pattern != "customComponentsPattern" and "template" not in (role.raw.get(pattern) or {}):
-        yield error(
-            "RBG103",
-            f"role {role.name!r} has no pod `template`",
-            doc.span(*at, key=True),
-            help=f"add `template:` (or `templateRef`) under `{pattern}`",
-        )
-    if pattern == "leaderWorkerPattern" and kind is not WorkloadKind.LEADERWORKERSET:
-        yield warning(
-            "RBG122",
-            f"role {role.name!r}: leaderWorkerPattern's size and patches are ignored on a "
-            f"{kind.kind} (the operator uses its base template only)",
-            doc.span(*at, key=True),
-            help="drop the role-workload-type annotation to get leader/worker groups",
-        )
-    yield from _admission(group, role, pattern)
-    yield from _instance_set(group, role, kind)
 
 
 def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
     """customComponentsPattern: what upstream needs of it, and what plain StatefulSets per
     (instance, component) will not do (v1alpha2 semantics §3.2, §3.5, §8)."""
     doc = group.document
-    at = (*role.role_path, "customComponentsPattern")
+    at = role.pattern_path
     if role.instance_set is None or kind is not WorkloadKind.STATEFULSET:
         yield error(
             "RBG120",
@@ -357,17 +272,8 @@ def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagno
             help="drop the role-workload-type annotation",
         )
         return
-    name = conventions_for(doc.api_version).workload_name(group.name, role.name)
-    raw = (role.raw.get("customComponentsPattern") or {}).get("components") or []
-    for i, (component, spec) in enumerate(zip(role.instance_set.components, raw, strict=True)):
-        if "size" not in spec:
-            yield error(
-                "RBG103",
-                f"role {role.name!r}: component {component.name!r} has no `size` (the "
-                "operator's RoleInstanceSet controller crashes on it)",
-                doc.span(*at, "components", i, "name"),
-                help="add `size: 1` (pods of this component per instance)",
-            )
+    name = group.conventions.workload_name(group.name, role.name)
+    for i, component in enumerate(role.instance_set.components):
         longest = f"{name}-{max(role.replicas - 1, 0)}-{component.name}"
         if not DNS1123_LABEL.match(component.name) or len(longest) > MAX_STATEFULSET_NAME:
             yield error(
@@ -378,11 +284,7 @@ def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagno
                 help="shorten the group, role or component name",
             )
         annotations = (component.template.get("metadata") or {}).get("annotations") or {}
-        for key, what in (
-            (cv.PREFIX + "component-depends-on", "start/stop order between components"),
-            (cv.PREFIX + "port-allocator", "port allocation"),
-            (cv.PREFIX + "component-discovery", "component discovery env"),
-        ):
+        for key, what in cv.COMPONENT_OPERATOR_ANNOTATIONS.items():
             if key in annotations:
                 yield warning(
                     "RBG141",
@@ -401,43 +303,6 @@ def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagno
             doc.span(*at, "restartPolicyConfig"),
             help="set `restartPolicyConfig: {type: None}` to say what will happen",
         )
-
-
-def _admission(group: Group, role: Role, pattern: str) -> Iterator[Diagnostic]:
-    """The CEL rules and the validating webhook of the v1alpha2 CRD (semantics §1.5-§1.6)
-    that its JSON Schema cannot say."""
-    doc = group.document
-    at = (*role.role_path, pattern)
-    raw = role.raw.get(pattern) or {}
-    config = raw.get("restartPolicyConfig") or {}
-    base, most = config.get("baseDelaySeconds", 30), config.get("maxDelaySeconds", 600)
-    if most < base:
-        yield error(
-            "RBG101",
-            f"role {role.name!r}: maxDelaySeconds must be greater than or equal to "
-            f"baseDelaySeconds ({most} < {base})",
-            doc.span(*at, "restartPolicyConfig", "maxDelaySeconds"),
-            help="raise maxDelaySeconds or lower baseDelaySeconds (defaults: 30 and 600)",
-        )
-    if raw.get("sharedServiceSelection") == "LeaderOnly" and role.instance_set is None:
-        yield error(
-            "RBG101",
-            f"role {role.name!r}: leaderWorkerPattern.sharedServiceSelection=LeaderOnly is only "
-            "supported for RoleInstanceSet + leaderWorkerPattern",
-            doc.span(*at, "sharedServiceSelection"),
-            help="remove it, or drop the role-workload-type annotation",
-        )
-    ru = role.rolling_update
-    if ru is not None and role.replicas > 0:
-        partition = scaled(ru.partition, role.replicas, round_up=True)
-        if partition >= role.replicas:
-            yield error(
-                "RBG116",
-                f"role {role.name!r}: partition {ru.partition} ({partition} of "
-                f"{role.replicas}) must be less than replicas",
-                doc.span(*role.role_path, "rolloutStrategy", "rollingUpdate", "partition"),
-                help="to hold every pod at its revision, use `paused: true`",
-            )
 
 
 def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
@@ -475,12 +340,12 @@ def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diag
             help="remove `paused` to let the rollout proceed",
         )
     if kind is WorkloadKind.LEADERWORKERSET:
-        if instance_set.restart_delays:
+        if role.restart_backoff.written:
             yield warning(
                 "RBG141",
                 f"role {role.name!r}: restart backoff (baseDelaySeconds / maxDelaySeconds) "
                 "needs the operator; a LeaderWorkerSet recreates a failed group at once",
-                doc.span(*role.role_path, "leaderWorkerPattern", "restartPolicyConfig"),
+                doc.span(*role.pattern_path, "restartPolicyConfig"),
                 help="remove the delays; the kubelet's own crash-loop backoff still applies "
                 "to each container",
             )
@@ -492,64 +357,6 @@ def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diag
                 doc.span(*role.role_path, "podManagementPolicy"),
                 help="remove it, or use dependencies between roles to order start-up",
             )
-
-
-def _template(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
-    doc = group.document
-    role_path = role.role_path
-    has_template = "template" in role.raw
-    if role.template_ref is not None:
-        ref_span = doc.span(*role_path, "templateRef", "name")
-        if has_template:
-            yield error(
-                "RBG130",
-                f"role {role.name!r} sets both `template` and `templateRef`",
-                doc.span(*role_path, "templateRef", key=True),
-                help="keep one: a role's pod template comes from exactly one place",
-            )
-        if kind is WorkloadKind.LEADERWORKERSET:
-            yield error(
-                "RBG130",
-                f"role {role.name!r}: `templateRef` is not allowed on LeaderWorkerSet roles "
-                "(upstream rule)",
-                doc.span(*role_path, "templateRef", key=True),
-                help="use `template` with `leaderWorkerSet.patchLeaderTemplate` / "
-                "`patchWorkerTemplate`",
-            )
-        if role.template_patch is None:
-            yield error(
-                "RBG130",
-                f"role {role.name!r} uses `templateRef` without `templatePatch`",
-                doc.span(*role_path, "templateRef", key=True),
-                help="add `templatePatch: {}` to use the template as is (upstream requires it)",
-            )
-        known = sorted(t.name for t in group.role_templates)
-        if role.template_ref not in known:
-            yield error(
-                "RBG131",
-                f"role {role.name!r} references unknown role template {role.template_ref!r}",
-                ref_span,
-                help=did_you_mean(
-                    role.template_ref,
-                    known,
-                    "known templates: " + ", ".join(known) if known else "add `spec.roleTemplates`",
-                ),
-            )
-    elif role.template_patch is not None:
-        yield error(
-            "RBG130",
-            f"role {role.name!r} has `templatePatch` without `templateRef`",
-            doc.span(*role_path, "templatePatch", key=True),
-            help="a patch applies to a referenced role template; add `templateRef` or merge "
-            "the patch into `template`",
-        )
-    elif not has_template:
-        yield error(
-            "RBG103",
-            f"role {role.name!r} has no pod `template`",
-            role.span,
-            help="add `template:` with the role's pod spec, or `templateRef` + `templatePatch`",
-        )
 
 
 def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> Iterator[Diagnostic]:

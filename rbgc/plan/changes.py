@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from rbgc.bundle import Bundle, GroupFacts, RoleFacts, WorkloadFacts
-from rbgc.model import WorkloadKind
+from rbgc.k8s.controllers import WorkloadKind
 from rbgc.plan.diff import Change, Changed
 from rbgc.plan.impact import ChangeClass
 from rbgc.plan.model import GroupChange, RoleChange, RoleInput

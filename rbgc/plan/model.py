@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from rbgc.bundle import Rule
 from rbgc.diagnostics import Span
-from rbgc.k8s.controllers import Strategy
-from rbgc.model import WorkloadKind
+from rbgc.k8s.controllers import Strategy, WorkloadKind
 
 __all__ = ["Rule", "Strategy"]
 

@@ -36,8 +36,7 @@ from typing import Any
 
 from rbgc.diagnostics import DiagnosticError, error
 from rbgc.k8s import controllers
-from rbgc.k8s.controllers import surge_and_unavailable
-from rbgc.model import WorkloadKind
+from rbgc.k8s.controllers import WorkloadKind, surge_and_unavailable
 from rbgc.plan import invariants
 from rbgc.plan.formulas import (
     LiveStatefulSet,

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rbgc.k8s.controllers import scaled, surge_and_unavailable
-from rbgc.model import WorkloadKind
+from rbgc.k8s.controllers import WorkloadKind, scaled, surge_and_unavailable
 from rbgc.plan.formulas import coordinated_partition
 from rbgc.plan.model import GroupChange, RoleChange, RoleInput, Rule, Step
 

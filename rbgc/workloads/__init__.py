@@ -104,12 +104,12 @@ ENV_GROUP_SIZE = "RBG_LWP_GROUP_SIZE"
 # Labels only the RoleInstance controller stamps on pods, and the variable that holds the
 # same value in a compiled pod: a user's fieldRef to one is rewritten to it (§3.5).
 OPERATOR_LABELS = {
-    "rbg.workloads.x-k8s.io/role-instance-index": ENV_ROLE_INDEX,
-    "rbg.workloads.x-k8s.io/role-instance-name": ENV_INSTANCE_NAME,
-    "rbg.workloads.x-k8s.io/component-name": ENV_COMPONENT_NAME,
-    "rbg.workloads.x-k8s.io/component-id": ENV_COMPONENT_INDEX,
-    "rbg.workloads.x-k8s.io/component-index": ENV_WORKER_INDEX,
-    "rbg.workloads.x-k8s.io/component-size": ENV_GROUP_SIZE,
+    cv.INSTANCE_INDEX_LABEL: ENV_ROLE_INDEX,
+    cv.INSTANCE_NAME_LABEL: ENV_INSTANCE_NAME,
+    cv.COMPONENT_NAME_LABEL: ENV_COMPONENT_NAME,
+    cv.COMPONENT_ID_LABEL: ENV_COMPONENT_INDEX,
+    cv.COMPONENT_INDEX_LABEL: ENV_WORKER_INDEX,
+    cv.COMPONENT_SIZE_LABEL: ENV_GROUP_SIZE,
 }
 LABEL_FIELD = re.compile(r"metadata\.labels\['([^']+)'\]")
 
@@ -138,7 +138,7 @@ def standalone_instance(ctx: RoleContext, pod: PodTemplate) -> PodTemplate:
     ]
     # values a user's fieldRef may need that the injection itself leaves to discovery
     known = [literal(ENV_GROUP_SIZE, "1")]
-    if ctx.role.kind is not None and ctx.role.kind.has_pod_index:
+    if ctx.role.kind is not None and ctx.role.kind.shape.ordered:
         known.append(field_ref(ENV_ROLE_INDEX, cv.POD_INDEX_FIELD))
     return PodTemplate(body=with_env(pod.body, env, known), source_path=pod.source_path)
 

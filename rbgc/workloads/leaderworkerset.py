@@ -43,10 +43,6 @@ LEADER: tuple[str, ...] = ("spec", "leaderWorkerTemplate", "leaderTemplate")
 WORKER: tuple[str, ...] = ("spec", "leaderWorkerTemplate", "workerTemplate")
 TEMPLATE: tuple[str, ...] = ("spec", "template")
 
-LWS_NAME = "leaderworkerset.sigs.k8s.io/name"
-LWS_GROUP_INDEX = "leaderworkerset.sigs.k8s.io/group-index"
-LWS_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
-LWS_LEADER_NAME = "leaderworkerset.sigs.k8s.io/leader-name"  # worker pods' annotation
 MEMBER = cv.LWS_MEMBER
 POD_NAME_VAR = "RBGC_POD_NAME"
 
@@ -73,7 +69,7 @@ def instance_env(
         own = [
             literal(ENV_COMPONENT_INDEX, "0"),
             literal(ENV_COMPONENT_NAME, "leader"),
-            label_ref(ENV_ROLE_INDEX, LWS_GROUP_INDEX)
+            label_ref(ENV_ROLE_INDEX, cv.LWS_GROUP_INDEX_LABEL)
             if native
             else field_ref(ENV_ROLE_INDEX, cv.POD_INDEX_FIELD),
             field_ref(ENV_INSTANCE_NAME, "metadata.name"),
@@ -82,12 +78,14 @@ def instance_env(
         ]
     elif group_index is None:
         own = [
-            label_ref(ENV_COMPONENT_INDEX, LWS_WORKER_INDEX),
+            label_ref(ENV_COMPONENT_INDEX, cv.LWS_WORKER_INDEX_LABEL),
             literal(ENV_COMPONENT_NAME, "worker"),
-            label_ref(ENV_ROLE_INDEX, LWS_GROUP_INDEX),
-            field_ref(ENV_INSTANCE_NAME, f"metadata.annotations['{LWS_LEADER_NAME}']"),
+            label_ref(ENV_ROLE_INDEX, cv.LWS_GROUP_INDEX_LABEL),
+            field_ref(
+                ENV_INSTANCE_NAME, f"metadata.annotations['{cv.LWS_LEADER_NAME_ANNOTATION}']"
+            ),
             literal(ENV_LEADER_ADDRESS, f"$({ENV_INSTANCE_NAME}){address}"),
-            label_ref(ENV_WORKER_INDEX, LWS_WORKER_INDEX),
+            label_ref(ENV_WORKER_INDEX, cv.LWS_WORKER_INDEX_LABEL),
         ]
     else:
         instance = f"{ctx.name}-{group_index}"
@@ -156,10 +154,10 @@ def lower_statefulsets(ctx: RoleContext) -> tuple[Manifest, ...]:
     size = role.leader_worker_set.size
     name = ctx.name
     namespace = ctx.group.namespace
-    leader_selector = {**ctx.selector, LWS_NAME: name, MEMBER: "leader"}
+    leader_selector = {**ctx.selector, cv.LWS_NAME_LABEL: name, MEMBER: "leader"}
     leader_body = _with_lws(
         _instance(ctx, "leader", native=False).body,
-        labels={**leader_selector, LWS_WORKER_INDEX: "0"},
+        labels={**leader_selector, cv.LWS_WORKER_INDEX_LABEL: "0"},
         env=[
             {"name": POD_NAME_VAR, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "LWS_LEADER_ADDRESS", "value": f"$({POD_NAME_VAR}).{name}.{namespace}"},
@@ -180,7 +178,7 @@ def lower_statefulsets(ctx: RoleContext) -> tuple[Manifest, ...]:
             ),
             templates={TEMPLATE: leader},
         ),
-        ctx.manifest(headless_service(ctx, selector={LWS_NAME: name})),
+        ctx.manifest(headless_service(ctx, selector={cv.LWS_NAME_LABEL: name})),
     ]
     if size > 1:
         for group_index in range(role.replicas):
@@ -190,7 +188,12 @@ def lower_statefulsets(ctx: RoleContext) -> tuple[Manifest, ...]:
 
 def _worker(ctx: RoleContext, group_index: int, size: int) -> Manifest:
     name = ctx.name
-    selector = {**ctx.selector, LWS_NAME: name, MEMBER: "worker", LWS_GROUP_INDEX: str(group_index)}
+    selector = {
+        **ctx.selector,
+        cv.LWS_NAME_LABEL: name,
+        MEMBER: "worker",
+        cv.LWS_GROUP_INDEX_LABEL: str(group_index),
+    }
     pod_index = {"fieldRef": {"fieldPath": cv.POD_INDEX_FIELD}}
     body = _with_lws(
         _instance(ctx, "worker", group_index).body,

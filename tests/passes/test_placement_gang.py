@@ -212,7 +212,7 @@ def test_kep430_min_replicas_are_volcano_subgroups_per_instance() -> None:
     assert spec["minMember"] == 2 * 2 + 1 * 1
     prefill, decode = spec["subGroupPolicy"]
     # an LWS group is an instance: one subgroup per group-index, 2 of them at least
-    assert (prefill["name"], prefill["matchLabelKeys"]) == ("prefill", [cv.LWS_GROUP_INDEX])
+    assert (prefill["name"], prefill["matchLabelKeys"]) == ("prefill", [cv.LWS_GROUP_INDEX_LABEL])
     assert (prefill["minSubGroups"], prefill["subGroupSize"]) == (2, 2)
     # a one-pod instance: "at least 1 decode pod" is one subgroup of 1 of them
     assert (decode["minSubGroups"], decode["subGroupSize"]) == (1, 1)

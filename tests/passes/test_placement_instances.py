@@ -102,11 +102,11 @@ def test_native_lws_workers_follow_their_leader() -> None:
     (term,) = found["LeaderWorkerSet/pd-prefill:workerTemplate"][REQ]
     assert leader == {}  # the leader carries only the group's terms: the workers' anchor
     assert term["topologyKey"] == CLIQUE
-    assert expressions(term)[cv.LWS_WORKER_INDEX] == ["0"]  # the leader
-    assert term["matchLabelKeys"] == [cv.LWS_GROUP_INDEX]  # of my own group
+    assert expressions(term)[cv.LWS_WORKER_INDEX_LABEL] == ["0"]  # the leader
+    assert term["matchLabelKeys"] == [cv.LWS_GROUP_INDEX_LABEL]  # of my own group
     (preferred,) = found["LeaderWorkerSet/pd-prefill:workerTemplate"][PREF]
     assert preferred["podAffinityTerm"]["topologyKey"] == HOST
-    assert facts(result) == (True, "kube-scheduler", (cv.LWS_GROUP_INDEX,))
+    assert facts(result) == (True, "kube-scheduler", (cv.LWS_GROUP_INDEX_LABEL,))
     assert "RBG317" not in {w.code for w in result.warnings}
 
 

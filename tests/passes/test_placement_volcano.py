@@ -117,7 +117,7 @@ def test_an_instance_pack_is_one_subgroup_per_instance() -> None:
     )
     (entry,) = pod_group(build(text))["subGroupPolicy"]
     # the LWS controller labels a group's leader and workers with its group index
-    assert entry["matchLabelKeys"] == [cv.LWS_GROUP_INDEX]
+    assert entry["matchLabelKeys"] == [cv.LWS_GROUP_INDEX_LABEL]
     assert entry["labelSelector"] == selector("decode")
     assert entry["networkTopology"] == {"mode": "hard", "highestTierName": "nvl72"}
 
