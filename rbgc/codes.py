@@ -862,6 +862,18 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG320",
+            "kueue-no-queue",
+            "`--scheduler kueue`: the group names no LocalQueue.",
+            "Kueue admits workloads labelled `kueue.x-k8s.io/queue-name` (unless configured to "
+            "manage every workload); without the label it leaves them alone and never reads "
+            "their topology annotations, so the packs rbgc wrote for Kueue would not hold.",
+            "rbgc build --scheduler kueue group.yaml",
+            "rbgc build --scheduler kueue --kueue-queue team-a group.yaml   # or annotate the "
+            "group kueue.x-k8s.io/queue-name: team-a",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG321",
             "instance-pack-needs-its-own-anchor",
             "An instance pack cannot join the pod affinity its pods already carry.",
@@ -871,6 +883,29 @@ CODES.update(
             "required term of it stops binding. rbgc therefore compiles an instance pack as pod "
             "affinity only where the instance has a leader to follow, or where its pods carry "
             "no other required pod affinity (exclusive topology, a group pack, the user's).",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG322",
+            "kueue-pack-not-expressible",
+            "`--scheduler kueue`: Kueue cannot admit this pack in one domain.",
+            "Kueue's Topology Aware Scheduling packs one workload's PodSet (or a PodSet group "
+            "of one workload): a StatefulSet, or one group of a LeaderWorkerSet. A pack over "
+            "several roles spans several workloads, and a Deployment's pods are admitted one by "
+            "one; rbgc writes no partial Kueue annotation for them and compiles the pack as pod "
+            "affinity, which kube-scheduler checks pod by pod once Kueue admits the pods.",
+            "- roles: [prefill, decode]\n  pack: {required: zone}",
+            "- roles: [prefill]\n  pack: {required: zone}\n- roles: [decode]\n  pack: "
+            "{required: zone}   # or --scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG323",
+            "kueue-topology-fidelity",
+            "`--scheduler kueue`: a pack's preference is not expressed.",
+            "A Kueue PodSet carries at most one of `podset-required-topology` and "
+            "`podset-preferred-topology` (jobframework/tas_validation.go); a pack with both "
+            "keeps the required level.",
             severity=Severity.WARNING,
         ),
         CodeDoc(

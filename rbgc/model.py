@@ -159,6 +159,7 @@ class Scheduler(enum.StrEnum):
 
     DEFAULT = "default"  # kube-scheduler: pod (anti-)affinity and spread constraints
     VOLCANO = "volcano"  # Volcano: packs become the PodGroup's networkTopology (KEP-473)
+    KUEUE = "kueue"  # kube-scheduler after Kueue admits: packs become TAS annotations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +170,7 @@ class Target:
     lws: LwsLowering = LwsLowering.NATIVE
     conventions: str | None = None  # "v0.4" | "v0.8"; None: by the input's API version
     scheduler: Scheduler = Scheduler.DEFAULT
+    kueue_queue: str | None = None  # `--kueue-queue`: the LocalQueue every workload joins
 
     @property
     def version_text(self) -> str:
@@ -381,3 +383,4 @@ class Placement:
     warnings: tuple[Diagnostic, ...] = ()
     lowering: tuple[RuleLowering, ...] = ()  # one per rule of `Group.placement`, in order
     pins: tuple[InstancePin, ...] = ()  # applied to the expanded manifests
+    workload_labels: Mapping[str, str] = field(default_factory=dict)  # on every workload

@@ -17,7 +17,7 @@ from typing import Any
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
-from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS, group_unique_key
+from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
@@ -25,8 +25,7 @@ from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
 from rbgc.passes.operator_objects import operator_objects
-from rbgc.passes.placement import place
-from rbgc.passes.placement_instances import pin
+from rbgc.passes.placement import finish, place
 from rbgc.passes.validate import validate
 from rbgc.record import record_group
 from rbgc.source import Document
@@ -99,15 +98,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         )
 
     expanded = expand(checked.group, waves, placement, target, conventions)
-    if placement.pins and checked.group.placement is not None:  # instance packs, per instance
-        pinned = pin(
-            expanded.manifests,
-            placement.pins,
-            group_unique_key(group.namespace, group.name),
-            checked.group.placement.topology,
-            conventions,
-        )
-        expanded = replace(expanded, manifests=pinned)
+    expanded = replace(expanded, manifests=finish(expanded.manifests, checked.group, placement))
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 

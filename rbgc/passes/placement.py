@@ -19,7 +19,9 @@ Every rule's lowering is recorded (`Placement.lowering`, the facts' `lowered`/`e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
@@ -40,6 +42,7 @@ from rbgc.passes import (
     placement_anchors,
     placement_gang,
     placement_instances,
+    placement_kueue,
     placement_rules,
     placement_volcano,
 )
@@ -111,8 +114,18 @@ def place(
     lowered = placement_rules.Lowered()
     pins: tuple[InstancePin, ...] = ()
     lowering: tuple[RuleLowering, ...] = ()
+    kueue = (
+        placement_kueue.lower(group, rules, target) if target.scheduler is Scheduler.KUEUE else None
+    )
+    if kueue is not None:
+        warnings.extend(kueue.warnings)
     if rules is not None:
-        taken = volcano.lowered if volcano is not None else set()
+        handled: dict[int, RuleLowering] = {}
+        if volcano is not None:
+            handled = {i: RuleLowering(enforced_by="volcano") for i in volcano.lowered}
+        if kueue is not None:
+            handled = dict(kueue.lowering)
+        taken = set(handled)
         by_pod = {
             i for i, rule in enumerate(rules.rules) if rule.scope is Scope.GROUP and i not in taken
         }
@@ -139,32 +152,33 @@ def place(
             rules,
             target,
             conventions,
-            handled={i: RuleLowering(enforced_by="volcano") for i in taken},
+            handled=handled,
             anchored=anchored,
         )
         warnings.extend(instances.warnings)
         for role, said in instances.reasons.items():
             lowered.reasons.setdefault(role, []).extend(said)
         pins = tuple(instances.pins)
-        if any(rules.rules[i].kind is RuleKind.PACK for i in by_pod - demoted):
-            atomic = placement_rules.not_atomic(rules)
-            if atomic is not None:
-                warnings.append(atomic)
+        # under Kueue each such pack is said by RBG322 already
+        atomic = None if kueue is not None else placement_rules.not_atomic(rules, by_pod - demoted)
+        if atomic is not None:
+            warnings.append(atomic)
         lowering = tuple(
-            lowered.lowering.get(i)
-            or instances.lowering.get(i)
-            or RuleLowering(enforced_by="volcano")  # a group pack in the PodGroup
+            lowered.lowering.get(i) or instances.lowering.get(i) or handled[i]
             for i in range(len(rules.rules))
         )
-    if volcano is not None:
-        for role, said in volcano.reasons.items():
+    for back_end in (volcano, kueue):
+        for role, said in (back_end.reasons if back_end is not None else {}).items():
             lowered.reasons.setdefault(role, []).extend(said)
     of_role = {
         role.name: RolePlacement(
             exclusive_topology=key or None,
             scheduler="volcano" if annotations and role.name in members else None,
             pod_labels=labels if role.name in members else {},
-            pod_annotations=annotations if role.name in members else {},
+            pod_annotations={
+                **(annotations if role.name in members else {}),
+                **(kueue.annotations.get(role.name, {}) if kueue is not None else {}),
+            },
             scheduling=lowered.scheduling.get(role.name, {}),
             reasons=(
                 *(reasons if role.name in members else ()),
@@ -180,7 +194,37 @@ def place(
         warnings=tuple(warnings),
         lowering=lowering,
         pins=pins,
+        workload_labels=kueue.workload_labels if kueue is not None else {},
     )
+
+
+def finish(
+    manifests: Sequence[Manifest], group: Group, placement: Placement
+) -> tuple[Manifest, ...]:
+    """What placement adds once the workloads exist: instance packs whose terms carry each
+    instance's own literal values (placement_instances.pin), and the labels every workload
+    carries (Kueue's queue name)."""
+    out = tuple(manifests)
+    if placement.pins and group.placement is not None:
+        out = placement_instances.pin(
+            out,
+            placement.pins,
+            cv.group_unique_key(group.namespace, group.name),
+            group.placement.topology,
+            group.conventions,
+        )
+    if placement.workload_labels:
+        out = tuple(_labelled(m, placement.workload_labels) for m in out)
+    return out
+
+
+def _labelled(m: Manifest, labels: Mapping[str, str]) -> Manifest:
+    if m.group is None or m.role is None or not m.pod_templates:
+        return m  # only workloads (the objects with pod templates) join a queue
+    body = copy.deepcopy(m.body)
+    meta = body.setdefault("metadata", {})
+    meta["labels"] = dict(sorted({**(meta.get("labels") or {}), **labels}.items()))
+    return replace(m, body=body)
 
 
 def _demoted(

@@ -263,9 +263,17 @@ def conflicts(
                 )
 
 
-def not_atomic(spec: PlacementSpec) -> Diagnostic | None:
-    """The one warning per group that pod affinity places pods one by one (RBG315)."""
-    pack = next((r for r in spec.rules if r.kind is RuleKind.PACK and r.scope is Scope.GROUP), None)
+def not_atomic(spec: PlacementSpec, by_pod: Collection[int]) -> Diagnostic | None:
+    """The one warning per group that pod affinity places pods one by one (RBG315), at the
+    first group pack lowered as pod affinity (`by_pod`: rule indices)."""
+    pack = next(
+        (
+            r
+            for i, r in enumerate(spec.rules)
+            if i in by_pod and r.kind is RuleKind.PACK and r.scope is Scope.GROUP
+        ),
+        None,
+    )
     if pack is None:
         return None
     return warning(
