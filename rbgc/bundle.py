@@ -96,7 +96,9 @@ class PlacementFacts:
     lowered: bool = True
     span: Span | None = None
     # how the build lowered it (passes/placement*.py)
-    enforced_by: str = "kube-scheduler"  # kube-scheduler (pod by pod) | volcano | kueue
+    # the mechanism: kube-scheduler (pod affinity and spreads, the inter-pod filter pod by pod,
+    # whichever scheduler runs it) | volcano (PodGroup) | kueue (TAS admission) | kai (PodGroup)
+    enforced_by: str = "kube-scheduler"
     match_label_keys: tuple[str, ...] = ()  # pod (anti-)affinity/spread terms: per revision, ...
     min_domains: int | None = None  # spread: `minDomains` (DoNotSchedule only)
     node_taints_policy: str | None = None  # spread: as compiled (Honor)

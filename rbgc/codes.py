@@ -919,6 +919,41 @@ CODES.update(
             severity=Severity.WARNING,
         ),
         CodeDoc(
+            "RBG325",
+            "kai-scheduler-not-selected",
+            "`--scheduler kai`: a packed role's pods do not ask for KAI Scheduler.",
+            "KAI places only pods with `schedulerName: kai-scheduler`; any other scheduler "
+            "ignores the topology annotations KAI's pod grouper reads, so the pack would not "
+            "hold.",
+            "template:\n  spec:\n    containers: [...]",
+            "template:\n  spec:\n    schedulerName: kai-scheduler\n    containers: [...]",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG326",
+            "kai-pack-not-expressible",
+            "`--scheduler kai`: KAI cannot place this pack as one PodGroup.",
+            "KAI's pod grouper makes one PodGroup per pod owner: a StatefulSet, a "
+            "LeaderWorkerSet group, each Deployment pod. A pack over several roles, or over a "
+            "Deployment, spans several PodGroups; rbgc compiles it as pod affinity, which KAI "
+            "checks pod by pod.",
+            "- roles: [prefill, decode]\n  pack: {required: zone}",
+            "- roles: [prefill]\n  pack: {required: zone}   # or --scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG327",
+            "kai-topology-unnamed",
+            "`--scheduler kai`: a pack names no KAI Topology resource.",
+            "KAI applies a topology constraint only when `kai.scheduler/topology` names one of "
+            "its `Topology` resources (plugins/topology/job_filtering.go); rbgc's built-in "
+            "`default` topology is no such resource.",
+            "topologyConstraint: {pack: {required: zone}}",
+            "topologyConstraint: {topologyName: cluster-topology, pack: {required: "
+            "topology.kubernetes.io/zone}}",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG350",
             "invalid-inventory",
             "`rbgc fit`: the node or pod inventory cannot be read.",

@@ -160,6 +160,7 @@ class Scheduler(enum.StrEnum):
     DEFAULT = "default"  # kube-scheduler: pod (anti-)affinity and spread constraints
     VOLCANO = "volcano"  # Volcano: packs become the PodGroup's networkTopology (KEP-473)
     KUEUE = "kueue"  # kube-scheduler after Kueue admits: packs become TAS annotations
+    KAI = "kai"  # NVIDIA KAI Scheduler: packs become the workloads' topology annotations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -358,7 +359,7 @@ class RuleLowering:
     """How the placement pass lowered one rule of `Group.placement` (record.py's facts)."""
 
     lowered: bool = True  # False: the compiled objects do not enforce it for the scheduler
-    enforced_by: str = "kube-scheduler"  # kube-scheduler | volcano | kueue
+    enforced_by: str = "kube-scheduler"  # kube-scheduler | volcano | kueue | kai
     match_label_keys: tuple[str, ...] = ()
     node_taints_policy: str | None = None
 
@@ -384,3 +385,5 @@ class Placement:
     lowering: tuple[RuleLowering, ...] = ()  # one per rule of `Group.placement`, in order
     pins: tuple[InstancePin, ...] = ()  # applied to the expanded manifests
     workload_labels: Mapping[str, str] = field(default_factory=dict)  # on every workload
+    # per role, on its workloads' own metadata (KAI reads the pod owner's)
+    workload_annotations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

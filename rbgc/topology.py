@@ -129,6 +129,7 @@ class PlacementRule:
     span: Span | None = None  # the rule's kind key (`pack:`), where diagnostics point
     # written in upstream's KEP-473 fields: levels are the scheduler's words, passed verbatim
     upstream: bool = False
+    topology_name: str | None = None  # KEP-473's `topologyName`: the scheduler's resource
 
     @property
     def level(self) -> Level:
@@ -299,6 +300,8 @@ def _with_upstream(
         if topology is None:
             continue
         rule = _upstream_rule(doc, path, raw["pack"], roles, scope, topology, problems)
+        if rule is not None and named is not None:
+            rule = replace(rule, topology_name=str(named))
         if rule is not None:
             one = PlacementSpec(topology=topology, rules=(rule,), span=doc.span(*path, key=True))
             spec = _merge(spec, one, problems)

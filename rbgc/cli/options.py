@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 IGNORE_VARIABLES = ("RBGC_IGNORE", "ARGOCD_ENV_RBGC_IGNORE")
 LWS_CHOICES = ("native", "statefulsets")
 CONVENTIONS_CHOICES = ("v0.4", "v0.8")
-SCHEDULER_CHOICES = ("default", "volcano", "kueue")
+SCHEDULER_CHOICES = ("default", "volcano", "kueue", "kai")
 
 
 def argocd_env(name: str) -> str:
@@ -268,8 +268,9 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             envvar=argocd_env("SCHEDULER"),
             help="What placement rules are lowered for: kube-scheduler's pod affinity and "
-            "spread constraints, Volcano's PodGroup networkTopology, or Kueue's Topology Aware "
-            f"Scheduling annotations [env: {argocd_env('SCHEDULER')}].",
+            "spread constraints, Volcano's PodGroup networkTopology, Kueue's Topology Aware "
+            "Scheduling annotations, or KAI Scheduler's topology annotations [env: "
+            f"{argocd_env('SCHEDULER')}].",
         ),
         click.option(
             "--kueue-queue",

@@ -8,7 +8,8 @@ Decides where each role's pods may run and what gates the whole group:
   `expand`, where a template may opt out);
 - placement rules (a `Placement` document or KEP-473's fields, rbgc/topology.py), lowered for
   the scheduler chosen: pod (anti-)affinity and spreads (passes/placement_rules.py), Volcano
-  networkTopology and subgroups (placement_volcano.py), Kueue TAS (placement_kueue.py),
+  networkTopology and subgroups (placement_volcano.py), Kueue TAS (placement_kueue.py), KAI
+  (placement_kai.py),
   instance packs (placement_instances.py); conflicts refused (RBG314), a pack no pod could
   anchor demoted (RBG318, placement_anchors.py);
 - gang scheduling (passes/placement_gang.py): one PodGroup `{group}`. Argo CD applies custom
@@ -42,6 +43,7 @@ from rbgc.passes import (
     placement_anchors,
     placement_gang,
     placement_instances,
+    placement_kai,
     placement_kueue,
     placement_rules,
     placement_volcano,
@@ -117,14 +119,17 @@ def place(
     kueue = (
         placement_kueue.lower(group, rules, target) if target.scheduler is Scheduler.KUEUE else None
     )
-    if kueue is not None:
-        warnings.extend(kueue.warnings)
+    kai = placement_kai.lower(group, rules, target) if target.scheduler is Scheduler.KAI else None
+    for back_end in (kueue, kai):
+        warnings.extend(back_end.warnings if back_end is not None else ())
     if rules is not None:
         handled: dict[int, RuleLowering] = {}
         if volcano is not None:
             handled = {i: RuleLowering(enforced_by="volcano") for i in volcano.lowered}
         if kueue is not None:
             handled = dict(kueue.lowering)
+        if kai is not None:
+            handled = dict(kai.lowering)
         taken = set(handled)
         by_pod = {
             i for i, rule in enumerate(rules.rules) if rule.scope is Scope.GROUP and i not in taken
@@ -160,15 +165,19 @@ def place(
             lowered.reasons.setdefault(role, []).extend(said)
         pins = tuple(instances.pins)
         # under Kueue each such pack is said by RBG322 already
-        atomic = None if kueue is not None else placement_rules.not_atomic(rules, by_pod - demoted)
+        atomic = (
+            None
+            if kueue is not None or kai is not None
+            else placement_rules.not_atomic(rules, by_pod - demoted)
+        )
         if atomic is not None:
             warnings.append(atomic)
         lowering = tuple(
             lowered.lowering.get(i) or instances.lowering.get(i) or handled[i]
             for i in range(len(rules.rules))
         )
-    for back_end in (volcano, kueue):
-        for role, said in (back_end.reasons if back_end is not None else {}).items():
+    for reasoned in (volcano, kueue, kai):
+        for role, said in (reasoned.reasons if reasoned is not None else {}).items():
             lowered.reasons.setdefault(role, []).extend(said)
     of_role = {
         role.name: RolePlacement(
@@ -195,6 +204,7 @@ def place(
         lowering=lowering,
         pins=pins,
         workload_labels=kueue.workload_labels if kueue is not None else {},
+        workload_annotations=kai.workload_annotations if kai is not None else {},
     )
 
 
@@ -213,17 +223,22 @@ def finish(
             group.placement.topology,
             group.conventions,
         )
-    if placement.workload_labels:
-        out = tuple(_labelled(m, placement.workload_labels) for m in out)
+    if placement.workload_labels or placement.workload_annotations:
+        out = tuple(_marked(m, placement) for m in out)
     return out
 
 
-def _labelled(m: Manifest, labels: Mapping[str, str]) -> Manifest:
+def _marked(m: Manifest, placement: Placement) -> Manifest:
     if m.group is None or m.role is None or not m.pod_templates:
         return m  # only workloads (the objects with pod templates) join a queue
+    annotations = placement.workload_annotations.get(m.role, {})
+    if not placement.workload_labels and not annotations:
+        return m
     body = copy.deepcopy(m.body)
     meta = body.setdefault("metadata", {})
-    meta["labels"] = dict(sorted({**(meta.get("labels") or {}), **labels}.items()))
+    for key, extra in (("labels", placement.workload_labels), ("annotations", annotations)):
+        if extra:
+            meta[key] = dict(sorted({**(meta.get(key) or {}), **extra}.items()))
     return replace(m, body=body)
 
 

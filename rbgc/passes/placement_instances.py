@@ -46,7 +46,6 @@ from rbgc.model import (
     LwsLowering,
     Role,
     RuleLowering,
-    Scheduler,
     Target,
     WorkloadKind,
 )
@@ -97,7 +96,7 @@ def plan(
         role = group.role(name)
         assert role is not None, "topology.bind checks the roles"
         said = out.reasons.setdefault(name, [])
-        scheduler = _enforcer(target)
+        scheduler = "kube-scheduler"  # pod affinity: the inter-pod filter, pod by pod
         if role.size == 1:
             out.lowering[index] = RuleLowering(enforced_by=scheduler)
             said.append("instance pack: one pod per instance, always in one domain")
@@ -117,10 +116,6 @@ def plan(
         }[how]
         said.append(f"instance pack [{name}]: podAffinity of {anchor}")
     return out
-
-
-def _enforcer(target: Target) -> str:
-    return "volcano" if target.scheduler is Scheduler.VOLCANO else "kube-scheduler"
 
 
 def _how(

@@ -68,7 +68,7 @@ def lower(group: Group, spec: PlacementSpec | None, target: Target) -> KueueTopo
         if rule.kind is not RuleKind.PACK:
             continue
         role = group.role(rule.roles[0]) if len(rule.roles) == 1 else None
-        if role is not None and _one_pod_set(role, rule, target):
+        if role is not None and one_pod_set(role, rule, target):
             annotations = out.annotations.setdefault(role.name, {})
             annotations.update(_annotations(rule, role))
             out.lowering[index] = RuleLowering(enforced_by="kueue")
@@ -84,8 +84,10 @@ def lower(group: Group, spec: PlacementSpec | None, target: Target) -> KueueTopo
     return out
 
 
-def _one_pod_set(role: Role, rule: PlacementRule, target: Target) -> bool:
-    """Kueue admits all the pods the rule packs as one PodSet (group) in one domain."""
+def one_pod_set(role: Role, rule: PlacementRule, target: Target) -> bool:
+    """All the pods the rule packs are one unit of admission: one StatefulSet (not a
+    component one), or one group of a native LWS for an instance pack (Kueue's PodSet group,
+    KAI's PodGroup)."""
     if rule.scope is Scope.INSTANCE:
         # a native LWS group is one workload of two PodSets, joined by podset-group-name
         return role.kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE

@@ -168,7 +168,7 @@ def test_volcano_without_a_shared_instance_label_uses_pod_affinity() -> None:
     assert not [m for m in result.bundle.manifests if m.kind == "PodGroup"]
     (term,) = affinity_of(result)["StatefulSet/pd-prefill-0:template"][REQ]
     assert expressions(term)["statefulset.kubernetes.io/pod-name"] == ["pd-prefill-0"]
-    assert facts(result)[:2] == (True, "volcano")
+    assert facts(result)[:2] == (True, "kube-scheduler")  # the inter-pod filter, pod by pod
 
 
 def test_an_instance_pack_broader_than_the_group_pack_is_refused() -> None:
