@@ -1,11 +1,15 @@
 """The compiled bundle: the ordered objects, and the facts the build decided about each group.
 
-The back ends (`diff`, `plan`, `sync`, `fit`) read these facts and never re-run a pass or
-re-derive a decision from the IR. Per role the build records what it built: the role's
-declared kind, its wave, replicas, pods per replica and in all, and every workload object it
-became (one for a StatefulSet, Deployment or native LeaderWorkerSet; a leader StatefulSet and
-one worker StatefulSet per group with `--lws statefulsets`), each with the rollout strategy as
-compiled and the hash of its pod templates.
+The back ends read these facts and never re-run a pass or re-derive a decision from the IR,
+which they may not import (tests/test_layers.py): `diff`, `plan` and `sync` read the facts and
+the objects; `fit` reads its placement rules here and each pod's requests and terms from the
+compiled pod templates, as the scheduler sees them.
+
+Per role the build records what it built: the role's declared kind, its wave, replicas, pods
+per replica and in all, and every workload object it became (one for a StatefulSet,
+Deployment or native LeaderWorkerSet; a leader StatefulSet and one worker StatefulSet per
+group with `--lws statefulsets`), each with the rollout strategy as compiled and the hash of
+its pod templates.
 
 A workload's facts are read from its compiled body through the kind table of
 `k8s/controllers.py` (`workload_facts`), so the same function reads a body rbgc applied to a
@@ -21,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rbgc.diagnostics import Span
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import IntOrPercent, Strategy
 from rbgc.k8s.conventions import (
@@ -175,7 +180,7 @@ class Bundle:
 def template_hash(body: Mapping[str, Any]) -> str:
     """sha256 of a workload's pod templates (and LWS size): equal hashes, same pods."""
     shape = controllers.shape_of(body)
-    parts: list[Any] = [controllers.at(body, p) for p in shape.templates] if shape else []
+    parts: list[Any] = [find(body, p) for p in shape.templates] if shape else []
     if shape and shape.size:
         parts.append(controllers.pods_per_replica(body))
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
@@ -183,7 +188,7 @@ def template_hash(body: Mapping[str, Any]) -> str:
 
 
 def is_primary(body: Mapping[str, Any]) -> bool:
-    selector = controllers.at(body, ("spec", "selector", "matchLabels"))
+    selector = find(body, ("spec", "selector", "matchLabels"))
     if not isinstance(selector, Mapping):
         return True
     # a worker StatefulSet of `--lws statefulsets`, or one component of one instance

@@ -1,8 +1,9 @@
 """The diagnostic code table: every code's name, summary, why, example and fix.
 
 `rbgc explain CODE` prints an entry, the README's table lists them all (a test keeps both
-complete), and `Diagnostic.name` reads it. Kept apart from diagnostics.py, as ruff keeps its
-rule table apart from its diagnostics: a build that reports nothing never builds the table.
+complete), and the JSON reporter (`report.as_json`) reads the names. Kept apart from
+diagnostics.py, as ruff keeps its rule table apart from its diagnostics: a build that reports
+nothing never builds the table, and diagnostics.py imports nothing of rbgc.
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG005",
         "yaml-too-large",
-        "The document expands to too many nodes.",
+        "The document holds, or its aliases expand to, too many values.",
         "Aliases can make a small file expand to billions of values (the 'billion laughs' "
-        "attack); rbgc caps the expanded size of each file.",
+        "attack), and a document of millions of plain values takes seconds and gigabytes to "
+        "load; rbgc caps both, counting values as it reads. No Kubernetes object comes near "
+        "the caps: etcd stores at most 1.5 MiB per object.",
     ),
     CodeDoc(
         "RBG006",

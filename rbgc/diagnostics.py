@@ -47,12 +47,6 @@ class Diagnostic:
     notes: tuple[tuple[Span, str], ...] = ()
     severity: Severity = Severity.ERROR
 
-    @property
-    def name(self) -> str:
-        from rbgc.codes import CODES  # the table is read only when a diagnostic is shown
-
-        return CODES[self.code].name
-
     def sort_key(self) -> tuple[str, int, int, str, str]:
         span = self.span or Span("")
         return (span.path, span.line, span.col, self.code, self.message)

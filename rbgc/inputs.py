@@ -1,7 +1,7 @@
 """What every compiling command reads: the documents of its inputs, overlays resolved.
 
 `build`, `validate`, `diff`/`plan` (both sides), `sync`, `graph` and `fit` load through this
-one function. `source.py` stays a pure reader; overlays are applied here, and only when an
+one function. `source` stays a pure reader; overlays are applied here, and only when an
 Overlay document is among the inputs (the overlay code is not imported otherwise).
 """
 

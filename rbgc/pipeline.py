@@ -1,8 +1,11 @@
 """The only place that knows the order of the passes.
 
-    load -> parse -> validate -> dependencies -> placement -> expand -> discovery -> emit
+    load (source + overlays) -> parse -> for each group: validate -> dependencies ->
+    placement -> expand -> discovery -> record (its facts); then operator_objects over the
+    whole program, the duplicate check, and the Bundle in apply order
 
-Each group is compiled on its own; problems of every group are gathered and reported together.
+Emitting the Bundle is the caller's (`emit.py`, `outdir.py`). Each group is compiled on its
+own; problems of every group are gathered and reported together.
 `Trace` records what each pass decided, for `rbgc build --explain`; it describes the passes'
 outputs and never feeds back into them.
 """

@@ -46,12 +46,16 @@ def summary(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def as_json(diagnostics: Sequence[Diagnostic]) -> str:
+    """Every diagnostic with its code's name, read from the code table (`rbgc.codes`): only
+    this reporter needs the table, so a build that reports nothing never builds it."""
+    from rbgc.codes import CODES
+
     items = []
     for d in diagnostics:
         items.append(
             {
                 "code": d.code,
-                "name": d.name,
+                "name": CODES[d.code].name,
                 "severity": str(d.severity),
                 "message": d.message,
                 "help": d.help,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, did_you_mean, error
+from rbgc.jsonpath import find
 from rbgc.schema import Walker
 from rbgc.source import Document, JsonPath
 
@@ -273,7 +274,7 @@ def _with_upstream(
     (scope INSTANCE) and each bound CoordinatedPolicy rule's
     `strategy.scheduling.topologyConstraint` over the rule's roles (scope GROUP)."""
     found: list[tuple[Document, JsonPath, tuple[str, ...], Scope]] = []
-    for i, role in enumerate(_at(group.document.body, (*group.spec_path, "roles")) or ()):
+    for i, role in enumerate(find(group.document.body, (*group.spec_path, "roles")) or ()):
         if isinstance(role, dict) and "instanceTopologyConstraint" in role:
             path: JsonPath = (*group.spec_path, "roles", i, "instanceTopologyConstraint")
             found.append((group.document, path, (str(role["name"]),), Scope.INSTANCE))
@@ -282,11 +283,11 @@ def _with_upstream(
             continue
         path = (*rule.path, "strategy", "scheduling", "topologyConstraint")
         # a stashed rule's path leads into an annotation's text: only a mapping is a constraint
-        if isinstance(_at(rule.document.body, path), dict):
+        if isinstance(find(rule.document.body, path), dict):
             found.append((rule.document, path, tuple(rule.roles), Scope.GROUP))
     spec: PlacementSpec | None = None
     for doc, path, roles, scope in found:
-        raw = _at(doc.body, path)
+        raw = find(doc.body, path)
         # `topologyName` names the scheduler's topology resource (KAI's Topology, KEP-473);
         # an rbgc Topology of that name describes its tiers, else the group's own applies
         named = raw.get("topologyName")
@@ -370,17 +371,6 @@ def _merge(
         )
         return before
     return replace(before, rules=(*before.rules, *added.rules))
-
-
-def _at(body: Any, path: JsonPath) -> Any:
-    for key in path:
-        if isinstance(key, int):
-            body = body[key] if isinstance(body, list) and key < len(body) else None
-        else:
-            body = body.get(key) if isinstance(body, dict) else None
-        if body is None:
-            return None
-    return body
 
 
 def _topology(doc: Document, problems: list[Diagnostic]) -> Topology:

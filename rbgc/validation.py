@@ -23,7 +23,7 @@ from rbgc.kubeschema import check_bundle, normalize_version
 from rbgc.pipeline import Options, compile_documents, no_input
 from rbgc.schema import KINDS_V1ALPHA2, is_rbg_document, schema, schema_v1alpha2
 from rbgc.schematext import describe
-from rbgc.source import MAX_FILE_BYTES, STDIN, Document, expand_paths, path_text
+from rbgc.source import MAX_FILE_BYTES, STDIN, Document, count_values, expand_paths, path_text
 
 # kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
 # applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
@@ -152,6 +152,8 @@ def holds_objects(path: str) -> bool:
             return True
         with open(path, "rb") as fh:
             text = fh.read().decode("utf-8-sig")
+        if count_values(text, path) is not None:
+            return True  # too large to compose: the loader refuses it (RBG005)
         for node in yaml.compose_all(text, Loader=yaml.CSafeLoader):
             if _is_object(node):
                 return True

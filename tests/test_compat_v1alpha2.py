@@ -260,8 +260,8 @@ def test_the_readme_v1alpha2_example_compiles_to_its_excerpt() -> None:
     position = 0
     for line in excerpt.splitlines():
         wanted = line.split("  #", 1)[0].rstrip()
-        found = output.index(wanted, position)  # in order, each line as printed
-        position = found + 1
+        assert wanted in output[position:], f"the README's line {wanted!r} is not printed there"
+        position = output.index(wanted, position) + 1  # in order, each line as printed
 
 
 def test_validate_checks_v1alpha2_against_its_own_schema() -> None:

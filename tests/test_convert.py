@@ -16,9 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rbgc import schema as rbg_schema
-from rbgc.convert import mapping
+from rbgc.convert import mapping, to_v1alpha2
+from rbgc.convert.edit import Editor
 from rbgc.convert.rewrite import Converted, convert_text, split_documents
 from rbgc.diagnostics import Diagnostic
+from rbgc.k8s import conventions as cv
 from tests.conftest import COMPAT, EXAMPLES
 from tests.test_diagnostic_fixtures import run_rbgc
 
@@ -266,23 +268,23 @@ def test_the_mapping_is_upstreams() -> None:
 
 def test_stashes_are_gos_json() -> None:
     policy = {"volcanoScheduling": {"queue": "q<1>", "priorityClassName": "high&low"}}
-    value = mapping.pod_group_policy_value(policy)
-    assert mapping.go_json(value) == (
+    value = cv.pod_group_policy_value(policy)
+    assert cv.stash_encode(value) == (
         '{"volcanoScheduling":{"priorityClassName":"high\\u0026low","queue":"q\\u003c1\\u003e"}}'
     )
-    assert mapping.gang_annotations(value) == {
+    assert cv.gang_annotations(value) == {
         "rbg.workloads.x-k8s.io/group-gang-scheduling": "true",
         "rbg.workloads.x-k8s.io/group-gang-scheduling-volcano-queue": "q<1>",
         "rbg.workloads.x-k8s.io/group-gang-scheduling-volcano-priority": "high&low",
     }
     # the semantics file's example, §7.3
     rules = [{"strategy": {"rollingUpdate": {"maxSkew": "5%"}}, "roles": ["a", "b"], "name": "c"}]
-    assert mapping.go_json(mapping.coordination_value(rules)) == (
+    assert cv.stash_encode(cv.coordination_value(rules)) == (
         '[{"name":"c","roles":["a","b"],"strategy":{"rollingUpdate":{"maxSkew":"5%"}}}]'
     )
-    assert mapping.go_json(mapping.pod_group_policy_value({})) == "{}"
-    both = mapping.pod_group_policy_value({"kubeScheduling": {}, "volcanoScheduling": {}})
-    assert mapping.gang_annotations(both) == {
+    assert cv.stash_encode(cv.pod_group_policy_value({})) == "{}"
+    both = cv.pod_group_policy_value({"kubeScheduling": {}, "volcanoScheduling": {}})
+    assert cv.gang_annotations(both) == {
         "rbg.workloads.x-k8s.io/group-gang-scheduling": "true",
         "rbg.workloads.x-k8s.io/group-gang-scheduling-timeout": "60",
     }
@@ -899,14 +901,14 @@ def test_generated_v1alpha1_groups_round_trip(doc: dict[str, Any], style: str) -
 def test_a_converted_document_that_fails_its_schema_is_a_bug(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = mapping.to_v1alpha2
+    real = to_v1alpha2.convert
 
-    def broken(doc: Any, indent: int = 2) -> mapping.Findings:
-        found = real(doc, indent)
+    def broken(doc: Any, ed: Editor) -> mapping.Findings:
+        found = real(doc, ed)
         doc["spec"]["roles"][0]["leaderWorkerSet"] = {"size": 2}  # not a v1alpha2 field
         return found
 
-    monkeypatch.setattr(mapping, "to_v1alpha2", broken)
+    monkeypatch.setattr(to_v1alpha2, "convert", broken)
     result = _convert(COMMENTED)
     (d,) = _errors(result)
     assert (d.code, d.span.line) == ("RBG901", 3)  # type: ignore[union-attr]
@@ -922,3 +924,80 @@ def test_a_converted_document_that_fails_its_schema_is_a_bug(
     outcome = invoke(["convert", "--write", str(path)])
     assert outcome.exit_code == 3
     assert path.read_text(encoding="utf-8") == COMMENTED
+
+
+_GANG = [
+    'rbg.workloads.x-k8s.io/group-gang-scheduling: "true"',
+    'rbg.workloads.x-k8s.io/group-gang-scheduling-timeout: "120"',
+    "conversion.workloads.x-k8s.io/v1alpha1-pod-group-policy: "
+    '\'{"kubeScheduling":{"scheduleTimeoutSeconds":120}}\'',
+]
+_LWS = "rbg.workloads.x-k8s.io/role-workload-type: leaderworkerset.x-k8s.io/v1/LeaderWorkerSet"
+FLOW_V2 = f"""\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata:
+  name: g
+  annotations: {{{", ".join(_GANG)}}}
+spec:
+  roles:
+  - name: a
+    replicas: 1
+    annotations: {{{_LWS}}}
+    leaderWorkerPattern: {{size: 2, template: {{spec: {{containers: [{{name: c, image: i}}]}}}}}}
+  - name: b
+    replicas: 1
+    annotations:
+      rbg.workloads.x-k8s.io/role-workload-type: apps/v1/Deployment
+    standalonePattern: {{template: {{spec: {{containers: [{{name: c, image: i}}]}}}}}}
+"""
+
+
+def test_flow_mappings_stay_flow_on_the_way_to_v1alpha1() -> None:
+    """18.10: what replaces a mapping the user wrote in flow style is written in flow style;
+    what replaces a block mapping stays block."""
+    result = _convert(FLOW_V2, to="v1alpha1")
+    assert not _errors(result)
+    lines = result.text.splitlines()
+    assert "  podGroupPolicy: {kubeScheduling: {scheduleTimeoutSeconds: 120}}" in lines
+    assert "    workload: {apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}" in lines
+    assert "    leaderWorkerSet: {size: 2}" in lines
+    assert "    template: {spec: {containers: [{name: c, image: i}]}}" in lines
+    b = lines.index("  - name: b")
+    assert lines[b + 2 : b + 5] == [  # role b's annotations were a block: so is its workload
+        "    workload:",
+        "      apiVersion: apps/v1",
+        "      kind: Deployment",
+    ]
+
+
+def test_flow_mappings_stay_flow_on_the_way_to_v1alpha2() -> None:
+    text = """\
+    apiVersion: workloads.x-k8s.io/v1alpha1
+    kind: RoleBasedGroup
+    metadata: {name: g}
+    spec:
+      roles:
+      - name: a
+        workload: {apiVersion: leaderworkerset.x-k8s.io/v1, kind: LeaderWorkerSet}
+        leaderWorkerSet: {size: 2}
+        template: {spec: {containers: [{name: c, image: i}]}}
+      - name: b
+        workload:
+          apiVersion: apps/v1
+          kind: Deployment
+        template: {spec: {containers: [{name: c, image: i}]}}
+    """
+    result = _convert(text)
+    assert not _errors(result)
+    lines = result.text.splitlines()
+    workload = "rbg.workloads.x-k8s.io/role-workload-type"
+    assert f"    annotations: {{{workload}: leaderworkerset.x-k8s.io/v1/LeaderWorkerSet}}" in lines
+    assert (
+        "    leaderWorkerPattern: {size: 2, template: {spec: {containers: [{name: c, image: i}]}}}"
+        in lines
+    )
+    assert lines[lines.index("  - name: b") + 1 : lines.index("  - name: b") + 3] == [
+        "    annotations:",
+        f"      {workload}: apps/v1/Deployment",
+    ]

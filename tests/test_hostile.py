@@ -112,6 +112,29 @@ def test_deep_document_after_a_valid_one_prints_nothing(tmp_path: Path, args: li
     refused(rbgc([*args, "m.yaml"], tmp_path), "RBG013", "m.yaml:12:")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" + "0," * 260_000 + "0]\n",  # a flat list, no object at all
+        CONFIG_MAP + "extra: [" + "0," * 260_000 + "0]\n",  # inside an object
+    ],
+    ids=["flat-list", "in-an-object"],
+)
+def test_build_and_validate_refuse_a_document_of_too_many_values_alike(
+    tmp_path: Path, text: str
+) -> None:
+    """18.13: validate skipped a flat list as holding no object while build refused it, each
+    after composing every value; both refuse it now, with one diagnostic."""
+    (tmp_path / "m.yaml").write_text(text)
+    found = []
+    for args in (["build"], ["validate"]):
+        proc = rbgc([*args, "m.yaml"], tmp_path)
+        refused(proc, "RBG005", "m.yaml:")
+        found.append([line for line in proc.stderr.splitlines() if "RBG005" in line])
+    assert found[0] == found[1]
+    assert found[0][0].endswith("has more than 250,000 values")
+
+
 # -- 21: huge integers --------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rbgc import emit
 from rbgc.cli import main
 from rbgc.diagnostics import DiagnosticError
 from rbgc.pipeline import Options, compile_documents
@@ -94,12 +95,20 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 def compiles_or_diagnoses(doc: Any) -> None:
+    """Either located diagnostics (no internal error), or objects a cluster would take: each
+    with apiVersion, kind and a name, written as YAML that reads back as the same objects."""
     try:
         documents = parse_text(json.dumps(doc), "fuzz.json")
-        compile_documents(documents, Options())
+        result = compile_documents(documents, Options())
     except DiagnosticError as exc:
         assert exc.diagnostics, "a DiagnosticError must carry diagnostics"
         assert all(d.code != "RBG901" for d in exc.diagnostics)
+        return
+    bodies = [m.body for m in result.bundle.manifests]
+    assert bodies, "a compiled input gives objects"
+    for body in bodies:
+        assert body["apiVersion"] and body["kind"] and body["metadata"]["name"], body
+    assert list(yaml.safe_load_all(emit.yaml_stream(result.bundle))) == bodies
 
 
 @settings(max_examples=400, deadline=None)

@@ -424,6 +424,66 @@ def test_syntax_errors_are_located(text: str, span: Span, message: str) -> None:
     assert (found.code, found.span, found.message) == ("RBG001", span, message)
 
 
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (  # a field of a list item one space short of its siblings
+            "roles:\n  - name: a\n   replicas: 1\n",
+            "compare line 3 with line 2: a field of the item there starts at 4 spaces (like "
+            "`name`), a new item's `-` at 2 spaces; line 3 has 3 spaces",
+        ),
+        (  # a key between two levels
+            "a:\n  b: 1\n c: 2\n",
+            "compare line 3 with line 1: the keys of the mapping that starts there are indented "
+            "0 spaces; line 3 has 1 space",
+        ),
+        (  # a key indented under one that already has a value
+            "a:\n  b: 1\n    c: 2\n",
+            "compare line 3 with line 2: `b` there, indented 2 spaces, already has a value, so "
+            "nothing nests under it; line 3 has 4 spaces",
+        ),
+        ("a:\n\tb: 1\n", "line 2 is indented with a tab; YAML indents with spaces only"),
+        (  # not indentation: a plain value holding `: `
+            "command: echo a: b\n",
+            'a plain value cannot hold `: `; quote it ("a: b"), or give the key its own line',
+        ),
+    ],
+)
+def test_indentation_errors_say_which_lines_to_compare(text: str, hint: str) -> None:
+    found = only(text)
+    assert (found.code, found.help) == ("RBG001", hint)
+
+
+def test_a_document_of_too_many_values_is_refused_before_it_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Values are counted while the parser reads (18.13): the refusal comes at the value past
+    the limit, and the composer that would build the whole tree never runs."""
+    import yaml
+
+    from rbgc.source import MAX_VALUES
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the document was composed before its values were counted")
+
+    monkeypatch.setattr(yaml, "compose_all", never)  # the loader's composer
+    items = "0, " * (MAX_VALUES + 10)
+    found = only(HEAD + "metadata: {name: x}\n---\n" + HEAD + f"data: [{items}0]\n")
+    assert found.code == "RBG005"
+    assert found.message == f"document 2 has more than {MAX_VALUES:,} values"
+    # at the value past the limit: the mapping, its three keys, two values and the list come
+    # first (7 values), so item MAX_VALUES - 6 of the list, 3 columns apart from column 8
+    assert found.span == Span("x.yaml", 7, 8 + 3 * (MAX_VALUES - 7))
+
+
+def test_the_value_limit_counts_each_document_on_its_own() -> None:
+    from rbgc.source import MAX_VALUES
+
+    half = ", ".join(["0"] * (MAX_VALUES // 2))
+    docs = parse_text(f"{HEAD}data: [{half}]\n---\n{HEAD}data: [{half}]\n", "x.yaml")
+    assert [len(d.body["data"]) for d in docs] == [MAX_VALUES // 2, MAX_VALUES // 2]
+
+
 def test_all_problems_of_one_document_are_reported_together() -> None:
     found = problems(HEAD + "a: !Ref x\nb: 1\nb: 2\n3: z\n")
     assert [(d.code, d.span) for d in found] == [

@@ -27,11 +27,11 @@ def command(opts: CompileOptions) -> None:
     """
     from rbgc import krm as function
     from rbgc.diagnostics import DiagnosticError
-    from rbgc.source import decode
+    from rbgc.source import STDIN, read_text
 
     out = opts.out
     try:
-        text = decode(sys.stdin.buffer.read(), "-")
+        text = read_text(STDIN)  # size-capped, as every input
         chosen = opts.namespace or function.namespace_option(text)
         outcome = function.run(text, opts.pipeline_options(namespace=chosen))
     except DiagnosticError as exc:

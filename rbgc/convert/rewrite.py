@@ -1,8 +1,9 @@
 """Apply the field mapping to YAML text, keeping everything else as the user wrote it.
 
 A file is cut into its documents at the text level; only the documents that are converted are
-loaded with ruamel.yaml's round-trip loader, changed by `mapping.py` and dumped again (same
-indentation, quotes and comments), every other byte of the file is copied as it was. Before
+loaded with ruamel.yaml's round-trip loader, changed by `to_v1alpha2.py` or `to_v1alpha1.py`
+and dumped again (same indentation, quotes and comments), every other byte of the file is
+copied as it was. Before
 anything is changed the file goes through rbgc's own loader (duplicate keys, tags, alias bombs:
 RBG0xx) and each document through the schema of the version it is written in, so a
 diagnostic points at the user's line, and the result is checked against the target schema.
@@ -22,16 +23,10 @@ import yaml
 from ruamel.yaml import YAML
 
 from rbgc import schema
-from rbgc.convert import mapping
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error, warning
-from rbgc.source import (
-    MAX_FILE_BYTES,
-    STDIN,
-    Document,
-    decode,
-    expand_paths,
-    parse_text,
-)
+from rbgc.convert import mapping, to_v1alpha1, to_v1alpha2
+from rbgc.convert.edit import Editor
+from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
+from rbgc.source import Document, expand_paths, parse_text, read_text
 
 VERSIONS = {"v1alpha1": mapping.V1, "v1alpha2": mapping.V2}
 
@@ -49,34 +44,6 @@ class Converted:
     @property
     def changed(self) -> bool:
         return self.text != self.original
-
-
-def read_text(path: str, stdin: Any = None) -> str:
-    """The text of one input, with the loader's size and encoding checks."""
-    import sys
-
-    if path == STDIN:
-        data = (stdin if stdin is not None else sys.stdin.buffer).read(MAX_FILE_BYTES + 1)
-    else:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise DiagnosticError(
-                [error("RBG008", f"cannot read: {exc.strerror}", Span(path))]
-            ) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise DiagnosticError(
-            [
-                error(
-                    "RBG007",
-                    f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-                    Span(path),
-                    help="split the manifests into several files",
-                )
-            ]
-        )
-    return decode(data, path)
 
 
 def convert_paths(paths: Sequence[str], to: str, stdin: Any = None) -> list[Converted]:
@@ -207,8 +174,8 @@ def guess_indent(body: str) -> tuple[int, int, int]:
 def _convert_body(body: str, to: str) -> tuple[str, list[mapping.Finding]]:
     rt, indent = _yaml_for(body)
     tree = rt.load(body)
-    convert = mapping.to_v1alpha2 if to == "v1alpha2" else mapping.to_v1alpha1
-    found = convert(tree, indent)
+    direction = to_v1alpha2 if to == "v1alpha2" else to_v1alpha1
+    found = direction.convert(tree, Editor(indent))
     if any(f.error for f in found):
         return body, found
     out = io.StringIO()

@@ -33,6 +33,7 @@ from rbgc.fit.matching import (
 )
 from rbgc.fit.model import PodDemand
 from rbgc.fit.resources import pod_requests
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import JsonPath
@@ -124,10 +125,8 @@ def group_pods(manifests: tuple[Manifest, ...], namespace: str) -> list[GroupPod
 
 
 def _template(m: Manifest, path: JsonPath) -> Mapping[str, Any]:
-    body: Any = m.body
-    for part in path:
-        body = body.get(part) if isinstance(body, dict) else None
-    return body if isinstance(body, dict) else {}
+    found = find(m.body, path)
+    return found if isinstance(found, dict) else {}
 
 
 def _count(raw: Any, default: int) -> int:

@@ -29,11 +29,22 @@ from rbgc.fit.matching import (
     text,
 )
 from rbgc.fit.resources import Resources, pod_requests
-from rbgc.source import STDIN, Document, JsonPath, SpanIndex, decode, parse_text, read_path
+from rbgc.source import (
+    STDIN,
+    Document,
+    JsonPath,
+    SpanIndex,
+    decode,
+    parse_text,
+    read_bytes,
+    read_text,
+)
 
 # Inventories of large clusters are big (`kubectl get nodes -o json` keeps images and managed
 # fields); the manifests' 8 MiB cap would refuse them.
 MAX_INVENTORY_BYTES = 512 * 1024 * 1024
+# One `kubectl get nodes -o yaml` List is one document: a few hundred values per node.
+MAX_INVENTORY_VALUES = 2_000_000
 
 LIST_KINDS = {"Node": ("List", "NodeList"), "Pod": ("List", "PodList")}
 
@@ -90,31 +101,16 @@ def read(nodes_path: str, pods_path: str | None = None) -> Inventory:
 
 
 def _read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_INVENTORY_BYTES + 1)
-    except OSError as exc:
-        raise DiagnosticError(
-            [error("RBG008", f"cannot read: {exc.strerror}", Span(path))]
-        ) from None
-    if len(data) > MAX_INVENTORY_BYTES:
-        raise DiagnosticError(
-            [
-                error(
-                    "RBG007",
-                    f"larger than {MAX_INVENTORY_BYTES // (1024 * 1024)} MiB",
-                    Span(path),
-                    help="select fewer nodes (`kubectl get nodes -l ...`)",
-                )
-            ]
-        )
-    return data
+    return read_bytes(
+        path,
+        limit=MAX_INVENTORY_BYTES,
+        too_large="select fewer nodes (`kubectl get nodes -l ...`)",
+    )
 
 
 def _located(path: str) -> list[Document]:
-    if path == STDIN:
-        return read_path(path)
-    return parse_text(decode(_read_bytes(path), path), path)
+    text = read_text(path) if path == STDIN else decode(_read_bytes(path), path)
+    return parse_text(text, path, max_values=MAX_INVENTORY_VALUES)
 
 
 def _quick(path: str) -> list[Document] | None:

@@ -8,7 +8,7 @@ none of them spells a default, a rounding rule or a version gate of its own:
   25%, StatefulSet and LeaderWorkerSet 1 unavailable, no surge), and the fencepost rule
   (`ResolveFenceposts`: surge and unavailable both 0 after rounding means one unavailable);
 - StatefulSet `maxUnavailable`, honoured only from Kubernetes 1.35 (MaxUnavailableStatefulSet
-  beta, on by default), rounded up, at least 1;
+  beta, on by default), rounded down, at least 1;
 - the scheduling fields rbgc's placement writes, by the version that honours them
   (`matchLabelKeys` in pod affinity, `nodeTaintsPolicy` and `minDomains` in spreads);
 - the workload kinds: where each keeps its pod templates, replicas, partition, strategy and
@@ -23,6 +23,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from rbgc.jsonpath import find
 
 IntOrPercent = int | str
 Version = tuple[int, int]
@@ -120,10 +122,11 @@ def surge_and_unavailable(strategy: Strategy, replicas: int) -> tuple[int, int]:
 
 def statefulset_max_unavailable(value: IntOrPercent, replicas: int, version: Version) -> int:
     """Pods the StatefulSet controller takes down at once: 1 before Kubernetes 1.35; from
-    1.35 `maxUnavailable` rounded up, at least 1 (getStatefulSetMaxUnavailable)."""
+    1.35 `maxUnavailable` rounded down, at least 1 (pkg/controller/statefulset
+    getStatefulSetMaxUnavailable: GetScaledValueFromIntOrPercent(..., false))."""
     if not honours_statefulset_max_unavailable(version):
         return 1
-    return max(scaled(value, replicas, round_up=True), 1)
+    return max(scaled(value, replicas, round_up=False), 1)
 
 
 def written_zero(value: IntOrPercent) -> bool:
@@ -242,31 +245,18 @@ def shape_of(body: Mapping[str, Any]) -> WorkloadShape | None:
     return WORKLOADS.get((api_group(str(body.get("apiVersion", ""))), str(body.get("kind", ""))))
 
 
-def at(body: Any, path: Path) -> Any:
-    """The value at `path`, or None where any step is missing or of the wrong type."""
-    value = body
-    for part in path:
-        if isinstance(part, int):
-            value = value[part] if isinstance(value, list) and part < len(value) else None
-        else:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if value is None:
-            return None
-    return value
-
-
 def _count(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def replicas(body: Mapping[str, Any]) -> int:
     """`spec.replicas`, defaulted to 1 as the API server does."""
-    return _count(at(body, ("spec", "replicas")), 1)
+    return _count(find(body, ("spec", "replicas")), 1)
 
 
 def pods_per_replica(body: Mapping[str, Any]) -> int:
     shape = shape_of(body)
-    return _count(at(body, shape.size), 1) if shape and shape.size else 1
+    return _count(find(body, shape.size), 1) if shape and shape.size else 1
 
 
 def pods(body: Mapping[str, Any]) -> int:
@@ -289,7 +279,7 @@ def strategy_of(body: Mapping[str, Any]) -> Strategy:
     shape = shape_of(body)
     kind = shape.kind if shape else str(body.get("kind", ""))
     default = default_strategy(kind)
-    rolling = at(body, shape.rolling) if shape and shape.rolling else None
+    rolling = find(body, shape.rolling) if shape and shape.rolling else None
     if not isinstance(rolling, Mapping):
         return default
     return Strategy(
@@ -340,7 +330,7 @@ def readiness(body: Mapping[str, Any]) -> Readiness | None:
         return None
     status = body.get("status")
     status = status if isinstance(status, Mapping) else {}
-    generation = at(body, ("metadata", "generation"))
+    generation = find(body, ("metadata", "generation"))
     seen = status.get("observedGeneration")
     return Readiness(
         replicas=replicas(body),

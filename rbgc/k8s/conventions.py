@@ -347,3 +347,95 @@ def group_unique_key(namespace: str, group: str) -> str:
     '4c81010f509b'
     """
     return hashlib.sha1(f"{namespace}/{group}".encode()).hexdigest()
+
+
+# --- the conversion webhook's values (v1alpha1 <-> v1alpha2) ----------------------------------
+# HEAD's conversion (api/workloads/v1alpha1/rolebasedgroup_conversion.go, semantics §7) keeps
+# what v1alpha2 has no field for in the annotations above: v1alpha1's podGroupPolicy and
+# coordination as the Go structs marshal (the stash, `stash_encode`), and gang scheduling as
+# v1alpha2 reads it. `rbgc convert` writes them; the v1alpha2 parser reads them.
+GANG_ANNOTATIONS = (
+    ANNOTATION_GANG,
+    ANNOTATION_GANG_TIMEOUT,
+    ANNOTATION_GANG_QUEUE,
+    ANNOTATION_GANG_PRIORITY,
+)
+# removeConversionAnnotations: what ConvertFrom strips from the v1alpha1 view
+CONVERSION_ONLY = (
+    STASH_POD_GROUP_POLICY,
+    STASH_COORDINATION,
+    *GANG_ANNOTATIONS,
+    V08.annotation_exclusive_topology,
+)
+DEFAULT_PROGRESSION = "OrderScheduled"  # v1alpha1 CRD default of scaling.progression
+
+
+def _present(m: Any, key: str) -> bool:
+    return isinstance(m, Mapping) and m.get(key) is not None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def pod_group_policy_value(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The v1alpha1 PodGroupPolicy after CRD defaulting, in Go struct field order."""
+    out: dict[str, Any] = {}
+    if _present(policy, "kubeScheduling"):
+        kube = _mapping(policy["kubeScheduling"])
+        timeout = kube.get("scheduleTimeoutSeconds", DEFAULT_SCHEDULE_TIMEOUT)
+        out["kubeScheduling"] = {} if timeout is None else {"scheduleTimeoutSeconds": int(timeout)}
+    if _present(policy, "volcanoScheduling"):
+        volcano = _mapping(policy["volcanoScheduling"])
+        out["volcanoScheduling"] = {
+            k: str(volcano[k]) for k in ("priorityClassName", "queue") if volcano.get(k)
+        }
+    return out
+
+
+def gang_annotations(policy: Mapping[str, Any]) -> dict[str, str]:
+    """What preserveV1alpha1Fields translates a PodGroupPolicy into (kube wins over volcano)."""
+    out: dict[str, str] = {}
+    if "kubeScheduling" in policy:
+        out[ANNOTATION_GANG] = "true"
+        if "scheduleTimeoutSeconds" in policy["kubeScheduling"]:
+            timeout = policy["kubeScheduling"]["scheduleTimeoutSeconds"]
+            out[ANNOTATION_GANG_TIMEOUT] = str(timeout)
+    elif "volcanoScheduling" in policy:
+        out[ANNOTATION_GANG] = "true"
+        volcano = policy["volcanoScheduling"]
+        if volcano.get("queue"):
+            out[ANNOTATION_GANG_QUEUE] = volcano["queue"]
+        if volcano.get("priorityClassName"):
+            out[ANNOTATION_GANG_PRIORITY] = volcano["priorityClassName"]
+    return out
+
+
+def coordination_value(rules: Sequence[Any]) -> list[dict[str, Any]]:
+    """The v1alpha1 coordination list after CRD defaulting, in Go struct field order."""
+    out: list[dict[str, Any]] = []
+    for raw in rules:
+        rule = _mapping(raw)
+        item: dict[str, Any] = {"name": rule.get("name", "")}
+        roles = rule.get("roles")
+        item["roles"] = None if roles is None else [str(r) for r in roles]
+        if _present(rule, "strategy"):
+            strategy = _mapping(rule["strategy"])
+            value: dict[str, Any] = {}
+            if _present(strategy, "rollingUpdate"):
+                rolling = _mapping(strategy["rollingUpdate"])
+                value["rollingUpdate"] = {
+                    k: rolling[k]
+                    for k in ("maxSkew", "partition", "maxUnavailable")
+                    if rolling.get(k) is not None
+                }
+            if _present(strategy, "scaling"):
+                scaling = _mapping(strategy["scaling"])
+                scale: dict[str, Any] = {}
+                if scaling.get("maxSkew") is not None:
+                    scale["maxSkew"] = scaling["maxSkew"]
+                scale["progression"] = scaling.get("progression") or DEFAULT_PROGRESSION
+                value["scaling"] = scale
+            item["strategy"] = value
+        out.append(item)
+    return out

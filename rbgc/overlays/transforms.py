@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.overlays.merge import Merge
 from rbgc.overlays.spans import Spans
@@ -132,12 +133,12 @@ class Transform:
             if not extra:
                 continue
             for path in _metadata_paths(body):
-                node = _at(body, path)
+                node = value_at(body, path)
                 node[meta_key] = {**(node.get(meta_key) or {}), **extra}
                 for key in extra:
                     spans.from_overlay((*path, meta_key, key), (field_name, key))
             for path in _role_paths(body):
-                role = _at(body, path)
+                role = value_at(body, path)
                 role[role_key] = {**(role.get(role_key) or {}), **extra}
                 for key in extra:
                     spans.from_overlay((*path, role_key, key), (field_name, key))
@@ -203,7 +204,7 @@ def _metadata_paths(body: dict[str, Any]) -> list[JsonPath]:
     templates = [(*role, "template") for role in _role_paths(body)]
     spec_path = _group_spec_path(body)
     if spec_path is not None:  # roles may take their pod template from spec.roleTemplates
-        shared = _find(body, (*spec_path, "roleTemplates"))
+        shared = find(body, (*spec_path, "roleTemplates"))
         if isinstance(shared, list):
             templates += [(*spec_path, "roleTemplates", i, "template") for i in range(len(shared))]
     kind = str(body.get("kind", ""))
@@ -211,7 +212,7 @@ def _metadata_paths(body: dict[str, Any]) -> list[JsonPath]:
         templates.append(_POD_TEMPLATES[kind])
     paths: list[JsonPath] = [("metadata",)]
     for template in templates:
-        node = _find(body, template)  # a role with templateRef has no template of its own
+        node = find(body, template)  # a role with templateRef has no template of its own
         if isinstance(node, dict):
             paths.append((*template, "metadata"))
     for path in paths:
@@ -257,21 +258,3 @@ def _follow_renames(value: Any, renamed: Mapping[str, str]) -> None:
     elif isinstance(value, list):
         for child in value:
             _follow_renames(child, renamed)
-
-
-def _find(body: Any, path: JsonPath) -> Any:
-    """The value at `path`, or None where the path does not exist."""
-    for part in path:
-        if isinstance(body, dict) and isinstance(part, str) and part in body:
-            body = body[part]
-        elif isinstance(body, list) and isinstance(part, int) and 0 <= part < len(body):
-            body = body[part]
-        else:
-            return None
-    return body
-
-
-def _at(body: dict[str, Any], path: JsonPath) -> dict[str, Any]:
-    node = value_at(body, path)
-    assert isinstance(node, dict)
-    return node

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.goyaml import marshal
 from rbgc.k8s.manifest import Manifest
@@ -74,7 +75,7 @@ def inject_discovery(
             _inject(
                 group,
                 role,
-                _at(body, path),
+                value_at(body, path),
                 profiles,
                 sidecars=path not in manifest.worker_templates,
                 conventions=conventions,
@@ -344,9 +345,8 @@ def _unresolvable_readers(
 
 def _dig(body: Any, *keys: str) -> dict[str, Any]:
     """The mapping at `keys`, or {} where a level is missing or not a mapping."""
-    for key in keys:
-        body = body.get(key) if isinstance(body, dict) else None
-    return body if isinstance(body, dict) else {}
+    found = find(body, keys)
+    return found if isinstance(found, dict) else {}
 
 
 def _reserved_env(group: Group, role: Role, conventions: cv.Conventions) -> list[Diagnostic]:
@@ -420,12 +420,6 @@ def _config_map(
         role=None if role is None else role.name,
         source=group.document,
     )
-
-
-def _at(body: dict[str, Any], path: JsonPath) -> dict[str, Any]:
-    value = value_at(body, path)
-    assert isinstance(value, dict)
-    return value
 
 
 def _too_large(group: Group, what: str) -> Diagnostic:

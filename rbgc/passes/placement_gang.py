@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
-from rbgc.k8s import controllers
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, LwsLowering, Role, Scheduler, Target, WorkloadKind
@@ -68,7 +68,7 @@ def strategy(group: Group) -> Strategy | None:
         if rule.document is None or rule.path is None:
             continue
         path = (*rule.path, "strategy", "scheduling", "gang")
-        raw = controllers.at(rule.document.body, path)
+        raw = find(rule.document.body, path)
         if not isinstance(raw, Mapping):
             continue  # absent, or a stashed rule's path into annotation text
         if found is None:

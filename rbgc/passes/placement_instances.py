@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, warning
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
@@ -209,7 +210,7 @@ def _pinned(
     changed = False
     paths = m.pod_templates if found.how == INSTANCE_LABEL else m.worker_templates
     for path in paths:
-        template = controllers.at(body, path)
+        template = find(body, path)
         if not isinstance(template, dict):
             continue
         labels = (template.get("metadata") or {}).get("labels") or {}

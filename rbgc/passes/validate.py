@@ -395,7 +395,7 @@ def _rollout(group: Group, role: Role, kind: WorkloadKind, target: Target) -> It
                 help="a StatefulSet cannot surge without a controller: allow maxUnavailable: 1 "
                 "(or a percentage), and add replicas if the capacity must not drop",
             )
-        # What the controller would take down from 1.35 on (rounded up), against what it
+        # What the controller would take down from 1.35 on (rounded down), against what it
         # does now: one pod at a time.
         asked = controllers.statefulset_max_unavailable(
             ru.max_unavailable, role.replicas, controllers.MAX_UNAVAILABLE_STATEFULSET

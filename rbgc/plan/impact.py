@@ -22,9 +22,10 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
-from rbgc.k8s.controllers import Path, at, pods, replicas
+from rbgc.k8s.controllers import Path, pods, replicas
 
 
 class ChangeClass(enum.StrEnum):
@@ -101,7 +102,7 @@ def restarts(
         return 0
     kept = min(replicas(old), replicas(new))
     where = controllers.partition_path(shape)
-    partition = at(new, where) if where else 0
+    partition = find(new, where) if where else 0
     held = partition if isinstance(partition, int) else 0
     return max(kept - held, 0) * controllers.pods_per_replica(new)
 
@@ -140,8 +141,8 @@ def consequences(
         verb = "added" if r_new > r_old else "removed"
         out.append(f"replicas {r_old} -> {r_new}: {abs(r_new - r_old)} replica(s) {verb}")
     if ChangeClass.CONFIG in classes and kind == "ConfigMap":
-        managed = at(new, ("metadata", "labels", cv.MANAGED_BY)) == cv.MANAGER
-        if managed and at(new, ("data", cv.CONFIG_KEY)) is not None:
+        managed = find(new, ("metadata", "labels", cv.MANAGED_BY)) == cv.MANAGER
+        if managed and find(new, ("data", cv.CONFIG_KEY)) is not None:
             out.append(
                 "discovery file /etc/rbg/config.yaml: running pods see the new content after "
                 "the kubelet's next sync, without a restart; a process that reads it only at "

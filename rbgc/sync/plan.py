@@ -34,6 +34,7 @@ from typing import Any
 
 from rbgc.bundle import Bundle, WorkloadFacts, facts_of
 from rbgc.diagnostics import Span
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s.controllers import WORKLOAD_KINDS, Readiness
 from rbgc.k8s.conventions import SYNC_WAVE, group_and_role
@@ -143,7 +144,7 @@ def live_manifests(bundle: Bundle, live: Sequence[Mapping[str, Any]]) -> tuple[M
     wanted = {(g.namespace, g.name) for g in bundle.groups}
     out = []
     for body in live:
-        labels = controllers.at(body, ("metadata", "labels"))
+        labels = find(body, ("metadata", "labels"))
         labels = labels if isinstance(labels, Mapping) else {}
         found = group_and_role(labels)
         ref = Ref.of(body)
@@ -177,7 +178,7 @@ def _old_body(body: Mapping[str, Any]) -> Object:
 
 
 def _wave(body: Mapping[str, Any]) -> int:
-    value = controllers.at(body, ("metadata", "annotations", SYNC_WAVE))
+    value = find(body, ("metadata", "annotations", SYNC_WAVE))
     try:
         return int(value)
     except (TypeError, ValueError):

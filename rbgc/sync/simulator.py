@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rbgc.bundle import template_hash
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.sync.cluster import (
     FIELD_MANAGER,
@@ -203,7 +204,7 @@ class Simulator:
         mine = {p for p in sent if p[0] != "status" and p[:2] not in _SERVER_FIELDS}
         owners = copy.deepcopy(found.owners) if found is not None else {}
         live = found.body if found is not None else {}
-        changed = {p for p in mine if _at(live, p) != sent[p]}
+        changed = {p for p in mine if find(live, p, _ABSENT) != sent[p]}
         conflicts = [
             ("." + ".".join(p), other)
             for other, paths in sorted(owners.items())
@@ -457,7 +458,7 @@ class Simulator:
         name = str(w.body["metadata"]["name"])
         if w.body.get("kind") == "Deployment":
             return f"{name}-{pod.revision[:6]}-{pod.ordinal}"
-        start = controllers.at(w.body, ("spec", "ordinals", "start"))  # a StatefulSet's
+        start = find(w.body, ("spec", "ordinals", "start"))  # a StatefulSet's
         return f"{name}-{pod.ordinal + (start if isinstance(start, int) else 0)}"
 
     def _new_pod(self, w: _Workload, ordinal: int, revision: str) -> _Pod:
@@ -553,14 +554,6 @@ def _leaves(node: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:
 _ABSENT = object()
 
 
-def _at(node: Any, path: FieldPath) -> Any:
-    for key in path:
-        if not isinstance(node, Mapping) or key not in node:
-            return _ABSENT
-        node = node[key]
-    return node
-
-
 def _put(node: dict[str, Any], path: FieldPath, value: Any) -> None:
     for key in path[:-1]:
         child = node.get(key)
@@ -586,7 +579,7 @@ def _drop(node: dict[str, Any], path: FieldPath) -> None:
 
 def _templates(body: Mapping[str, Any]) -> list[Any]:
     shape = controllers.shape_of(body)
-    return [controllers.at(body, path) for path in shape.templates] if shape else []
+    return [find(body, path) for path in shape.templates] if shape else []
 
 
 def _revision(body: Mapping[str, Any]) -> str:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rbgc.jsonpath import find as at
 from rbgc.k8s import conventions as cv
-from rbgc.k8s.controllers import at
 from rbgc.model import LwsLowering, Scheduler, Target
 from rbgc.pipeline import Options, Result, compile_documents
 from rbgc.source import parse_text

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rbgc.k8s.controllers import at
+from rbgc.jsonpath import find as at
 from rbgc.model import Scheduler, Target
 from rbgc.pipeline import Options, Result, compile_documents
 from rbgc.source import parse_text

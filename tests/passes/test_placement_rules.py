@@ -404,17 +404,52 @@ def test_conflicts_are_errors_with_both_locations(rules: str, needle: str) -> No
     assert found.notes[0][0] is not None and found.notes[0][0].line != found.span.line
 
 
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
 @pytest.mark.parametrize(
-    "rules",
+    ("rules", "expected"),
     [
-        two("router", "pack: {required: zone}", "router", "separate: {level: host}"),
-        two("router", "pack: {required: zone}", "router", "spread: {level: host, required: true}"),
-        two("router", "pack: {required: host}", "router", "spread: {level: zone}"),
-        two("prefill", "pack: {required: host}", "router", "separate: {level: host}"),
+        (
+            two("router", "pack: {required: zone}", "router", "separate: {level: host}"),
+            {"router": (["podAffinity", "podAntiAffinity"], [])},
+        ),
+        (
+            two(
+                "router",
+                "pack: {required: zone}",
+                "router",
+                "spread: {level: host, required: true}",
+            ),
+            {"router": (["podAffinity"], [("kubernetes.io/hostname", "DoNotSchedule")])},
+        ),
+        (
+            two("router", "pack: {required: host}", "router", "spread: {level: zone}"),
+            {"router": (["podAffinity"], [("topology.kubernetes.io/zone", "ScheduleAnyway")])},
+        ),
+        (
+            two("prefill", "pack: {required: host}", "router", "separate: {level: host}"),
+            {"prefill": (["podAffinity"], []), "router": (["podAntiAffinity"], [])},
+        ),
     ],
 )
-def test_compatible_rules_build(rules: str) -> None:
-    build(placement(rules))
+def test_compatible_rules_build(
+    rules: str, expected: dict[str, tuple[list[str], list[tuple[str, str]]]]
+) -> None:
+    """Both rules of each pair land on the pods they name, required terms as required; the
+    other roles' pods are as without the Placement."""
+    result, without = build(placement(rules)), build()
+    for role in ("prefill", "decode", "router"):
+        spec = pod_spec(result, role)
+        if role not in expected:
+            assert spec == pod_spec(without, role), role
+            continue
+        affinity, spreads = expected[role]
+        assert sorted(spec.get("affinity", {})) == affinity, role
+        for kind in affinity:
+            assert list(spec["affinity"][kind]) == [REQUIRED], (role, kind)
+        constraints = spec.get("topologySpreadConstraints", [])
+        assert [(t["topologyKey"], t["whenUnsatisfiable"]) for t in constraints] == spreads
 
 
 def test_exclusive_topology_broader_than_required_pack() -> None:

@@ -50,11 +50,22 @@ def test_bad_names(group: str, name: str, code: str) -> None:
 
 
 def test_longest_statefulset_name_is_accepted() -> None:
-    compile_yaml(_role(group="g" * 30, name="r" * 21))  # 52 characters
+    workload = _workload(compile_yaml(_role(group="g" * 30, name="r" * 21)))
+    assert (workload["kind"], workload["metadata"]["name"]) == (
+        "StatefulSet",
+        "g" * 30 + "-" + "r" * 21,
+    )
+    assert len(workload["metadata"]["name"]) == 52  # pods add -N and a revision hash label
 
 
 def test_deployment_may_use_63_characters() -> None:
-    compile_yaml(_role("workload: {kind: Deployment}", group="g" * 30, name="r" * 32))
+    text = _role("workload: {kind: Deployment}", group="g" * 30, name="r" * 32)
+    workload = _workload(compile_yaml(text))
+    assert (workload["kind"], workload["metadata"]["name"]) == (
+        "Deployment",
+        "g" * 30 + "-" + "r" * 32,
+    )
+    assert len(workload["metadata"]["name"]) == 63
 
 
 def test_duplicate_role_names() -> None:

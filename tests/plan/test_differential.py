@@ -7,12 +7,15 @@ replicas, partitions, sizes, images; Kubernetes 1.30 and 1.35):
   the plan takes down, and leaves every workload as NEW compiled it: its replicas all ready,
   every pod from the partition up at NEW's template.
 Coordination rules are left out: their partitions are a rollout decision, not a compiled one.
+Both sides read the rules of rbgc/k8s/controllers.py; the tests at the end pin those rules to
+Kubernetes' own test tables, so agreement here is agreement with the cluster.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -154,3 +157,71 @@ def test_diff_plan_and_simulated_sync_agree(
         updated = sum(1 for _, rev, _ in pods if rev == fresh)
         assert n - min(held, n) <= updated <= n, m.name
         assert all(ready for _, _, ready in pods), m.name
+
+
+# --- the rules both sides share, pinned to Kubernetes' own tests ---------------------------
+# Planner and simulator agreeing proves them consistent; these numbers are Kubernetes', so
+# the rules they both read (rbgc/k8s/controllers.py) are proven against the cluster's.
+
+
+@pytest.mark.parametrize(
+    ("value", "total", "round_up", "expected"),
+    [
+        # kubernetes/kubernetes staging/src/k8s.io/apimachinery/pkg/util/intstr/intstr_test.go,
+        # TestGetIntFromIntOrPercent (GetScaledValueFromIntOrPercent)
+        (123, 0, False, 123),
+        ("90%", 100, True, 90),
+        ("90%", 95, True, 86),
+        ("90%", 95, False, 85),
+    ],
+)
+def test_int_or_percent_scales_as_kubernetes(
+    value: int | str, total: int, round_up: bool, expected: int
+) -> None:
+    assert controllers.scaled(value, total, round_up=round_up) == expected
+
+
+@pytest.mark.parametrize(
+    ("max_surge", "max_unavailable", "desired", "surge", "unavailable"),
+    [
+        # kubernetes/kubernetes pkg/controller/deployment/util/deployment_util_test.go,
+        # TestResolveFenceposts (surge rounded up, unavailable down, both 0 -> 1 unavailable)
+        ("0%", "0%", 0, 0, 1),
+        ("39%", "39%", 10, 4, 3),
+        (0, "39%", 10, 0, 3),  # maxSurge nil there: 0
+        ("39%", 0, 10, 4, 0),  # maxUnavailable nil there: 0
+        (0, 0, 10, 0, 1),  # both nil there
+    ],
+)
+def test_the_fencepost_is_kubernetes(
+    max_surge: int | str, max_unavailable: int | str, desired: int, surge: int, unavailable: int
+) -> None:
+    strategy = controllers.Strategy(max_surge=max_surge, max_unavailable=max_unavailable)
+    assert controllers.surge_and_unavailable(strategy, desired) == (surge, unavailable)
+
+
+@pytest.mark.parametrize(
+    ("max_unavailable", "replicas", "expected"),
+    [
+        # kubernetes/kubernetes pkg/controller/statefulset/stateful_set_utils_test.go,
+        # TestGetStatefulSetMaxUnavailable (getStatefulSetMaxUnavailable: the percentage
+        # rounded down, at least 1; maxUnavailable nil there is the default, 1)
+        (1, 10, 1),
+        (3, 10, 3),
+        (3, 0, 3),
+        (0, 0, 1),
+        ("10%", 25, 2),
+        ("100%", 5, 5),
+        ("50%", 5, 2),
+        ("10%", 5, 1),
+        ("1%", 0, 1),
+        ("0%", 0, 1),
+    ],
+)
+def test_statefulset_max_unavailable_is_kubernetes(
+    max_unavailable: int | str, replicas: int, expected: int
+) -> None:
+    on = controllers.MAX_UNAVAILABLE_STATEFULSET
+    assert controllers.statefulset_max_unavailable(max_unavailable, replicas, on) == expected
+    before = (on[0], on[1] - 1)  # the feature gate off: one pod at a time
+    assert controllers.statefulset_max_unavailable(max_unavailable, replicas, before) == 1

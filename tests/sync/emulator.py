@@ -28,7 +28,7 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,6 +168,7 @@ class ApiServer(kmock.KubernetesEmulator):
         self.history: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, type, plural, obj)
         self.floor = 0  # watches from an older resourceVersion get 410 Gone
         self.bookmark_every = 0.5
+        self.changed = threading.Condition()  # notified at every event (tests wait on it)
 
     # --- helpers for tests ---
 
@@ -193,6 +194,12 @@ class ApiServer(kmock.KubernetesEmulator):
                 paths.discard(path)
             owners.setdefault(manager, set()).add(path)
         self._write(key, body, manager, owners, "update")
+
+    def wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Block until `done()` holds, checking at each write, or `timeout` seconds pass
+        (then False: the caller fails, naming what never happened)."""
+        with self.changed:
+            return self.changed.wait_for(done, timeout)
 
     def make_ready(self) -> None:
         """The toy controller catches up: every workload reports all its replicas ready."""
@@ -303,7 +310,9 @@ class ApiServer(kmock.KubernetesEmulator):
             self.version = next(self.revision)
             body = copy.deepcopy(dict(body))
             body["metadata"]["resourceVersion"] = str(self.version)
-        self.history.append((self.version, kind, plural, copy.deepcopy(dict(body))))
+        with self.changed:
+            self.history.append((self.version, kind, plural, copy.deepcopy(dict(body))))
+            self.changed.notify_all()
 
     async def _watch(self, request: Any, plural: str, namespace: str) -> Any:
         params = dict(request.params)

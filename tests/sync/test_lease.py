@@ -5,7 +5,6 @@ On the simulator (deterministic interleavings) and over HTTP with two real threa
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -123,15 +122,19 @@ def test_two_concurrent_syncs_over_http_cannot_both_succeed() -> None:
 
         a = threading.Thread(target=sync_a)
         a.start()
-        for _ in range(200):  # until A holds the lock and has applied something
+
+        def a_holds_the_lock_and_applied() -> bool:
             held = emu.get_object("coordination.k8s.io/v1/leases", "llm", LEASE.name)
-            if (
+            return bool(
                 held
                 and held["spec"]["holderIdentity"]
                 and emu.get_object("apps/v1/statefulsets", "llm", PREFILL.name)
-            ):
-                break
-            time.sleep(0.05)
+            )
+
+        if not emu.wait_until(a_holds_the_lock_and_applied, timeout=30):
+            emu.make_ready()
+            a.join(timeout=60)
+            pytest.fail(f"A never held the lock with something applied: {results}")
         try:
             with pytest.raises(SyncFailed) as caught:
                 run_sync(compiled(PD), version=V, where=Where(server=url), timeout=60)

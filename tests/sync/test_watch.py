@@ -5,6 +5,7 @@ the compiled facts."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,16 @@ def _watcher(sim: Simulator, bundle: Bundle, lines: list[str]) -> Watcher:
     )
 
 
+def _step_until(done: Callable[[], bool], *watchers: Any, rounds: int = 10_000) -> None:
+    """Step the watchers until `done()`; fail, not hang, when a watcher never gets there."""
+    for _ in range(rounds):
+        if done():
+            return
+        for w in watchers:
+            w.step()
+    pytest.fail(f"still not done after {rounds} rounds of steps")
+
+
 def test_of_two_watchers_one_leads_and_acts_the_other_takes_over_when_it_dies(
     tmp_path: Path,
 ) -> None:
@@ -159,17 +170,14 @@ def test_of_two_watchers_one_leads_and_acts_the_other_takes_over_when_it_dies(
     said_a: list[str] = []
     said_b: list[str] = []
     a, b = _watcher(sim, bundle, said_a), _watcher(sim, bundle, said_b)
-    while sim.now < 150:
-        a.step()
-        b.step()
+    _step_until(lambda: sim.now >= 150, a, b)
     assert a.leading and not b.leading
     assert [r.pod for _, r in a.recreated] == ["g-engine-0-1"] and b.recreated == []
     assert any("standing by" in line and a.holder in line for line in said_b)
     lease = sim.get(Ref("coordination.k8s.io/v1", "Lease", "llm", "rbgc-watch"))
     assert lease is not None and lease["spec"]["holderIdentity"] == a.holder
     died = sim.now  # a stops without giving the Lease up (kill -9): b waits for it to expire
-    while not b.leading:
-        b.step()
+    _step_until(lambda: b.leading, b)
     assert 40 <= sim.now - died <= 70  # the Lease lasts 60 s from a's last renewal
     assert any(line.startswith("leading") for line in said_b)
 
@@ -229,12 +237,10 @@ def test_a_watcher_that_lost_its_lease_warns_rbg917_and_stands_by(tmp_path: Path
     taken["spec"]["holderIdentity"] = "someone-else"  # it took the Lease over meanwhile
     sim.replace(taken)
     lost = sim.now
-    while not warned:
-        a.step()
+    _step_until(lambda: bool(warned), a)
     assert not a.leading and sim.now - lost <= 20  # found at its next renewal
     assert [d.code for d in warned] == ["RBG917"] and "someone-else" in warned[0].message
-    while not a.leading:  # someone-else never renews: its Lease expires, a leads again
-        a.step()
+    _step_until(lambda: a.leading, a)  # someone-else never renews: its Lease expires
     assert sim.now - lost >= 60
 
 
