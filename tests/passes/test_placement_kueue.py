@@ -73,7 +73,7 @@ def templates(result: Result, role: str) -> list[dict[str, Any]]:
     return out
 
 
-def annotations(result: Result, role: str) -> list[dict[str, str]]:
+def template_annotations(result: Result, role: str) -> list[dict[str, str]]:
     return [t["metadata"].get("annotations") or {} for t in templates(result, role)]
 
 
@@ -83,7 +83,7 @@ def codes(result: Result) -> set[str]:
 
 def test_a_pack_over_one_statefulset_role_is_its_podset_annotation() -> None:
     result = build(GROUP + placement("- roles: [decode]\n  pack: {required: rack}"))
-    (found,) = annotations(result, "decode")
+    (found,) = template_annotations(result, "decode")
     assert found[REQUIRED] == "network.topology.nvidia.com/block"  # the level's node label
     assert PREFERRED not in found
     facts = result.bundle.group("llm", "pd")
@@ -94,17 +94,17 @@ def test_a_pack_over_one_statefulset_role_is_its_podset_annotation() -> None:
 
 def test_preferred_alone_is_the_preferred_annotation_and_both_keep_required() -> None:
     preferred = build(GROUP + placement("- roles: [decode]\n  pack: {preferred: host}"))
-    (found,) = annotations(preferred, "decode")
+    (found,) = template_annotations(preferred, "decode")
     assert found[PREFERRED] == "kubernetes.io/hostname" and REQUIRED not in found
     both = build(GROUP + placement("- roles: [decode]\n  pack: {required: zone, preferred: host}"))
-    (found,) = annotations(both, "decode")
+    (found,) = template_annotations(both, "decode")
     assert REQUIRED in found and PREFERRED not in found  # never both (tas_validation.go)
     assert "RBG323" in codes(both)
 
 
 def test_an_lws_instance_pack_is_a_podset_group_on_leader_and_workers() -> None:
     result = build(GROUP)
-    leader, worker = annotations(result, "prefill")
+    leader, worker = template_annotations(result, "prefill")
     for found in (leader, worker):
         assert found[REQUIRED] == "nvidia.com/gpu.clique"
         assert found[GROUP_NAME] == "prefill"
@@ -114,7 +114,9 @@ def test_a_cross_role_pack_is_said_and_stays_pod_affinity() -> None:
     result = build(GROUP + placement("- roles: [decode, router]\n  pack: {required: zone}"))
     assert "RBG322" in codes(result)
     for role in ("decode", "router"):
-        assert all(REQUIRED not in a and PREFERRED not in a for a in annotations(result, role))
+        assert all(
+            REQUIRED not in a and PREFERRED not in a for a in template_annotations(result, role)
+        )
         (template,) = templates(result, role)
         required = template["spec"]["affinity"]["podAffinity"][
             "requiredDuringSchedulingIgnoredDuringExecution"
@@ -130,7 +132,7 @@ def test_a_deployment_pack_is_not_a_kueue_podset() -> None:
     # a Deployment's pods are admitted one by one: no annotation, RBG322
     result = build(GROUP + placement("- roles: [router]\n  pack: {required: zone}"))
     assert "RBG322" in codes(result)
-    assert all(REQUIRED not in a for a in annotations(result, "router"))
+    assert all(REQUIRED not in a for a in template_annotations(result, "router"))
 
 
 def test_every_workload_joins_the_queue_flag_first() -> None:

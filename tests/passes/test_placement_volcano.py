@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.model import Scheduler, Target
 from rbgc.pipeline import Options, Result, compile_documents
@@ -102,10 +103,8 @@ def test_a_pack_over_some_roles_is_one_subgroup_keyed_on_the_group_label() -> No
     for m in result.bundle.manifests:
         if m.role in ("prefill", "decode") and m.pod_templates:
             for path in m.pod_templates:
-                template = m.body
-                for key in path:
-                    template = template[key]
-                assert cv.V08.label_group_key in template["metadata"]["labels"]
+                labels = find(m.body, (*path, "metadata", "labels"))
+                assert cv.V08.label_group_key in labels
     assert "networkTopology" not in pod_group(result)
 
 
