@@ -258,15 +258,48 @@ CODES: dict[str, CodeDoc] = _doc(
     CodeDoc(
         "RBG503",
         "unresolvable-instance-address",
-        "A role depends on a Deployment role, whose config.yaml addresses resolve nowhere.",
-        "config.yaml lists `{group}-{role}-{i}.{group}-{role}` for every role, as upstream does; "
-        "for a Deployment that names no pod (Deployment pods have random names) under no "
-        "Service (only StatefulSet roles get a headless one). A role that depends on it starts "
-        "after it, so it means to reach it, and would find nothing at those addresses.",
+        "An address a role will use resolves nowhere: a hand-written `{pod}.{service}` or "
+        "`{service}` among the group's names, or the config.yaml addresses of a Deployment "
+        "role it depends on.",
+        "Hosts in a role's container command, args and env values that fall among a group's "
+        "names (`{R}-...`, `s-{R}-...`) are checked against the output: the pods its "
+        "StatefulSets and LeaderWorkerSets run, under the Service that is each pod's "
+        "subdomain, and every Service. Upstream's own pd-disagg-leader-worker.yaml writes "
+        "`{R}-prefill-0.s-{R}-prefill`, which is an instance, not a pod, under the operator and "
+        "a pod under another Service in a native LeaderWorkerSet. And config.yaml lists "
+        "`{group}-{role}-{i}.{group}-{role}` for every role, as upstream does; for a Deployment "
+        "that names no pod (Deployment pods have random names). A role that depends on it "
+        "starts after it, so it means to reach it, and would find nothing at those addresses.",
         "roles:\n  - name: router\n    workload: {kind: Deployment}\n  - name: gateway\n"
         "    dependencies: [router]",
         "Give the Deployment role a Service of your own and reach it by that name, or run it "
         "as a StatefulSet (the default workload) if every pod must be addressed.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG504",
+        "replaced-by-generated-object",
+        "An input object has the kind and name of an object rbgc generates; the generated one "
+        "is emitted.",
+        "The operator server-side-applies its own objects with force, so a Service (or "
+        "ConfigMap) the user wrote under the generated name is overwritten in the cluster: "
+        "upstream's own custom-components-ordered-discovery.yaml ships a Service "
+        "`s-pd-server-prefill`, the name of the role's headless Service. rbgc emits one "
+        "object, the generated one, so the output applies as the operator would leave it.",
+        "kind: Service\nmetadata: {name: s-pd-server-prefill}   # the role's Service",
+        "Remove the object (the generated one does its job), or give it another name if it "
+        "must exist beside it.",
+        severity=Severity.WARNING,
+    ),
+    CodeDoc(
+        "RBG511",
+        "unknown-runtime-container",
+        "An `engineRuntimes[].containers[]` override names no container of its profile.",
+        "The operator appends an override's env and args to the profile container of the same "
+        "name and skips any other name without a word (pkg/discovery/sidecar_builder.go), so "
+        "a misspelt name loses the env and args. rbgc does the same, and says so.",
+        "engineRuntimes:\n  - profileName: patio\n    containers: [{name: sidcar, args: [--x]}]",
+        "Use the name of one of the profile's `containers`.",
         severity=Severity.WARNING,
     ),
     CodeDoc(
@@ -547,6 +580,20 @@ CODES.update(
             "names the key that works.",
             "annotations: {rolebasedgroup.workloads.x-k8s.io/exclusive-topology: zone}",
             "annotations: {rbg.workloads.x-k8s.io/group-exclusive-topology: zone}",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG124",
+            "no-group-scale-target",
+            "A scaler targets a leader/worker role built as StatefulSets (`--lws statefulsets`).",
+            "The operator scales a role by whole instances (its adapter sets the role's "
+            "replicas). Under `--lws statefulsets` a role is a leader StatefulSet plus one "
+            "worker StatefulSet per group, made at build time: scaling the leader StatefulSet "
+            "adds leaders without workers, and no object scales whole groups. rbgc leaves the "
+            "HorizontalPodAutoscaler as written and says so; `--lws native` emits a "
+            "LeaderWorkerSet, whose replicas are groups and which the HPA is retargeted to.",
+            "rbgc build --lws statefulsets pd.yaml   # decode: leaderWorkerPattern + HPA",
+            "rbgc build --lws native pd.yaml",
             severity=Severity.WARNING,
         ),
         CodeDoc(

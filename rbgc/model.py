@@ -60,6 +60,7 @@ class ServicePort:
 
     name: str | None
     port: int
+    unused: tuple[tuple[str, Span], ...] = ()  # other keys written (upstream reads none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,6 +115,9 @@ class InstanceSet:
     paused: bool = False
     grace_period: int | None = None  # rollingUpdate.inPlaceUpdateStrategy.gracePeriodSeconds
     components: tuple[Component, ...] = ()  # customComponentsPattern
+    # the shared Service selects only the leaders (leaderWorkerPattern's sharedServiceSelection,
+    # LeaderOnly unless written All: `helper.go:288`); every other pattern selects all pods
+    leader_only: bool = False
     span: Span
 
 
@@ -124,6 +128,8 @@ class EngineRuntime:
     profile: str
     containers: tuple[Mapping[str, Any], ...]
     span: Span
+    path: JsonPath | None = None  # the entry in the document
+    inject_containers: Span | None = None  # where `injectContainers` is written (unread)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,6 +220,16 @@ class Role:
     def pattern_path(self) -> JsonPath:
         """Where the v1alpha2 pattern sits (the role itself for v1alpha1)."""
         return self.role_path if self.pattern is None else (*self.role_path, self.pattern.value)
+
+    @property
+    def leader_worker_patch_paths(self) -> tuple[JsonPath, JsonPath]:
+        """Where the leader and worker patches sit: v1alpha2's pattern keys, v1alpha1's
+        `leaderWorkerSet.patch{Leader,Worker}Template`."""
+        lws = self.leader_worker_set
+        if lws is not None and lws.patch_paths is not None:
+            return lws.patch_paths
+        base = (*self.template_path[:-1], "leaderWorkerSet")
+        return (*base, "patchLeaderTemplate"), (*base, "patchWorkerTemplate")
 
     @property
     def patch_path(self) -> JsonPath:

@@ -21,7 +21,6 @@ from rbgc.model import (
     CoordinatedScaling,
     Coordination,
     Dependency,
-    EngineRuntime,
     Group,
     LeaderWorkerSetSpec,
     Profile,
@@ -29,11 +28,10 @@ from rbgc.model import (
     Role,
     RollingUpdate,
     ScalingAdapter,
-    ServicePort,
     Workload,
     WorkloadKind,
 )
-from rbgc.parse_v1alpha2 import role_templates
+from rbgc.parse_v1alpha2 import engine_runtimes, role_templates, service_ports
 from rbgc.schema import KINDS_V1ALPHA2, check, check_v1alpha2, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
 from rbgc.topology import bind as bind_placements
@@ -467,17 +465,6 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
             patch_worker=lws_raw.get("patchWorkerTemplate"),
             span=doc.span(*path, "leaderWorkerSet") if "leaderWorkerSet" in raw else None,
         )
-    runtimes = tuple(
-        EngineRuntime(
-            profile=e["profileName"],
-            containers=tuple(e.get("containers") or ()),
-            span=doc.span(*path, "engineRuntimes", i, "profileName"),
-        )
-        for i, e in enumerate(raw.get("engineRuntimes") or ())
-    )
-    ports = tuple(
-        ServicePort(name=p.get("name"), port=p["port"]) for p in raw.get("servicePorts") or ()
-    )
     return Role(
         name=raw["name"],
         replicas=raw.get("replicas", 1),
@@ -488,12 +475,12 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
         dependencies=deps,
         rolling_update=rolling_update,
         restart_policy=raw.get("restartPolicy"),
-        service_ports=ports,
+        service_ports=service_ports(doc, path, raw),
         labels=dict(raw.get("labels") or {}),
         annotations=dict(raw.get("annotations") or {}),
         min_ready_seconds=raw.get("minReadySeconds"),
         leader_worker_set=lws,
-        engine_runtimes=runtimes,
+        engine_runtimes=engine_runtimes(doc, path, raw),
         scaling_adapter=bool((raw.get("scalingAdapter") or {}).get("enable")),
         template_ref=(raw.get("templateRef") or {}).get("name"),
         template_patch=raw.get("templatePatch"),

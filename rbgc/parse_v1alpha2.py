@@ -242,21 +242,12 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
         restart_policy=restart_policy(raw),
         restart_backoff=_backoff(pattern),
         pattern=pattern_key,
-        service_ports=tuple(
-            ServicePort(name=p.get("name"), port=p["port"]) for p in raw.get("servicePorts") or ()
-        ),
+        service_ports=service_ports(doc, path, raw),
         labels=dict(raw.get("labels") or {}),
         annotations=annotations,
         min_ready_seconds=raw.get("minReadySeconds"),
         leader_worker_set=lws,
-        engine_runtimes=tuple(
-            EngineRuntime(
-                profile=e["profileName"],
-                containers=tuple(e.get("containers") or ()),
-                span=doc.span(*path, "engineRuntimes", i, "profileName"),
-            )
-            for i, e in enumerate(raw.get("engineRuntimes") or ())
-        ),
+        engine_runtimes=engine_runtimes(doc, path, raw),
         scaling_adapter=bool((raw.get("scalingAdapter") or {}).get("enable")),
         template_ref=ref.get("name") if isinstance(ref, dict) else None,
         template_patch=(ref.get("patch") or {}) if isinstance(ref, dict) else None,
@@ -309,13 +300,53 @@ def _instance_set(
                     service_name=c.get("serviceName") or None,
                 )
             )
+    written = (raw.get(pattern.value) or {}) if pattern is not None else {}
     return InstanceSet(
         components=tuple(components),
+        leader_only=pattern is Pattern.LEADER_WORKER
+        and written.get("sharedServiceSelection", "LeaderOnly") == "LeaderOnly",
         pod_management_policy=raw.get("podManagementPolicy") or "Parallel",
         update_type=rolling.get("type"),
         paused=bool(rolling.get("paused")),
         grace_period=(rolling.get("inPlaceUpdateStrategy") or {}).get("gracePeriodSeconds"),
         span=doc.span(*path, "name"),
+    )
+
+
+def engine_runtimes(
+    doc: Document, path: JsonPath, raw: Mapping[str, Any]
+) -> tuple[EngineRuntime, ...]:
+    """`engineRuntimes`: the same field in both API versions, read once for both."""
+    out = []
+    for i, e in enumerate(raw.get("engineRuntimes") or ()):
+        at = (*path, "engineRuntimes", i)
+        out.append(
+            EngineRuntime(
+                profile=e["profileName"],
+                containers=tuple(e.get("containers") or ()),
+                span=doc.span(*at, "profileName"),
+                path=at,
+                inject_containers=doc.span(*at, "injectContainers", key=True)
+                if "injectContainers" in e
+                else None,
+            )
+        )
+    return tuple(out)
+
+
+def service_ports(doc: Document, path: JsonPath, raw: Mapping[str, Any]) -> tuple[ServicePort, ...]:
+    """`servicePorts`: the same field in both API versions, read once for both."""
+    return tuple(
+        ServicePort(
+            name=p.get("name"),
+            port=p["port"],
+            unused=tuple(
+                (key, doc.span(*path, "servicePorts", i, key, key=True))
+                for key in p
+                if key not in ("name", "port")
+            ),
+        )
+        for i, p in enumerate(raw.get("servicePorts") or ())
     )
 
 
@@ -459,3 +490,125 @@ def _stale_role_keys(
             doc.span(*path, "metadata", "annotations", cv.ANNOTATION_DISABLE_EXCLUSIVE, key=True),
             help=f"write {cv.V08.annotation_disable_exclusive} instead",
         )
+
+
+# --- what becomes of every field of a v1alpha2 role (tests/test_operator_parity.py holds this
+# table against schemas/rolebasedgroup.v1alpha2.schema.json): lowered into the output, or
+# warned at the user's line with the reason. Nothing is dropped without a word. -------------
+
+LOWERED, WARNED = "lowered", "warned"
+ROLE_FIELDS: Mapping[str, tuple[str, str]] = {
+    "name": (LOWERED, "object names `{R}-{r}`, `s-{R}-{r}`; the role-name label"),
+    "labels": (LOWERED, "the workload's labels"),
+    "annotations": (
+        LOWERED,
+        "the workload's annotations; role-workload-type and "
+        "role-instance-pattern choose the workload",
+    ),
+    "replicas": (LOWERED, "the workload's replicas (LWS: groups)"),
+    "rolloutStrategy.type": (LOWERED, "RollingUpdate, the only value: the workloads' own"),
+    "rolloutStrategy.rollingUpdate.partition": (
+        LOWERED,
+        "partition (StatefulSet, LWS; components: whole instances)",
+    ),
+    "rolloutStrategy.rollingUpdate.maxUnavailable": (LOWERED, "maxUnavailable"),
+    "rolloutStrategy.rollingUpdate.maxSurge": (
+        LOWERED,
+        "maxSurge (Deployment, LWS); a StatefulSet's is carried out by rbgc sync (RBG141)",
+    ),
+    "rolloutStrategy.rollingUpdate.type": (
+        LOWERED,
+        "RecreatePod is what the compiled workloads do; InPlaceIfPossible / InPlaceOnly warn "
+        "(RBG141)",
+    ),
+    "rolloutStrategy.rollingUpdate.paused": (
+        LOWERED,
+        "partition = replicas (RBG141 says scaling still happens); a Deployment's paused",
+    ),
+    "rolloutStrategy.rollingUpdate.inPlaceUpdateStrategy.gracePeriodSeconds": (
+        WARNED,
+        "RBG122: compiled pods are never updated in place",
+    ),
+    "dependencies": (LOWERED, "sync waves, and the order of rbgc sync"),
+    "standalonePattern.template": (LOWERED, "the pod template"),
+    "standalonePattern.templateRef.name": (LOWERED, "the role template it names"),
+    "standalonePattern.templateRef.patch": (LOWERED, "strategic merge over it"),
+    "leaderWorkerPattern.template": (LOWERED, "the leader and worker pod templates"),
+    "leaderWorkerPattern.templateRef.name": (LOWERED, "the role template it names"),
+    "leaderWorkerPattern.templateRef.patch": (LOWERED, "strategic merge over it"),
+    "leaderWorkerPattern.size": (LOWERED, "LWS size, or the worker StatefulSets' replicas"),
+    "leaderWorkerPattern.leaderTemplatePatch": (LOWERED, "strategic merge: the leader's"),
+    "leaderWorkerPattern.workerTemplatePatch": (LOWERED, "strategic merge: the workers'"),
+    "leaderWorkerPattern.sharedServiceSelection": (
+        LOWERED,
+        "the s-{R}-{r} Service selects the leaders or every pod",
+    ),
+    "leaderWorkerPattern.restartPolicy": (LOWERED, "as restartPolicyConfig.type"),
+    "leaderWorkerPattern.restartPolicyConfig.type": (
+        LOWERED,
+        "the LWS restartPolicy; with --lws statefulsets rbgc sync --watch (RBG141)",
+    ),
+    "leaderWorkerPattern.restartPolicyConfig.baseDelaySeconds": (
+        WARNED,
+        "RBG141 on a native LWS, which recreates at once; with --lws statefulsets rbgc sync "
+        "--watch backs off as written",
+    ),
+    "leaderWorkerPattern.restartPolicyConfig.maxDelaySeconds": (
+        WARNED,
+        "RBG141 on a native LWS, which recreates at once; with --lws statefulsets rbgc sync "
+        "--watch backs off as written",
+    ),
+    "customComponentsPattern.components.name": (LOWERED, "StatefulSet `{R}-{r}-{i}-{c}`"),
+    "customComponentsPattern.components.size": (LOWERED, "its replicas"),
+    "customComponentsPattern.components.serviceName": (LOWERED, "its serviceName"),
+    "customComponentsPattern.components.labels": (LOWERED, "its pod labels"),
+    "customComponentsPattern.components.annotations": (
+        LOWERED,
+        "its pod annotations; the operator-only ones warn (RBG141)",
+    ),
+    "customComponentsPattern.components.template": (LOWERED, "its pod template"),
+    "customComponentsPattern.restartPolicy": (
+        LOWERED,
+        "as restartPolicyConfig.type",
+    ),
+    "customComponentsPattern.restartPolicyConfig.type": (
+        LOWERED,
+        "None is what the compiled pods do; any other type warns (RBG141: instance restart "
+        "needs the operator)",
+    ),
+    "customComponentsPattern.restartPolicyConfig.baseDelaySeconds": (
+        WARNED,
+        "RBG141 at restartPolicyConfig unless the type is None, where the operator never "
+        "waits either",
+    ),
+    "customComponentsPattern.restartPolicyConfig.maxDelaySeconds": (
+        WARNED,
+        "RBG141 at restartPolicyConfig unless the type is None, where the operator never "
+        "waits either",
+    ),
+    "servicePorts.name": (LOWERED, "config.yaml's port key"),
+    "servicePorts.port": (LOWERED, "config.yaml's port"),
+    "servicePorts.protocol": (WARNED, "RBG122: read nowhere, as upstream"),
+    "servicePorts.appProtocol": (WARNED, "RBG122: read nowhere, as upstream"),
+    "servicePorts.targetPort": (WARNED, "RBG122: read nowhere, as upstream"),
+    "servicePorts.nodePort": (WARNED, "RBG122: read nowhere, as upstream"),
+    "engineRuntimes.profileName": (LOWERED, "the profile's sidecars, volumes, init containers"),
+    "engineRuntimes.injectContainers": (WARNED, "RBG122: read nowhere, as upstream"),
+    "engineRuntimes.containers.name": (
+        LOWERED,
+        "the profile container it extends; one the profile lacks warns (RBG511)",
+    ),
+    "engineRuntimes.containers.env": (LOWERED, "merged into that container's env"),
+    "engineRuntimes.containers.args": (LOWERED, "appended to that container's args"),
+    "scalingAdapter.enable": (
+        WARNED,
+        "RBG143 (RBG124 under --lws statefulsets): no adapter "
+        "without the operator; an HPA on it is retargeted (RBG144)",
+    ),
+    "scalingAdapter.labels": (WARNED, "with enable, RBG143: the adapter is not emitted"),
+    "minReadySeconds": (LOWERED, "StatefulSets and Deployments; RBG122 on a native LWS"),
+    "podManagementPolicy": (LOWERED, "StatefulSets; OrderedReady on a LWS warns (RBG122)"),
+    "instanceTopologyConstraint.topologyName": (LOWERED, "the placement pass (topology.py)"),
+    "instanceTopologyConstraint.pack.required": (LOWERED, "the placement pass (topology.py)"),
+    "instanceTopologyConstraint.pack.preferred": (LOWERED, "the placement pass (topology.py)"),
+}

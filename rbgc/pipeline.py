@@ -24,6 +24,7 @@ from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Target
 from rbgc.parse import parse
+from rbgc.passes.addresses import check_addresses
 from rbgc.passes.dependencies import resolve_dependencies
 from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
@@ -100,8 +101,11 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             + ("; ".join(decided.reasons) if decided.reasons else "no placement constraints"),
         )
 
-    expanded = expand(checked.group, waves, placement, target, conventions)
+    expanded = expand(checked.group, waves, placement, target, conventions, program.profiles)
     expanded = replace(expanded, manifests=finish(expanded.manifests, checked.group, placement))
+    for role in group.roles:
+        for runtime in role.engine_runtimes:
+            trace.add("expand", group, f"role {role.name}: sidecars of {runtime.profile}")
     for m in expanded.manifests:
         trace.add("expand", group, f"{m.kind} {m.namespace}/{m.name} (wave {m.wave})")
 
@@ -110,9 +114,9 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         waves,
         placement,
         expanded,
-        program.profiles,
         services=program.passthrough,
         conventions=conventions,
+        lws=target.lws,
     )
     for m in discovered.manifests:
         if m.kind == "ConfigMap" and m.group == group.name:
@@ -120,9 +124,6 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
             trace.add(
                 "discovery", group, f"ConfigMap {m.namespace}/{m.name} mounted at /etc/rbg by {by}"
             )
-    for role in group.roles:
-        for runtime in role.engine_runtimes:
-            trace.add("discovery", group, f"role {role.name}: sidecars of {runtime.profile}")
     warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
     return Compiled(
         manifests=discovered.manifests,
@@ -167,6 +168,8 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     chosen = {(g.namespace, g.name): g.conventions for g in program.groups}
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
+    if not problems:  # a group that failed made no pods: its peers' addresses cannot be judged
+        warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
     if problems:
         raise DiagnosticError([*problems, *warnings])

@@ -17,12 +17,6 @@ EXAMPLES = ROOT / "examples"
 COMPAT_V08 = ROOT.parent / "shared" / "compat" / "rbg-v0.8.0-alpha.5"
 # files of that corpus rbgc refuses, with the code it reports and why
 COMPAT_V08_REFUSED: dict[str, tuple[str, str]] = {
-    # its own Service s-pd-server-prefill takes the name the operator gives the role's
-    # headless Service, and selects keys no pod carries (semantics §10)
-    "basic/rbg/patterns/custom-components-ordered-discovery.yaml": (
-        "RBG113",
-        "its Service s-pd-server-prefill collides with the role's headless Service",
-    ),
     # `groupTemplate.metadata` is no field of RoleBasedGroupSet (labels and annotations sit
     # directly under groupTemplate): the API server prunes it, so the labels are lost
     "basic/rbgs/rbgs-base.yaml": ("RBG102", "groupTemplate.metadata is not a field"),

@@ -117,14 +117,23 @@ def check_invariants(result: Result, versions: tuple[str, ...] = STRICT_VERSIONS
                 assert wave_of[role.name] > wave_of[dep.name], f"{role.name} not after {dep.name}"
             assert wave_of[role.name] >= waves.of_role[role.name]
         for service in (m for m in mine if m.kind == "Service"):
-            workload = next(
+            selector = service.body["spec"]["selector"].items()
+            # every generated Service selects some compiled pods ...
+            selected = [
                 w
                 for w in mine
-                if w.kind == "StatefulSet" and w.body["spec"]["serviceName"] == service.name
-            )
-            pod_labels = _pod_templates(workload)[0]["metadata"]["labels"]
-            assert service.body["spec"]["selector"].items() <= pod_labels.items()
-            assert workload.body["spec"]["serviceName"] == service.name
+                for t in _pod_templates(w)
+                if selector <= t["metadata"]["labels"].items()
+            ]
+            assert selected, f"Service {service.name} selects no compiled pod"
+            # ... and every pod whose subdomain it is (a StatefulSet's serviceName)
+            for workload in mine:
+                if (
+                    workload.kind == "StatefulSet"
+                    and workload.body["spec"]["serviceName"] == service.name
+                ):
+                    pod_labels = _pod_templates(workload)[0]["metadata"]["labels"]
+                    assert selector <= pod_labels.items(), f"{service.name} misses {workload.name}"
         gangs = [m for m in mine if m.kind == "PodGroup"]
         for gang in gangs:
             assert gang.wave < min(wave_of.values()), "PodGroup must precede every workload"

@@ -108,12 +108,17 @@ def test_leader_worker_pattern_defines_every_rbg_variable(lws: LwsLowering) -> N
         assert env["RBG_COMPONENT_NAME"] == which
         assert env["RBG_LWP_GROUP_SIZE"] == "4"
         assert env["ROLE"] == which  # the leader/worker patches applied
+    # the leaders' subdomain: the LWS's own Service, or with --lws statefulsets the shared
+    # Service the operator gives the leader component (roleinstanceset_reconciler.go:426)
+    subdomain = (
+        "lws-pattern-demo-prefill" if lws is LwsLowering.NATIVE else "s-lws-pattern-demo-prefill"
+    )
     assert _env(leader)["RBG_LWP_LEADER_ADDRESS"] == (
-        "$(RBG_ROLE_INSTANCE_NAME).lws-pattern-demo-prefill.default"
+        f"$(RBG_ROLE_INSTANCE_NAME).{subdomain}.default"
     )
     if lws is LwsLowering.STATEFULSETS:
         assert _env(worker)["RBG_LWP_LEADER_ADDRESS"] == (
-            "lws-pattern-demo-prefill-1.lws-pattern-demo-prefill.default"
+            f"lws-pattern-demo-prefill-1.{subdomain}.default"
         )
 
 
@@ -310,7 +315,9 @@ def test_a_stateless_role_is_a_deployment_without_index_or_config() -> None:
         "RBG_ROLE_NAME",
     ]
     assert "volumes" not in deploy["spec"]["template"]["spec"]
-    assert not any(kind in ("ConfigMap", "Service") for kind, _ in objs)
+    assert not any(kind == "ConfigMap" for kind, _ in objs)
+    # the RoleInstanceSet's shared Service stays (roleinstanceset_reconciler.go:76)
+    assert [name for kind, name in objs if kind == "Service"] == ["s-web-api"]
 
 
 def test_leader_only_needs_the_default_workload() -> None:

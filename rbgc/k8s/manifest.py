@@ -18,7 +18,7 @@ class Manifest:
     the document for pass-through ones). `template_sources` lets a later check map a field of the
     body back to the input: body path `prefix + rest` came from `source_prefix + rest` of
     `source`. `pod_templates` lists where pod templates sit in the body (discovery injects
-    there); `worker_templates` are those that get no engine-runtime sidecars (LWS workers).
+    there).
     """
 
     body: dict[str, Any]
@@ -30,7 +30,6 @@ class Manifest:
     source: Document | None = None
     template_sources: tuple[tuple[JsonPath, JsonPath], ...] = ()
     pod_templates: tuple[JsonPath, ...] = ()
-    worker_templates: tuple[JsonPath, ...] = ()
 
     @property
     def api_version(self) -> str:

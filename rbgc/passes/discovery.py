@@ -2,8 +2,9 @@
 
 How a role's pods find the rest of the group, as upstream v0.4.0 provides it (rbg-semantics.md
 §4.6-§4.7): a ConfigMap `{group}-{role}` holding `config.yaml` (the same text for every role),
-mounted read-only at `/etc/rbg` in every container, and the env vars `GROUP_NAME`, `ROLE_NAME`
-and, for StatefulSet-backed roles, `ROLE_INDEX`.
+mounted read-only at `/etc/rbg` (expand mounts it, before the sidecars, as upstream: see
+passes/injectors.py), and the env vars `GROUP_NAME`, `ROLE_NAME` and, for StatefulSet-backed
+roles, `ROLE_INDEX`, in every container, the sidecars included.
 
 Two upstream fixes are taken (design.md): instance addresses are the pods' real DNS names
 (`{group}-{role}-{i}.{group}-{role}`), and injected variables come first while the user's own
@@ -14,7 +15,7 @@ pod counts beyond `size`, so scaling a role changes the ConfigMap but never a po
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,9 +24,11 @@ from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.goyaml import marshal
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Placement, Profile, Role, Waves, WorkloadKind
+from rbgc.model import Group, LwsLowering, Placement, Role, Waves, WorkloadKind
 from rbgc.passes.expand import Expanded
+from rbgc.passes.injectors import mounts_config
 from rbgc.source import JsonPath, value_at
+from rbgc.workloads.leaderworkerset import leader_subdomain
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,10 +50,10 @@ def inject_discovery(
     waves: Waves,
     placement: Placement,
     expanded: Expanded,
-    profiles: Mapping[str, Profile],
     *,
     services: Sequence[Manifest] = (),
     conventions: cv.Conventions = cv.V04,
+    lws: LwsLowering = LwsLowering.NATIVE,
 ) -> Discovered:
     """`services`: the inputs' own objects; a Service among them that selects a Deployment
     role's pods is how its peers reach it (no RBG503 then).
@@ -60,7 +63,7 @@ def inject_discovery(
     instances = sum(role.replicas for role in group.roles)
     if instances > MAX_INSTANCES:
         raise DiagnosticError([_too_large(group, f"{instances:,} instances")])
-    config = config_yaml(group, conventions)
+    config = config_yaml(group, conventions, lws)
     if len(config.encode()) > MAX_CONFIG_BYTES:
         raise DiagnosticError([_too_large(group, f"{len(config.encode()):,} bytes")])
     roles = {role.name: role for role in group.roles}
@@ -72,17 +75,10 @@ def inject_discovery(
             continue
         body = copy.deepcopy(manifest.body)
         for path in manifest.pod_templates:
-            _inject(
-                group,
-                role,
-                value_at(body, path),
-                profiles,
-                sidecars=path not in manifest.worker_templates,
-                conventions=conventions,
-            )
+            _inject(group, role, value_at(body, path), conventions)
         out.append(replace(manifest, body=body))
     if conventions.config_map_per_group:
-        stateful = [r for r in group.roles if _mounts_config(r, conventions)]
+        stateful = [r for r in group.roles if mounts_config(r, conventions)]
         if stateful:
             wave = min(waves.of_role[r.name] for r in stateful) + placement.wave_offset
             out.append(_config_map(group, None, config, wave, conventions))
@@ -95,27 +91,25 @@ def inject_discovery(
     return Discovered(manifests=tuple(out), warnings=tuple(dict.fromkeys(warnings)))
 
 
-def _mounts_config(role: Role, conventions: cv.Conventions) -> bool:
-    """v0.4.0 mounts the file in every role; HEAD only in stateful ones (not Deployments)."""
-    return not conventions.config_map_per_group or role.kind is not WorkloadKind.DEPLOYMENT
-
-
 def instance_address(
-    group: Group, role: Role, index: int, conventions: cv.Conventions = cv.V04
+    group: Group,
+    role: Role,
+    index: int,
+    conventions: cv.Conventions = cv.V04,
+    lws: LwsLowering = LwsLowering.NATIVE,
 ) -> str:
     """DNS name of a role's i-th instance through its headless Service: `{W}-{i}.{svc}`.
 
     v0.4.0 wrote `{role}-{i}.{group}-{role}`, which does not resolve; upstream fixed it in
     v0.6.0 to the pod's real name, which rbgc uses. A LeaderWorkerSet's Service is named
     after the workload (the LWS controller makes it), so its leaders are `{W}-{i}.{W}`.
+    With `--lws statefulsets` a RoleInstanceSet role's leaders are under the shared Service.
     A components role's instance is named by its first component's first pod
     `{W}-{i}-{c}-0`: HEAD's `{W}-{i}.{svc}` names no pod there (§12 #3)."""
     name = conventions.workload_name(group.name, role.name)
-    service = (
-        name
-        if role.kind is WorkloadKind.LEADERWORKERSET
-        else conventions.service_name(group.name, role.name)
-    )
+    service = conventions.service_name(group.name, role.name)
+    if role.kind is WorkloadKind.LEADERWORKERSET:
+        service = leader_subdomain(role, name, service, native=lws is LwsLowering.NATIVE)
     components = role.instance_set.components if role.instance_set else ()
     if components:
         first = components[0]
@@ -123,15 +117,17 @@ def instance_address(
     return f"{name}-{index}.{service}"
 
 
-def config_yaml(group: Group, conventions: cv.Conventions = cv.V04) -> str:
+def config_yaml(
+    group: Group, conventions: cv.Conventions = cv.V04, lws: LwsLowering = LwsLowering.NATIVE
+) -> str:
     """The `/etc/rbg/config.yaml` text: the whole group, in upstream's structure and key order."""
-    listed = [r for r in group.roles if _mounts_config(r, conventions)]
+    listed = [r for r in group.roles if mounts_config(r, conventions)]
     roles: dict[str, Any] = {}
     for role in listed:
         ports = {_port_key(p.name, p.port): p.port for p in role.service_ports}
         instances = []
         for i in range(role.replicas):
-            address = instance_address(group, role, i, conventions)
+            address = instance_address(group, role, i, conventions, lws)
             instance: dict[str, Any] = {"address": address}
             if ports:
                 instance["ports"] = ports
@@ -176,24 +172,12 @@ def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> l
 
 
 def _inject(
-    group: Group,
-    role: Role,
-    template: dict[str, Any],
-    profiles: Mapping[str, Profile],
-    *,
-    sidecars: bool,
-    conventions: cv.Conventions,
+    group: Group, role: Role, template: dict[str, Any], conventions: cv.Conventions
 ) -> None:
-    """Upstream's order (§4.1): config mount, then sidecars (so they get no mount), then env
-    (so they do get it)."""
-    spec = template.setdefault("spec", {})
-    if _mounts_config(role, conventions):
-        _mount_config(spec, conventions.config_map_name(group.name, role.name))
-    if sidecars:
-        for runtime in role.engine_runtimes:
-            inject_sidecars(spec, profiles[runtime.profile], runtime.containers)
+    """Upstream's common env (§4.1), into every container: the sidecars too, which expand
+    injected before the lowering, as upstream injects them before the env."""
     injected = env_for(group, role, conventions)
-    for container in spec.get("containers") or ():
+    for container in template.setdefault("spec", {}).get("containers") or ():
         container["env"] = merged_env(injected, container.get("env") or [], conventions)
 
 
@@ -218,77 +202,6 @@ def merged_env(
     system = [v for v in own if name(v).startswith(prefix) and v not in lwp]
     rest = [v for v in own if not name(v).startswith(prefix)]
     return [*sorted([*copy.deepcopy(injected), *system], key=name), *lwp, *rest]
-
-
-def _mount_config(spec: dict[str, Any], config_map: str) -> None:
-    volumes = spec.setdefault("volumes", [])
-    if all(v.get("name") != cv.CONFIG_VOLUME for v in volumes):
-        volumes.append(
-            {
-                "name": cv.CONFIG_VOLUME,
-                "configMap": {
-                    "name": config_map,
-                    "items": [{"key": cv.CONFIG_KEY, "path": cv.CONFIG_KEY}],
-                },
-            }
-        )
-    for container in spec.get("containers") or ():
-        mounts = container.setdefault("volumeMounts", [])
-        if not any(
-            m.get("name") == cv.CONFIG_VOLUME and m.get("mountPath") == cv.CONFIG_MOUNT_PATH
-            for m in mounts
-        ):
-            mounts.append(
-                {"name": cv.CONFIG_VOLUME, "mountPath": cv.CONFIG_MOUNT_PATH, "readOnly": True}
-            )
-
-
-def inject_sidecars(
-    spec: dict[str, Any], profile: Profile, overrides: tuple[Mapping[str, Any], ...]
-) -> None:
-    """Upstream's sidecar builder (§3.4): append the profile's init containers, containers and
-    volumes whose names are not taken (what the template has wins, no merge), then append each
-    override's `env` and `args` to the profile container of the same name.
-
-    `env` is merged by name, not appended: a variable the container already has keeps its
-    position and takes the override's value (last wins). Duplicates would make the API server
-    refuse a LeaderWorkerSet (its CRD keys `env` by name) and server-side apply fail."""
-    for key, items in (
-        ("initContainers", profile.init_containers),
-        ("containers", profile.containers),
-        ("volumes", profile.volumes),
-    ):
-        present = spec.setdefault(key, [])
-        taken = {item.get("name") for item in present}
-        present.extend(copy.deepcopy(dict(item)) for item in items if item.get("name") not in taken)
-    profile_names = {c.get("name") for c in profile.containers}
-    for override in overrides:
-        if override.get("name") not in profile_names:
-            continue
-        for container in spec["containers"]:
-            if container.get("name") == override.get("name"):
-                if override.get("env"):
-                    container["env"] = merge_env(
-                        container.get("env") or [], copy.deepcopy(list(override["env"]))
-                    )
-                if override.get("args"):
-                    container["args"] = [
-                        *(container.get("args") or []),
-                        *copy.deepcopy(list(override["args"])),
-                    ]
-
-
-def merge_env(env: list[Any], more: list[Any]) -> list[Any]:
-    """`env` then `more`, one entry per name: the first position, the last value."""
-    merged: dict[Any, Any] = {}
-    unnamed: list[Any] = []  # not valid, but reported by the schema check, never dropped here
-    for var in [*env, *more]:
-        name = var.get("name") if isinstance(var, dict) else None
-        if name is None:
-            unnamed.append(var)
-        else:
-            merged[name] = var  # a dict keeps a key's first position, takes its last value
-    return [*merged.values(), *unnamed]
 
 
 def _unresolvable_readers(
@@ -362,11 +275,7 @@ def _reserved_env(group: Group, role: Role, conventions: cv.Conventions) -> list
         sources.append((role.patch_path, role.template_patch))
     lws = role.leader_worker_set
     if lws is not None:
-        base = (*role.template_path[:-1], "leaderWorkerSet")
-        leader, worker = lws.patch_paths or (
-            (*base, "patchLeaderTemplate"),
-            (*base, "patchWorkerTemplate"),
-        )
+        leader, worker = role.leader_worker_patch_paths
         sources += [(leader, lws.patch_leader), (worker, lws.patch_worker)]
     found = []
     for path, template in sources:

@@ -8,7 +8,9 @@ template(s) are built as upstream builds them (rbg-semantics.md §4.1, §4.5, §
   `patchWorkerTemplate` over `template`;
 - then, per template: the exclusive-topology affinity (unless the template opts out), the
   placement rules' terms (after the user's and exclusive topology's), gang
-  labels/annotations, and the upstream identity labels over the user's.
+  labels/annotations, and the upstream identity labels over the user's;
+- then upstream's config and sidecar injectors (passes/injectors.py), so the lowering's
+  instance variables and discovery's env reach the sidecars too.
 
 Nothing else about a template changes, so editing one role never changes another role's pods.
 """
@@ -24,7 +26,17 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.smp import PatchError, strategic_merge
-from rbgc.model import Group, Placement, Role, RolePlacement, Target, Waves, WorkloadKind
+from rbgc.model import (
+    Group,
+    Placement,
+    Profile,
+    Role,
+    RolePlacement,
+    Target,
+    Waves,
+    WorkloadKind,
+)
+from rbgc.passes.injectors import inject
 from rbgc.passes.placement_rules import merge as merge_placement
 from rbgc.schema import check_value
 from rbgc.source import JsonPath
@@ -56,6 +68,7 @@ def expand(
     placement: Placement,
     target: Target,
     conventions: cv.Conventions = cv.V04,
+    profiles: Mapping[str, Profile] | None = None,
 ) -> Expanded:
     table = lowerings(target)
     manifests: list[Manifest] = list(placement.manifests)
@@ -82,6 +95,9 @@ def expand(
         finished: dict[str, PodTemplate] = {}
         for which, (template, path) in templates.items():
             built, found = _finish(group, role, selector, placed, template, path, conventions)
+            # upstream's config and sidecar injectors, before the lowering's env (none on
+            # leader/worker workers: roleinstanceset_reconciler.go:392-393)
+            inject(group, role, built["spec"], profiles or {}, sidecars=which != "worker")
             warnings.extend(found)
             finished[which] = PodTemplate(body=built, source_path=path)
         ctx = RoleContext(
@@ -112,11 +128,7 @@ def _leader_worker(
 ) -> dict[str, tuple[dict[str, Any], JsonPath]]:
     lws = role.leader_worker_set
     assert lws is not None, "parse gives every LeaderWorkerSet role a leaderWorkerSet spec"
-    lws_path = (*role.template_path[:-1], "leaderWorkerSet")
-    paths = lws.patch_paths or (
-        (*lws_path, "patchLeaderTemplate"),
-        (*lws_path, "patchWorkerTemplate"),
-    )
+    paths = role.leader_worker_patch_paths
     out = {}
     for which, patch, path in (
         ("leader", lws.patch_leader, paths[0]),

@@ -7,6 +7,8 @@ conventions. Out: the manifests to emit, and warnings. Without the operator:
   RBG143); an autoscaling/v2 HorizontalPodAutoscaler whose `scaleTargetRef` is one (written
   by hand, or the `{group}-{role}` one `scalingAdapter.enable` asks for) scales the role's
   compiled workload instead, which has a scale subresource (RBG144);
+- a user's object of the same kind and name as a generated one gives way to it, as the
+  operator's server-side apply overrides it (RBG504);
 - a Service of the user's that selects a group's pods by a label key they do not carry (the
   other release's, or upstream examples' `workloads.x-k8s.io/group-name`) selects nothing:
   RBG123 names the key the pods carry.
@@ -23,7 +25,7 @@ from rbgc.bundle import is_primary
 from rbgc.diagnostics import Diagnostic, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Program
+from rbgc.model import Program, WorkloadKind
 
 ADAPTER_KIND = "RoleBasedGroupScalingAdapter"
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "LeaderWorkerSet")
@@ -44,6 +46,21 @@ def operator_objects(
         if m.kind in WORKLOAD_KINDS and m.group is not None and m.role is not None:
             if is_primary(m.body):
                 workloads.setdefault((m.namespace, m.group, m.role), m)
+    # leader/worker roles built as StatefulSets: no object of theirs scales whole groups
+    unscalable = {
+        (group.namespace, group.name, role.name)
+        for group in program.groups
+        for role in group.roles
+        if role.kind is WorkloadKind.LEADERWORKERSET
+        and (w := workloads.get((group.namespace, group.name, role.name))) is not None
+        and w.kind != role.kind.kind
+    }
+    lowered = {  # (namespace, kind, name) of every object such a role became, and its LWS
+        (m.namespace, kind, name): (m.group, m.role)
+        for m in manifests
+        if (m.namespace, m.group, m.role) in unscalable and m.kind == "StatefulSet"
+        for kind, name in ((m.kind, m.name), (WorkloadKind.LEADERWORKERSET.kind, m.name))
+    }
     adapters: dict[tuple[str, str], tuple[str, str]] = {}
     for group in program.groups:
         for role in group.roles:
@@ -53,20 +70,32 @@ def operator_objects(
     warnings: list[Diagnostic] = []
     for adapter in program.adapters:
         adapters[(adapter.namespace, adapter.name)] = (adapter.group, adapter.role)
+        helps = (
+            "an HPA that targets it is retargeted to the role's workload; point KEDA "
+            "or other scalers at the workload (it has a scale subresource)"
+        )
+        if (adapter.namespace, adapter.group, adapter.role) in unscalable:
+            helps = (
+                "with --lws statefulsets nothing scales the role's whole groups: use --lws native"
+            )
         warnings.append(
             warning(
                 "RBG143",
                 f"RoleBasedGroupScalingAdapter {adapter.name} is not emitted: only the operator "
                 "serves it",
                 adapter.span,
-                help="an HPA that targets it is retargeted to the role's workload; point KEDA "
-                "or other scalers at the workload (it has a scale subresource)",
+                help=helps,
             )
         )
+    generated = {_key(m, namespace): m for m in manifests if m.group is not None}
     out = []
     for m in manifests:
+        replaced_by = generated.get(_key(m, namespace)) if m.group is None else None
+        if replaced_by is not None:
+            warnings.append(_replaced(m, replaced_by))
+            continue
         if m.group is None and m.kind == "HorizontalPodAutoscaler":
-            m, found = _retarget(m, adapters, workloads, namespace)
+            m, found = _retarget(m, adapters, workloads, unscalable, lowered, namespace)
             warnings.extend(found)
         elif m.group is None and m.kind == "Service":
             warnings.extend(_stale_selector(m, program, conventions, namespace))
@@ -78,14 +107,24 @@ def _retarget(
     hpa: Manifest,
     adapters: Mapping[tuple[str, str], tuple[str, str]],
     workloads: Mapping[tuple[str, str, str], Manifest],
+    unscalable: set[tuple[str, str, str]],
+    lowered: Mapping[tuple[str, str, str], tuple[str | None, str | None]],
     namespace: str,
 ) -> tuple[Manifest, list[Diagnostic]]:
     ref = (hpa.body.get("spec") or {}).get("scaleTargetRef")
-    if not isinstance(ref, dict) or ref.get("kind") != ADAPTER_KIND:
+    if not isinstance(ref, dict):
         return hpa, []
     ns = hpa.namespace or namespace
     span = hpa.source.span("spec", "scaleTargetRef") if hpa.source else hpa.origin
+    written = lowered.get((ns, str(ref.get("kind")), str(ref.get("name"))))
+    if written is not None:
+        return hpa, [_unscalable(hpa, f"{ref.get('kind')} {ref.get('name')}", written, span)]
+    if ref.get("kind") != ADAPTER_KIND:
+        return hpa, []
     target = adapters.get((ns, str(ref.get("name"))))
+    if target is not None and (ns, *target) in unscalable:
+        what = f"RoleBasedGroupScalingAdapter {ref.get('name')}"
+        return hpa, [_unscalable(hpa, what, target, span)]
     workload = workloads.get((ns, *target)) if target else None
     if target is None or workload is None:
         return hpa, [
@@ -116,6 +155,44 @@ def _retarget(
             "resetting /spec/replicas of the workload",
         )
     ]
+
+
+def _key(m: Manifest, namespace: str) -> tuple[str, str, str, str]:
+    group, kind, ns, name = m.identity()
+    if not ns and kind not in cv.CLUSTER_SCOPED_KINDS:
+        ns = namespace  # applied without a namespace, it lands in the default one
+    return group, kind, ns, name
+
+
+def _replaced(mine: Manifest, generated: Manifest) -> Diagnostic:
+    """RBG504: the operator server-side-applies its object over a user's of the same name
+    (`svc_reconciler.go:92`, `utils.go:65-70`); rbgc emits the generated one only."""
+    span = mine.source.span("metadata", "name") if mine.source else mine.origin
+    return warning(
+        "RBG504",
+        f"{mine.kind} {mine.name} is also generated for role {generated.role!r} of group "
+        f"{generated.group!r}: the operator applies its own over yours, so only the generated "
+        "one is emitted",
+        span,
+        help="remove this object, or rename it if it must exist beside the generated one",
+    )
+
+
+def _unscalable(
+    hpa: Manifest, target: str, role: tuple[str | None, str | None], span: Any
+) -> Diagnostic:
+    """RBG124: the HPA of a leader/worker role built as StatefulSets scales no whole group
+    (the operator scales instances: its adapter sets the role's replicas)."""
+    return warning(
+        "RBG124",
+        f"HorizontalPodAutoscaler {hpa.name} targets {target} (role {role[1]!r} of group "
+        f"{role[0]!r}): with --lws statefulsets no compiled object scales whole leader/worker "
+        "groups (a leader StatefulSet would add leaders without workers), so it is left as "
+        "written and scales nothing that works",
+        span,
+        help="use --lws native: its workload's replicas are whole groups, and the HPA is "
+        "retargeted to it",
+    )
 
 
 def _stale_selector(

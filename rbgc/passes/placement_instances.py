@@ -208,8 +208,10 @@ def _pinned(
 ) -> Manifest:
     body = copy.deepcopy(m.body)
     changed = False
-    paths = m.pod_templates if found.how == INSTANCE_LABEL else m.worker_templates
-    for path in paths:
+    # native LWS: the worker template; a worker StatefulSet (`--lws statefulsets`) is told from
+    # the leaders' by the group index its pods carry (`_anchor`)
+    workers = found.how == LEADER_BY_LABELS
+    for path in (p for p in m.pod_templates if not workers or p[-1] == "workerTemplate"):
         template = find(body, path)
         if not isinstance(template, dict):
             continue

@@ -207,9 +207,18 @@ def _role(
             doc.span(*role.pattern_path, key=True),
             help="drop the role-workload-type annotation to get leader/worker groups",
         )
-    yield from _instance_set(group, role, kind)
+    yield from _instance_set(group, role, kind, target)
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
+    native_lws = kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE
+    if role.min_ready_seconds is not None and native_lws:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: minReadySeconds is dropped: a LeaderWorkerSet has no such "
+            "field, so a group counts as available as soon as its pods are ready",
+            doc.span(*role_path, "minReadySeconds"),
+            help="use --lws statefulsets (its StatefulSets carry minReadySeconds), or remove it",
+        )
     if role.leader_worker_set is not None and kind is not WorkloadKind.LEADERWORKERSET:
         yield warning(
             "RBG122",
@@ -217,6 +226,7 @@ def _role(
             doc.span(*role_path, "leaderWorkerSet", key=True),
             help="remove it, or set `workload.kind: LeaderWorkerSet`",
         )
+    yield from _unread_fields(group, role, profiles)
     for runtime in role.engine_runtimes:
         if runtime.profile not in profiles:
             yield error(
@@ -229,7 +239,17 @@ def _role(
                     "pass the file that defines the profile to rbgc with the group",
                 ),
             )
-    if role.scaling_adapter:
+    if role.scaling_adapter and kind is WorkloadKind.LEADERWORKERSET and not native_lws:
+        yield warning(
+            "RBG124",
+            f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator, "
+            "and with --lws statefulsets no compiled object scales whole leader/worker groups "
+            "(a leader StatefulSet would add leaders without workers)",
+            doc.span(*role_path, "scalingAdapter", key=True),
+            help="use --lws native: an HPA or KEDA can then scale the role's workload, whose "
+            "replicas are whole groups",
+        )
+    elif role.scaling_adapter:
         yield warning(
             "RBG143",
             f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator; "
@@ -239,6 +259,61 @@ def _role(
             "/spec/replicas with the RespectIgnoreDifferences=true sync option; with Flux, "
             "remove `replicas` from what it applies (e.g. a kustomize patch)",
         )
+
+
+def _unread_fields(
+    group: Group, role: Role, profiles: Mapping[str, Profile]
+) -> Iterator[Diagnostic]:
+    """Fields the operator reads nowhere, which rbgc drops too: said, never silent."""
+    doc = group.document
+    for port in role.service_ports:
+        for key, span in port.unused:
+            yield warning(
+                "RBG122",
+                f"role {role.name!r}: servicePorts[].{key} has no effect: config.yaml lists "
+                "each port's name and port only, and the role's headless Service has no ports "
+                "(the operator's neither)",
+                span,
+                help=f"remove {key}; expose the port through a Service of your own if needed",
+            )
+    for runtime in role.engine_runtimes:
+        if runtime.inject_containers is not None:
+            yield warning(
+                "RBG122",
+                f"role {role.name!r}: injectContainers has no effect: the operator reads it "
+                "nowhere and adds the profile's containers beside the template's",
+                runtime.inject_containers,
+                help="remove it; the profile's sidecars join every pod of the role but the "
+                "leader/worker workers",
+            )
+        profile = profiles.get(runtime.profile)
+        if profile is None or runtime.path is None:
+            continue  # RBG510 below
+        names = [str(c.get("name")) for c in profile.containers]
+        for j, override in enumerate(runtime.containers):
+            at = (*runtime.path, "containers", j)
+            if override.get("name") not in names:
+                yield warning(
+                    "RBG511",
+                    f"role {role.name!r}: engine runtime container {override.get('name')!r} "
+                    f"names no container of ClusterEngineRuntimeProfile {runtime.profile}: its "
+                    "env and args go nowhere",
+                    doc.span(*at, "name"),
+                    help=did_you_mean(
+                        str(override.get("name")),
+                        names,
+                        f"the profile's containers: {', '.join(names) or 'none'}",
+                    ),
+                )
+            for key in override:
+                if key not in ("name", "env", "args"):
+                    yield warning(
+                        "RBG122",
+                        f"role {role.name!r}: engine runtime container field {key!r} has no "
+                        "effect: only `env` and `args` are appended to the profile's container",
+                        doc.span(*at, key, key=True),
+                        help="set it in the ClusterEngineRuntimeProfile instead",
+                    )
 
 
 def _template_ref(group: Group, role: Role) -> Iterator[Diagnostic]:
@@ -305,7 +380,9 @@ def _components(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagno
         )
 
 
-def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diagnostic]:
+def _instance_set(
+    group: Group, role: Role, kind: WorkloadKind, target: Target
+) -> Iterator[Diagnostic]:
     """What the compiled StatefulSet / LeaderWorkerSet will not do of a RoleInstanceSet."""
     instance_set = role.instance_set
     if instance_set is None:
@@ -340,7 +417,8 @@ def _instance_set(group: Group, role: Role, kind: WorkloadKind) -> Iterator[Diag
             help="remove `paused` to let the rollout proceed",
         )
     if kind is WorkloadKind.LEADERWORKERSET:
-        if role.restart_backoff.written:
+        # with --lws statefulsets `rbgc sync --watch` recreates groups, backing off as written
+        if role.restart_backoff.written and target.lws is LwsLowering.NATIVE:
             yield warning(
                 "RBG141",
                 f"role {role.name!r}: restart backoff (baseDelaySeconds / maxDelaySeconds) "

@@ -71,7 +71,6 @@ class RoleContext:
         body: dict[str, Any],
         *,
         templates: Mapping[JsonPath, PodTemplate] | None = None,
-        workers: tuple[JsonPath, ...] = (),
     ) -> Manifest:
         templates = templates or {}
         return Manifest(
@@ -84,7 +83,6 @@ class RoleContext:
             source=self.group.document,
             template_sources=tuple((path, t.source_path) for path, t in templates.items()),
             pod_templates=tuple(templates),
-            worker_templates=workers,
         )
 
 

@@ -1,7 +1,8 @@
 """A role as a Deployment (rbg-semantics.md §4.4): no Service, no pod index.
 
 Also a v1alpha2 standalone role whose RoleInstanceSet is `Stateless` (random instance
-names, no index: v1alpha2 semantics §3.5).
+names, no index: v1alpha2 semantics §3.5), which keeps the RoleInstanceSet's shared headless
+Service `s-{R}-{r}`.
 
 Only an explicit `rollingUpdate` sets `strategy`; otherwise Kubernetes' 25%/25% default
 applies, as with upstream (which differs from the StatefulSet default of 1/0).
@@ -13,6 +14,7 @@ from typing import Any
 
 from rbgc.k8s.manifest import Manifest
 from rbgc.workloads import RoleContext, standalone_instance
+from rbgc.workloads.statefulset import headless_service
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
 
@@ -25,6 +27,8 @@ def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
         "selector": {"matchLabels": dict(ctx.selector)},
         "template": pod.body,
     }
+    if role.min_ready_seconds is not None:
+        spec["minReadySeconds"] = role.min_ready_seconds
     if role.instance_set is not None and role.instance_set.paused:
         spec["paused"] = True  # a Deployment pauses its rollout as the RoleInstanceSet does
     ru = role.rolling_update
@@ -39,4 +43,11 @@ def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
         "metadata": ctx.metadata(),
         "spec": spec,
     }
-    return (ctx.manifest(deploy, templates={TEMPLATE: pod}),)
+    workload = ctx.manifest(deploy, templates={TEMPLATE: pod})
+    if role.instance_set is None:
+        return (workload,)
+    # a Stateless RoleInstanceSet keeps its shared Service (`roleinstanceset_reconciler.go:76`);
+    # it resolves to the pods' addresses, but a Deployment's pods set no hostname/subdomain,
+    # so no per-pod name exists under it
+    service = headless_service(ctx, name=ctx.service_name)
+    return (workload, ctx.manifest(service))

@@ -22,6 +22,7 @@ from typing import Any
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
+from rbgc.model import Role
 from rbgc.workloads import (
     ENV_COMPONENT_INDEX,
     ENV_COMPONENT_NAME,
@@ -52,6 +53,35 @@ def restart_policy(policy: str | None) -> str:
     return "None" if policy == "None" else "RecreateGroupOnPodRestart"
 
 
+def leader_service(ctx: RoleContext, *, native: bool) -> str:
+    return leader_subdomain(ctx.role, ctx.name, ctx.service_name, native=native)
+
+
+def leader_subdomain(role: Role, name: str, service: str, *, native: bool) -> str:
+    """The Service the leader pods' DNS names are under (their subdomain): a native LWS's own
+    `{W}` (its controller sets it); with `--lws statefulsets` rbgc chooses, and a
+    RoleInstanceSet role's leaders take the shared Service, as the operator's leader component
+    does (`roleinstanceset_reconciler.go:426`), so HEAD's `{W}-{i}.{svc}` names them."""
+    if native or role.instance_set is None:
+        return name
+    return service
+
+
+def shared_service(ctx: RoleContext) -> Manifest | None:
+    """The shared headless Service `s-{R}-{r}` the operator gives a RoleInstanceSet role
+    (`roleinstanceset_reconciler.go:76`, `svc_reconciler.go:106-124`): every pod, or only the
+    leaders (LeaderOnly). None off the default workload, and where the name is the LWS's own
+    Service (v0.4 conventions name both `{R}-{r}`)."""
+    instance_set = ctx.role.instance_set
+    if instance_set is None or ctx.service_name == ctx.name:
+        return None
+    selector = ctx.conventions.selector(ctx.group.name, ctx.role.name)
+    if instance_set.leader_only:
+        selector[cv.COMPONENT_NAME_LABEL] = "leader"
+    service = headless_service(ctx, selector=dict(sorted(selector.items())), name=ctx.service_name)
+    return ctx.manifest(service)
+
+
 def instance_env(
     ctx: RoleContext, which: str, group_index: int | None = None, *, native: bool = True
 ) -> list[dict[str, Any]]:
@@ -64,7 +94,7 @@ def instance_env(
     group, so its values are literals; a native LWS pod reads labels its controller sets."""
     assert ctx.role.leader_worker_set is not None
     size = str(ctx.role.leader_worker_set.size)
-    address = f".{ctx.name}.{ctx.group.namespace}"
+    address = f".{leader_service(ctx, native=native)}.{ctx.group.namespace}"
     if which == "leader":
         own = [
             literal(ENV_COMPONENT_INDEX, "0"),
@@ -107,7 +137,13 @@ def _instance(
     if ctx.role.instance_set is None:
         return template
     env = instance_env(ctx, which, group_index, native=native)
-    return PodTemplate(body=with_env(template.body, env), source_path=template.source_path)
+    body = with_env(template.body, env)
+    # the RoleInstance component's name, which the LeaderOnly Service selects (`:411-431`)
+    meta = body.setdefault("metadata", {})
+    meta["labels"] = dict(
+        sorted({**(meta.get("labels") or {}), cv.COMPONENT_NAME_LABEL: which}.items())
+    )
+    return PodTemplate(body=body, source_path=template.source_path)
 
 
 def _partition(ctx: RoleContext, written: Any) -> int:
@@ -145,7 +181,9 @@ def lower_native(ctx: RoleContext) -> tuple[Manifest, ...]:
         "metadata": ctx.metadata(),
         "spec": spec,
     }
-    return (ctx.manifest(body, templates={LEADER: leader, WORKER: worker}, workers=(WORKER,)),)
+    workload = ctx.manifest(body, templates={LEADER: leader, WORKER: worker})
+    service = shared_service(ctx)
+    return (workload,) if service is None else (workload, service)
 
 
 def lower_statefulsets(ctx: RoleContext) -> tuple[Manifest, ...]:
@@ -154,13 +192,14 @@ def lower_statefulsets(ctx: RoleContext) -> tuple[Manifest, ...]:
     size = role.leader_worker_set.size
     name = ctx.name
     namespace = ctx.group.namespace
+    lead = leader_service(ctx, native=False)
     leader_selector = {**ctx.selector, cv.LWS_NAME_LABEL: name, MEMBER: "leader"}
     leader_body = _with_lws(
         _instance(ctx, "leader", native=False).body,
         labels={**leader_selector, cv.LWS_WORKER_INDEX_LABEL: "0"},
         env=[
             {"name": POD_NAME_VAR, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": "LWS_LEADER_ADDRESS", "value": f"$({POD_NAME_VAR}).{name}.{namespace}"},
+            {"name": "LWS_LEADER_ADDRESS", "value": f"$({POD_NAME_VAR}).{lead}.{namespace}"},
             {"name": "LWS_GROUP_SIZE", "value": str(size)},
             {"name": "LWS_WORKER_INDEX", "value": "0"},
         ],
@@ -174,20 +213,37 @@ def lower_statefulsets(ctx: RoleContext) -> tuple[Manifest, ...]:
                 replicas=role.replicas,
                 selector=leader_selector,
                 template=leader.body,
-                service=name,
+                service=lead,
             ),
             templates={TEMPLATE: leader},
         ),
-        ctx.manifest(headless_service(ctx, selector={cv.LWS_NAME_LABEL: name})),
     ]
+    workers = workers_service(ctx)
+    if lead == name or (size > 1 and workers == name):
+        # the LWS controller's Service, for the pods whose DNS names are under it
+        out.append(ctx.manifest(headless_service(ctx, selector={cv.LWS_NAME_LABEL: name})))
+    service = shared_service(ctx)
+    if service is not None:
+        out.append(service)
     if size > 1:
         for group_index in range(role.replicas):
             out.append(_worker(ctx, group_index, size))
     return tuple(out)
 
 
+def workers_service(ctx: RoleContext) -> str:
+    """The workers' subdomain under `--lws statefulsets`: the shared Service when it selects
+    them (All: the operator gives the worker component serviceName svc,
+    `roleinstanceset_reconciler.go:418-420`), else the LWS controller's `{W}`."""
+    instance_set = ctx.role.instance_set
+    if instance_set is None or instance_set.leader_only:
+        return ctx.name
+    return ctx.service_name
+
+
 def _worker(ctx: RoleContext, group_index: int, size: int) -> Manifest:
     name = ctx.name
+    lead = leader_service(ctx, native=False)
     selector = {
         **ctx.selector,
         cv.LWS_NAME_LABEL: name,
@@ -196,12 +252,12 @@ def _worker(ctx: RoleContext, group_index: int, size: int) -> Manifest:
     }
     pod_index = {"fieldRef": {"fieldPath": cv.POD_INDEX_FIELD}}
     body = _with_lws(
-        _instance(ctx, "worker", group_index).body,
+        _instance(ctx, "worker", group_index, native=False).body,
         labels=selector,
         env=[
             {
                 "name": "LWS_LEADER_ADDRESS",
-                "value": f"{name}-{group_index}.{name}.{ctx.group.namespace}",
+                "value": f"{name}-{group_index}.{lead}.{ctx.group.namespace}",
             },
             {"name": "LWS_GROUP_SIZE", "value": str(size)},
             {"name": "LWS_WORKER_INDEX", "valueFrom": pod_index},
@@ -214,12 +270,12 @@ def _worker(ctx: RoleContext, group_index: int, size: int) -> Manifest:
         replicas=size - 1,
         selector=selector,
         template=worker.body,
-        service=name,
+        service=workers_service(ctx),
     )
     sts["spec"]["ordinals"] = {"start": 1}
     # Workers roll with Kubernetes' defaults; the role's partition counts leaders (groups).
     sts["spec"]["updateStrategy"] = {"type": "RollingUpdate"}
-    return ctx.manifest(sts, templates={TEMPLATE: worker}, workers=(TEMPLATE,))
+    return ctx.manifest(sts, templates={TEMPLATE: worker})
 
 
 def _with_lws(

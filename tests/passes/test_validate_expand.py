@@ -208,12 +208,23 @@ def test_lws_names_leave_room_for_worker_statefulsets_in_both_lowerings(size: in
         assert _codes(text) == ["RBG112"]  # `{name}-1` would be 54
 
 
-def test_a_namespaceless_object_collides_with_its_default_namespace_twin() -> None:
+def test_a_namespaceless_object_is_its_default_namespace_twin() -> None:
+    """A user's Service without a namespace lands in the default one, where the role's
+    generated Service of that name is: it gives way to the generated one (RBG504)."""
     text = (
         _role().rstrip() + "\n        ---\n        apiVersion: v1\n        kind: Service\n"
         "        metadata: {name: g-r}\n        spec: {clusterIP: None}\n"
     )
-    assert _codes(text) == ["RBG113"]
+    result = compile_yaml(text)
+    services = [m for m in result.bundle.manifests if m.kind == "Service"]
+    assert [(m.name, m.group) for m in services] == [("g-r", "g")]
+    assert [d.code for d in result.warnings] == ["RBG504"]
+    # two objects of the user's under one identity (one namespaceless) stay an error
+    own = (
+        "        ---\n        apiVersion: v1\n        kind: Service\n"
+        "        metadata: {name: mine%s}\n"
+    )
+    assert "RBG113" in _codes(_role().rstrip() + "\n" + own % "" + own % ", namespace: default")
 
 
 def test_a_role_set_reports_each_problem_once() -> None:
