@@ -306,8 +306,22 @@ CODES: dict[str, CodeDoc] = _doc(
         "RBG601",
         "output-schema-violation",
         "A compiled object does not validate against the Kubernetes schema.",
-        "It would be rejected by the API server. The location points at the input that the "
-        "field came from when rbgc can trace it, else at the role.",
+        "It would be rejected by the API server. Core objects are checked whole; of a custom "
+        "resource, the pod templates it embeds (a LeaderWorkerSet's leader and worker "
+        "templates). The location points at the input that the field came from when rbgc can "
+        "trace it, else at the role.",
+    ),
+    CodeDoc(
+        "RBG603",
+        "container-without-image",
+        "A container or init container of a compiled object has no `image`.",
+        "The Kubernetes schema makes `image` optional, but the API server's validation "
+        "requires it of every container of a pod or pod template (`validateContainerCommon` "
+        "in pkg/apis/core/validation): every `kubectl apply` and Argo CD sync of the object "
+        "fails. rbgc refuses it in every build, in the objects it generates and the ones it "
+        "passes through, at the container's line.",
+        "containers:\n  - name: server        # no image",
+        "containers:\n  - name: server\n    image: lmsysorg/sglang:v0.5.4",
     ),
     CodeDoc(
         "RBG602",
@@ -712,6 +726,18 @@ CODES.update(
             "`paused: true` is the way to hold a rollout.",
             "replicas: 2\nrolloutStrategy: {rollingUpdate: {partition: 2}}",
             "replicas: 2\nrolloutStrategy: {rollingUpdate: {partition: 1}}",
+        ),
+        CodeDoc(
+            "RBG117",
+            "group-set-too-large",
+            "A RoleBasedGroupSet's groups would hold more pods than a cluster can.",
+            "A set becomes one group per replica, each compiled into the output. Kubernetes "
+            "supports clusters of at most 150,000 pods (sig-scalability thresholds), so rbgc "
+            "refuses at once, before making a single group, a set whose groups hold more (a "
+            "group without pods counts as one): compiling it would run for hours and need "
+            "more memory than a build has, as a role's replicas are refused by RBG520.",
+            "kind: RoleBasedGroupSet\nspec:\n  replicas: 2147483647",
+            "kind: RoleBasedGroupSet\nspec:\n  replicas: 4",
         ),
         CodeDoc(
             "RBG520",

@@ -7,18 +7,37 @@ Overlay document is among the inputs (the overlay code is not imported otherwise
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable
 from typing import Any
 
+import yaml
+
 from rbgc.k8s.conventions import OVERLAY_KIND, RBGC_API_GROUP
-from rbgc.source import Document, read_all
+from rbgc.source import MAX_FILE_BYTES, Document, count_values, read_all
+
+# kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
+# applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
+KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
+_NULL = "tag:yaml.org,2002:null"  # an empty document (`---` and nothing else)
 
 
 def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) -> list[Document]:
     """Every document of every input; Overlay documents (`rbgc.io/v1alpha1` `Overlay`) are
     replaced by their base's documents as the overlay changes them, with bases inside `root`
-    (None: the repository the command runs in)."""
-    documents = read_all(paths, stdin)
+    (None: the repository the command runs in).
+
+    One rule for every command (README, "Which files are read"): a file that holds no
+    Kubernetes object (`holds_objects`: a Helm values.yaml, a CI workflow) is skipped, as Argo
+    CD skips YAML that is not a manifest in a directory app, and so are kustomize's own
+    configuration documents. Only a file that fails to read is looked at again, so a build
+    whose files are all manifests pays nothing for the rule."""
+    documents = [
+        d
+        for d in read_all(paths, stdin, skip=lambda path: not holds_objects(path))
+        if not d.api_version.startswith(KUSTOMIZE_CONFIG_GROUP)
+    ]
     if not any(
         d.kind == OVERLAY_KIND and d.api_version.startswith(f"{RBGC_API_GROUP}/") for d in documents
     ):
@@ -26,3 +45,44 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
     from rbgc.overlays import resolve
 
     return resolve(documents, root)
+
+
+def holds_objects(path: str) -> bool:
+    """Whether some document of the file has an `apiVersion` or a `kind` (kustomize's own
+    configuration aside). Read leniently: only the top-level keys are looked at, so what YAML
+    1.1 does to a workflow's `on:` key does not matter; anything unreadable counts as an object
+    file, so the strict loader reports it."""
+    nodes = _documents(path)
+    return nodes is None or any(_is_object(node) for node in nodes)
+
+
+def holds_documents(path: str) -> bool:
+    """Whether the file holds a YAML document at all (not only comments), read leniently."""
+    nodes = _documents(path)
+    return nodes is None or any(node is not None and node.tag != _NULL for node in nodes)
+
+
+def _documents(path: str) -> list[yaml.Node | None] | None:
+    """The file's documents as YAML nodes; None when it is not a regular file rbgc reads or
+    cannot be read as YAML."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig")
+        if count_values(text, path) is not None:
+            return None  # too large to compose: the loader refuses it (RBG005)
+        return list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+
+
+def _is_object(node: yaml.Node | None) -> bool:
+    if not isinstance(node, yaml.MappingNode):
+        return False
+    top = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+    if not ({"apiVersion", "kind"} & top.keys()):
+        return False
+    api = top.get("apiVersion")
+    return not (isinstance(api, yaml.ScalarNode) and api.value.startswith(KUSTOMIZE_CONFIG_GROUP))

@@ -6,9 +6,11 @@ jsonschema and kubernetes_validate (~130 ms), which the default build never pays
 `kubernetes_validate.validate()` re-reads a 1.5 MB definitions file and builds a fresh
 validator on every call (~10 ms per object); we build one validator per (version, kind) from
 the same schema files, the same file naming and the same version choice, and keep it.
-Only core API groups are checked: the library picks schema files by the API group's first
+Only core API groups are checked whole: the library picks schema files by the API group's first
 label, so `scheduling.x-k8s.io/v1alpha1 PodGroup` would be checked against Kubernetes' own
-`scheduling.k8s.io` PodGroup from 1.35 on (ecosystem.md §C); custom resources are skipped.
+`scheduling.k8s.io` PodGroup from 1.35 on (ecosystem.md §C). Of a custom resource, the pod
+templates it embeds (`k8s/pods.py`: a LeaderWorkerSet's leader and worker templates) are
+checked against `core/v1` PodTemplateSpec.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from referencing import Registry, Resource
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error
 from rbgc.k8s.manifest import Manifest
+from rbgc.k8s.pods import pod_templates
 from rbgc.schematext import describe
 from rbgc.source import path_text
 
@@ -76,6 +79,9 @@ def normalize_version(raw: str) -> str:
     return known[max(i for i, v in enumerate(numeric) if v <= wanted)]
 
 
+_DEFINITIONS = "https://kubernetes.io/api/_definitions.json"  # the definitions file's $id
+
+
 @functools.cache
 def _registry(version: str) -> Registry:
     defs = kv.schema_contents(
@@ -105,8 +111,27 @@ def validator(version: str, api_version: str, kind: str) -> jsonschema.protocols
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+@functools.cache
+def _pod_template_validator(version: str) -> jsonschema.protocols.Validator:
+    """`core/v1` PodTemplateSpec, as the kinds that embed one reference it."""
+    schema = {"$ref": f"{_DEFINITIONS}#/$defs/io.k8s.api.core.v1.PodTemplateSpec"}
+    return jsonschema.Draft202012Validator(schema, registry=_registry(version))
+
+
 def check_manifest(manifest: Manifest, version: str) -> Iterator[Diagnostic]:
     if not is_core(manifest.api_version):
+        # A custom resource has no Kubernetes schema, but the pod templates it embeds (a
+        # LeaderWorkerSet's leader and worker templates) are core PodTemplateSpecs: the CRD
+        # embeds their schema and the controller copies them into pods.
+        found: list[jsonschema.ValidationError] = []
+        for path in pod_templates(manifest):
+            template = _value_at(manifest.body, path)
+            if template is not None:
+                found.extend(
+                    _prefixed(err, path)
+                    for err in _pod_template_validator(version).iter_errors(template)
+                )
+        yield from _report(manifest, found, version)
         return
     v = validator(version, manifest.api_version, manifest.kind)
     if v is None:
@@ -117,7 +142,27 @@ def check_manifest(manifest: Manifest, version: str) -> Iterator[Diagnostic]:
             help="check apiVersion and kind; the API server would not know it",
         )
         return
-    errors = sorted(v.iter_errors(manifest.body), key=relevance)
+    yield from _report(manifest, list(v.iter_errors(manifest.body)), version)
+
+
+def _value_at(body: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        body = body.get(part) if isinstance(body, dict) else None
+    return body
+
+
+def _prefixed(
+    err: jsonschema.ValidationError, prefix: tuple[str | int, ...]
+) -> jsonschema.ValidationError:
+    """The error as if the whole object had been validated: its path starts at the object."""
+    err.path.extendleft(reversed(prefix))
+    return err
+
+
+def _report(
+    manifest: Manifest, found: list[jsonschema.ValidationError], version: str
+) -> Iterator[Diagnostic]:
+    errors = sorted(found, key=relevance)
     for err in errors[:MAX_ERRORS_PER_OBJECT]:
         path = tuple(err.absolute_path)
         ns = f"{manifest.namespace}/" if manifest.namespace else ""

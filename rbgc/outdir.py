@@ -4,7 +4,9 @@ The marker `DIR/.rbgc-output` lists every file rbgc wrote (relative paths, one a
 next run deletes only listed files that it no longer writes and never touches any other file:
 a `kustomization.yaml` or `notes/keep.yaml` a person added stays, and a name rbgc wants that
 such a file already has is refused rather than overwritten. A folder that exists, is not
-empty and has no marker was not written by rbgc and is refused as a whole.
+empty and has no marker was not written by rbgc and is refused as a whole, unless it holds only
+output folders of earlier runs (each with its marker), such as `make demo`'s rendered/demo/:
+rbgc then writes beside them and lists only its own files.
 
 Files are rendered one at a time into a staging folder inside DIR (the same file system, so
 each move is an atomic rename), under an exclusive `flock` on DIR: two runs into the same
@@ -118,7 +120,7 @@ def _previous_files(target: Path) -> set[str]:
     """The files the last run wrote, from the marker; {} for an empty folder."""
     marker = target / MARKER
     if not marker.is_file():
-        if any(not p.name.startswith(_STAGING_PREFIX) for p in target.iterdir()):
+        if not _holds_only_rbgc_outputs(target):
             raise OutputDirError(
                 f"{target} is not empty and was not written by rbgc; refusing to replace its files"
             )
@@ -128,6 +130,21 @@ def _previous_files(target: Path) -> set[str]:
         return {p.relative_to(target).as_posix() for p in _legacy_owned(target)}
     listed = (line.strip() for line in text.splitlines())
     return {line for line in listed if line and not line.startswith("#") and _safe(line)}
+
+
+def _holds_only_rbgc_outputs(folder: Path) -> bool:
+    """Whether every entry of `folder` is an output folder of an earlier rbgc run (it has a
+    marker) or a folder holding only such (`make demo`'s rendered/demo/<example>/ inside the
+    rendered/ of the README's next command). rbgc may then write beside them: it never touches
+    a file it did not list, and a clash with one of theirs is refused like any other."""
+    for entry in folder.iterdir():
+        if entry.name.startswith(_STAGING_PREFIX):
+            continue
+        if entry.is_symlink() or not entry.is_dir():
+            return False
+        if not (entry / MARKER).is_file() and not _holds_only_rbgc_outputs(entry):
+            return False
+    return True
 
 
 def _safe(name: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from rbgc import parse_v1alpha2
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, did_you_mean, error, warning
 from rbgc.k8s import conventions as cv
+from rbgc.k8s.controllers import MAX_CLUSTER_PODS
 from rbgc.k8s.manifest import Manifest
 from rbgc.k8s.naming import set_member_name
 from rbgc.model import (
@@ -71,7 +72,11 @@ def parse(
                     )
                 )
             elif doc.kind == cv.RBGSET_KIND:
-                groups.extend(_group_set_v1alpha2(doc, default_namespace, order, chosen(doc)))
+                too_large = _set_too_large(doc, ("spec", "groupTemplate", "spec", "roles"))
+                if too_large:
+                    problems.append(too_large)
+                else:
+                    groups.extend(_group_set_v1alpha2(doc, default_namespace, order, chosen(doc)))
             elif doc.kind == cv.PROFILE_KIND:
                 _add_profile(profiles, _profile(doc), problems)
             elif doc.kind == "CoordinatedPolicy":
@@ -127,7 +132,11 @@ def parse(
         if doc.kind == cv.RBG_KIND:
             groups.append(_group(doc, ("spec",), default_namespace, order, chosen(doc)))
         elif doc.kind == cv.RBGSET_KIND:
-            groups.extend(_group_set(doc, default_namespace, order, chosen(doc)))
+            too_large = _set_too_large(doc, ("spec", "template", "roles"))
+            if too_large:
+                problems.append(too_large)
+            else:
+                groups.extend(_group_set(doc, default_namespace, order, chosen(doc)))
         else:
             _add_profile(profiles, _profile(doc), problems)
     groups, found = bind_policies(groups, policies, default_namespace)
@@ -322,6 +331,24 @@ def _group_set_v1alpha2(
         )
         for i in range(doc.body["spec"].get("replicas", 1))
     ]
+
+
+def _set_too_large(doc: Document, roles_path: JsonPath) -> Diagnostic | None:
+    """RBG117 when a RoleBasedGroupSet's groups would hold more pods than a cluster can, said
+    before a single group is made (a group without pods counts as one: it is still objects)."""
+    replicas = doc.body["spec"].get("replicas", 1)
+    roles = value_at(doc.body, roles_path) or ()
+    pods = sum(r.get("replicas", 1) for r in roles)  # at least: LWS groups hold `size` each
+    if replicas * max(pods, 1) <= MAX_CLUSTER_PODS:
+        return None
+    return error(
+        "RBG117",
+        f"RoleBasedGroupSet {doc.body['metadata']['name']} asks for {replicas:,} groups of at "
+        f"least {pods} pod(s) each, more than the {MAX_CLUSTER_PODS:,} pods of the largest "
+        "cluster Kubernetes supports",
+        doc.span("spec", "replicas"),
+        help="lower spec.replicas (or the roles' replicas)",
+    )
 
 
 def _profile(doc: Document) -> Profile:

@@ -22,7 +22,8 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Program, Target
+from rbgc.k8s.pods import missing_images
+from rbgc.model import Group, Program, Target, Waves
 from rbgc.parse import parse
 from rbgc.passes.addresses import check_addresses
 from rbgc.passes.dependencies import resolve_dependencies
@@ -86,12 +87,23 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
     checked = validate(group, target, program.profiles)
     trace.add("validate", group, f"{len(group.roles)} role(s) valid")
 
-    waves = resolve_dependencies(checked.group)
-    for wave in range(waves.count):
+    levels = resolve_dependencies(checked.group)
+    placement = place(checked.group, levels, target, conventions)
+    # Each role's sync wave, decided here once: its dependency level, after the PodGroup when
+    # the group has one (Argo CD applies custom resources last within a wave). The objects,
+    # and through them the facts, graph, plan and sync, carry exactly these numbers.
+    waves = Waves(
+        of_role={r: w + placement.wave_offset for r, w in levels.of_role.items()},
+        order=levels.order,
+    )
+    for pod_group in placement.manifests:
+        trace.add(
+            "dependencies", group, f"wave 0: PodGroup {pod_group.name} (gang: before every role)"
+        )
+    for wave in sorted(set(waves.of_role.values())):
         members = [r for r in waves.order if waves.of_role[r] == wave]
         trace.add("dependencies", group, f"wave {wave}: {', '.join(members)}")
 
-    placement = place(checked.group, waves, target, conventions)
     for role in group.roles:
         decided = placement.of_role[role.name]
         trace.add(
@@ -171,6 +183,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     if not problems:  # a group that failed made no pods: its peers' addresses cannot be judged
         warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
+    problems.extend(missing_images(manifests))  # refused by every API server (k8s/pods.py)
     if problems:
         raise DiagnosticError([*problems, *warnings])
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
@@ -191,7 +204,9 @@ def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> 
 
 
 def no_input(paths: Iterable[str]) -> list[Diagnostic]:
-    """RBG011 at each input that gave nothing, saying whether it was empty or had no files."""
+    """RBG011 at each input that gave nothing, saying whether it was empty, had no files, or
+    held no Kubernetes object (the files `inputs.load` skips)."""
+    from rbgc.inputs import holds_documents
     from rbgc.source import STDIN, expand_paths
 
     found = []
@@ -200,9 +215,11 @@ def no_input(paths: Iterable[str]) -> list[Diagnostic]:
             what = "standard input holds no YAML document"
         elif os.path.isdir(path):
             if expand_paths([path]):
-                what = "its *.yaml and *.yml files hold no YAML document"
+                what = "none of its *.yaml and *.yml files holds a document with apiVersion or kind"
             else:
                 what = "the folder holds no *.yaml or *.yml file (hidden entries are skipped)"
+        elif holds_documents(path):
+            what = "no document of the file has apiVersion or kind"
         else:
             what = "the file holds no YAML document (only comments or empty documents)"
         found.append(

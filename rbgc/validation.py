@@ -8,26 +8,22 @@ should never disagree; if they do, the jsonschema finding is reported too so not
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import Any
 
 import jsonschema
-import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
-from rbgc.inputs import load
+from rbgc.inputs import holds_objects, load
 from rbgc.k8s.conventions import API_VERSION, API_VERSION_V1ALPHA2, PROFILE_KIND
 from rbgc.kubeschema import check_bundle, normalize_version
+from rbgc.outdir import MARKER
 from rbgc.pipeline import Options, compile_documents, no_input
 from rbgc.schema import KINDS_V1ALPHA2, is_rbg_document, schema, schema_v1alpha2
 from rbgc.schematext import describe
-from rbgc.source import MAX_FILE_BYTES, STDIN, Document, count_values, expand_paths, path_text
-
-# kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
-# applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
-KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
+from rbgc.source import STDIN, Document, expand_paths, path_text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,23 +95,83 @@ def validate_paths(
 ) -> Outcome:
     """Validate the Kubernetes manifests among `paths`, as one program or file by file.
 
-    Files that hold no Kubernetes object at all are skipped and counted (a pre-commit hook or
-    `git ls-files '*.yaml'` also hands over CI workflows and docker-compose files, whose YAML 1.1
-    quirks are none of rbgc's business). Separately, each file is its own program, and a
-    ClusterEngineRuntimeProfile it uses but does not define is taken from the other inputs, so
-    a file's answer does not depend on which other files were named with it.
+    Files are read by the rule every command reads them by (`inputs.load`): a file that holds
+    no Kubernetes object at all is skipped, and counted here (a pre-commit hook or `git
+    ls-files '*.yaml'` also hands over CI workflows and docker-compose files, whose YAML 1.1
+    quirks are none of rbgc's business); inputs that leave nothing to compile are RBG011, as
+    for build. Separately, each file is its own program, and a ClusterEngineRuntimeProfile it
+    uses but does not define is taken from the other inputs, so a file's answer does not
+    depend on which other files were named with it.
     """
     version = normalize_version(kubernetes_version)
     inputs, skipped = select_inputs(paths)
-    if not inputs and not skipped:
-        raise DiagnosticError(no_input(paths))  # empty folders
     if not inputs:
-        return Outcome(diagnostics=(), files=0, objects=0, version=version, skipped=skipped)
-    if not separately or not inputs:
+        raise DiagnosticError(no_input(paths))  # nothing to compile: RBG011, as for build
+    if not separately:
         return replace(_validate_unit(inputs, options, version, ()), skipped=skipped)
     shared = _profiles(inputs, options)
     outcome = merge_outcomes(_validate_unit([p], options, version, shared) for p in inputs)
     return replace(outcome, skipped=skipped)
+
+
+def validate_repository(
+    root: str, options: Options, kubernetes_version: str, *, separately: bool = False
+) -> Outcome:
+    """`rbgc validate` with no path: the repository at `root` (the pre-commit hook's first
+    config has no `args:`). RBG011 with a hint naming `args` when it holds no manifests."""
+    files = repository_files(root)
+    if not select_inputs(files)[0]:
+        raise DiagnosticError([_name_args(d) for d in no_input([root])])
+    return validate_paths(files, options, kubernetes_version, separately=separately)
+
+
+def _name_args(found: Diagnostic) -> Diagnostic:
+    return replace(
+        found,
+        help="with no path, rbgc validate checks the YAML files git sees from the repository "
+        "root; name the folders that hold your manifests instead, e.g. in the pre-commit hook: "
+        "`args: [apps/, overlays/]`",
+    )
+
+
+# what git sees of the work tree: tracked files, and new files that are not ignored
+GIT_LS_FILES = ("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+
+
+def repository_files(root: str) -> list[str]:
+    """The YAML files of the repository at `root` as git sees them (tracked, and new files not
+    ignored), without hidden entries (as a folder is read) and without rbgc's own output
+    folders (their compiled objects would clash with their sources; `build --check` checks
+    them); a folder that is no git checkout is read whole. Paths relative to the current
+    folder, sorted."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(
+            [*GIT_LS_FILES, "--", "*.yaml", "*.yml"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        listed = [os.path.relpath(p, root) for p in expand_paths([root])]
+    files = []
+    for name in sorted(set(filter(None, listed))):
+        parts = PurePosixPath(name).parts
+        if any(p.startswith(".") for p in parts) or _in_output_folder(root, parts[:-1]):
+            continue
+        path = os.path.join(root, name)
+        if os.path.isfile(path):  # git still lists a tracked file deleted in the work tree
+            files.append(os.path.relpath(path))
+    return files
+
+
+def _in_output_folder(root: str, folders: tuple[str, ...]) -> bool:
+    return any(
+        os.path.isfile(os.path.join(root, *folders[:depth], MARKER))
+        for depth in range(len(folders) + 1)
+    )
 
 
 def select_inputs(paths: Sequence[str]) -> tuple[list[str], int]:
@@ -139,37 +195,6 @@ def select_inputs(paths: Sequence[str]) -> tuple[list[str], int]:
             else:
                 skipped += 1
     return inputs, skipped
-
-
-def holds_objects(path: str) -> bool:
-    """Whether some document of the file has an `apiVersion` or a `kind` (kustomize's own
-    configuration aside). Read leniently: only the top-level keys are looked at, so what YAML
-    1.1 does to a workflow's `on:` key does not matter; anything unreadable counts as an object
-    file, so the strict loader reports it."""
-    try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-            return True
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8-sig")
-        if count_values(text, path) is not None:
-            return True  # too large to compose: the loader refuses it (RBG005)
-        for node in yaml.compose_all(text, Loader=yaml.CSafeLoader):
-            if _is_object(node):
-                return True
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return True
-    return False
-
-
-def _is_object(node: yaml.Node | None) -> bool:
-    if not isinstance(node, yaml.MappingNode):
-        return False
-    top = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-    if not ({"apiVersion", "kind"} & top.keys()):
-        return False
-    api = top.get("apiVersion")
-    return not (isinstance(api, yaml.ScalarNode) and api.value.startswith(KUSTOMIZE_CONFIG_GROUP))
 
 
 def _profiles(paths: Sequence[str], options: Options) -> list[Document]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rbgc.pipeline import Options, Result, compile_documents
 from rbgc.source import parse_text
+from tests import tools
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPAT = ROOT.parent / "shared" / "compat" / "rbg-v0.4.0"
@@ -35,3 +37,11 @@ def compat_dir() -> Path:
     if not COMPAT.is_dir():  # pragma: no cover - CI always has ../shared
         pytest.fail(f"conformance corpus missing at {COMPAT}")
     return COMPAT
+
+
+@pytest.fixture(autouse=True)
+def _tools_need_the_marker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lets `tests.tools.need` check that a test running an outside tool is marked `tools`."""
+    tools.current = request.node
+    yield
+    tools.current = None

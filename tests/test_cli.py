@@ -158,7 +158,7 @@ def test_version(flag: str) -> None:
     [
         (["build", "--bogus", PD], "No such option '--bogus'"),
         (["build"], "Missing argument 'PATH...'"),
-        (["validate"], "Missing argument 'PATH...'"),
+        # `rbgc validate` with no path checks the repository (tests/gitops/test_validate_repo.py)
         (["build", "-o", "toml", PD], "Invalid value for '-o' / '--output'"),
         (["build", "--color", "sometimes", PD], "Invalid value for '--color'"),
         (["frobnicate"], "No such command 'frobnicate'"),

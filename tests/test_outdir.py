@@ -252,3 +252,40 @@ def test_check_of_a_folder_rbgc_did_not_write(tmp_path: Path) -> None:
     assert code == 2
     assert "not empty and was not written by rbgc" in err
     assert "RBG901" not in err
+
+
+# -- issue 18, item 7: a folder of rbgc's own earlier outputs ---------------------------------
+
+
+def test_a_folder_whose_subfolders_are_rbgc_outputs_is_rbgcs_to_write(tmp_path: Path) -> None:
+    """The README's order: `make demo` writes rendered/demo/<example>/ (each with its marker),
+    then `rbgc build examples/ --out rendered/` wrote nothing ("not written by rbgc", exit 2)."""
+    rendered = tmp_path / "rendered"
+    for name in ("pd", "single"):
+        assert build(PD, "--out", str(rendered / "demo" / name), "--layout", "waves")[0] == 0
+    demo = tree(rendered / "demo")
+    code, err = build(PD, "--out", str(rendered))
+    assert code == 0, err
+    assert tree(rendered / "demo") == demo, "the earlier outputs are left as they were"
+    assert set(listed(rendered)) == {n for n in tree(rendered) if "/" not in n and n != MARKER}
+    code, err = build(SINGLE, "--out", str(rendered))  # and again: it has its marker now
+    assert code == 0, err
+    assert tree(rendered / "demo") == demo
+
+
+@pytest.mark.parametrize(
+    "mine",
+    ["notes.yaml", "demo/notes.yaml", "empty-but-mine/x.txt", "demo/single/../../README"],
+)
+def test_a_file_of_a_person_beside_rbgc_outputs_still_makes_the_folder_theirs(
+    tmp_path: Path, mine: str
+) -> None:
+    rendered = tmp_path / "rendered"
+    assert build(SINGLE, "--out", str(rendered / "demo" / "single"))[0] == 0
+    (rendered / mine).parent.mkdir(parents=True, exist_ok=True)
+    (rendered / mine).write_text("mine\n")
+    before = tree(rendered)
+    code, err = build(PD, "--out", str(rendered))
+    assert code == 2
+    assert "is not empty and was not written by rbgc" in err
+    assert tree(rendered) == before

@@ -8,12 +8,12 @@ from dataclasses import replace
 import click
 
 from rbgc.cli import COMMANDS
-from rbgc.cli.options import CompileOptions, compile_options
+from rbgc.cli.options import CompileOptions, compile_options, repository_root
 from rbgc.cli.output import guarded
 
 
 @click.command("validate", short_help=COMMANDS["validate"][1])
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing when everything is valid.")
 @click.option(
     "--separately",
@@ -29,13 +29,16 @@ def command(paths: tuple[str, ...], quiet: bool, separately: bool, opts: Compile
 
     Runs the whole compiler, checks RBG documents against the JSON Schema in schemas/ with
     jsonschema, and checks every compiled core object against the Kubernetes schema of the
-    target version (custom resources are skipped). Files with no Kubernetes object at all (no
-    document with apiVersion or kind: CI workflows, docker-compose files, kustomization.yaml)
-    are skipped and counted.
+    target version (of custom resources, the pod templates they embed). Files are read as
+    `rbgc build` reads them, so what passes here builds: files with no Kubernetes object at all
+    (no document with apiVersion or kind: CI workflows, Helm values, docker-compose files,
+    kustomization.yaml) are skipped and counted. With no PATH, the repository is checked from
+    its root: the YAML files git sees, less rbgc's own --out folders.
 
     \b
     Examples:
       rbgc validate examples/
+      rbgc validate                             # the whole repository (pre-commit, no args)
       rbgc validate $(git ls-files "*.yaml")    # files without objects are skipped
       rbgc validate --kubernetes-version 1.30 --format json manifests/
 
@@ -43,12 +46,16 @@ def command(paths: tuple[str, ...], quiet: bool, separately: bool, opts: Compile
     Exit codes: 0 valid, 1 problems found, 2 usage error, 3 internal error.
     """
     from rbgc.diagnostics import DiagnosticError
-    from rbgc.validation import validate_paths
+    from rbgc.validation import validate_paths, validate_repository
 
     out = opts.out
     try:
         options = opts.pipeline_options()
-        outcome = validate_paths(paths, options, opts.version_text, separately=separately)
+        if paths:
+            outcome = validate_paths(paths, options, opts.version_text, separately=separately)
+        else:
+            root = repository_root(opts.root)
+            outcome = validate_repository(root, options, opts.version_text, separately=separately)
     except DiagnosticError as exc:
         out.fail(exc.diagnostics, writes=False)
     if outcome.errors:

@@ -38,6 +38,10 @@ MATCH_LABEL_KEYS_IN_POD_AFFINITY: Version = (1, 31)  # pod (anti-)affinity match
 MATCH_LABEL_KEYS_IN_POD_TOPOLOGY_SPREAD: Version = (1, 27)
 MIN_DOMAINS_IN_POD_TOPOLOGY_SPREAD: Version = (1, 27)
 NODE_INCLUSION_POLICY_IN_POD_TOPOLOGY_SPREAD: Version = (1, 26)  # nodeAffinity/TaintsPolicy
+# The most pods one cluster holds: the largest cluster Kubernetes supports (sig-scalability
+# configs-and-limits/thresholds.md, #Pods at cluster scope; docs "Considerations for large
+# clusters": no more than 150,000 total pods).
+MAX_CLUSTER_PODS = 150_000
 
 
 def scaled(value: IntOrPercent, total: int, *, round_up: bool) -> int:

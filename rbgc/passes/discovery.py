@@ -80,11 +80,11 @@ def inject_discovery(
     if conventions.config_map_per_group:
         stateful = [r for r in group.roles if mounts_config(r, conventions)]
         if stateful:
-            wave = min(waves.of_role[r.name] for r in stateful) + placement.wave_offset
+            wave = min(waves.of_role[r.name] for r in stateful)
             out.append(_config_map(group, None, config, wave, conventions))
     else:
         for role in group.roles:
-            wave = waves.of_role[role.name] + placement.wave_offset
+            wave = waves.of_role[role.name]
             out.append(_config_map(group, role, config, wave, conventions))
     warnings = [w for role in group.roles for w in _reserved_env(group, role, conventions)]
     warnings += _unresolvable_readers(group, expanded, services, conventions)
@@ -274,7 +274,9 @@ def _reserved_env(group: Group, role: Role, conventions: cv.Conventions) -> list
             sources.append((ref.path, ref.template))
         sources.append((role.patch_path, role.template_patch))
     lws = role.leader_worker_set
-    if lws is not None:
+    # the patches are applied only where the role becomes a LeaderWorkerSet; elsewhere they
+    # are ignored (RBG122) and may be any JSON
+    if lws is not None and role.kind is WorkloadKind.LEADERWORKERSET:
         leader, worker = role.leader_worker_patch_paths
         sources += [(leader, lws.patch_leader), (worker, lws.patch_worker)]
     found = []

@@ -105,7 +105,7 @@ def expand(
             role=role,
             selector=selector,
             templates=finished,
-            wave=waves.of_role[role.name] + placement.wave_offset,
+            wave=waves.of_role[role.name],
             conventions=conventions,
         )
         manifests.extend(table[kind](ctx))

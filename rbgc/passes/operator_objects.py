@@ -234,7 +234,9 @@ def _stale_selector(
 def _group_of(selector: Mapping[str, Any], groups: set[str]) -> str | None:
     """The group a role selector belongs to: the group value of its own selector."""
     keys = [*EXAMPLE_KEYS, *(c.label_group for c in cv.RELEASES.values())]
-    return next((str(selector[k]) for k in keys if k in selector and selector[k] in groups), None)
+    # a value that is not a string names no group (and the API server refuses it: RBG601)
+    named = (selector.get(k) for k in keys)
+    return next((v for v in named if isinstance(v, str) and v in groups), None)
 
 
 def _span(service: Manifest, key: str) -> Any:

@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
@@ -169,9 +169,12 @@ def _walk(root: str) -> Iterator[str]:
                 yield os.path.join(dirpath, name)
 
 
-def read_all(paths: Iterable[str], stdin: Any = None) -> list[Document]:
+def read_all(
+    paths: Iterable[str], stdin: Any = None, *, skip: Callable[[str], bool] | None = None
+) -> list[Document]:
     """Every document of every input, with all loading problems reported together. A pure
-    reader: Overlay documents come back as they are (`inputs.load` resolves them)."""
+    reader: Overlay documents come back as they are (`inputs.load` resolves them). A file that
+    cannot be read as manifests and that `skip` accepts is left out instead of reported."""
     documents: list[Document] = []
     problems: list[Diagnostic] = []
     try:
@@ -183,7 +186,8 @@ def read_all(paths: Iterable[str], stdin: Any = None) -> list[Document]:
         try:
             documents.extend(read_path(path, stdin))
         except DiagnosticError as exc:
-            problems.extend(exc.diagnostics)
+            if skip is None or path == STDIN or not skip(path):
+                problems.extend(exc.diagnostics)
     if problems:
         raise DiagnosticError(problems)
     return documents

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from tests.tools import search_path
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -32,9 +34,10 @@ def write(folder: Path, files: Mapping[str, str]) -> None:
 
 
 def env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A minimal environment: PATH with the venv first, HOME, and what the test adds."""
+    """A minimal environment: PATH with the venv first (then the caller's PATH, so tools in
+    ~/.local/bin or /opt/homebrew/bin are found), HOME, and what the test adds."""
     base = {
-        "PATH": f"{BIN}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+        "PATH": search_path(),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
     }

@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from tests.gitops.helpers import ROOT, rbgc_bin
+from tests.gitops.helpers import ROOT, rbgc_bin, write
+from tests.tools import need
 
 ARGOCD = ROOT / "integrations" / "argocd"
 HEALTH_KEY = "resource.customizations.health.leaderworkerset.x-k8s.io_LeaderWorkerSet"
@@ -82,6 +84,7 @@ def test_dockerignore_keeps_what_the_dockerfile_copies_and_drops_the_venv() -> N
         assert _ignored(rel, patterns), rel
 
 
+@pytest.mark.tools
 def test_kubectl_kustomize_reads_a_waves_folder(tmp_path: Path) -> None:
     rbgc = subprocess.run(
         [rbgc_bin(), "build", str(ROOT / "examples/pd-disaggregated.yaml"),
@@ -90,8 +93,77 @@ def test_kubectl_kustomize_reads_a_waves_folder(tmp_path: Path) -> None:
     )  # fmt: skip
     assert rbgc.returncode == 0, rbgc.stderr
     done = subprocess.run(
-        ["kubectl", "kustomize", str(tmp_path / "out")], capture_output=True, text=True, check=False
+        [need("kubectl"), "kustomize", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     kinds = sorted(d["kind"] for d in yaml.safe_load_all(done.stdout))
     assert kinds.count("StatefulSet") == 2 and "Deployment" in kinds, kinds
+
+
+# How Argo CD's CMP server runs `discover.find.command` (argoproj/argo-cd at 37ee0097,
+# cmpserver/plugin/plugin.go:80-155 runCommand and :337-382 matchRepository): the argv
+# `command + args` without a shell of its own, in the application's source path, with the
+# server's environment; an exit status other than 0 is an error (no match), and the folder is
+# claimed when stdout, less one trailing newline, is not empty.
+def argocd_discovers(app_path: Path) -> bool:
+    find = load("plugin.yaml")["spec"]["discover"]["find"]
+    assert "glob" not in find, "a glob would be tried before the command"
+    argv = [*find["command"], *find.get("args", [])]
+    done = subprocess.run(argv, cwd=app_path, capture_output=True, text=True, check=False)
+    return done.returncode == 0 and done.stdout.removesuffix("\n") != ""
+
+
+RBG_DOC = "apiVersion: workloads.x-k8s.io/{version}\n{kind_line}\nmetadata: {{name: g}}\n"
+CLAIMED = {
+    "plain": "kind: RoleBasedGroup",
+    "single-quoted": "kind: 'RoleBasedGroup'",
+    "double-quoted": 'kind: "RoleBasedGroup"',
+    "comment": "kind: RoleBasedGroup  # the PD group",
+    "trailing-space": "kind: RoleBasedGroup   ",
+    "crlf": "kind: RoleBasedGroup\r",
+    "tab": "kind:\tRoleBasedGroup",
+    "set": "kind: RoleBasedGroupSet",
+    "quoted-set-comment": "kind: 'RoleBasedGroupSet' # two groups",
+}
+NOT_CLAIMED = {
+    "other-kind": "kind: RoleBasedGroupScalingAdapter",
+    "longer-name": "kind: RoleBasedGroups",
+    "indented": "  kind: RoleBasedGroup",
+    "commented-out": "# kind: RoleBasedGroup",
+    "not-a-comment": "kind: RoleBasedGroup#x",
+    "no-space": "kind:RoleBasedGroup",
+}
+
+
+@pytest.mark.parametrize("version", ["v1alpha1", "v1alpha2"])
+@pytest.mark.parametrize("name", sorted(CLAIMED))
+def test_discovery_claims_a_folder_with_a_group_however_kind_is_written(
+    tmp_path: Path, name: str, version: str
+) -> None:
+    text = RBG_DOC.format(version=version, kind_line=CLAIMED[name])
+    write(tmp_path, {"apps/llm/group.yaml": "apiVersion: v1\nkind: ConfigMap\n---\n" + text})
+    assert argocd_discovers(tmp_path / "apps/llm"), CLAIMED[name]
+    assert argocd_discovers(tmp_path / "apps"), "a group in a subfolder is rbgc's too"
+
+
+@pytest.mark.parametrize("name", sorted(NOT_CLAIMED))
+def test_discovery_leaves_folders_without_a_group_alone(tmp_path: Path, name: str) -> None:
+    text = RBG_DOC.format(version="v1alpha1", kind_line=NOT_CLAIMED[name])
+    write(tmp_path, {"group.yaml": text, "values.yaml": "groupKind: RoleBasedGroup\n"})
+    assert not argocd_discovers(tmp_path), NOT_CLAIMED[name]
+
+
+def test_discovery_reads_what_rbgc_reads(tmp_path: Path) -> None:
+    """*.yaml and *.yml, hidden files and folders skipped (as `rbgc build .` reads them); an
+    rbgc Overlay is claimed too, and the repository's own examples and overlays are."""
+    group = RBG_DOC.format(version="v1alpha1", kind_line="kind: RoleBasedGroup")
+    write(tmp_path, {"yml/g.yml": group, "txt/g.txt": group, "hidden/.g.yaml": group})
+    write(tmp_path, {"dot/.cache/g.yaml": group})
+    assert argocd_discovers(tmp_path / "yml")
+    for folder in ("txt", "hidden", "dot"):
+        assert not argocd_discovers(tmp_path / folder), folder
+    for folder in ("examples", "overlays/prod", "overlays/dev", "overlays/base"):
+        assert argocd_discovers(ROOT / folder), folder

@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from rbgc.cli import main
 from tests.gitops.helpers import ROOT, copy_overlays, docs
+from tests.tools import need
 
 PD = str(ROOT / "examples" / "pd-disaggregated.yaml")
 
@@ -20,7 +22,7 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 def kustomize(folder: Path) -> list[dict[str, object]]:
     done = subprocess.run(
-        ["kubectl", "kustomize", str(folder)], capture_output=True, text=True, check=False
+        [need("kubectl"), "kustomize", str(folder)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
     return docs(done.stdout)
@@ -32,6 +34,7 @@ def key(doc: dict[str, object]) -> tuple[str, str]:
     return str(doc["kind"]), str(meta["name"])
 
 
+@pytest.mark.tools
 def test_waves_layout_is_what_kustomize_and_flux_read(tmp_path: Path) -> None:
     out = tmp_path / "rendered"
     code, stdout, err = cli("build", PD, "--out", str(out), "--layout", "waves")
@@ -55,6 +58,7 @@ def test_waves_layout_is_what_kustomize_and_flux_read(tmp_path: Path) -> None:
     assert sorted(key(d) for d in kustomize(out)) == everything
 
 
+@pytest.mark.tools
 def test_flux_chain(tmp_path: Path) -> None:
     repo = copy_overlays(tmp_path)
     code, _, err = cli(

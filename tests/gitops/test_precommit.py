@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.gitops.helpers import ROOT, rbgc_bin, run
+from tests.tools import need
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tools]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -119,7 +120,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def pre_commit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**GIT_ENV, "PRE_COMMIT_HOME": str(repo.parent / "cache")}
-    return run([rbgc_bin("pre-commit"), "run", *args], repo, extra_env=env, timeout=900)
+    return run([need("pre-commit"), "run", *args], repo, extra_env=env, timeout=900)
 
 
 def test_validate_hook_passes_good_files_and_fails_bad_ones(repo: Path) -> None:
@@ -193,3 +194,29 @@ def test_the_readme_local_hook_judges_the_tree(repo: Path, tmp_path: Path) -> No
     bad = pre_commit(local, "--files", "overlays/base/pd-disaggregated.yaml")
     assert bad.returncode == 1, bad.stdout
     assert "error[RBG705]" in bad.stdout
+
+
+def test_the_hook_without_args_checks_the_repository_from_its_root(repo: Path) -> None:
+    """Issue 18, item 6: the first config a person writes has no `args:`, and the hook then
+    blocked every commit touching YAML with `Missing argument 'PATH...'`. Without args it checks
+    the repository from its root: every app and overlay, not rendered/prod (rbgc's output)."""
+    found = re.search(
+        r"repo: (\S+)\n    rev: (\S+)", (repo / ".pre-commit-config.yaml").read_text()
+    )
+    assert found is not None
+    local = repo.parent / "no-args"  # beside the fixture: the same PRE_COMMIT_HOME
+    shutil.copytree(repo, local, ignore=shutil.ignore_patterns(".git"))
+    (local / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {found[1]}\n    rev: {found[2]}\n"
+        "    hooks:\n      - id: rbgc-validate\n"
+    )
+    git(local, "init", "-q")
+    git(local, "add", "-A")
+    good = pre_commit(local, "--files", "apps/app1.yaml")
+    assert good.returncode == 0, good.stdout + good.stderr
+    (local / "apps/bad.yaml").write_text(BAD)
+    git(local, "add", "apps/bad.yaml")
+    bad = pre_commit(local, "--files", "apps/bad.yaml")
+    assert bad.returncode == 1, bad.stdout
+    assert "apps/bad.yaml:8:22: error[RBG201]: role 'a' depends on unknown role 'b'" in bad.stdout
+    assert "Missing argument" not in bad.stdout

@@ -1,4 +1,6 @@
-"""Every command block of the README, run as written in a fresh clone of this repository.
+"""Every command block of the README, run as written in a fresh clone of this repository, in
+the order a reader runs them: the set-up's `make demo` first, then each block in turn in the
+same folder, so a block sees what the blocks before it left (`rendered/demo/`, `pd.yaml`, ...).
 
 A fresh clone is emulated: the tracked (and new, not ignored) files copied into a git
 repository with one commit and an `origin/main`, `.venv/bin` first on PATH as
@@ -26,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gitops.helpers import ROOT, rbgc_bin, run
+from tests.gitops.helpers import BIN, ROOT, rbgc_bin, run
+from tests.tools import need
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"(?:<!-- (setup|simulate|not run): (.*?) -->\n)?```sh\n(.*?)```", re.S)
@@ -120,13 +123,46 @@ def test_the_readme_runs_a_block_for_each_tool() -> None:
     assert len(NOT_RUN) <= 5, "every block is run unless it truly cannot be"
 
 
-@pytest.mark.parametrize("block", RUN, ids=[b.id for b in RUN])
-def test_readme_block(block: Block, clone: Path, tmp_path: Path) -> None:
-    work = tmp_path / "rbgc"
-    shutil.copytree(clone, work, symlinks=True)
-    script = simulated(block.script) if block.mark == "simulate" else block.script
-    done = run(["bash", "-euo", "pipefail", "-c", PRELUDE + script], work, timeout=300)
-    assert done.returncode == 0, f"{script}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+class Reader:
+    """One clone, worked through as a reader does: `make demo`, then the blocks in order."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.ran = 0  # blocks of RUN done so far
+        demo = run([need("make"), "-s", "-o", ".venv/.installed", "demo", f"BIN={BIN}"], folder)
+        assert demo.returncode == 0, f"make demo\n{demo.stdout}\n{demo.stderr}"
+        assert (folder / "rendered" / "demo").is_dir()
+
+    def block(self, index: int) -> subprocess.CompletedProcess[str]:
+        """Run the blocks before `index` that have not run yet (each must pass), then it."""
+        while self.ran < index:
+            done = self._run(RUN[self.ran])
+            assert done.returncode == 0, f"an earlier block failed:\n{_said(RUN[self.ran], done)}"
+        return self._run(RUN[index])
+
+    def _run(self, block: Block) -> subprocess.CompletedProcess[str]:
+        self.ran += 1
+        script = simulated(block.script) if block.mark == "simulate" else block.script
+        return run(["bash", "-euo", "pipefail", "-c", PRELUDE + script], self.folder, timeout=300)
+
+
+def _said(block: Block, done: subprocess.CompletedProcess[str]) -> str:
+    return f"{block.script}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+
+
+@pytest.fixture(scope="module")
+def reader(clone: Path) -> Reader:
+    return Reader(clone)
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("index", range(len(RUN)), ids=[b.id for b in RUN])
+def test_readme_block(index: int, reader: Reader) -> None:
+    for tool in ("kubectl", "kpt"):
+        if re.search(rf"(^|[|;&(]\s*|\n){tool} ", RUN[index].script):
+            need(tool)
+    done = reader.block(index)
+    assert done.returncode == 0, _said(RUN[index], done)
 
 
 @pytest.mark.parametrize("block", NOT_RUN, ids=[b.id for b in NOT_RUN])

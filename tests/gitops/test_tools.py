@@ -13,9 +13,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.gitops.helpers import ROOT, docs, rbgc_bin, run, write
+from tests.tools import need
 
 PD = ROOT / "examples" / "pd-disaggregated.yaml"
 PLUGIN = yaml.safe_load((ROOT / "integrations/argocd/plugin.yaml").read_text())
@@ -172,10 +174,11 @@ def test_sidecar_image_runs_as_999_with_pinned_dependencies() -> None:
 # -- KRM function ------------------------------------------------------------------------------
 
 
+@pytest.mark.tools
 def test_kpt_fn_eval_in_place(tmp_path: Path) -> None:
     shutil.copy(PD, tmp_path / "pd.yaml")
     write(tmp_path, {"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n"})
-    done = run(["kpt", "fn", "eval", str(tmp_path), "--exec", "rbgc krm"], tmp_path)
+    done = run([need("kpt"), "fn", "eval", str(tmp_path), "--exec", "rbgc krm"], tmp_path)
     assert done.returncode == 0, done.stderr
     written = docs((tmp_path / "pd.yaml").read_text())
     expected = docs(run([rbgc_bin(), "build", str(PD)], tmp_path).stdout)
@@ -185,12 +188,22 @@ def test_kpt_fn_eval_in_place(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.tools
 def test_kpt_reports_results_with_position(tmp_path: Path) -> None:
     broken = PD.read_text().replace("dependencies: [prefill, decode]", "dependencies: [prefil]")
     (tmp_path / "pd.yaml").write_text(broken)
     results = tmp_path / "results"
     done = run(
-        ["kpt", "fn", "eval", str(tmp_path), "--exec", "rbgc krm", "--results-dir", str(results)],
+        [
+            need("kpt"),
+            "fn",
+            "eval",
+            str(tmp_path),
+            "--exec",
+            "rbgc krm",
+            "--results-dir",
+            str(results),
+        ],
         tmp_path,
     )
     assert done.returncode == 1
@@ -283,14 +296,16 @@ def test_krm_refuses_plain_manifests(tmp_path: Path) -> None:
 # -- kubectl plugin ----------------------------------------------------------------------------
 
 
+@pytest.mark.tools
 def test_kubectl_finds_the_plugin(tmp_path: Path) -> None:
-    listed = run(["kubectl", "plugin", "list"], tmp_path)
+    kubectl = need("kubectl")
+    listed = run([kubectl, "plugin", "list"], tmp_path)
     assert rbgc_bin("kubectl-rbgc") in listed.stdout, listed.stdout + listed.stderr
-    via_kubectl = run(["kubectl", "rbgc", "build", str(PD)], tmp_path)
+    via_kubectl = run([kubectl, "rbgc", "build", str(PD)], tmp_path)
     direct = run([rbgc_bin(), "build", str(PD)], tmp_path)
     assert via_kubectl.returncode == 0, via_kubectl.stderr
     assert via_kubectl.stdout == direct.stdout != ""
-    helped = run(["kubectl", "rbgc", "--help"], tmp_path)
+    helped = run([kubectl, "rbgc", "--help"], tmp_path)
     assert helped.stdout.startswith("Usage: kubectl rbgc [OPTIONS] COMMAND")
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from rbgc.cli import main
@@ -79,6 +80,7 @@ def test_json_carries_no_chart(tmp_path: Path) -> None:
     assert "mermaid" not in plan("-o", "json", old, new)
 
 
+@pytest.mark.tools
 def test_mermaid_parses_every_chart(tmp_path: Path) -> None:
     old, new = _coordinated(tmp_path)
     texts = MERMAID_BLOCK.findall((GOLDEN / "pd-v2.plan.md").read_text(encoding="utf-8"))

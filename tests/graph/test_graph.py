@@ -65,12 +65,14 @@ def _scene_labels(paths: list[str]) -> dict[str, list[str]]:
     return labels
 
 
+@pytest.mark.tools
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_graphviz_lays_out_every_golden(example: Path) -> None:
     svg = tools.dot(golden_path(example, "dot").read_text(encoding="utf-8"))
     assert _svg_nodes(svg) == _scene_labels([str(example)])
 
 
+@pytest.mark.tools
 def test_mermaid_parses_every_golden() -> None:
     texts = [golden_path(e, "mermaid").read_text(encoding="utf-8") for e in EXAMPLE_FILES]
     for example, verdict in zip(EXAMPLE_FILES, tools.mermaid(texts), strict=True):
@@ -102,6 +104,7 @@ spec:
 """
 
 
+@pytest.mark.tools
 def test_user_text_survives_both_languages_verbatim(tmp_path: Path) -> None:
     spec = tmp_path / "pd.yaml"
     spec.write_text(COORDINATED, encoding="utf-8")
@@ -114,6 +117,7 @@ def test_user_text_survives_both_languages_verbatim(tmp_path: Path) -> None:
     assert verdict["labels"] == expected
 
 
+@pytest.mark.tools
 def test_a_folder_is_one_picture_with_a_cluster_per_group() -> None:
     text = run("graph", str(EXAMPLES)).stdout
     titles = re.findall(r'^  subgraph g\d+\["([^"]+)"\]$', text, re.M)
@@ -176,6 +180,7 @@ spec:
     assert 'subgraph g1["llm/fleet-1 (set fleet)"]' in result.stdout
 
 
+@pytest.mark.tools
 def test_no_group_is_a_note_not_an_empty_picture() -> None:
     spec = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
     mermaid = CliRunner().invoke(main, ["graph", "-"], input=spec)
@@ -225,6 +230,7 @@ def test_build_and_help_never_import_the_graph_code(argv: list[str]) -> None:
     assert done.stderr == "[]"
 
 
+@pytest.mark.tools
 def test_gang_and_coordination_are_drawn_as_what_they_bind() -> None:
     spec = Path(__file__).parent / "gang-coordination.yaml"
     result = run("graph", str(spec))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.conftest import EXAMPLES, ROOT
 from tests.graph import tools
 from tests.graph.test_graph import golden_path, render_graph
@@ -38,6 +40,7 @@ def test_the_readme_charts_are_the_pd_upgrade_plan_charts() -> None:
     assert 'title "decode: ready during the step (%)"' in shown[1]
 
 
+@pytest.mark.tools
 def test_every_readme_picture_parses() -> None:
     blocks = MERMAID_BLOCK.findall(README)
     assert len(blocks) == 3

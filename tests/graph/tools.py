@@ -2,21 +2,22 @@
 
 `dot` comes from Debian's graphviz package (.ci/run installs it); Mermaid's parser is the
 `mermaid` npm package run headless under Node (tools/mermaid-parser: jsdom stands in for the
-DOM, no browser). Where a tool cannot be had the test is skipped with the reason, except in
-CI (`CI` set), where .ci/run installs both and a missing tool is a failure.
+DOM, no browser). Tests that use them are marked `tools` and skipped with the reason where a
+tool is not installed (tests/tools.py); .ci/run installs both. Where `npm ci` itself fails,
+the test is skipped, except in CI (`CI` set), where that is a failure.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from typing import Any, NoReturn
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.tools import need
 
 MERMAID = ROOT / "tools" / "mermaid-parser"
 
@@ -29,9 +30,7 @@ def _unavailable(why: str) -> NoReturn:
 
 def dot(text: str, fmt: str = "svg") -> str:
     """Graphviz's output for `text`; fails the test on any error or warning."""
-    exe = shutil.which("dot")
-    if exe is None:
-        _unavailable("Graphviz `dot` is not installed: apt-get install -y graphviz")
+    exe = need("dot")
     done = subprocess.run(
         [exe, f"-T{fmt}"], input=text, capture_output=True, text=True, timeout=60, check=False
     )
@@ -40,10 +39,7 @@ def dot(text: str, fmt: str = "svg") -> str:
 
 
 def _mermaid_ready() -> str:
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    if node is None or npm is None:
-        _unavailable("Node.js and npm are needed to run Mermaid's parser")
+    node, npm = need("node"), need("npm")
     if not (MERMAID / "node_modules" / "mermaid").is_dir():
         done = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund"],
