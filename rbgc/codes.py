@@ -897,7 +897,7 @@ CODES.update(
             "its leader (a native LeaderWorkerSet's through `matchLabelKeys`, which Kubernetes "
             "honours from 1.31) or to its instance's label; where none of these exists for the "
             "role and the target, the objects do not pack each instance. The bundle's facts say "
-            "so (`lowered: false`), and `rbgc fit` does not count on it.",
+            "so (`lowered: false`), and `rbgc fit` does not count on it (RBG354).",
             "rbgc build --kubernetes-version 1.30 group.yaml   # native LWS role with an "
             "instance pack",
             "rbgc build --kubernetes-version 1.31 group.yaml   # or --lws statefulsets, or "
@@ -1068,6 +1068,40 @@ CODES.update(
             "a zone); rbgc trusts that order when it falls back from one tier to the next. An "
             "inventory where one domain spans two domains of the broader tier shows the order "
             "or the node labels are wrong.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG354",
+            "rule-not-enforced",
+            "`fit`: a placement rule is not in the compiled objects, so the answer does not "
+            "count on it.",
+            "The build accepts some rules it cannot lower for the chosen target (today "
+            "`instanceTopologyConstraint`, RBG317). No scheduler will keep such a rule, so "
+            "`rbgc fit` places the group without it: its answer holds in the cluster, and this "
+            "warning says the rule does not.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG355",
+            "rollout-cannot-proceed",
+            "`fit`: a Deployment role's rolling update would wait forever for its surge pod.",
+            "With `maxUnavailable: 0` the Deployment controller keeps every old pod until a "
+            "new one is ready. A required anti-affinity (`separate`) or a packed domain that "
+            "counts the old pods can leave the new pod no node, and the rollout never moves. "
+            "Let old pods go first, leave room, or (Kubernetes 1.31+) add `matchLabelKeys: "
+            "[pod-template-hash]` to the term (exit 1).",
+            "rolloutStrategy:\n  rollingUpdate: {maxSurge: 1, maxUnavailable: 0}",
+            "rolloutStrategy:\n  rollingUpdate: {maxSurge: 1, maxUnavailable: 1}",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG356",
+            "scheduling-field-ignored",
+            "`fit`: a scheduling field the target Kubernetes version ignores.",
+            "`matchLabelKeys` in pod (anti-)affinity needs Kubernetes 1.31, `minDomains` and "
+            "`matchLabelKeys` in a spread 1.27, `nodeAffinityPolicy` / `nodeTaintsPolicy` 1.26 "
+            "(the releases that turn them on by default). Below that the API server drops the "
+            "field or the scheduler ignores it, and so does `rbgc fit` (`--kubernetes-version`).",
             severity=Severity.WARNING,
         ),
         CodeDoc(

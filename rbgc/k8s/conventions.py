@@ -294,6 +294,10 @@ LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
 LWS_GROUP_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/group-index"
 LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 LWS_LEADER_NAME_ANNOTATION = "leaderworkerset.sigs.k8s.io/leader-name"  # on worker pods
+# LWS's own exclusive placement (on the LeaderWorkerSet): one group per domain of the key.
+LWS_EXCLUSIVE_TOPOLOGY_ANNOTATION = "leaderworkerset.sigs.k8s.io/exclusive-topology"
+# The Deployment controller labels each ReplicaSet's pods with its template's hash.
+POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
 V08 = Conventions(
     release="v0.8",
     label_group=HEAD_PREFIX + "group-name",

@@ -10,13 +10,13 @@ from typing import Any
 
 from rbgc.bundle import PlacementFacts
 from rbgc.fit import fit
-from rbgc.fit.check import violations
-from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.cluster import Answer
+from rbgc.fit.constraints import Own, problem
+from rbgc.fit.demand import Features, group_pods
 from rbgc.fit.inventory import Inventory
 from rbgc.fit.model import InstancePack
-from rbgc.fit.rules import constraint, from_facts
-from rbgc.fit.solver import Answer
+from rbgc.fit.rules import constraint, rules_of
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from tests.conftest import compile_yaml
 from tests.fit.helpers import (
     CLIQUE,
@@ -26,32 +26,26 @@ from tests.fit.helpers import (
     group,
     inventory,
     node,
+    placement,
     role,
     solved,
 )
-
-
-def placement(rules: str) -> str:
-    body = "\n".join("    " + line for line in rules.strip().splitlines())
-    return (
-        "\n---\napiVersion: rbgc.io/v1alpha1\nkind: Placement\n"
-        f"metadata: {{name: g, namespace: default}}\nspec:\n  rules:\n{body}\n"
-    )
-
+from tests.fit.oracle import violations
 
 PD = group(role("prefill", 2, gpu=4) + role("decode", 2, gpu=4)) + placement(
     "- roles: [prefill, decode]\n  pack: {required: zone, preferred: nvlink}"
 )
 
 
+FEATURES = Features(DEFAULT_KUBERNETES_VERSION)
+
+
 def solve(text: str, inv: Inventory) -> Answer:
     result = compile_yaml(text)
-    (answer,), _ = fit(
-        result.bundle.manifests, inv, "default", rules=from_facts(result.bundle.groups)
-    )
+    (answer,), _ = fit(result.bundle, inv)
     if answer.fits:  # whatever fit answers holds, re-checked independently
-        (pods,) = group_pods(result.bundle.manifests, "default")
-        posed = problem(pods, tuple(from_facts(result.bundle.groups)(pods)))
+        (pods,) = group_pods(result.bundle, FEATURES)
+        posed = problem(pods.namespace, pods.name, pods.pods, rules_of(pods, []))
         assert violations(posed, inv, answer.assignments) == []
     return answer
 
@@ -136,8 +130,8 @@ def test_preferred_separate_is_not_required() -> None:
 
 def test_groups_without_rules_are_unchanged() -> None:
     result = compile_yaml(group(role("w", 2, gpu=1)))
-    (pods,) = group_pods(result.bundle.manifests, "default")
-    assert from_facts(result.bundle.groups)(pods) == []
+    (pods,) = group_pods(result.bundle, FEATURES)
+    assert rules_of(pods, []) == []
 
 
 HOST_FIRST = """
@@ -215,17 +209,85 @@ def test_an_instance_pack_packs_each_lws_group() -> None:
         """
     )
     result = compile_yaml(text)
-    (pods,) = group_pods(result.bundle.manifests, "default")
+    (pods,) = group_pods(result.bundle, FEATURES)
     rule = PlacementFacts(kind="pack", roles=("worker",), required=HOST, scope="instance")
     found = constraint(rule, pods)
     assert isinstance(found, InstancePack) and found.level == HOST
     assert sorted(len(i) for i in found.instances) == [2, 2]
-    posed = problem(pods, (found,))
+    own = Own(pods.conventions.label_group_key, pods.key)
+    posed = problem(pods.namespace, pods.name, pods.pods, (found,), own)
     inv = inventory([node("h0", gpu=8), node("h1", gpu=8)])
     answer = solved(posed, inv)
     assert answer.fits
     assert violations(posed, inv, answer.assignments) == []
     # four 4-GPU hosts hold the 16 GPUs, but no host holds an instance's 8
     small = inventory([node(f"h{i}", gpu=4) for i in range(4)])
-    assert solved(problem(pods, ()), small).fits
+    assert solved(problem(pods.namespace, pods.name, pods.pods, (), own), small).fits
     assert not solved(posed, small).fits
+
+
+INSTANCE_PACK_V1ALPHA2 = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: demo, namespace: default}
+spec:
+  roles:
+    - name: worker
+      replicas: 2
+      instanceTopologyConstraint:
+        pack: {required: host}
+      leaderWorkerPattern:
+        size: 2
+        template:
+          spec:
+            containers:
+              - {name: main, image: x, resources: {limits: {nvidia.com/gpu: 4}}}
+"""
+
+
+def test_an_instance_pack_no_object_enforces_is_not_counted_on() -> None:
+    # issue 17.5: the build records the rule as not lowered (it warns RBG317); the cluster will
+    # not keep each instance on one host, so `fit` neither refuses the group for it nor
+    # promises it, and says so (RBG354)
+    result = compile_yaml(INSTANCE_PACK_V1ALPHA2)
+    (facts,) = result.bundle.groups
+    (rule,) = facts.placement
+    assert (rule.scope, rule.lowered) == ("instance", False)
+    small = inventory([node(f"h{i}", gpu=4) for i in range(4)])  # no host holds an instance
+    (answer,), warnings = fit(result.bundle, small)
+    assert answer.fits
+    assert [(w.code, w.message) for w in warnings] == [
+        (
+            "RBG354",
+            "the instanceTopologyConstraint of role worker is not in the compiled objects: the "
+            "cluster will not keep it, so `rbgc fit` does not count on it",
+        )
+    ]
+
+
+def test_rbgc_fit_does_not_repeat_the_build_warnings_it_answers(tmp_path: Path) -> None:
+    # RBG315's hint is to run `rbgc fit`, RBG317's that fit checks the rule: under `rbgc fit`
+    # the answer (and RBG354) say it instead
+    spec = tmp_path / "specs"
+    spec.mkdir()
+    (spec / "instances.yaml").write_text(INSTANCE_PACK_V1ALPHA2, encoding="utf-8")
+    (spec / "pd.yaml").write_text(PD, encoding="utf-8")
+    inv = tmp_path / "nodes.json"
+    inv.write_text(as_list(gpu_nodes({"c1": ("a", 4, 8)})), encoding="utf-8")
+    built = subprocess.run(
+        [sys.executable, "-m", "rbgc", "build", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "RBG315" in built.stderr and "RBG317" in built.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "rbgc", "fit", "--nodes", str(inv), str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "RBG315" not in done.stderr and "RBG317" not in done.stderr
+    assert "RBG354" in done.stderr
+    assert "run `rbgc fit`" not in done.stderr
