@@ -17,6 +17,9 @@ from rbgc.fit.inventory import Inventory
 from rbgc.fit.model import InstancePack
 from rbgc.fit.rules import constraint, rules_of
 from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
+from rbgc.model import Target
+from rbgc.pipeline import Options, compile_documents
+from rbgc.source import parse_text
 from tests.conftest import compile_yaml
 from tests.fit.helpers import (
     CLIQUE,
@@ -246,10 +249,14 @@ spec:
 
 
 def test_an_instance_pack_no_object_enforces_is_not_counted_on() -> None:
-    # issue 17.5: the build records the rule as not lowered (it warns RBG317); the cluster will
-    # not keep each instance on one host, so `fit` neither refuses the group for it nor
-    # promises it, and says so (RBG354)
-    result = compile_yaml(INSTANCE_PACK_V1ALPHA2)
+    # issue 17.5: for Kubernetes 1.30 a native LWS's workers cannot find their leader by
+    # matchLabelKeys, so the build records the rule as not lowered (it warns RBG317); the
+    # cluster will not keep each instance on one host, so `fit` neither refuses the group for
+    # it nor promises it, and says so (RBG354)
+    result = compile_documents(
+        parse_text(INSTANCE_PACK_V1ALPHA2, "test.yaml"),
+        Options(target=Target(kubernetes_version=(1, 30))),
+    )
     (facts,) = result.bundle.groups
     (rule,) = facts.placement
     assert (rule.scope, rule.lowered) == ("instance", False)
@@ -263,6 +270,11 @@ def test_an_instance_pack_no_object_enforces_is_not_counted_on() -> None:
             "cluster will not keep it, so `rbgc fit` does not count on it",
         )
     ]
+    # from 1.31 the build compiles it (workers to their leader): fit counts on it
+    compiled = compile_yaml(INSTANCE_PACK_V1ALPHA2)
+    assert compiled.bundle.groups[0].placement[0].lowered
+    (answer,), _ = fit(compiled.bundle, small)
+    assert not answer.fits
 
 
 def test_rbgc_fit_does_not_repeat_the_build_warnings_it_answers(tmp_path: Path) -> None:
@@ -274,15 +286,16 @@ def test_rbgc_fit_does_not_repeat_the_build_warnings_it_answers(tmp_path: Path) 
     (spec / "pd.yaml").write_text(PD, encoding="utf-8")
     inv = tmp_path / "nodes.json"
     inv.write_text(as_list(gpu_nodes({"c1": ("a", 4, 8)})), encoding="utf-8")
+    old = ("--kubernetes-version", "1.30")  # the instance pack is not compiled (RBG317)
     built = subprocess.run(
-        [sys.executable, "-m", "rbgc", "build", str(spec)],
+        [sys.executable, "-m", "rbgc", "build", *old, str(spec)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert "RBG315" in built.stderr and "RBG317" in built.stderr
     done = subprocess.run(
-        [sys.executable, "-m", "rbgc", "fit", "--nodes", str(inv), str(spec)],
+        [sys.executable, "-m", "rbgc", "fit", *old, "--nodes", str(inv), str(spec)],
         capture_output=True,
         text=True,
         check=False,
