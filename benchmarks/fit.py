@@ -1,4 +1,4 @@
-"""Speed of `rbgc fit`: 1,000 nodes and a 200-pod group, and how it grows with nodes x pods.
+"""Speed and memory of `rbgc fit`: how they grow with nodes x pods, up to 10,000 x 1,000.
 
 Run: .venv/bin/python benchmarks/fit.py   (a script, never a timed test)
 
@@ -8,24 +8,29 @@ the rest CPU nodes; a quarter of the GPUs already taken by running pods. The gro
 clique then one host (they never fit in one, so every clique and host is tried first); a
 router (20%, 2 CPUs) spread over the zones with maxSkew 1. Figures are the best of three
 runs, in-process: reading the inventory (JSON, as `kubectl get nodes -o json` prints it),
-compiling the group, and the search.
+compiling the group, and the search; and the peak memory of the process that measured one
+size (each size runs in a process of its own, so peaks do not carry over).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from rbgc.fit.cluster import Cluster
 from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.demand import Features, group_pods
 from rbgc.fit.inventory import read
 from rbgc.fit.model import Pack, Problem, Spread
-from rbgc.fit.solver import Cluster, solve
+from rbgc.fit.search import solve
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from rbgc.pipeline import Options, compile_documents
 from rbgc.source import parse_text
 
@@ -94,17 +99,17 @@ def group(pods: int) -> str:
 
 def posed(pods: int) -> Problem:
     result = compile_documents(parse_text(group(pods), "bench.yaml"), Options())
-    (found,) = group_pods(result.bundle.manifests, "default")
-    base = problem(found)
-    names = {r: tuple(p.name for p in base.pods if p.role == r) for r in ("prefill", "decode")}
-    router = tuple(p.name for p in base.pods if p.role == "router")
+    (found,) = group_pods(result.bundle, Features(DEFAULT_KUBERNETES_VERSION))
+    names = {r: tuple(p.name for p in found.pods if p.role == r) for r in ("prefill", "decode")}
+    router = tuple(p.name for p in found.pods if p.role == "router")
     pack = Pack(
         pods=names["prefill"] + names["decode"],
         required=ZONE,
         preferred=(CLIQUE, HOST),
         label="prefill+decode",
     )
-    return problem(found, (pack, Spread(pods=router, level=ZONE, max_skew=1, label="router")))
+    spread = Spread(pods=router, level=ZONE, max_skew=1, label="router")
+    return problem(found.namespace, found.name, found.pods, (pack, spread))
 
 
 def best(fn: Callable[[], T], runs: int = 3) -> tuple[float, T]:
@@ -130,10 +135,9 @@ def measure(nodes: int, pods: int, folder: str) -> tuple[float, float, float, st
     return read_s, compile_s, solve_s, verdict
 
 
-def command(folder: str, nodes: int, pods: int, suffix: str) -> float:
-    """`rbgc fit` as a process (start-up included), the inventory as .json or .yaml."""
-    import subprocess
-
+def command(folder: str, nodes: int, pods: int, suffix: str) -> tuple[float, float]:
+    """`rbgc fit` as a process (start-up included), the inventory as .json or .yaml: the best
+    wall time of three runs, and the peak memory (MiB) of the largest run."""
     import yaml
 
     paths = []
@@ -149,33 +153,72 @@ def command(folder: str, nodes: int, pods: int, suffix: str) -> float:
     with open(spec, "w") as fh:  # exclusive topology: the whole group in one zone
         fh.write(group(pods).replace("namespace: bench}", f"namespace: bench, {exclusive}}}"))
     rbgc = os.path.join(os.path.dirname(sys.executable), "rbgc")
-    return best(
-        lambda: subprocess.run(
-            [rbgc, "fit", "--nodes", paths[0], "--pods", paths[1], spec], capture_output=True
-        )
-    )[0]
+    argv = [rbgc, "fit", "--nodes", paths[0], "--pods", paths[1], spec]
+    runs = [run_measured(argv) for _ in range(3)]
+    return min(took for took, _ in runs), max(peak for _, peak in runs)
+
+
+def run_measured(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak memory (MiB) of one run of `argv`, from the OS's own accounting
+    of that child (`wait4`), so earlier children do not count."""
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    took = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return took, usage.ru_maxrss / 1024
+
+
+def one_size(nodes: int, pods: int) -> str:
+    """One table row, measured in this process."""
+    with tempfile.TemporaryDirectory() as folder:
+        read_s, compile_s, solve_s, verdict = measure(nodes, pods, folder)
+    total = read_s + compile_s + solve_s
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (
+        f"| {nodes:,} | {pods:,} | {read_s * 1000:.0f} ms | {compile_s * 1000:.0f} ms "
+        f"| {solve_s * 1000:.0f} ms | {total * 1000:.0f} ms | {peak:.0f} MiB | {verdict} |"
+    )
 
 
 def main() -> None:
-    sizes = [(100, 20), (100, 200), (1000, 20), (1000, 200), (1000, 1000), (3000, 200)]
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":  # one size, in a process of its own
+        nodes, pods = (int(n) for n in sys.argv[2].split("x"))
+        print(one_size(nodes, pods), flush=True)
+        return
+    sizes = [
+        (100, 20),
+        (100, 200),
+        (1000, 20),
+        (1000, 200),
+        (1000, 1000),
+        (3000, 200),
+        (10000, 200),
+        (10000, 1000),
+    ]
     if len(sys.argv) > 1:  # e.g. `benchmarks/fit.py 1000x200 3000x600`
         sizes = [(int(a), int(b)) for a, b in (arg.split("x") for arg in sys.argv[1:])]
-    print("| nodes | pods | read inventory | compile | search | total | answer |")
-    print("|---:|---:|---:|---:|---:|---:|---|")
+    print("| nodes | pods | read inventory | compile | search | total | peak memory | answer |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|")
+    for nodes, pods in sizes:
+        row = subprocess.run(
+            [sys.executable, __file__, "--one", f"{nodes}x{pods}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        print(row.stdout.strip(), flush=True)
+    print()
     with tempfile.TemporaryDirectory() as folder:
-        for nodes, pods in sizes:
-            read_s, compile_s, solve_s, verdict = measure(nodes, pods, folder)
-            total = read_s + compile_s + solve_s
+        for nodes, pods, suffix in (
+            (1000, 200, ".json"),
+            (1000, 200, ".yaml"),
+            (10000, 1000, ".json"),
+        ):
+            took, peak = command(folder, nodes, pods, suffix)
             print(
-                f"| {nodes:,} | {pods:,} | {read_s * 1000:.0f} ms | {compile_s * 1000:.0f} ms "
-                f"| {solve_s * 1000:.0f} ms | {total * 1000:.0f} ms | {verdict} |",
-                flush=True,
-            )
-        print()
-        for suffix in (".json", ".yaml"):
-            took = command(folder, 1000, 200, suffix)
-            print(
-                f"`rbgc fit` as a process, 1,000 nodes ({suffix}), 200 pods: {took * 1000:.0f} ms"
+                f"`rbgc fit` as a process, {nodes:,} nodes ({suffix}), {pods:,} pods: "
+                f"{took * 1000:.0f} ms, peak {peak:.0f} MiB"
             )
 
 

@@ -4,9 +4,9 @@ Run: .venv/bin/python -m benchmarks.fit_search [EXAMPLES]   (a measurement, neve
 
 Random small problems from the property test's strategies (up to 10 nodes, 8 pods, every
 constraint kind; those with more than 20,000 possible placements are skipped) are solved, and
-every possible placement is checked by `rbgc.fit.check`: a "fits" must be right (the property
-test asserts it), a "does not fit" is counted as missed when some placement keeps every
-constraint.
+every possible placement is checked by the tests' oracle (`tests/fit/oracle.py`): a "fits"
+must be right (the property test asserts it), a "does not fit" is counted as missed when some
+placement keeps every rule.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
-from rbgc.fit import check
+from rbgc.fit.cluster import Cluster
 from rbgc.fit.model import Problem
-from rbgc.fit.solver import Cluster, solve
+from rbgc.fit.search import solve
+from tests.fit import oracle
 from tests.fit.helpers import inventory
 from tests.fit.test_properties import cluster, group
 
@@ -43,7 +44,7 @@ def main() -> None:
         names = [n.name for n in inv.nodes]
         pod_names = [pod.name for pod in p.pods]
         exists = any(
-            not check.violations(p, inv, list(zip(pod_names, combo, strict=True)))
+            not oracle.violations(p, inv, list(zip(pod_names, combo, strict=True)))
             for combo in itertools.product(names, repeat=len(pod_names))
         )
         if answer.fits:

@@ -43,9 +43,9 @@ NOT_FIXTURED = {
     # fit reads an inventory (--nodes) beside the manifests: tests/fit/test_cli.py asserts the
     # exact stderr and exit code of each.
     **{
-        code: "needs a node inventory: exact stderr asserted in tests/fit/test_cli.py and "
-        "test_placement_rules.py"
-        for code in ("RBG350", "RBG351", "RBG352", "RBG353")
+        code: "needs a node inventory: exact stderr asserted in tests/fit/ (test_cli.py, "
+        "test_placement_rules.py, test_rollout.py)"
+        for code in ("RBG350", "RBG351", "RBG352", "RBG353", "RBG354", "RBG355", "RBG356")
     },
     # sync codes need a cluster: tests/sync/ provokes each against the simulator and kmock.
     "RBG910": "needs a cluster that refuses a request: tests/sync/test_cli.py (simulator)",
@@ -56,6 +56,7 @@ NOT_FIXTURED = {
     "RBG915": "needs two syncs at once: tests/sync/test_lease.py (simulator and HTTP)",
     "RBG916": "needs a pod that restarts under --watch: tests/sync/test_watch.py (simulator, CLI)",
     "RBG917": "needs two watchers and a lost Lease: tests/sync/test_watch.py (simulator)",
+    "RBG918": "needs a signal to a running sync: tests/sync/test_signals.py (processes)",
 }
 
 _HEADLINE = re.compile(

@@ -230,7 +230,10 @@ apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: scale-cc, namespace: llm}
 spec:
-  scaleTargetRef: {apiVersion: workloads.x-k8s.io/v1alpha2, kind: RoleBasedGroupScalingAdapter, name: demo-cc}
+  scaleTargetRef:
+    apiVersion: workloads.x-k8s.io/v1alpha2
+    kind: RoleBasedGroupScalingAdapter
+    name: demo-cc
   maxReplicas: 4
 """
 

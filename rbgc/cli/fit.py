@@ -48,10 +48,12 @@ def command(
 
     Atomically, as a gang scheduler would: all pods of a group or none, with CPU, memory,
     GPUs and other extended resources, node selectors and affinity, taints, cordoned nodes,
-    pod (anti-)affinity, spread constraints and exclusive topology. Each group gets a
-    placement (pod -> node, and the level each pack was satisfied at) or the tightest
-    constraint that fails and by how much. Groups are placed in (namespace, name) order, each
-    on what the earlier ones left.
+    pod (anti-)affinity as kube-scheduler reads it (all required terms met by one pod,
+    matchLabelKeys), spread constraints (minDomains, node inclusion policies) and exclusive
+    topology, for the --kubernetes-version given. Each group gets a placement (pod -> node,
+    and the level each pack was satisfied at) or the tightest constraint that fails and by how
+    much. Groups are placed in (namespace, name) order, each on what the earlier ones left;
+    then each Deployment is checked for room to start its next rolling update.
 
     \b
     Examples:
@@ -60,32 +62,27 @@ def command(
       rbgc fit --nodes nodes.yaml --pods pods.yaml -o json gitops/apps/
 
     \b
-    Exit codes: 0 every group fits, 1 a group does not fit, 2 usage or input error,
-    3 internal error.
+    Exit codes: 0 every group fits, 1 a group does not fit or a rollout cannot proceed,
+    2 usage or input error, 3 internal error.
     """
     from rbgc.diagnostics import DiagnosticError
     from rbgc.fit import fit as place
     from rbgc.fit import inventory, render
-    from rbgc.fit.rules import from_facts as placement_rules
-    from rbgc.fit.rules import nesting
+    from rbgc.fit.rules import SUPERSEDED, nesting
 
     out = opts.out
     options = opts.pipeline_options()
     result = opts.compile(paths, ExitCode.USAGE)
     try:
         cluster = inventory.read(nodes_path, pods_path)
-        answers, warnings = place(
-            result.bundle.manifests,
-            cluster,
-            options.namespace,
-            rules=placement_rules(result.bundle.groups),
-        )
+        answers, warnings = place(result.bundle, cluster, options.target.kubernetes_version)
         warnings = [*nesting(result.bundle.groups, cluster.nodes), *warnings]
     except DiagnosticError as exc:
         out.fail(exc.diagnostics, ExitCode.USAGE)
-    out.report([*result.warnings, *warnings])
+    built = [w for w in result.warnings if w.code not in SUPERSEDED]
+    out.report([*built, *warnings])
     if output == "json":
         sys.stdout.write(render.as_json(answers))
     else:
         sys.stdout.write(render.as_text(answers, len(cluster.nodes)))
-    raise SystemExit(ExitCode.OK if all(a.fits for a in answers) else ExitCode.INVALID)
+    raise SystemExit(ExitCode.OK if render.passed(answers) else ExitCode.INVALID)

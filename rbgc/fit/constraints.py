@@ -1,138 +1,189 @@
-"""From the pods' required terms to the model's constraints (what the build emits today).
+"""From the pods' own required terms to the constraints the search works with.
 
-- exclusive topology (upstream's pair on the group-unique-key label): the affinity term
-  `key In [own]` becomes `Pack(all carriers and the pods they select, required=level)`, the
-  anti-affinity term `key Exists, key NotIn [own]` becomes `Exclusive(level)`;
-- any other required pod affinity term that selects pods of the group becomes a `Pack` of
-  its carriers and the pods it selects (a sufficient condition whatever order the scheduler
-  binds them in); one that selects none of the group's pods a `Near` (running pods);
+Each term is first merged with the carrying pod's labels, as the API server stores it
+(`PodTerm.merged`: `matchLabelKeys` / `mismatchLabelKeys`), so pods of one template whose
+labels differ (one LeaderWorkerSet group each, one Deployment revision each) may carry
+different terms. Then:
+
+- a pod's required pod affinity terms, all of them at once, become an `Affinity` of the pods
+  carrying the same terms, with the group's pods that match every term (`targets`): one pod
+  must match all terms (kube-scheduler's `updateWithAffinityTerms` counts only pods that match
+  all of them), which the search resolves against the cluster; upstream's exclusive-topology
+  term on the group's own key (the key of the conventions the group was built with) is named
+  so;
 - a required pod anti-affinity term becomes `Separate` among the group's pods it selects and
-  `Avoid` towards pods outside the group;
-- a `DoNotSchedule` spread carried by exactly the pods it selects becomes a `Spread`;
-- a LeaderWorkerSet with LWS's `exclusive-topology` annotation becomes an `InstancePack` of
-  its groups at that key and a `Separate` of their leaders (one group per domain); otherwise
-  LWS groups only give `InstancePack` its instances (the lowering of
-  `instanceTopologyConstraint` will supply a level).
+  `Avoid` towards pods outside the group (upstream's exclusive-topology pair: another group's
+  pods);
+- a `DoNotSchedule` spread carried by exactly the pods it selects becomes a `Spread`; one that
+  counts other pods is warned about (RBG352) and not evaluated.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from rbgc.diagnostics import Diagnostic, warning
-from rbgc.fit.demand import GroupPods, SpreadTerm
-from rbgc.fit.matching import PodTerm, Requirement
+from rbgc.fit.matching import LabelSelector, PodTerm, Requirement
 from rbgc.fit.model import (
+    Affinity,
     Avoid,
     Constraint,
-    Exclusive,
-    InstancePack,
-    Near,
-    Pack,
     PodDemand,
     Problem,
+    Rule,
     Separate,
     Spread,
+    SpreadTerm,
 )
-from rbgc.k8s import conventions as cv
 
 
-def problem(group: GroupPods, extra: tuple[Constraint, ...] = ()) -> Problem:
-    """The group's placement problem: its pods, derived constraints, then `extra` ones."""
-    # A placement rule's pack arrives twice: from the pod affinity the build lowered it to, and
-    # as the rule itself, which also knows the tiers to try first; keep the rule's.
-    ruled = {(frozenset(c.pods), c.required) for c in extra if isinstance(c, Pack)}
-    derived = [
-        c
-        for c in derive(group)
-        if not (isinstance(c, Pack) and (frozenset(c.pods), c.required) in ruled)
-    ]
+@dataclass(frozen=True, slots=True)
+class Own:
+    """The group's own key: the label its pods carry and its value (exclusive topology)."""
+
+    label: str
+    value: str
+
+    def is_pack(self, term: PodTerm) -> bool:
+        """Upstream's exclusive-topology affinity: `key In [own]`."""
+        return term.selector.requirements == (Requirement(self.label, "In", (self.value,)),)
+
+    def is_exclusive(self, term: PodTerm) -> bool:
+        """Upstream's exclusive-topology anti-affinity: `key Exists, key NotIn [own]`."""
+        return set(term.selector.requirements) == {
+            Requirement(self.label, "Exists", ()),
+            Requirement(self.label, "NotIn", (self.value,)),
+        }
+
+
+def problem(
+    namespace: str,
+    name: str,
+    pods: Sequence[PodDemand],
+    rules: Sequence[Rule] = (),
+    own: Own | None = None,
+    warnings: list[Diagnostic] | None = None,
+) -> Problem:
+    """A group's placement problem: its pods, what their terms mean, and its rules."""
+    derived, notes = derive(pods, own)
+    if warnings is not None:
+        warnings.extend(notes)
     return Problem(
-        namespace=group.namespace,
-        name=group.name,
-        pods=tuple(group.pods),
-        constraints=(*derived, *extra),
+        namespace=namespace, name=name, pods=tuple(pods), rules=tuple(rules), derived=derived
     )
 
 
-def pods_of(group: GroupPods, roles: Sequence[str]) -> tuple[str, ...]:
-    """The pods of `roles`, role by role in the order given (how a placement rule lists them)."""
-    return tuple(p.name for role in roles for p in group.pods if p.role == role)
+class _Labels:
+    """The group's pods by (namespace, labels), so a term is matched once per label set."""
+
+    def __init__(self, pods: Sequence[PodDemand]) -> None:
+        by_set: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+        for p in pods:
+            by_set.setdefault((p.namespace, tuple(sorted(p.labels.items()))), []).append(p.name)
+        self.sets = [(ns, dict(labels), names) for (ns, labels), names in by_set.items()]
+        self.order = {p.name: i for i, p in enumerate(pods)}
+
+    def selected(self, term: PodTerm) -> list[str]:
+        found = [n for ns, labels, names in self.sets if term.selects(ns, labels) for n in names]
+        return sorted(found, key=self.order.__getitem__)
+
+    def matching_all(self, terms: Sequence[PodTerm]) -> list[str]:
+        found = [
+            n
+            for ns, labels, names in self.sets
+            if all(t.selects(ns, labels) for t in terms)
+            for n in names
+        ]
+        return sorted(found, key=self.order.__getitem__)
 
 
-def instances_of(group: GroupPods, role: str) -> tuple[tuple[str, ...], ...]:
-    """The role's instances: one per LeaderWorkerSet group, else one per pod."""
-    found: dict[str, list[str]] = {}
-    for p in group.pods:
-        if p.role == role:
-            found.setdefault(p.instance or p.name, []).append(p.name)
-    return tuple(tuple(members) for members in found.values())
+def derive(
+    pods: Sequence[PodDemand], own: Own | None = None
+) -> tuple[tuple[Constraint, ...], list[Diagnostic]]:
+    """The constraints the pods' terms mean, and warnings about terms not evaluated."""
+    labels = _Labels(pods)
+    roles = {p.name: p.role for p in pods}
+    notes: list[Diagnostic] = []
+    out = [
+        *_affinities(pods, labels, roles, own),
+        *_anti_affinities(pods, labels, roles, own),
+        *_spreads(pods, labels, roles, notes),
+    ]
+    return tuple(out), notes
 
 
-def derive(group: GroupPods) -> list[Constraint]:
+def _affinities(
+    pods: Sequence[PodDemand], labels: _Labels, roles: Mapping[str, str], own: Own | None
+) -> list[Constraint]:
+    """One `Affinity` per set of terms as merged, grouped by the terms as written."""
+    families: dict[tuple[PodTerm, ...], dict[tuple[PodTerm, ...], list[str]]] = {}
+    for pod in pods:
+        written = tuple(dict.fromkeys(pod.terms.affinity))
+        if written:
+            merged = tuple(dict.fromkeys(t.merged(pod.labels) for t in written))
+            families.setdefault(written, {}).setdefault(merged, []).append(pod.name)
     out: list[Constraint] = []
-    by_term: dict[tuple[str, PodTerm], list[str]] = defaultdict(list)
-    by_spread: dict[SpreadTerm, list[str]] = defaultdict(list)
-    for pod in group.pods:
-        terms = group.terms[pod.name]
-        for term in dict.fromkeys(terms.affinity):
-            by_term[("affinity", term)].append(pod.name)
-        for term in dict.fromkeys(terms.anti_affinity):
-            by_term[("anti", term)].append(pod.name)
-        for spread in dict.fromkeys(terms.spread):
-            by_spread[spread].append(pod.name)
-    roles = {p.name: p.role for p in group.pods}
-    for (kind, term), carriers in by_term.items():
-        selected = [p.name for p in group.pods if term.selects(p.namespace, p.labels)]
-        level = term.topology_key
-        if kind == "affinity":
-            if selected:
-                pods = _union(carriers, selected)
-                label = _roles(pods, roles)
-                if _is_own_key(term, group.key, "In"):
-                    label += " (exclusive topology)"
-                out.append(Pack(pods=pods, required=level, label=label))
-            else:
-                out.append(Near(pods=tuple(carriers), term=term, label=_roles(carriers, roles)))
-            continue
-        if _is_exclusive(term, group.key):
+    for family, resolved in enumerate(families.values()):
+        for terms, carriers in resolved.items():
+            targets = labels.matching_all(terms)
+            label = _roles([*carriers, *targets], roles)
+            if own is not None and len(terms) == 1 and own.is_pack(terms[0]):
+                label += " (exclusive topology)"
             out.append(
-                Exclusive(
+                Affinity(
                     pods=tuple(carriers),
-                    level=level,
-                    group_key=group.key,
-                    namespaces=term.namespaces,
-                    label=f"{_roles(carriers, roles)} (exclusive topology)",
+                    terms=terms,
+                    targets=tuple(targets),
+                    family=family,
+                    label=label,
                 )
             )
-            continue
+    return out
+
+
+def _anti_affinities(
+    pods: Sequence[PodDemand], labels: _Labels, roles: Mapping[str, str], own: Own | None
+) -> list[Constraint]:
+    anti: dict[PodTerm, list[str]] = defaultdict(list)
+    for pod in pods:
+        for term in dict.fromkeys(pod.terms.anti_affinity):
+            anti[term.merged(pod.labels)].append(pod.name)
+    out: list[Constraint] = []
+    for term, carriers in anti.items():
+        exclusive = own is not None and own.is_exclusive(term)
+        label = _roles(carriers, roles) + (" (exclusive topology)" if exclusive else "")
+        selected = labels.selected(term)
         if selected:
             against = () if sorted(selected) == sorted(carriers) else tuple(selected)
             out.append(
                 Separate(
-                    pods=tuple(carriers),
-                    level=level,
-                    against=against,
-                    label=_roles(carriers, roles),
+                    pods=tuple(carriers), level=term.topology_key, against=against, label=label
                 )
             )
-        out.append(Avoid(pods=tuple(carriers), term=term, label=_roles(carriers, roles)))
-    for lws, key in sorted(group.exclusive_instances.items()):
-        instances: dict[str, list[str]] = {}
-        for pod in group.pods:
-            if pod.instance is not None and pod.instance.startswith(f"{lws}/"):
-                instances.setdefault(pod.instance, []).append(pod.name)
-        label = f"{_roles(next(iter(instances.values()), []), roles)} (LWS exclusive topology)"
-        out.append(
-            InstancePack(instances=tuple(map(tuple, instances.values())), level=key, label=label)
-        )
-        leaders = tuple(members[0] for members in instances.values())
-        out.append(Separate(pods=leaders, level=key, label=label))
-    for spread, carriers in by_spread.items():
-        selected = [p.name for p in group.pods if spread.selector.selects(p.namespace, p.labels)]
-        if sorted(selected) != sorted(carriers):
-            group.warnings.append(_spread_note(group, carriers, spread))
+        out.append(Avoid(pods=tuple(carriers), term=term, exclusive=exclusive, label=label))
+    return out
+
+
+def _spreads(
+    pods: Sequence[PodDemand], labels: _Labels, roles: Mapping[str, str], notes: list[Diagnostic]
+) -> list[Constraint]:
+    by_name = {p.name: p for p in pods}
+    spreads: dict[tuple[SpreadTerm, LabelSelector], list[str]] = defaultdict(list)
+    keys: dict[tuple[SpreadTerm, LabelSelector], set[str]] = defaultdict(set)
+    for pod in pods:
+        levels = {s.level for s in pod.terms.spread}
+        for spread in dict.fromkeys(pod.terms.spread):
+            counted = _spread_selector(spread, pod.labels)
+            spreads[(spread, counted)].append(pod.name)
+            keys[(spread, counted)].update(levels)
+    out: list[Constraint] = []
+    for (spread, counted), carriers in spreads.items():
+        first = by_name[carriers[0]]
+        counts = PodTerm(counted, frozenset({first.namespace}), "")
+        if sorted(labels.selected(counts)) != sorted(carriers):
+            notes.append(_spread_note(first, spread))
             continue
         out.append(
             Spread(
@@ -140,15 +191,28 @@ def derive(group: GroupPods) -> list[Constraint]:
                 level=spread.level,
                 max_skew=spread.max_skew,
                 min_domains=spread.min_domains,
-                counts=spread.selector,
+                counts=counts,
+                node_affinity_policy=spread.node_affinity_policy,
+                node_taints_policy=spread.node_taints_policy,
+                keys=tuple(sorted(keys[(spread, counted)])),
                 label=_roles(carriers, roles),
             )
         )
     return out
 
 
-def _spread_note(group: GroupPods, carriers: list[str], spread: SpreadTerm) -> Diagnostic:
-    pod: PodDemand = next(p for p in group.pods if p.name == carriers[0])
+def _spread_selector(spread: SpreadTerm, labels: Mapping[str, str]) -> LabelSelector:
+    """The pods a spread counts for a pod with `labels`: its selector and, per
+    `matchLabelKeys` the pod has, `key=value` (`mergeLabelSetWithSelector`, common.go)."""
+    added = tuple(
+        Requirement(k, "In", (labels[k],)) for k in spread.match_label_keys if k in labels
+    )
+    if not added or spread.selector.nothing:
+        return spread.selector
+    return LabelSelector((*added, *spread.selector.requirements))
+
+
+def _spread_note(pod: PodDemand, spread: SpreadTerm) -> Diagnostic:
     return warning(
         "RBG352",
         f"a topologySpreadConstraint on {spread.level} selects other pods than the ones that "
@@ -158,20 +222,5 @@ def _spread_note(group: GroupPods, carriers: list[str], spread: SpreadTerm) -> D
     )
 
 
-def _union(a: list[str], b: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys([*a, *b]))
-
-
-def _roles(pods: list[str] | tuple[str, ...], roles: dict[str, str]) -> str:
+def _roles(pods: Sequence[str], roles: Mapping[str, str]) -> str:
     return "+".join(dict.fromkeys(roles[p] for p in pods))
-
-
-def _is_own_key(term: PodTerm, key: str, op: str) -> bool:
-    return term.selector.requirements == (Requirement(cv.LABEL_GROUP_KEY, op, (key,)),)
-
-
-def _is_exclusive(term: PodTerm, key: str) -> bool:
-    return set(term.selector.requirements) == {
-        Requirement(cv.LABEL_GROUP_KEY, "Exists", ()),
-        Requirement(cv.LABEL_GROUP_KEY, "NotIn", (key,)),
-    }

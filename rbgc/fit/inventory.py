@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
@@ -83,12 +83,31 @@ class Inventory:
 
 
 def read(nodes_path: str, pods_path: str | None = None) -> Inventory:
-    """Read both files; DiagnosticError (RBG350, at the line) for anything unreadable.
+    """Read both files; DiagnosticError (RBG350, at the line) for anything unreadable: a file
+    that cannot be opened or parsed as much as a Node that cannot be read.
 
     JSON (`kubectl get ... -o json`) is first read by the json module, several times faster
     than the YAML reader that records every value's line; a file with any problem is read
     again that way, so each diagnostic still points at its line.
     """
+    try:
+        return _read(nodes_path, pods_path)
+    except DiagnosticError as exc:
+        raise DiagnosticError([_as_inventory(d) for d in exc.diagnostics]) from None
+
+
+def _as_inventory(d: Diagnostic) -> Diagnostic:
+    """A reading error of an inventory file is RBG350, with the reader's words and place."""
+    if d.code == "RBG350" and d.help:
+        return d
+    return replace(
+        d,
+        code="RBG350",
+        help=d.help or "pass what `kubectl get nodes -o json` (or `get pods -A -o json`) prints",
+    )
+
+
+def _read(nodes_path: str, pods_path: str | None) -> Inventory:
     quick_nodes = _quick(nodes_path)
     quick_pods = _quick(pods_path) if pods_path is not None else []
     if quick_nodes is not None and quick_pods is not None:

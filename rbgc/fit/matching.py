@@ -237,19 +237,64 @@ def taints(raw: Any, path: JsonPath) -> tuple[Taint, ...]:
 
 @dataclass(frozen=True, slots=True)
 class PodTerm:
-    """A required pod (anti-)affinity term: which pods, in which namespaces, at which level."""
+    """A required pod (anti-)affinity term: which pods, in which namespaces, at which level.
+
+    `match_label_keys` / `mismatch_label_keys` are as written in the pod template: the API
+    server merges them into the selector when it creates each pod, as `key In (value)` /
+    `key NotIn (value)` with the value from the new pod's own labels, keys the pod lacks
+    ignored (`applyMatchLabelKeysAndMismatchLabelKeys`, pkg/registry/core/pod/strategy.go);
+    `merged` does that for one pod."""
 
     selector: LabelSelector
     namespaces: frozenset[str] | None  # None: every namespace (`namespaceSelector: {}`)
     topology_key: str
+    match_label_keys: tuple[str, ...] = ()
+    mismatch_label_keys: tuple[str, ...] = ()
 
     def selects(self, namespace: str, labels: Mapping[str, str]) -> bool:
         in_scope = self.namespaces is None or namespace in self.namespaces
         return in_scope and self.selector.matches(labels)
 
+    def merged(self, labels: Mapping[str, str]) -> PodTerm:
+        """The term as the API server stores it in a pod with `labels`."""
+        if not self.match_label_keys and not self.mismatch_label_keys:
+            return self
+        added = [Requirement(k, "In", (labels[k],)) for k in self.match_label_keys if k in labels]
+        added += [
+            Requirement(k, "NotIn", (labels[k],)) for k in self.mismatch_label_keys if k in labels
+        ]
+        selector = self.selector
+        if not selector.nothing:  # a null selector matches nothing, merged or not
+            selector = LabelSelector((*selector.requirements, *added))
+        return PodTerm(selector, self.namespaces, self.topology_key)
 
-def pod_terms(raw: Any, path: JsonPath, namespace: str) -> tuple[tuple[PodTerm, ...], list[str]]:
-    """Required pod (anti-)affinity terms, and notes on what could not be evaluated exactly."""
+
+def describe(selector: LabelSelector) -> str:
+    """A selector as kubectl's `-l` would take it: `app=db,tier in (a, b),!legacy`."""
+    if selector.nothing:
+        return "(no pod)"
+    parts = []
+    for r in selector.requirements:
+        if r.operator == "In" and len(r.values) == 1:
+            parts.append(f"{r.key}={r.values[0]}")
+        elif r.operator == "NotIn" and len(r.values) == 1:
+            parts.append(f"{r.key}!={r.values[0]}")
+        elif r.operator in ("In", "NotIn"):
+            parts.append(f"{r.key} {r.operator.lower()} ({', '.join(r.values)})")
+        elif r.operator == "Exists":
+            parts.append(r.key)
+        else:
+            parts.append(f"!{r.key}")
+    return ",".join(parts) or "(every pod)"
+
+
+def pod_terms(
+    raw: Any, path: JsonPath, namespace: str, *, label_keys: bool = True
+) -> tuple[tuple[PodTerm, ...], list[str]]:
+    """Required pod (anti-)affinity terms, and notes on what could not be evaluated exactly.
+
+    `label_keys` False: `matchLabelKeys` / `mismatchLabelKeys` are dropped, as an API server
+    without the MatchLabelKeysInPodAffinity feature drops them."""
     terms, notes = [], []
     for i, entry in enumerate(items(raw, path)):
         where = (*path, i)
@@ -272,5 +317,16 @@ def pod_terms(raw: Any, path: JsonPath, namespace: str) -> tuple[tuple[PodTerm, 
         if not key:
             raise Unreadable((*where, "topologyKey"), "topologyKey must not be empty")
         selector = label_selector(body.get("labelSelector"), (*where, "labelSelector"))
-        terms.append(PodTerm(selector, scope, key))
+        keys = {
+            field: tuple(
+                text(k, (*where, field, j))
+                for j, k in enumerate(items(body.get(field), (*where, field)))
+            )
+            for field in ("matchLabelKeys", "mismatchLabelKeys")
+        }
+        if not label_keys:
+            keys = {field: () for field in keys}
+        terms.append(
+            PodTerm(selector, scope, key, keys["matchLabelKeys"], keys["mismatchLabelKeys"])
+        )
     return tuple(terms), notes

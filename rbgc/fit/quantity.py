@@ -71,19 +71,36 @@ def units(resource: str, raw: object) -> int:
 
 
 def show(resource: str, amount: int) -> str:
-    """A figure as people write it: `500m` / `2` CPU, `16Gi` memory, `8` GPUs.
+    """A figure as people write it: CPUs in cores, memory with the largest binary suffix that
+    holds it exactly, everything else as a count.
 
     >>> show("cpu", 1500), show("cpu", 2000), show("memory", 17179869184), show("memory", 1000)
-    ('1500m', '2', '16Gi', '1000')
+    ('1.5', '2', '16Gi', '1000')
     """
-    if resource in MILLI_RESOURCES:
-        return str(amount // 1000) if amount % 1000 == 0 else f"{amount}m"
+    return show_all(resource, amount)[0]
+
+
+def show_all(resource: str, *amounts: int) -> list[str]:
+    """Figures of one resource in one form, to be read side by side: never `157` beside
+    `155700m`, nor `16Gi` beside `17180917760`.
+
+    >>> show_all("cpu", 157000, 155700), show_all("memory", 16 * 1024**3, 1536 * 1024**2)
+    (['157', '155.7'], ['16384Mi', '1536Mi'])
+    """
+    if resource in MILLI_RESOURCES:  # cores, with the millicores as decimals when there are any
+        return [_decimal(amount) for amount in amounts]
     binary = resource in ("memory", "ephemeral-storage") or resource.startswith("hugepages-")
-    if amount and binary:
+    if binary and any(amounts):
         for suffix, power in sorted(_BINARY.items(), key=lambda item: -item[1]):
-            if amount % 1024**power == 0:
-                return f"{amount // 1024**power}{suffix}"
-    return str(amount)
+            if all(amount % 1024**power == 0 for amount in amounts):
+                return [f"{amount // 1024**power}{suffix}" if amount else "0" for amount in amounts]
+    return [str(amount) for amount in amounts]
+
+
+def _decimal(millis: int) -> str:
+    whole, part = divmod(abs(millis), 1000)
+    sign = "-" if millis < 0 else ""
+    return f"{sign}{whole}" + (f".{part:03d}".rstrip("0") if part else "")
 
 
 def _what(raw: object) -> str:

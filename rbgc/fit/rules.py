@@ -4,37 +4,78 @@ constraint model: `rbgc fit` reads the facts, never the Placement documents.
 pack -> `Pack` (best preferred tier first, then `required`; the answer names the level it was
 satisfied at); required spread -> `Spread`; required separate -> `Separate`. Preferred spread
 and separate are soft: the scheduler may ignore them, so `fit` does not require them.
-A rule of instance scope (upstream's `instanceTopologyConstraint`, recorded by the v1alpha2
-front end) -> `InstancePack` of each instance's pods at `required`.
+A rule of instance scope (upstream's `instanceTopologyConstraint`) -> `InstancePack` of each
+instance's pods at `required`.
+
+A rule no compiled object enforces (`lowered` False: the build said so with RBG317) is not
+counted on: the cluster will not keep it, so `fit` warns (RBG354) instead of answering
+"fits" on its strength. A LeaderWorkerSet's own `exclusive-topology` annotation, which its
+controller enforces, packs each of its groups in one domain, one group per domain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rbgc.bundle import GroupFacts, PlacementFacts
 from rbgc.diagnostics import Diagnostic, warning
-from rbgc.fit.constraints import instances_of, pods_of
 from rbgc.fit.demand import GroupPods
 from rbgc.fit.inventory import Node
-from rbgc.fit.model import Constraint, InstancePack, Pack, Separate, Spread
+from rbgc.fit.model import InstancePack, Pack, Rule, Separate, Spread
+
+# Build warnings `rbgc fit` answers itself, so it does not repeat them: that pod affinity is
+# checked pod by pod (RBG315: the answer is the whole-group check its hint asks for), and that
+# an instance pack is not compiled (RBG317: RBG354 says what that means for the answer).
+SUPERSEDED = frozenset({"RBG315", "RBG317"})
 
 
-def from_facts(groups: Sequence[GroupFacts]) -> Callable[[GroupPods], Sequence[Constraint]]:
-    """The `rules` hook of `rbgc.fit.fit` for a bundle's facts."""
-    by_key = {(g.namespace, g.name): g.placement for g in groups}
+def rules_of(group: GroupPods, warnings: list[Diagnostic]) -> list[Rule]:
+    """The constraints the group's recorded rules (and its LWS annotations) enforce."""
+    out: list[Rule] = []
+    for rule in group.facts.placement:
+        found = constraint(rule, group)
+        if found is None:
+            continue
+        if not rule.lowered:
+            warnings.append(not_enforced(rule))
+            continue
+        out.append(found)
+    out += lws_exclusive(group)
+    return out
 
-    def rules(group: GroupPods) -> Sequence[Constraint]:
-        return [
-            c
-            for rule in by_key.get((group.namespace, group.name), ())
-            if (c := constraint(rule, group)) is not None
-        ]
 
-    return rules
+def not_enforced(rule: PlacementFacts) -> Diagnostic:
+    what = (
+        f"the instanceTopologyConstraint of role {rule.roles[0]}"
+        if rule.scope == "instance"
+        else f"the {rule.kind} rule of {', '.join(rule.roles)}"
+    )
+    return warning(
+        "RBG354",
+        f"{what} is not in the compiled objects: the cluster will not keep it, so `rbgc fit` "
+        "does not count on it",
+        rule.span,
+        help="the answer holds without the rule; keep it only if a scheduler that reads it "
+        "is added, or express it where rbgc compiles it (a CoordinatedPolicy topologyConstraint "
+        "packs every pod of its roles)",
+    )
 
 
-def constraint(rule: PlacementFacts, group: GroupPods) -> Constraint | None:
+def pods_of(group: GroupPods, roles: Sequence[str]) -> tuple[str, ...]:
+    """The pods of `roles`, role by role in the order given (how a placement rule lists them)."""
+    return tuple(p.name for role in roles for p in group.pods if p.role == role)
+
+
+def instances_of(group: GroupPods, role: str) -> tuple[tuple[str, ...], ...]:
+    """The role's instances: one per LeaderWorkerSet group, else one per pod."""
+    found: dict[str, list[str]] = {}
+    for p in group.pods:
+        if p.role == role:
+            found.setdefault(p.instance or p.name, []).append(p.name)
+    return tuple(tuple(members) for members in found.values())
+
+
+def constraint(rule: PlacementFacts, group: GroupPods) -> Rule | None:
     pods = pods_of(group, rule.roles)
     if not pods:
         return None
@@ -51,6 +92,28 @@ def constraint(rule: PlacementFacts, group: GroupPods) -> Constraint | None:
     if rule.kind == "spread":
         return Spread(pods=pods, level=rule.required, max_skew=rule.max_skew, label=label)
     return Separate(pods=pods, level=rule.required, label=label)
+
+
+def lws_exclusive(group: GroupPods) -> list[Rule]:
+    """LWS's `exclusive-topology`: each group (instance) in one domain of the key, one group
+    per domain (the LWS controller adds the pod affinity and anti-affinity for it)."""
+    roles = {p.name: p.role for p in group.pods}
+    out: list[Rule] = []
+    for lws, key in sorted(group.exclusive_instances.items()):
+        instances: dict[str, list[str]] = {}
+        for pod in group.pods:
+            if pod.instance is not None and pod.instance.startswith(f"{lws}/"):
+                instances.setdefault(pod.instance, []).append(pod.name)
+        if not instances:
+            continue
+        first = next(iter(instances.values()))
+        label = "+".join(dict.fromkeys(roles[p] for p in first)) + " (LWS exclusive topology)"
+        out.append(
+            InstancePack(instances=tuple(map(tuple, instances.values())), level=key, label=label)
+        )
+        leaders = tuple(members[0] for members in instances.values())
+        out.append(Separate(pods=leaders, level=key, label=label))
+    return out
 
 
 def nesting(groups: Sequence[GroupFacts], nodes: Sequence[Node]) -> list[Diagnostic]:

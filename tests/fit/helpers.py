@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from rbgc.fit import fit
-from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.cluster import Answer, Cluster
+from rbgc.fit.constraints import Own, problem
+from rbgc.fit.demand import Features, GroupPods, group_pods
 from rbgc.fit.inventory import Inventory, build
-from rbgc.fit.model import Constraint, Problem
-from rbgc.fit.solver import Answer, Cluster, solve
-from rbgc.source import parse_text
+from rbgc.fit.model import Problem, Rule
+from rbgc.fit.search import solve
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
+from rbgc.source import Document, SpanIndex
 from tests.conftest import compile_yaml
 
 GPU = "nvidia.com/gpu"
@@ -87,9 +89,14 @@ def as_list(items: list[dict[str, Any]]) -> str:
 
 
 def inventory(nodes: list[dict[str, Any]], pods: Sequence[dict[str, Any]] = ()) -> Inventory:
-    node_docs = parse_text(as_list(nodes), "nodes.yaml")
-    pod_docs = parse_text(as_list(list(pods)), "pods.yaml") if pods else []
-    return build(node_docs, pod_docs, "nodes.yaml")
+    """The inventory of these objects, as `rbgc fit` reads a JSON file (no positions)."""
+
+    def listed(path: str, items: list[dict[str, Any]]) -> Document:
+        body = json.loads(as_list(items))  # a copy, as a file would give
+        return Document(path, 0, body, SpanIndex(path))
+
+    pod_docs = [listed("pods.json", list(pods))] if pods else []
+    return build([listed("nodes.json", nodes)], pod_docs, "nodes.json")
 
 
 def group(roles: str, *, name: str = "g", namespace: str = "default", annotations: str = "") -> str:
@@ -103,6 +110,15 @@ def group(roles: str, *, name: str = "g", namespace: str = "default", annotation
         "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBasedGroup\n"
         f"metadata:\n  name: {name}\n  namespace: {namespace}{meta}\n"
         f"spec:\n  roles:\n{textwrap.indent(textwrap.dedent(roles), '    ')}"
+    )
+
+
+def placement(rules: str) -> str:
+    """A Placement document joining group `g` (`rules`: YAML list items, as written)."""
+    body = "\n".join("    " + line for line in textwrap.dedent(rules).strip().splitlines())
+    return (
+        "\n---\napiVersion: rbgc.io/v1alpha1\nkind: Placement\n"
+        f"metadata: {{name: g, namespace: default}}\nspec:\n  rules:\n{body}\n"
     )
 
 
@@ -127,7 +143,7 @@ def role(
 
 def answer(text: str, inv: Inventory) -> list[Answer]:
     result = compile_yaml(text)
-    answers, _ = fit(result.bundle.manifests, inv, "default")
+    answers, _ = fit(result.bundle, inv)
     return answers
 
 
@@ -136,11 +152,18 @@ def one(text: str, inv: Inventory) -> Answer:
     return only
 
 
-def posed(text: str, *extra: Constraint) -> Problem:
-    """The compiled group's problem with `extra` constraints (what a Placement will add)."""
+def pods_read(text: str) -> GroupPods:
+    """The one group's pods of a compiled text."""
     result = compile_yaml(text)
-    (found,) = group_pods(result.bundle.manifests, "default")
-    return problem(found, tuple(extra))
+    (found,) = group_pods(result.bundle, Features(DEFAULT_KUBERNETES_VERSION))
+    return found
+
+
+def posed(text: str, *extra: Rule) -> Problem:
+    """The compiled group's problem with `extra` rules (what a Placement adds)."""
+    found = pods_read(text)
+    own = Own(found.conventions.label_group_key, found.key)
+    return problem(found.namespace, found.name, found.pods, extra, own)
 
 
 def solved(p: Problem, inv: Inventory) -> Answer:

@@ -68,7 +68,18 @@ def test_json_shape_is_stable_and_sorted() -> None:
         ("llm", "sglang-pd", True),
     ]
     gang, pd = doc["groups"]
-    assert set(pd) == {"name", "namespace", "fits", "tier", "assignments", "packs", "reason"}
+    assert set(pd) == {
+        "name",
+        "namespace",
+        "fits",
+        "tier",
+        "assignments",
+        "packs",
+        "rollouts",
+        "reason",
+    }
+    # the router Deployment (maxSurge 1, maxUnavailable 0) has room for its surge pod
+    assert pd["rollouts"] == [{"role": "router", "surge": 1, "proceeds": True, "reason": None}]
     assert gang["assignments"] == [] and gang["tier"] is None and gang["reason"]
     assert pd["reason"] is None and pd["tier"] is None
     assert pd["assignments"][0] == {"pod": "sglang-pd-decode-0", "node": "gpu-a1-0"}
@@ -94,8 +105,9 @@ def test_running_pods_change_the_answer(tmp_path: Path) -> None:
     assert invoke(["fit", "--nodes", nodes, spec]).exit_code == 0
     busy = invoke(["fit", "--nodes", nodes, "--pods", pods, spec])
     assert busy.exit_code == 1
-    assert "1 have too little free nvidia.com/gpu (needs 8; the most free on one of them is 7)" in (
-        busy.stdout
+    assert (
+        "1 have too little free nvidia.com/gpu (needs 8; at most 7 free on a node that passes "
+        "the other filters)" in busy.stdout
     )
 
 
@@ -104,8 +116,16 @@ def test_usage_and_input_errors_exit_2_with_nothing_on_stdout(tmp_path: Path) ->
     assert missing.exit_code == 2 and "Missing option '--nodes'" in missing.stderr
     no_file = invoke(["fit", "--nodes", str(tmp_path / "none.yaml"), PD])
     assert no_file.exit_code == 2 and no_file.stdout == ""
-    # the one size-capped read words it as for every input
-    assert "error[RBG008]: no such file or directory" in no_file.stderr
+    # an inventory that cannot be read is RBG350, as documented (issue 18.8)
+    assert no_file.stderr == (
+        f"{tmp_path / 'none.yaml'}: error[RBG350]: no such file or directory\n"
+        "  help: pass what `kubectl get nodes -o json` (or `get pods -A -o json`) prints\n"
+        "rbgc: 1 error; nothing was written\n"
+    )
+    bad_yaml = write(tmp_path, "nodes.yaml", "items: [\n")
+    broken_inventory = invoke(["fit", "--nodes", bad_yaml, PD])
+    assert broken_inventory.exit_code == 2 and broken_inventory.stdout == ""
+    assert "error[RBG350]" in broken_inventory.stderr and "RBG001" not in broken_inventory.stderr
     bad_spec = write(tmp_path, "bad.yaml", "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: x: y\n")
     broken = invoke(["fit", "--nodes", INVENTORY, bad_spec])
     assert broken.exit_code == 2 and broken.stdout == "" and "RBG001" in broken.stderr

@@ -9,15 +9,18 @@ import pytest
 import yaml
 
 from rbgc.diagnostics import DiagnosticError
-from rbgc.fit.demand import group_pods
+from rbgc.fit.demand import Features, group_pods
 from rbgc.fit.resources import pod_requests
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
 from rbgc.model import LwsLowering, Target
 from rbgc.pipeline import Options, compile_documents
 from rbgc.report import text
 from rbgc.source import parse_text
+from tests.conftest import ROOT
 from tests.fit.helpers import GPU
 
 GI = 2**30
+FEATURES = Features(DEFAULT_KUBERNETES_VERSION)
 
 
 def requests(spec: str) -> dict[str, int]:
@@ -104,7 +107,7 @@ spec:
 def pods(lws: LwsLowering) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     options = Options(target=Target(lws=lws))
     result = compile_documents(parse_text(LWS, "g.yaml"), options)
-    (found,) = group_pods(result.bundle.manifests, "default")
+    (found,) = group_pods(result.bundle, FEATURES)
     return [(p.name, p.role, p.instance, dict(p.requests)) for p in found.pods]
 
 
@@ -131,7 +134,7 @@ def test_an_unreadable_request_is_an_error_at_the_users_line() -> None:
     bad = LWS.replace("{limits: {nvidia.com/gpu: 8}}", "{limits: {memory: 8 GB}}")
     result = compile_documents(parse_text(bad, "g.yaml"), Options())
     with pytest.raises(DiagnosticError) as caught:
-        group_pods(result.bundle.manifests, "default")
+        group_pods(result.bundle, FEATURES)
     assert text(caught.value.diagnostics) == (
         "g.yaml:19:67: error[RBG351]: LeaderWorkerSet g-decode: '8 GB' is not a Kubernetes "
         "quantity (a number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or e3)\n"
@@ -176,7 +179,22 @@ spec:
 """
     result = compile_documents(parse_text(doc, "g.yaml"), Options())
     with pytest.raises(DiagnosticError) as caught:
-        group_pods(result.bundle.manifests, "default")
+        group_pods(result.bundle, FEATURES)
     (d,) = caught.value.diagnostics
     assert (d.code, d.message) == ("RBG351", f"StatefulSet g-w: {message}")
     assert d.span is not None and d.span.line == 11
+
+
+def test_custom_components_pods_belong_to_their_role_instance() -> None:
+    # upstream's customComponentsPattern: rbgc emits one StatefulSet per (instance, component),
+    # labelled with the instance's index (rbg-v1alpha2-semantics.md); an instance is all of them
+    path = (
+        ROOT.parent
+        / "shared/compat/rbg-v0.8.0-alpha.5/basic/rbg/patterns/custom-components-pattern.yaml"
+    )
+    result = compile_documents(parse_text(path.read_text(encoding="utf-8"), str(path)), Options())
+    (found,) = group_pods(result.bundle, FEATURES)
+    instances: dict[str | None, int] = {}
+    for pod in found.pods:
+        instances[pod.instance] = instances.get(pod.instance, 0) + 1
+    assert instances == {"engine/0": 4, "engine/1": 4, "engine/2": 4}

@@ -10,13 +10,16 @@ from typing import Any
 
 from rbgc.bundle import PlacementFacts
 from rbgc.fit import fit
-from rbgc.fit.check import violations
-from rbgc.fit.constraints import problem
-from rbgc.fit.demand import group_pods
+from rbgc.fit.cluster import Answer
+from rbgc.fit.constraints import Own, problem
+from rbgc.fit.demand import Features, group_pods
 from rbgc.fit.inventory import Inventory
 from rbgc.fit.model import InstancePack
-from rbgc.fit.rules import constraint, from_facts
-from rbgc.fit.solver import Answer
+from rbgc.fit.rules import constraint, rules_of
+from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
+from rbgc.model import Target
+from rbgc.pipeline import Options, compile_documents
+from rbgc.source import parse_text
 from tests.conftest import compile_yaml
 from tests.fit.helpers import (
     CLIQUE,
@@ -26,32 +29,26 @@ from tests.fit.helpers import (
     group,
     inventory,
     node,
+    placement,
     role,
     solved,
 )
-
-
-def placement(rules: str) -> str:
-    body = "\n".join("    " + line for line in rules.strip().splitlines())
-    return (
-        "\n---\napiVersion: rbgc.io/v1alpha1\nkind: Placement\n"
-        f"metadata: {{name: g, namespace: default}}\nspec:\n  rules:\n{body}\n"
-    )
-
+from tests.fit.oracle import violations
 
 PD = group(role("prefill", 2, gpu=4) + role("decode", 2, gpu=4)) + placement(
     "- roles: [prefill, decode]\n  pack: {required: zone, preferred: nvlink}"
 )
 
 
+FEATURES = Features(DEFAULT_KUBERNETES_VERSION)
+
+
 def solve(text: str, inv: Inventory) -> Answer:
     result = compile_yaml(text)
-    (answer,), _ = fit(
-        result.bundle.manifests, inv, "default", rules=from_facts(result.bundle.groups)
-    )
+    (answer,), _ = fit(result.bundle, inv)
     if answer.fits:  # whatever fit answers holds, re-checked independently
-        (pods,) = group_pods(result.bundle.manifests, "default")
-        posed = problem(pods, tuple(from_facts(result.bundle.groups)(pods)))
+        (pods,) = group_pods(result.bundle, FEATURES)
+        posed = problem(pods.namespace, pods.name, pods.pods, rules_of(pods, []))
         assert violations(posed, inv, answer.assignments) == []
     return answer
 
@@ -85,13 +82,14 @@ def test_one_gpu_short_in_one_domain_fits_in_another() -> None:
 
 
 def test_falls_back_to_host_then_zone() -> None:
-    # no clique holds 16 GPUs, one host does (a PCIe box outside any NVLink domain): host is
-    # the next tier
+    # the default order is host < nvlink < rack < zone: a pack preferring host tries one host
+    # (a PCIe box outside any NVLink domain holds 16 GPUs), then one clique, rack, zone
+    pd_host = PD.replace("preferred: nvlink", "preferred: host")
     big = [node("big", gpu=16, zone="a"), *gpu_nodes({"c1": ("a", 1, 8)})]
-    found = solve(PD, inventory(big))
+    found = solve(pd_host, inventory(big))
     assert found.fits and found.tier == HOST
-    # no host either: the zone (required) still holds them
-    found = solve(PD, inventory(gpu_nodes({f"c{i}": ("a", 1, 8) for i in range(2)})))
+    # no host, no clique: the zone (required) still holds them
+    found = solve(pd_host, inventory(gpu_nodes({f"c{i}": ("a", 1, 8) for i in range(2)})))
     assert found.fits and found.tier == ZONE
 
 
@@ -135,8 +133,8 @@ def test_preferred_separate_is_not_required() -> None:
 
 def test_groups_without_rules_are_unchanged() -> None:
     result = compile_yaml(group(role("w", 2, gpu=1)))
-    (pods,) = group_pods(result.bundle.manifests, "default")
-    assert from_facts(result.bundle.groups)(pods) == []
+    (pods,) = group_pods(result.bundle, FEATURES)
+    assert rules_of(pods, []) == []
 
 
 HOST_FIRST = """
@@ -169,6 +167,13 @@ def nest_warnings(tmp_path: Path, text: str, nodes: list[dict[str, Any]]) -> lis
     ]
 
 
+NVLINK_FIRST = HOST_FIRST.replace("gb200", "hgx").replace(
+    "  - {name: host, nodeLabel: kubernetes.io/hostname}\n"
+    "  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}\n",
+    "  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}\n"
+    "  - {name: host, nodeLabel: kubernetes.io/hostname}\n",
+)
+
 CLIQUES = [
     node("c1-0", gpu=8, zone="a", clique="c1"),
     node("c1-1", gpu=8, zone="b", clique="c1"),  # c1 spans two zones
@@ -178,9 +183,10 @@ CLIQUES = [
 
 
 def test_tiers_that_do_not_nest_warn(tmp_path: Path) -> None:
-    # the default order lists nvlink before host: a multi-host NVLink domain contradicts it
-    assert nest_warnings(tmp_path, PD, CLIQUES) == [
-        "pd.yaml:34:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
+    # an order listing nvlink before host (HGX-class hosts): a multi-host clique contradicts it
+    text = PD.replace("spec:\n  rules:", "spec:\n  topology: hgx\n  rules:") + NVLINK_FIRST
+    assert nest_warnings(tmp_path, text, CLIQUES) == [
+        "pd.yaml:35:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
         "domains: nvlink c1 spans host c1-0, c1-1"
     ]
     # host first: hosts nest in cliques, but clique c1 spans zones a and b
@@ -206,17 +212,95 @@ def test_an_instance_pack_packs_each_lws_group() -> None:
         """
     )
     result = compile_yaml(text)
-    (pods,) = group_pods(result.bundle.manifests, "default")
+    (pods,) = group_pods(result.bundle, FEATURES)
     rule = PlacementFacts(kind="pack", roles=("worker",), required=HOST, scope="instance")
     found = constraint(rule, pods)
     assert isinstance(found, InstancePack) and found.level == HOST
     assert sorted(len(i) for i in found.instances) == [2, 2]
-    posed = problem(pods, (found,))
+    own = Own(pods.conventions.label_group_key, pods.key)
+    posed = problem(pods.namespace, pods.name, pods.pods, (found,), own)
     inv = inventory([node("h0", gpu=8), node("h1", gpu=8)])
     answer = solved(posed, inv)
     assert answer.fits
     assert violations(posed, inv, answer.assignments) == []
     # four 4-GPU hosts hold the 16 GPUs, but no host holds an instance's 8
     small = inventory([node(f"h{i}", gpu=4) for i in range(4)])
-    assert solved(problem(pods, ()), small).fits
+    assert solved(problem(pods.namespace, pods.name, pods.pods, (), own), small).fits
     assert not solved(posed, small).fits
+
+
+INSTANCE_PACK_V1ALPHA2 = """\
+apiVersion: workloads.x-k8s.io/v1alpha2
+kind: RoleBasedGroup
+metadata: {name: demo, namespace: default}
+spec:
+  roles:
+    - name: worker
+      replicas: 2
+      instanceTopologyConstraint:
+        pack: {required: host}
+      leaderWorkerPattern:
+        size: 2
+        template:
+          spec:
+            containers:
+              - {name: main, image: x, resources: {limits: {nvidia.com/gpu: 4}}}
+"""
+
+
+def test_an_instance_pack_no_object_enforces_is_not_counted_on() -> None:
+    # issue 17.5: for Kubernetes 1.30 a native LWS's workers cannot find their leader by
+    # matchLabelKeys, so the build records the rule as not lowered (it warns RBG317); the
+    # cluster will not keep each instance on one host, so `fit` neither refuses the group for
+    # it nor promises it, and says so (RBG354)
+    result = compile_documents(
+        parse_text(INSTANCE_PACK_V1ALPHA2, "test.yaml"),
+        Options(target=Target(kubernetes_version=(1, 30))),
+    )
+    (facts,) = result.bundle.groups
+    (rule,) = facts.placement
+    assert (rule.scope, rule.lowered) == ("instance", False)
+    small = inventory([node(f"h{i}", gpu=4) for i in range(4)])  # no host holds an instance
+    (answer,), warnings = fit(result.bundle, small)
+    assert answer.fits
+    assert [(w.code, w.message) for w in warnings] == [
+        (
+            "RBG354",
+            "the instanceTopologyConstraint of role worker is not in the compiled objects: the "
+            "cluster will not keep it, so `rbgc fit` does not count on it",
+        )
+    ]
+    # from 1.31 the build compiles it (workers to their leader): fit counts on it
+    compiled = compile_yaml(INSTANCE_PACK_V1ALPHA2)
+    assert compiled.bundle.groups[0].placement[0].lowered
+    (answer,), _ = fit(compiled.bundle, small)
+    assert not answer.fits
+
+
+def test_rbgc_fit_does_not_repeat_the_build_warnings_it_answers(tmp_path: Path) -> None:
+    # RBG315's hint is to run `rbgc fit`, RBG317's that fit checks the rule: under `rbgc fit`
+    # the answer (and RBG354) say it instead
+    spec = tmp_path / "specs"
+    spec.mkdir()
+    (spec / "instances.yaml").write_text(INSTANCE_PACK_V1ALPHA2, encoding="utf-8")
+    (spec / "pd.yaml").write_text(PD, encoding="utf-8")
+    inv = tmp_path / "nodes.json"
+    inv.write_text(as_list(gpu_nodes({"c1": ("a", 4, 8)})), encoding="utf-8")
+    old = ("--kubernetes-version", "1.30")  # the instance pack is not compiled (RBG317)
+    built = subprocess.run(
+        [sys.executable, "-m", "rbgc", "build", *old, str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "RBG315" in built.stderr and "RBG317" in built.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "rbgc", "fit", *old, "--nodes", str(inv), str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "RBG315" not in done.stderr and "RBG317" not in done.stderr
+    assert "RBG354" in done.stderr
+    assert "run `rbgc fit`" not in done.stderr

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from rbgc.fit.quantity import parse, show, units
+from rbgc.fit.quantity import parse, show, show_all, units
 
 
 @pytest.mark.parametrize(
@@ -63,9 +63,20 @@ def test_units_round_up_as_the_scheduler_does() -> None:
 
 
 def test_show() -> None:
-    assert [show("cpu", n) for n in (500, 2000, 2500)] == ["500m", "2", "2500m"]
+    # CPUs in cores, so that two figures of one message share a form (issue 18.8)
+    assert [show("cpu", n) for n in (500, 2000, 2500, 1)] == ["0.5", "2", "2.5", "0.001"]
     assert show("memory", 48 * 2**30) == "48Gi"
     assert show("memory", 1000) == "1000"
     assert show("memory", 0) == "0"
     assert show("hugepages-2Mi", 2**21) == "2Mi"
     assert show("nvidia.com/gpu", 16) == "16"
+
+
+def test_figures_side_by_side_share_one_form() -> None:
+    # not `157` beside `155700m` (issue 18.8): both in cores
+    assert show_all("cpu", 157000, 155700) == ["157", "155.7"]
+    # memory: the largest binary suffix that holds every figure exactly
+    assert show_all("memory", 16 * 2**30, 1536 * 2**20) == ["16384Mi", "1536Mi"]
+    assert show_all("memory", 16 * 2**30, 0) == ["16Gi", "0"]
+    assert show_all("memory", 16 * 2**30, 1000) == [str(16 * 2**30), "1000"]
+    assert show_all("nvidia.com/gpu", 6, 8) == ["6", "8"]

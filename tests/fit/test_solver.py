@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 
-from rbgc.fit import check
+from rbgc.fit.cluster import Cluster
 from rbgc.fit.model import InstancePack, Pack, Separate, Spread
-from rbgc.fit.solver import Cluster, solve
+from rbgc.fit.search import solve
+from tests.fit import oracle
 from tests.fit.helpers import (
     CLIQUE,
     HOST,
@@ -36,7 +37,7 @@ def test_fits_exactly_when_every_gpu_is_taken() -> None:
     answer = one(group(role("w", 2, gpu=8)), inv)
     assert answer.fits and answer.reason is None
     assert answer.assignments == (("g-w-0", "n1"), ("g-w-1", "n2"))
-    assert check.violations(posed(group(role("w", 2, gpu=8))), inv, answer.assignments) == []
+    assert oracle.violations(posed(group(role("w", 2, gpu=8))), inv, answer.assignments) == []
 
 
 def test_one_gpu_more_does_not_fit_and_says_by_how_much() -> None:
@@ -56,7 +57,7 @@ def test_one_gpu_short_in_one_domain_fits_in_the_other() -> None:
     assert answer.fits
     assert {n for _, n in answer.assignments} == {"b-0", "b-1"}
     assert answer.packs == (("prefill+decode", CLIQUE),)
-    assert check.violations(p, inv, answer.assignments) == []
+    assert oracle.violations(p, inv, answer.assignments) == []
 
 
 def test_no_domain_with_room_names_the_pack_and_the_largest_free_one() -> None:
@@ -234,8 +235,9 @@ def test_init_containers_count_as_kubernetes_counts_them() -> None:
         """
     blocked = one(group(role("w", 1, cpu="2", spec=sidecar)), inv)
     assert not blocked.fits
-    assert "have too little free cpu (needs 7; the most free on one of them is 6)" in str(
-        blocked.reason
+    assert (
+        "have too little free cpu (needs 7; at most 6 free on a node that passes the other "
+        "filters)" in str(blocked.reason)
     )
 
 
@@ -285,7 +287,7 @@ def test_exclusive_topology_packs_the_group_and_keeps_other_groups_out() -> None
     (_, alone) = answer(text, inventory(nodes[:1]))
     assert not alone.fits
     assert alone.reason == (
-        "pod b-w-0 (w) fits on none of the 1 node(s): 1 have another group in their "
+        "pod b-w-0 (w) fits on none of the 1 node(s): 1 have another group's pods in their "
         "kubernetes.io/hostname domain"
     )
 
@@ -322,7 +324,7 @@ def test_separate_and_instance_packs() -> None:
     where = dict(answer.assignments)
     assert where["g-w-0"][:2] in ("n0", "n1") and where["g-w-0-1"] in ("n0", "n1")
     assert where["g-w-1"] in ("n2", "n3") and where["g-w-1-1"] in ("n2", "n3")
-    assert check.violations(posed(group(lws), packed), inventory(nodes), answer.assignments) == []
+    assert oracle.violations(posed(group(lws), packed), inventory(nodes), answer.assignments) == []
 
 
 def test_same_answer_whatever_the_node_order() -> None:
@@ -366,24 +368,19 @@ def test_lws_exclusive_topology_keeps_one_group_per_domain() -> None:
 
 
 def test_rules_from_a_placement_feed_the_same_model() -> None:
-    """The hook the Placement lowering will use: roles in, pods and instances out."""
-    from rbgc.fit import fit
-    from rbgc.fit.constraints import instances_of, pods_of
-    from rbgc.fit.demand import GroupPods
-    from rbgc.fit.model import Constraint
-    from tests.conftest import compile_yaml
+    """What a Placement's rules become: roles in, pods and instances out."""
+    from rbgc.fit.rules import instances_of, pods_of
+    from tests.fit.helpers import pods_read
 
     text = group(role("prefill", 1, gpu=8) + role("decode", 1, gpu=8) + role("router", 2))
-
-    def rules(g: GroupPods) -> list[Constraint]:
-        return [
-            Pack(pods=pods_of(g, ["prefill", "decode"]), required=ZONE, preferred=(CLIQUE,)),
-            Separate(pods=pods_of(g, ["router"]), level=HOST),
-            InstancePack(instances=instances_of(g, "router"), level=HOST),
-        ]
-
+    g = pods_read(text)
+    rules = (
+        Pack(pods=pods_of(g, ["prefill", "decode"]), required=ZONE, preferred=(CLIQUE,)),
+        Separate(pods=pods_of(g, ["router"]), level=HOST),
+        InstancePack(instances=instances_of(g, "router"), level=HOST),
+    )
     nodes = [*EIGHT_GPU_CLIQUES, node("c-0", zone="z1"), node("c-1", zone="z1")]
-    (answer,), _ = fit(compile_yaml(text).bundle.manifests, inventory(nodes), "default", rules)
+    answer = solved(posed(text, *rules), inventory(nodes))
     assert answer.packs == (("prefill+decode", CLIQUE),)
     where = dict(answer.assignments)
     assert where["g-router-0"] != where["g-router-1"]
