@@ -10,6 +10,8 @@ import pytest
 
 from rbgc.model import LwsLowering
 from tests.test_compat_v1alpha2 import INSTANCE_ENV, LWP_ENV
+from tests.test_operator_parity import HPA as HPA_ON_DECODE
+from tests.test_operator_parity import PROFILE as PARITY_PROFILE
 from tests.test_operator_parity import build, containers, objects
 
 P = "rbg.workloads.x-k8s.io/"
@@ -85,18 +87,10 @@ def test_a_variable_written_twice_keeps_its_last_occurrence_in_its_place() -> No
 
 # --- engine-runtime overrides ---------------------------------------------------------------
 
-PROFILE = """\
----
-apiVersion: workloads.x-k8s.io/v1alpha2
-kind: ClusterEngineRuntimeProfile
-metadata: {name: patio}
-spec:
-  initContainers: [{name: c, image: i}]
-  containers:
-  - name: sidecar
-    image: s
-    env: [{name: A, value: "1"}, {name: B, value: "$(A)"}]
-"""
+# the parity tests' profile patio, its init container named `c` and its sidecar's env A, B=$(A)
+PROFILE = PARITY_PROFILE.replace("{name: init, image: i}", "{name: c, image: i}").replace(
+    'env: [{name: OWN, value: "1"}]', 'env: [{name: A, value: "1"}, {name: B, value: "$(A)"}]'
+)
 
 
 def with_runtime(overrides: str) -> str:
@@ -144,28 +138,28 @@ def test_an_override_naming_only_an_init_container_that_no_container_shares_is_w
 
 # --- minReadySeconds by workload type -------------------------------------------------------
 
-KINDS = """\
-  - name: dep
-    replicas: 1
-    minReadySeconds: 5
-    annotations: {rbg.workloads.x-k8s.io/role-workload-type: apps/v1/Deployment}
-    standalonePattern:
-      template: {spec: {containers: [{name: c, image: i}]}}
-  - name: lws
+
+def typed(name: str, workload_type: str, pattern: str) -> str:
+    """A role of the given role-workload-type, minReadySeconds 5 (on the role's third line)."""
+    return f"""\
+  - name: {name}
     replicas: 1
     minReadySeconds: 5
     annotations:
-      rbg.workloads.x-k8s.io/role-workload-type: leaderworkerset.x-k8s.io/v1/LeaderWorkerSet
-    leaderWorkerPattern:
-      size: 2
-      template: {spec: {containers: [{name: c, image: i}]}}
-  - name: sts
-    replicas: 1
-    minReadySeconds: 5
-    annotations: {rbg.workloads.x-k8s.io/role-workload-type: apps/v1/StatefulSet}
-    standalonePattern:
-      template: {spec: {containers: [{name: c, image: i}]}}
+      rbg.workloads.x-k8s.io/role-workload-type: {workload_type}
+{pattern}
 """
+
+
+STANDALONE = "    standalonePattern: {template: {spec: {containers: [{name: c, image: i}]}}}"
+LEADER_WORKER = (
+    "    leaderWorkerPattern: {size: 2, template: {spec: {containers: [{name: c, image: i}]}}}"
+)
+KINDS = (
+    typed("dep", "apps/v1/Deployment", STANDALONE)
+    + typed("lws", "leaderworkerset.x-k8s.io/v1/LeaderWorkerSet", LEADER_WORKER)
+    + typed("sts", "apps/v1/StatefulSet", STANDALONE)
+)
 
 
 @pytest.mark.parametrize("lws", list(LwsLowering), ids=str)
@@ -224,18 +218,7 @@ COMPONENTS = """\
       components:
       - {name: a, size: 1, template: {spec: {containers: [{name: c, image: i}]}}}
 """
-HPA = """\
----
-apiVersion: autoscaling/v2
-kind: HorizontalPodAutoscaler
-metadata: {name: scale-cc, namespace: llm}
-spec:
-  scaleTargetRef:
-    apiVersion: workloads.x-k8s.io/v1alpha2
-    kind: RoleBasedGroupScalingAdapter
-    name: demo-cc
-  maxReplicas: 4
-"""
+HPA = HPA_ON_DECODE.replace("decode", "cc")  # HPA scale-cc on adapter demo-cc
 
 
 def test_no_message_names_a_statefulset_a_components_role_does_not_have() -> None:
