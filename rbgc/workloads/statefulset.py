@@ -103,15 +103,12 @@ def lower_components(ctx: RoleContext) -> tuple[Manifest, ...]:
         instance = f"{ctx.name}-{i}"
         for component in role.instance_set.components:
             pod = ctx.templates[f"component:{component.name}"]
-            # a Stateless instance has no index, label or variable (`env_builder.go:91-101`)
+            # the index label tells instances apart (placement and fit read it), even on a
+            # Stateless instance, which has no RBG_ROLE_INDEX (`env_builder.go:91-101`)
             selector = {
                 **ctx.selector,
                 cv.COMPONENT_NAME_LABEL: component.name,
-                **(
-                    {cv.INSTANCE_INDEX_LABEL: str(i)}
-                    if role.stateful
-                    else {cv.INSTANCE_NAME_LABEL: instance}
-                ),
+                cv.INSTANCE_INDEX_LABEL: str(i),
             }
             env = [
                 field_ref(ENV_COMPONENT_INDEX, cv.POD_INDEX_FIELD),
