@@ -385,12 +385,25 @@ def test_missing_paths_are_refused(tmp_path: Path) -> None:
     ("text", "span", "message"),
     [
         ("- a\n- b\n", Span("x.yaml", 1, 1), "document 1 is a list, not an object"),
-        ("just text\n", Span("x.yaml", 1, 1), "document 1 is a str, not an object"),
-        (HEAD + "---\n42\n", Span("x.yaml", 4, 1), "document 2 is a int, not an object"),
+        # in the user's words, never Python's (`str`, `int`)
+        ("just text\n", Span("x.yaml", 1, 1), "document 1 is a string, not an object"),
+        (HEAD + "---\n42\n", Span("x.yaml", 4, 1), "document 2 is a number, not an object"),
+        (HEAD + "---\ntrue\n", Span("x.yaml", 4, 1), "document 2 is true or false, not an object"),
         ("kind: ConfigMap\n", Span("x.yaml", 1, 1), "document 1 has no apiVersion"),
         ("apiVersion: v1\n", Span("x.yaml", 1, 1), "document 1 has no kind"),
         ("metadata: {}\n", Span("x.yaml", 1, 1), "document 1 has no apiVersion or kind"),
-        ("apiVersion: 1\nkind: ''\n", Span("x.yaml", 1, 1), "document 1 has no apiVersion or kind"),
+        # present but not a name: said at the value, not as if it were missing
+        (
+            "apiVersion: 1\nkind: ConfigMap\n",
+            Span("x.yaml", 1, 13),
+            "document 1: apiVersion is a number, not a string such as `v1` or `apps/v1`",
+        ),
+        (
+            "apiVersion: v1\nkind: [Config, Map]\n",
+            Span("x.yaml", 2, 7),
+            "document 1: kind is a list, not a string such as `ConfigMap`",
+        ),
+        ("apiVersion: v1\nkind: ''\n", Span("x.yaml", 2, 7), "document 1: kind is empty"),
     ],
 )
 def test_non_objects_are_refused(text: str, span: Span, message: str) -> None:
