@@ -14,13 +14,18 @@ from typing import Any
 
 import yaml
 
+from rbgc.diagnostics import Diagnostic, DiagnosticError, did_you_mean, error
 from rbgc.k8s.conventions import OVERLAY_KIND, RBGC_API_GROUP
 from rbgc.source import MAX_FILE_BYTES, Document, count_values, read_all
+from rbgc.topology import API_VERSION as RBGC_API_VERSION
+from rbgc.topology import KINDS as PLACEMENT_KINDS
 
 # kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
 # applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
 KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
 _NULL = "tag:yaml.org,2002:null"  # an empty document (`---` and nothing else)
+# rbgc's own documents: inputs, never objects of a cluster
+RBGC_KINDS = (OVERLAY_KIND, *PLACEMENT_KINDS)
 
 
 def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) -> list[Document]:
@@ -38,6 +43,9 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
         for d in read_all(paths, stdin, skip=lambda path: not holds_objects(path))
         if not d.api_version.startswith(KUSTOMIZE_CONFIG_GROUP)
     ]
+    misspelt = [found for d in documents if (found := _misspelt(d)) is not None]
+    if misspelt:
+        raise DiagnosticError(misspelt)
     if not any(
         d.kind == OVERLAY_KIND and d.api_version.startswith(f"{RBGC_API_GROUP}/") for d in documents
     ):
@@ -86,3 +94,46 @@ def _is_object(node: yaml.Node | None) -> bool:
         return False
     api = top.get("apiVersion")
     return not (isinstance(api, yaml.ScalarNode) and api.value.startswith(KUSTOMIZE_CONFIG_GROUP))
+
+
+def _misspelt(doc: Document) -> Diagnostic | None:
+    """RBG104 for a document meant as one of rbgc's own (an Overlay, a Topology, a Placement)
+    but not written as one: it would pass through as an object, so the overlay would silently
+    not apply, and the cluster has no such kind. Other groups' kinds of the same name (Open
+    Cluster Management's `Placement`) are not rbgc's and pass through."""
+    group, _, version = doc.api_version.rpartition("/")
+    if group == RBGC_API_GROUP:
+        if doc.kind not in RBGC_KINDS:
+            return error(
+                "RBG104",
+                f"{RBGC_API_GROUP} has no kind {doc.kind}",
+                doc.span("kind"),
+                help=did_you_mean(doc.kind, RBGC_KINDS, "rbgc reads " + ", ".join(RBGC_KINDS)),
+            )
+        if doc.api_version != RBGC_API_VERSION:
+            return error(
+                "RBG104",
+                f"rbgc reads {doc.kind} as {RBGC_API_VERSION}, not {doc.api_version}",
+                doc.span("apiVersion"),
+                help=f"did you mean 'apiVersion: {RBGC_API_VERSION}'?",
+            )
+        return None
+    if doc.kind in RBGC_KINDS and not group:  # the core API has no such kind
+        said = f"{doc.kind} {doc.api_version} is not an object of the core API"
+    elif doc.kind in RBGC_KINDS and _close(group, RBGC_API_GROUP):
+        said = f"API group {group} is not {RBGC_API_GROUP}"
+    else:
+        return None
+    return error(
+        "RBG104",
+        said,
+        doc.span("apiVersion"),
+        help=f"did you mean 'apiVersion: {RBGC_API_VERSION}'?",
+    )
+
+
+def _close(group: str, target: str) -> bool:
+    """A keystroke or two away (`rbg.io`, `rgbc.io`), not another domain (`rbgc.dev`)."""
+    import difflib
+
+    return difflib.SequenceMatcher(None, group.lower(), target.lower()).ratio() >= 0.85

@@ -509,3 +509,64 @@ def test_namespace_leaves_every_cluster_scoped_kind_alone(tmp_path: Path) -> Non
     made = objects(build(tmp_path, HEAD + "namespace: team-a\n", extra))
     assert "namespace" not in made[("CSIDriver", "d")]["metadata"]
     assert "namespace" not in made[("ValidatingAdmissionPolicy", "p")]["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("head", "first", "hint"),
+    [
+        # each of these used to pass through as an object, exit 0: the overlay the user meant
+        # was silently not applied, and Argo CD would fail to apply the stray document
+        (
+            "apiVersion: rbgc.io/v1alpha1\nkind: Overlays\n",
+            "env/overlay.yaml:2:7: error[RBG104]: rbgc.io has no kind Overlays",
+            "  help: did you mean 'Overlay'?",
+        ),
+        (
+            "apiVersion: rbgc.io/v1alpha1\nkind: overlay\n",
+            "env/overlay.yaml:2:7: error[RBG104]: rbgc.io has no kind overlay",
+            "  help: did you mean 'Overlay'?",
+        ),
+        (
+            "apiVersion: rbgc.io/v1beta1\nkind: Overlay\n",
+            "env/overlay.yaml:1:13: error[RBG104]: rbgc reads Overlay as rbgc.io/v1alpha1, "
+            "not rbgc.io/v1beta1",
+            "  help: did you mean 'apiVersion: rbgc.io/v1alpha1'?",
+        ),
+        (
+            "apiVersion: rbg.io/v1alpha1\nkind: Overlay\n",
+            "env/overlay.yaml:1:13: error[RBG104]: API group rbg.io is not rbgc.io",
+            "  help: did you mean 'apiVersion: rbgc.io/v1alpha1'?",
+        ),
+        (
+            "apiVersion: v1alpha1\nkind: Overlay\n",
+            "env/overlay.yaml:1:13: error[RBG104]: Overlay v1alpha1 is not an object of the core "
+            "API",
+            "  help: did you mean 'apiVersion: rbgc.io/v1alpha1'?",
+        ),
+    ],
+)
+def test_misspelt_overlay_is_an_error(tmp_path: Path, head: str, first: str, hint: str) -> None:
+    overlay = head + "metadata: {name: env}\nbase: ../base\n"
+    said, err = fails(tmp_path, {"base/group.yaml": GROUP, "env/overlay.yaml": overlay})
+    assert said == first
+    assert err.splitlines()[1] == hint
+
+
+def test_misspelt_topology_is_an_error(tmp_path: Path) -> None:
+    topology = "apiVersion: rbgc.io/v1alpha1\nkind: Topolgy\nmetadata: {name: t}\nspec: {}\n"
+    said, err = fails(tmp_path, {"base/group.yaml": GROUP, "base/t.yaml": topology}, "base")
+    assert said == "base/t.yaml:2:7: error[RBG104]: rbgc.io has no kind Topolgy"
+    assert err.splitlines()[1] == "  help: did you mean 'Topology'?"
+
+
+def test_other_groups_kinds_named_like_rbgcs_pass_through(tmp_path: Path) -> None:
+    """Open Cluster Management has a `Placement` too: only rbgc's own group is rbgc's."""
+    ocm = (
+        "apiVersion: cluster.open-cluster-management.io/v1beta1\nkind: Placement\n"
+        "metadata: {name: p, namespace: llm}\nspec: {}\n"
+    )
+    write(tmp_path, {"base/group.yaml": GROUP, "base/ocm.yaml": ocm})
+    os.chdir(tmp_path)
+    code, out, err = cli(["build", "base"])
+    assert code == 0, err
+    assert "kind: Placement" in out
