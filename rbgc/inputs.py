@@ -43,16 +43,17 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
         for d in read_all(paths, stdin, skip=lambda path: not holds_objects(path))
         if not d.api_version.startswith(KUSTOMIZE_CONFIG_GROUP)
     ]
+    if any(
+        d.kind == OVERLAY_KIND and d.api_version.startswith(f"{RBGC_API_GROUP}/") for d in documents
+    ):
+        from rbgc.overlays import resolve
+
+        documents = resolve(documents, root)
+    # after resolving, so that a base's documents are checked too
     misspelt = [found for d in documents if (found := _misspelt(d)) is not None]
     if misspelt:
         raise DiagnosticError(misspelt)
-    if not any(
-        d.kind == OVERLAY_KIND and d.api_version.startswith(f"{RBGC_API_GROUP}/") for d in documents
-    ):
-        return documents
-    from rbgc.overlays import resolve
-
-    return resolve(documents, root)
+    return documents
 
 
 def holds_objects(path: str) -> bool:

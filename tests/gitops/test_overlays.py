@@ -552,9 +552,12 @@ def test_misspelt_overlay_is_an_error(tmp_path: Path, head: str, first: str, hin
     assert err.splitlines()[1] == hint
 
 
-def test_misspelt_topology_is_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["base", "env"])
+def test_misspelt_topology_is_an_error(tmp_path: Path, target: str) -> None:
+    """Also in an overlay's base."""
     topology = "apiVersion: rbgc.io/v1alpha1\nkind: Topolgy\nmetadata: {name: t}\nspec: {}\n"
-    said, err = fails(tmp_path, {"base/group.yaml": GROUP, "base/t.yaml": topology}, "base")
+    files = {"base/group.yaml": GROUP, "base/t.yaml": topology, "env/overlay.yaml": HEAD}
+    said, err = fails(tmp_path, files, target)
     assert said == "base/t.yaml:2:7: error[RBG104]: rbgc.io has no kind Topolgy"
     assert err.splitlines()[1] == "  help: did you mean 'Topology'?"
 
