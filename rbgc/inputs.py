@@ -16,7 +16,7 @@ import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, did_you_mean, error
 from rbgc.k8s.conventions import OVERLAY_KIND, RBGC_API_GROUP
-from rbgc.source import MAX_FILE_BYTES, Document, count_values, read_all
+from rbgc.source import MAX_FILE_BYTES, Document, count_values, read_all, read_path
 from rbgc.topology import API_VERSION as RBGC_API_VERSION
 from rbgc.topology import KINDS as PLACEMENT_KINDS
 
@@ -38,22 +38,32 @@ def load(paths: Iterable[str], stdin: Any = None, *, root: str | None = None) ->
     CD skips YAML that is not a manifest in a directory app, and so are kustomize's own
     configuration documents. Only a file that fails to read is looked at again, so a build
     whose files are all manifests pays nothing for the rule."""
-    documents = [
-        d
-        for d in read_all(paths, stdin, skip=lambda path: not holds_objects(path))
-        if not d.api_version.startswith(KUSTOMIZE_CONFIG_GROUP)
-    ]
+    documents = _manifests(read_all(paths, stdin, skip=lambda path: not holds_objects(path)))
     if any(
         d.kind == OVERLAY_KIND and d.api_version.startswith(f"{RBGC_API_GROUP}/") for d in documents
     ):
         from rbgc.overlays import resolve
 
-        documents = resolve(documents, root)
+        documents = resolve(documents, root, read=_read_base_file)
     # after resolving, so that a base's documents are checked too
     misspelt = [found for d in documents if (found := _misspelt(d)) is not None]
     if misspelt:
         raise DiagnosticError(misspelt)
     return documents
+
+
+def _manifests(documents: list[Document]) -> list[Document]:
+    return [d for d in documents if not d.api_version.startswith(KUSTOMIZE_CONFIG_GROUP)]
+
+
+def _read_base_file(path: str) -> list[Document]:
+    """A file of an overlay's base folder, read by the same rule as every input."""
+    try:
+        return _manifests(read_path(path))
+    except DiagnosticError:
+        if holds_objects(path):
+            raise
+        return []
 
 
 def holds_objects(path: str) -> bool:

@@ -573,3 +573,30 @@ def test_other_groups_kinds_named_like_rbgcs_pass_through(tmp_path: Path) -> Non
     code, out, err = cli(["build", "base"])
     assert code == 0, err
     assert "kind: Placement" in out
+
+
+def test_a_base_folder_is_read_as_every_input(tmp_path: Path) -> None:
+    """README, "Which files are read": one rule for every command, so a base folder's Helm
+    values.yaml (no object) is skipped and its kustomization.yaml is not emitted, as when the
+    folder is built itself."""
+    files = {
+        "base/group.yaml": GROUP,
+        "base/values.yaml": "replicaCount: 3\nimage: {tag: v2}\n",
+        "base/kustomization.yaml": (
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            "resources: [group.yaml]\n"
+        ),
+        "env/overlay.yaml": HEAD + "namespace: env\n",
+    }
+    write(tmp_path, files)
+    os.chdir(tmp_path)
+    code, out, err = cli(["build", "env"])
+    assert code == 0, err
+    direct = cli(["build", "base", "--namespace", "env"])
+    assert direct[0] == 0, direct[2]
+    assert "Kustomization" not in out
+
+    def names(stream: str) -> list[tuple[str, str]]:
+        return sorted((d["kind"], d["metadata"]["name"]) for d in docs(stream))
+
+    assert names(out) == names(direct[1])
