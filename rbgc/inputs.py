@@ -112,7 +112,7 @@ def _misspelt(doc: Document) -> Diagnostic | None:
     but not written as one: it would pass through as an object, so the overlay would silently
     not apply, and the cluster has no such kind. Other groups' kinds of the same name (Open
     Cluster Management's `Placement`) are not rbgc's and pass through."""
-    group, _, version = doc.api_version.rpartition("/")
+    group = doc.api_version.rpartition("/")[0]
     if group == RBGC_API_GROUP:
         if doc.kind not in RBGC_KINDS:
             return error(
