@@ -94,7 +94,9 @@ class Resolver:
                         "overlay cycle: " + " -> ".join(f.label for f in chain),
                         stack[-1].base_span,
                         help="an overlay's base must not lead back to the overlay itself",
-                        notes=tuple((f.base_span, "this base is part of the cycle") for f in chain),
+                        notes=tuple(
+                            (f.base_span, "this base is part of the cycle") for f in chain[:-1]
+                        ),
                     )
                 ]
             )

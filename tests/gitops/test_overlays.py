@@ -373,7 +373,11 @@ def test_cycle_between_overlays(tmp_path: Path) -> None:
         "prod/overlay.yaml:3:7: error[RBG701]: overlay cycle: dev/overlay.yaml (base: ../prod) "
         "-> prod/overlay.yaml (base: ../dev) -> dev/overlay.yaml (base: ../prod)"
     ), first
-    assert "  note: dev/overlay.yaml:3:7: this base is part of the cycle" in err
+    notes = [line for line in err.splitlines() if line.startswith("  note: ")]
+    assert notes == [  # each base once
+        "  note: dev/overlay.yaml:3:7: this base is part of the cycle",
+        "  note: prod/overlay.yaml:3:7: this base is part of the cycle",
+    ]
 
 
 def test_overlay_that_is_its_own_base(tmp_path: Path) -> None:
