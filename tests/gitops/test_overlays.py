@@ -604,3 +604,17 @@ def test_a_base_folder_is_read_as_every_input(tmp_path: Path) -> None:
         return sorted((d["kind"], d["metadata"]["name"]) for d in docs(stream))
 
     assert names(out) == names(direct[1])
+
+
+def test_an_image_rewrite_without_its_fields_says_which_it_needs(tmp_path: Path) -> None:
+    first, _ = fails(
+        tmp_path,
+        {
+            "base/group.yaml": GROUP,
+            "env/overlay.yaml": HEAD + ("images:\n  - nam: example.com/engine\n    newTg: v2\n"),
+        },
+    )
+    assert first == (
+        "env/overlay.yaml:5:5: error[RBG704]: images[0]: expected `name` and at least one of "
+        "`newName`, `newTag`, `digest`, got a mapping"
+    )
