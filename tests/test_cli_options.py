@@ -16,7 +16,16 @@ from rbgc.cli.options import IGNORE_VARIABLES, argocd_env
 from tests.conftest import EXAMPLES, ROOT
 
 TOPOLOGY = str(EXAMPLES / "pd-topology.yaml")  # warns RBG315 (pack becomes pod affinity)
-CLEAN = {v: None for v in (*IGNORE_VARIABLES, "NO_COLOR", "KUBE_VERSION", "ARGOCD_APP_NAMESPACE")}
+CLEAN = {
+    v: None
+    for v in (
+        *IGNORE_VARIABLES,
+        "NO_COLOR",
+        "KUBE_VERSION",
+        "ARGOCD_APP_NAMESPACE",
+        argocd_env("FAIL_ON_WARNING"),
+    )
+}
 
 
 def invoke(args: list[str], env: dict[str, str | None] | None = None) -> Result:
@@ -64,6 +73,27 @@ def test_ignored_warnings_are_not_counted_by_validate_nor_in_json() -> None:
     as_json = invoke(["validate", "--format", "json", "--ignore", "RBG315", TOPOLOGY])
     codes = [d["code"] for d in json.loads(as_json.stderr)["diagnostics"]]
     assert "RBG315" not in codes
+
+
+def test_validate_fails_on_warnings_as_the_argocd_plugin_does() -> None:
+    """The plugin renders with fail-on-warning (its default), so a pre-commit hook must be
+    able to pass only what Argo CD will render: the same flag, the same variable, and what
+    --ignore accepts is not fatal either."""
+    lenient = invoke(["validate", TOPOLOGY])
+    assert lenient.exit_code == 0, lenient.stderr
+    for args, env in (
+        (["--fail-on-warning"], None),
+        ([], {argocd_env("FAIL_ON_WARNING"): "true"}),
+    ):
+        fatal = invoke(["validate", *args, TOPOLOGY], env=env)
+        assert fatal.exit_code == 1, fatal.stderr
+        assert "warning[RBG315]" in fatal.stderr
+        assert fatal.stderr.endswith("rbgc: 1 warning\n")
+        assert "valid" not in fatal.stdout
+    accepted = invoke(["validate", "--fail-on-warning", "--ignore", "RBG315", TOPOLOGY])
+    assert accepted.exit_code == 0, accepted.stderr
+    build = invoke(["build", "--fail-on-warning", TOPOLOGY])
+    assert build.exit_code == fatal.exit_code  # one verdict
 
 
 def test_an_error_code_cannot_be_ignored() -> None:

@@ -272,6 +272,18 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _decorate(run, params)
 
 
+def fail_on_warning_option(func: F) -> F:
+    """`--fail-on-warning`, read by `build` and `validate` alike, so a check passes only what
+    the Argo CD plugin (which sets the variable) renders."""
+    return click.option(
+        "--fail-on-warning",
+        is_flag=True,
+        envvar=argocd_env("FAIL_ON_WARNING"),
+        help="Exit 1 when there are warnings (those not ignored with --ignore) "
+        f"[env: {argocd_env('FAIL_ON_WARNING')}].",
+    )(func)
+
+
 def _decorate(func: Callable[..., Any], params: list[Callable[[Any], Any]]) -> Callable[..., Any]:
     for param in reversed(params):
         func = param(func)
