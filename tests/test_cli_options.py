@@ -192,3 +192,38 @@ def test_ignore_works_on_fit(tmp_path: Path) -> None:
     nodes = EXAMPLES / "inventory" / "nodes.json"
     done = invoke(["fit", "--nodes", str(nodes), "--ignore", "RBG315", TOPOLOGY])
     assert "RBG315" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        # an Argo CD user sets the Application's plugin env, never the flag: name what they set
+        (
+            {argocd_env("LWS"): "StatefulSets"},
+            "Invalid value for $ARGOCD_ENV_RBGC_LWS (for '--lws')",
+        ),
+        ({argocd_env("STRICT"): "maybe"}, "Invalid value for $ARGOCD_ENV_RBGC_STRICT"),
+        ({argocd_env("KUBERNETES_VERSION"): "latest"}, "$ARGOCD_ENV_RBGC_KUBERNETES_VERSION: "),
+        ({"KUBE_VERSION": "latest"}, "$KUBE_VERSION: cannot read Kubernetes version"),
+        ({argocd_env("NAMESPACE"): "LLM"}, "namespace 'LLM' (from $ARGOCD_ENV_RBGC_NAMESPACE)"),
+        ({"ARGOCD_APP_NAMESPACE": "LLM"}, "namespace 'LLM' (from $ARGOCD_APP_NAMESPACE)"),
+    ],
+)
+def test_a_bad_variable_is_named_in_the_usage_error(env: dict[str, str], said: str) -> None:
+    done = invoke(["build", TOPOLOGY], env=env)
+    assert (done.exit_code, done.stdout) == (2, ""), done.stderr
+    assert said in done.stderr
+
+
+def test_a_bad_flag_is_named_as_the_flag() -> None:
+    done = invoke(["build", "--namespace", "LLM", "--kubernetes-version", "1.33", TOPOLOGY])
+    assert done.exit_code == 2
+    assert "namespace 'LLM' (from --namespace)" in done.stderr
+    done = invoke(["build", "--kubernetes-version", "latest", TOPOLOGY])
+    assert "--kubernetes-version: cannot read Kubernetes version" in done.stderr
+
+
+def test_post_render_names_helms_namespace_variable() -> None:
+    done = invoke(["post-render"], env={"HELM_NAMESPACE": "LLM"})
+    assert done.exit_code == 2
+    assert "namespace 'LLM' (from $HELM_NAMESPACE)" in done.stderr

@@ -11,6 +11,7 @@ import click
 from rbgc.cli import COMMANDS
 from rbgc.cli.options import (
     CompileOptions,
+    Option,
     argocd_env,
     compile_options,
     fail_on_warning_option,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--strict",
+    cls=Option,
     is_flag=True,
     envvar=argocd_env("STRICT"),
     help="Also check every core object against the Kubernetes schema (slower start) "

@@ -6,7 +6,7 @@ import click
 
 from rbgc.cli import COMMANDS
 from rbgc.cli.build import compiled, write_stream
-from rbgc.cli.options import CompileOptions, output_of
+from rbgc.cli.options import CompileOptions, Option, output_of
 from rbgc.cli.output import guarded
 
 
@@ -14,6 +14,7 @@ from rbgc.cli.output import guarded
 @click.option(
     "-n",
     "--namespace",
+    cls=Option,
     metavar="NS",
     envvar="HELM_NAMESPACE",
     help="The release namespace, for groups without metadata.namespace [env: HELM_NAMESPACE].",
