@@ -154,7 +154,8 @@ def test_rbg351_an_unreadable_pod_requirement(tmp_path: Path) -> None:
     result = invoke(["fit", "--nodes", INVENTORY, spec])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == (
-        f"{spec}:16:31: error[RBG351]: StatefulSet g-w: 'two' is not a Kubernetes quantity (a "
+        f"{spec}:16:31: error[RBG351]: StatefulSet g-w: spec.containers[0].resources.limits.cpu: "
+        "'two' is not a Kubernetes quantity (a "
         "number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or e3)\n"
         "  help: fix the pod template: `rbgc fit` reads it as the scheduler would\n"
         "rbgc: 1 error; nothing was written\n"
