@@ -677,6 +677,18 @@ CODES: dict[str, CodeDoc] = _doc(
         example="the Lease rbgc-watch is now held by another watcher; this one stands by",
     ),
     CodeDoc(
+        "RBG918",
+        "sync-stopped-by-signal",
+        "`rbgc sync`: SIGTERM or SIGINT stopped the sync between two writes.",
+        "A Pod being stopped, a cancelled CI job (SIGTERM) or ^C (SIGINT) asks the sync to "
+        "stop: it finishes no further write, releases every group's Lease (so the next sync is "
+        "not refused), says which steps were applied, and exits 143 (SIGTERM) or 130 (SIGINT), "
+        "as shells report those signals. A second signal of the same kind ends it at once.",
+        example="kill -TERM <pid of rbgc sync>   # or ^C while it waits for pods",
+        fix="Run the same `rbgc sync` again: it carries on where this one stopped (an upgrade "
+        "resumes at the planner step it reached).",
+    ),
+    CodeDoc(
         "RBG901",
         "internal-error",
         "rbgc failed on input it should have handled.",

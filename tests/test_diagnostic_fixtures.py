@@ -56,6 +56,7 @@ NOT_FIXTURED = {
     "RBG915": "needs two syncs at once: tests/sync/test_lease.py (simulator and HTTP)",
     "RBG916": "needs a pod that restarts under --watch: tests/sync/test_watch.py (simulator, CLI)",
     "RBG917": "needs two watchers and a lost Lease: tests/sync/test_watch.py (simulator)",
+    "RBG918": "needs a signal to a running sync: tests/sync/test_signals.py (processes)",
 }
 
 _HEADLINE = re.compile(

@@ -35,8 +35,9 @@ def test_make_demo_shows_a_screenful_not_a_yaml_stream(tmp_path: Path) -> None:
     assert "  llm/sglang-pd: wave 1: router\n" in text
     assert f"  wrote 9 object(s) to {out}/pd-disaggregated\n" in text
     assert "  objects: 3 ConfigMap, 1 Deployment, 3 Service, 2 StatefulSet\n" in text
-    # examples/in-cluster/ (the --watch Deployment, its RBAC and groups) is validated too.
-    assert "rbgc: 9 file(s), 54 object(s) valid for Kubernetes 1.33 (2 warning(s))\n" in text
+    # examples/in-cluster/ (the --watch Deployment, its RBAC, PodMonitor and groups) is
+    # validated too.
+    assert "rbgc: 10 file(s), 55 object(s) valid for Kubernetes 1.33 (2 warning(s))\n" in text
     assert "rbgc plan: 2 step(s), 3 pod(s) restart" in text and "step 1 " in text
     assert (out / "pd-disaggregated" / "wave-0").is_dir()
     # the gang group's PodGroup and roles, in the waves their objects carry (item 5)

@@ -209,7 +209,6 @@ OPEN_CIRCLES = [
         "rbgc.workloads.leaderworkerset",
         "rbgc.workloads.statefulset",
     ],
-    ["rbgc.sync.run", "rbgc.sync.watch"],  # a failure module of its own ends it
 ]
 
 

@@ -49,6 +49,11 @@ class SyncFlags:
     faults: tuple[str, ...]
     faults_file: str | None
     simulate_from: str | None
+    qps: float
+    burst: int
+    metrics_bind_address: str
+    health_probe_bind_address: str
+    log_format: str
 
     def check(self) -> None:
         """Refuse flags that do not go together (a usage error, exit 2)."""
@@ -69,6 +74,18 @@ class SyncFlags:
             )
         if self.watch_seconds is not None and not self.watch:
             raise click.UsageError("--watch-seconds needs --watch")
+        from rbgc.sync.metrics import address
+
+        for flag, value in (
+            ("--metrics-bind-address", self.metrics_bind_address),
+            ("--health-probe-bind-address", self.health_probe_bind_address),
+        ):
+            try:
+                bound = address(value)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=flag) from None
+            if bound is not None and not self.watch:
+                raise click.UsageError(f"{flag} serves a watcher: it needs --watch")
 
     def where(self) -> Where:
         """The cluster these flags name (with the rehearsed faults under --simulate)."""
@@ -80,6 +97,8 @@ class SyncFlags:
             kubeconfig=self.kubeconfig,
             context=self.context,
             server=self.server,
+            qps=self.qps,
+            burst=self.burst,
         )
 
 
@@ -139,6 +158,24 @@ class SyncFlags:
     help="Groups that progress at once (each group's waves and steps stay in order).",
 )
 @click.option(
+    "--qps",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    metavar="N",
+    help="At most N API requests a second on average, every request counted (retries and "
+    "watches too); 0: no client-side limit (the API server's priority and fairness alone).",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    metavar="N",
+    help="Up to N requests at once above --qps before it holds them back (a token bucket, "
+    "as client-go's; 20 / 30 are controller-runtime's defaults through v0.20).",
+)
+@click.option(
     "--wait-lock",
     is_flag=True,
     help="When another sync holds a group's lock (a Lease), wait for it (within --timeout) "
@@ -156,6 +193,30 @@ class SyncFlags:
     type=click.FloatRange(min=0),
     metavar="SECONDS",
     help="With --watch: stop after SECONDS (simulated seconds with --simulate).",
+)
+@click.option(
+    "--metrics-bind-address",
+    default="0",
+    show_default=True,
+    metavar="ADDRESS",
+    help="With --watch: serve Prometheus metrics (rbgc_*) at http://ADDRESS/metrics "
+    "(HOST:PORT or :PORT, e.g. :8080); 0 serves nothing.",
+)
+@click.option(
+    "--health-probe-bind-address",
+    default="0",
+    show_default=True,
+    metavar="ADDRESS",
+    help="With --watch: serve /healthz and /readyz (ready once a round reached the API "
+    "server) at ADDRESS (e.g. :8081); 0 serves nothing.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Progress on stderr as lines of text, or as JSON lines (ts, level, logger, msg) for "
+    "a log collector; diagnostics follow --format.",
 )
 @click.option(
     "--simulate",
@@ -192,8 +253,10 @@ def command(paths: tuple[str, ...], opts: CompileOptions, **given: Any) -> None:
 
     Each wave's objects are applied by server-side apply (field manager rbgc); role
     workloads move by the steps `rbgc plan` computes against the live objects (replicas and
-    partition per step); each step waits until its workloads are ready, and a wave starts only
-    when the previous one is ready. Progress goes to stderr, one line per step.
+    partition per step); each step waits until its workloads are ready (read by list + watch,
+    not polled), and a wave starts only when the previous one is ready. Progress goes to
+    stderr: on a terminal a live view redrawn in place (per group its step, per wave and role
+    its pods); otherwise (a log, CI) one line per step.
 
     rbgc records what it applied as an ApplySet per group and deletes or prunes only that;
     it never forces a field another manager owns (--force-conflicts does); one sync at a time
@@ -210,7 +273,9 @@ def command(paths: tuple[str, ...], opts: CompileOptions, **given: Any) -> None:
 
     \b
     Exit codes: 0 converged, 1 invalid input, 2 usage error, 3 internal error,
-    4 timed out before converging (RBG912), 5 cluster error (RBG910, RBG911, RBG913, RBG915).
+    4 timed out before converging (RBG912, RBG914), 5 cluster error (RBG910, RBG911, RBG913,
+    RBG915), 130 stopped by SIGINT, 143 stopped by SIGTERM (RBG918: between two writes, every
+    lock released; run it again to continue). --watch ends on SIGTERM with 0.
     """
     flags = SyncFlags(**given)
     flags.check()
@@ -237,24 +302,30 @@ def command(paths: tuple[str, ...], opts: CompileOptions, **given: Any) -> None:
             return
         live = (
             live_view(sys.stderr, out.color)
-            if flags.output == "text" and not flags.dry_run
+            if flags.output == "text" and not flags.dry_run and flags.log_format == "text"
             else None
         )
-        text = run_sync(
-            result.bundle,
-            version=version,
-            where=where,
-            timeout=flags.timeout,
-            dry_run=flags.dry_run,
-            prune=flags.prune,
-            force_conflicts=flags.force_conflicts,
-            wait_lock=flags.wait_lock,
-            parallel=flags.parallel,
-            simulate_from=old.bundle if old else None,
-            emit=_progress if live is None else lambda line: None,
-            events=_event if flags.output == "json" else lambda event: None,
-            live=live,
-        )
+        import signal
+
+        from rbgc.sync.failure import Stop
+
+        with Stop().caught(signal.SIGTERM, signal.SIGINT) as stop:
+            text = run_sync(
+                result.bundle,
+                version=version,
+                where=where,
+                timeout=flags.timeout,
+                dry_run=flags.dry_run,
+                prune=flags.prune,
+                force_conflicts=flags.force_conflicts,
+                wait_lock=flags.wait_lock,
+                parallel=flags.parallel,
+                simulate_from=old.bundle if old else None,
+                emit=_progress(flags.log_format) if live is None else lambda line: None,
+                events=_event if flags.output == "json" else lambda event: None,
+                live=live,
+                stop=stop,
+            )
     except DiagnosticError as exc:
         out.fail(exc.diagnostics)
     except SyncFailed as exc:
@@ -277,28 +348,25 @@ def _watch(
     `--watch-seconds`."""
     import signal
 
-    from rbgc.sync.run import watch
+    from rbgc.sync.failure import Stop
+    from rbgc.sync.watch import watch
 
-    stopping: list[int] = []
-
-    def stop(signum: int, frame: object) -> None:
-        stopping.append(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    watch(
-        bundle,
-        version=version,
-        where=where,
-        timeout=flags.timeout,
-        force_conflicts=flags.force_conflicts,
-        parallel=flags.parallel,
-        emit=_progress,
-        events=_event if flags.output == "json" else lambda event: None,
-        warn=report,
-        until=lambda: bool(stopping),
-        seconds=flags.watch_seconds,
-    )
+    with Stop().caught(signal.SIGTERM, signal.SIGINT) as stop:
+        watch(
+            bundle,
+            version=version,
+            where=where,
+            timeout=flags.timeout,
+            force_conflicts=flags.force_conflicts,
+            parallel=flags.parallel,
+            emit=_progress(flags.log_format),
+            events=_event if flags.output == "json" else lambda event: None,
+            warn=report,
+            stop=stop,
+            seconds=flags.watch_seconds,
+            metrics_bind=flags.metrics_bind_address,
+            probe_bind=flags.health_probe_bind_address,
+        )
 
 
 def _faults(pairs: tuple[str, ...], path: str | None) -> Faults:
@@ -335,8 +403,21 @@ def live_view(stream: Any, color: bool) -> Callable[[SyncPlan, Clock], LiveView]
     return lambda plan, clock: LiveView(plan=plan, now=clock.now, write=write, color=color)
 
 
-def _progress(line: str) -> None:
-    sys.stderr.write(f"rbgc sync: {line}\n")
+def _progress(log_format: str) -> Callable[[str], None]:
+    """A progress line to stderr: text, or a JSON line as log collectors read them."""
+    if log_format == "text":
+        return lambda line: print(f"rbgc sync: {line}", file=sys.stderr)
+
+    def json_line(line: str) -> None:
+        import datetime
+        import json
+
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+        record = {"ts": now.replace("+00:00", "Z"), "level": "info", "logger": "rbgc.sync"}
+        sys.stderr.write(json.dumps({**record, "msg": line}) + "\n")
+        sys.stderr.flush()
+
+    return json_line
 
 
 def _event(event: dict[str, object]) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from rbgc import __version__
 from rbgc.k8s.conventions import MANAGED_BY, MANAGER
-from rbgc.sync.cluster import Object, Ref
+from rbgc.sync.cluster import FIELD_MANAGER, Object, Ref
 
 ID = "applyset.kubernetes.io/id"
 PART_OF = "applyset.kubernetes.io/part-of"
@@ -152,6 +152,42 @@ def from_parent(body: Mapping[str, Any]) -> ApplySet | None:
         kinds=kinds,
         namespaces=namespaces,
         exists=True,
+    )
+
+
+def label_managers(body: Mapping[str, Any]) -> list[str] | None:
+    """The field managers that own the object's `applyset.kubernetes.io/part-of` label, as
+    its `metadata.managedFields` say; None when it shows no managed fields at all."""
+    entries = (body.get("metadata") or {}).get("managedFields")
+    if not isinstance(entries, list) or not entries:
+        return None
+    out = []
+    for entry in entries:
+        fields = entry.get("fieldsV1") if isinstance(entry, Mapping) else None
+        labels = ((fields or {}).get("f:metadata") or {}).get("f:labels") or {}
+        if f"f:{PART_OF}" in labels:
+            out.append(str(entry.get("manager", "")))
+    return sorted(set(out))
+
+
+def prune_reason(body: Mapping[str, Any], group: str) -> tuple[bool, str]:
+    """Whether --prune may delete a member of `group` that left the inputs, and why: only what
+    rbgc applied, which its field manager's ownership of the part-of label shows (another
+    tool, or a person, may have copied the label onto an object of their own)."""
+    managers = label_managers(body)
+    if managers is None:
+        return False, (
+            f"it carries group {group}'s {PART_OF} label but shows no managed fields, so "
+            "nothing proves rbgc applied it: not pruned (delete it yourself if it is rbgc's)"
+        )
+    if FIELD_MANAGER in managers:
+        return True, (
+            f"rbgc applied it (field manager {FIELD_MANAGER} owns its {PART_OF} label) and "
+            f"group {group}'s inputs no longer have it"
+        )
+    listed = ", ".join(repr(m) for m in managers) or "no field manager"
+    return False, (
+        f"it carries group {group}'s {PART_OF} label, but {listed} wrote that, not rbgc: not pruned"
     )
 
 

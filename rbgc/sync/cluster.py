@@ -8,8 +8,9 @@ as Kubernetes serialises them; nothing here imports the client.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,19 +81,35 @@ class ConflictError(ClusterError):
 
 
 class DeadlineExceeded(ClusterError):
-    """The --timeout ran out before the cluster answered (or while retrying)."""
+    """The --timeout ran out before the cluster answered (or while retrying); `cause`: the
+    answer whose retry would have ended past it (`retry_after`: the pause it asked for, with
+    `left` seconds of the timeout remaining)."""
 
-    def __init__(self, request: str, timeout: float, attempts: int) -> None:
+    def __init__(
+        self,
+        request: str,
+        timeout: float,
+        attempts: int,
+        cause: ClusterError | None = None,
+        left: float = 0.0,
+    ) -> None:
         super().__init__(0, "Timeout", f"no answer to {request} within --timeout {timeout:g}s")
         self.request = request
         self.attempts = attempts
         self.timeout = timeout
+        self.cause = cause
+        self.left = left
+        self.retry_after = cause.retry_after if cause is not None else None
 
 
 class Clock(Protocol):
     def now(self) -> float: ...
 
     def sleep(self, seconds: float) -> None: ...
+
+    def wait(self, wake: threading.Event, seconds: float) -> None:
+        """Sleep `seconds`, or less once `wake` is set (a watch brought an event)."""
+        ...
 
 
 class WallClock:
@@ -101,6 +118,9 @@ class WallClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(max(seconds, 0.0))
+
+    def wait(self, wake: threading.Event, seconds: float) -> None:
+        wake.wait(max(seconds, 0.0))
 
 
 class ConfigError(Exception):
@@ -119,6 +139,53 @@ class KindNotServed(ClusterError):
         )
         self.api_version = api_version
         self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """What one list and its watch follow: the objects of a kind in a namespace whose labels
+    match `selector` (`key`, `key=value`, comma separated; "" for every object)."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    selector: str = ""
+
+    @staticmethod
+    def of(ref: Ref) -> Feed:
+        return Feed(ref.api_version, ref.kind, ref.namespace)
+
+
+# Watch event types besides the API's ADDED, MODIFIED, DELETED, BOOKMARK and ERROR (whose object
+# is a Status; 410 Gone: the version was compacted away, list again):
+ENDED = "ENDED"  # the watch ended (its time ran out, the connection was cut): start it again
+
+
+class Watches(Protocol):
+    """Watches of several feeds at once, each from a resourceVersion; `wait` multiplexes them."""
+
+    def start(self, feed: Feed, resource_version: str) -> None:
+        """Watch `feed` from `resource_version`, with bookmarks (again, after it ended)."""
+        ...
+
+    def wait(self, seconds: float) -> list[tuple[Feed, Object]]:
+        """The events of every started watch since the last call, waiting up to `seconds` on
+        the cluster's clock for the first one."""
+        ...
+
+    def stop(self) -> None:
+        """End every watch."""
+        ...
+
+
+class Sender(Protocol):
+    """The real adapter's requests, as a sync sets them up: one deadline for all of them
+    (`--timeout`; None while `--watch` waits), and who hears of a retry."""
+
+    on_retry: Callable[[str, ClusterError, int, float], None]  # request, error, attempt, delay
+    on_answer: Callable[[str, int], None]  # every request: its RBAC verb and HTTP status
+
+    def bound(self, timeout: float | None) -> None: ...
 
 
 class Cluster(Protocol):
@@ -153,17 +220,13 @@ class Cluster(Protocol):
         A Pod (`Ref("v1", "Pod", ...)`) is deleted so that its workload recreates it."""
         ...
 
-    def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
-        """The pods of a namespace matching a label selector (`key`, `key=value`, comma
-        separated), and the list's resourceVersion to watch from."""
+    def list_feed(self, feed: Feed) -> tuple[Sequence[Object], str]:
+        """The objects of `feed` (each with its apiVersion and kind), and the list's
+        resourceVersion to watch from."""
         ...
 
-    def watch_pods(
-        self, namespace: str, selector: str, resource_version: str, timeout: float
-    ) -> Iterator[Object]:
-        """Watch events (`{"type": ADDED|MODIFIED|DELETED|BOOKMARK, "object": ...}`) after
-        `resource_version`, for at most `timeout` seconds, bookmarks asked for. A
-        resourceVersion the server no longer holds is `ClusterError` 410 Gone: list again."""
+    def watches(self) -> Watches:
+        """A set of watches, to follow feeds from the versions their lists returned."""
         ...
 
 

@@ -9,30 +9,42 @@ re-serialise them through its models, which refuses or drops fields (design.md Â
 build` and `--help` never do. Core kinds have their paths in a table; every other kind (CRDs:
 PodGroup, LeaderWorkerSet) is looked up once per group/version by API discovery, and a kind
 the cluster does not serve is `KindNotServed`, not a 404 from somewhere in the middle.
+
+Every request, a watch's too, takes a token of the rate limit (ratelimit.py), is bounded by
+what is left of the sync's deadline and retried as `Retry` says; `on_answer` hears its verb and
+status (metrics). A watch is one streaming GET read by a thread of its own (`KubeWatches`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import queue
 import random as _random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from rbgc.sync.cluster import (
+    ENDED,
     FIELD_MANAGER,
     Clock,
     ClusterError,
     ConfigError,
     ConflictError,
     DeadlineExceeded,
+    Feed,
     KindNotServed,
     Object,
     Ref,
     WallClock,
 )
+from rbgc.sync.ratelimit import DEFAULT_BURST, DEFAULT_QPS, TokenBucket
+
+T = TypeVar("T")
 
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the client sends the dict as JSON
 
@@ -65,23 +77,34 @@ class Request:
     def url(self) -> str:
         return self.path + (f"?{urlencode(self.query)}" if self.query else "")
 
-    def describe(self) -> str:
-        """As RBAC names it: `patch statefulsets.apps "g-a" in namespace llm`."""
+    def _parts(self) -> tuple[str, str, str, str]:
+        """(namespace, resource, name, API group) of the path ("" where it has none)."""
         parts = self.path.strip("/").split("/")
         group = "" if parts[0] == "api" else parts[1]
         rest = parts[2:] if parts[0] == "api" else parts[3:]
         namespace = ""
         if len(rest) >= 2 and rest[0] == "namespaces" and len(rest) > 2:
             namespace, rest = rest[1], rest[2:]
-        if not rest:
-            return f"{self.method.lower()} {self.path}"
-        resource = rest[0] + (f".{group}" if group else "")
-        name = rest[1] if len(rest) > 1 else ""
-        verb = {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
-            self.method, "get" if name else "list"
+        return namespace, rest[0] if rest else "", rest[1] if len(rest) > 1 else "", group
+
+    @property
+    def verb(self) -> str:
+        """RBAC's verb: get, list, watch, create, update, patch, delete."""
+        name = self._parts()[2]
+        if self.method == "GET":
+            return "get" if name else "watch" if ("watch", "1") in self.query else "list"
+        return {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(
+            self.method, self.method.lower()
         )
+
+    def describe(self) -> str:
+        """As RBAC names it: `patch statefulsets.apps "g-a" in namespace llm`."""
+        namespace, resource, name, group = self._parts()
+        if not resource:
+            return f"{self.method.lower()} {self.path}"
+        resource += f".{group}" if group else ""
         where = f" in namespace {namespace}" if namespace else ""
-        return f"{verb} {resource}{f' {name!r}' if name else ''}{where}".replace("'", '"')
+        return f"{self.verb} {resource}{f' {name!r}' if name else ''}{where}".replace("'", '"')
 
 
 def group_version_path(api_version: str) -> str:
@@ -123,21 +146,21 @@ def get_request(path: str) -> Request:
     return Request(method="GET", path=path, headers={"Accept": "application/json"})
 
 
-def list_request(path: str, labels: Mapping[str, str]) -> Request:
-    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+def list_request(path: str, labels: Mapping[str, str] | str) -> Request:
+    """A list of the collection at `path`: labels to match, or a label selector."""
+    selector = (
+        labels
+        if isinstance(labels, str)
+        else ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    )
     query = (("labelSelector", selector),) if selector else ()
     return Request(method="GET", path=path, query=query, headers={"Accept": "application/json"})
 
 
-def pods_request(namespace: str, selector: str) -> Request:
-    path = object_path("v1", "pods", True, namespace, "")
-    query = (("labelSelector", selector),) if selector else ()
-    return Request(method="GET", path=path, query=query, headers={"Accept": "application/json"})
-
-
-def watch_request(namespace: str, selector: str, resource_version: str, timeout: float) -> Request:
-    """A watch from `resource_version`, with bookmarks (so a quiet watch still learns how far
-    the store got, and a re-watch does not start from a version etcd compacted away)."""
+def watch_request(path: str, selector: str, resource_version: str, timeout: float) -> Request:
+    """A watch of the collection at `path` from `resource_version`, with bookmarks (so a quiet
+    watch still learns how far the store got, and a re-watch does not start from a version
+    etcd compacted away), for `timeout` seconds."""
     query = [
         ("watch", "1"),
         ("allowWatchBookmarks", "true"),
@@ -147,29 +170,20 @@ def watch_request(namespace: str, selector: str, resource_version: str, timeout:
     if selector:
         query.append(("labelSelector", selector))
     return Request(
-        method="GET",
-        path=object_path("v1", "pods", True, namespace, ""),
-        query=tuple(query),
-        headers={"Accept": "application/json"},
+        method="GET", path=path, query=tuple(query), headers={"Accept": "application/json"}
     )
 
 
 def watch_event(line: str) -> Object | None:
-    """One line of a watch stream: the event, None for a blank line; an `ERROR` event (410
-    Gone when the resourceVersion was compacted) is raised as the `ClusterError` it says."""
+    """One line of a watch stream: the event (an `ERROR` event's object is a Status: 410 Gone
+    when the resourceVersion was compacted), None for a blank line or one that is no event."""
     if not line.strip():
         return None
-    event = json.loads(line)
-    if not isinstance(event, dict):
-        raise ClusterError(0, "BadWatch", f"not a watch event: {line[:200]}")
-    if event.get("type") == "ERROR":
-        status = event.get("object") or {}
-        raise ClusterError(
-            int(status.get("code") or 500),
-            str(status.get("reason") or "Error"),
-            str(status.get("message") or "watch failed"),
-        )
-    return event
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "type" in event else None
 
 
 def delete_request(path: str) -> Request:
@@ -213,8 +227,13 @@ def _manager(message: str) -> str:
     return rest.partition('"')[0] if quote_open else message
 
 
+WATCH_SECONDS = 1800  # the longest watch asked for: the API server's --min-request-timeout
+
+
 class KubeCluster:
-    """`Cluster` over an injected `kubernetes.client.ApiClient` (its host, auth and TLS)."""
+    """`Cluster` over an injected `kubernetes.client.ApiClient` (its host, auth and TLS).
+    Every request goes through `send` / `stream`: the rate limit (`limit`), the deadline and
+    retries (`retry`), and `on_answer` (its verb and status, for metrics)."""
 
     def __init__(
         self,
@@ -224,18 +243,24 @@ class KubeCluster:
         retry: Retry | None = None,
         clock: Clock | None = None,
         random: Callable[[], float] | None = None,
-        on_retry: Callable[[Request, ClusterError, int, float], None] | None = None,
+        limit: TokenBucket | None = None,
     ) -> None:
         self.api = api_client
         self.request_timeout = request_timeout
         self.retry = retry or Retry()
         self.clock: Clock = clock or WallClock()
         self.random = random or _random.random
-        self.on_retry = on_retry or (lambda request, exc, attempt, delay: None)
+        self.limit = limit or TokenBucket()
+        self.on_retry: Callable[[str, ClusterError, int, float], None] = lambda r, e, a, d: None
+        self.on_answer: Callable[[str, int], None] = lambda verb, code: None  # 0: no answer
         self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}
 
-    def bound(self, timeout: float) -> None:
-        """Bound every request from now on by `timeout` seconds in all (--timeout)."""
+    def bound(self, timeout: float | None) -> None:
+        """Bound every request from now on by `timeout` seconds in all (--timeout); None:
+        no overall bound (a watcher between its syncs)."""
+        if timeout is None:
+            self.retry = dataclasses.replace(self.retry, deadline=None)
+            return
         self.retry = dataclasses.replace(
             self.retry, deadline=self.clock.now() + timeout, timeout=timeout
         )
@@ -267,11 +292,20 @@ class KubeCluster:
     def list(
         self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str]
     ) -> Sequence[Object]:
-        path = self._path(Ref(api_version, kind, namespace, ""))
+        return self._list(Feed(api_version, kind, namespace), labels)[0]
+
+    def list_feed(self, feed: Feed) -> tuple[Sequence[Object], str]:
+        return self._list(feed, feed.selector)
+
+    def _list(self, feed: Feed, labels: Mapping[str, str] | str) -> tuple[Sequence[Object], str]:
+        path = self._path(Ref(feed.api_version, feed.kind, feed.namespace, ""))
         found = self.send(list_request(path, labels)) or {}
-        items = found.get("items") or []
         # A list's items carry no apiVersion/kind: put them back, as kubectl does.
-        return [{"apiVersion": api_version, "kind": kind, **item} for item in items]
+        items = [
+            {"apiVersion": feed.api_version, "kind": feed.kind, **item}
+            for item in found.get("items") or []
+        ]
+        return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
 
     def delete(self, ref: Ref) -> None:
         try:
@@ -282,28 +316,15 @@ class KubeCluster:
             if not exc.not_found:
                 raise
 
-    def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
-        found = self.send(pods_request(namespace, selector)) or {}
-        items = [{"apiVersion": "v1", "kind": "Pod", **i} for i in found.get("items") or []]
-        return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
+    def watches(self) -> KubeWatches:
+        return KubeWatches(self)
 
-    def watch_pods(
-        self, namespace: str, selector: str, resource_version: str, timeout: float
-    ) -> Iterator[Object]:
-        request = watch_request(namespace, selector, resource_version, timeout)
-        # The server ends the watch after timeoutSeconds; the socket may wait a little longer.
-        import urllib3
-
-        response = self._open(request, timeout + 10)
-        try:
-            for raw in response.response:
-                event = watch_event(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-                if event is not None:
-                    yield event
-        except urllib3.exceptions.HTTPError:
-            return  # the stream was cut: the watcher watches again from its last version
-        finally:
-            response.response.release_conn()
+    def watch_request(self, feed: Feed, resource_version: str) -> Request:
+        """The watch of `feed`: as long as the --timeout has left (the sync ends by then),
+        at most `WATCH_SECONDS`, so that waiting costs no requests however long it takes."""
+        seconds = min(self.retry.remaining(self.clock), WATCH_SECONDS)
+        path = self._path(Ref(feed.api_version, feed.kind, feed.namespace, ""))
+        return watch_request(path, feed.selector, resource_version, max(seconds, 1))
 
     # --- paths and discovery ---
 
@@ -336,15 +357,27 @@ class KubeCluster:
     # --- the sender ---
 
     def send(self, request: Request) -> Any:
-        """Send one request, retrying transient failures (`Retry`); the decoded JSON answer,
-        or `ClusterError` (`DeadlineExceeded` when the time ran out)."""
+        """Send one request (`Retry`, the rate limit); the decoded JSON answer, or
+        `ClusterError` (`DeadlineExceeded` when the time ran out)."""
+        return self._attempts(request, self._send_once)
+
+    def stream(self, request: Request, read_timeout: float) -> Any:
+        """Open a streaming request (a watch) as `send` sends one; the response, its body
+        to be read line by line (each read waiting at most `read_timeout`)."""
+        return self._attempts(request, lambda r, t: self._open(r, (t, read_timeout)))
+
+    def _attempts(self, request: Request, once: Callable[[Request, float], T]) -> T:
         attempt = 0
         while True:
             remaining = self.retry.remaining(self.clock)
             if remaining <= 0:
                 raise DeadlineExceeded(request.describe(), self.retry.timeout, attempt)
+            self.limit.take(self.clock)  # every attempt is a request the server counts
+            remaining = self.retry.remaining(self.clock)
+            if remaining <= 0:
+                raise DeadlineExceeded(request.describe(), self.retry.timeout, attempt)
             try:
-                return self._send_once(request, min(self.request_timeout, remaining))
+                return once(request, min(self.request_timeout, remaining))
             except ClusterError as exc:
                 attempt += 1
                 if exc.code == 0 and self.retry.remaining(self.clock) <= 0:  # it took the rest
@@ -354,9 +387,15 @@ class KubeCluster:
                 if not self.retry.transient(request, exc) or attempt >= self.retry.attempts:
                     raise _described(exc, request, attempt) from None
                 delay = self.retry.delay(attempt, exc.retry_after, self.random)
-                if delay >= self.retry.remaining(self.clock):
+                left = self.retry.remaining(self.clock)
+                if delay >= left:
+                    if exc.retry_after is not None and exc.retry_after >= left:
+                        # The server's own pause ends past --timeout: say that is why.
+                        raise DeadlineExceeded(
+                            request.describe(), self.retry.timeout, attempt, exc, left
+                        ) from None
                     raise _described(exc, request, attempt) from None
-                self.on_retry(request, exc, attempt, delay)
+                self.on_retry(request.describe(), exc, attempt, delay)
                 self.clock.sleep(delay)
 
     def _send_once(self, request: Request, timeout: float) -> Any:
@@ -370,7 +409,7 @@ class KubeCluster:
         text = response.data.decode("utf-8") if response.data else ""
         return json.loads(text) if text else None
 
-    def _open(self, request: Request, timeout: float) -> Any:
+    def _open(self, request: Request, timeout: float | tuple[float, float]) -> Any:
         """Send `request`; the response, its body not read yet (a watch streams it)."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
@@ -388,11 +427,14 @@ class KubeCluster:
                 _request_timeout=timeout,
             )
         except ApiException as exc:
+            self.on_answer(request.verb, int(exc.status or 0))
             failed = error_from(int(exc.status or 0), str(exc.reason or ""), exc.body or "")
             failed.retry_after = _retry_after(exc.headers)
             raise failed from None
         except urllib3.exceptions.HTTPError as exc:
+            self.on_answer(request.verb, 0)
             raise ClusterError(0, "Unreachable", f"{url}: {exc}") from None
+        self.on_answer(request.verb, int(response.status))
         if not 200 <= response.status <= 299:
             response.read()
             text = response.data.decode("utf-8") if response.data else ""
@@ -400,6 +442,75 @@ class KubeCluster:
             failed.retry_after = _retry_after(response.getheaders())
             raise failed
         return response
+
+
+class KubeWatches:
+    """`Watches` over HTTP: each watch is one streaming GET, read by a thread of its own that
+    queues its events; the sync's thread only waits for them (`wait`, on the cluster's
+    clock). A stream that ends queues `ENDED`; `stop` cuts every stream."""
+
+    def __init__(self, cluster: KubeCluster) -> None:
+        self.cluster = cluster
+        self.events: queue.SimpleQueue[tuple[Any, Feed, Object]] = queue.SimpleQueue()
+        self.wake = threading.Event()
+        self.open: dict[Feed, Any] = {}  # the response each feed's stream is read from
+
+    def start(self, feed: Feed, resource_version: str) -> None:
+        self._close(feed)
+        request = self.cluster.watch_request(feed, resource_version)
+        seconds = float(dict(request.query)["timeoutSeconds"])
+        # The server ends the watch after timeoutSeconds; a read waits a little longer.
+        response = self.cluster.stream(request, seconds + 10)
+        self.open[feed] = response
+        threading.Thread(target=self._read, args=(feed, response), daemon=True).start()
+
+    def _read(self, feed: Feed, response: Any) -> None:
+        try:
+            for raw in response.response:
+                event = watch_event(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+                if event is not None:
+                    self._put(response, feed, event)
+        except Exception:  # cut, or closed by `start` / `stop`: it ended
+            pass
+        finally:
+            self._put(response, feed, {"type": ENDED})
+
+    def _put(self, stream: Any, feed: Feed, event: Object) -> None:
+        self.events.put((stream, feed, event))
+        self.wake.set()
+
+    def wait(self, seconds: float) -> list[tuple[Feed, Object]]:
+        found = self._drain()
+        if not found:
+            self.wake.clear()
+            found = self._drain()  # queued between the first drain and the clear
+        if not found:
+            self.cluster.clock.wait(self.wake, seconds)
+            found = self._drain()
+        # Only the open streams' events: a stream closed by `start` or `stop` said its last.
+        return [(f, e) for stream, f, e in found if self.open.get(f) is stream]
+
+    def _drain(self) -> list[tuple[Any, Feed, Object]]:
+        out = []
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+    def stop(self) -> None:
+        for feed in list(self.open):
+            self._close(feed)
+
+    def _close(self, feed: Feed) -> None:
+        response = self.open.pop(feed, None)
+        if response is not None:
+            stream = response.response
+            with contextlib.suppress(ValueError, RuntimeError, OSError):
+                stream.shutdown()  # unblocks the reader thread's read
+            # Closed, never back to the pool: its reader thread may still be on it, and the
+            # server ends its side of the watch.
+            stream.close()
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -449,7 +560,13 @@ class Retry:
 
 
 def connect(
-    *, kubeconfig: str | None, context: str | None, server: str | None, timeout: float = 30.0
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    server: str | None,
+    timeout: float = 30.0,
+    qps: float = DEFAULT_QPS,
+    burst: int = DEFAULT_BURST,
 ) -> KubeCluster:
     """A `KubeCluster` from a kubeconfig (the default one unless given), its context, and an
     optional server URL that overrides the context's; `--server` alone needs no kubeconfig."""
@@ -477,4 +594,8 @@ def connect(
     # rbgc retries (Retry, bounded by --timeout); urllib3's own retries would multiply every
     # timeout by four (issue 12: a hung server with --timeout 5 took 120 s).
     configuration.retries = False
-    return KubeCluster(client.ApiClient(configuration), request_timeout=timeout)
+    return KubeCluster(
+        client.ApiClient(configuration),
+        request_timeout=timeout,
+        limit=TokenBucket(qps=qps, burst=burst),
+    )

@@ -102,15 +102,32 @@ class Lock:
     renewed: float = 0.0
     prefix: str = PREFIX  # `rbgc sync --watch` elects its leader with `rbgc-watch` Leases
 
+    @property
+    def groups(self) -> set[tuple[str, str]]:
+        """(namespace, group) of every Lease held."""
+        return {(ref.namespace, ref.name.removeprefix(self.prefix)) for ref in self.held}
+
     def acquire(self, groups: Sequence[tuple[str, str]]) -> None:
-        """Take every group's Lease, or none (`LeaseHeld`: those taken are released)."""
+        """Take every group's Lease, or none of them (`LeaseHeld`: those this call took are
+        released; those held before stay held)."""
+        before = set(self.held)
         try:
             for namespace, group in sorted(set(groups)):
-                self._take(lease_ref(namespace, group, self.prefix), f"{namespace}/{group}")
+                ref = lease_ref(namespace, group, self.prefix)
+                if ref not in self.held:
+                    self._take(ref, f"{namespace}/{group}")
         except BaseException:
-            self.release()
+            self.release(only=set(self.held) - before)
             raise
-        self.renewed = self.now()
+        if not before:
+            self.renewed = self.now()
+
+    def retire(self, groups: Sequence[tuple[str, str]]) -> None:
+        """Delete the Leases of groups that are gone (pruned): nothing is left to lock."""
+        for namespace, group in groups:
+            ref = lease_ref(namespace, group, self.prefix)
+            if self.held.pop(ref, None) is not None:
+                self.cluster.delete(ref)
 
     def _take(self, ref: Ref, group: str) -> None:
         now = self.now()
@@ -212,13 +229,15 @@ class Lock:
             del self.held[ref]
             raise LeaseLost(group, holder) from None
 
-    def release(self, *, converged: bool = False) -> None:
-        """Give every held Lease up (empty holder). `converged`: drop the resume records in
-        the same write, and `LeaseLost` if a Lease is no longer ours (its resourceVersion
-        moved), so a sync reports success only if it held its groups to the end. Otherwise
-        best effort: an expired Lease frees itself."""
+    def release(self, *, converged: bool = False, only: set[Ref] | None = None) -> None:
+        """Give every held Lease (or `only` those) up: empty holder. `converged`: drop the
+        resume records in the same write, and `LeaseLost` if a Lease is no longer ours (its
+        resourceVersion moved), so a sync reports success only if it held its groups to the
+        end. Otherwise best effort: an expired Lease frees itself."""
         lost: LeaseLost | None = None
         for ref, body in list(self.held.items()):
+            if only is not None and ref not in only:
+                continue
             freed = copy.deepcopy(body)
             freed["spec"]["holderIdentity"] = ""
             if converged:

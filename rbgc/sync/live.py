@@ -1,7 +1,8 @@
 """`rbgc sync`'s live view on a terminal: per group, wave and role, how many replicas are
 ready and updated of how many, the step each group is in, and the time elapsed, redrawn in
-place as the sync polls (bars.py draws the role lines). Not a terminal: the plain lines of
-before, one per step.
+place as the sync's watches bring news (bars.py draws the role lines). Step numbers are the
+plan's, as the header counts them; a group's line says when its step is done. Not a
+terminal: the plain lines of before, one per step.
 
 In: the sync's events (`step-started`, `step-done`, `wave-ready`, as `-o json` streams them)
 and what each poll observed of a step's workloads (`observe`). Out: frames, written with the
@@ -52,10 +53,13 @@ class LiveView:
 
     def event(self, event: Event) -> None:
         kind, group = event.get("event"), str(event.get("group") or "")
+        total = len(self.plan.steps)
         if kind == "step-started":
-            self.steps[group] = f"step {event['step']}/{len(self.plan.steps)}: {event['summary']}"
+            self.steps[group] = f"step {event['step']}/{total}: {event['summary']}"
         elif kind == "step-done":
             self.done += 1
+            # One counter: a group whose step is done says so, beside the header's count.
+            self.steps[group] = f"step {event['step']}/{total} done: {event['summary']}"
         elif kind == "wave-ready":
             self.waves.setdefault((group, int(event["wave"])), _Wave()).ready = True
         self.draw()
@@ -65,10 +69,7 @@ class LiveView:
         wave = self.waves.setdefault((step.group, step.wave), _Wave())
         for target, state in states.items():
             role = target.who.split()[1] if target.who.startswith("role ") else target.who
-            before = wave.roles.get(role)  # a gate step plans no floor: keep the last one
-            floor = self.floors.get(
-                (step.group, step.rollout_step, role), before.floor if before else 0
-            )
+            floor = self._floor(step, role, target.replicas)
             wave.roles[role] = RoleState(
                 replicas=target.replicas,
                 updated=state.updated if state else 0,
@@ -77,6 +78,23 @@ class LiveView:
                 floor=floor,
             )
         self.draw()
+
+    def _floor(self, step: SyncStep, role: str, replicas: int) -> int:
+        """The floor `rbgc plan` gives the role at this step; at a gate (no planner step),
+        the floor of the role's last planner step; a role the rollout does not move keeps
+        every replica."""
+        if step.rollout_step:
+            found = self.floors.get((step.group, step.rollout_step, role))
+            if found is not None:
+                return found
+        planned = [
+            (number, floor)
+            for (group, number, name), floor in self.floors.items()
+            if group == step.group
+            and name == role
+            and (not step.rollout_step or number <= step.rollout_step)
+        ]
+        return max(planned)[1] if planned else replicas
 
     def frame(self) -> str:
         elapsed = self.now() - (self.started or 0.0)

@@ -8,7 +8,9 @@ sync plan with ownership steps around plan.py's (`owned_plan`):
            held, as kubectl writes it before applying, so an interrupted sync loses no member)
     ...    plan.py's steps, every applied object of a group labelled as a member
     prune  with --prune: members of NEW's groups that are no longer in NEW, and every member
-           and the parent of a group that left the inputs (listed by --dry-run first)
+           and the parent of a group that left the inputs (listed by --dry-run first, each
+           with why); a member only if rbgc applied it: its managed fields show rbgc's field
+           manager owning its part-of label (applyset.prune_reason)
     own    last: the parents with the kinds that remain
 
 Only members are ever deleted: an object that merely carries a group's labels (another tool's,
@@ -302,39 +304,55 @@ def owned_plan(
     for ref, hpa in sorted(live.autoscaled.items(), key=lambda item: str(item[0])):
         if ref in group_of:
             notes.append(f"{ref}: replicas are not sent, HorizontalPodAutoscaler {hpa} owns them")
-    stale: list[Ref] = []
+    stale: dict[Ref, str] = {}  # what --prune deletes, and why
     for key in sorted(live.sets):
         for body in live.members.get(key, ()):
             ref = Ref.of(body)
             if ref in group_of or ref in deleted:
                 continue
             if prune and ref.kind not in applyset.NEVER_DELETED:
-                stale.append(ref)
+                ours, why = applyset.prune_reason(body, key[1])
+                if ours:
+                    stale[ref] = why
+                    continue
+                notes.append(f"{ref}: {why}")
             else:
-                keep_kinds[key].add(_kind(body))
                 why = "a PersistentVolumeClaim is never pruned" if prune else "--prune deletes it"
                 notes.append(f"{ref} left the inputs of group {key[1]}; {why}")
+            keep_kinds[key].add(_kind(body))
     gone_sets: list[ApplySet] = []
     for aset in live.orphans:
-        refs = [Ref.of(b) for b in live.members.get((aset.namespace, aset.group), ())]
+        members = live.members.get((aset.namespace, aset.group), ())
         if prune:
-            stale.extend(r for r in refs if r.kind not in applyset.NEVER_DELETED)
+            for body in members:
+                ref = Ref.of(body)
+                if ref.kind in applyset.NEVER_DELETED:
+                    continue
+                ours, why = applyset.prune_reason(body, aset.group)
+                if ours:
+                    stale[ref] = f"{why}: the group left the inputs"
+                else:
+                    notes.append(f"{ref}: {why}")
             gone_sets.append(aset)
         else:
             notes.append(
-                f"group {aset.namespace}/{aset.group} left the inputs; --prune deletes its "
-                f"{len(refs)} object(s) and its ApplySet"
+                f"group {aset.namespace}/{aset.group} left the inputs; --prune deletes what "
+                f"rbgc applied of its {len(members)} object(s), its ApplySet and its lock"
             )
+    for aset in gone_sets:
+        stale[aset.ref] = f"the ApplySet parent of group {aset.group}, which left the inputs"
     after: list[SyncStep] = []
-    if stale or gone_sets:
+    if stale:
+        objects = len(stale) - len(gone_sets)
         after.append(
             SyncStep(
                 number=0,
                 wave=last_wave,
                 op=StepOp.PRUNE,
-                summary=f"prune {len(stale)} object(s) that left the inputs"
-                + (f", and {len(gone_sets)} group(s)' ApplySet" if gone_sets else ""),
-                delete=tuple(stale) + tuple(a.ref for a in gone_sets),
+                summary=f"prune {objects} object(s) that left the inputs"
+                + (f", and {len(gone_sets)} group(s)' ApplySet and lock" if gone_sets else ""),
+                delete=tuple(stale),
+                why=stale,
             )
         )
     after.append(
@@ -365,6 +383,7 @@ def owned_plan(
         notes=tuple(notes),
         upgrades=upgrades,
         phases=tuple(tuple(p) for p in phases if p),
+        retired=tuple((a.namespace, a.group) for a in gone_sets),
     )
 
 

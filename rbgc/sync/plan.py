@@ -97,6 +97,7 @@ class SyncStep:
     wait: tuple[Target, ...] = ()
     group: str = ""  # ROLLOUT: the group ("namespace/name") and the planner's step number,
     rollout_step: int = 0  # which a resumed sync skips once recorded done
+    why: Mapping[Ref, str] = field(default_factory=dict)  # PRUNE: why each is deleted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +109,9 @@ class SyncPlan:
     # Step numbers: phases run in order; a phase's lanes (one per group) run concurrently.
     # Empty: every step in order.
     phases: tuple[tuple[tuple[int, ...], ...], ...] = ()
+    # (namespace, group) of groups that left the inputs and are pruned whole: their Leases
+    # are taken before and deleted after.
+    retired: tuple[tuple[str, str], ...] = ()
 
 
 def group_kinds(bundle: Bundle) -> list[tuple[str, str, str, str]]:

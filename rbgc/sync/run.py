@@ -1,114 +1,39 @@
-"""`rbgc sync` as one library call: choose the cluster, plan against it, carry the plan out.
+"""`rbgc sync` as one library call: choose the cluster, lock, plan against it, carry the plan out.
 
 In: NEW's compiled bundle (and, for `--simulate-from`, OLD's), the target version, where the
-cluster is and how long to wait. Out: what the command prints on stdout. Failures are typed:
-`SyncFailed` carries the diagnostic, the exit it deserves and whether anything was written, so
-that the CLI only maps them to exit codes and never claims steps stayed applied when the sync
-never reached the cluster.
+cluster is and how long to wait. Out: what the command prints on stdout. Failures are typed
+(failure.py): `SyncFailed` carries the diagnostic, the exit it deserves and what was written,
+so that the CLI only maps them to exit codes. Every Lease is released however the sync ends:
+converged, failed, or stopped by a signal between two writes.
 """
 
 from __future__ import annotations
 
-import enum
 import json
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rbgc.bundle import Bundle
-from rbgc.diagnostics import Diagnostic, error
 from rbgc.k8s.controllers import Version
 from rbgc.sync import applyset, controller, lease, resume
 from rbgc.sync.applyset import ApplySet
-from rbgc.sync.cluster import (
-    Clock,
-    Cluster,
-    ClusterError,
-    ConfigError,
-    ConflictError,
-    DeadlineExceeded,
-    KindNotServed,
+from rbgc.sync.cluster import ClusterError
+from rbgc.sync.connect import SIMULATED_EPOCH, Connection, Where, connect
+from rbgc.sync.failure import (
+    Event,
+    Failure,
+    Progress,
+    Stop,
+    SyncFailed,
+    conflict_events,
+    failed,
+    told,
 )
 from rbgc.sync.plan import StepOp, SyncPlan, SyncStep
 
+RELEASE_SECONDS = 10.0  # how long giving the Leases up may take, once the sync has ended
 
-class Failure(enum.IntEnum):
-    """Exit codes of a sync that could not finish (the CLI's, for input errors, are 1-3)."""
-
-    TIMEOUT = 4
-    CLUSTER = 5
-
-
-class SyncFailed(Exception):
-    def __init__(
-        self, diagnostic: Diagnostic, failure: Failure, progress: controller.Progress
-    ) -> None:
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
-        self.failure = failure
-        self.progress = progress
-
-    @property
-    def writes(self) -> int:
-        """Objects applied or deleted before the failure."""
-        return self.progress.writes
-
-    def aftermath(self) -> str:
-        """What was and was not applied, from the steps the sync reached."""
-        p = self.progress
-        if p.writes == 0:
-            return "rbgc: sync stopped before changing anything in the cluster"
-        partly = p.started - p.done
-        rest = set(range(1, p.total + 1)) - p.started
-        said = [f"{_steps(p.done)} applied" if p.done else "", f"{_steps(partly)} in part"]
-        text = ", ".join(x for x in said if x)
-        if rest:
-            text += f"; {_steps(rest)} not"
-        return (
-            f"rbgc: sync stopped in step {p.step}/{p.total} ({p.summary}) after {p.writes} "
-            f"write(s): {text}. What was applied stays applied: run `rbgc sync` again to "
-            "continue"
-        )
-
-
-def _told(events: Callable[[controller.Event], None], failed: SyncFailed) -> SyncFailed:
-    """`failed`, once it is an event too (the last line of `-o json`)."""
-    events(
-        {
-            "event": "failed",
-            "code": failed.diagnostic.code,
-            "message": failed.diagnostic.message,
-            "exit": int(failed.failure),
-            "writes": failed.writes,
-            "applied": sorted(failed.progress.done),
-            "in_part": sorted(failed.progress.started - failed.progress.done),
-        }
-    )
-    return failed
-
-
-def _steps(numbers: set[int]) -> str:
-    """`steps 1-5, 7`, `step 6`."""
-    runs: list[list[int]] = []
-    for n in sorted(numbers):
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    listed = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
-    return f"step {listed}" if len(numbers) == 1 else f"steps {listed}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Where:
-    """The cluster to sync with: a simulated one, or a kubeconfig / context / server."""
-
-    simulate: bool = False
-    faults: Any = None  # simulator.Faults, for --simulate
-    kubeconfig: str | None = None
-    context: str | None = None
-    server: str | None = None
+__all__ = ["SIMULATED_EPOCH", "Connection", "Failure", "SyncFailed", "Where", "status", "sync"]
 
 
 def sync(
@@ -124,28 +49,32 @@ def sync(
     parallel: int = 16,
     simulate_from: Bundle | None = None,
     emit: Callable[[str], None] = lambda line: None,
-    connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
-    events: Callable[[controller.Event], None] = lambda event: None,
-    live: Callable[[SyncPlan, Clock], Any] | None = None,
+    connected: Connection | None = None,
+    events: Callable[[Event], None] = lambda event: None,
+    live: Callable[[SyncPlan, Any], Any] | None = None,
     heartbeat: Callable[[], None] = lambda: None,
+    stop: Stop | None = None,
 ) -> str:
     """Plan and (unless `dry_run`) carry out NEW under the groups' Leases; the text for
-    stdout; `live(plan, clock)` makes a live view (live.py) that follows the sync;
+    stdout. `live(plan, clock)` makes a live view (live.py) that follows the sync;
     `heartbeat` is called with each renewal of the groups' locks (a watcher renews its own
-    leader Lease with it). Raises
-    `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can
-    reach NEW. `connected` (cluster, clock, poll interval, wall time) replaces `where`."""
-    progress = controller.Progress()
+    leader Lease with it); `stop` (a signal) ends it before its next write. Raises
+    `SyncFailed`, and `DiagnosticError` (RBG802/RBG803) when no rollout can reach NEW.
+    `connected` replaces `where`."""
+    progress = Progress()
+    stop = Stop() if stop is None else stop
     lock: lease.Lock | None = None
+    link: Connection | None = None
     try:
-        cluster, clock, interval, wall = connected or _connect(where, version, timeout)
-        if hasattr(cluster, "on_retry"):  # the real adapter says when it retries
+        link = connected or connect(where, version, timeout)
+        cluster, clock = link.cluster, link.clock
+        if link.sender is not None:  # the real adapter says when it retries
 
-            def retried(request: Any, exc: ClusterError, attempt: int, delay: float) -> None:
+            def retried(request: str, exc: ClusterError, attempt: int, delay: float) -> None:
                 events(
                     {
                         "event": "retry",
-                        "request": request.describe(),
+                        "request": request,
                         "code": exc.code,
                         "reason": exc.reason,
                         "attempt": attempt,
@@ -153,7 +82,7 @@ def sync(
                     }
                 )
 
-            cluster.on_retry = retried
+            link.sender.on_retry = retried
         if simulate_from is not None:
             controller.execute(
                 cluster,
@@ -162,23 +91,27 @@ def sync(
                 timeout=86400,
             )
         started = clock.now()  # --timeout covers the whole sync: waiting for the lock too
-        if not dry_run:  # the plan is made under the lock: it reads what no other sync moves
-            lock = lease.Lock(cluster, now=wall)
-            _acquire(lock, new, clock, timeout, interval, wait_lock)
-        records = lock.records() if lock is not None else None
-        plan = controller.prepare(cluster, new, version, prune=prune, records=records)
         if dry_run:
-            return controller.render_steps(plan)
-        assert lock is not None
+            return controller.render_steps(controller.prepare(cluster, new, version, prune=prune))
+        # The plan is made under the lock: it reads what no other sync moves.
+        lock = lease.Lock(cluster, now=link.wall)
+        groups = [(g.namespace, g.name) for g in new.groups]
+        _acquire(lock, groups, link, timeout, wait_lock, stop)
+        plan = controller.prepare(cluster, new, version, prune=prune, records=lock.records())
+        while set(plan.retired) - lock.groups:
+            # A group that left the inputs is pruned under its own lock too (another sync may
+            # still have it in its inputs), and planned again under it.
+            _acquire(lock, plan.retired, link, timeout, wait_lock, stop)
+            plan = controller.prepare(cluster, new, version, prune=prune, records=lock.records())
         held = lock
         view = live(plan, clock) if live is not None else None
         observe = view.observe if view is not None else (lambda step, seen: None)
         if view is not None:
-            told = events
+            told_before = events
 
-            def events(event: controller.Event) -> None:
+            def events(event: Event) -> None:
                 view.event(event)
-                told(event)
+                told_before(event)
 
         def renew() -> None:
             held.renew()
@@ -198,7 +131,7 @@ def sync(
             plan,
             clock=clock,
             timeout=max(timeout - (clock.now() - started), 0.0),
-            interval=interval,
+            interval=link.poll,
             emit=emit,
             progress=progress,
             force=force_conflicts,
@@ -207,114 +140,22 @@ def sync(
             parallel=parallel,
             events=events,
             observe=observe,
+            stop=stop,
         )
+        lock.retire(plan.retired)  # their groups are gone: their Leases go too
         # Converged: nothing to resume; and the locks were ours to the end (else LeaseLost).
         lock.release(converged=True)
-    except (lease.LeaseHeld, lease.LeaseLost) as exc:
-        raise _told(
-            events,
-            SyncFailed(
-                error(
-                    "RBG915",
-                    str(exc),
-                    None,
-                    help="wait for it with --wait-lock (bounded by --timeout); a lock whose sync "
-                    "died expires by itself",
-                ),
-                Failure.CLUSTER,
-                progress,
-            ),
-        ) from None
-    except ConfigError as exc:
-        raise _told(
-            events,
-            SyncFailed(
-                error(
-                    "RBG910",
-                    f"no cluster to sync with: {exc}",
-                    None,
-                    help="pass --kubeconfig, --context or --server (or set KUBECONFIG); "
-                    "--simulate previews the sync without a cluster",
-                ),
-                Failure.CLUSTER,
-                progress,
-            ),
-        ) from None
-    except KindNotServed as exc:
-        raise _told(
-            events,
-            SyncFailed(
-                error(
-                    "RBG911",
-                    exc.message,
-                    None,
-                    help="install its CRD and controller, or build "
-                    "LeaderWorkerSet roles with --lws statefulsets",
-                ),
-                Failure.CLUSTER,
-                progress,
-            ),
-        ) from None
-    except ConflictError as exc:
-        for field_path, manager in exc.conflicts:
-            events(
-                {
-                    "event": "conflict",
-                    "object": exc.subject,
-                    "field": field_path,
-                    "manager": manager,
-                }
-            )
-        raise _told(
-            events,
-            SyncFailed(
-                error(
-                    "RBG913",
-                    f"field conflict: {exc.describe()}; rbgc did not take these fields over",
-                    None,
-                    help="another tool or a person changed them since rbgc applied: keep their "
-                    "change by putting it in the input, or run again with --force-conflicts to "
-                    "take ownership",
-                ),
-                Failure.CLUSTER,
-                progress,
-            ),
-        ) from None
-    except DeadlineExceeded as exc:
-        raise _told(
-            events,
-            SyncFailed(
-                error(
-                    "RBG914",
-                    f"the cluster did not answer in time: {exc.message}"
-                    + (f" ({exc.attempts} attempt(s))" if exc.attempts > 1 else ""),
-                    None,
-                    help="check that the API server is reachable and healthy; raise --timeout "
-                    "if it is only slow",
-                ),
-                Failure.TIMEOUT,
-                progress,
-            ),
-        ) from None
-    except ClusterError as exc:
-        raise _told(events, SyncFailed(_cluster_error(exc), Failure.CLUSTER, progress)) from None
-    except controller.SyncTimeout as exc:
-        raise _told(
-            events,
-            SyncFailed(
-                error(
-                    "RBG912",
-                    str(exc),
-                    exc.target.span,
-                    help="look at the role's pods "
-                    "(kubectl describe pod); raise --timeout if they are only slow to start",
-                ),
-                Failure.TIMEOUT,
-                progress,
-            ),
-        ) from None
+    except Exception as exc:
+        failure = failed(exc, progress)
+        if failure is None:
+            raise
+        for event in conflict_events(exc):
+            events(event)
+        raise told(events, failure) from None
     finally:
         if lock is not None:
+            if link is not None and link.sender is not None and lock.held:
+                link.sender.bound(RELEASE_SECONDS)  # released even after --timeout ran out
             lock.release()
     simulated = " (simulated)" if where.simulate else ""
     events(
@@ -334,20 +175,21 @@ def status(
     version: Version,
     where: Where,
     timeout: float,
-    connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
+    connected: Connection | None = None,
 ) -> str:
     """`--status`: per group of NEW, its ApplySet, its lock and where an upgrade stands.
     Reads only. Raises `SyncFailed` as `sync` does."""
-    progress = controller.Progress()
+    progress = Progress()
     try:
-        cluster, _, _, wall = connected or _connect(where, version, timeout)
+        link = connected or connect(where, version, timeout)
+        cluster = link.cluster
         lines: list[str] = []
         records: dict[str, dict[str, object]] = {}
         leases: dict[str, str] = {}
         for g in new.groups:
             key = f"{g.namespace}/{g.name}"
             held = cluster.get(lease.lease_ref(g.namespace, g.name))
-            leases[key] = _lock_text(held, wall())
+            leases[key] = _lock_text(held, link.wall())
             notes = ((held or {}).get("metadata") or {}).get("annotations") or {}
             try:
                 found = json.loads(notes.get(lease.RECORD) or "null")
@@ -375,12 +217,11 @@ def status(
             else:
                 lines.append("  no upgrade to do: the workloads are as the inputs say")
         return "\n".join(lines) + "\n"
-    except ConfigError as exc:
-        raise SyncFailed(
-            error("RBG910", f"no cluster to sync with: {exc}", None), Failure.CLUSTER, progress
-        ) from None
-    except ClusterError as exc:
-        raise SyncFailed(_cluster_error(exc), Failure.CLUSTER, progress) from None
+    except Exception as exc:
+        failure = failed(exc, progress)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 def _lock_text(held: Mapping[str, Any] | None, now: float) -> str:
@@ -395,132 +236,23 @@ def _lock_text(held: Mapping[str, Any] | None, now: float) -> str:
     return f"held by {holder} (renewed {now - renewed:.0f}s ago, expires in {left:.0f}s)"
 
 
-def _cluster_error(exc: ClusterError) -> Diagnostic:
-    """RBG910 naming what was asked; a 403 says which RBAC rule is missing."""
-    asked = f" to `{exc.request}`" if exc.request else ""
-    tries = f" (after {exc.attempts} attempts)" if exc.attempts > 1 else ""
-    message = f"the cluster answered {exc.code} {exc.reason}{asked}{tries}: {exc.message}"
-    if exc.code == 403 and exc.request:
-        verb, _, rest = exc.request.partition(" ")
-        resource = rest.split(" ")[0]
-        return error(
-            "RBG910",
-            message,
-            None,
-            help=f"grant rbgc's identity `{verb}` on `{resource}` (a Role or ClusterRole rule)",
-        )
-    if exc.code == 0:
-        return error("RBG910", message, None, help="check --server / the kubeconfig's cluster")
-    return error("RBG910", message, None)
-
-
 def _acquire(
     lock: lease.Lock,
-    new: Bundle,
-    clock: Clock,
+    groups: Sequence[tuple[str, str]],
+    link: Connection,
     timeout: float,
-    interval: float,
     wait: bool,
+    stop: Stop,
 ) -> None:
-    """Take the groups' Leases; with `wait`, poll until they are free or `timeout` passed."""
-    deadline = clock.now() + timeout
+    """Take the Leases of `groups` ((namespace, name)); with `wait`, look again until they
+    are free or `timeout` passed."""
+    deadline = link.clock.now() + timeout
     while True:
+        stop.check()
         try:
-            lock.acquire([(g.namespace, g.name) for g in new.groups])
+            lock.acquire(groups)
             return
         except lease.LeaseHeld as held:
-            if not wait or clock.now() + interval > deadline:
+            if not wait or link.clock.now() + link.poll > deadline:
                 raise
-            clock.sleep(min(max(held.expires_in, interval), interval * 5))
-
-
-SIMULATED_EPOCH = 1_800_000_000.0  # the simulator's wall time: a fixed epoch plus its ticks
-
-
-def _connect(
-    where: Where, version: Version, timeout: float
-) -> tuple[Cluster, Clock, float, Callable[[], float]]:
-    """The cluster, its clock, how often to poll it and its wall time; a real cluster's
-    requests are bounded by `timeout` from now (and retried within it)."""
-    if where.simulate:
-        from rbgc.sync.simulator import SimClock, Simulator
-
-        sim = Simulator(kubernetes_version=version, faults=where.faults)
-        return sim, SimClock(sim), 1.0, lambda: SIMULATED_EPOCH + sim.now
-    from rbgc.sync import kube
-
-    cluster = kube.connect(kubeconfig=where.kubeconfig, context=where.context, server=where.server)
-    cluster.bound(timeout)
-    return cluster, cluster.clock, 2.0, time.time
-
-
-def watch(
-    new: Bundle,
-    *,
-    version: Version,
-    where: Where,
-    timeout: float,
-    force_conflicts: bool = False,
-    parallel: int = 16,
-    emit: Callable[[str], None] = lambda line: None,
-    events: Callable[[controller.Event], None] = lambda event: None,
-    warn: Callable[[Diagnostic], None] = lambda diagnostic: None,
-    until: Callable[[], bool] = lambda: False,
-    seconds: float | None = None,
-    connected: tuple[Cluster, Clock, float, Callable[[], float]] | None = None,
-) -> Any:
-    """`--watch`: keep NEW converged and perform its restart policies until `until()` (a
-    signal) or for `seconds` on the cluster's clock (simulated seconds on the simulator).
-    Each convergence is a sync bounded by `timeout`; its failure is reported and watched on.
-    Returns the `Watcher` (for tests). Raises `SyncFailed` when no cluster can be reached."""
-    from rbgc.sync.watch import Watcher
-
-    progress = controller.Progress()
-    try:
-        link = connected or _connect(where, version, timeout)
-    except ConfigError as exc:
-        raise SyncFailed(
-            error("RBG910", f"no cluster to sync with: {exc}", None), Failure.CLUSTER, progress
-        ) from None
-    cluster, clock, _, wall = link
-
-    def unbound() -> None:
-        if hasattr(cluster, "retry"):  # watching runs for ever: no overall --timeout
-            import dataclasses
-
-            cluster.retry = dataclasses.replace(cluster.retry, deadline=None)
-
-    def converge() -> None:
-        if hasattr(cluster, "bound"):  # each sync gets the whole --timeout
-            cluster.bound(timeout)
-        try:
-            sync(
-                new,
-                version=version,
-                where=where,
-                timeout=timeout,
-                force_conflicts=force_conflicts,
-                wait_lock=True,
-                parallel=parallel,
-                emit=emit,
-                connected=link,
-                events=events,
-                heartbeat=lambda: watcher.keep_leading(),
-            )
-        finally:
-            unbound()
-
-    unbound()
-    watcher = Watcher(
-        cluster=cluster,
-        bundle=new,
-        clock=clock,
-        wall=wall,
-        converge=converge,
-        emit=emit,
-        events=events,
-        warn=warn,
-    )
-    ends = None if seconds is None else clock.now() + seconds
-    watcher.run(lambda: until() or (ends is not None and clock.now() >= ends))
-    return watcher
+            link.clock.sleep(min(max(held.expires_in, link.poll), link.poll * 5))

@@ -19,13 +19,21 @@ honour `resourceVersion` as the API server does (a Lease is taken with them).
 
 Faults: pods that never become ready (by name), images that crash-loop, applies that fail,
 kinds the cluster does not serve (a CRD that is not installed). `writes` records every apply
-and delete, `ready_log` every workload's ready count after every tick.
+and delete, `requests` every request by RBAC verb, `ready_log` every workload's ready count
+after every tick.
+
+Watches: once something lists a feed, every change (writes, deletes, a status that changed in
+a tick, pods appearing, changing and going) is an event with a resourceVersion in one bounded
+log, as etcd keeps its history; `compact()` drops it (older watches get 410 Gone). `watches()`
+follows feeds in that log, ticking the clock while it waits for their next event.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +41,11 @@ from rbgc.bundle import template_hash
 from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.sync.cluster import (
+    ENDED,
     FIELD_MANAGER,
     ClusterError,
     ConflictError,
+    Feed,
     KindNotServed,
     Object,
     Ref,
@@ -158,6 +168,9 @@ class SimClock:
         for _ in range(max(int(seconds), 1)):
             self.sim.tick()
 
+    def wait(self, wake: Any, seconds: float) -> None:
+        self.sleep(seconds)  # nothing runs beside the simulator: no event comes sooner
+
 
 class Simulator:
     def __init__(
@@ -173,18 +186,22 @@ class Simulator:
         self.now = 0
         self.objects: dict[tuple[str, str, str], _Workload] = {}
         self.writes: list[tuple[str, Ref]] = []
+        self.requests: Counter[str] = Counter()  # by RBAC verb: get, list, watch, patch, ...
         self.sent: list[Object] = []  # every apply's body, as sent
         self.ready_log: dict[str, list[int]] = {}  # "Kind/ns/name" -> ready count per tick
         self.terminated = 0  # pods stopped, by any controller or delete (LWS: group * size)
         self.version_counter = 0  # resourceVersion
         self.kill_after: int | None = None  # die (`Killed`) before write number kill_after + 1
         self.observers: list[Callable[[], None]] = []  # called after every tick
-        # Pods as watch events, once someone lists them (`pods`): the log a watch reads, and
+        # Every change as a watch event, once someone lists a feed: the log watches read, and
         # the oldest resourceVersion it still holds (older: 410 Gone, as etcd compacts).
         self.watched = False
-        self.pod_log: list[tuple[int, str, Object]] = []
-        self.pod_floor = 0
-        self._seen: dict[tuple[str, str], Object] = {}
+        self.pods_watched = False  # pods are published only once someone lists them
+        self.log: list[tuple[int, str, Object]] = []  # (resourceVersion, type, object)
+        self.floor = 0
+        self.cuts = 0
+        self.log_limit = 100_000
+        self._seen: dict[tuple[str, str], Object] = {}  # the pods as last published
         self._restarted: set[str] = set()  # `restart` faults already played
 
     # --- the Cluster protocol ---
@@ -193,6 +210,7 @@ class Simulator:
         self, body: Mapping[str, Any], *, force: bool = False, manager: str = FIELD_MANAGER
     ) -> Object:
         ref = Ref.of(body)
+        self.requests["patch"] += 1
         self._served(ref.api_version, ref.kind)
         failure = self.faults.fail_apply.get(ref.name)
         if failure is not None:
@@ -230,6 +248,7 @@ class Simulator:
 
     def create(self, body: Mapping[str, Any]) -> Object:
         ref = Ref.of(body)
+        self.requests["create"] += 1
         self._served(ref.api_version, ref.kind)
         key = (ref.kind, ref.namespace, ref.name)
         if key in self.objects:
@@ -240,6 +259,7 @@ class Simulator:
 
     def replace(self, body: Mapping[str, Any]) -> Object:
         ref = Ref.of(body)
+        self.requests["update"] += 1
         self._served(ref.api_version, ref.kind)
         key = (ref.kind, ref.namespace, ref.name)
         found = self.objects.get(key)
@@ -266,6 +286,9 @@ class Simulator:
         self.version_counter += 1
         meta = applied.setdefault("metadata", {})
         meta["resourceVersion"] = str(self.version_counter)
+        meta.setdefault("uid", f"uid-{self.version_counter}")
+        meta.pop("managedFields", None)  # the server's to say (`_shown`), not a writer's
+        is_new = found is None
         if found is None:
             meta["generation"] = 1
             found = self.objects[key] = _Workload(body=applied)
@@ -282,25 +305,52 @@ class Simulator:
         found.owners = {m: paths for m, paths in owners.items() if paths}
         if controllers.shape_of(found.body) is not None:
             self._status(found)
-        return copy.deepcopy(found.body)
+        self._event("ADDED" if is_new else "MODIFIED", found.body)
+        return self._shown(found)
+
+    def _shown(self, w: _Workload) -> Object:
+        """The object as a read returns it: a copy, with its managed fields."""
+        out = copy.deepcopy(w.body)
+        out["metadata"]["managedFields"] = managed_fields(w.owners, str(out.get("apiVersion")))
+        return out
 
     def get(self, ref: Ref) -> Object | None:
+        self.requests["get"] += 1
         self._served(ref.api_version, ref.kind)
         found = self.objects.get((ref.kind, ref.namespace, ref.name))
-        return copy.deepcopy(found.body) if found else None
+        return self._shown(found) if found else None
 
     def list(
         self, api_version: str, kind: str, namespace: str, labels: Mapping[str, str]
     ) -> Sequence[Object]:
-        self._served(api_version, kind)
-        out = []
-        for (k, ns, _), w in sorted(self.objects.items()):
-            have = (w.body.get("metadata") or {}).get("labels") or {}
-            if k == kind and ns == namespace and all(have.get(a) == b for a, b in labels.items()):
-                out.append(copy.deepcopy(w.body))
-        return out
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        return self.list_feed(Feed(api_version, kind, namespace, selector))[0]
+
+    def list_feed(self, feed: Feed) -> tuple[Sequence[Object], str]:
+        self.requests["list"] += 1
+        self._served(feed.api_version, feed.kind)
+        if feed.kind == "Pod":
+            self.watched = self.pods_watched = True
+            self._publish()
+            found = [
+                copy.deepcopy(body)
+                for (ns, _), body in sorted(self._seen.items())
+                if ns == feed.namespace and _selected(body, feed.selector)
+            ]
+            return found, str(self.version_counter)
+        self.watched = True
+        out = [
+            self._shown(w)
+            for (k, ns, _), w in sorted(self.objects.items())
+            if k == feed.kind and ns == feed.namespace and _selected(w.body, feed.selector)
+        ]
+        return out, str(self.version_counter)
+
+    def watches(self) -> SimWatches:
+        return SimWatches(self)
 
     def delete(self, ref: Ref) -> None:
+        self.requests["delete"] += 1
         self._served(ref.api_version, ref.kind)
         self._write("delete", ref)
         if ref.kind == "Pod":  # its controller makes a new one on the next tick
@@ -310,54 +360,48 @@ class Simulator:
                         w.pods.remove(pod)
                         self._stop(w, 1)
                         self._status(w)
+                        self._event("MODIFIED", w.body, bump=True)
                         self._publish()
                         return
             return
         gone = self.objects.pop((ref.kind, ref.namespace, ref.name), None)
         if gone is not None:
             self._stop(gone, len(gone.pods))
+            self.version_counter += 1
+            body = copy.deepcopy(gone.body)
+            body["metadata"]["resourceVersion"] = str(self.version_counter)
+            self._event("DELETED", body, bump=False)
         self._publish()
-
-    def list_pods(self, namespace: str, selector: str) -> tuple[Sequence[Object], str]:
-        self.watched = True
-        self._publish()
-        found = [
-            copy.deepcopy(body)
-            for (ns, _), body in sorted(self._seen.items())
-            if ns == namespace and _selected(body, selector)
-        ]
-        return found, str(self.version_counter)
-
-    def watch_pods(
-        self, namespace: str, selector: str, resource_version: str, timeout: float
-    ) -> Iterator[Object]:
-        since = int(resource_version or 0)
-        if since < self.pod_floor:
-            raise ClusterError(410, "Gone", f"too old resource version: {since}")
-        deadline = self.now + max(int(timeout), 1)
-        while True:
-            found = [
-                {"type": kind, "object": copy.deepcopy(body)}
-                for version, kind, body in self.pod_log
-                if version > since
-                and (body.get("metadata") or {}).get("namespace") == namespace
-                and _selected(body, selector)
-            ]
-            if found or self.now >= deadline:
-                break
-            self.tick()
-        bookmark: Object = {"kind": "Pod", "apiVersion": "v1"}
-        bookmark["metadata"] = {"resourceVersion": str(self.version_counter)}
-        return iter([*found, {"type": "BOOKMARK", "object": bookmark}])
 
     def compact(self) -> None:
-        """Forget the watch history, as etcd's compaction does: older watches get 410."""
-        self.pod_floor = self.version_counter
-        self.pod_log.clear()
+        """Forget the watch history, as etcd's compaction does: a watch started from an
+        older version gets 410 Gone (one already open goes on)."""
+        self.floor = self.version_counter
+        self.log.clear()
+
+    def cut_watches(self) -> None:
+        """End every open watch, as an API server that restarts does."""
+        self.cuts += 1
+
+    def _event(self, kind: str, body: Object, *, bump: bool = False) -> None:
+        """Log a change of a stored object (its resourceVersion already set, unless `bump`)."""
+        if bump:
+            self.version_counter += 1
+            body["metadata"]["resourceVersion"] = str(self.version_counter)
+        if not self.watched:
+            return
+        version = int(body["metadata"]["resourceVersion"])
+        # A snapshot: writes replace a body's parts, they never change them in place, but
+        # for its metadata (resourceVersion) and status.
+        self.log.append((version, kind, {**body, "metadata": dict(body["metadata"])}))
+        if len(self.log) > self.log_limit:  # bounded, as etcd's history is
+            half = self.log_limit // 2
+            self.floor = self.log[-half][0] - 1
+            del self.log[:-half]
 
     def _publish(self) -> None:
         """Record the pods' changes since the last call as watch events."""
-        if not self.watched:
+        if not self.pods_watched:
             return
         now: dict[tuple[str, str], Object] = {}
         for (_, ns, _), w in sorted(self.objects.items()):
@@ -371,17 +415,12 @@ class Simulator:
                 after["metadata"]["resourceVersion"] = version
                 if after == before:
                     continue
-            self.version_counter += 1
             kind = "DELETED" if after is None else "ADDED" if before is None else "MODIFIED"
             body = after if after is not None else copy.deepcopy(before or {})
-            body["metadata"]["resourceVersion"] = str(self.version_counter)
-            self.pod_log.append((self.version_counter, kind, copy.deepcopy(body)))
+            self._event(kind, body, bump=True)
             if after is not None:
                 now[key] = body
         self._seen = now
-        if len(self.pod_log) > 5000:  # bounded, as etcd's history is
-            self.pod_floor = self.pod_log[-2500][0]
-            del self.pod_log[:-2500]
 
     def _pod_object(self, w: _Workload, pod: _Pod) -> Object:
         templates = _templates(w.body)
@@ -433,7 +472,10 @@ class Simulator:
                     and self._pod_name(w, pod) not in self.faults.never_ready
                 )
             if shape is not None:
+                before = w.body.get("status")
                 self._status(w)
+                if w.body["status"] != before:  # a status update is a version of its own
+                    self._event("MODIFIED", w.body, bump=True)
                 ready = int(w.body["status"]["readyReplicas"])
                 self.ready_log.setdefault("/".join(key), []).append(ready)
         self._publish()
@@ -528,6 +570,93 @@ class Simulator:
             del w.body["status"]["observedGeneration"]
 
 
+class SimWatches:
+    """`Watches` over the simulator's log: `wait` ticks the clock until one of the started
+    feeds has an event or the time passed; a quiet wait ends with a bookmark per feed."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+        self.since: dict[Feed, int] = {}
+        self.expired: list[Feed] = []
+        self.cuts = sim.cuts
+
+    def start(self, feed: Feed, resource_version: str) -> None:
+        self.sim.requests["watch"] += 1
+        self.sim._served(feed.api_version, feed.kind)
+        since = int(resource_version or self.sim.version_counter)
+        self.since[feed] = since
+        if since < self.sim.floor:
+            self.expired.append(feed)
+
+    def wait(self, seconds: float) -> list[tuple[Feed, Object]]:
+        ends = self.sim.now + max(int(seconds), 0)
+        while True:
+            found = self._due()
+            if found or self.sim.now >= ends:
+                break
+            self.sim.tick()
+        if not found:
+            version = {"resourceVersion": str(self.sim.version_counter)}
+            for feed in self.since:
+                mark = {"apiVersion": feed.api_version, "kind": feed.kind, "metadata": version}
+                found.append((feed, {"type": "BOOKMARK", "object": mark}))
+                self.since[feed] = self.sim.version_counter
+        return found
+
+    def _due(self) -> list[tuple[Feed, Object]]:
+        out: list[tuple[Feed, Object]] = []
+        if self.cuts != self.sim.cuts:  # the API server restarted: every watch ended
+            self.cuts = self.sim.cuts
+            out = [(feed, {"type": ENDED}) for feed in self.since]
+            self.since.clear()
+        for feed in self.expired:
+            gone = {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}
+            out.append((feed, {"type": "ERROR", "object": gone}))
+            del self.since[feed]
+        self.expired = []
+        if not self.since:
+            return out
+        log = self.sim.log
+        first = bisect.bisect_right(log, min(self.since.values()), key=lambda e: e[0])
+        for version, kind, body in log[first:]:
+            meta = body.get("metadata") or {}
+            for feed, since in self.since.items():
+                if (
+                    version > since
+                    and body.get("kind") == feed.kind
+                    and meta.get("namespace") == feed.namespace
+                    and _selected(body, feed.selector)
+                ):
+                    out.append((feed, {"type": kind, "object": body}))  # read, never changed
+        for feed in self.since:
+            self.since[feed] = max(self.since[feed], log[-1][0] if log else 0)
+        return out
+
+    def stop(self) -> None:
+        self.since.clear()
+
+
+def managed_fields(owners: Mapping[str, set[FieldPath]], api_version: str) -> list[Object]:
+    """`metadata.managedFields` as the API server shows it: per manager, its fields."""
+    out: list[Object] = []
+    for manager, paths in sorted(owners.items()):
+        tree: dict[str, Any] = {}
+        for path in sorted(paths):
+            node = tree
+            for key in path:
+                node = node.setdefault(f"f:{key}", {})
+        out.append(
+            {
+                "manager": manager,
+                "operation": "Apply",
+                "apiVersion": api_version,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": tree,
+            }
+        )
+    return out
+
+
 def _selected(body: Mapping[str, Any], selector: str) -> bool:
     """A label selector's `key` and `key=value` terms (comma separated), as the API reads them."""
     labels = (body.get("metadata") or {}).get("labels") or {}
@@ -538,7 +667,9 @@ def _selected(body: Mapping[str, Any], selector: str) -> bool:
     return True
 
 
-_SERVER_FIELDS = {("metadata", k) for k in ("generation", "resourceVersion", "uid")}
+_SERVER_FIELDS = {
+    ("metadata", k) for k in ("generation", "resourceVersion", "uid", "managedFields")
+}  # a body read back and sent again (a Lease) carries them: never a manager's fields
 
 
 def _leaves(node: Any, prefix: FieldPath = ()) -> dict[FieldPath, Any]:

@@ -10,7 +10,8 @@ leaves out (kmock merges dicts and keeps nothing else):
   (409 `Conflict` on a stale one), as a Lease is taken;
 - list with `labelSelector` (`k=v`, `k==v`, `k!=v`, `k`, `!k`);
 - a toy workload controller: every StatefulSet / Deployment / LeaderWorkerSet write is
-  answered with a status in which all `spec.replicas` are ready and updated;
+  answered with a status in which all `spec.replicas` are ready and updated (or, with
+  `ready_after`, reaches it in `ready_steps` status updates over that many seconds);
 - fault injection: `faults` answers matching requests with a status (and headers such as
   `Retry-After`) a given number of times before serving them normally;
 - watches (`?watch=1`): every write and delete is an event with its resourceVersion; a watch
@@ -168,6 +169,9 @@ class ApiServer(kmock.KubernetesEmulator):
         self.history: list[tuple[int, str, str, dict[str, Any]]] = []  # (rv, type, plural, obj)
         self.floor = 0  # watches from an older resourceVersion get 410 Gone
         self.bookmark_every = 0.5
+        self.cuts = 0  # `cut()`s so far: a watch open across one ends
+        self.ready_after = 0.0  # > 0: a workload's pods get ready this long after a write,
+        self.ready_steps = 1  # in this many status updates
         self.changed = threading.Condition()  # notified at every event (tests wait on it)
 
     # --- helpers for tests ---
@@ -176,7 +180,11 @@ class ApiServer(kmock.KubernetesEmulator):
         """Store an object as another field manager created it (kubectl create, a human)."""
         meta = body.get("metadata") or {}
         key = (plural, str(meta.get("namespace") or ""), str(meta["name"]))
-        self.store[key] = self._server_fields(copy.deepcopy(dict(body)), None)
+        stored = self._server_fields(copy.deepcopy(dict(body)), None)
+        stored["metadata"]["managedFields"] = _managed_fields(
+            {manager: _owned(body)}, stored, manager, "create"
+        )
+        self.store[key] = stored
         self.managers[key] = {manager: _owned(body)}
         self._event("ADDED", plural, self.store[key])
 
@@ -202,11 +210,28 @@ class ApiServer(kmock.KubernetesEmulator):
             return self.changed.wait_for(done, timeout)
 
     def make_ready(self) -> None:
-        """The toy controller catches up: every workload reports all its replicas ready."""
+        """The toy controller catches up: every workload reports all its replicas ready (a
+        status update each, which watches see)."""
         self.ready = True
-        for body in self.store.values():
+        for key, body in sorted(self.store.items()):
             if body.get("kind") in WORKLOADS:
-                _ready_status(body, True)
+                self.set_status(key, ready=None)
+
+    def set_status(self, key: tuple[str, str, str], ready: int | None) -> None:
+        """The toy controller reports `ready` replicas of a workload (None: all of them), as
+        a status update: a new resourceVersion and a MODIFIED event."""
+        body = self.store[key]
+        _ready_status(body, True)
+        if ready is not None:
+            body["status"]["readyReplicas"] = ready
+        self.version = next(self.revision)
+        body["metadata"]["resourceVersion"] = str(self.version)
+        self._event("MODIFIED", key[0], body)
+
+    def cut(self) -> None:
+        """End every open watch, as an API server that restarts does: watchers start again
+        from the last version they saw (a 410 Gone if it was compacted away since)."""
+        self.cuts += 1
 
     def compact(self) -> None:
         """Forget the event history, as etcd's compaction does."""
@@ -333,7 +358,8 @@ class ApiServer(kmock.KubernetesEmulator):
             await response.write_eof()
             return response
         last_bookmark = asyncio.get_running_loop().time()
-        while True:
+        cuts = self.cuts
+        while self.cuts == cuts:
             top = self.version  # events appended while this loop writes wait for the next
             for version, kind, p, body in list(self.history):
                 meta = body.get("metadata") or {}
@@ -423,16 +449,7 @@ class ApiServer(kmock.KubernetesEmulator):
         previous = self.store.get(key)
         body = self._server_fields(body, previous)
         owners = {m: paths for m, paths in owners.items() if paths}
-        body["metadata"]["managedFields"] = [
-            {
-                "manager": m,
-                "operation": "Apply" if verb == "apply" and m == manager else "Update",
-                "apiVersion": body.get("apiVersion", ""),
-                "fieldsType": "FieldsV1",
-                "fieldsV1": _fields_v1(paths),
-            }
-            for m, paths in sorted(owners.items())
-        ]
+        body["metadata"]["managedFields"] = _managed_fields(owners, body, manager, verb)
         self._event("ADDED" if previous is None else "MODIFIED", key[0], body)
         self.store[key] = body
         self.managers[key] = owners
@@ -452,8 +469,52 @@ class ApiServer(kmock.KubernetesEmulator):
             generation += 1
         meta["generation"] = generation
         if body.get("kind") in WORKLOADS:
-            _ready_status(body, self.ready)
+            slow = self.ready and self.ready_after > 0
+            _ready_status(body, self.ready and not slow)
+            if slow:
+                self._ripen(body)
         return body
+
+    def _ripen(self, body: Mapping[str, Any]) -> None:
+        """The toy controller makes a workload's pods ready over `ready_after` seconds, in
+        `ready_steps` status updates, the last of them with every replica ready."""
+        meta = body["metadata"]
+        key = (_plural(body), str(meta.get("namespace") or ""), str(meta["name"]))
+        generation = meta["generation"]
+        want = int((body.get("spec") or {}).get("replicas", 1))
+        loop = asyncio.get_running_loop()
+        for step in range(1, self.ready_steps + 1):
+
+            def update(step: int = step) -> None:
+                found = self.store.get(key)
+                if found is None or found["metadata"]["generation"] != generation:
+                    return  # deleted or changed since: its own writes ripen it
+                last = step == self.ready_steps
+                self.set_status(key, ready=None if last else want * step // self.ready_steps)
+
+            loop.call_later(self.ready_after * step / self.ready_steps, update)
+
+
+def _plural(body: Mapping[str, Any]) -> str:
+    """The store's key of a workload kind: `apps/v1/statefulsets`."""
+    kind = str(body.get("kind", ""))
+    return f"{body.get('apiVersion')}/{kind.lower()}s"
+
+
+def _managed_fields(
+    owners: Mapping[str, set[Path]], body: Mapping[str, Any], manager: str, verb: str
+) -> list[dict[str, Any]]:
+    """`metadata.managedFields` as the API server writes them: per manager, its fields."""
+    return [
+        {
+            "manager": m,
+            "operation": "Apply" if verb == "apply" and m == manager else "Update",
+            "apiVersion": body.get("apiVersion", ""),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": _fields_v1(paths),
+        }
+        for m, paths in sorted(owners.items())
+    ]
 
 
 def _ready_status(body: dict[str, Any], ready: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,12 @@ class FastClock:
     def sleep(self, seconds: float) -> None:
         self.t += seconds
 
+    def wait(self, wake: threading.Event, seconds: float) -> None:
+        """A watch's event comes over loopback within milliseconds: waited for in real
+        time; the fake time moves on only when none came."""
+        if not wake.wait(min(seconds, 1.0)):
+            self.sleep(seconds)
+
 
 def sync(cluster: Cluster, paths: Sequence[str], **kw: Any) -> Outcome:
     """Plan NEW (`paths`) against `cluster` and carry it out; `prune` is passed to the plan."""
@@ -47,6 +54,23 @@ def sync(cluster: Cluster, paths: Sequence[str], **kw: Any) -> Outcome:
     plan = prepare(cluster, compiled(*paths), V, prune=prune)
     clock = SimClock(cluster) if isinstance(cluster, Simulator) else FastClock()
     return execute(cluster, plan, clock=clock, timeout=kw.pop("timeout", 600), interval=1, **kw)
+
+
+def sync_run(cluster: Cluster, paths: Sequence[str], **kw: Any) -> str:
+    """`rbgc sync` of `paths` as the command runs it (its Leases too) over `cluster`: the
+    simulator, or the real adapter over HTTP."""
+    from rbgc.sync.kube import KubeCluster
+    from rbgc.sync.run import Connection, Where
+    from rbgc.sync.run import sync as run_sync
+
+    if isinstance(cluster, Simulator):
+        link = Connection.simulated(cluster)
+    else:
+        assert isinstance(cluster, KubeCluster)
+        link = Connection.real(cluster)
+    where = Where(simulate=isinstance(cluster, Simulator))
+    timeout = kw.pop("timeout", 600)
+    return run_sync(compiled(*paths), version=V, where=where, timeout=timeout, connected=link, **kw)
 
 
 def planted(kind: str, name: str, group: str, role: str | None = None) -> dict[str, Any]:

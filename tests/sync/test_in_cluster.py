@@ -20,7 +20,7 @@ from rbgc.model import Target as Build
 from rbgc.pipeline import Options, compile_paths
 from rbgc.sync.cluster import WallClock
 from rbgc.sync.kube import connect
-from rbgc.sync.run import Where, sync
+from rbgc.sync.run import Connection, Where, sync
 from rbgc.sync.watch import Watcher
 from tests.sync.emulator import serve
 from tests.sync.helpers import V
@@ -38,7 +38,14 @@ def test_the_in_cluster_manifests_are_strictly_valid() -> None:
     result = CliRunner().invoke(main, ["build", "--strict", str(HERE)])
     assert result.exit_code == 0, result.stderr
     kinds = sorted(d["kind"] for f in HERE.glob("*.yaml") for d in _documents(f.name))
-    assert kinds == ["ClusterRole", "ConfigMap", "Deployment", "RoleBinding", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ConfigMap",
+        "Deployment",
+        "PodMonitor",
+        "RoleBinding",
+        "ServiceAccount",
+    ]
 
 
 def _pod(name: str, role: str, restarts: int) -> dict[str, Any]:
@@ -78,7 +85,7 @@ def test_the_rbac_grants_exactly_what_a_watcher_uses(tmp_path: Path) -> None:
         cluster = connect(kubeconfig=None, context=None, server=url, timeout=10)
 
         def converge() -> None:
-            link = (cluster, cluster.clock, 0.05, time.time)
+            link = Connection.real(cluster)
             sync(bundle, version=V, where=Where(server=url), timeout=30, connected=link)
 
         w = Watcher(
@@ -95,7 +102,7 @@ def test_the_rbac_grants_exactly_what_a_watcher_uses(tmp_path: Path) -> None:
         w.step()
         emu.put_object("v1/pods", _pod("pd-router-0", "router", 1))  # the whole group
         w.step()
-        w.stop()
+        w.close()
         assert [r.instance for _, r in w.recreated] == [1, None]
         used = {
             found
@@ -113,3 +120,26 @@ def test_the_rbac_grants_exactly_what_a_watcher_uses(tmp_path: Path) -> None:
         for verb in rule["verbs"]
     }
     assert used == granted, (sorted(used - granted), sorted(granted - used))
+
+
+def test_the_deployment_probes_and_scrapes_what_the_watcher_serves() -> None:
+    deployment = _documents("deployment.yaml")[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert "--metrics-bind-address=:8080" in args and "--health-probe-bind-address=:8081" in args
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"metrics": 8080, "probes": 8081}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    monitor = _documents("podmonitor.yaml")[0]
+    assert (
+        monitor["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    )
+    assert monitor["spec"]["podMetricsEndpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "30s"}
+    ]
+    # The flags parse as the CLI reads them.
+    from rbgc.sync.metrics import address
+
+    assert address(":8080") == ("", 8080)

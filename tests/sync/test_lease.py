@@ -11,9 +11,9 @@ import pytest
 
 from rbgc.sync import lease
 from rbgc.sync.cluster import Ref
-from rbgc.sync.run import SIMULATED_EPOCH, SyncFailed, Where
+from rbgc.sync.run import SIMULATED_EPOCH, Connection, SyncFailed, Where
 from rbgc.sync.run import sync as run_sync
-from rbgc.sync.simulator import SimClock, Simulator
+from rbgc.sync.simulator import Simulator
 from tests.sync.emulator import serve
 from tests.sync.helpers import PD, PD_V2, V, compiled
 
@@ -26,7 +26,7 @@ def _wall(sim: Simulator) -> Any:
 
 
 def _run(sim: Simulator, path: str, **kw: Any) -> str:
-    connected = (sim, SimClock(sim), 1.0, _wall(sim))
+    connected = Connection.simulated(sim)
     return run_sync(
         compiled(path), version=V, where=Where(simulate=True), connected=connected, **kw
     )

@@ -19,7 +19,7 @@ from rbgc.sync.controller import prepare, render_steps
 from rbgc.sync.kube import KubeCluster, connect
 from rbgc.sync.simulator import Simulator
 from tests.sync.emulator import serve
-from tests.sync.helpers import PD, PD_V2, SINGLE, V, compiled, planted, sync
+from tests.sync.helpers import PD, PD_V2, SINGLE, V, compiled, planted, sync, sync_run
 
 PARENT = Ref("v1", "ConfigMap", "llm", "rbgc-applyset-sglang-pd")
 HAND = Ref("apps/v1", "Deployment", "llm", "hand-made-decode")
@@ -99,23 +99,34 @@ def test_prune_removes_a_group_that_left_the_inputs_and_nothing_else(
     cluster: tuple[Cluster, Any],
 ) -> None:
     c, emu = cluster
-    sync(c, [PD, SINGLE])
+    sync_run(c, [PD, SINGLE])
     _plant(c, emu, planted("StatefulSet", "legacy-monitor", "qwen-single"))
     single = [Ref.of(m.body) for m in compiled(SINGLE).manifests]
     pd = [Ref.of(m.body) for m in compiled(PD).manifests]
     # Without --prune: nothing is deleted, and the plan says what --prune would do.
     steps = render_steps(prepare(c, compiled(PD), V))
-    assert "note: group llm/qwen-single left the inputs; --prune deletes its 3 object(s)" in steps
+    assert (
+        "note: group llm/qwen-single left the inputs; --prune deletes what rbgc applied of its "
+        "3 object(s), its ApplySet and its lock"
+    ) in steps
     sync(c, [PD])
     assert all(c.get(ref) is not None for ref in single)
-    # --dry-run lists the prune first; then --prune carries it out.
+    # --dry-run lists the prune first, saying why each goes; then --prune carries it out.
     steps = render_steps(prepare(c, compiled(PD), V, prune=True))
-    assert "prune 3 object(s) that left the inputs, and 1 group(s)' ApplySet" in steps
+    assert "prune 3 object(s) that left the inputs, and 1 group(s)' ApplySet and lock" in steps
     for ref in single:
-        assert f"delete {ref}" in steps
-    sync(c, [PD], prune=True)
+        assert (
+            f"delete {ref}: rbgc applied it (field manager rbgc owns its "
+            "applyset.kubernetes.io/part-of label) and group qwen-single's inputs no longer "
+            "have it: the group left the inputs"
+        ) in steps
+    # The group's Lease, from its earlier syncs, goes with it.
+    qwen_lease = Ref("coordination.k8s.io/v1", "Lease", "llm", "rbgc-sync-qwen-single")
+    assert c.get(qwen_lease) is not None
+    sync_run(c, [PD], prune=True)
     assert all(c.get(ref) is None for ref in single)
     assert c.get(Ref("v1", "ConfigMap", "llm", "rbgc-applyset-qwen-single")) is None
+    assert c.get(qwen_lease) is None
     assert all(c.get(ref) is not None for ref in pd)
     assert c.get(LEGACY) is not None  # labelled qwen-single, but never a member
 
@@ -166,3 +177,38 @@ def test_a_removed_role_deletes_only_its_member_workload(cluster: tuple[Cluster,
     plan = prepare(c, compiled(PD), V)
     assert not any(s.delete for s in plan.steps)
     assert isinstance(c, (Simulator, KubeCluster))
+
+
+def test_prune_deletes_only_what_rbgc_applied_and_says_why(cluster: tuple[Cluster, Any]) -> None:
+    # issue 20 item 5: an object another manager wrote with the group's part-of label (as
+    # kubectl's ApplySet would prune) is not rbgc's to delete: its managed fields say so
+    c, emu = cluster
+    sync(c, [PD])
+    aset = applyset.ApplySet(group="sglang-pd", namespace="llm")
+    look_alike = applyset.member(planted("Deployment", "copied-label", "sglang-pd"), aset)
+    ours = applyset.member(planted("Deployment", "left-the-inputs", "sglang-pd"), aset)
+    _plant(c, emu, look_alike)  # kubectl wrote it, part-of label and all
+    c.apply(ours)  # rbgc applied it once (field manager rbgc)
+    for ref in (Ref.of(look_alike), Ref.of(ours)):
+        live = c.get(ref)
+        assert live is not None and live["metadata"]["managedFields"]
+    steps = render_steps(prepare(c, compiled(PD), V, prune=True))
+    assert (
+        "delete Deployment llm/left-the-inputs: rbgc applied it (field manager rbgc owns its "
+        "applyset.kubernetes.io/part-of label) and group sglang-pd's inputs no longer have it"
+    ) in steps
+    assert "delete Deployment llm/copied-label" not in steps
+    assert (
+        "note: Deployment llm/copied-label: it carries group sglang-pd's "
+        "applyset.kubernetes.io/part-of label, but 'kubectl' wrote that, not rbgc: not pruned"
+    ) in steps
+    sync(c, [PD], prune=True)
+    assert c.get(Ref.of(ours)) is None
+    assert c.get(Ref.of(look_alike)) is not None
+
+
+def test_a_member_without_managed_fields_is_not_pruned() -> None:
+    body = {"metadata": {"name": "x", "labels": {applyset.PART_OF: "applyset-x-v1"}}}
+    assert applyset.label_managers(body) is None
+    ours, why = applyset.prune_reason(body, "g")
+    assert not ours and "shows no managed fields" in why

@@ -15,9 +15,9 @@ from rbgc.plan.formulas import skew_within_bound
 from rbgc.sync import lease, resume
 from rbgc.sync.cluster import Ref
 from rbgc.sync.controller import prepare
-from rbgc.sync.run import SIMULATED_EPOCH, Where, status
+from rbgc.sync.run import Connection, Where, status
 from rbgc.sync.run import sync as run_sync
-from rbgc.sync.simulator import Killed, SimClock, Simulator
+from rbgc.sync.simulator import Killed, Simulator
 from tests.sync.helpers import V, compiled
 
 COORDINATED = """
@@ -52,7 +52,7 @@ def inputs(tmp_path: Path) -> tuple[str, str]:
 
 
 def _run(sim: Simulator, path: str, **kw: Any) -> str:
-    connected = (sim, SimClock(sim), 1.0, lambda: SIMULATED_EPOCH + sim.now)
+    connected = Connection.simulated(sim)
     return run_sync(
         compiled(path), version=V, where=Where(simulate=True), connected=connected, **kw
     )
@@ -162,7 +162,7 @@ def test_the_rerun_plan_skips_the_steps_recorded_done(inputs: tuple[str, str]) -
     record = json.loads(dead["metadata"]["annotations"][lease.RECORD])
     assert record["done"] == rollouts[1].rollout_step
     # --status shows where the upgrade stands, and who holds the lock.
-    connected = (sim, SimClock(sim), 1.0, lambda: SIMULATED_EPOCH + sim.now)
+    connected = Connection.simulated(sim)
     shown = status(
         compiled(new), version=V, where=Where(simulate=True), timeout=60, connected=connected
     )

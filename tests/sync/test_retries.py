@@ -6,13 +6,14 @@ reported at once with what was and was not applied."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from rbgc.sync.cluster import ClusterError, DeadlineExceeded, Ref
+from rbgc.sync.cluster import DeadlineExceeded, Ref
 from rbgc.sync.kube import KubeCluster, connect
 from rbgc.sync.run import SyncFailed, Where
 from rbgc.sync.run import sync as run_sync
@@ -36,6 +37,12 @@ class TickingClock:
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.t += seconds
+
+    def wait(self, wake: threading.Event, seconds: float) -> None:
+        """A watch's event comes over loopback within milliseconds: waited for in real
+        time; the fake time moves on only when none came."""
+        if not wake.wait(min(seconds, 1.0)):
+            self.sleep(seconds)
 
 
 @pytest.fixture
@@ -102,10 +109,39 @@ def test_retries_stop_when_the_timeout_would_pass(
     emu, cluster, clock = http
     cluster.bound(10)
     emu.faults.append(Fault("PATCH", PREFILL_PATH, 503, times=100, headers={"Retry-After": "4"}))
-    with pytest.raises(ClusterError) as caught:
+    with pytest.raises(DeadlineExceeded) as caught:
         sync(cluster, [PD])
-    assert caught.value.code == 503 and caught.value.attempts == 3
+    # The third answer asks for 4 s more with 2 s left: the sync stops without waiting.
+    assert caught.value.attempts == 3 and caught.value.retry_after == 4.0
+    assert caught.value.cause is not None and caught.value.cause.code == 503
+    assert caught.value.left == pytest.approx(2.0)
     assert clock.slept == [4.0, 4.0] and clock.t <= 10
+
+
+def test_a_retry_after_past_the_timeout_says_that_is_why_it_stopped() -> None:
+    # issue 20 item 6: a 429 asking for 30 s with 5 s of --timeout left ended in a plain
+    # "429 TooManyRequests" (RBG910, exit 5), as if the server had refused for good
+    with serve() as (emu, url):
+        emu.faults.append(
+            Fault(
+                "GET",
+                r"/statefulsets$",
+                429,
+                reason="TooManyRequests",
+                headers={"Retry-After": "30"},
+            )
+        )
+        with pytest.raises(SyncFailed) as caught:
+            run_sync(compiled(PD), version=V, where=Where(server=url), timeout=5)
+        assert _sent(emu, "GET", r"/statefulsets$") == 1  # no waiting that could not help
+    failed = caught.value
+    assert failed.diagnostic.code == "RBG914" and failed.failure == 4
+    assert failed.diagnostic.message.startswith(
+        "the cluster answered 429 TooManyRequests to `list statefulsets.apps in namespace llm` "
+        "and asked to retry after 30s (Retry-After), but only "
+    )
+    assert "s of --timeout 5s were left: stopped without waiting" in failed.diagnostic.message
+    assert "--qps" in (failed.diagnostic.help or "")
 
 
 def test_a_hung_server_ends_within_the_timeout() -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rbgc.sync.run import SIMULATED_EPOCH, Where
+from rbgc.sync.run import Connection, Where
 from rbgc.sync.run import sync as run_sync
-from rbgc.sync.simulator import SimClock, Simulator
+from rbgc.sync.simulator import Simulator
 from tests.sync.helpers import V, compiled
 
 GROUP = """apiVersion: workloads.x-k8s.io/v1alpha1
@@ -29,7 +29,7 @@ def _groups(tmp_path: Path, n: int) -> str:
 
 
 def _run(sim: Simulator, path: str, lines: list[str], **kw: object) -> str:
-    connected = (sim, SimClock(sim), 1.0, lambda: SIMULATED_EPOCH + sim.now)
+    connected = Connection.simulated(sim)
     return run_sync(
         compiled(path),
         version=V,

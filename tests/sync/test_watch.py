@@ -16,9 +16,9 @@ from rbgc.model import LwsLowering
 from rbgc.model import Target as Build
 from rbgc.pipeline import Options, compile_paths
 from rbgc.sync.cluster import Ref
-from rbgc.sync.run import Where, watch
+from rbgc.sync.run import Connection, Where
 from rbgc.sync.simulator import Faults, SimClock, Simulator
-from rbgc.sync.watch import Watcher
+from rbgc.sync.watch import Watcher, watch
 from tests.sync.helpers import V
 
 GROUP = """\
@@ -73,7 +73,7 @@ def watched(sim: Simulator, bundle: Bundle, seconds: int, **kw: Any) -> Watcher:
         version=V,
         where=Where(simulate=True),
         timeout=kw.pop("timeout", 600),
-        connected=(sim, SimClock(sim), 1.0, lambda: 1_800_000_000.0 + sim.now),
+        connected=Connection.simulated(sim),
         seconds=seconds,
         **kw,
     )
@@ -139,7 +139,7 @@ def _watcher(sim: Simulator, bundle: Bundle, lines: list[str]) -> Watcher:
     clock = SimClock(sim)
 
     def converge() -> None:
-        link = (sim, clock, 1.0, lambda: 1_800_000_000.0 + sim.now)
+        link = Connection.simulated(sim)
         sync(bundle, version=V, where=Where(simulate=True), timeout=600, connected=link)
 
     return Watcher(
@@ -190,7 +190,8 @@ def test_a_watch_whose_version_was_compacted_lists_again(tmp_path: Path) -> None
     assert w.relists == 0 and len(w.pods) == 5
     note = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "llm"}}
     sim.apply(note, manager="kubectl")  # the store moves on ...
-    sim.compact()  # ... and etcd forgets the history the watcher's version points into
+    sim.compact()  # ... and etcd forgets the history the watcher's version points into,
+    sim.cut_watches()  # ... and the watch ends: started again from that version, it is Gone
     w.step()
     assert w.relists == 1
     assert sorted(name for _, name in w.pods) == [

@@ -15,7 +15,7 @@ from rbgc.k8s.conventions import LABEL_NAME, LABEL_ROLE
 from rbgc.sync import restarts
 from rbgc.sync.cluster import WallClock
 from rbgc.sync.kube import KubeCluster, connect
-from rbgc.sync.run import Where, sync
+from rbgc.sync.run import Connection, Where, sync
 from rbgc.sync.watch import Watcher
 from tests.sync.emulator import serve
 from tests.sync.helpers import V
@@ -42,7 +42,7 @@ def watcher(url: str, bundle: Bundle) -> Watcher:
     cluster: KubeCluster = connect(kubeconfig=None, context=None, server=url, timeout=10)
 
     def converge() -> None:
-        link = (cluster, cluster.clock, 0.05, time.time)
+        link = Connection.real(cluster)
         sync(bundle, version=V, where=Where(server=url), timeout=30, connected=link)
 
     return Watcher(
@@ -87,9 +87,10 @@ def test_over_http_a_restart_recreates_the_instance_backs_off_and_410_relists(
     # etcd compacts past the watcher's version: the next watch is 410 Gone, it lists again.
     emu.put_object("v1/configmaps", {"metadata": {"name": "x", "namespace": "llm"}})
     emu.compact()
+    emu.cut()  # and the API server ends the open watch: it is started again from that version
     w.step()
     assert w.relists == 1 and ("llm", "g-engine-1-1") in w.pods
-    w.stop()
+    w.close()
 
 
 def test_over_http_of_two_watchers_only_the_leader_recreates(
@@ -107,7 +108,7 @@ def test_over_http_of_two_watchers_only_the_leader_recreates(
     assert [r.pod for _, r in a.recreated] == ["g-engine-0-1"] and b.recreated == []
     lease = emu.get_object("coordination.k8s.io/v1/leases", "llm", "rbgc-watch")
     assert lease is not None and lease["spec"]["holderIdentity"] == a.holder
-    a.stop()  # gives the Lease up: b leads at its next try
+    a.close()  # gives the Lease up: b leads at its next try
     b.step()
     assert b.leading
-    b.stop()
+    b.close()
