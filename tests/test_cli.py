@@ -499,6 +499,7 @@ def test_no_traceback_on_errors(tmp_path: Path) -> None:
         f"{bad}:2:1: error[RBG001]: did not find expected node content "
         "(while parsing a flow node)\n"
         "missing.yaml: error[RBG008]: no such file or directory\n"
+        "  help: check the path (relative to the current folder); `-` reads standard input\n"
         "rbgc: 2 errors; nothing was written\n"
     )
 

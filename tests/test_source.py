@@ -525,3 +525,17 @@ def test_all_problems_of_a_run_are_reported_together_and_sorted(tmp_path: Path) 
         ("RBG006", Span(str(bad), 1, 1)),
         ("RBG001", Span(str(tmp_path / "sub" / "d.yaml"), 2, 1)),
     ]
+
+
+def test_a_missing_path_hints_at_the_near_name(tmp_path: Path) -> None:
+    """A typo in a path is the most common first error: say which file was meant, as a shell
+    or git does, and otherwise where the path was looked for."""
+    write(tmp_path / "examples" / "pd-disaggregated.yaml", config_map("pd"))
+    with pytest.raises(DiagnosticError) as caught:
+        load([str(tmp_path / "examples" / "pd-disagregated.yaml"), str(tmp_path / "nowhere" / "x")])
+    near, far = sorted(caught.value.diagnostics, key=lambda d: str(d.span))
+    assert near.help == f"did you mean '{tmp_path / 'examples' / 'pd-disaggregated.yaml'}'?"
+    assert far.help == "check the path (relative to the current folder); `-` reads standard input"
+    with pytest.raises(DiagnosticError) as caught:
+        load([str(tmp_path / "exmples") + "/"])
+    assert caught.value.diagnostics[0].help == f"did you mean '{tmp_path / 'examples'}'?"

@@ -128,6 +128,22 @@ def _os_problem(path: str, exc: OSError) -> str:
     return f"cannot read: {exc.strerror}"
 
 
+def _near_path(path: str) -> str:
+    """For a path that does not exist: the entry of its folder it was probably meant to be."""
+    folder, name = os.path.split(path.rstrip(os.sep) or path)
+    try:
+        entries = os.listdir(folder or ".")
+    except OSError:
+        entries = []
+    import difflib
+
+    visible = sorted(e for e in entries if not e.startswith("."))
+    close = difflib.get_close_matches(name, visible, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{os.path.join(folder, close[0])}'?"
+    return "check the path (relative to the current folder); `-` reads standard input"
+
+
 def expand_paths(paths: Sequence[str]) -> list[str]:
     """Files named, and `*.yaml`/`*.yml` files below folders (sorted, hidden entries skipped).
 
@@ -142,7 +158,10 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
             mode = os.stat(raw).st_mode
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             message = _os_problem(raw, exc) if isinstance(exc, OSError) else "not a valid path"
-            problems.append(error("RBG008", message, Span(raw)))
+            missing = isinstance(exc, OSError) and exc.errno == errno.ENOENT
+            problems.append(
+                error("RBG008", message, Span(raw), help=_near_path(raw) if missing else None)
+            )
             continue
         if stat.S_ISDIR(mode):
             out.extend(_walk(raw))
