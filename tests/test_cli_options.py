@@ -185,7 +185,10 @@ def test_rbgc_help_lists_each_command_with_its_own_short_help() -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     done = invoke(["biuld", "x.yaml"])
     assert done.exit_code == 2
-    assert "No such command 'biuld'" in done.stderr
+    assert "No such command 'biuld'. Did you mean 'build'?" in done.stderr  # as kubectl, git
+    far = invoke(["deploy", "x.yaml"])
+    assert far.exit_code == 2
+    assert "No such command 'deploy'." in far.stderr and "Did you mean" not in far.stderr
 
 
 def test_ignore_works_on_fit(tmp_path: Path) -> None:
