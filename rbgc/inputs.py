@@ -24,6 +24,9 @@ from rbgc.topology import KINDS as PLACEMENT_KINDS
 # applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
 KUSTOMIZE_CONFIG_GROUP = "kustomize.config.k8s.io/"
 _NULL = "tag:yaml.org,2002:null"  # an empty document (`---` and nothing else)
+# A document with two of these is a Kubernetes object (README, "Which files are read").
+OBJECT_FIELDS = frozenset({"apiVersion", "kind", "metadata"})
+OBJECT_RULE = "two of apiVersion, kind and metadata"
 # rbgc's own documents: inputs, never objects of a cluster
 RBGC_KINDS = (OVERLAY_KIND, *PLACEMENT_KINDS)
 
@@ -67,10 +70,10 @@ def _read_base_file(path: str) -> list[Document]:
 
 
 def holds_objects(path: str) -> bool:
-    """Whether some document of the file has an `apiVersion` or a `kind` (kustomize's own
-    configuration aside). Read leniently: only the top-level keys are looked at, so what YAML
-    1.1 does to a workflow's `on:` key does not matter; anything unreadable counts as an object
-    file, so the strict loader reports it."""
+    """Whether some document of the file has two of `apiVersion`, `kind` and `metadata`
+    (kustomize's own configuration aside). Read leniently: only the top-level keys are looked
+    at, so what YAML 1.1 does to a workflow's `on:` key does not matter; anything unreadable
+    counts as an object file, so the strict loader reports it."""
     nodes = _documents(path)
     return nodes is None or any(_is_object(node) for node in nodes)
 
@@ -98,10 +101,13 @@ def _documents(path: str) -> list[yaml.Node | None] | None:
 
 
 def _is_object(node: yaml.Node | None) -> bool:
+    """Two of apiVersion, kind and metadata: a Kubernetes object, perhaps with a typo in the
+    third. One alone is another tool's file: Helm's Chart.yaml and plugin.yaml have an
+    apiVersion of Helm's, and Argo CD ignores them as not being manifests."""
     if not isinstance(node, yaml.MappingNode):
         return False
     top = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
-    if not ({"apiVersion", "kind"} & top.keys()):
+    if len(OBJECT_FIELDS & top.keys()) < 2:
         return False
     api = top.get("apiVersion")
     return not (isinstance(api, yaml.ScalarNode) and api.value.startswith(KUSTOMIZE_CONFIG_GROUP))

@@ -508,7 +508,8 @@ def test_all_problems_of_one_document_are_reported_together() -> None:
 
 def test_all_problems_of_a_run_are_reported_together_and_sorted(tmp_path: Path) -> None:
     write(tmp_path / "c.yaml", HEAD + "x: !Ref y\n")
-    # (a file none of whose documents has apiVersion or kind would be skipped, not reported)
+    # (a file none of whose documents has two of apiVersion, kind and metadata would be
+    # skipped, not reported)
     write(tmp_path / "a.yaml", "- not an object\n---\n" + config_map("beside"))
     write(tmp_path / "b.yaml", config_map("fine"))
     write(tmp_path / "sub" / "d.yaml", "a: [\n")

@@ -43,9 +43,10 @@ def command(
     jsonschema, and checks every compiled core object against the Kubernetes schema of the
     target version (of custom resources, the pod templates they embed). Files are read as
     `rbgc build` reads them, so what passes here builds: files with no Kubernetes object at all
-    (no document with apiVersion or kind: CI workflows, Helm values, docker-compose files,
-    kustomization.yaml) are skipped and counted. With no PATH, the repository is checked from
-    its root: the YAML files git sees, less rbgc's own --out folders.
+    (no document with two of apiVersion, kind and metadata: CI workflows, Helm values and
+    Chart.yaml, docker-compose files, kustomization.yaml) are skipped and counted. With no
+    PATH, the repository is checked from its root: the YAML files git sees, less rbgc's own
+    --out folders.
 
     \b
     Examples:
