@@ -540,3 +540,24 @@ def test_a_missing_path_hints_at_the_near_name(tmp_path: Path) -> None:
     with pytest.raises(DiagnosticError) as caught:
         load([str(tmp_path / "exmples") + "/"])
     assert caught.value.diagnostics[0].help == f"did you mean '{tmp_path / 'examples'}'?"
+
+
+def test_rbgcs_own_output_folders_below_an_input_folder_are_not_inputs(tmp_path: Path) -> None:
+    """`rbgc build apps/ --out apps/rendered` twice: the second run read its own output as
+    input (every object twice: 7 errors, 49 warnings). A folder holding the --out marker is
+    rbgc's output, as `rbgc validate` with no path already knows; named itself, it is read."""
+    from rbgc.outdir import MARKER
+
+    write(tmp_path / "apps" / "a.yaml", config_map("a"))
+    write(tmp_path / "apps" / "rendered" / "default_configmap_a.yaml", config_map("a"))
+    write(tmp_path / "apps" / "rendered" / MARKER, "default_configmap_a.yaml\n")
+    write(tmp_path / "apps" / "rendered" / "wave-0" / "b.yaml", config_map("b"))
+    assert expand_paths([str(tmp_path / "apps")]) == [str(tmp_path / "apps" / "a.yaml")]
+    named = expand_paths([str(tmp_path / "apps" / "rendered")])
+    assert [Path(p).name for p in named] == ["default_configmap_a.yaml", "b.yaml"]
+    # a folder of nothing but outputs (`rbgc validate rendered/`) is read: what else is there
+    (tmp_path / "apps" / "a.yaml").unlink()
+    assert [Path(p).name for p in expand_paths([str(tmp_path / "apps")])] == [
+        "default_configmap_a.yaml",
+        "b.yaml",
+    ]

@@ -18,6 +18,10 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.source.document import Document
 from rbgc.source.load import parse_text
 
+# The list of files `rbgc build --out DIR` wrote (outdir.py): a folder holding it is rbgc's
+# output, never an input below a folder that is named.
+OUTPUT_MARKER = ".rbgc-output"
+
 MAX_FILE_BYTES = 8 * 1024 * 1024
 STDIN = "-"
 
@@ -180,9 +184,21 @@ def _exists(path: str) -> bool:
     return True
 
 
-def _walk(root: str) -> Iterator[str]:
+def _walk(root: str) -> list[str]:
+    """The manifests below `root`, less rbgc's own --out folders (`rbgc build apps/ --out
+    apps/rendered`, run twice, must not read its output as input), unless those are all the
+    folder holds (`rbgc validate rendered/` checks what was written)."""
+    return list(_files_below(root, outputs=False)) or list(_files_below(root, outputs=True))
+
+
+def _files_below(root: str, *, outputs: bool) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and (outputs or not os.path.isfile(os.path.join(dirpath, d, OUTPUT_MARKER)))
+        )
         for name in sorted(filenames):
             if name.endswith((".yaml", ".yml")) and not name.startswith("."):
                 yield os.path.join(dirpath, name)
