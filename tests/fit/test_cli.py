@@ -57,6 +57,16 @@ def test_a_group_that_does_not_fit_exits_1_with_the_reason() -> None:
     )
 
 
+def test_inputs_without_a_group_say_so(tmp_path: Path) -> None:
+    """A path that holds no RoleBasedGroup (a wrong folder) printed "0 of 0 group(s) fit",
+    which reads as a verdict; nothing was placed, and the answer says so (exit 0, as
+    `kubectl get` finding nothing)."""
+    plain = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    result = invoke(["fit", "--nodes", INVENTORY, plain])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "rbgc fit: no RoleBasedGroup in the inputs, nothing to place\n"
+
+
 def test_json_shape_is_stable_and_sorted() -> None:
     first = invoke(["fit", "--nodes", INVENTORY, "-o", "json", GANG, PD])
     second = invoke(["fit", "--nodes", INVENTORY, "-o", "json", PD, GANG])
