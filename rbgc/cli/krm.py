@@ -23,7 +23,12 @@ def command(opts: CompileOptions) -> None:
     config's `data.namespace`, else as for `build`.
 
     \b
+    Examples:
       kpt fn eval apps/ --exec "rbgc krm"
+
+    \b
+    Exit codes: 0 compiled (warnings in `results`), 1 invalid input or not a ResourceList,
+    2 usage error, 3 internal error.
     """
     from rbgc import krm as function
     from rbgc.diagnostics import DiagnosticError

@@ -27,6 +27,10 @@ def command(namespace: str | None) -> None:
     accepted). Helm 3:
     `helm install NAME CHART --post-renderer rbgc --post-renderer-args post-render`;
     Helm 4: install integrations/helm as a plugin and pass `--post-renderer rbgc`.
+
+    \b
+    Exit codes: 0 compiled, 1 invalid input (nothing on stdout, so Helm stops the release),
+    2 usage error, 3 internal error.
     """
     opts = CompileOptions(
         namespace=namespace,
