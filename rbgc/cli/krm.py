@@ -42,6 +42,6 @@ def command(opts: CompileOptions) -> None:
     except DiagnosticError as exc:
         out.fail(exc.diagnostics)
     sys.stdout.write(outcome.text)
-    out.report(outcome.diagnostics)
+    out.report(outcome.shown)
     if not outcome.ok:
         raise SystemExit(ExitCode.INVALID)
