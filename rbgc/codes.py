@@ -1021,6 +1021,66 @@ CODES.update(
             ),
         ),
         CodeDoc(
+            "RBG305",
+            "gang-scheduler-mismatch",
+            "Pods ask for Volcano, but their gang is a scheduler-plugins PodGroup.",
+            "Volcano reads only its own PodGroups (`scheduling.volcano.sh/v1beta1`, joined by "
+            "the pod annotation `scheduling.k8s.io/group-name`); pods with `schedulerName: "
+            "volcano` in a scheduler-plugins PodGroup start one by one, with no gang. The "
+            "operator picks the v1alpha2 PodGroup flavour by its `--scheduler-name` flag "
+            "(scheduler-plugins by default), which `rbgc build --scheduler volcano` stands for.",
+            'metadata:\n  annotations: {rbg.workloads.x-k8s.io/group-gang-scheduling: "true"}\n'
+            "spec:\n  roles:\n  - name: prefill\n    standalonePattern:\n      template:\n"
+            "        spec: {schedulerName: volcano, ...}",
+            "rbgc build --scheduler volcano group.yaml",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG306",
+            "gang-subgroups-unsupported",
+            "KEP-430 `gang.minReplicas` cannot be compiled for this scheduler or role.",
+            "Per-role minimums need a scheduler with subgroups: Volcano's PodGroup "
+            "`subGroupPolicy`, one subgroup per instance grouped by a label every pod of the "
+            "instance carries. scheduler-plugins gangs only the whole group, and KEP-430's "
+            "webhook refuses the policy rather than weaken the gang; a role whose instances' "
+            "pods share no such label (a leader StatefulSet under `--lws statefulsets`) cannot "
+            "be split into instances either.",
+            "strategy:\n  scheduling:\n    gang: {minReplicas: {prefill: 2}}   # rbgc build "
+            "(scheduler-plugins)",
+            "rbgc build --scheduler volcano ...   # or gang: {} to gang every pod",
+        ),
+        CodeDoc(
+            "RBG307",
+            "incompatible-placement-groups",
+            "A topology pack and the gang cover roles that cannot be grouped together.",
+            "KEP-473 refuses a pack whose roles partly overlap the gang's "
+            "(IncompatiblePlacementGroups); and Volcano puts each pod in the first subgroup it "
+            "matches (job_info.go `getOrCreateSubJob`), so a pack over some roles cannot also "
+            "be a subgroup of pods already split into minReplicas' per-instance subgroups.",
+            "gang: {minReplicas: {prefill: 1, decode: 1}}\n...\nroles: [decode, router]\n"
+            "topologyConstraint: {pack: {required: zone}}",
+            "roles: [prefill, decode]   # the gang's roles, or every role of the group",
+        ),
+        CodeDoc(
+            "RBG308",
+            "gang-unknown-role",
+            "KEP-430 `gang.minReplicas` names a role the group does not have.",
+            "Only roles listed in `minReplicas` join the gang; a misspelt role would silently "
+            "leave the intended one out of it.",
+            "gang: {minReplicas: {prefil: 2}}",
+            "gang: {minReplicas: {prefill: 2}}",
+        ),
+        CodeDoc(
+            "RBG309",
+            "gang-never-satisfied",
+            "KEP-430 `gang.minReplicas` asks for more instances than the role has.",
+            "KEP-430 does not validate it: the gang can never be satisfied and every pod of the "
+            "PodGroup stays Pending.",
+            "replicas: 1\n...\ngang: {minReplicas: {prefill: 2}}",
+            "gang: {minReplicas: {prefill: 1}}",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
             "RBG310",
             "invalid-placement",
             "A Topology or Placement document, or one of its rules, is malformed.",
@@ -1106,9 +1166,8 @@ CODES.update(
             "`--scheduler volcano`: a placement rule is expressed only approximately.",
             "Volcano's `networkTopology` has one mode and one tier per constraint: a pack with "
             "both `required` and `preferred` keeps the hard bound and drops the preference; soft "
-            "mode does not anchor at a tier; `highestTierName` is a HyperNode tier name, so a "
-            "level written as a node label key is passed verbatim; and a group gang-scheduled "
-            "by scheduler-plugins keeps pod affinity (KEP-473's stated losses).",
+            "mode does not anchor at a tier; and a group gang-scheduled by scheduler-plugins "
+            "keeps pod affinity (KEP-473's stated losses).",
             severity=Severity.WARNING,
             example=(
                 "pack: {required: zone, preferred: host}   # --scheduler volcano keeps "
@@ -1124,9 +1183,141 @@ CODES.update(
             "instance-pack-not-lowered",
             "An `instanceTopologyConstraint` is accepted but not expressed in the compiled "
             "objects.",
-            "KEP-473's instance pack keeps one instance's pods in one domain. No back end of rbgc "
-            "lowers it yet (pod affinity would need a per-instance label on every pattern), so "
-            "the objects do not pack each instance, and `rbgc fit` does not count on it (RBG354).",
+            "KEP-473's instance pack keeps one instance's pods in one domain. rbgc compiles it "
+            "as Volcano subgroups, Kueue TAS annotations, or pod affinity from each worker to "
+            "its leader (a native LeaderWorkerSet's through `matchLabelKeys`, which Kubernetes "
+            "honours from 1.31) or to its instance's label; where none of these exists for the "
+            "role and the target, the objects do not pack each instance. The bundle's facts say "
+            "so (`lowered: false`), and `rbgc fit` does not count on it (RBG354).",
+            "rbgc build --kubernetes-version 1.30 group.yaml   # native LWS role with an "
+            "instance pack",
+            "rbgc build --kubernetes-version 1.31 group.yaml   # or --lws statefulsets, or "
+            "--scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG318",
+            "pack-without-anchor",
+            "A required pack would become a pod affinity no pod can satisfy.",
+            "kube-scheduler admits a pod with required pod affinity only where one existing pod "
+            "matches every required term at once (interpodaffinity/filtering.go; "
+            "kubernetes#130784). A role that already requires pods the pack's pods are not "
+            "(a cache, another app, another namespace) could never be placed with the pack's "
+            "term beside its own, so rbgc writes the pack's levels as preferred terms only "
+            "and records the pack as not enforced.",
+            "template:\n  spec:\n    affinity:\n      podAffinity:\n        "
+            "requiredDuringSchedulingIgnoredDuringExecution:\n        - labelSelector: "
+            "{matchLabels: {app: cache}}\n          topologyKey: kubernetes.io/hostname",
+            "preferredDuringSchedulingIgnoredDuringExecution for the role's own term, or "
+            "`rbgc build --scheduler volcano` (the pack becomes the PodGroup's "
+            "networkTopology)",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG319",
+            "volcano-tier-unverified",
+            "`--scheduler volcano`: a tier is written under a name nothing maps to the "
+            "cluster's HyperNodes.",
+            "Volcano translates `highestTierName` through its HyperNodes' `tierName`; a name "
+            "none of them has is logged and the hard bound is dropped (session.go "
+            "`translateHighestTierNameToAllowed`), so the pods schedule unconstrained. rbgc's "
+            "own tier names (`host`, `zone`) are HyperNode tier names only if the cluster's "
+            "operator chose them.",
+            "tiers:\n  - {name: rack, nodeLabel: example.com/rack}",
+            "tiers:\n  - {name: rack, nodeLabel: example.com/rack, volcanoTier: leaf}   # or "
+            "a tier number: volcanoTier: 2",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG320",
+            "kueue-no-queue",
+            "`--scheduler kueue`: the group names no LocalQueue.",
+            "Kueue admits workloads labelled `kueue.x-k8s.io/queue-name` (unless configured to "
+            "manage every workload); without the label it leaves them alone and never reads "
+            "their topology annotations, so the packs rbgc wrote for Kueue would not hold.",
+            "rbgc build --scheduler kueue group.yaml",
+            "rbgc build --scheduler kueue --kueue-queue team-a group.yaml   # or annotate the "
+            "group kueue.x-k8s.io/queue-name: team-a",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG321",
+            "instance-pack-needs-its-own-anchor",
+            "An instance pack cannot join the pod affinity its pods already carry.",
+            "kube-scheduler needs one existing pod to match all of a pod's required affinity "
+            "terms; the first pod of a new instance matches no other pod's instance label, so "
+            "it is placed by its own terms alone (the self-affinity exception) and every other "
+            "required term of it stops binding. rbgc therefore compiles an instance pack as pod "
+            "affinity only where the instance has a leader to follow, or where its pods carry "
+            "no other required pod affinity (exclusive topology, a group pack, the user's).",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG322",
+            "kueue-pack-not-expressible",
+            "`--scheduler kueue`: Kueue cannot admit this pack in one domain.",
+            "Kueue's Topology Aware Scheduling packs one workload's PodSet (or a PodSet group "
+            "of one workload): a StatefulSet, or one group of a LeaderWorkerSet. A pack over "
+            "several roles spans several workloads, and a Deployment's pods are admitted one by "
+            "one; rbgc writes no partial Kueue annotation for them and compiles the pack as pod "
+            "affinity, which kube-scheduler checks pod by pod once Kueue admits the pods.",
+            "- roles: [prefill, decode]\n  pack: {required: zone}",
+            "- roles: [prefill]\n  pack: {required: zone}\n- roles: [decode]\n  pack: "
+            "{required: zone}   # or --scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG323",
+            "kueue-topology-fidelity",
+            "`--scheduler kueue`: a pack's preference is not expressed.",
+            "A Kueue PodSet carries at most one of `podset-required-topology` and "
+            "`podset-preferred-topology` (jobframework/tas_validation.go); a pack with both "
+            "keeps the required level.",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG324",
+            "placement-field-needs-newer-kubernetes",
+            "A placement field is not written: the target Kubernetes version drops it.",
+            "The API server drops a scheduling field whose feature gate is off (spread "
+            "`minDomains` before 1.27); rbgc says so rather than emit a field that vanishes.",
+            "rbgc build --kubernetes-version 1.26 group.yaml   # a spread with minDomains",
+            "rbgc build --kubernetes-version 1.30 group.yaml",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG325",
+            "kai-scheduler-not-selected",
+            "`--scheduler kai`: a packed role's pods do not ask for KAI Scheduler.",
+            "KAI places only pods with `schedulerName: kai-scheduler`; any other scheduler "
+            "ignores the topology annotations KAI's pod grouper reads, so the pack would not "
+            "hold.",
+            "template:\n  spec:\n    containers: [...]",
+            "template:\n  spec:\n    schedulerName: kai-scheduler\n    containers: [...]",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG326",
+            "kai-pack-not-expressible",
+            "`--scheduler kai`: KAI cannot place this pack as one PodGroup.",
+            "KAI's pod grouper makes one PodGroup per pod owner: a StatefulSet, a "
+            "LeaderWorkerSet group, each Deployment pod. A pack over several roles, or over a "
+            "Deployment, spans several PodGroups; rbgc compiles it as pod affinity, which KAI "
+            "checks pod by pod.",
+            "- roles: [prefill, decode]\n  pack: {required: zone}",
+            "- roles: [prefill]\n  pack: {required: zone}   # or --scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG327",
+            "kai-topology-unnamed",
+            "`--scheduler kai`: a pack names no KAI Topology resource.",
+            "KAI applies a topology constraint only when `kai.scheduler/topology` names one of "
+            "its `Topology` resources (plugins/topology/job_filtering.go); rbgc's built-in "
+            "`default` topology is no such resource.",
+            "topologyConstraint: {pack: {required: zone}}",
+            "topologyConstraint: {topologyName: cluster-topology, pack: {required: "
+            "topology.kubernetes.io/zone}}",
             severity=Severity.WARNING,
             example=("- name: decode\n  instanceTopologyConstraint:\n    pack: {required: host}"),
             fix=(

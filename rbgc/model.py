@@ -18,7 +18,7 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import IntOrPercent, WorkloadKind
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
-from rbgc.topology import PlacementSpec
+from rbgc.topology import PlacementRule, PlacementSpec
 
 __all__ = ["WorkloadKind"]  # the kinds are k8s/controllers.py's table; the IR names them
 
@@ -165,6 +165,8 @@ class Scheduler(enum.StrEnum):
 
     DEFAULT = "default"  # kube-scheduler: pod (anti-)affinity and spread constraints
     VOLCANO = "volcano"  # Volcano: packs become the PodGroup's networkTopology (KEP-473)
+    KUEUE = "kueue"  # kube-scheduler after Kueue admits: packs become TAS annotations
+    KAI = "kai"  # NVIDIA KAI Scheduler: packs become the workloads' topology annotations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,6 +177,7 @@ class Target:
     lws: LwsLowering = LwsLowering.NATIVE
     conventions: str | None = None  # "v0.4" | "v0.8"; None: by the input's API version
     scheduler: Scheduler = Scheduler.DEFAULT
+    kueue_queue: str | None = None  # `--kueue-queue`: the LocalQueue every workload joins
 
     @property
     def version_text(self) -> str:
@@ -368,6 +371,26 @@ class RolePlacement:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RuleLowering:
+    """How the placement pass lowered one rule of `Group.placement` (record.py's facts)."""
+
+    lowered: bool = True  # False: the compiled objects do not enforce it for the scheduler
+    enforced_by: str = "kube-scheduler"  # kube-scheduler | volcano | kueue | kai
+    match_label_keys: tuple[str, ...] = ()
+    node_taints_policy: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstancePin:
+    """An instance pack compiled as pod affinity into each instance's own pod templates after
+    expand, where literal per-instance values exist (passes/placement_instances.py)."""
+
+    role: str
+    rule: PlacementRule
+    how: str  # leader-labels | leader-name | instance-label
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
     """What placement decided for a whole group."""
 
@@ -375,3 +398,8 @@ class Placement:
     wave_offset: int = 0  # objects that gate the whole group (a PodGroup) need an earlier wave
     manifests: tuple[Manifest, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
+    lowering: tuple[RuleLowering, ...] = ()  # one per rule of `Group.placement`, in order
+    pins: tuple[InstancePin, ...] = ()  # applied to the expanded manifests
+    workload_labels: Mapping[str, str] = field(default_factory=dict)  # on every workload
+    # per role, on its workloads' own metadata (KAI reads the pod owner's)
+    workload_annotations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

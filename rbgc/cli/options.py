@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 IGNORE_VARIABLES = ("RBGC_IGNORE", "ARGOCD_ENV_RBGC_IGNORE")
 LWS_CHOICES = ("native", "statefulsets")
 CONVENTIONS_CHOICES = ("v0.4", "v0.8")
-SCHEDULER_CHOICES = ("default", "volcano")
+SCHEDULER_CHOICES = ("default", "volcano", "kueue", "kai")
 
 
 def argocd_env(name: str) -> str:
@@ -93,6 +93,7 @@ class CompileOptions:
     conventions: str | None
     scheduler: str
     out: Output
+    kueue_queue: str | None = None
 
     @property
     def version_text(self) -> str:
@@ -129,6 +130,7 @@ class CompileOptions:
             lws=LwsLowering(self.lws),
             conventions=self.conventions,
             scheduler=Scheduler(self.scheduler),
+            kueue_queue=self.kueue_queue,
         )
         # The repository root is only looked up when an overlay needs it (overlays.resolve).
         return Options(namespace=chosen, target=target, root=self.root)
@@ -233,6 +235,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         lws: str,
         conventions: str | None,
         scheduler: str,
+        kueue_queue: str | None,
         fmt: str,
         color: str,
         ignore: tuple[str, ...],
@@ -245,6 +248,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
             lws=lws,
             conventions=conventions,
             scheduler=scheduler,
+            kueue_queue=kueue_queue,
             out=output_of(fmt, color, ignore),
         )
         return func(*args, opts=opts, **kwargs)
@@ -304,8 +308,17 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             envvar=argocd_env("SCHEDULER"),
             help="What placement rules are lowered for: kube-scheduler's pod affinity and "
-            "spread constraints, or Volcano's PodGroup networkTopology [env: "
+            "spread constraints, Volcano's PodGroup networkTopology, Kueue's Topology Aware "
+            "Scheduling annotations, or KAI Scheduler's topology annotations [env: "
             f"{argocd_env('SCHEDULER')}].",
+        ),
+        click.option(
+            "--kueue-queue",
+            metavar="NAME",
+            envvar=argocd_env("KUEUE_QUEUE"),
+            help="With --scheduler kueue: the LocalQueue every workload joins, as its "
+            "`kueue.x-k8s.io/queue-name` label [env: "
+            f"{argocd_env('KUEUE_QUEUE')}; default: the group's annotation of that key].",
         ),
         *_output_params(),
     ]
