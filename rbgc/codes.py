@@ -1250,6 +1250,15 @@ CODES.update(
             "required term of it stops binding. rbgc therefore compiles an instance pack as pod "
             "affinity only where the instance has a leader to follow, or where its pods carry "
             "no other required pod affinity (exclusive topology, a group pack, the user's).",
+            example=(
+                "- name: engine\n"
+                "  instanceTopologyConstraint: {pack: {required: host}}\n"
+                "  # and the role's pods require pod affinity to pods outside the instance"
+            ),
+            fix=(
+                "Build for a gang scheduler that packs instances (`--scheduler volcano`), or make "
+                "the role's own pod affinity preferred; `--ignore RBG321` to accept it."
+            ),
             severity=Severity.WARNING,
         ),
         CodeDoc(
@@ -1273,6 +1282,12 @@ CODES.update(
             "A Kueue PodSet carries at most one of `podset-required-topology` and "
             "`podset-preferred-topology` (jobframework/tas_validation.go); a pack with both "
             "keeps the required level.",
+            example="pack: {required: zone, preferred: host}   # --scheduler kueue",
+            fix=(
+                "Nothing, if one domain of the required level is enough (Kueue packs the PodSet "
+                "into as few domains as it can); `rbgc fit` reports the tier the pack fits at; "
+                "`--ignore RBG323` to accept it."
+            ),
             severity=Severity.WARNING,
         ),
         CodeDoc(
@@ -1319,11 +1334,6 @@ CODES.update(
             "topologyConstraint: {topologyName: cluster-topology, pack: {required: "
             "topology.kubernetes.io/zone}}",
             severity=Severity.WARNING,
-            example=("- name: decode\n  instanceTopologyConstraint:\n    pack: {required: host}"),
-            fix=(
-                "Until a back end lowers it, the cluster will not keep it: check what will "
-                "happen with `rbgc fit`, and accept it with `--ignore RBG317`."
-            ),
         ),
         CodeDoc(
             "RBG350",

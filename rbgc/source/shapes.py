@@ -18,7 +18,7 @@ def document_problems(body: Any, spans: SpanIndex, index: int, span: Span) -> li
     what = f"document {index + 1}"
     hint = "each YAML document must be a Kubernetes object with apiVersion and kind"
     if not isinstance(body, dict):
-        return [error("RBG009", f"{what} is {_a(body)}, not an object", span, help=hint)]
+        return [error("RBG009", f"{what} is {kind_of(body)}, not an object", span, help=hint)]
     missing = [k for k in ("apiVersion", "kind") if body.get(k) is None]
     if missing:
         return [error("RBG009", f"{what} has no {' or '.join(missing)}", span, help=hint)]
@@ -27,7 +27,7 @@ def document_problems(body: Any, spans: SpanIndex, index: int, span: Span) -> li
         value = body[key]
         if isinstance(value, str) and value:
             continue
-        said = f"{key} is empty" if value == "" else f"{key} is {_a(value)}, not a string"
+        said = f"{key} is empty" if value == "" else f"{key} is {kind_of(value)}, not a string"
         found.append(
             error(
                 "RBG009",
@@ -39,7 +39,7 @@ def document_problems(body: Any, spans: SpanIndex, index: int, span: Span) -> li
     return found or object_shape_problems(body, spans, what)
 
 
-def _a(value: Any) -> str:
+def kind_of(value: Any) -> str:
     """A YAML value's type in the words of YAML and JSON, not Python's (`str`, `int`)."""
     if isinstance(value, dict):
         return "a mapping"
