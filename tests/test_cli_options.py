@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -28,7 +29,7 @@ CLEAN = {
 }
 
 
-def invoke(args: list[str], env: dict[str, str | None] | None = None) -> Result:
+def invoke(args: list[str], env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(main, args, env={**CLEAN, **(env or {})})
 
 
