@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rbgc.diagnostics import Diagnostic, Span
 from rbgc.k8s import controllers
@@ -18,7 +18,9 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import IntOrPercent, WorkloadKind
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
-from rbgc.topology import PlacementRule, PlacementSpec
+
+if TYPE_CHECKING:  # the IR holds them; only a group with placement rules imports topology.py
+    from rbgc.topology import PlacementRule, PlacementSpec
 
 __all__ = ["WorkloadKind"]  # the kinds are k8s/controllers.py's table; the IR names them
 

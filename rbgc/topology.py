@@ -27,13 +27,14 @@ from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, did_you_mean, error
 from rbgc.jsonpath import find
+from rbgc.k8s import conventions as cv
 from rbgc.schema import Walker
 from rbgc.source import Document, JsonPath
 
-API_VERSION = "rbgc.io/v1alpha1"
-TOPOLOGY_KIND = "Topology"
-PLACEMENT_KIND = "Placement"
-KINDS = (TOPOLOGY_KIND, PLACEMENT_KIND)
+API_VERSION = cv.RBGC_API_VERSION
+TOPOLOGY_KIND = cv.TOPOLOGY_KIND
+PLACEMENT_KIND = cv.PLACEMENT_KIND
+KINDS = cv.PLACEMENT_KINDS
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "placement.v1alpha1.schema.json")
 _SCHEMA_HELP = "see schemas/placement.v1alpha1.schema.json for the Topology and Placement format"
 
@@ -166,7 +167,7 @@ class PlacementSpec:
 
 
 def is_placement_document(doc: Document) -> bool:
-    return doc.api_version == API_VERSION and doc.kind in KINDS
+    return cv.is_placement_kind(doc.api_version, doc.kind)
 
 
 @functools.cache

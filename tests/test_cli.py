@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -570,3 +571,40 @@ def test_validate_separately_keeps_independent_apps_apart() -> None:
     apart = invoke(["validate", "--separately", *apps])
     assert apart.exit_code == 0
     assert apart.stdout.startswith("rbgc: 2 file(s), ")
+
+
+# Imported only for groups that have placement rules, a v1alpha2 document or another scheduler
+# (issue 21.7: a plain build defines none of their classes at start-up).
+PLACEMENT_ONLY = (
+    "rbgc.topology",
+    "rbgc.passes.placement_rules",
+    "rbgc.passes.placement_instances",
+    "rbgc.passes.placement_anchors",
+    "rbgc.passes.placement_volcano",
+    "rbgc.passes.placement_kueue",
+    "rbgc.passes.placement_kai",
+)
+
+
+def _imported_by_build(path: str) -> list[str]:
+    probe = (
+        "import sys\n"
+        "from rbgc.cli import main\n"
+        "try:\n"
+        f"    main(['build', {path!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        f"sys.stderr.write(repr(sorted(m for m in sys.modules if m in {PLACEMENT_ONLY!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return list(ast.literal_eval(done.stderr.splitlines()[-1]))
+
+
+def test_a_plain_build_does_not_import_the_placement_lowerings() -> None:
+    assert _imported_by_build(PD) == []
+    # ... which the probe would see: a group with a Placement imports them
+    with_rules = _imported_by_build(str(EXAMPLES / "pd-topology.yaml"))
+    assert "rbgc.topology" in with_rules and "rbgc.passes.placement_rules" in with_rules

@@ -20,6 +20,18 @@ RBG_KIND = "RoleBasedGroup"
 RBGSET_KIND = "RoleBasedGroupSet"
 PROFILE_KIND = "ClusterEngineRuntimeProfile"
 
+# rbgc's own inputs beside upstream's: the placement documents (rbgc/topology.py reads them)
+RBGC_API_VERSION = "rbgc.io/v1alpha1"
+TOPOLOGY_KIND = "Topology"
+PLACEMENT_KIND = "Placement"
+PLACEMENT_KINDS = (TOPOLOGY_KIND, PLACEMENT_KIND)
+
+
+def is_placement_kind(api_version: object, kind: object) -> bool:
+    """A Topology or Placement document: an input of the placement pass, never emitted."""
+    return api_version == RBGC_API_VERSION and kind in PLACEMENT_KINDS
+
+
 PREFIX = "rolebasedgroup.workloads.x-k8s.io/"
 LABEL_NAME = PREFIX + "name"
 LABEL_ROLE = PREFIX + "role"

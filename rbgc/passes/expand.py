@@ -37,7 +37,6 @@ from rbgc.model import (
     WorkloadKind,
 )
 from rbgc.passes.injectors import inject
-from rbgc.passes.placement_rules import merge as merge_placement
 from rbgc.schema import check_value
 from rbgc.source import JsonPath
 from rbgc.workloads import PodTemplate, RoleContext, lowerings
@@ -200,6 +199,8 @@ def _finish(
             conventions.label_group_key,
         )
     if placed.scheduling:
+        from rbgc.passes.placement_rules import merge as merge_placement
+
         spec = merge_placement(spec, placed.scheduling)
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
 from rbgc.k8s import conventions as cv
@@ -39,16 +39,17 @@ from rbgc.model import (
     Waves,
     WorkloadKind,
 )
-from rbgc.passes import (
-    placement_anchors,
-    placement_gang,
-    placement_instances,
-    placement_kai,
-    placement_kueue,
-    placement_rules,
-    placement_volcano,
-)
-from rbgc.topology import PlacementSpec, RuleKind, Scope
+from rbgc.passes import placement_gang
+
+if TYPE_CHECKING:
+    from rbgc.passes.placement_kai import KaiTopology
+    from rbgc.passes.placement_kueue import KueueTopology
+    from rbgc.passes.placement_volcano import VolcanoTopology
+    from rbgc.topology import PlacementSpec
+
+# A group without placement rules, on the default scheduler, needs only the gang: the rules'
+# lowerings (and rbgc/topology.py) are imported where a group has them, so that a plain build
+# does not define their classes at start-up (issue 21.7).
 
 
 def place(
@@ -75,6 +76,8 @@ def place(
         )
     rules = group.placement
     if rules is not None:
+        from rbgc.passes import placement_rules
+
         span = group.document.span("metadata", "annotations", exclusive) if key else None
         problems.extend(placement_rules.conflicts(rules, key or None, span))
         problems.extend(placement_rules.scheduler_words(rules, target.scheduler))
@@ -113,16 +116,26 @@ def place(
         )
     if key:
         reasons.append(f"exclusive topology {key}: one group per domain")
-    lowered = placement_rules.Lowered()
+    scheduling: dict[str, dict[str, Any]] = {}  # per role: the rules' pod-template fragments
+    rule_reasons: dict[str, list[str]] = {}  # per role: what --explain says of its rules
     pins: tuple[InstancePin, ...] = ()
     lowering: tuple[RuleLowering, ...] = ()
-    kueue = (
-        placement_kueue.lower(group, rules, target) if target.scheduler is Scheduler.KUEUE else None
-    )
-    kai = placement_kai.lower(group, rules, target) if target.scheduler is Scheduler.KAI else None
+    kueue: KueueTopology | None = None
+    kai: KaiTopology | None = None
+    if target.scheduler is Scheduler.KUEUE:
+        from rbgc.passes import placement_kueue
+
+        kueue = placement_kueue.lower(group, rules, target)
+    if target.scheduler is Scheduler.KAI:
+        from rbgc.passes import placement_kai
+
+        kai = placement_kai.lower(group, rules, target)
     for back_end in (kueue, kai):
         warnings.extend(back_end.warnings if back_end is not None else ())
     if rules is not None:
+        from rbgc.passes import placement_instances
+        from rbgc.topology import RuleKind, Scope
+
         handled: dict[int, RuleLowering] = {}
         if volcano is not None:
             handled = {i: RuleLowering(enforced_by="volcano") for i in volcano.lowered}
@@ -161,8 +174,9 @@ def place(
             anchored=anchored,
         )
         warnings.extend(instances.warnings)
+        scheduling, rule_reasons = lowered.scheduling, lowered.reasons
         for role, said in instances.reasons.items():
-            lowered.reasons.setdefault(role, []).extend(said)
+            rule_reasons.setdefault(role, []).extend(said)
         pins = tuple(instances.pins)
         # under Kueue each such pack is said by RBG322 already
         atomic = (
@@ -178,7 +192,7 @@ def place(
         )
     for reasoned in (volcano, kueue, kai):
         for role, said in (reasoned.reasons if reasoned is not None else {}).items():
-            lowered.reasons.setdefault(role, []).extend(said)
+            rule_reasons.setdefault(role, []).extend(said)
     of_role = {
         role.name: RolePlacement(
             exclusive_topology=key or None,
@@ -188,10 +202,10 @@ def place(
                 **(annotations if role.name in members else {}),
                 **(kueue.annotations.get(role.name, {}) if kueue is not None else {}),
             },
-            scheduling=lowered.scheduling.get(role.name, {}),
+            scheduling=scheduling.get(role.name, {}),
             reasons=(
                 *(reasons if role.name in members else ()),
-                *lowered.reasons.get(role.name, ()),
+                *rule_reasons.get(role.name, ()),
             ),
         )
         for role in group.roles
@@ -216,6 +230,8 @@ def finish(
     carries (Kueue's queue name)."""
     out = tuple(manifests)
     if placement.pins and group.placement is not None:
+        from rbgc.passes import placement_instances
+
         out = placement_instances.pin(
             out,
             placement.pins,
@@ -251,6 +267,9 @@ def _demoted(
 ) -> set[int]:
     """Required packs lowered as pod affinity that no pod could anchor: a role of the pack
     carries a required term of the user's that the pack's pods do not match (RBG318)."""
+    from rbgc.passes import placement_anchors
+    from rbgc.topology import RuleKind
+
     out = set()
     for i in sorted(by_pod):
         rule = rules.rules[i]
@@ -294,11 +313,14 @@ def _volcano(
     target: Target,
     warnings: list[Diagnostic],
     conventions: cv.Conventions,
-) -> placement_volcano.VolcanoTopology | None:
+) -> VolcanoTopology | None:
     """The packs as Volcano networkTopology and subgroups, when lowered for Volcano."""
     rules = group.placement
     if target.scheduler is not Scheduler.VOLCANO or rules is None:
         return None
+    from rbgc.passes import placement_volcano
+    from rbgc.topology import RuleKind
+
     pack = next((r for r in rules.rules if r.kind is RuleKind.PACK), None)
     if pack is None:
         return None
@@ -333,7 +355,7 @@ def _volcano(
     )
 
 
-def _join(spec: dict[str, Any], volcano: placement_volcano.VolcanoTopology) -> None:
+def _join(spec: dict[str, Any], volcano: VolcanoTopology) -> None:
     """Volcano's topology into the PodGroup spec: an instance pack's networkTopology onto the
     gang's subgroup of the same instances, the rest after the gang's subgroups."""
     gang_entries = [dict(e) for e in spec.get("subGroupPolicy") or []]

@@ -29,14 +29,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rbgc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 from rbgc.jsonpath import find
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, LwsLowering, Role, Scheduler, Target, WorkloadKind
-from rbgc.topology import PlacementSpec, RuleKind, Scope
+
+if TYPE_CHECKING:
+    from rbgc.topology import PlacementSpec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +123,8 @@ def scope_conflicts(group: Group, rules: PlacementSpec, target: Target) -> Itera
     gang's (neither holds the other); and under Volcano, a pack over some roles that share
     pods with minReplicas' per-instance subgroups (Volcano puts a pod in one subgroup only,
     job_info.go getOrCreateSubJob)."""
+    from rbgc.topology import RuleKind, Scope
+
     found = strategy(group)
     if found is None:
         return
