@@ -15,10 +15,8 @@ from typing import Any
 import yaml
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, did_you_mean, error
-from rbgc.k8s.conventions import OVERLAY_KIND, RBGC_API_GROUP
+from rbgc.k8s.conventions import OVERLAY_KIND, PLACEMENT_KINDS, RBGC_API_GROUP, RBGC_API_VERSION
 from rbgc.source import MAX_FILE_BYTES, Document, count_values, read_all, read_path
-from rbgc.topology import API_VERSION as RBGC_API_VERSION
-from rbgc.topology import KINDS as PLACEMENT_KINDS
 
 # kustomize's own configuration (kustomization.yaml, components): read by kustomize, never
 # applied to a cluster, and written by `rbgc build --layout waves` next to the objects.
