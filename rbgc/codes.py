@@ -55,6 +55,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "The file is not well-formed YAML.",
         "Nothing can be compiled from a file the YAML parser rejects.",
         "roles:\n  - name: a\n   replicas: 1   # bad indentation",
+        fix=(
+            "Indent with spaces only, each field of a mapping at the same column; the `help:` "
+            "line compares the line with the one above it. A YAML language server (README, "
+            "Editors) shows the problem as you type."
+        ),
     ),
     CodeDoc(
         "RBG002",
@@ -91,6 +96,15 @@ CODES: dict[str, CodeDoc] = _doc(
         "attack), and a document of millions of plain values takes seconds and gigabytes to "
         "load; rbgc caps both, counting values as it reads. No Kubernetes object comes near "
         "the caps: etcd stores at most 1.5 MiB per object.",
+        example=(
+            "a: &a [x, x, x, x, x, x, x, x, x]\n"
+            "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]   # each line multiplies by 9"
+        ),
+        fix=(
+            "Write the values out instead of nesting aliases; keep generated data (a large "
+            "ConfigMap, a dump) out of the folders rbgc reads."
+        ),
     ),
     CodeDoc(
         "RBG006",
@@ -98,6 +112,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "The file is not valid UTF-8.",
         "Kubernetes manifests are UTF-8 text; other encodings are corrupted on the way to the "
         "API server.",
+        example="a manifest saved as Latin-1 or UTF-16 (`file manifest.yaml` says which)",
+        fix="Save the file as UTF-8 (`iconv -f latin1 -t utf-8 manifest.yaml > fixed.yaml`).",
     ),
     CodeDoc(
         "RBG007",
@@ -105,12 +121,16 @@ CODES: dict[str, CodeDoc] = _doc(
         "The file is larger than rbgc reads.",
         "A manifest file of many megabytes is almost always a mistake (a binary, a dump); "
         "reading it would stall every Argo CD refresh.",
+        example="rbgc build apps/   # apps/ also holds backup.yaml, a 20 MiB dump",
+        fix="Move the file out of the folders you pass to rbgc, or pass only the manifest files.",
     ),
     CodeDoc(
         "RBG008",
         "unreadable-input",
         "An input path cannot be read.",
         "The path does not exist, is not a file or directory, or cannot be opened.",
+        example="rbgc build examples/pd-disagregated.yaml   # misspelt path",
+        fix="Check the path (relative to the current folder); `-` reads standard input.",
     ),
     CodeDoc(
         "RBG009",
@@ -130,6 +150,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "recursive-alias",
         "An anchored node contains an alias to itself.",
         "A recursive structure has no JSON form and cannot be sent to Kubernetes.",
+        example=("a: &x\n  b: *x   # the mapping contains itself"),
+        fix=(
+            "Replace the alias by the value it should repeat: a Kubernetes object is a tree, "
+            "never a cycle."
+        ),
     ),
     CodeDoc(
         "RBG011",
@@ -137,6 +162,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "No YAML documents were found in the inputs.",
         "An empty build would let a GitOps tool with pruning delete everything it manages; "
         "rbgc treats 'nothing to compile' as an error.",
+        example="rbgc build apps/   # apps/ holds only a README.md and a Helm values.yaml",
+        fix=(
+            "Pass the files or folders that hold your manifests (`*.yaml`, `*.yml`; hidden ones "
+            "are skipped)."
+        ),
     ),
     CodeDoc(
         "RBG101",
@@ -170,6 +200,13 @@ CODES: dict[str, CodeDoc] = _doc(
         "Two roles, role templates or coordination rules of one group share a name.",
         "These lists are list-maps keyed by `name`: the API server rejects duplicates, and "
         "generated object names would collide.",
+        example=(
+            "roles:\n  - name: decode\n    ...\n  - name: decode   # a second role of the same name"
+        ),
+        fix=(
+            "Rename one of them (names become object names and dependency targets), or merge "
+            "them into one."
+        ),
     ),
     CodeDoc(
         "RBG111",
@@ -190,6 +227,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "roles and 63 otherwise. Upstream later truncated names, which can make roles collide; "
         "rbgc refuses instead.",
         fix="Shorten the group or the role name.",
+        example=(
+            "metadata: {name: llama-3-70b-instruct-disaggregated}   # 37 characters\n"
+            "spec:\n"
+            "  roles: [{name: prefill-workers, ...}]   # 37 + 1 + 15 = 53, over 52"
+        ),
     ),
     CodeDoc(
         "RBG113",
@@ -197,6 +239,14 @@ CODES: dict[str, CodeDoc] = _doc(
         "Two inputs produce the same Kubernetes object.",
         "Objects are identified by apiVersion group, kind, namespace and name; a second one "
         "would silently replace the first when applied.",
+        example=(
+            "rbgc build apps/   # apps/a.yaml and apps/b.yaml both define RoleBasedGroup "
+            "llm/sglang-pd"
+        ),
+        fix=(
+            "Keep one definition, or rename or re-namespace one of the groups; for independent "
+            "apps that reuse names, `rbgc validate --separately` compiles each file on its own."
+        ),
     ),
     CodeDoc(
         "RBG114",
@@ -214,6 +264,15 @@ CODES: dict[str, CodeDoc] = _doc(
         "`components`, customComponentsPattern off the default workload, RBG objects inside "
         "a `List`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
+        example=(
+            "apiVersion: workloads.x-k8s.io/v1alpha3   # an API version rbgc does not know\n"
+            "kind: RoleBasedGroup"
+        ),
+        fix=(
+            "Write the object as `workloads.x-k8s.io/v1alpha1` or `v1alpha2`, put a "
+            "RoleBasedGroup in a document of its own rather than a `List`, or leave what rbgc does "
+            "not compile to a cluster that runs the RBG operator."
+        ),
     ),
     CodeDoc(
         "RBG201",
@@ -229,6 +288,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "self-dependency",
         "A role depends on itself.",
         "A role cannot wait for its own readiness before starting.",
+        example=("- name: router\n  dependencies: [router]"),
+        fix="Remove the entry: list only the roles it must wait for.",
     ),
     CodeDoc(
         "RBG203",
@@ -246,6 +307,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "`GROUP_NAME`, `ROLE_NAME` and `ROLE_INDEX` are set by the group, as upstream RBG does; "
         "your value would be replaced, so rbgc says so.",
         severity=Severity.WARNING,
+        example=("env:\n  - {name: ROLE_NAME, value: prefill-1}   # rbgc sets ROLE_NAME"),
+        fix="Rename your variable, or remove it and read the injected one (`$(ROLE_NAME)`).",
     ),
     CodeDoc(
         "RBG502",
@@ -254,6 +317,13 @@ CODES: dict[str, CodeDoc] = _doc(
         "The `rolebasedgroup.workloads.x-k8s.io/*` labels select the role's pods; your value is "
         "replaced by the group's, as upstream RBG does.",
         severity=Severity.WARNING,
+        example=(
+            "template:\n"
+            "  metadata:\n"
+            "    labels:\n"
+            "      rolebasedgroup.workloads.x-k8s.io/role: worker"
+        ),
+        fix="Remove the label; select your pods by a label key of your own.",
     ),
     CodeDoc(
         "RBG503",
@@ -310,6 +380,16 @@ CODES: dict[str, CodeDoc] = _doc(
         "resource, the pod templates it embeds (a LeaderWorkerSet's leader and worker "
         "templates). The location points at the input that the field came from when rbgc can "
         "trace it, else at the role.",
+        example=(
+            "containers:\n"
+            "  - name: engine\n"
+            "    image: engine:v1\n"
+            "    imagePulPolicy: Always   # no such field"
+        ),
+        fix=(
+            "Fix the field at the location shown (the API server would refuse the object); "
+            "`--kubernetes-version` names the cluster's version."
+        ),
     ),
     CodeDoc(
         "RBG603",
@@ -329,6 +409,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "The requested Kubernetes version has no bundled schemas.",
         "rbgc validates against the schemas `kubernetes-validate` ships.",
         fix="Pass --kubernetes-version with a version such as 1.33.",
+        example="rbgc build --strict --kubernetes-version 1.99 examples/",
     ),
     CodeDoc(
         "RBG701",
@@ -392,6 +473,9 @@ CODES: dict[str, CodeDoc] = _doc(
         "stdin; anything else means it was wired up wrongly, and guessing would hand kpt or "
         "kustomize a broken stream.",
         fix="Run plain manifests through `rbgc build -` instead.",
+        example=(
+            "rbgc krm < examples/pd-disaggregated.yaml   # plain manifests, not a ResourceList"
+        ),
     ),
     CodeDoc(
         "RBG720",
@@ -432,6 +516,15 @@ CODES: dict[str, CodeDoc] = _doc(
         "what and how to get it back. Kinds that exist in one version only are left as they "
         "are.",
         severity=Severity.WARNING,
+        example=(
+            "env:\n"
+            "  - name: ROUTER\n"
+            "    value: $(GROUP_NAME)-router   # v1alpha2's operator injects RBG_GROUP_NAME"
+        ),
+        fix=(
+            "Do what the `help:` line says in the converted file (e.g. write "
+            "`$(RBG_GROUP_NAME)`); `--ignore RBG722` once you accept the change."
+        ),
     ),
     CodeDoc(
         "RBG801",
@@ -461,6 +554,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "progress skew within maxSkew plus one replica, termination, final state equal to NEW. "
         "A violation is a bug in rbgc's planner, reported instead of a wrong plan.",
         fix="Please report it with both inputs.",
+        example="rbgc plan old/ new/   # reports the invariant and the step that breaks it",
     ),
     CodeDoc(
         "RBG910",
@@ -471,6 +565,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "server that does not answer. Waves applied before the failure stay applied (exit 5).",
         fix="Fix what the message names and run `rbgc sync` again: it carries on from the "
         "cluster as it finds it.",
+        example=(
+            "apply StatefulSet llm/sglang-pd-prefill: 403 Forbidden (RBAC lets the account "
+            "not patch statefulsets in llm)"
+        ),
     ),
     CodeDoc(
         "RBG911",
@@ -480,6 +578,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "cluster. rbgc checks every kind a group uses before it applies anything (exit 5).",
         fix="Install the CRD (scheduler-plugins for PodGroup, the LWS controller for "
         "LeaderWorkerSet), or build with `--lws statefulsets` for plain StatefulSets.",
+        example=(
+            "the cluster serves no leaderworkerset.x-k8s.io/v1 LeaderWorkerSet (the LWS CRD "
+            "is not installed)"
+        ),
     ),
     CodeDoc(
         "RBG912",
@@ -491,6 +593,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "scheduled) stops the sync at that step; later waves are not applied (exit 4).",
         fix="Look at the named role's pods (`kubectl describe`), fix the cause, run again; or "
         "raise `--timeout` when the pods are only slow to start.",
+        example=(
+            "a step of role prefill still waits for sglang-pd-prefill-1 (CrashLoopBackOff) "
+            "when --timeout runs out"
+        ),
     ),
     CodeDoc(
         "RBG913",
@@ -503,6 +609,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "conflicts.",
         fix="Put the change into the input, or run with `--force-conflicts` to take the "
         "fields over.",
+        example=(
+            "StatefulSet llm/sglang-pd-decode: spec.replicas is owned by kubectl-edit with "
+            "another value"
+        ),
     ),
     CodeDoc(
         "RBG914",
@@ -513,6 +623,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "honouring Retry-After, until the time runs out. A server that never answers ends the "
         "sync within `--timeout` (exit 4).",
         fix="Check that the API server is reachable and healthy, or raise `--timeout`.",
+        example=(
+            "rbgc sync --server https://10.0.0.1:6443 --timeout 60 ... while the API server "
+            "never answers"
+        ),
     ),
     CodeDoc(
         "RBG915",
@@ -525,6 +639,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "renewed in time) stops before its next write and does not report success (exit 5).",
         fix="Let the other sync finish, or pass `--wait-lock`; a lock whose sync died expires "
         "after its leaseDurationSeconds (60 s).",
+        example=(
+            "Lease llm/rbgc-sync-sglang-pd is held by another sync "
+            "(rbgc@ci-runner/4242/...) until it expires"
+        ),
     ),
     CodeDoc(
         "RBG916",
@@ -540,6 +658,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "(`kubectl logs --previous`); set `restartPolicy: None` to let Kubernetes restart the "
         "single pod instead.",
         severity=Severity.WARNING,
+        example=(
+            "a pod of leader/worker group sglang-pd-decode-0 restarted: the group is "
+            "recreated (the 2nd time in a row, so after 30 s)"
+        ),
     ),
     CodeDoc(
         "RBG917",
@@ -552,6 +674,7 @@ CODES: dict[str, CodeDoc] = _doc(
         fix="Nothing to do if another replica leads; if this keeps happening, look at why the "
         "watcher cannot reach the API server every 20 s.",
         severity=Severity.WARNING,
+        example="the Lease rbgc-watch is now held by another watcher; this one stands by",
     ),
     CodeDoc(
         "RBG918",
@@ -571,6 +694,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "rbgc failed on input it should have handled.",
         "This is a bug in rbgc, not in your manifests.",
         fix="Please report it with the input that triggers it.",
+        example="rbgc: error[RBG901]: internal error: KeyError: 'spec'",
     ),
 )
 
@@ -593,6 +717,14 @@ CODES.update(
             "rbgc never drops what you wrote silently: a field that the role's kind ignores "
             "is reported.",
             severity=Severity.WARNING,
+            example=(
+                "- name: worker   # a StatefulSet role\n"
+                "  leaderWorkerSet: {size: 2}   # only a LeaderWorkerSet role reads it"
+            ),
+            fix=(
+                "Remove the field, or move it where it takes effect (the `help:` line says "
+                "where); `--ignore RBG122` if you keep it on purpose."
+            ),
         ),
         CodeDoc(
             "RBG123",
@@ -633,6 +765,15 @@ CODES.update(
             "A role's pod template comes from `template`, or from a role template plus a patch "
             "(`templateRef` + `templatePatch`, with `templatePatch: {}` for none); "
             "LeaderWorkerSet roles cannot use templateRef.",
+            example=(
+                "- name: prefill\n"
+                "  template: {spec: {containers: [...]}}\n"
+                "  templateRef: {name: base}   # template, or templateRef + templatePatch"
+            ),
+            fix=(
+                "Use `template` alone, or `templateRef` with `templatePatch` (`templatePatch: "
+                "{}` for none)."
+            ),
         ),
         CodeDoc(
             "RBG131",
@@ -650,6 +791,17 @@ CODES.update(
             "Kubernetes' strategic merge rules: containers, volumes and env merge by `name`, "
             "ports by `containerPort`, volume mounts by `mountPath`; `$patch` may be "
             "`replace`, `delete` or `merge`.",
+            example=(
+                "templatePatch:\n"
+                "  spec:\n"
+                "    containers:\n"
+                "      - image: engine:v2   # no `name`: which container does it merge into?"
+            ),
+            fix=(
+                "Give every list item its merge key (`name` for containers, volumes and env, "
+                "`containerPort` for ports, `mountPath` for volume mounts) and use `$patch` only "
+                "as `replace`, `delete` or `merge`."
+            ),
         ),
         CodeDoc(
             "RBG140",
@@ -659,6 +811,17 @@ CODES.update(
             "default from 1.35; older clusters replace one pod at a time whatever the field "
             "says.",
             severity=Severity.WARNING,
+            example=(
+                "- name: prefill   # a StatefulSet role; --kubernetes-version 1.33\n"
+                "  rolloutStrategy:\n"
+                "    rollingUpdate: {maxUnavailable: 2}"
+            ),
+            fix=(
+                "Build for the cluster's version (`--kubernetes-version 1.35`, where the "
+                "feature is on), turn the MaxUnavailableStatefulSet feature gate on, or drop "
+                "`maxUnavailable`; `rbgc plan` shows the one-pod-at-a-time rollout the cluster "
+                "will do."
+            ),
         ),
         CodeDoc(
             "RBG141",
@@ -669,6 +832,16 @@ CODES.update(
             "the output) will not do the rest, so rbgc says so instead of pretending. "
             "`rbgc plan` shows what a rollout of the compiled objects will really do.",
             severity=Severity.WARNING,
+            example=(
+                "coordination:\n"
+                "  - name: pd\n"
+                "    roles: [prefill, decode]\n"
+                "    strategy: {rollingUpdate: {maxSkew: 10%}}"
+            ),
+            fix=(
+                "Let `rbgc sync` carry it out (it performs the plan step by step), or accept "
+                "the plain workloads' own rollout, which `rbgc plan` shows; then `--ignore RBG141`."
+            ),
         ),
         CodeDoc(
             "RBG142",
@@ -676,6 +849,14 @@ CODES.update(
             "A setting that upstream also ignores for this workload kind.",
             "Reported so you do not rely on it.",
             severity=Severity.WARNING,
+            example=(
+                "- name: worker   # a StatefulSet role\n"
+                "  restartPolicy: RecreateRoleInstanceOnPodRestart"
+            ),
+            fix=(
+                "Remove the setting, or use it on a LeaderWorkerSet role, where it recreates "
+                "the pod group."
+            ),
         ),
         CodeDoc(
             "RBG143",
@@ -684,6 +865,12 @@ CODES.update(
             "Without the operator an HPA targets the StatefulSet or Deployment directly; "
             "GitOps must then ignore `/spec/replicas` or it will undo every scaling decision.",
             severity=Severity.WARNING,
+            example=("- name: worker\n  scalingAdapter: {enable: true}"),
+            fix=(
+                "Point the HPA (or KEDA) at the compiled workload the message names, and keep "
+                "GitOps from resetting its replicas: Argo CD `ignoreDifferences` on "
+                "`/spec/replicas` with `RespectIgnoreDifferences=true`."
+            ),
         ),
         CodeDoc(
             "RBG144",
@@ -694,18 +881,45 @@ CODES.update(
             "subresource, and says so; an adapter that names no compiled role is left as "
             "written.",
             severity=Severity.WARNING,
+            example=(
+                "kind: HorizontalPodAutoscaler\n"
+                "spec:\n"
+                "  scaleTargetRef:\n"
+                "    apiVersion: workloads.x-k8s.io/v1alpha2\n"
+                "    kind: RoleBasedGroupScalingAdapter\n"
+                "    name: sglang-pd-decode"
+            ),
+            fix=(
+                "Nothing, if the compiled workload is what you meant to scale; write it as the "
+                "`scaleTargetRef` yourself to say so and silence the warning."
+            ),
         ),
         CodeDoc(
             "RBG150",
             "unknown-coordination-role",
             "A coordination rule names a role that does not exist.",
             "The rule could never hold that role in step.",
+            example=(
+                "coordination:\n"
+                "  - name: pd\n"
+                "    roles: [prefill, decoder]   # the role is `decode`"
+            ),
+            fix="Name roles of the same group; the `help:` line lists them.",
         ),
         CodeDoc(
             "RBG151",
             "invalid-coordination",
             "A coordination rule cannot coordinate anything.",
             "A rule needs at least two roles and a strategy (`rollingUpdate` and/or `scaling`).",
+            example=(
+                "coordination:\n"
+                "  - name: pd\n"
+                "    roles: [prefill]   # one role: nothing to keep in step"
+            ),
+            fix=(
+                "List at least two roles and give a `strategy` (`rollingUpdate` and/or "
+                "`scaling`), or remove the rule."
+            ),
         ),
         CodeDoc(
             "RBG301",
@@ -715,6 +929,12 @@ CODES.update(
             "(Volcano: `schedulerName: volcano`); the default scheduler ignores PodGroups and "
             "the gang guarantee silently disappears.",
             severity=Severity.WARNING,
+            example=(
+                "podGroupPolicy:\n"
+                "  volcanoScheduling: {queue: default}\n"
+                "# and the pod templates do not set `schedulerName: volcano`"
+            ),
+            fix="Set `schedulerName: volcano` in the pod template of every gang-scheduled role.",
         ),
         CodeDoc(
             "RBG302",
@@ -722,6 +942,12 @@ CODES.update(
             "Both gang-scheduling sources are set.",
             "Upstream uses `kubeScheduling` when both it and `volcanoScheduling` are present.",
             severity=Severity.WARNING,
+            example=(
+                "podGroupPolicy:\n"
+                "  kubeScheduling: {scheduleTimeoutSeconds: 60}\n"
+                "  volcanoScheduling: {queue: default}"
+            ),
+            fix="Keep the one for the scheduler your cluster runs.",
         ),
         CodeDoc(
             "RBG115",
@@ -761,6 +987,10 @@ CODES.update(
             "The group's `/etc/rbg/config.yaml` would not fit in a ConfigMap.",
             "The discovery file lists every instance of every role, and the API server refuses "
             "ConfigMaps over 1 MiB; rbgc refuses before building it.",
+            example=(
+                "a group of thousands of instances: every role's config.yaml lists all of them"
+            ),
+            fix="Split the group into smaller groups, or use fewer, larger instances.",
         ),
         CodeDoc(
             "RBG304",
@@ -771,12 +1001,28 @@ CODES.update(
             "dependencies are ready: the first wave waits for pods that never come. Upstream "
             "behaves the same way.",
             severity=Severity.WARNING,
+            example=(
+                "podGroupPolicy: {kubeScheduling: {}}\n"
+                "roles:\n"
+                "  - name: router\n"
+                "    dependencies: [prefill]   # waits for prefill, whose gang waits for the "
+                "router's pods"
+            ),
+            fix=(
+                "Drop the dependencies of gang-scheduled roles (a gang starts together anyway), "
+                "or gang-schedule only roles that start together."
+            ),
         ),
         CodeDoc(
             "RBG303",
             "invalid-exclusive-topology",
             "The exclusive-topology annotation is empty.",
             "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
+            example=('annotations:\n  rolebasedgroup.workloads.x-k8s.io/exclusive-topology: ""'),
+            fix=(
+                "Set it to a node label key such as `kubernetes.io/hostname`, or remove the "
+                "annotation."
+            ),
         ),
         CodeDoc(
             "RBG305",
@@ -854,6 +1100,15 @@ CODES.update(
             "A Placement binds to no RoleBasedGroup in the inputs.",
             "A Placement applies to the group of the same name and namespace; one that binds to "
             "nothing would silently place nothing.",
+            example=(
+                "kind: Placement\n"
+                "metadata: {name: sglang-pd, namespace: llm}   # no RoleBasedGroup llm/sglang-pd "
+                "among the inputs"
+            ),
+            fix=(
+                "Name the Placement like its group (or RoleBasedGroupSet), in the same "
+                "namespace, and pass both to the same command."
+            ),
         ),
         CodeDoc(
             "RBG312",
@@ -870,6 +1125,12 @@ CODES.update(
             "Two tiers of a Topology share a name or a node label.",
             "Each tier is one interconnect level; a repeated name makes levels ambiguous and a "
             "repeated node label makes the tier order meaningless.",
+            example=(
+                "tiers:\n"
+                "  - {name: host, nodeLabel: kubernetes.io/hostname}\n"
+                "  - {name: rack, nodeLabel: kubernetes.io/hostname}   # the same node label twice"
+            ),
+            fix="Give each tier its own name and node label, best interconnect first.",
         ),
         CodeDoc(
             "RBG314",
@@ -892,6 +1153,16 @@ CODES.update(
             "The first pod picks a domain the others may not fit in; kube-scheduler has no "
             "gang-level topology. `rbgc fit` checks the whole group against a node inventory.",
             severity=Severity.WARNING,
+            example=(
+                "rules:\n"
+                "  - roles: [prefill, decode]\n"
+                "    pack: {required: zone}   # built with --scheduler default"
+            ),
+            fix=(
+                "Check the whole group fits with `rbgc fit --nodes nodes.json`, use a gang "
+                "scheduler that packs atomically (`--scheduler volcano`), or accept the warning: "
+                "`--ignore RBG315` (Argo CD: the plugin env `RBGC_IGNORE: RBG315`)."
+            ),
         ),
         CodeDoc(
             "RBG316",
@@ -902,6 +1173,14 @@ CODES.update(
             "mode does not anchor at a tier; and a group gang-scheduled by scheduler-plugins "
             "keeps pod affinity (KEP-473's stated losses).",
             severity=Severity.WARNING,
+            example=(
+                "pack: {required: zone, preferred: host}   # --scheduler volcano keeps "
+                "zone, drops host"
+            ),
+            fix=(
+                "Write one tier per pack for Volcano and name levels by HyperNode tier names; "
+                "`--ignore RBG316` once you accept the approximation."
+            ),
         ),
         CodeDoc(
             "RBG317",
@@ -975,6 +1254,15 @@ CODES.update(
             "required term of it stops binding. rbgc therefore compiles an instance pack as pod "
             "affinity only where the instance has a leader to follow, or where its pods carry "
             "no other required pod affinity (exclusive topology, a group pack, the user's).",
+            example=(
+                "- name: engine\n"
+                "  instanceTopologyConstraint: {pack: {required: host}}\n"
+                "  # and the role's pods require pod affinity to pods outside the instance"
+            ),
+            fix=(
+                "Build for a gang scheduler that packs instances (`--scheduler volcano`), or make "
+                "the role's own pod affinity preferred; `--ignore RBG321` to accept it."
+            ),
             severity=Severity.WARNING,
         ),
         CodeDoc(
@@ -998,6 +1286,12 @@ CODES.update(
             "A Kueue PodSet carries at most one of `podset-required-topology` and "
             "`podset-preferred-topology` (jobframework/tas_validation.go); a pack with both "
             "keeps the required level.",
+            example="pack: {required: zone, preferred: host}   # --scheduler kueue",
+            fix=(
+                "Nothing, if one domain of the required level is enough (Kueue packs the PodSet "
+                "into as few domains as it can); `rbgc fit` reports the tier the pack fits at; "
+                "`--ignore RBG323` to accept it."
+            ),
             severity=Severity.WARNING,
         ),
         CodeDoc(
@@ -1075,6 +1369,17 @@ CODES.update(
             "(a spread constraint whose selector picks other pods); `rbgc fit` says how it "
             "reads them instead of pretending to be exact.",
             severity=Severity.WARNING,
+            example=(
+                "podAffinity:\n"
+                "  requiredDuringSchedulingIgnoredDuringExecution:\n"
+                "    - namespaceSelector: {matchLabels: {team: ml}}   # namespace labels are not "
+                "in the inventory\n"
+                "      topologyKey: kubernetes.io/hostname"
+            ),
+            fix=(
+                "Read the answer with the approximation the message names; `--ignore RBG352` "
+                "once you have checked it."
+            ),
         ),
         CodeDoc(
             "RBG353",
@@ -1085,6 +1390,15 @@ CODES.update(
             "inventory where one domain spans two domains of the broader tier shows the order "
             "or the node labels are wrong.",
             severity=Severity.WARNING,
+            example=(
+                "tiers: [{name: nvlink, nodeLabel: nvidia.com/gpu.clique}, {name: host, "
+                "nodeLabel: kubernetes.io/hostname}]\n"
+                "# while one NVLink domain spans several hosts"
+            ),
+            fix=(
+                "List the tiers as the hardware nests, narrowest first (host before nvlink when "
+                "an NVLink domain spans hosts), or fix the nodes' labels."
+            ),
         ),
         CodeDoc(
             "RBG354",
@@ -1096,6 +1410,15 @@ CODES.update(
             "`rbgc fit` places the group without it: its answer holds in the cluster, and this "
             "warning says the rule does not.",
             severity=Severity.WARNING,
+            example=(
+                "- name: decode\n"
+                "  instanceTopologyConstraint:\n"
+                "    pack: {required: host}   # RBG317: not in the compiled objects"
+            ),
+            fix=(
+                "Nothing for the answer, which holds without the rule; the rule itself is not "
+                "kept by the cluster (RBG317)."
+            ),
         ),
         CodeDoc(
             "RBG355",
@@ -1119,6 +1442,16 @@ CODES.update(
             "(the releases that turn them on by default). Below that the API server drops the "
             "field or the scheduler ignores it, and so does `rbgc fit` (`--kubernetes-version`).",
             severity=Severity.WARNING,
+            example=(
+                "topologySpreadConstraints:\n"
+                "  - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, minDomains: "
+                "3}\n"
+                "# rbgc fit --kubernetes-version 1.26"
+            ),
+            fix=(
+                "Pass the cluster's real version (`--kubernetes-version`), or remove the field "
+                "the cluster ignores."
+            ),
         ),
         CodeDoc(
             "RBG510",
@@ -1126,6 +1459,15 @@ CODES.update(
             "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",
             "rbgc injects the profile's sidecars at compile time, so the profile document "
             "must be compiled together with the group (same files or folders).",
+            example=(
+                "engineRuntimes:\n"
+                "  - profileName: patio-runtime   # no ClusterEngineRuntimeProfile patio-runtime "
+                "among the inputs"
+            ),
+            fix=(
+                "Pass the profile's file with the group (`rbgc build group.yaml profiles/`), or "
+                "remove the entry."
+            ),
         ),
     )
 )
@@ -1149,6 +1491,7 @@ CODES.update(
             "50); thousands of nested `[` are an accident or an attack, and would exhaust the "
             "recursion of every tool that reads the object.",
             "data: [[[[[[[[ ... ]]]]]]]]",
+            fix="Write the value flatter; if a tool generated it, fix the generator.",
         ),
         CodeDoc(
             "RBG104",

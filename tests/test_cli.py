@@ -451,6 +451,17 @@ def test_explain_a_code() -> None:
     assert invoke(["explain", "dependency-cycle"]).stdout == result.stdout
 
 
+def test_explain_takes_a_code_as_a_diagnostic_prints_it_and_near_names() -> None:
+    expected = CODES["RBG315"].render()
+    for pasted in ("warning[RBG315]", "warning[RBG315]:", "RBG315:"):  # copied from stderr
+        assert invoke(["explain", pasted]).stdout == expected, pasted
+    typo = invoke(["explain", "pack-not-atomc"])
+    assert typo.exit_code == 2
+    assert "unknown code 'pack-not-atomc'; did you mean 'pack-not-atomic' (RBG315)?" in (
+        typo.stderr
+    )
+
+
 def test_explain_lists_every_code() -> None:
     result = invoke(["explain"])
     assert result.exit_code == 0
@@ -500,6 +511,7 @@ def test_no_traceback_on_errors(tmp_path: Path) -> None:
         f"{bad}:2:1: error[RBG001]: did not find expected node content "
         "(while parsing a flow node)\n"
         "missing.yaml: error[RBG008]: no such file or directory\n"
+        "  help: check the path (relative to the current folder); `-` reads standard input\n"
         "rbgc: 2 errors; nothing was written\n"
     )
 
