@@ -28,7 +28,7 @@ from rbgc.model import Group, LwsLowering, Placement, Role, Waves, WorkloadKind
 from rbgc.passes.expand import Expanded
 from rbgc.passes.injectors import mounts_config
 from rbgc.source import JsonPath, value_at
-from rbgc.workloads import lowered_variables
+from rbgc.workloads.instance_env import lowered_variables
 from rbgc.workloads.leaderworkerset import leader_subdomain
 
 

@@ -39,7 +39,8 @@ from rbgc.model import (
 from rbgc.passes.injectors import inject
 from rbgc.schema import check_value
 from rbgc.source import JsonPath
-from rbgc.workloads import PodTemplate, RoleContext, lowerings
+from rbgc.workloads import lowerings
+from rbgc.workloads.context import PodTemplate, RoleContext
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

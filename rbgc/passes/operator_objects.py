@@ -26,7 +26,7 @@ from rbgc.diagnostics import Diagnostic, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Group, Program, Role, WorkloadKind
-from rbgc.workloads import Unscalable, unscalable_by
+from rbgc.workloads.context import Unscalable, unscalable_by
 
 ADAPTER_KIND = "RoleBasedGroupScalingAdapter"
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "LeaderWorkerSet")

@@ -46,7 +46,7 @@ from rbgc.model import (
     Target,
     WorkloadKind,
 )
-from rbgc.workloads import min_ready_seconds, unscalable_by
+from rbgc.workloads.context import min_ready_seconds, unscalable_by
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

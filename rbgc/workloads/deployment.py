@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import RoleContext, min_ready_seconds, standalone_instance
+from rbgc.workloads.context import RoleContext, min_ready_seconds
+from rbgc.workloads.instance_env import standalone_instance
 from rbgc.workloads.statefulset import headless_service
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")

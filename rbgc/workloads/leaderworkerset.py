@@ -23,7 +23,8 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Role
-from rbgc.workloads import (
+from rbgc.workloads.context import PodTemplate, RoleContext
+from rbgc.workloads.instance_env import (
     ENV_COMPONENT_INDEX,
     ENV_COMPONENT_NAME,
     ENV_GROUP_SIZE,
@@ -33,8 +34,6 @@ from rbgc.workloads import (
     ENV_WORKER_INDEX,
     INSTANCE_LABELS,
     OPERATOR_LABELS,
-    PodTemplate,
-    RoleContext,
     field_ref,
     label_ref,
     literal,

@@ -12,7 +12,8 @@ from typing import Any
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import (
+from rbgc.workloads.context import PodTemplate, RoleContext, min_ready_seconds
+from rbgc.workloads.instance_env import (
     ENV_COMPONENT_INDEX,
     ENV_COMPONENT_NAME,
     ENV_GROUP_SIZE,
@@ -20,11 +21,8 @@ from rbgc.workloads import (
     ENV_ROLE_INDEX,
     INSTANCE_LABELS,
     OPERATOR_LABELS,
-    PodTemplate,
-    RoleContext,
     field_ref,
     literal,
-    min_ready_seconds,
     standalone_instance,
     with_env,
     with_labels,
