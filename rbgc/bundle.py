@@ -103,6 +103,13 @@ class PlacementFacts:
     # False: no compiled object enforces the rule (RBG317); `fit` does not count on it
     lowered: bool = True
     span: Span | None = None
+    # how the build lowered it (passes/placement*.py)
+    # the mechanism: kube-scheduler (pod affinity and spreads, the inter-pod filter pod by pod,
+    # whichever scheduler runs it) | volcano (PodGroup) | kueue (TAS admission) | kai (PodGroup)
+    enforced_by: str = "kube-scheduler"
+    match_label_keys: tuple[str, ...] = ()  # pod (anti-)affinity/spread terms: per revision, ...
+    min_domains: int | None = None  # spread: `minDomains` (DoNotSchedule only)
+    node_taints_policy: str | None = None  # spread: as compiled (Honor)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

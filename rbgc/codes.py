@@ -55,6 +55,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "The file is not well-formed YAML.",
         "Nothing can be compiled from a file the YAML parser rejects.",
         "roles:\n  - name: a\n   replicas: 1   # bad indentation",
+        fix=(
+            "Indent with spaces only, each field of a mapping at the same column; the `help:` "
+            "line compares the line with the one above it. A YAML language server (README, "
+            "Editors) shows the problem as you type."
+        ),
     ),
     CodeDoc(
         "RBG002",
@@ -91,6 +96,15 @@ CODES: dict[str, CodeDoc] = _doc(
         "attack), and a document of millions of plain values takes seconds and gigabytes to "
         "load; rbgc caps both, counting values as it reads. No Kubernetes object comes near "
         "the caps: etcd stores at most 1.5 MiB per object.",
+        example=(
+            "a: &a [x, x, x, x, x, x, x, x, x]\n"
+            "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]   # each line multiplies by 9"
+        ),
+        fix=(
+            "Write the values out instead of nesting aliases; keep generated data (a large "
+            "ConfigMap, a dump) out of the folders rbgc reads."
+        ),
     ),
     CodeDoc(
         "RBG006",
@@ -98,6 +112,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "The file is not valid UTF-8.",
         "Kubernetes manifests are UTF-8 text; other encodings are corrupted on the way to the "
         "API server.",
+        example="a manifest saved as Latin-1 or UTF-16 (`file manifest.yaml` says which)",
+        fix="Save the file as UTF-8 (`iconv -f latin1 -t utf-8 manifest.yaml > fixed.yaml`).",
     ),
     CodeDoc(
         "RBG007",
@@ -105,12 +121,16 @@ CODES: dict[str, CodeDoc] = _doc(
         "The file is larger than rbgc reads.",
         "A manifest file of many megabytes is almost always a mistake (a binary, a dump); "
         "reading it would stall every Argo CD refresh.",
+        example="rbgc build apps/   # apps/ also holds backup.yaml, a 20 MiB dump",
+        fix="Move the file out of the folders you pass to rbgc, or pass only the manifest files.",
     ),
     CodeDoc(
         "RBG008",
         "unreadable-input",
         "An input path cannot be read.",
         "The path does not exist, is not a file or directory, or cannot be opened.",
+        example="rbgc build examples/pd-disagregated.yaml   # misspelt path",
+        fix="Check the path (relative to the current folder); `-` reads standard input.",
     ),
     CodeDoc(
         "RBG009",
@@ -130,6 +150,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "recursive-alias",
         "An anchored node contains an alias to itself.",
         "A recursive structure has no JSON form and cannot be sent to Kubernetes.",
+        example=("a: &x\n  b: *x   # the mapping contains itself"),
+        fix=(
+            "Replace the alias by the value it should repeat: a Kubernetes object is a tree, "
+            "never a cycle."
+        ),
     ),
     CodeDoc(
         "RBG011",
@@ -137,6 +162,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "No YAML documents were found in the inputs.",
         "An empty build would let a GitOps tool with pruning delete everything it manages; "
         "rbgc treats 'nothing to compile' as an error.",
+        example="rbgc build apps/   # apps/ holds only a README.md and a Helm values.yaml",
+        fix=(
+            "Pass the files or folders that hold your manifests (`*.yaml`, `*.yml`; hidden ones "
+            "are skipped)."
+        ),
     ),
     CodeDoc(
         "RBG101",
@@ -170,6 +200,13 @@ CODES: dict[str, CodeDoc] = _doc(
         "Two roles, role templates or coordination rules of one group share a name.",
         "These lists are list-maps keyed by `name`: the API server rejects duplicates, and "
         "generated object names would collide.",
+        example=(
+            "roles:\n  - name: decode\n    ...\n  - name: decode   # a second role of the same name"
+        ),
+        fix=(
+            "Rename one of them (names become object names and dependency targets), or merge "
+            "them into one."
+        ),
     ),
     CodeDoc(
         "RBG111",
@@ -190,6 +227,11 @@ CODES: dict[str, CodeDoc] = _doc(
         "roles and 63 otherwise. Upstream later truncated names, which can make roles collide; "
         "rbgc refuses instead.",
         fix="Shorten the group or the role name.",
+        example=(
+            "metadata: {name: llama-3-70b-instruct-disaggregated}   # 37 characters\n"
+            "spec:\n"
+            "  roles: [{name: prefill-workers, ...}]   # 37 + 1 + 15 = 53, over 52"
+        ),
     ),
     CodeDoc(
         "RBG113",
@@ -197,6 +239,14 @@ CODES: dict[str, CodeDoc] = _doc(
         "Two inputs produce the same Kubernetes object.",
         "Objects are identified by apiVersion group, kind, namespace and name; a second one "
         "would silently replace the first when applied.",
+        example=(
+            "rbgc build apps/   # apps/a.yaml and apps/b.yaml both define RoleBasedGroup "
+            "llm/sglang-pd"
+        ),
+        fix=(
+            "Keep one definition, or rename or re-namespace one of the groups; for independent "
+            "apps that reuse names, `rbgc validate --separately` compiles each file on its own."
+        ),
     ),
     CodeDoc(
         "RBG114",
@@ -214,6 +264,15 @@ CODES: dict[str, CodeDoc] = _doc(
         "`components`, customComponentsPattern off the default workload, RBG objects inside "
         "a `List`).",
         "rbgc refuses rather than emitting objects that silently lack what you asked for.",
+        example=(
+            "apiVersion: workloads.x-k8s.io/v1alpha3   # an API version rbgc does not know\n"
+            "kind: RoleBasedGroup"
+        ),
+        fix=(
+            "Write the object as `workloads.x-k8s.io/v1alpha1` or `v1alpha2`, put a "
+            "RoleBasedGroup in a document of its own rather than a `List`, or leave what rbgc does "
+            "not compile to a cluster that runs the RBG operator."
+        ),
     ),
     CodeDoc(
         "RBG201",
@@ -229,6 +288,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "self-dependency",
         "A role depends on itself.",
         "A role cannot wait for its own readiness before starting.",
+        example=("- name: router\n  dependencies: [router]"),
+        fix="Remove the entry: list only the roles it must wait for.",
     ),
     CodeDoc(
         "RBG203",
@@ -246,6 +307,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "`GROUP_NAME`, `ROLE_NAME` and `ROLE_INDEX` are set by the group, as upstream RBG does; "
         "your value would be replaced, so rbgc says so.",
         severity=Severity.WARNING,
+        example=("env:\n  - {name: ROLE_NAME, value: prefill-1}   # rbgc sets ROLE_NAME"),
+        fix="Rename your variable, or remove it and read the injected one (`$(ROLE_NAME)`).",
     ),
     CodeDoc(
         "RBG502",
@@ -254,6 +317,13 @@ CODES: dict[str, CodeDoc] = _doc(
         "The `rolebasedgroup.workloads.x-k8s.io/*` labels select the role's pods; your value is "
         "replaced by the group's, as upstream RBG does.",
         severity=Severity.WARNING,
+        example=(
+            "template:\n"
+            "  metadata:\n"
+            "    labels:\n"
+            "      rolebasedgroup.workloads.x-k8s.io/role: worker"
+        ),
+        fix="Remove the label; select your pods by a label key of your own.",
     ),
     CodeDoc(
         "RBG503",
@@ -310,6 +380,16 @@ CODES: dict[str, CodeDoc] = _doc(
         "resource, the pod templates it embeds (a LeaderWorkerSet's leader and worker "
         "templates). The location points at the input that the field came from when rbgc can "
         "trace it, else at the role.",
+        example=(
+            "containers:\n"
+            "  - name: engine\n"
+            "    image: engine:v1\n"
+            "    imagePulPolicy: Always   # no such field"
+        ),
+        fix=(
+            "Fix the field at the location shown (the API server would refuse the object); "
+            "`--kubernetes-version` names the cluster's version."
+        ),
     ),
     CodeDoc(
         "RBG603",
@@ -329,6 +409,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "The requested Kubernetes version has no bundled schemas.",
         "rbgc validates against the schemas `kubernetes-validate` ships.",
         fix="Pass --kubernetes-version with a version such as 1.33.",
+        example="rbgc build --strict --kubernetes-version 1.99 examples/",
     ),
     CodeDoc(
         "RBG701",
@@ -392,6 +473,9 @@ CODES: dict[str, CodeDoc] = _doc(
         "stdin; anything else means it was wired up wrongly, and guessing would hand kpt or "
         "kustomize a broken stream.",
         fix="Run plain manifests through `rbgc build -` instead.",
+        example=(
+            "rbgc krm < examples/pd-disaggregated.yaml   # plain manifests, not a ResourceList"
+        ),
     ),
     CodeDoc(
         "RBG720",
@@ -432,6 +516,15 @@ CODES: dict[str, CodeDoc] = _doc(
         "what and how to get it back. Kinds that exist in one version only are left as they "
         "are.",
         severity=Severity.WARNING,
+        example=(
+            "env:\n"
+            "  - name: ROUTER\n"
+            "    value: $(GROUP_NAME)-router   # v1alpha2's operator injects RBG_GROUP_NAME"
+        ),
+        fix=(
+            "Do what the `help:` line says in the converted file (e.g. write "
+            "`$(RBG_GROUP_NAME)`); `--ignore RBG722` once you accept the change."
+        ),
     ),
     CodeDoc(
         "RBG801",
@@ -461,6 +554,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "progress skew within maxSkew plus one replica, termination, final state equal to NEW. "
         "A violation is a bug in rbgc's planner, reported instead of a wrong plan.",
         fix="Please report it with both inputs.",
+        example="rbgc plan old/ new/   # reports the invariant and the step that breaks it",
     ),
     CodeDoc(
         "RBG804",
@@ -489,6 +583,8 @@ CODES: dict[str, CodeDoc] = _doc(
         "does: more failed nodes than `maxFailedNodes`, or `globalTimeoutSeconds` passed.",
         fix="Look at the warm-up Jobs' pods (`kubectl describe pod -l "
         "workloads.x-k8s.io/warmup-name`); fix the image or its pull secret, then sync again.",
+        example="warm-up llm/llm-pd decode: pull lmsysorg/sglang:v0.5.5 on the nodes of "
+        "llm/llm-pd's decode pods failed: Job(s) llm-pd-decode-warmup-gpu-a1-0 failed",
     ),
     CodeDoc(
         "RBG910",
@@ -499,6 +595,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "server that does not answer. Waves applied before the failure stay applied (exit 5).",
         fix="Fix what the message names and run `rbgc sync` again: it carries on from the "
         "cluster as it finds it.",
+        example=(
+            "apply StatefulSet llm/sglang-pd-prefill: 403 Forbidden (RBAC lets the account "
+            "not patch statefulsets in llm)"
+        ),
     ),
     CodeDoc(
         "RBG911",
@@ -508,6 +608,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "cluster. rbgc checks every kind a group uses before it applies anything (exit 5).",
         fix="Install the CRD (scheduler-plugins for PodGroup, the LWS controller for "
         "LeaderWorkerSet), or build with `--lws statefulsets` for plain StatefulSets.",
+        example=(
+            "the cluster serves no leaderworkerset.x-k8s.io/v1 LeaderWorkerSet (the LWS CRD "
+            "is not installed)"
+        ),
     ),
     CodeDoc(
         "RBG912",
@@ -519,6 +623,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "scheduled) stops the sync at that step; later waves are not applied (exit 4).",
         fix="Look at the named role's pods (`kubectl describe`), fix the cause, run again; or "
         "raise `--timeout` when the pods are only slow to start.",
+        example=(
+            "a step of role prefill still waits for sglang-pd-prefill-1 (CrashLoopBackOff) "
+            "when --timeout runs out"
+        ),
     ),
     CodeDoc(
         "RBG913",
@@ -531,6 +639,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "conflicts.",
         fix="Put the change into the input, or run with `--force-conflicts` to take the "
         "fields over.",
+        example=(
+            "StatefulSet llm/sglang-pd-decode: spec.replicas is owned by kubectl-edit with "
+            "another value"
+        ),
     ),
     CodeDoc(
         "RBG914",
@@ -541,6 +653,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "honouring Retry-After, until the time runs out. A server that never answers ends the "
         "sync within `--timeout` (exit 4).",
         fix="Check that the API server is reachable and healthy, or raise `--timeout`.",
+        example=(
+            "rbgc sync --server https://10.0.0.1:6443 --timeout 60 ... while the API server "
+            "never answers"
+        ),
     ),
     CodeDoc(
         "RBG915",
@@ -553,6 +669,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "renewed in time) stops before its next write and does not report success (exit 5).",
         fix="Let the other sync finish, or pass `--wait-lock`; a lock whose sync died expires "
         "after its leaseDurationSeconds (60 s).",
+        example=(
+            "Lease llm/rbgc-sync-sglang-pd is held by another sync "
+            "(rbgc@ci-runner/4242/...) until it expires"
+        ),
     ),
     CodeDoc(
         "RBG916",
@@ -568,6 +688,10 @@ CODES: dict[str, CodeDoc] = _doc(
         "(`kubectl logs --previous`); set `restartPolicy: None` to let Kubernetes restart the "
         "single pod instead.",
         severity=Severity.WARNING,
+        example=(
+            "a pod of leader/worker group sglang-pd-decode-0 restarted: the group is "
+            "recreated (the 2nd time in a row, so after 30 s)"
+        ),
     ),
     CodeDoc(
         "RBG917",
@@ -580,6 +704,7 @@ CODES: dict[str, CodeDoc] = _doc(
         fix="Nothing to do if another replica leads; if this keeps happening, look at why the "
         "watcher cannot reach the API server every 20 s.",
         severity=Severity.WARNING,
+        example="the Lease rbgc-watch is now held by another watcher; this one stands by",
     ),
     CodeDoc(
         "RBG918",
@@ -599,6 +724,7 @@ CODES: dict[str, CodeDoc] = _doc(
         "rbgc failed on input it should have handled.",
         "This is a bug in rbgc, not in your manifests.",
         fix="Please report it with the input that triggers it.",
+        example="rbgc: error[RBG901]: internal error: KeyError: 'spec'",
     ),
 )
 
@@ -621,6 +747,14 @@ CODES.update(
             "rbgc never drops what you wrote silently: a field that the role's kind ignores "
             "is reported.",
             severity=Severity.WARNING,
+            example=(
+                "- name: worker   # a StatefulSet role\n"
+                "  leaderWorkerSet: {size: 2}   # only a LeaderWorkerSet role reads it"
+            ),
+            fix=(
+                "Remove the field, or move it where it takes effect (the `help:` line says "
+                "where); `--ignore RBG122` if you keep it on purpose."
+            ),
         ),
         CodeDoc(
             "RBG123",
@@ -639,13 +773,17 @@ CODES.update(
         CodeDoc(
             "RBG124",
             "no-group-scale-target",
-            "A scaler targets a leader/worker role built as StatefulSets (`--lws statefulsets`).",
+            "A scaler targets a role no compiled object scales by whole instances: a "
+            "leader/worker role built as StatefulSets (`--lws statefulsets`), or a "
+            "customComponentsPattern role.",
             "The operator scales a role by whole instances (its adapter sets the role's "
-            "replicas). Under `--lws statefulsets` a role is a leader StatefulSet plus one "
-            "worker StatefulSet per group, made at build time: scaling the leader StatefulSet "
-            "adds leaders without workers, and no object scales whole groups. rbgc leaves the "
-            "HorizontalPodAutoscaler as written and says so; `--lws native` emits a "
-            "LeaderWorkerSet, whose replicas are groups and which the HPA is retargeted to.",
+            "replicas). Under `--lws statefulsets` a leader/worker role is a leader StatefulSet "
+            "plus one worker StatefulSet per group, made at build time: scaling the leader "
+            "StatefulSet adds leaders without workers, and no object scales whole groups; "
+            "`--lws native` emits a LeaderWorkerSet, whose replicas are groups and which the "
+            "HPA is retargeted to. A customComponentsPattern role is one StatefulSet per "
+            "instance and component, also made at build time: only its `replicas` in the "
+            "source scales it. rbgc leaves the HorizontalPodAutoscaler as written and says so.",
             "rbgc build --lws statefulsets pd.yaml   # decode: leaderWorkerPattern + HPA",
             "rbgc build --lws native pd.yaml",
             severity=Severity.WARNING,
@@ -657,6 +795,15 @@ CODES.update(
             "A role's pod template comes from `template`, or from a role template plus a patch "
             "(`templateRef` + `templatePatch`, with `templatePatch: {}` for none); "
             "LeaderWorkerSet roles cannot use templateRef.",
+            example=(
+                "- name: prefill\n"
+                "  template: {spec: {containers: [...]}}\n"
+                "  templateRef: {name: base}   # template, or templateRef + templatePatch"
+            ),
+            fix=(
+                "Use `template` alone, or `templateRef` with `templatePatch` (`templatePatch: "
+                "{}` for none)."
+            ),
         ),
         CodeDoc(
             "RBG131",
@@ -674,6 +821,17 @@ CODES.update(
             "Kubernetes' strategic merge rules: containers, volumes and env merge by `name`, "
             "ports by `containerPort`, volume mounts by `mountPath`; `$patch` may be "
             "`replace`, `delete` or `merge`.",
+            example=(
+                "templatePatch:\n"
+                "  spec:\n"
+                "    containers:\n"
+                "      - image: engine:v2   # no `name`: which container does it merge into?"
+            ),
+            fix=(
+                "Give every list item its merge key (`name` for containers, volumes and env, "
+                "`containerPort` for ports, `mountPath` for volume mounts) and use `$patch` only "
+                "as `replace`, `delete` or `merge`."
+            ),
         ),
         CodeDoc(
             "RBG140",
@@ -683,6 +841,17 @@ CODES.update(
             "default from 1.35; older clusters replace one pod at a time whatever the field "
             "says.",
             severity=Severity.WARNING,
+            example=(
+                "- name: prefill   # a StatefulSet role; --kubernetes-version 1.33\n"
+                "  rolloutStrategy:\n"
+                "    rollingUpdate: {maxUnavailable: 2}"
+            ),
+            fix=(
+                "Build for the cluster's version (`--kubernetes-version 1.35`, where the "
+                "feature is on), turn the MaxUnavailableStatefulSet feature gate on, or drop "
+                "`maxUnavailable`; `rbgc plan` shows the one-pod-at-a-time rollout the cluster "
+                "will do."
+            ),
         ),
         CodeDoc(
             "RBG141",
@@ -693,6 +862,16 @@ CODES.update(
             "the output) will not do the rest, so rbgc says so instead of pretending. "
             "`rbgc plan` shows what a rollout of the compiled objects will really do.",
             severity=Severity.WARNING,
+            example=(
+                "coordination:\n"
+                "  - name: pd\n"
+                "    roles: [prefill, decode]\n"
+                "    strategy: {rollingUpdate: {maxSkew: 10%}}"
+            ),
+            fix=(
+                "Let `rbgc sync` carry it out (it performs the plan step by step), or accept "
+                "the plain workloads' own rollout, which `rbgc plan` shows; then `--ignore RBG141`."
+            ),
         ),
         CodeDoc(
             "RBG142",
@@ -700,6 +879,14 @@ CODES.update(
             "A setting that upstream also ignores for this workload kind.",
             "Reported so you do not rely on it.",
             severity=Severity.WARNING,
+            example=(
+                "- name: worker   # a StatefulSet role\n"
+                "  restartPolicy: RecreateRoleInstanceOnPodRestart"
+            ),
+            fix=(
+                "Remove the setting, or use it on a LeaderWorkerSet role, where it recreates "
+                "the pod group."
+            ),
         ),
         CodeDoc(
             "RBG143",
@@ -708,6 +895,12 @@ CODES.update(
             "Without the operator an HPA targets the StatefulSet or Deployment directly; "
             "GitOps must then ignore `/spec/replicas` or it will undo every scaling decision.",
             severity=Severity.WARNING,
+            example=("- name: worker\n  scalingAdapter: {enable: true}"),
+            fix=(
+                "Point the HPA (or KEDA) at the compiled workload the message names, and keep "
+                "GitOps from resetting its replicas: Argo CD `ignoreDifferences` on "
+                "`/spec/replicas` with `RespectIgnoreDifferences=true`."
+            ),
         ),
         CodeDoc(
             "RBG144",
@@ -718,18 +911,45 @@ CODES.update(
             "subresource, and says so; an adapter that names no compiled role is left as "
             "written.",
             severity=Severity.WARNING,
+            example=(
+                "kind: HorizontalPodAutoscaler\n"
+                "spec:\n"
+                "  scaleTargetRef:\n"
+                "    apiVersion: workloads.x-k8s.io/v1alpha2\n"
+                "    kind: RoleBasedGroupScalingAdapter\n"
+                "    name: sglang-pd-decode"
+            ),
+            fix=(
+                "Nothing, if the compiled workload is what you meant to scale; write it as the "
+                "`scaleTargetRef` yourself to say so and silence the warning."
+            ),
         ),
         CodeDoc(
             "RBG150",
             "unknown-coordination-role",
             "A coordination rule names a role that does not exist.",
             "The rule could never hold that role in step.",
+            example=(
+                "coordination:\n"
+                "  - name: pd\n"
+                "    roles: [prefill, decoder]   # the role is `decode`"
+            ),
+            fix="Name roles of the same group; the `help:` line lists them.",
         ),
         CodeDoc(
             "RBG151",
             "invalid-coordination",
             "A coordination rule cannot coordinate anything.",
             "A rule needs at least two roles and a strategy (`rollingUpdate` and/or `scaling`).",
+            example=(
+                "coordination:\n"
+                "  - name: pd\n"
+                "    roles: [prefill]   # one role: nothing to keep in step"
+            ),
+            fix=(
+                "List at least two roles and give a `strategy` (`rollingUpdate` and/or "
+                "`scaling`), or remove the rule."
+            ),
         ),
         CodeDoc(
             "RBG301",
@@ -739,6 +959,12 @@ CODES.update(
             "(Volcano: `schedulerName: volcano`); the default scheduler ignores PodGroups and "
             "the gang guarantee silently disappears.",
             severity=Severity.WARNING,
+            example=(
+                "podGroupPolicy:\n"
+                "  volcanoScheduling: {queue: default}\n"
+                "# and the pod templates do not set `schedulerName: volcano`"
+            ),
+            fix="Set `schedulerName: volcano` in the pod template of every gang-scheduled role.",
         ),
         CodeDoc(
             "RBG302",
@@ -746,6 +972,12 @@ CODES.update(
             "Both gang-scheduling sources are set.",
             "Upstream uses `kubeScheduling` when both it and `volcanoScheduling` are present.",
             severity=Severity.WARNING,
+            example=(
+                "podGroupPolicy:\n"
+                "  kubeScheduling: {scheduleTimeoutSeconds: 60}\n"
+                "  volcanoScheduling: {queue: default}"
+            ),
+            fix="Keep the one for the scheduler your cluster runs.",
         ),
         CodeDoc(
             "RBG115",
@@ -785,6 +1017,10 @@ CODES.update(
             "The group's `/etc/rbg/config.yaml` would not fit in a ConfigMap.",
             "The discovery file lists every instance of every role, and the API server refuses "
             "ConfigMaps over 1 MiB; rbgc refuses before building it.",
+            example=(
+                "a group of thousands of instances: every role's config.yaml lists all of them"
+            ),
+            fix="Split the group into smaller groups, or use fewer, larger instances.",
         ),
         CodeDoc(
             "RBG530",
@@ -821,6 +1057,8 @@ CODES.update(
             "Nothing is warmed up: upstream's controller completes such a warm-up at once "
             "(`NoNodesMatched`), and rbgc emits no Job for it.",
             severity=Severity.WARNING,
+            example="spec:\n  targetNodes:\n    nodeSelector: {gpu-type: a100}   # the nodes "
+            "are H100s",
             fix="Check the selector against `kubectl get nodes --show-labels`.",
         ),
         CodeDoc(
@@ -830,6 +1068,8 @@ CODES.update(
             "Its Job's pod is pinned to a node that does not exist (or was not listed): it stays "
             "Pending until `globalTimeoutSeconds` ends the Job, or for ever without one.",
             severity=Severity.WARNING,
+            example="spec:\n  targetNodes:\n    nodeNames: [gpu-a1-0, gpu-z9-0]   # no node "
+            "gpu-z9-0 in nodes.json",
             fix="Check the node names (`kubectl get nodes`), or refresh the inventory.",
         ),
         CodeDoc(
@@ -841,12 +1081,88 @@ CODES.update(
             "dependencies are ready: the first wave waits for pods that never come. Upstream "
             "behaves the same way.",
             severity=Severity.WARNING,
+            example=(
+                "podGroupPolicy: {kubeScheduling: {}}\n"
+                "roles:\n"
+                "  - name: router\n"
+                "    dependencies: [prefill]   # waits for prefill, whose gang waits for the "
+                "router's pods"
+            ),
+            fix=(
+                "Drop the dependencies of gang-scheduled roles (a gang starts together anyway), "
+                "or gang-schedule only roles that start together."
+            ),
         ),
         CodeDoc(
             "RBG303",
             "invalid-exclusive-topology",
             "The exclusive-topology annotation is empty.",
             "Pod affinity needs a topology key such as `kubernetes.io/hostname`.",
+            example=('annotations:\n  rolebasedgroup.workloads.x-k8s.io/exclusive-topology: ""'),
+            fix=(
+                "Set it to a node label key such as `kubernetes.io/hostname`, or remove the "
+                "annotation."
+            ),
+        ),
+        CodeDoc(
+            "RBG305",
+            "gang-scheduler-mismatch",
+            "Pods ask for Volcano, but their gang is a scheduler-plugins PodGroup.",
+            "Volcano reads only its own PodGroups (`scheduling.volcano.sh/v1beta1`, joined by "
+            "the pod annotation `scheduling.k8s.io/group-name`); pods with `schedulerName: "
+            "volcano` in a scheduler-plugins PodGroup start one by one, with no gang. The "
+            "operator picks the v1alpha2 PodGroup flavour by its `--scheduler-name` flag "
+            "(scheduler-plugins by default), which `rbgc build --scheduler volcano` stands for.",
+            'metadata:\n  annotations: {rbg.workloads.x-k8s.io/group-gang-scheduling: "true"}\n'
+            "spec:\n  roles:\n  - name: prefill\n    standalonePattern:\n      template:\n"
+            "        spec: {schedulerName: volcano, ...}",
+            "rbgc build --scheduler volcano group.yaml",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG306",
+            "gang-subgroups-unsupported",
+            "KEP-430 `gang.minReplicas` cannot be compiled for this scheduler or role.",
+            "Per-role minimums need a scheduler with subgroups: Volcano's PodGroup "
+            "`subGroupPolicy`, one subgroup per instance grouped by a label every pod of the "
+            "instance carries. scheduler-plugins gangs only the whole group, and KEP-430's "
+            "webhook refuses the policy rather than weaken the gang; a role whose instances' "
+            "pods share no such label (a leader StatefulSet under `--lws statefulsets`) cannot "
+            "be split into instances either.",
+            "strategy:\n  scheduling:\n    gang: {minReplicas: {prefill: 2}}   # rbgc build "
+            "(scheduler-plugins)",
+            "rbgc build --scheduler volcano ...   # or gang: {} to gang every pod",
+        ),
+        CodeDoc(
+            "RBG307",
+            "incompatible-placement-groups",
+            "A topology pack and the gang cover roles that cannot be grouped together.",
+            "KEP-473 refuses a pack whose roles partly overlap the gang's "
+            "(IncompatiblePlacementGroups); and Volcano puts each pod in the first subgroup it "
+            "matches (job_info.go `getOrCreateSubJob`), so a pack over some roles cannot also "
+            "be a subgroup of pods already split into minReplicas' per-instance subgroups.",
+            "gang: {minReplicas: {prefill: 1, decode: 1}}\n...\nroles: [decode, router]\n"
+            "topologyConstraint: {pack: {required: zone}}",
+            "roles: [prefill, decode]   # the gang's roles, or every role of the group",
+        ),
+        CodeDoc(
+            "RBG308",
+            "gang-unknown-role",
+            "KEP-430 `gang.minReplicas` names a role the group does not have.",
+            "Only roles listed in `minReplicas` join the gang; a misspelt role would silently "
+            "leave the intended one out of it.",
+            "gang: {minReplicas: {prefil: 2}}",
+            "gang: {minReplicas: {prefill: 2}}",
+        ),
+        CodeDoc(
+            "RBG309",
+            "gang-never-satisfied",
+            "KEP-430 `gang.minReplicas` asks for more instances than the role has.",
+            "KEP-430 does not validate it: the gang can never be satisfied and every pod of the "
+            "PodGroup stays Pending.",
+            "replicas: 1\n...\ngang: {minReplicas: {prefill: 2}}",
+            "gang: {minReplicas: {prefill: 1}}",
+            severity=Severity.WARNING,
         ),
         CodeDoc(
             "RBG310",
@@ -864,6 +1180,15 @@ CODES.update(
             "A Placement binds to no RoleBasedGroup in the inputs.",
             "A Placement applies to the group of the same name and namespace; one that binds to "
             "nothing would silently place nothing.",
+            example=(
+                "kind: Placement\n"
+                "metadata: {name: sglang-pd, namespace: llm}   # no RoleBasedGroup llm/sglang-pd "
+                "among the inputs"
+            ),
+            fix=(
+                "Name the Placement like its group (or RoleBasedGroupSet), in the same "
+                "namespace, and pass both to the same command."
+            ),
         ),
         CodeDoc(
             "RBG312",
@@ -880,6 +1205,12 @@ CODES.update(
             "Two tiers of a Topology share a name or a node label.",
             "Each tier is one interconnect level; a repeated name makes levels ambiguous and a "
             "repeated node label makes the tier order meaningless.",
+            example=(
+                "tiers:\n"
+                "  - {name: host, nodeLabel: kubernetes.io/hostname}\n"
+                "  - {name: rack, nodeLabel: kubernetes.io/hostname}   # the same node label twice"
+            ),
+            fix="Give each tier its own name and node label, best interconnect first.",
         ),
         CodeDoc(
             "RBG314",
@@ -902,6 +1233,16 @@ CODES.update(
             "The first pod picks a domain the others may not fit in; kube-scheduler has no "
             "gang-level topology. `rbgc fit` checks the whole group against a node inventory.",
             severity=Severity.WARNING,
+            example=(
+                "rules:\n"
+                "  - roles: [prefill, decode]\n"
+                "    pack: {required: zone}   # built with --scheduler default"
+            ),
+            fix=(
+                "Check the whole group fits with `rbgc fit --nodes nodes.json`, use a gang "
+                "scheduler that packs atomically (`--scheduler volcano`), or accept the warning: "
+                "`--ignore RBG315` (Argo CD: the plugin env `RBGC_IGNORE: RBG315`)."
+            ),
         ),
         CodeDoc(
             "RBG316",
@@ -909,19 +1250,173 @@ CODES.update(
             "`--scheduler volcano`: a placement rule is expressed only approximately.",
             "Volcano's `networkTopology` has one mode and one tier per constraint: a pack with "
             "both `required` and `preferred` keeps the hard bound and drops the preference; soft "
-            "mode does not anchor at a tier; `highestTierName` is a HyperNode tier name, so a "
-            "level written as a node label key is passed verbatim; and a group gang-scheduled "
-            "by scheduler-plugins keeps pod affinity (KEP-473's stated losses).",
+            "mode does not anchor at a tier; and a group gang-scheduled by scheduler-plugins "
+            "keeps pod affinity (KEP-473's stated losses).",
             severity=Severity.WARNING,
+            example=(
+                "pack: {required: zone, preferred: host}   # --scheduler volcano keeps "
+                "zone, drops host"
+            ),
+            fix=(
+                "Write one tier per pack for Volcano and name levels by HyperNode tier names; "
+                "`--ignore RBG316` once you accept the approximation."
+            ),
         ),
         CodeDoc(
             "RBG317",
             "instance-pack-not-lowered",
             "An `instanceTopologyConstraint` is accepted but not expressed in the compiled "
             "objects.",
-            "KEP-473's instance pack keeps one instance's pods in one domain. No back end of rbgc "
-            "lowers it yet (pod affinity would need a per-instance label on every pattern), so "
-            "the objects do not pack each instance, and `rbgc fit` does not count on it (RBG354).",
+            "KEP-473's instance pack keeps one instance's pods in one domain. rbgc compiles it "
+            "as Volcano subgroups, Kueue TAS annotations, or pod affinity from each worker to "
+            "its leader (a native LeaderWorkerSet's through `matchLabelKeys`, which Kubernetes "
+            "honours from 1.31) or to its instance's label; where none of these exists for the "
+            "role and the target, the objects do not pack each instance. The bundle's facts say "
+            "so (`lowered: false`), and `rbgc fit` does not count on it (RBG354).",
+            "rbgc build --kubernetes-version 1.30 group.yaml   # native LWS role with an "
+            "instance pack",
+            "rbgc build --kubernetes-version 1.31 group.yaml   # or --lws statefulsets, or "
+            "--scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG318",
+            "pack-without-anchor",
+            "A required pack would become a pod affinity no pod can satisfy.",
+            "kube-scheduler admits a pod with required pod affinity only where one existing pod "
+            "matches every required term at once (interpodaffinity/filtering.go; "
+            "kubernetes#130784). A role that already requires pods the pack's pods are not "
+            "(a cache, another app, another namespace) could never be placed with the pack's "
+            "term beside its own, so rbgc writes the pack's levels as preferred terms only "
+            "and records the pack as not enforced.",
+            "template:\n  spec:\n    affinity:\n      podAffinity:\n        "
+            "requiredDuringSchedulingIgnoredDuringExecution:\n        - labelSelector: "
+            "{matchLabels: {app: cache}}\n          topologyKey: kubernetes.io/hostname",
+            "preferredDuringSchedulingIgnoredDuringExecution for the role's own term, or "
+            "`rbgc build --scheduler volcano` (the pack becomes the PodGroup's "
+            "networkTopology)",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG319",
+            "volcano-tier-unverified",
+            "`--scheduler volcano`: a tier is written under a name nothing maps to the "
+            "cluster's HyperNodes.",
+            "Volcano translates `highestTierName` through its HyperNodes' `tierName`; a name "
+            "none of them has is logged and the hard bound is dropped (session.go "
+            "`translateHighestTierNameToAllowed`), so the pods schedule unconstrained. rbgc's "
+            "own tier names (`host`, `zone`) are HyperNode tier names only if the cluster's "
+            "operator chose them.",
+            "tiers:\n  - {name: rack, nodeLabel: example.com/rack}",
+            "tiers:\n  - {name: rack, nodeLabel: example.com/rack, volcanoTier: leaf}   # or "
+            "a tier number: volcanoTier: 2",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG320",
+            "kueue-no-queue",
+            "`--scheduler kueue`: the group names no LocalQueue.",
+            "Kueue admits workloads labelled `kueue.x-k8s.io/queue-name` (unless configured to "
+            "manage every workload); without the label it leaves them alone and never reads "
+            "their topology annotations, so the packs rbgc wrote for Kueue would not hold.",
+            "rbgc build --scheduler kueue group.yaml",
+            "rbgc build --scheduler kueue --kueue-queue team-a group.yaml   # or annotate the "
+            "group kueue.x-k8s.io/queue-name: team-a",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG321",
+            "instance-pack-needs-its-own-anchor",
+            "An instance pack cannot join the pod affinity its pods already carry.",
+            "kube-scheduler needs one existing pod to match all of a pod's required affinity "
+            "terms; the first pod of a new instance matches no other pod's instance label, so "
+            "it is placed by its own terms alone (the self-affinity exception) and every other "
+            "required term of it stops binding. rbgc therefore compiles an instance pack as pod "
+            "affinity only where the instance has a leader to follow, or where its pods carry "
+            "no other required pod affinity (exclusive topology, a group pack, the user's).",
+            example=(
+                "- name: engine\n"
+                "  instanceTopologyConstraint: {pack: {required: host}}\n"
+                "  # and the role's pods require pod affinity to pods outside the instance"
+            ),
+            fix=(
+                "Build for a gang scheduler that packs instances (`--scheduler volcano`), or make "
+                "the role's own pod affinity preferred; `--ignore RBG321` to accept it."
+            ),
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG322",
+            "kueue-pack-not-expressible",
+            "`--scheduler kueue`: Kueue cannot admit this pack in one domain.",
+            "Kueue's Topology Aware Scheduling packs one workload's PodSet (or a PodSet group "
+            "of one workload): a StatefulSet, or one group of a LeaderWorkerSet. A pack over "
+            "several roles spans several workloads, and a Deployment's pods are admitted one by "
+            "one; rbgc writes no partial Kueue annotation for them and compiles the pack as pod "
+            "affinity, which kube-scheduler checks pod by pod once Kueue admits the pods.",
+            "- roles: [prefill, decode]\n  pack: {required: zone}",
+            "- roles: [prefill]\n  pack: {required: zone}\n- roles: [decode]\n  pack: "
+            "{required: zone}   # or --scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG323",
+            "kueue-topology-fidelity",
+            "`--scheduler kueue`: a pack's preference is not expressed.",
+            "A Kueue PodSet carries at most one of `podset-required-topology` and "
+            "`podset-preferred-topology` (jobframework/tas_validation.go); a pack with both "
+            "keeps the required level.",
+            example="pack: {required: zone, preferred: host}   # --scheduler kueue",
+            fix=(
+                "Nothing, if one domain of the required level is enough (Kueue packs the PodSet "
+                "into as few domains as it can); `rbgc fit` reports the tier the pack fits at; "
+                "`--ignore RBG323` to accept it."
+            ),
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG324",
+            "placement-field-needs-newer-kubernetes",
+            "A placement field is not written: the target Kubernetes version drops it.",
+            "The API server drops a scheduling field whose feature gate is off (spread "
+            "`minDomains` before 1.27); rbgc says so rather than emit a field that vanishes.",
+            "rbgc build --kubernetes-version 1.26 group.yaml   # a spread with minDomains",
+            "rbgc build --kubernetes-version 1.30 group.yaml",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG325",
+            "kai-scheduler-not-selected",
+            "`--scheduler kai`: a packed role's pods do not ask for KAI Scheduler.",
+            "KAI places only pods with `schedulerName: kai-scheduler`; any other scheduler "
+            "ignores the topology annotations KAI's pod grouper reads, so the pack would not "
+            "hold.",
+            "template:\n  spec:\n    containers: [...]",
+            "template:\n  spec:\n    schedulerName: kai-scheduler\n    containers: [...]",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG326",
+            "kai-pack-not-expressible",
+            "`--scheduler kai`: KAI cannot place this pack as one PodGroup.",
+            "KAI's pod grouper makes one PodGroup per pod owner: a StatefulSet, a "
+            "LeaderWorkerSet group, each Deployment pod. A pack over several roles, or over a "
+            "Deployment, spans several PodGroups; rbgc compiles it as pod affinity, which KAI "
+            "checks pod by pod.",
+            "- roles: [prefill, decode]\n  pack: {required: zone}",
+            "- roles: [prefill]\n  pack: {required: zone}   # or --scheduler volcano",
+            severity=Severity.WARNING,
+        ),
+        CodeDoc(
+            "RBG327",
+            "kai-topology-unnamed",
+            "`--scheduler kai`: a pack names no KAI Topology resource.",
+            "KAI applies a topology constraint only when `kai.scheduler/topology` names one of "
+            "its `Topology` resources (plugins/topology/job_filtering.go); rbgc's built-in "
+            "`default` topology is no such resource.",
+            "topologyConstraint: {pack: {required: zone}}",
+            "topologyConstraint: {topologyName: cluster-topology, pack: {required: "
+            "topology.kubernetes.io/zone}}",
             severity=Severity.WARNING,
         ),
         CodeDoc(
@@ -954,6 +1449,17 @@ CODES.update(
             "(a spread constraint whose selector picks other pods); `rbgc fit` says how it "
             "reads them instead of pretending to be exact.",
             severity=Severity.WARNING,
+            example=(
+                "podAffinity:\n"
+                "  requiredDuringSchedulingIgnoredDuringExecution:\n"
+                "    - namespaceSelector: {matchLabels: {team: ml}}   # namespace labels are not "
+                "in the inventory\n"
+                "      topologyKey: kubernetes.io/hostname"
+            ),
+            fix=(
+                "Read the answer with the approximation the message names; `--ignore RBG352` "
+                "once you have checked it."
+            ),
         ),
         CodeDoc(
             "RBG353",
@@ -964,6 +1470,15 @@ CODES.update(
             "inventory where one domain spans two domains of the broader tier shows the order "
             "or the node labels are wrong.",
             severity=Severity.WARNING,
+            example=(
+                "tiers: [{name: nvlink, nodeLabel: nvidia.com/gpu.clique}, {name: host, "
+                "nodeLabel: kubernetes.io/hostname}]\n"
+                "# while one NVLink domain spans several hosts"
+            ),
+            fix=(
+                "List the tiers as the hardware nests, narrowest first (host before nvlink when "
+                "an NVLink domain spans hosts), or fix the nodes' labels."
+            ),
         ),
         CodeDoc(
             "RBG354",
@@ -975,6 +1490,15 @@ CODES.update(
             "`rbgc fit` places the group without it: its answer holds in the cluster, and this "
             "warning says the rule does not.",
             severity=Severity.WARNING,
+            example=(
+                "- name: decode\n"
+                "  instanceTopologyConstraint:\n"
+                "    pack: {required: host}   # RBG317: not in the compiled objects"
+            ),
+            fix=(
+                "Nothing for the answer, which holds without the rule; the rule itself is not "
+                "kept by the cluster (RBG317)."
+            ),
         ),
         CodeDoc(
             "RBG355",
@@ -998,6 +1522,16 @@ CODES.update(
             "(the releases that turn them on by default). Below that the API server drops the "
             "field or the scheduler ignores it, and so does `rbgc fit` (`--kubernetes-version`).",
             severity=Severity.WARNING,
+            example=(
+                "topologySpreadConstraints:\n"
+                "  - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, minDomains: "
+                "3}\n"
+                "# rbgc fit --kubernetes-version 1.26"
+            ),
+            fix=(
+                "Pass the cluster's real version (`--kubernetes-version`), or remove the field "
+                "the cluster ignores."
+            ),
         ),
         CodeDoc(
             "RBG510",
@@ -1005,6 +1539,15 @@ CODES.update(
             "`engineRuntimes[].profileName` names a ClusterEngineRuntimeProfile not in the inputs.",
             "rbgc injects the profile's sidecars at compile time, so the profile document "
             "must be compiled together with the group (same files or folders).",
+            example=(
+                "engineRuntimes:\n"
+                "  - profileName: patio-runtime   # no ClusterEngineRuntimeProfile patio-runtime "
+                "among the inputs"
+            ),
+            fix=(
+                "Pass the profile's file with the group (`rbgc build group.yaml profiles/`), or "
+                "remove the entry."
+            ),
         ),
     )
 )
@@ -1028,6 +1571,7 @@ CODES.update(
             "50); thousands of nested `[` are an accident or an attack, and would exhaust the "
             "recursion of every tool that reads the object.",
             "data: [[[[[[[[ ... ]]]]]]]]",
+            fix="Write the value flatter; if a tool generated it, fix the generator.",
         ),
         CodeDoc(
             "RBG104",

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, error
+from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error
 from rbgc.emit import to_yaml
 from rbgc.pipeline import Options, compile_documents
 from rbgc.schema import _field, is_rbg_document
@@ -40,6 +40,8 @@ class Outcome:
 
     text: str  # the ResourceList to write on stdout
     diagnostics: tuple[Diagnostic, ...]
+    # the same, for stderr: at the file each item came from, not at the stream on stdin
+    shown: tuple[Diagnostic, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -82,7 +84,37 @@ def run(text: str, options: Options) -> Outcome:
     results = [_result(d, resource_list, items) for d in diagnostics]
     if results:
         out["results"] = results
-    return Outcome(to_yaml(out), tuple(diagnostics))
+    shown = tuple(_for_people(d, resource_list, items) for d in diagnostics)
+    return Outcome(to_yaml(out), tuple(diagnostics), shown)
+
+
+def _for_people(d: Diagnostic, resource_list: Document, items: list[Any]) -> Diagnostic:
+    """`d` at the file kpt or kustomize read its item from, naming the resource and field: a
+    line of the ResourceList on stdin means nothing to the user who reads stderr."""
+    moved = _in_file(d.span, resource_list, items)
+    if moved is None:
+        return d
+    notes = []
+    for span, note in d.notes:
+        at = _in_file(span, resource_list, items)
+        notes.append((span, note) if at is None else (at[0], f"{at[1]}: {note}"))
+    return replace(d, span=moved[0], message=f"{moved[1]}: {d.message}", notes=tuple(notes))
+
+
+def _in_file(
+    span: Span | None, resource_list: Document, items: list[Any]
+) -> tuple[Span, str] | None:
+    """The file of the item at `span` and `Kind name field` within it, when the item says."""
+    if span is None or span.path != STDIN:
+        return None
+    entry = _where(span, resource_list, items)
+    where = (entry.get("file") or {}).get("path")
+    if not where:
+        return None
+    ref = entry.get("resourceRef", {})
+    field = (entry.get("field") or {}).get("path")
+    said = " ".join(str(p) for p in (ref.get("kind"), ref.get("name"), field) if p)
+    return Span(str(where)), said
 
 
 def namespace_option(text: str) -> str | None:
@@ -199,11 +231,17 @@ def _metadata(item: dict[str, Any]) -> dict[str, Any]:
 
 def _result(d: Diagnostic, resource_list: Document, items: list[Any]) -> dict[str, Any]:
     """A KRM `results` entry: message, severity, and where (resource, field, file)."""
-    entry: dict[str, Any] = {
+    return {
         "message": f"[{d.code}] {d.message}" + (f" (help: {d.help})" if d.help else ""),
         "severity": str(d.severity),
+        **_where(d.span, resource_list, items),
     }
-    located = _locate(d, resource_list)
+
+
+def _where(span: Span | None, resource_list: Document, items: list[Any]) -> dict[str, Any]:
+    """A `results` entry's `resourceRef`, `field` and `file` for a position on stdin."""
+    entry: dict[str, Any] = {}
+    located = _locate(span, resource_list)
     if located is None:
         return entry
     i, field_path = located
@@ -229,11 +267,11 @@ def _result(d: Diagnostic, resource_list: Document, items: list[Any]) -> dict[st
     return entry
 
 
-def _locate(d: Diagnostic, resource_list: Document) -> tuple[int, JsonPath] | None:
-    """Which item a diagnostic is about, and the field at its position (shortest match)."""
-    if d.span is None or d.span.line <= 0:
+def _locate(span: Span | None, resource_list: Document) -> tuple[int, JsonPath] | None:
+    """Which item a position is in, and the field at it (shortest match)."""
+    if span is None or span.line <= 0:
         return None
-    pos = (d.span.line, d.span.col)
+    pos = (span.line, span.col)
     best: JsonPath | None = None
     for table in (resource_list.spans.values, resource_list.spans.keys):
         for path, at in table.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rbgc.diagnostics import Diagnostic, Span
 from rbgc.k8s import controllers
@@ -18,8 +18,10 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import IntOrPercent, WorkloadKind
 from rbgc.k8s.manifest import Manifest
 from rbgc.source import Document, JsonPath
-from rbgc.topology import PlacementSpec
 from rbgc.warmup.spec import Warmup
+
+if TYPE_CHECKING:  # the IR holds them; only a group with placement rules imports topology.py
+    from rbgc.topology import PlacementRule, PlacementSpec
 
 __all__ = ["WorkloadKind"]  # the kinds are k8s/controllers.py's table; the IR names them
 
@@ -119,6 +121,9 @@ class InstanceSet:
     # the shared Service selects only the leaders (leaderWorkerPattern's sharedServiceSelection,
     # LeaderOnly unless written All: `helper.go:288`); every other pattern selects all pods
     leader_only: bool = False
+    # role annotation role-instance-pattern: Stateless: random instance names, and not a
+    # stateful role (no index, no discovery file: `helper.go:500-515`)
+    stateless: bool = False
     span: Span
 
 
@@ -166,6 +171,8 @@ class Scheduler(enum.StrEnum):
 
     DEFAULT = "default"  # kube-scheduler: pod (anti-)affinity and spread constraints
     VOLCANO = "volcano"  # Volcano: packs become the PodGroup's networkTopology (KEP-473)
+    KUEUE = "kueue"  # kube-scheduler after Kueue admits: packs become TAS annotations
+    KAI = "kai"  # NVIDIA KAI Scheduler: packs become the workloads' topology annotations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,6 +183,7 @@ class Target:
     lws: LwsLowering = LwsLowering.NATIVE
     conventions: str | None = None  # "v0.4" | "v0.8"; None: by the input's API version
     scheduler: Scheduler = Scheduler.DEFAULT
+    kueue_queue: str | None = None  # `--kueue-queue`: the LocalQueue every workload joins
     # roles updated in place compile to OnDelete StatefulSets that rbgc sync (or its watcher)
     # updates pod by pod: always under `rbgc sync`, with `--in-place` elsewhere (passes/inplace.py)
     in_place: bool = False
@@ -247,6 +255,15 @@ class Role:
         if self.instance_set is not None and self.instance_set.components:
             return sum(c.size for c in self.instance_set.components)
         return 1
+
+    @property
+    def stateful(self) -> bool:
+        """Upstream's IsStatefulRole (`api/workloads/v1alpha2/helper.go:500-515`): pods with an
+        index (`RBG_ROLE_INDEX`) and the discovery file; not a Deployment, nor a Stateless
+        RoleInstanceSet of any pattern."""
+        if self.instance_set is not None and self.instance_set.stateless:
+            return False
+        return self.kind is not WorkloadKind.DEPLOYMENT
 
     @property
     def kind(self) -> WorkloadKind | None:
@@ -373,6 +390,26 @@ class RolePlacement:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RuleLowering:
+    """How the placement pass lowered one rule of `Group.placement` (record.py's facts)."""
+
+    lowered: bool = True  # False: the compiled objects do not enforce it for the scheduler
+    enforced_by: str = "kube-scheduler"  # kube-scheduler | volcano | kueue | kai
+    match_label_keys: tuple[str, ...] = ()
+    node_taints_policy: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstancePin:
+    """An instance pack compiled as pod affinity into each instance's own pod templates after
+    expand, where literal per-instance values exist (passes/placement_instances.py)."""
+
+    role: str
+    rule: PlacementRule
+    how: str  # leader-labels | leader-name | instance-label
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Placement:
     """What placement decided for a whole group."""
 
@@ -380,3 +417,8 @@ class Placement:
     wave_offset: int = 0  # objects that gate the whole group (a PodGroup) need an earlier wave
     manifests: tuple[Manifest, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
+    lowering: tuple[RuleLowering, ...] = ()  # one per rule of `Group.placement`, in order
+    pins: tuple[InstancePin, ...] = ()  # applied to the expanded manifests
+    workload_labels: Mapping[str, str] = field(default_factory=dict)  # on every workload
+    # per role, on its workloads' own metadata (KAI reads the pod owner's)
+    workload_annotations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)

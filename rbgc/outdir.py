@@ -24,7 +24,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-MARKER = ".rbgc-output"
+from rbgc.source.files import OUTPUT_MARKER
+
+MARKER = OUTPUT_MARKER
 _STAGING_PREFIX = ".rbgc-staging-"
 _HEADER = (
     "# Written by `rbgc build --out`. The next run replaces or removes exactly the files\n"

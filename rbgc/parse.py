@@ -35,8 +35,6 @@ from rbgc.model import (
 from rbgc.parse_v1alpha2 import engine_runtimes, role_templates, service_ports
 from rbgc.schema import KINDS_V1ALPHA2, check, check_v1alpha2, is_rbg_document
 from rbgc.source import Document, JsonPath, value_at
-from rbgc.topology import bind as bind_placements
-from rbgc.topology import is_placement_document
 from rbgc.warmup.parse import is_warmup
 from rbgc.warmup.parse import parse as parse_warmup
 from rbgc.warmup.spec import Warmup
@@ -62,7 +60,7 @@ def parse(
         return cv.conventions_for(doc.api_version, conventions)
 
     for order, doc in enumerate(documents):
-        if is_placement_document(doc):  # inputs of the placement pass, never emitted
+        if cv.is_placement_kind(doc.api_version, doc.kind):  # the placement pass's, not emitted
             placement_docs.append(doc)
             continue
         if is_warmup(doc):  # KEP-129: its own front end and lowering (rbgc/warmup/)
@@ -151,9 +149,13 @@ def parse(
             _add_profile(profiles, _profile(doc), problems)
     groups, found = bind_policies(groups, policies, default_namespace)
     problems.extend(d for d in found if d.severity is Severity.ERROR)
-    # always: v1alpha2 groups carry KEP-473 topology fields even without a Placement
-    groups, found_placements = bind_placements(groups, placement_docs, default_namespace)
-    problems.extend(found_placements)
+    # v1alpha2 groups (and CoordinatedPolicies) carry KEP-473 topology fields even without a
+    # Placement; a plain v1alpha1 build never imports topology.py (start-up, issue 21.7)
+    if placement_docs or policies or any(g.document.api_version != cv.API_VERSION for g in groups):
+        from rbgc.topology import bind as bind_placements
+
+        groups, found_placements = bind_placements(groups, placement_docs, default_namespace)
+        problems.extend(found_placements)
     if problems:
         raise DiagnosticError(problems)
     return Program(

@@ -183,15 +183,16 @@ def _role(doc: Document, path: JsonPath, raw: dict[str, Any]) -> Role:
     pattern_path = (*path, pattern_key) if pattern_key else path
     workload_type = annotations.get(cv.ANNOTATION_WORKLOAD_TYPE) or cv.INSTANCE_SET_WORKLOAD
     leader_worker = pattern_key is Pattern.LEADER_WORKER
+    stateless = annotations.get(cv.ANNOTATION_INSTANCE_PATTERN) == "Stateless"
     instance_set = None
     if workload_type == cv.INSTANCE_SET_WORKLOAD:
         kind = WorkloadKind.STATEFULSET
         if leader_worker:
             kind = WorkloadKind.LEADERWORKERSET
-        elif annotations.get(cv.ANNOTATION_INSTANCE_PATTERN) == "Stateless":
+        elif pattern_key is Pattern.STANDALONE and stateless:
             kind = WorkloadKind.DEPLOYMENT  # random instance names, no index (§3.1)
         api_version, kind_name = kind.api_version, kind.kind
-        instance_set = _instance_set(doc, path, raw, pattern_key)
+        instance_set = _instance_set(doc, path, raw, pattern_key, stateless=stateless)
     else:
         api_version, _, kind_name = workload_type.rpartition("/")
     workload = Workload(
@@ -279,7 +280,12 @@ def _backoff(pattern: Mapping[str, Any]) -> RestartBackoff:
 
 
 def _instance_set(
-    doc: Document, path: JsonPath, raw: dict[str, Any], pattern: Pattern | None
+    doc: Document,
+    path: JsonPath,
+    raw: dict[str, Any],
+    pattern: Pattern | None,
+    *,
+    stateless: bool,
 ) -> InstanceSet:
     rolling = (raw.get("rolloutStrategy") or {}).get("rollingUpdate") or {}
     components = []
@@ -309,6 +315,7 @@ def _instance_set(
         update_type=rolling.get("type"),
         paused=bool(rolling.get("paused")),
         grace_period=(rolling.get("inPlaceUpdateStrategy") or {}).get("gracePeriodSeconds"),
+        stateless=stateless,
         span=doc.span(*path, "name"),
     )
 
@@ -598,15 +605,19 @@ ROLE_FIELDS: Mapping[str, tuple[str, str]] = {
         LOWERED,
         "the profile container it extends; one the profile lacks warns (RBG511)",
     ),
-    "engineRuntimes.containers.env": (LOWERED, "merged into that container's env"),
+    "engineRuntimes.containers.env": (LOWERED, "appended to that container's env (HEAD)"),
     "engineRuntimes.containers.args": (LOWERED, "appended to that container's args"),
     "scalingAdapter.enable": (
         WARNED,
-        "RBG143 (RBG124 under --lws statefulsets): no adapter "
-        "without the operator; an HPA on it is retargeted (RBG144)",
+        "RBG143 (RBG124 on components, and leader/worker under --lws statefulsets): no "
+        "adapter without the operator; an HPA on it is retargeted (RBG144)",
     ),
     "scalingAdapter.labels": (WARNED, "with enable, RBG143: the adapter is not emitted"),
-    "minReadySeconds": (LOWERED, "StatefulSets and Deployments; RBG122 on a native LWS"),
+    "minReadySeconds": (
+        LOWERED,
+        "the default workload's StatefulSets and Deployments, and a StatefulSet type's; RBG122 "
+        "on a native LWS, and on a Deployment or LWS type (the operator sets none)",
+    ),
     "podManagementPolicy": (LOWERED, "StatefulSets; OrderedReady on a LWS warns (RBG122)"),
     "instanceTopologyConstraint.topologyName": (LOWERED, "the placement pass (topology.py)"),
     "instanceTopologyConstraint.pack.required": (LOWERED, "the placement pass (topology.py)"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rbgc.bundle import Bundle, GroupFacts
@@ -31,7 +31,7 @@ from rbgc.passes.discovery import inject_discovery
 from rbgc.passes.expand import expand
 from rbgc.passes.inplace import compile_in_place
 from rbgc.passes.operator_objects import operator_objects
-from rbgc.passes.placement import place
+from rbgc.passes.placement import finish, place
 from rbgc.passes.validate import validate
 from rbgc.record import record_group
 from rbgc.source import Document
@@ -119,6 +119,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
         )
 
     expanded = expand(checked.group, waves, placement, target, conventions, program.profiles)
+    expanded = replace(expanded, manifests=finish(expanded.manifests, checked.group, placement))
     for role in group.roles:
         for runtime in role.engine_runtimes:
             trace.add("expand", group, f"role {role.name}: sidecars of {runtime.profile}")
@@ -146,7 +147,7 @@ def compile_group(group: Group, program: Program, target: Target, trace: Trace) 
     warnings = (*checked.warnings, *placement.warnings, *expanded.warnings, *discovered.warnings)
     return Compiled(
         manifests=manifests,
-        facts=record_group(checked.group, manifests),
+        facts=record_group(checked.group, manifests, placement.lowering),
         warnings=warnings,
     )
 

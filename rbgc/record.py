@@ -21,10 +21,12 @@ from rbgc.bundle import (
     workload_facts,
 )
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Group, Role, WorkloadKind
+from rbgc.model import Group, Role, RuleLowering, WorkloadKind
 
 
-def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
+def record_group(
+    group: Group, manifests: Sequence[Manifest], lowering: Sequence[RuleLowering] = ()
+) -> GroupFacts:
     roles = []
     for role in group.roles:
         surge = role.rolling_update.max_surge if role.rolling_update else None
@@ -57,19 +59,20 @@ def record_group(group: Group, manifests: Sequence[Manifest]) -> GroupFacts:
         rules=rules_of(group),
         pod_group=pod_group,
         set_name=group.set_name,
-        placement=placement_of(group),
+        placement=placement_of(group, lowering),
         conventions=group.conventions,
     )
 
 
-def placement_of(group: Group) -> tuple[PlacementFacts, ...]:
+def placement_of(group: Group, lowering: Sequence[RuleLowering] = ()) -> tuple[PlacementFacts, ...]:
+    """The rules as built; `lowering` (the placement pass's, one per rule) says how."""
     spec = group.placement
     if spec is None:
         return ()
     tiers = tuple((t.name, t.node_label) for t in spec.topology.tiers)
     out = []
-    for rule in spec.rules:
-        instance_pack = rule.kind.value == "pack" and rule.scope.value == "instance"
+    for i, rule in enumerate(spec.rules):
+        how = lowering[i] if i < len(lowering) else RuleLowering()
         if rule.kind.value == "pack":
             preferred = tuple(level.node_label for level in rule.fallback(spec.topology))
         else:
@@ -83,8 +86,12 @@ def placement_of(group: Group) -> tuple[PlacementFacts, ...]:
                 tiers=tiers,
                 max_skew=rule.max_skew,
                 scope=rule.scope.value,
-                lowered=not instance_pack,  # no back end lowers an instance pack (RBG317)
                 span=rule.span,
+                lowered=how.lowered,
+                enforced_by=how.enforced_by,
+                match_label_keys=how.match_label_keys,
+                min_domains=rule.min_domains,
+                node_taints_policy=how.node_taints_policy,
             )
         )
     return tuple(out)

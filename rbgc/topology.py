@@ -7,7 +7,7 @@ A `Topology` lists a cluster's interconnect tiers, best first, each with the nod
 values are its domains. A `Placement` binds to the group of the same name and namespace (or to
 every member of the RoleBasedGroupSet of that name) and states rules over its roles. A level is
 a tier name of the active topology, else a node label key taken verbatim (as KAI does); with
-no `Topology` given, `default` applies (nvlink, host, zone).
+no `Topology` given, `default` applies (host, nvlink, rack, zone).
 
 The IR is one `PlacementRule` per rule, the shape of KEP-473's `TopologyConstraint`
 (`pack.required` / `pack.preferred` over `roles`), with `scope` saying whether the roles' pods
@@ -27,13 +27,14 @@ from typing import Any
 
 from rbgc.diagnostics import Diagnostic, Span, did_you_mean, error
 from rbgc.jsonpath import find
+from rbgc.k8s import conventions as cv
 from rbgc.schema import Walker
 from rbgc.source import Document, JsonPath
 
-API_VERSION = "rbgc.io/v1alpha1"
-TOPOLOGY_KIND = "Topology"
-PLACEMENT_KIND = "Placement"
-KINDS = (TOPOLOGY_KIND, PLACEMENT_KIND)
+API_VERSION = cv.RBGC_API_VERSION
+TOPOLOGY_KIND = cv.TOPOLOGY_KIND
+PLACEMENT_KIND = cv.PLACEMENT_KIND
+KINDS = cv.PLACEMENT_KINDS
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schemas", "placement.v1alpha1.schema.json")
 _SCHEMA_HELP = "see schemas/placement.v1alpha1.schema.json for the Topology and Placement format"
 
@@ -42,6 +43,7 @@ _SCHEMA_HELP = "see schemas/placement.v1alpha1.schema.json for the Topology and 
 class Tier:
     name: str
     node_label: str
+    volcano_tier: str | int | None = None  # its HyperNodes' `tierName` or `tier`, if declared
     span: Span | None = None
 
 
@@ -60,11 +62,19 @@ class Topology:
         return next((i for i, t in enumerate(self.tiers) if t.node_label == node_label), None)
 
 
+# host < NVLink clique < rack < zone (scheduler-semantics.md, "Hardware tiers"): on multi-node
+# NVLink systems (GB200 NVL72) one clique, published by the GPU operator as
+# `nvidia.com/gpu.clique`, spans several hosts. HGX-class hosts keep NVLink inside the host and
+# carry no clique label: pack them at `host`. No Kubernetes label names a rack; NVIDIA
+# Topograph labels the switch a node connects to directly (its top-of-rack switch) as
+# `network.topology.nvidia.com/block` (Topograph docs/k8s.md), the default here. A Topology
+# document overrides the order; `rbgc fit` warns where an inventory's domains do not nest (RBG353).
 DEFAULT_TOPOLOGY = Topology(
     name="default",
     tiers=(
-        Tier(name="nvlink", node_label="nvidia.com/gpu.clique"),
         Tier(name="host", node_label="kubernetes.io/hostname"),
+        Tier(name="nvlink", node_label="nvidia.com/gpu.clique"),
+        Tier(name="rack", node_label="network.topology.nvidia.com/block"),
         Tier(name="zone", node_label="topology.kubernetes.io/zone"),
     ),
 )
@@ -73,12 +83,17 @@ DEFAULT_TOPOLOGY = Topology(
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Level:
     """A level as written, resolved: its node label key and its tier's rank (0 = best).
-    `rank` is None for a node label key that names no tier (it cannot be ordered)."""
+    `rank` is None for a node label key that names no tier (it cannot be ordered).
+
+    `verbatim`: a KEP-473 level that names no tier and is no node label key, kept as written
+    for a scheduler with its own vocabulary (a Volcano HyperNode tier name); only
+    `--scheduler volcano` can lower it (the placement pass refuses it elsewhere, RBG312)."""
 
     written: str
     node_label: str
     rank: int | None
     span: Span | None = None
+    verbatim: bool = False
 
     @property
     def text(self) -> str:
@@ -111,8 +126,12 @@ class PlacementRule:
     required: Level | None = None
     preferred: Level | None = None
     max_skew: int = 1
+    min_domains: int | None = None  # spread: `minDomains` (DoNotSchedule only)
     scope: Scope = Scope.GROUP
     span: Span | None = None  # the rule's kind key (`pack:`), where diagnostics point
+    # written in upstream's KEP-473 fields: levels are the scheduler's words, passed verbatim
+    upstream: bool = False
+    topology_name: str | None = None  # KEP-473's `topologyName`: the scheduler's resource
 
     @property
     def level(self) -> Level:
@@ -148,7 +167,7 @@ class PlacementSpec:
 
 
 def is_placement_document(doc: Document) -> bool:
-    return doc.api_version == API_VERSION and doc.kind in KINDS
+    return cv.is_placement_kind(doc.api_version, doc.kind)
 
 
 @functools.cache
@@ -270,8 +289,11 @@ def _with_upstream(
     spec: PlacementSpec | None = None
     for doc, path, roles, scope in found:
         raw = find(doc.body, path)
+        # `topologyName` names the scheduler's topology resource (KAI's Topology, KEP-473);
+        # an rbgc Topology of that name describes its tiers, else the group's own applies
+        named = raw.get("topologyName")
         topology = _active_topology(
-            raw.get("topologyName"),
+            named if named in topologies else None,
             doc.span(*path, "topologyName"),
             doc.span(*path, key=True),
             topologies,
@@ -280,6 +302,8 @@ def _with_upstream(
         if topology is None:
             continue
         rule = _upstream_rule(doc, path, raw["pack"], roles, scope, topology, problems)
+        if rule is not None and named is not None:
+            rule = replace(rule, topology_name=str(named))
         if rule is not None:
             one = PlacementSpec(topology=topology, rules=(rule,), span=doc.span(*path, key=True))
             spec = _merge(spec, one, problems)
@@ -308,10 +332,12 @@ def _upstream_rule(
         return None
     before = len(problems)
     required, preferred = (
-        None if pack.get(key) is None else _level(doc, (*at, key), pack[key], topology, problems)
+        None
+        if pack.get(key) is None
+        else _level(doc, (*at, key), pack[key], topology, problems, verbatim=True)
         for key in ("required", "preferred")
     )
-    if required and preferred:
+    if required and preferred and not (required.verbatim or preferred.verbatim):
         _orderable(required, preferred, problems)
     if len(problems) > before:
         return None
@@ -322,6 +348,7 @@ def _upstream_rule(
         preferred=preferred,
         scope=scope,
         span=doc.span(*at, key=True),
+        upstream=True,
     )
 
 
@@ -351,7 +378,10 @@ def _topology(doc: Document, problems: list[Diagnostic]) -> Topology:
     tiers: list[Tier] = []
     for i, raw in enumerate(doc.body["spec"]["tiers"]):
         tier = Tier(
-            name=raw["name"], node_label=raw["nodeLabel"], span=doc.span("spec", "tiers", i)
+            name=raw["name"],
+            node_label=raw["nodeLabel"],
+            volcano_tier=raw.get("volcanoTier"),
+            span=doc.span("spec", "tiers", i),
         )
         for field, value in (("name", tier.name), ("nodeLabel", tier.node_label)):
             first = next(
@@ -412,7 +442,7 @@ def _active_topology(
                 wanted,
                 [*topologies, DEFAULT_TOPOLOGY.name],
                 "give a Topology document of that name, or omit the name for the default "
-                "(nvlink, host, zone)",
+                "(host, nvlink, rack, zone)",
             ),
         )
     )
@@ -475,6 +505,16 @@ def _rules(
             lvl = level("level")
             strict = bool(body.get("required", kind is RuleKind.SEPARATE))
             required, preferred = (lvl, None) if strict else (None, lvl)
+            if "minDomains" in body and not strict:
+                # the API server refuses minDomains beside ScheduleAnyway (a PodSpec rule)
+                problems.append(
+                    error(
+                        "RBG310",
+                        "minDomains applies only to a required spread (DoNotSchedule)",
+                        doc.span(*at, "minDomains", key=True),
+                        help="add `required: true`, or drop `minDomains`",
+                    )
+                )
         if len(problems) > before or (required or preferred) is None:
             continue
         out.append(
@@ -484,6 +524,7 @@ def _rules(
                 required=required,
                 preferred=preferred,
                 max_skew=int(body.get("maxSkew", 1)) if kind is RuleKind.SPREAD else 1,
+                min_domains=int(body["minDomains"]) if "minDomains" in body else None,
                 span=doc.span(*at, key=True),
             )
         )
@@ -491,8 +532,16 @@ def _rules(
 
 
 def _level(
-    doc: Document, path: JsonPath, value: str, topology: Topology, problems: list[Diagnostic]
+    doc: Document,
+    path: JsonPath,
+    value: str,
+    topology: Topology,
+    problems: list[Diagnostic],
+    *,
+    verbatim: bool = False,
 ) -> Level | None:
+    """`verbatim` (KEP-473's fields): a word that is neither a tier nor a node label key is
+    kept for the scheduler, not refused here."""
     span = doc.span(*path)
     tier = topology.tier(value)
     if tier is not None:
@@ -502,6 +551,8 @@ def _level(
             rank=topology.tiers.index(tier),
             span=span,
         )
+    if "/" not in value and verbatim:
+        return Level(written=value, node_label=value, rank=None, span=span, verbatim=True)
     if "/" not in value:
         problems.append(
             error(

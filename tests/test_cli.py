@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -450,6 +451,17 @@ def test_explain_a_code() -> None:
     assert invoke(["explain", "dependency-cycle"]).stdout == result.stdout
 
 
+def test_explain_takes_a_code_as_a_diagnostic_prints_it_and_near_names() -> None:
+    expected = CODES["RBG315"].render()
+    for pasted in ("warning[RBG315]", "warning[RBG315]:", "RBG315:"):  # copied from stderr
+        assert invoke(["explain", pasted]).stdout == expected, pasted
+    typo = invoke(["explain", "pack-not-atomc"])
+    assert typo.exit_code == 2
+    assert "unknown code 'pack-not-atomc'; did you mean 'pack-not-atomic' (RBG315)?" in (
+        typo.stderr
+    )
+
+
 def test_explain_lists_every_code() -> None:
     result = invoke(["explain"])
     assert result.exit_code == 0
@@ -499,6 +511,7 @@ def test_no_traceback_on_errors(tmp_path: Path) -> None:
         f"{bad}:2:1: error[RBG001]: did not find expected node content "
         "(while parsing a flow node)\n"
         "missing.yaml: error[RBG008]: no such file or directory\n"
+        "  help: check the path (relative to the current folder); `-` reads standard input\n"
         "rbgc: 2 errors; nothing was written\n"
     )
 
@@ -558,3 +571,40 @@ def test_validate_separately_keeps_independent_apps_apart() -> None:
     apart = invoke(["validate", "--separately", *apps])
     assert apart.exit_code == 0
     assert apart.stdout.startswith("rbgc: 2 file(s), ")
+
+
+# Imported only for groups that have placement rules, a v1alpha2 document or another scheduler
+# (issue 21.7: a plain build defines none of their classes at start-up).
+PLACEMENT_ONLY = (
+    "rbgc.topology",
+    "rbgc.passes.placement_rules",
+    "rbgc.passes.placement_instances",
+    "rbgc.passes.placement_anchors",
+    "rbgc.passes.placement_volcano",
+    "rbgc.passes.placement_kueue",
+    "rbgc.passes.placement_kai",
+)
+
+
+def _imported_by_build(path: str) -> list[str]:
+    probe = (
+        "import sys\n"
+        "from rbgc.cli import main\n"
+        "try:\n"
+        f"    main(['build', {path!r}])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        f"sys.stderr.write(repr(sorted(m for m in sys.modules if m in {PLACEMENT_ONLY!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return list(ast.literal_eval(done.stderr.splitlines()[-1]))
+
+
+def test_a_plain_build_does_not_import_the_placement_lowerings() -> None:
+    assert _imported_by_build(PD) == []
+    # ... which the probe would see: a group with a Placement imports them
+    with_rules = _imported_by_build(str(EXAMPLES / "pd-topology.yaml"))
+    assert "rbgc.topology" in with_rules and "rbgc.passes.placement_rules" in with_rules

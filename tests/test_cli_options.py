@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -16,10 +17,19 @@ from rbgc.cli.options import IGNORE_VARIABLES, argocd_env
 from tests.conftest import EXAMPLES, ROOT
 
 TOPOLOGY = str(EXAMPLES / "pd-topology.yaml")  # warns RBG315 (pack becomes pod affinity)
-CLEAN = {v: None for v in (*IGNORE_VARIABLES, "NO_COLOR", "KUBE_VERSION", "ARGOCD_APP_NAMESPACE")}
+CLEAN = {
+    v: None
+    for v in (
+        *IGNORE_VARIABLES,
+        "NO_COLOR",
+        "KUBE_VERSION",
+        "ARGOCD_APP_NAMESPACE",
+        argocd_env("FAIL_ON_WARNING"),
+    )
+}
 
 
-def invoke(args: list[str], env: dict[str, str | None] | None = None) -> Result:
+def invoke(args: list[str], env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(main, args, env={**CLEAN, **(env or {})})
 
 
@@ -64,6 +74,27 @@ def test_ignored_warnings_are_not_counted_by_validate_nor_in_json() -> None:
     as_json = invoke(["validate", "--format", "json", "--ignore", "RBG315", TOPOLOGY])
     codes = [d["code"] for d in json.loads(as_json.stderr)["diagnostics"]]
     assert "RBG315" not in codes
+
+
+def test_validate_fails_on_warnings_as_the_argocd_plugin_does() -> None:
+    """The plugin renders with fail-on-warning (its default), so a pre-commit hook must be
+    able to pass only what Argo CD will render: the same flag, the same variable, and what
+    --ignore accepts is not fatal either."""
+    lenient = invoke(["validate", TOPOLOGY])
+    assert lenient.exit_code == 0, lenient.stderr
+    for args, env in (
+        (["--fail-on-warning"], None),
+        ([], {argocd_env("FAIL_ON_WARNING"): "true"}),
+    ):
+        fatal = invoke(["validate", *args, TOPOLOGY], env=env)
+        assert fatal.exit_code == 1, fatal.stderr
+        assert "warning[RBG315]" in fatal.stderr
+        assert fatal.stderr.endswith("rbgc: 1 warning\n")
+        assert "valid" not in fatal.stdout
+    accepted = invoke(["validate", "--fail-on-warning", "--ignore", "RBG315", TOPOLOGY])
+    assert accepted.exit_code == 0, accepted.stderr
+    build = invoke(["build", "--fail-on-warning", TOPOLOGY])
+    assert build.exit_code == fatal.exit_code  # one verdict
 
 
 def test_an_error_code_cannot_be_ignored() -> None:
@@ -155,10 +186,48 @@ def test_rbgc_help_lists_each_command_with_its_own_short_help() -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     done = invoke(["biuld", "x.yaml"])
     assert done.exit_code == 2
-    assert "No such command 'biuld'" in done.stderr
+    assert "No such command 'biuld'. Did you mean 'build'?" in done.stderr  # as kubectl, git
+    far = invoke(["deploy", "x.yaml"])
+    assert far.exit_code == 2
+    assert "No such command 'deploy'." in far.stderr and "Did you mean" not in far.stderr
 
 
 def test_ignore_works_on_fit(tmp_path: Path) -> None:
     nodes = EXAMPLES / "inventory" / "nodes.json"
     done = invoke(["fit", "--nodes", str(nodes), "--ignore", "RBG315", TOPOLOGY])
     assert "RBG315" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        # an Argo CD user sets the Application's plugin env, never the flag: name what they set
+        (
+            {argocd_env("LWS"): "StatefulSets"},
+            "Invalid value for $ARGOCD_ENV_RBGC_LWS (for '--lws')",
+        ),
+        ({argocd_env("STRICT"): "maybe"}, "Invalid value for $ARGOCD_ENV_RBGC_STRICT"),
+        ({argocd_env("KUBERNETES_VERSION"): "latest"}, "$ARGOCD_ENV_RBGC_KUBERNETES_VERSION: "),
+        ({"KUBE_VERSION": "latest"}, "$KUBE_VERSION: cannot read Kubernetes version"),
+        ({argocd_env("NAMESPACE"): "LLM"}, "namespace 'LLM' (from $ARGOCD_ENV_RBGC_NAMESPACE)"),
+        ({"ARGOCD_APP_NAMESPACE": "LLM"}, "namespace 'LLM' (from $ARGOCD_APP_NAMESPACE)"),
+    ],
+)
+def test_a_bad_variable_is_named_in_the_usage_error(env: dict[str, str], said: str) -> None:
+    done = invoke(["build", TOPOLOGY], env=env)
+    assert (done.exit_code, done.stdout) == (2, ""), done.stderr
+    assert said in done.stderr
+
+
+def test_a_bad_flag_is_named_as_the_flag() -> None:
+    done = invoke(["build", "--namespace", "LLM", "--kubernetes-version", "1.33", TOPOLOGY])
+    assert done.exit_code == 2
+    assert "namespace 'LLM' (from --namespace)" in done.stderr
+    done = invoke(["build", "--kubernetes-version", "latest", TOPOLOGY])
+    assert "--kubernetes-version: cannot read Kubernetes version" in done.stderr
+
+
+def test_post_render_names_helms_namespace_variable() -> None:
+    done = invoke(["post-render"], env={"HELM_NAMESPACE": "LLM"})
+    assert done.exit_code == 2
+    assert "namespace 'LLM' (from $HELM_NAMESPACE)" in done.stderr

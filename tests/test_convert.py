@@ -1001,3 +1001,22 @@ def test_flow_mappings_stay_flow_on_the_way_to_v1alpha2() -> None:
         "    annotations:",
         f"      {workload}: apps/v1/Deployment",
     ]
+
+
+@pytest.mark.parametrize("to", ["v1alpha2", "v1alpha1"])
+def test_a_misspelt_kind_is_refused_not_copied(tmp_path: Path, to: str) -> None:
+    """`kind: RoleBaseGroup` used to be copied unchanged (`--write`: "nothing to convert"),
+    leaving the group in the old version without a word; `rbgc build` calls it RBG104."""
+    version = mapping.V1 if to == "v1alpha2" else mapping.V2
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        f"apiVersion: {version}\nkind: RoleBaseGroup\nmetadata: {{name: g}}\nspec: {{}}\n",
+        encoding="utf-8",
+    )
+    proc = run_rbgc(["convert", "--to", to, "--write", str(path)])
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        f"{path}:2:7: error[RBG104]: workloads.x-k8s.io has no kind RoleBaseGroup\n"
+        "  help: did you mean 'RoleBasedGroup'?\n"
+        "rbgc: 1 error; nothing was written\n"
+    )

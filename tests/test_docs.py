@@ -20,3 +20,13 @@ def test_every_diagnostic_code_is_documented_with_its_name_and_severity() -> Non
 def test_the_two_setup_commands_come_first() -> None:
     first_block = README.split("```sh", 1)[1].split("```", 1)[0]
     assert "make demo" in first_block and "make test" in first_block
+
+
+def test_every_code_explains_why_with_an_example_and_a_fix() -> None:
+    """`rbgc explain CODE` is where a diagnostic's reader goes next (the brief: why, example,
+    fix); an entry without an example or a fix leaves them where they started."""
+    for code, doc in CODES.items():
+        rendered = doc.render()
+        assert doc.why and "## Why" in rendered, code
+        assert doc.example and "## Example" in rendered, code
+        assert doc.fix and "## Use instead" in rendered, code

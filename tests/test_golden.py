@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rbgc import emit
-from rbgc.model import LwsLowering, Target
+from rbgc.model import LwsLowering, Scheduler, Target
 from rbgc.pipeline import Options, compile_paths
 from tests.conftest import COMPAT, COMPAT_V08, COMPAT_V08_REFUSED, EXAMPLES, ROOT
 from tests.invariants import check_invariants
@@ -27,6 +27,7 @@ class Case:
     inputs: tuple[Path, ...]
     expected: Path
     lws: LwsLowering = LwsLowering.NATIVE
+    scheduler: Scheduler = Scheduler.DEFAULT
 
 
 def _cases() -> list[Case]:
@@ -40,6 +41,15 @@ def _cases() -> list[Case]:
                     (p,),
                     GOLDEN / "examples-lws-statefulsets" / f"{p.stem}.yaml",
                     LwsLowering.STATEFULSETS,
+                )
+            )
+        if "kind: Placement" in p.read_text(encoding="utf-8"):  # --scheduler volcano's lowering
+            cases.append(
+                Case(
+                    f"examples-volcano/{p.stem}",
+                    (p,),
+                    GOLDEN / "examples-volcano" / f"{p.stem}.yaml",
+                    scheduler=Scheduler.VOLCANO,
                 )
             )
     for path in sorted(COMPAT.rglob("*.yaml")):
@@ -68,6 +78,15 @@ def _cases() -> list[Case]:
                     LwsLowering.STATEFULSETS,
                 )
             )
+        if "group-gang-scheduling" in path.read_text(encoding="utf-8"):  # the operator's flag
+            cases.append(
+                Case(
+                    f"compat-v0.8-volcano/{rel}",
+                    (path,),
+                    GOLDEN / "compat-v0.8-volcano" / rel,
+                    scheduler=Scheduler.VOLCANO,
+                )
+            )
     return cases
 
 
@@ -75,7 +94,7 @@ CASES = _cases()
 
 
 def _options(case: Case) -> Options:
-    return Options(target=Target(lws=case.lws))
+    return Options(target=Target(lws=case.lws, scheduler=case.scheduler))
 
 
 def render(case: Case) -> str:

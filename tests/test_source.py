@@ -385,12 +385,25 @@ def test_missing_paths_are_refused(tmp_path: Path) -> None:
     ("text", "span", "message"),
     [
         ("- a\n- b\n", Span("x.yaml", 1, 1), "document 1 is a list, not an object"),
-        ("just text\n", Span("x.yaml", 1, 1), "document 1 is a str, not an object"),
-        (HEAD + "---\n42\n", Span("x.yaml", 4, 1), "document 2 is a int, not an object"),
+        # in the user's words, never Python's (`str`, `int`)
+        ("just text\n", Span("x.yaml", 1, 1), "document 1 is a string, not an object"),
+        (HEAD + "---\n42\n", Span("x.yaml", 4, 1), "document 2 is a number, not an object"),
+        (HEAD + "---\ntrue\n", Span("x.yaml", 4, 1), "document 2 is true or false, not an object"),
         ("kind: ConfigMap\n", Span("x.yaml", 1, 1), "document 1 has no apiVersion"),
         ("apiVersion: v1\n", Span("x.yaml", 1, 1), "document 1 has no kind"),
         ("metadata: {}\n", Span("x.yaml", 1, 1), "document 1 has no apiVersion or kind"),
-        ("apiVersion: 1\nkind: ''\n", Span("x.yaml", 1, 1), "document 1 has no apiVersion or kind"),
+        # present but not a name: said at the value, not as if it were missing
+        (
+            "apiVersion: 1\nkind: ConfigMap\n",
+            Span("x.yaml", 1, 13),
+            "document 1: apiVersion is a number, not a string such as `v1` or `apps/v1`",
+        ),
+        (
+            "apiVersion: v1\nkind: [Config, Map]\n",
+            Span("x.yaml", 2, 7),
+            "document 1: kind is a list, not a string such as `ConfigMap`",
+        ),
+        ("apiVersion: v1\nkind: ''\n", Span("x.yaml", 2, 7), "document 1: kind is empty"),
     ],
 )
 def test_non_objects_are_refused(text: str, span: Span, message: str) -> None:
@@ -495,7 +508,8 @@ def test_all_problems_of_one_document_are_reported_together() -> None:
 
 def test_all_problems_of_a_run_are_reported_together_and_sorted(tmp_path: Path) -> None:
     write(tmp_path / "c.yaml", HEAD + "x: !Ref y\n")
-    # (a file none of whose documents has apiVersion or kind would be skipped, not reported)
+    # (a file none of whose documents has two of apiVersion, kind and metadata would be
+    # skipped, not reported)
     write(tmp_path / "a.yaml", "- not an object\n---\n" + config_map("beside"))
     write(tmp_path / "b.yaml", config_map("fine"))
     write(tmp_path / "sub" / "d.yaml", "a: [\n")
@@ -511,4 +525,39 @@ def test_all_problems_of_a_run_are_reported_together_and_sorted(tmp_path: Path) 
         ("RBG003", Span(str(tmp_path / "c.yaml"), 3, 4)),
         ("RBG006", Span(str(bad), 1, 1)),
         ("RBG001", Span(str(tmp_path / "sub" / "d.yaml"), 2, 1)),
+    ]
+
+
+def test_a_missing_path_hints_at_the_near_name(tmp_path: Path) -> None:
+    """A typo in a path is the most common first error: say which file was meant, as a shell
+    or git does, and otherwise where the path was looked for."""
+    write(tmp_path / "examples" / "pd-disaggregated.yaml", config_map("pd"))
+    with pytest.raises(DiagnosticError) as caught:
+        load([str(tmp_path / "examples" / "pd-disagregated.yaml"), str(tmp_path / "nowhere" / "x")])
+    near, far = sorted(caught.value.diagnostics, key=lambda d: str(d.span))
+    assert near.help == f"did you mean '{tmp_path / 'examples' / 'pd-disaggregated.yaml'}'?"
+    assert far.help == "check the path (relative to the current folder); `-` reads standard input"
+    with pytest.raises(DiagnosticError) as caught:
+        load([str(tmp_path / "exmples") + "/"])
+    assert caught.value.diagnostics[0].help == f"did you mean '{tmp_path / 'examples'}'?"
+
+
+def test_rbgcs_own_output_folders_below_an_input_folder_are_not_inputs(tmp_path: Path) -> None:
+    """`rbgc build apps/ --out apps/rendered` twice: the second run read its own output as
+    input (every object twice: 7 errors, 49 warnings). A folder holding the --out marker is
+    rbgc's output, as `rbgc validate` with no path already knows; named itself, it is read."""
+    from rbgc.outdir import MARKER
+
+    write(tmp_path / "apps" / "a.yaml", config_map("a"))
+    write(tmp_path / "apps" / "rendered" / "default_configmap_a.yaml", config_map("a"))
+    write(tmp_path / "apps" / "rendered" / MARKER, "default_configmap_a.yaml\n")
+    write(tmp_path / "apps" / "rendered" / "wave-0" / "b.yaml", config_map("b"))
+    assert expand_paths([str(tmp_path / "apps")]) == [str(tmp_path / "apps" / "a.yaml")]
+    named = expand_paths([str(tmp_path / "apps" / "rendered")])
+    assert [Path(p).name for p in named] == ["default_configmap_a.yaml", "b.yaml"]
+    # a folder of nothing but outputs (`rbgc validate rendered/`) is read: what else is there
+    (tmp_path / "apps" / "a.yaml").unlink()
+    assert [Path(p).name for p in expand_paths([str(tmp_path / "apps")])] == [
+        "default_configmap_a.yaml",
+        "b.yaml",
     ]

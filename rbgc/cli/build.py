@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 import click
 
 from rbgc.cli import COMMANDS
-from rbgc.cli.options import CompileOptions, argocd_env, compile_options, repository_root
+from rbgc.cli.options import (
+    CompileOptions,
+    Option,
+    argocd_env,
+    compile_options,
+    fail_on_warning_option,
+    repository_root,
+)
 from rbgc.cli.output import ExitCode, guarded
 
 if TYPE_CHECKING:
@@ -56,6 +63,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--strict",
+    cls=Option,
     is_flag=True,
     envvar=argocd_env("STRICT"),
     help="Also check every core object against the Kubernetes schema (slower start) "
@@ -64,18 +72,13 @@ if TYPE_CHECKING:
 @click.option("--explain", is_flag=True, help="Print what each pass decided to stderr.")
 @click.option(
     "--nodes",
+    cls=Option,
     metavar="FILE",
     envvar=argocd_env("NODES"),
     help="The cluster's nodes (`kubectl get nodes -o json`, the file `rbgc fit` reads): a "
     f"RoleBasedGroupWarmup's nodeSelector is resolved on them [env: {argocd_env('NODES')}].",
 )
-@click.option(
-    "--fail-on-warning",
-    is_flag=True,
-    envvar=argocd_env("FAIL_ON_WARNING"),
-    help="Exit 1 when there are warnings (those not ignored with --ignore) "
-    f"[env: {argocd_env('FAIL_ON_WARNING')}].",
-)
+@fail_on_warning_option
 @compile_options
 @guarded
 def command(

@@ -25,8 +25,19 @@ def command(
     OLD and NEW are files or folders; both are compiled as `build` would, and the compiled
     objects are compared. Each change is classified: restarts (pod template changed),
     in-place (images only, on a role updated in place: see --in-place), scale, config,
-    recreate (an immutable field changed), metadata. Secret values are masked. Exit 0 no
-    change, 1 changes, 2 error (as kubectl diff).
+    recreate (an immutable field changed), metadata. Secret values are masked. With --git
+    REF, OLD is PATH... as committed at REF and NEW the working tree.
+
+    \b
+    Examples:
+      rbgc diff examples/pd-disaggregated.yaml upgrades/pd-v2.yaml
+      rbgc diff --git origin/main examples/ -o markdown     # a pull-request comment
+      rbgc diff -o json old/ new/ | jq -r '.changes[] | "\\(.kind) \\(.name) \\(.classes)"'
+      rbgc diff --in-place --warmup examples/pd-inplace.yaml upgrades/pd-inplace-v2.yaml
+
+    \b
+    Exit codes, as kubectl diff: 0 no change, 1 changes, 2 error (invalid input or usage),
+    3 internal error.
     """
     from rbgc.diagnostics import DiagnosticError
     from rbgc.plan import render

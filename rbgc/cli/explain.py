@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+
 import click
 
 from rbgc.cli import COMMANDS
@@ -28,7 +31,12 @@ def command(code: str | None) -> None:
             click.echo(f"{entry.code}  {entry.name:<32} {entry.summary}")
         return
     by_name = {d.name: d for d in CODES.values()}
-    doc: CodeDoc | None = CODES.get(code.upper()) or by_name.get(code)
+    # a code as a diagnostic prints it, copied from stderr: `warning[RBG315]:`
+    pasted = re.search(r"RBG\d{3}", code, re.IGNORECASE)
+    key = pasted.group(0).upper() if pasted else code
+    doc: CodeDoc | None = CODES.get(key) or by_name.get(code.lower())
     if doc is None:
-        raise click.UsageError(f"unknown code {code!r}; `rbgc explain` lists them")
+        close = difflib.get_close_matches(code.lower(), list(by_name), n=1)
+        near = f"did you mean '{close[0]}' ({by_name[close[0]].code})?" if close else ""
+        raise click.UsageError(f"unknown code '{code}'; {near or '`rbgc explain` lists them'}")
     click.echo(doc.render(), nl=False)

@@ -23,7 +23,12 @@ def command(opts: CompileOptions) -> None:
     config's `data.namespace`, else as for `build`.
 
     \b
+    Examples:
       kpt fn eval apps/ --exec "rbgc krm"
+
+    \b
+    Exit codes: 0 compiled (warnings in `results`), 1 invalid input or not a ResourceList,
+    2 usage error, 3 internal error.
     """
     from rbgc import krm as function
     from rbgc.diagnostics import DiagnosticError
@@ -37,6 +42,6 @@ def command(opts: CompileOptions) -> None:
     except DiagnosticError as exc:
         out.fail(exc.diagnostics)
     sys.stdout.write(outcome.text)
-    out.report(outcome.diagnostics)
+    out.report(outcome.shown)
     if not outcome.ok:
         raise SystemExit(ExitCode.INVALID)

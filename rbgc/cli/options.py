@@ -29,12 +29,40 @@ F = TypeVar("F", bound=Callable[..., Any])
 IGNORE_VARIABLES = ("RBGC_IGNORE", "ARGOCD_ENV_RBGC_IGNORE")
 LWS_CHOICES = ("native", "statefulsets")
 CONVENTIONS_CHOICES = ("v0.4", "v0.8")
-SCHEDULER_CHOICES = ("default", "volcano")
+SCHEDULER_CHOICES = ("default", "volcano", "kueue", "kai")
 
 
 def argocd_env(name: str) -> str:
     """The variable an Argo CD Application's plugin env sets for `name` (ARGOCD_ENV_ prefix)."""
     return f"ARGOCD_ENV_RBGC_{name}"
+
+
+class Option(click.Option):
+    """An option whose usage errors name the variable a bad value came from: an Argo CD user
+    sets `RBGC_LWS` in an Application, never `--lws`."""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        hint = super().get_error_hint(ctx)
+        given = given_by(self.name or "", ctx)
+        return f"{given} (for {hint})" if given and given.startswith("$") else hint
+
+
+def given_by(name: str, ctx: click.Context | None = None) -> str | None:
+    """How the user gave option `name`: `--flag`, `$VARIABLE`, or None (not given)."""
+    from click.core import ParameterSource
+
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    param = next((p for p in ctx.command.params if p.name == name), None)
+    source = ctx.get_parameter_source(name)
+    if param is None or source is None:
+        return None
+    if source is ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+        return f"${param.envvar}"
+    if source is ParameterSource.COMMANDLINE:
+        return max(param.opts, key=len)
+    return None
 
 
 def default_namespace(flag: str | None) -> str:
@@ -65,6 +93,7 @@ class CompileOptions:
     conventions: str | None
     scheduler: str
     out: Output
+    kueue_queue: str | None = None
     in_place: bool = False  # in-place roles compile OnDelete (always under `rbgc sync`)
     nodes: str | None = None  # build --nodes: the node inventory a warm-up's selector reads
     warmup_later: bool = False  # sync, diff, plan: what the build cannot resolve, sync will
@@ -85,19 +114,26 @@ class CompileOptions:
         try:
             version = controllers.parse_version(self.version_text)
         except ValueError as exc:
-            raise click.UsageError(f"--kubernetes-version / KUBE_VERSION: {exc}") from None
+            given = given_by("kubernetes_version") or "$KUBE_VERSION"
+            raise click.UsageError(f"{given}: {exc}") from None
         chosen = default_namespace(namespace or self.namespace)
         if not DNS1123_LABEL.match(chosen) or len(chosen) > 63:
             # it would end up in every object and in the group-unique-key hash
+            given = (
+                "the function config's data.namespace"
+                if namespace and not self.namespace
+                else given_by("namespace") or "$ARGOCD_APP_NAMESPACE"
+            )
             raise click.UsageError(
-                f"namespace {chosen!r} (from --namespace or ARGOCD_APP_NAMESPACE) is not a "
-                "valid namespace name: lowercase letters, digits and '-', at most 63 characters"
+                f"namespace '{chosen}' (from {given}) is not a valid namespace name: lowercase "
+                "letters, digits and '-', at most 63 characters"
             )
         target = Target(
             kubernetes_version=version,
             lws=LwsLowering(self.lws),
             conventions=self.conventions,
             scheduler=Scheduler(self.scheduler),
+            kueue_queue=self.kueue_queue,
             in_place=self.in_place,
         )
         # The repository root is only looked up when an overlay needs it (overlays.resolve).
@@ -222,6 +258,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         lws: str,
         conventions: str | None,
         scheduler: str,
+        kueue_queue: str | None,
         in_place: bool,
         fmt: str,
         color: str,
@@ -235,6 +272,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
             lws=lws,
             conventions=conventions,
             scheduler=scheduler,
+            kueue_queue=kueue_queue,
             out=output_of(fmt, color, ignore),
             in_place=in_place,
         )
@@ -244,6 +282,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-n",
             "--namespace",
+            cls=Option,
             metavar="NS",
             envvar=argocd_env("NAMESPACE"),
             help=f"Namespace for objects without metadata.namespace [env: "
@@ -251,6 +290,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--kubernetes-version",
+            cls=Option,
             metavar="X.Y",
             envvar=argocd_env("KUBERNETES_VERSION"),
             help=f"Kubernetes version of the target cluster [env: "
@@ -259,6 +299,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--root",
+            cls=Option,
             metavar="DIR",
             envvar=argocd_env("ROOT"),
             help="Overlay bases must lie inside DIR [env: "
@@ -267,6 +308,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--lws",
+            cls=Option,
             type=click.Choice(LWS_CHOICES),
             default="native",
             show_default=True,
@@ -276,6 +318,7 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--conventions",
+            cls=Option,
             type=click.Choice(CONVENTIONS_CHOICES),
             envvar=argocd_env("CONVENTIONS"),
             help="Output conventions of the operator release to reproduce: labels, env names, "
@@ -284,16 +327,27 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--scheduler",
+            cls=Option,
             type=click.Choice(SCHEDULER_CHOICES),
             default="default",
             show_default=True,
             envvar=argocd_env("SCHEDULER"),
             help="What placement rules are lowered for: kube-scheduler's pod affinity and "
-            "spread constraints, or Volcano's PodGroup networkTopology [env: "
+            "spread constraints, Volcano's PodGroup networkTopology, Kueue's Topology Aware "
+            "Scheduling annotations, or KAI Scheduler's topology annotations [env: "
             f"{argocd_env('SCHEDULER')}].",
         ),
         click.option(
+            "--kueue-queue",
+            metavar="NAME",
+            envvar=argocd_env("KUEUE_QUEUE"),
+            help="With --scheduler kueue: the LocalQueue every workload joins, as its "
+            "`kueue.x-k8s.io/queue-name` label [env: "
+            f"{argocd_env('KUEUE_QUEUE')}; default: the group's annotation of that key].",
+        ),
+        click.option(
             "--in-place",
+            cls=Option,
             is_flag=True,
             envvar=argocd_env("IN_PLACE"),
             help="v1alpha2 roles updated in place (InPlaceIfPossible, upstream's default, or "
@@ -304,6 +358,19 @@ def compile_options(func: Callable[..., Any]) -> Callable[..., Any]:
         *_output_params(),
     ]
     return _decorate(run, params)
+
+
+def fail_on_warning_option(func: F) -> F:
+    """`--fail-on-warning`, read by `build` and `validate` alike, so a check passes only what
+    the Argo CD plugin (which sets the variable) renders."""
+    return click.option(
+        "--fail-on-warning",
+        cls=Option,
+        is_flag=True,
+        envvar=argocd_env("FAIL_ON_WARNING"),
+        help="Exit 1 when there are warnings (those not ignored with --ignore) "
+        f"[env: {argocd_env('FAIL_ON_WARNING')}].",
+    )(func)
 
 
 def _decorate(func: Callable[..., Any], params: list[Callable[[Any], Any]]) -> Callable[..., Any]:

@@ -37,8 +37,20 @@ def command(
     maxUnavailable, maxSurge) and the coordination rules (maxSkew). Each step lists the pods
     going down and, per role, replicas, updated and available pods and the capacity floor.
     Invariants are checked on every plan. Roles updated in place (--in-place, as `rbgc
-    sync` compiles them) keep their pods; --warmup pulls new images first. Exit 0 no
-    change, 1 changes, 2 error.
+    sync` compiles them) keep their pods; --warmup pulls new images first. With --git REF,
+    OLD is PATH... as committed at REF and NEW the working tree.
+
+    \b
+    Examples:
+      rbgc plan examples/pd-disaggregated.yaml upgrades/pd-v2.yaml
+      rbgc plan --git origin/main examples/ -o markdown      # a pull-request comment
+      rbgc plan --git origin/main examples/ --stop-after 1   # a canary's first step
+      rbgc plan --kubernetes-version 1.35 old/ new/          # StatefulSet maxUnavailable counts
+      rbgc plan --in-place --warmup examples/pd-inplace.yaml upgrades/pd-inplace-v2.yaml
+
+    \b
+    Exit codes, as kubectl diff: 0 no change, 1 changes, 2 error (invalid input, usage, or a
+    rollout that can never finish, RBG802), 3 internal error.
     """
     from rbgc.diagnostics import DiagnosticError
     from rbgc.plan import render

@@ -6,7 +6,7 @@ import click
 
 from rbgc.cli import COMMANDS
 from rbgc.cli.build import compiled, write_stream
-from rbgc.cli.options import CompileOptions, output_of
+from rbgc.cli.options import CompileOptions, Option, output_of
 from rbgc.cli.output import guarded
 
 
@@ -14,6 +14,7 @@ from rbgc.cli.output import guarded
 @click.option(
     "-n",
     "--namespace",
+    cls=Option,
     metavar="NS",
     envvar="HELM_NAMESPACE",
     help="The release namespace, for groups without metadata.namespace [env: HELM_NAMESPACE].",
@@ -26,6 +27,10 @@ def command(namespace: str | None) -> None:
     accepted). Helm 3:
     `helm install NAME CHART --post-renderer rbgc --post-renderer-args post-render`;
     Helm 4: install integrations/helm as a plugin and pass `--post-renderer rbgc`.
+
+    \b
+    Exit codes: 0 compiled, 1 invalid input (nothing on stdout, so Helm stops the release),
+    2 usage error, 3 internal error.
     """
     opts = CompileOptions(
         namespace=namespace,

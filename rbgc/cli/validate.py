@@ -8,7 +8,12 @@ from dataclasses import replace
 import click
 
 from rbgc.cli import COMMANDS
-from rbgc.cli.options import CompileOptions, compile_options, repository_root
+from rbgc.cli.options import (
+    CompileOptions,
+    compile_options,
+    fail_on_warning_option,
+    repository_root,
+)
 from rbgc.cli.output import guarded
 
 
@@ -22,18 +27,26 @@ from rbgc.cli.output import guarded
     "ClusterEngineRuntimeProfile is still found in any input); by default all files form one "
     "program, as one `kubectl apply -f` of them would.",
 )
+@fail_on_warning_option
 @compile_options
 @guarded
-def command(paths: tuple[str, ...], quiet: bool, separately: bool, opts: CompileOptions) -> None:
+def command(
+    paths: tuple[str, ...],
+    quiet: bool,
+    separately: bool,
+    fail_on_warning: bool,
+    opts: CompileOptions,
+) -> None:
     """Check PATH... without writing anything (made for pre-commit: many files per call).
 
     Runs the whole compiler, checks RBG documents against the JSON Schema in schemas/ with
     jsonschema, and checks every compiled core object against the Kubernetes schema of the
     target version (of custom resources, the pod templates they embed). Files are read as
     `rbgc build` reads them, so what passes here builds: files with no Kubernetes object at all
-    (no document with apiVersion or kind: CI workflows, Helm values, docker-compose files,
-    kustomization.yaml) are skipped and counted. With no PATH, the repository is checked from
-    its root: the YAML files git sees, less rbgc's own --out folders.
+    (no document with two of apiVersion, kind and metadata: CI workflows, Helm values and
+    Chart.yaml, docker-compose files, kustomization.yaml) are skipped and counted. With no
+    PATH, the repository is checked from its root: the YAML files git sees, less rbgc's own
+    --out folders.
 
     \b
     Examples:
@@ -41,9 +54,11 @@ def command(paths: tuple[str, ...], quiet: bool, separately: bool, opts: Compile
       rbgc validate                             # the whole repository (pre-commit, no args)
       rbgc validate $(git ls-files "*.yaml")    # files without objects are skipped
       rbgc validate --kubernetes-version 1.30 --format json manifests/
+      rbgc validate --fail-on-warning overlays/prod   # as the Argo CD plugin renders it
 
     \b
-    Exit codes: 0 valid, 1 problems found, 2 usage error, 3 internal error.
+    Exit codes: 0 valid (warnings may be printed), 1 problems found (or warnings, with
+    --fail-on-warning), 2 usage error, 3 internal error.
     """
     from rbgc.diagnostics import DiagnosticError
     from rbgc.validation import validate_paths, validate_repository
@@ -58,7 +73,7 @@ def command(paths: tuple[str, ...], quiet: bool, separately: bool, opts: Compile
             outcome = validate_repository(root, options, opts.version_text, separately=separately)
     except DiagnosticError as exc:
         out.fail(exc.diagnostics, writes=False)
-    if outcome.errors:
+    if outcome.errors or (fail_on_warning and out.shown(outcome.diagnostics)):
         out.fail(outcome.diagnostics, writes=False)
     outcome = replace(outcome, diagnostics=tuple(out.shown(outcome.diagnostics)))
     out.report(outcome.diagnostics)

@@ -28,6 +28,7 @@ from typing import Any
 from rbgc.jsonpath import JsonPath
 from rbgc.k8s import conventions as cv
 
+API_GROUP = cv.API_GROUP
 V1 = cv.API_VERSION
 V2 = cv.API_VERSION_V1ALPHA2
 WORKLOAD_TYPE = cv.ANNOTATION_WORKLOAD_TYPE
@@ -52,6 +53,8 @@ DEFAULT_DELAYS = {
 SAME_SCHEMA = ("ClusterEngineRuntimeProfile", "RoleBasedGroupScalingAdapter")
 CONVERTIBLE = ("RoleBasedGroup", "RoleBasedGroupSet", *SAME_SCHEMA)
 ONLY_V2 = ("CoordinatedPolicy", "RoleInstanceSet", "RoleInstance", "RoleBasedGroupWarmup")
+# every kind of the group in either version; another is a typo (RBG104)
+KINDS = (*CONVERTIBLE, *ONLY_V2, "InstanceSet", "Instance")
 
 CANNOT = "RBG720"  # error: upstream would refuse the input, or it is malformed
 LOSSY = "RBG721"  # error: the v1alpha2 document holds what v1alpha1 cannot

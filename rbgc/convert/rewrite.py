@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 from rbgc import schema
 from rbgc.convert import mapping, to_v1alpha1, to_v1alpha2
 from rbgc.convert.edit import Editor
-from rbgc.diagnostics import Diagnostic, DiagnosticError, error, warning
+from rbgc.diagnostics import Diagnostic, DiagnosticError, did_you_mean, error, warning
 from rbgc.source import Document, expand_paths, parse_text, read_text
 
 VERSIONS = {"v1alpha1": mapping.V1, "v1alpha2": mapping.V2}
@@ -79,6 +79,10 @@ def convert_text(text: str, path: str, to: str) -> Converted:
     pieces: list[str] = []
     for index, (prefix, body) in enumerate(split_documents(text)):
         doc = documents.get(index)
+        if doc is not None and (typo := _misspelt(doc)) is not None:
+            result.diagnostics.append(typo)
+            pieces.append(prefix + body)
+            continue
         if doc is None or doc.api_version != source:
             pieces.append(prefix + body)
             continue
@@ -110,6 +114,22 @@ def convert_text(text: str, path: str, to: str) -> Converted:
     if not any(d.severity == "error" for d in result.diagnostics):
         result.text = "".join(pieces)
     return result
+
+
+def _misspelt(doc: Document) -> Diagnostic | None:
+    """A kind of RBG's group that neither version has: a typo, which copying the document
+    unchanged would hide (`rbgc build` reports it too)."""
+    group = doc.api_version.rpartition("/")[0]
+    if group != mapping.API_GROUP or doc.kind in mapping.KINDS:
+        return None
+    return error(
+        "RBG104",
+        f"{group} has no kind {doc.kind}",
+        doc.span("kind"),
+        help=did_you_mean(
+            doc.kind, mapping.CONVERTIBLE, "rbgc converts " + ", ".join(mapping.CONVERTIBLE)
+        ),
+    )
 
 
 def split_documents(text: str) -> list[tuple[str, str]]:

@@ -136,7 +136,7 @@ def _read_workload(
             problems.append(
                 error(
                     "RBG351",
-                    f"{m.kind} {m.name}: {exc.message}",
+                    f"{m.kind} {m.name}: {exc.said()}",
                     m.span_of((*template_path, *exc.path)),
                     help="fix the pod template: `rbgc fit` reads it as the scheduler would",
                 )

@@ -216,7 +216,7 @@ def _collect(
                 problems.append(
                     error(
                         "RBG350",
-                        f"{kind} {_name(doc.body, where)}: {_field(exc.path)}{exc.message}",
+                        f"{kind} {_name(doc.body, where)}: {exc.said()}",
                         doc.span(*where, *exc.path),
                         help=f"the file should be `kubectl get {kind.lower()}s -o yaml` output",
                     )
@@ -272,12 +272,6 @@ def _name(body: Any, where: JsonPath) -> str:
     except (KeyError, TypeError):
         return "(unnamed)"
     return str(name) if isinstance(name, str) else "(unnamed)"
-
-
-def _field(path: JsonPath) -> str:
-    from rbgc.source import path_text
-
-    return f"{path_text(path)}: " if path else ""
 
 
 def _node(raw: Any, where: JsonPath) -> Node:

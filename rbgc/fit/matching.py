@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rbgc.source import JsonPath
+from rbgc.source import JsonPath, path_text
 
 LABEL_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
 NODE_OPERATORS = LABEL_OPERATORS | {"Gt", "Lt"}
@@ -26,6 +26,10 @@ class Unreadable(Exception):
         super().__init__(message)
         self.path = path
         self.message = message
+
+    def said(self) -> str:
+        """The message after the field it is about, as kubectl names a field."""
+        return f"{path_text(self.path)}: {self.message}" if self.path else self.message
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ import math
 import re
 from fractions import Fraction
 
+from rbgc.source.shapes import kind_of
+
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _QUANTITY = re.compile(rf"^(?P<number>{_NUMBER})(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
@@ -30,7 +32,7 @@ def parse(raw: object) -> Fraction:
     """
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise ValueError(
-            f"a quantity is a number or a string such as '500m' or '1Gi', not {_what(raw)}"
+            f"a quantity is a number or a string such as '500m' or '1Gi', not {kind_of(raw)}"
         )
     if isinstance(raw, int):
         return Fraction(raw)
@@ -101,15 +103,3 @@ def _decimal(millis: int) -> str:
     whole, part = divmod(abs(millis), 1000)
     sign = "-" if millis < 0 else ""
     return f"{sign}{whole}" + (f".{part:03d}".rstrip("0") if part else "")
-
-
-def _what(raw: object) -> str:
-    if raw is None:
-        return "null"
-    if isinstance(raw, bool):
-        return "a boolean"
-    if isinstance(raw, dict):
-        return "a mapping"
-    if isinstance(raw, list):
-        return "a list"
-    return type(raw).__name__

@@ -52,6 +52,8 @@ def as_text(answers: Sequence[Answer], node_count: int) -> str:
         width = max((len(pod) for pod, _ in a.assignments), default=0)
         lines += [f"  {pod:<{width}}  {node}" for pod, node in a.assignments]
         lines.append("")
+    if not answers:  # a wrong path, not a verdict
+        return "rbgc fit: no RoleBasedGroup in the inputs, nothing to place\n"
     fitting = sum(a.fits for a in answers)
     summary = f"rbgc fit: {fitting} of {len(answers)} group(s) fit on {node_count} node(s)"
     stuck = sum(not r.proceeds for a in answers for r in a.rollouts)

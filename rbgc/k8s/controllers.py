@@ -9,6 +9,8 @@ none of them spells a default, a rounding rule or a version gate of its own:
   (`ResolveFenceposts`: surge and unavailable both 0 after rounding means one unavailable);
 - StatefulSet `maxUnavailable`, honoured only from Kubernetes 1.35 (MaxUnavailableStatefulSet
   beta, on by default), rounded down, at least 1;
+- the scheduling fields rbgc's placement writes, by the version that honours them
+  (`matchLabelKeys` in pod affinity, `nodeTaintsPolicy` and `minDomains` in spreads);
 - the workload kinds: where each keeps its pod templates, replicas, partition, strategy and
   pods per replica, and which of its fields are immutable;
 - readiness as a dependent role waits for it (rbg-semantics.md §5.1, §11).
@@ -79,6 +81,20 @@ def version_text(version: Version) -> str:
 
 def honours_statefulset_max_unavailable(version: Version) -> bool:
     return version >= MAX_UNAVAILABLE_STATEFULSET
+
+
+def honours_affinity_match_label_keys(version: Version) -> bool:
+    """The API server merges a pod (anti-)affinity term's `matchLabelKeys` into its selector
+    with the new pod's label values (only then does a term count one revision, one instance)."""
+    return version >= MATCH_LABEL_KEYS_IN_POD_AFFINITY
+
+
+def honours_spread_node_taints_policy(version: Version) -> bool:
+    return version >= NODE_INCLUSION_POLICY_IN_POD_TOPOLOGY_SPREAD
+
+
+def honours_spread_min_domains(version: Version) -> bool:
+    return version >= MIN_DOMAINS_IN_POD_TOPOLOGY_SPREAD
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,6 +20,18 @@ RBG_KIND = "RoleBasedGroup"
 RBGSET_KIND = "RoleBasedGroupSet"
 PROFILE_KIND = "ClusterEngineRuntimeProfile"
 
+# rbgc's own inputs beside upstream's: the placement documents (rbgc/topology.py reads them)
+RBGC_API_VERSION = "rbgc.io/v1alpha1"
+TOPOLOGY_KIND = "Topology"
+PLACEMENT_KIND = "Placement"
+PLACEMENT_KINDS = (TOPOLOGY_KIND, PLACEMENT_KIND)
+
+
+def is_placement_kind(api_version: object, kind: object) -> bool:
+    """A Topology or Placement document: an input of the placement pass, never emitted."""
+    return api_version == RBGC_API_VERSION and kind in PLACEMENT_KINDS
+
+
 PREFIX = "rolebasedgroup.workloads.x-k8s.io/"
 LABEL_NAME = PREFIX + "name"
 LABEL_ROLE = PREFIX + "role"
@@ -45,6 +57,12 @@ VOLCANO_GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 KUBE_PODGROUP_API = "scheduling.x-k8s.io/v1alpha1"
 VOLCANO_PODGROUP_API = "scheduling.volcano.sh/v1beta1"
 DEFAULT_SCHEDULE_TIMEOUT = 60
+# What the operator at HEAD copies from the group's annotations onto its PodGroup
+# (pkg/scheduler/common/annotation_inheritance.go): scheduler-plugins' prefix
+# (k8s-scheduler-plugin/manager.go) and Volcano's (volcano-sh/apis scheduling/v1beta1
+# labels.go `AnnotationPrefix`).
+KUBE_PODGROUP_INHERITED = "scheduling.x-k8s.io/"
+VOLCANO_PODGROUP_INHERITED = "volcano.sh/"
 # `restartPolicyConfig`'s defaults (v1alpha2 CRD): seconds before the first recreation, and the
 # cap of its exponential back-off; v1alpha1 recreates with the same back-off.
 RESTART_BASE_DELAY = 30
@@ -60,6 +78,8 @@ OVERLAY_KIND = "Overlay"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 # `--lws statefulsets`: tells the leader StatefulSet's pods from the workers' (selector label).
 LWS_MEMBER = "rbgc.io/lws-member"
+# The Deployment controller labels each ReplicaSet's pods with its template's hash.
+POD_TEMPLATE_HASH = "pod-template-hash"
 MANAGER = "rbgc"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
@@ -67,7 +87,11 @@ ENV_GROUP_NAME = "GROUP_NAME"
 ENV_ROLE_NAME = "ROLE_NAME"
 ENV_ROLE_INDEX = "ROLE_INDEX"
 RESERVED_ENV = (ENV_GROUP_NAME, ENV_ROLE_INDEX, ENV_ROLE_NAME)
-POD_INDEX_FIELD = "metadata.labels['apps.kubernetes.io/pod-index']"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"  # a StatefulSet pod's ordinal (PodIndexLabel)
+POD_INDEX_FIELD = f"metadata.labels['{POD_INDEX_LABEL}']"
+# the StatefulSet controller's pod label, which HEAD's RoleInstanceSet sets to the instance's
+# name on every pod of an instance (stateful_instance_set_utils.go:199-207)
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 
 CONFIG_VOLUME = "rbg-cluster-config"
 CONFIG_MOUNT_PATH = "/etc/rbg"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,12 +37,16 @@ def find_root(cwd: Path, environ: Mapping[str, str]) -> Path:
 
 
 def resolve(
-    documents: list[Document], root: str | os.PathLike[str] | None = None
+    documents: list[Document],
+    root: str | os.PathLike[str] | None = None,
+    read: Callable[[str], list[Document]] = read_path,
 ) -> list[Document]:
-    """Replace every Overlay document by the changed documents of its base."""
+    """Replace every Overlay document by the changed documents of its base, whose files are
+    read by `read` (`inputs` passes the rule every input is read by)."""
     if not any(is_overlay(d) for d in documents):
         return documents
-    resolver = Resolver(Path(root).resolve() if root else find_root(Path.cwd(), os.environ))
+    root_path = Path(root).resolve() if root else find_root(Path.cwd(), os.environ)
+    resolver = Resolver(root_path, read)
     out: list[Document] = []
     problems: list[Diagnostic] = []
     for doc in documents:
@@ -68,8 +72,9 @@ class Frame:
 
 
 class Resolver:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, read: Callable[[str], list[Document]] = read_path) -> None:
         self.root = root
+        self.read = read
 
     def overlay(self, doc: Document, stack: tuple[Frame, ...]) -> list[Document]:
         problems = check(doc)
@@ -89,7 +94,9 @@ class Resolver:
                         "overlay cycle: " + " -> ".join(f.label for f in chain),
                         stack[-1].base_span,
                         help="an overlay's base must not lead back to the overlay itself",
-                        notes=tuple((f.base_span, "this base is part of the cycle") for f in chain),
+                        notes=tuple(
+                            (f.base_span, "this base is part of the cycle") for f in chain[:-1]
+                        ),
                     )
                 ]
             )
@@ -167,7 +174,7 @@ class Resolver:
                 )
                 continue
             try:
-                loaded = read_path(path)
+                loaded = self.read(path)
             except DiagnosticError as exc:
                 problems.extend(exc.diagnostics)
                 continue

@@ -28,6 +28,7 @@ from rbgc.model import Group, LwsLowering, Placement, Role, Waves, WorkloadKind
 from rbgc.passes.expand import Expanded
 from rbgc.passes.injectors import mounts_config
 from rbgc.source import JsonPath, value_at
+from rbgc.workloads.instance_env import lowered_variables
 from rbgc.workloads.leaderworkerset import leader_subdomain
 
 
@@ -161,7 +162,7 @@ def env_for(group: Group, role: Role, conventions: cv.Conventions = cv.V04) -> l
     own_index = instance_set is not None and (
         kind is WorkloadKind.LEADERWORKERSET or bool(instance_set.components)
     )
-    if kind is not None and kind.shape.ordered and not own_index:
+    if kind is not None and role.stateful and not own_index:
         env.append(
             {
                 "name": conventions.env_role_index,
@@ -177,18 +178,27 @@ def _inject(
     """Upstream's common env (§4.1), into every container: the sidecars too, which expand
     injected before the lowering, as upstream injects them before the env."""
     injected = env_for(group, role, conventions)
+    # a RoleInstanceSet role's lowering already set the rest of HEAD's batch (its values)
+    lowered = lowered_variables(role)
     for container in template.setdefault("spec", {}).get("containers") or ():
-        container["env"] = merged_env(injected, container.get("env") or [], conventions)
+        env = container.get("env") or []
+        container["env"] = merged_env(injected, env, conventions, lowered=lowered)
 
 
 def merged_env(
-    injected: list[dict[str, Any]], env: list[Any], conventions: cv.Conventions
+    injected: list[dict[str, Any]],
+    env: list[Any],
+    conventions: cv.Conventions,
+    *,
+    lowered: frozenset[str] = frozenset(),
 ) -> list[Any]:
     """The injected variables, then the container's own without the names injected.
 
-    Under HEAD's conventions, as its injector merges (§2.4): every `RBG_*` variable first,
-    sorted by name (so a lowering's instance variables join the batch), then `RBG_LWP_*` in
-    their order, then the rest in theirs."""
+    Under HEAD's conventions, as its injector merges (`pkg/discovery/injector.go:183-216`):
+    the container's env keeps each name's last occurrence (`:226-246`); its own `RBG_*`
+    variables come first, then the batch sorted by name (the injected ones and those of
+    `lowered`, which the lowering set), then `RBG_LWP_*` in their order (the lowering's
+    first), then the rest in theirs."""
     names = {e["name"] for e in injected}
     own = [v for v in env if not (isinstance(v, dict) and v.get("name") in names)]
     prefix = conventions.env_prefix
@@ -198,10 +208,22 @@ def merged_env(
     def name(var: Any) -> str:
         return str(var.get("name", "")) if isinstance(var, dict) else ""
 
+    own = _last_of_each(own)
+    batch = [v for v in own if name(v) in lowered]
     lwp = [v for v in own if name(v).startswith(prefix + "LWP_")]
-    system = [v for v in own if name(v).startswith(prefix) and v not in lwp]
+    theirs = [v for v in own if name(v).startswith(prefix) and v not in (*batch, *lwp)]
     rest = [v for v in own if not name(v).startswith(prefix)]
-    return [*sorted([*copy.deepcopy(injected), *system], key=name), *lwp, *rest]
+    return [*theirs, *sorted([*copy.deepcopy(injected), *batch], key=name), *lwp, *rest]
+
+
+def _last_of_each(env: list[Any]) -> list[Any]:
+    """Each named variable once, at its last occurrence (`injector.go:226-246`)."""
+
+    def named(var: Any) -> bool:
+        return isinstance(var, dict) and "name" in var
+
+    last = {v["name"]: i for i, v in enumerate(env) if named(v)}
+    return [v for i, v in enumerate(env) if not named(v) or last[v["name"]] == i]
 
 
 def _unresolvable_readers(

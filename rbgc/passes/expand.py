@@ -37,10 +37,10 @@ from rbgc.model import (
     WorkloadKind,
 )
 from rbgc.passes.injectors import inject
-from rbgc.passes.placement_rules import merge as merge_placement
 from rbgc.schema import check_value
 from rbgc.source import JsonPath
-from rbgc.workloads import PodTemplate, RoleContext, lowerings
+from rbgc.workloads import lowerings
+from rbgc.workloads.context import PodTemplate, RoleContext
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,6 +200,8 @@ def _finish(
             conventions.label_group_key,
         )
     if placed.scheduling:
+        from rbgc.passes.placement_rules import merge as merge_placement
+
         spec = merge_placement(spec, placed.scheduling)
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rbgc.k8s import conventions as cv
-from rbgc.model import Group, Profile, Role, WorkloadKind
+from rbgc.model import Group, Profile, Role
 
 
 def inject(
@@ -29,13 +29,17 @@ def inject(
     if mounts_config(role, conventions):
         mount_config(spec, conventions.config_map_name(group.name, role.name))
     if sidecars:
+        # HEAD appends an override's env; its env injection then keeps each name's last
+        # occurrence (discovery.merged_env). v0.4.0 kept both, which rbgc merges by name.
+        append = conventions.env_prefix is not None
         for runtime in role.engine_runtimes:
-            inject_sidecars(spec, profiles[runtime.profile], runtime.containers)
+            inject_sidecars(spec, profiles[runtime.profile], runtime.containers, append_env=append)
 
 
 def mounts_config(role: Role, conventions: cv.Conventions) -> bool:
-    """v0.4.0 mounts the file in every role; HEAD only in stateful ones (not Deployments)."""
-    return not conventions.config_map_per_group or role.kind is not WorkloadKind.DEPLOYMENT
+    """v0.4.0 mounts the file in every role; HEAD only in stateful ones (`injector.go:73-75`:
+    not Deployments, nor Stateless RoleInstanceSets)."""
+    return not conventions.config_map_per_group or role.stateful
 
 
 def mount_config(spec: dict[str, Any], config_map: str) -> None:
@@ -62,15 +66,21 @@ def mount_config(spec: dict[str, Any], config_map: str) -> None:
 
 
 def inject_sidecars(
-    spec: dict[str, Any], profile: Profile, overrides: tuple[Mapping[str, Any], ...]
+    spec: dict[str, Any],
+    profile: Profile,
+    overrides: tuple[Mapping[str, Any], ...],
+    *,
+    append_env: bool = False,
 ) -> None:
     """Upstream's sidecar builder (§3.4): append the profile's init containers, containers and
     volumes whose names are not taken (what the template has wins, no merge), then append each
-    override's `env` and `args` to the profile container of the same name.
+    override's `env` and `args` to the pod's container of its name, if the profile has a
+    container or init container of that name (`sidecar_builder.go:89-90,131-155`).
 
-    `env` is merged by name, not appended: a variable the container already has keeps its
-    position and takes the override's value (last wins). Duplicates would make the API server
-    refuse a LeaderWorkerSet (its CRD keys `env` by name) and server-side apply fail."""
+    Unless `append_env` (HEAD, whose env injection then de-duplicates), `env` is merged by
+    name: a variable the container already has keeps its position and takes the override's
+    value (last wins). Duplicates would make the API server refuse a LeaderWorkerSet (its CRD
+    keys `env` by name) and server-side apply fail."""
     for key, items in (
         ("initContainers", profile.init_containers),
         ("containers", profile.containers),
@@ -79,16 +89,15 @@ def inject_sidecars(
         present = spec.setdefault(key, [])
         taken = {item.get("name") for item in present}
         present.extend(copy.deepcopy(dict(item)) for item in items if item.get("name") not in taken)
-    profile_names = {c.get("name") for c in profile.containers}
+    profile_names = {c.get("name") for c in (*profile.init_containers, *profile.containers)}
     for override in overrides:
         if override.get("name") not in profile_names:
             continue
         for container in spec["containers"]:
             if container.get("name") == override.get("name"):
                 if override.get("env"):
-                    container["env"] = merge_env(
-                        container.get("env") or [], copy.deepcopy(list(override["env"]))
-                    )
+                    env, more = container.get("env") or [], copy.deepcopy(list(override["env"]))
+                    container["env"] = [*env, *more] if append_env else merge_env(env, more)
                 if override.get("args"):
                     container["args"] = [
                         *(container.get("args") or []),

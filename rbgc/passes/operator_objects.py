@@ -25,7 +25,8 @@ from rbgc.bundle import is_primary
 from rbgc.diagnostics import Diagnostic, warning
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.manifest import Manifest
-from rbgc.model import Program, WorkloadKind
+from rbgc.model import Group, Program, Role, WorkloadKind
+from rbgc.workloads.context import Unscalable, unscalable_by
 
 ADAPTER_KIND = "RoleBasedGroupScalingAdapter"
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "LeaderWorkerSet")
@@ -46,14 +47,12 @@ def operator_objects(
         if m.kind in WORKLOAD_KINDS and m.group is not None and m.role is not None:
             if is_primary(m.body):
                 workloads.setdefault((m.namespace, m.group, m.role), m)
-    # leader/worker roles built as StatefulSets: no object of theirs scales whole groups
+    # roles no compiled object scales by whole instances, as the operator does
     unscalable = {
-        (group.namespace, group.name, role.name)
+        (group.namespace, group.name, role.name): why
         for group in program.groups
         for role in group.roles
-        if role.kind is WorkloadKind.LEADERWORKERSET
-        and (w := workloads.get((group.namespace, group.name, role.name))) is not None
-        and w.kind != role.kind.kind
+        if (why := unscalable_by(role, lws_as_statefulsets=_lowered(role, workloads, group)))
     }
     lowered = {  # (namespace, kind, name) of every object such a role became, and its LWS
         (m.namespace, kind, name): (m.group, m.role)
@@ -74,10 +73,9 @@ def operator_objects(
             "an HPA that targets it is retargeted to the role's workload; point KEDA "
             "or other scalers at the workload (it has a scale subresource)"
         )
-        if (adapter.namespace, adapter.group, adapter.role) in unscalable:
-            helps = (
-                "with --lws statefulsets nothing scales the role's whole groups: use --lws native"
-            )
+        why = unscalable.get((adapter.namespace, adapter.group, adapter.role))
+        if why is not None:
+            helps = f"nothing compiled scales the role's whole instances: {why.help}"
         warnings.append(
             warning(
                 "RBG143",
@@ -103,11 +101,17 @@ def operator_objects(
     return out, warnings
 
 
+def _lowered(role: Role, workloads: Mapping[tuple[str, str, str], Manifest], group: Group) -> bool:
+    """Whether a LeaderWorkerSet role became StatefulSets (`--lws statefulsets`)."""
+    workload = workloads.get((group.namespace, group.name, role.name))
+    return workload is not None and role.kind is not None and workload.kind != role.kind.kind
+
+
 def _retarget(
     hpa: Manifest,
     adapters: Mapping[tuple[str, str], tuple[str, str]],
     workloads: Mapping[tuple[str, str, str], Manifest],
-    unscalable: set[tuple[str, str, str]],
+    unscalable: Mapping[tuple[str, str, str], Unscalable],
     lowered: Mapping[tuple[str, str, str], tuple[str | None, str | None]],
     namespace: str,
 ) -> tuple[Manifest, list[Diagnostic]]:
@@ -118,13 +122,15 @@ def _retarget(
     span = hpa.source.span("spec", "scaleTargetRef") if hpa.source else hpa.origin
     written = lowered.get((ns, str(ref.get("kind")), str(ref.get("name"))))
     if written is not None:
-        return hpa, [_unscalable(hpa, f"{ref.get('kind')} {ref.get('name')}", written, span)]
+        why = unscalable[(ns, str(written[0]), str(written[1]))]
+        what = f"{ref.get('kind')} {ref.get('name')}"
+        return hpa, [_unscalable(hpa, what, written, why, span)]
     if ref.get("kind") != ADAPTER_KIND:
         return hpa, []
     target = adapters.get((ns, str(ref.get("name"))))
     if target is not None and (ns, *target) in unscalable:
         what = f"RoleBasedGroupScalingAdapter {ref.get('name')}"
-        return hpa, [_unscalable(hpa, what, target, span)]
+        return hpa, [_unscalable(hpa, what, target, unscalable[(ns, *target)], span)]
     workload = workloads.get((ns, *target)) if target else None
     if target is None or workload is None:
         return hpa, [
@@ -179,19 +185,16 @@ def _replaced(mine: Manifest, generated: Manifest) -> Diagnostic:
 
 
 def _unscalable(
-    hpa: Manifest, target: str, role: tuple[str | None, str | None], span: Any
+    hpa: Manifest, target: str, role: tuple[str | None, str | None], why: Unscalable, span: Any
 ) -> Diagnostic:
-    """RBG124: the HPA of a leader/worker role built as StatefulSets scales no whole group
-    (the operator scales instances: its adapter sets the role's replicas)."""
+    """RBG124: the HPA of a role no compiled object scales by whole instances (the operator
+    scales instances: its adapter sets the role's replicas)."""
     return warning(
         "RBG124",
         f"HorizontalPodAutoscaler {hpa.name} targets {target} (role {role[1]!r} of group "
-        f"{role[0]!r}): with --lws statefulsets no compiled object scales whole leader/worker "
-        "groups (a leader StatefulSet would add leaders without workers), so it is left as "
-        "written and scales nothing that works",
+        f"{role[0]!r}): {why.reason}; it is left as written and scales nothing that works",
         span,
-        help="use --lws native: its workload's replicas are whole groups, and the HPA is "
-        "retargeted to it",
+        help=why.help,
     )
 
 

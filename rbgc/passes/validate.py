@@ -26,6 +26,7 @@ from rbgc.diagnostics import (
     error,
     warning,
 )
+from rbgc.jsonpath import find
 from rbgc.k8s import controllers
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled, written_zero
@@ -46,6 +47,7 @@ from rbgc.model import (
     WorkloadKind,
 )
 from rbgc.passes.inplace import lowered_in_place
+from rbgc.workloads.context import min_ready_seconds, unscalable_by
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,7 +214,16 @@ def _role(
     yield from _rollout(group, role, kind, target)
     yield from _restart(group, role, kind, target)
     native_lws = kind is WorkloadKind.LEADERWORKERSET and target.lws is LwsLowering.NATIVE
-    if role.min_ready_seconds is not None and native_lws:
+    if role.min_ready_seconds and min_ready_seconds(role) is None:
+        yield warning(
+            "RBG122",
+            f"role {role.name!r}: minReadySeconds has no effect: the operator sets it on no "
+            f"{kind.kind} workload, so neither does rbgc",
+            doc.span(*role_path, "minReadySeconds"),
+            help="remove it: only StatefulSets and the v1alpha2 default workload "
+            "(RoleInstanceSet) honour it",
+        )
+    elif role.min_ready_seconds and native_lws:
         yield warning(
             "RBG122",
             f"role {role.name!r}: minReadySeconds is dropped: a LeaderWorkerSet has no such "
@@ -240,15 +251,14 @@ def _role(
                     "pass the file that defines the profile to rbgc with the group",
                 ),
             )
-    if role.scaling_adapter and kind is WorkloadKind.LEADERWORKERSET and not native_lws:
+    why = unscalable_by(role, lws_as_statefulsets=target.lws is LwsLowering.STATEFULSETS)
+    if role.scaling_adapter and why is not None:
         yield warning(
             "RBG124",
             f"role {role.name!r}: no RoleBasedGroupScalingAdapter exists without the operator, "
-            "and with --lws statefulsets no compiled object scales whole leader/worker groups "
-            "(a leader StatefulSet would add leaders without workers)",
+            f"and {why.reason}",
             doc.span(*role_path, "scalingAdapter", key=True),
-            help="use --lws native: an HPA or KEDA can then scale the role's workload, whose "
-            "replicas are whole groups",
+            help=why.help,
         )
     elif role.scaling_adapter:
         yield warning(
@@ -291,17 +301,29 @@ def _unread_fields(
         if profile is None or runtime.path is None:
             continue  # RBG510 below
         names = [str(c.get("name")) for c in profile.containers]
+        inits = {str(c.get("name")) for c in profile.init_containers} - set(names)
         for j, override in enumerate(runtime.containers):
             at = (*runtime.path, "containers", j)
-            if override.get("name") not in names:
+            name = str(override.get("name"))
+            if name in inits and name not in _template_containers(group, role):
+                # upstream counts it (sidecar_builder.go:89-90) but appends to containers only
                 yield warning(
                     "RBG511",
-                    f"role {role.name!r}: engine runtime container {override.get('name')!r} "
+                    f"role {role.name!r}: engine runtime container {name!r} names an init "
+                    f"container of ClusterEngineRuntimeProfile {runtime.profile}, and no "
+                    "container of the role has that name: its env and args go nowhere",
+                    doc.span(*at, "name"),
+                    help=f"the profile's containers: {', '.join(names) or 'none'}",
+                )
+            elif name not in names and name not in inits:
+                yield warning(
+                    "RBG511",
+                    f"role {role.name!r}: engine runtime container {name!r} "
                     f"names no container of ClusterEngineRuntimeProfile {runtime.profile}: its "
                     "env and args go nowhere",
                     doc.span(*at, "name"),
                     help=did_you_mean(
-                        str(override.get("name")),
+                        name,
                         names,
                         f"the profile's containers: {', '.join(names) or 'none'}",
                     ),
@@ -315,6 +337,20 @@ def _unread_fields(
                         doc.span(*at, key, key=True),
                         help="set it in the ClusterEngineRuntimeProfile instead",
                     )
+
+
+def _template_containers(group: Group, role: Role) -> set[str]:
+    """The container names of a role's pod template(s) as written (before patches)."""
+    templates: list[Any] = [role.template]
+    templates += [t.template for t in group.role_templates if t.name == role.template_ref]
+    if role.instance_set is not None:
+        templates += [c.template for c in role.instance_set.components]
+    return {
+        str(c.get("name"))
+        for t in templates
+        for c in find(t, ("spec", "containers")) or ()
+        if isinstance(c, dict)
+    }
 
 
 def _template_ref(group: Group, role: Role) -> Iterator[Diagnostic]:

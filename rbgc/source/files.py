@@ -18,6 +18,10 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.source.document import Document
 from rbgc.source.load import parse_text
 
+# The list of files `rbgc build --out DIR` wrote (outdir.py): a folder holding it is rbgc's
+# output, never an input below a folder that is named.
+OUTPUT_MARKER = ".rbgc-output"
+
 MAX_FILE_BYTES = 8 * 1024 * 1024
 STDIN = "-"
 
@@ -128,6 +132,22 @@ def _os_problem(path: str, exc: OSError) -> str:
     return f"cannot read: {exc.strerror}"
 
 
+def _near_path(path: str) -> str:
+    """For a path that does not exist: the entry of its folder it was probably meant to be."""
+    folder, name = os.path.split(path.rstrip(os.sep) or path)
+    try:
+        entries = os.listdir(folder or ".")
+    except OSError:
+        entries = []
+    import difflib
+
+    visible = sorted(e for e in entries if not e.startswith("."))
+    close = difflib.get_close_matches(name, visible, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{os.path.join(folder, close[0])}'?"
+    return "check the path (relative to the current folder); `-` reads standard input"
+
+
 def expand_paths(paths: Sequence[str]) -> list[str]:
     """Files named, and `*.yaml`/`*.yml` files below folders (sorted, hidden entries skipped).
 
@@ -142,7 +162,10 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
             mode = os.stat(raw).st_mode
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             message = _os_problem(raw, exc) if isinstance(exc, OSError) else "not a valid path"
-            problems.append(error("RBG008", message, Span(raw)))
+            missing = isinstance(exc, OSError) and exc.errno == errno.ENOENT
+            problems.append(
+                error("RBG008", message, Span(raw), help=_near_path(raw) if missing else None)
+            )
             continue
         if stat.S_ISDIR(mode):
             out.extend(_walk(raw))
@@ -161,9 +184,21 @@ def _exists(path: str) -> bool:
     return True
 
 
-def _walk(root: str) -> Iterator[str]:
+def _walk(root: str) -> list[str]:
+    """The manifests below `root`, less rbgc's own --out folders (`rbgc build apps/ --out
+    apps/rendered`, run twice, must not read its output as input), unless those are all the
+    folder holds (`rbgc validate rendered/` checks what was written)."""
+    return list(_files_below(root, outputs=False)) or list(_files_below(root, outputs=True))
+
+
+def _files_below(root: str, *, outputs: bool) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and (outputs or not os.path.isfile(os.path.join(dirpath, d, OUTPUT_MARKER)))
+        )
         for name in sorted(filenames):
             if name.endswith((".yaml", ".yml")) and not name.startswith("."):
                 yield os.path.join(dirpath, name)

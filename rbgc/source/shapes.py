@@ -18,12 +18,38 @@ def document_problems(body: Any, spans: SpanIndex, index: int, span: Span) -> li
     what = f"document {index + 1}"
     hint = "each YAML document must be a Kubernetes object with apiVersion and kind"
     if not isinstance(body, dict):
-        kind = type(body).__name__
-        return [error("RBG009", f"{what} is a {kind}, not an object", span, help=hint)]
-    missing = [k for k in ("apiVersion", "kind") if not isinstance(body.get(k), str) or not body[k]]
+        return [error("RBG009", f"{what} is {kind_of(body)}, not an object", span, help=hint)]
+    missing = [k for k in ("apiVersion", "kind") if body.get(k) is None]
     if missing:
         return [error("RBG009", f"{what} has no {' or '.join(missing)}", span, help=hint)]
-    return object_shape_problems(body, spans, what)
+    found = []
+    for key, such_as in (("apiVersion", "`v1` or `apps/v1`"), ("kind", "`ConfigMap`")):
+        value = body[key]
+        if isinstance(value, str) and value:
+            continue
+        said = f"{key} is empty" if value == "" else f"{key} is {kind_of(value)}, not a string"
+        found.append(
+            error(
+                "RBG009",
+                f"{what}: {said}" + ("" if value == "" else f" such as {such_as}"),
+                spans.at((key,)),
+                help=f"write the {key} the API defines, such as {such_as}",
+            )
+        )
+    return found or object_shape_problems(body, spans, what)
+
+
+def kind_of(value: Any) -> str:
+    """A YAML value's type in the words of YAML and JSON, not Python's (`str`, `int`)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "null"
 
 
 # What the API server requires of every object, whatever its kind: kind and apiVersion are

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import RoleContext, standalone_instance
+from rbgc.workloads.context import RoleContext, min_ready_seconds
+from rbgc.workloads.instance_env import standalone_instance
 from rbgc.workloads.statefulset import headless_service
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
@@ -27,8 +28,8 @@ def lower(ctx: RoleContext) -> tuple[Manifest, ...]:
         "selector": {"matchLabels": dict(ctx.selector)},
         "template": pod.body,
     }
-    if role.min_ready_seconds is not None:
-        spec["minReadySeconds"] = role.min_ready_seconds
+    if (seconds := min_ready_seconds(role)) is not None:
+        spec["minReadySeconds"] = seconds
     if role.instance_set is not None and role.instance_set.paused:
         spec["paused"] = True  # a Deployment pauses its rollout as the RoleInstanceSet does
     ru = role.rolling_update

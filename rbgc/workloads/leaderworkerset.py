@@ -23,7 +23,8 @@ from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
 from rbgc.model import Role
-from rbgc.workloads import (
+from rbgc.workloads.context import PodTemplate, RoleContext
+from rbgc.workloads.instance_env import (
     ENV_COMPONENT_INDEX,
     ENV_COMPONENT_NAME,
     ENV_GROUP_SIZE,
@@ -31,12 +32,13 @@ from rbgc.workloads import (
     ENV_LEADER_ADDRESS,
     ENV_ROLE_INDEX,
     ENV_WORKER_INDEX,
-    PodTemplate,
-    RoleContext,
+    INSTANCE_LABELS,
+    OPERATOR_LABELS,
     field_ref,
     label_ref,
     literal,
     with_env,
+    with_labels,
 )
 from rbgc.workloads.statefulset import headless_service, statefulset
 
@@ -127,6 +129,8 @@ def instance_env(
             literal(ENV_LEADER_ADDRESS, f"{instance}{address}"),
             field_ref(ENV_WORKER_INDEX, cv.POD_INDEX_FIELD),
         ]
+    if not ctx.role.stateful:  # a Stateless instance has no index (`env_builder.go:91-101`)
+        own = [e for e in own if e["name"] != ENV_ROLE_INDEX]
     return [*own, literal(ENV_GROUP_SIZE, size)]
 
 
@@ -137,13 +141,20 @@ def _instance(
     if ctx.role.instance_set is None:
         return template
     env = instance_env(ctx, which, group_index, native=native)
-    body = with_env(template.body, env)
-    # the RoleInstance component's name, which the LeaderOnly Service selects (`:411-431`)
-    meta = body.setdefault("metadata", {})
-    meta["labels"] = dict(
-        sorted({**(meta.get("labels") or {}), cv.COMPONENT_NAME_LABEL: which}.items())
-    )
-    return PodTemplate(body=body, source_path=template.source_path)
+    stateful = ctx.role.stateful
+    body = with_env(template.body, env, labels=INSTANCE_LABELS if stateful else OPERATOR_LABELS)
+    # the RoleInstance component's labels every pod of this template shares; component-name
+    # is what the LeaderOnly Service selects (`roleinstanceset_reconciler.go:411-431`)
+    size = str(ctx.role.leader_worker_set.size if ctx.role.leader_worker_set else 1)
+    labels = {cv.COMPONENT_NAME_LABEL: which, cv.COMPONENT_SIZE_LABEL: size}
+    if which == "leader":  # the leader component's only pod (`instance_utils.go:91-103`)
+        labels |= {cv.COMPONENT_ID_LABEL: "0", cv.COMPONENT_INDEX_LABEL: "0"}
+    elif group_index is not None and stateful:  # one group's workers (--lws statefulsets)
+        labels |= {
+            cv.INSTANCE_NAME_LABEL: f"{ctx.name}-{group_index}",
+            cv.INSTANCE_INDEX_LABEL: str(group_index),
+        }
+    return PodTemplate(body=with_labels(body, labels), source_path=template.source_path)
 
 
 def _partition(ctx: RoleContext, written: Any) -> int:

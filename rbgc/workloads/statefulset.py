@@ -12,18 +12,20 @@ from typing import Any
 from rbgc.k8s import conventions as cv
 from rbgc.k8s.controllers import scaled
 from rbgc.k8s.manifest import Manifest
-from rbgc.workloads import (
+from rbgc.workloads.context import PodTemplate, RoleContext, min_ready_seconds
+from rbgc.workloads.instance_env import (
     ENV_COMPONENT_INDEX,
     ENV_COMPONENT_NAME,
     ENV_GROUP_SIZE,
     ENV_INSTANCE_NAME,
     ENV_ROLE_INDEX,
-    PodTemplate,
-    RoleContext,
+    INSTANCE_LABELS,
+    OPERATOR_LABELS,
     field_ref,
     literal,
     standalone_instance,
     with_env,
+    with_labels,
 )
 
 TEMPLATE: tuple[str, ...] = ("spec", "template")
@@ -74,8 +76,8 @@ def statefulset(
             "rollingUpdate": {"maxUnavailable": max_unavailable, "partition": partition},
         },
     }
-    if role.min_ready_seconds is not None:
-        spec["minReadySeconds"] = role.min_ready_seconds
+    if (seconds := min_ready_seconds(role)) is not None:
+        spec["minReadySeconds"] = seconds
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -99,6 +101,8 @@ def lower_components(ctx: RoleContext) -> tuple[Manifest, ...]:
         instance = f"{ctx.name}-{i}"
         for component in role.instance_set.components:
             pod = ctx.templates[f"component:{component.name}"]
+            # the index label tells instances apart (placement and fit read it), even on a
+            # Stateless instance, which has no RBG_ROLE_INDEX (`env_builder.go:91-101`)
             selector = {
                 **ctx.selector,
                 cv.COMPONENT_NAME_LABEL: component.name,
@@ -107,12 +111,17 @@ def lower_components(ctx: RoleContext) -> tuple[Manifest, ...]:
             env = [
                 field_ref(ENV_COMPONENT_INDEX, cv.POD_INDEX_FIELD),
                 literal(ENV_COMPONENT_NAME, component.name),
-                literal(ENV_ROLE_INDEX, str(i)),
+                *([literal(ENV_ROLE_INDEX, str(i))] if role.stateful else []),
                 literal(ENV_INSTANCE_NAME, instance),
             ]
-            body = with_env(pod.body, env, [literal(ENV_GROUP_SIZE, str(component.size))])
-            meta = body.setdefault("metadata", {})
-            meta["labels"] = dict(sorted({**(meta.get("labels") or {}), **selector}.items()))
+            known = [literal(ENV_GROUP_SIZE, str(component.size))]
+            labels = INSTANCE_LABELS if role.stateful else OPERATOR_LABELS
+            body = with_env(pod.body, env, known, labels)
+            # and the labels every pod of the component's instance shares (§2.6)
+            shared = {cv.COMPONENT_SIZE_LABEL: str(component.size)}
+            if role.stateful:
+                shared[cv.INSTANCE_NAME_LABEL] = instance
+            body = with_labels(body, {**shared, **selector})
             template = PodTemplate(body=body, source_path=pod.source_path)
             sts = statefulset(
                 ctx,

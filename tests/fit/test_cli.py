@@ -57,6 +57,16 @@ def test_a_group_that_does_not_fit_exits_1_with_the_reason() -> None:
     )
 
 
+def test_inputs_without_a_group_say_so(tmp_path: Path) -> None:
+    """A path that holds no RoleBasedGroup (a wrong folder) printed "0 of 0 group(s) fit",
+    which reads as a verdict; nothing was placed, and the answer says so (exit 0, as
+    `kubectl get` finding nothing)."""
+    plain = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    result = invoke(["fit", "--nodes", INVENTORY, plain])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "rbgc fit: no RoleBasedGroup in the inputs, nothing to place\n"
+
+
 def test_json_shape_is_stable_and_sorted() -> None:
     first = invoke(["fit", "--nodes", INVENTORY, "-o", "json", GANG, PD])
     second = invoke(["fit", "--nodes", INVENTORY, "-o", "json", PD, GANG])
@@ -154,7 +164,8 @@ def test_rbg351_an_unreadable_pod_requirement(tmp_path: Path) -> None:
     result = invoke(["fit", "--nodes", INVENTORY, spec])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == (
-        f"{spec}:16:31: error[RBG351]: StatefulSet g-w: 'two' is not a Kubernetes quantity (a "
+        f"{spec}:16:31: error[RBG351]: StatefulSet g-w: spec.containers[0].resources.limits.cpu: "
+        "'two' is not a Kubernetes quantity (a "
         "number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or e3)\n"
         "  help: fix the pod template: `rbgc fit` reads it as the scheduler would\n"
         "rbgc: 1 error; nothing was written\n"

@@ -136,10 +136,14 @@ def test_an_unreadable_request_is_an_error_at_the_users_line() -> None:
     with pytest.raises(DiagnosticError) as caught:
         group_pods(result.bundle, FEATURES)
     assert text(caught.value.diagnostics) == (
-        "g.yaml:19:67: error[RBG351]: LeaderWorkerSet g-decode: '8 GB' is not a Kubernetes "
+        "g.yaml:19:67: error[RBG351]: LeaderWorkerSet g-decode: "
+        "spec.containers[0].resources.limits.memory: '8 GB' is not a Kubernetes "
         "quantity (a number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or e3)\n"
         "  help: fix the pod template: `rbgc fit` reads it as the scheduler would\n"
     )
+
+
+TERM = "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution."
 
 
 @pytest.mark.parametrize(
@@ -148,18 +152,27 @@ def test_an_unreadable_request_is_an_error_at_the_users_line() -> None:
         (
             "affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: "
             "{nodeSelectorTerms: [{matchExpressions: [{key: a, operator: Near}]}]}}}",
+            f"{TERM}nodeSelectorTerms[0].matchExpressions[0].operator: "
             "operator 'Near' is not one of DoesNotExist, Exists, Gt, In, Lt, NotIn",
         ),
         (
             "affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: "
             "{nodeSelectorTerms: [{matchExpressions: [{key: a, operator: Gt, values: [x]}]}]}}}",
+            f"{TERM}nodeSelectorTerms[0].matchExpressions[0].values: "
             "operator Gt needs exactly one integer value",
         ),
-        ("tolerations: [{key: a, operator: Maybe}]", "operator 'Maybe' is not Equal or Exists"),
+        (
+            "tolerations: [{key: a, operator: Maybe}]",
+            "spec.tolerations[0].operator: operator 'Maybe' is not Equal or Exists",
+        ),
         (
             "topologySpreadConstraints: [{maxSkew: 0, topologyKey: z, "
             "whenUnsatisfiable: DoNotSchedule}]",
-            "maxSkew must be an integer of at least 1",
+            "spec.topologySpreadConstraints[0].maxSkew: maxSkew must be an integer of at least 1",
+        ),
+        (  # which field is not a string: the message names it, as kubectl's do
+            "topologySpreadConstraints: [{maxSkew: 1, topologyKey: z, whenUnsatisfiable: 5}]",
+            "spec.topologySpreadConstraints[0].whenUnsatisfiable: expected a string",
         ),
     ],
 )

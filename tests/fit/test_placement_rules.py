@@ -17,6 +17,9 @@ from rbgc.fit.inventory import Inventory
 from rbgc.fit.model import InstancePack
 from rbgc.fit.rules import constraint, rules_of
 from rbgc.k8s.controllers import DEFAULT_KUBERNETES_VERSION
+from rbgc.model import Target
+from rbgc.pipeline import Options, compile_documents
+from rbgc.source import parse_text
 from tests.conftest import compile_yaml
 from tests.fit.helpers import (
     CLIQUE,
@@ -79,13 +82,14 @@ def test_one_gpu_short_in_one_domain_fits_in_another() -> None:
 
 
 def test_falls_back_to_host_then_zone() -> None:
-    # no clique holds 16 GPUs, one host does (a PCIe box outside any NVLink domain): host is
-    # the next tier
+    # the default order is host < nvlink < rack < zone: a pack preferring host tries one host
+    # (a PCIe box outside any NVLink domain holds 16 GPUs), then one clique, rack, zone
+    pd_host = PD.replace("preferred: nvlink", "preferred: host")
     big = [node("big", gpu=16, zone="a"), *gpu_nodes({"c1": ("a", 1, 8)})]
-    found = solve(PD, inventory(big))
+    found = solve(pd_host, inventory(big))
     assert found.fits and found.tier == HOST
-    # no host either: the zone (required) still holds them
-    found = solve(PD, inventory(gpu_nodes({f"c{i}": ("a", 1, 8) for i in range(2)})))
+    # no host, no clique: the zone (required) still holds them
+    found = solve(pd_host, inventory(gpu_nodes({f"c{i}": ("a", 1, 8) for i in range(2)})))
     assert found.fits and found.tier == ZONE
 
 
@@ -163,6 +167,13 @@ def nest_warnings(tmp_path: Path, text: str, nodes: list[dict[str, Any]]) -> lis
     ]
 
 
+NVLINK_FIRST = HOST_FIRST.replace("gb200", "hgx").replace(
+    "  - {name: host, nodeLabel: kubernetes.io/hostname}\n"
+    "  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}\n",
+    "  - {name: nvlink, nodeLabel: nvidia.com/gpu.clique}\n"
+    "  - {name: host, nodeLabel: kubernetes.io/hostname}\n",
+)
+
 CLIQUES = [
     node("c1-0", gpu=8, zone="a", clique="c1"),
     node("c1-1", gpu=8, zone="b", clique="c1"),  # c1 spans two zones
@@ -172,9 +183,10 @@ CLIQUES = [
 
 
 def test_tiers_that_do_not_nest_warn(tmp_path: Path) -> None:
-    # the default order lists nvlink before host: a multi-host NVLink domain contradicts it
-    assert nest_warnings(tmp_path, PD, CLIQUES) == [
-        "pd.yaml:34:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
+    # an order listing nvlink before host (HGX-class hosts): a multi-host clique contradicts it
+    text = PD.replace("spec:\n  rules:", "spec:\n  topology: hgx\n  rules:") + NVLINK_FIRST
+    assert nest_warnings(tmp_path, text, CLIQUES) == [
+        "pd.yaml:35:7: warning[RBG353]: the inventory's nvlink domains do not nest in host "
         "domains: nvlink c1 spans host c1-0, c1-1"
     ]
     # host first: hosts nest in cliques, but clique c1 spans zones a and b
@@ -237,10 +249,14 @@ spec:
 
 
 def test_an_instance_pack_no_object_enforces_is_not_counted_on() -> None:
-    # issue 17.5: the build records the rule as not lowered (it warns RBG317); the cluster will
-    # not keep each instance on one host, so `fit` neither refuses the group for it nor
-    # promises it, and says so (RBG354)
-    result = compile_yaml(INSTANCE_PACK_V1ALPHA2)
+    # issue 17.5: for Kubernetes 1.30 a native LWS's workers cannot find their leader by
+    # matchLabelKeys, so the build records the rule as not lowered (it warns RBG317); the
+    # cluster will not keep each instance on one host, so `fit` neither refuses the group for
+    # it nor promises it, and says so (RBG354)
+    result = compile_documents(
+        parse_text(INSTANCE_PACK_V1ALPHA2, "test.yaml"),
+        Options(target=Target(kubernetes_version=(1, 30))),
+    )
     (facts,) = result.bundle.groups
     (rule,) = facts.placement
     assert (rule.scope, rule.lowered) == ("instance", False)
@@ -254,6 +270,11 @@ def test_an_instance_pack_no_object_enforces_is_not_counted_on() -> None:
             "cluster will not keep it, so `rbgc fit` does not count on it",
         )
     ]
+    # from 1.31 the build compiles it (workers to their leader): fit counts on it
+    compiled = compile_yaml(INSTANCE_PACK_V1ALPHA2)
+    assert compiled.bundle.groups[0].placement[0].lowered
+    (answer,), _ = fit(compiled.bundle, small)
+    assert not answer.fits
 
 
 def test_rbgc_fit_does_not_repeat_the_build_warnings_it_answers(tmp_path: Path) -> None:
@@ -265,15 +286,16 @@ def test_rbgc_fit_does_not_repeat_the_build_warnings_it_answers(tmp_path: Path) 
     (spec / "pd.yaml").write_text(PD, encoding="utf-8")
     inv = tmp_path / "nodes.json"
     inv.write_text(as_list(gpu_nodes({"c1": ("a", 4, 8)})), encoding="utf-8")
+    old = ("--kubernetes-version", "1.30")  # the instance pack is not compiled (RBG317)
     built = subprocess.run(
-        [sys.executable, "-m", "rbgc", "build", str(spec)],
+        [sys.executable, "-m", "rbgc", "build", *old, str(spec)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert "RBG315" in built.stderr and "RBG317" in built.stderr
     done = subprocess.run(
-        [sys.executable, "-m", "rbgc", "fit", "--nodes", str(inv), str(spec)],
+        [sys.executable, "-m", "rbgc", "fit", *old, "--nodes", str(inv), str(spec)],
         capture_output=True,
         text=True,
         check=False,

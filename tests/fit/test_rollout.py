@@ -19,8 +19,10 @@ from typing import Any
 
 from rbgc.fit import fit
 from rbgc.k8s.controllers import Version
+from rbgc.model import Target
+from rbgc.pipeline import Options, compile_documents
 from rbgc.report import text
-from tests.conftest import compile_yaml
+from rbgc.source import parse_text
 from tests.fit.helpers import GPU, HOST, inventory, node, placement
 
 SEPARATE = placement("- roles: [web]\n  separate: {level: host}")
@@ -42,7 +44,12 @@ def deployment(strategy: str = "", spec: str = "", replicas: int = 2, gpu: int =
 
 
 def check(text_: str, nodes: list[dict[str, Any]], version: Version = (1, 33)) -> Any:
-    (answer,), warnings = fit(compile_yaml(text_).bundle, inventory(nodes), version)
+    """Build for `version` (rbgc's own terms count one revision from 1.31) and fit on it."""
+    built = compile_documents(
+        parse_text(textwrap.dedent(text_), "test.yaml"),
+        Options(target=Target(kubernetes_version=version)),
+    )
+    (answer,), warnings = fit(built.bundle, inventory(nodes), version)
     return answer, warnings
 
 
@@ -50,8 +57,9 @@ HOSTS = [node("h0"), node("h1")]
 
 
 def test_a_separate_deployment_on_as_many_hosts_as_replicas_cannot_roll() -> None:
-    # 2 replicas, default 25%/25%: maxSurge 1 (rounded up), maxUnavailable 0 (rounded down)
-    answer, warnings = check(deployment() + SEPARATE, HOSTS)
+    # 2 replicas, default 25%/25%: maxSurge 1 (rounded up), maxUnavailable 0 (rounded down);
+    # Kubernetes 1.30: the build's separate cannot count one revision (no matchLabelKeys)
+    answer, warnings = check(deployment() + SEPARATE, HOSTS, version=(1, 30))
     assert answer.fits  # it deploys ...
     (rollout,) = answer.rollouts  # ... but never upgrades
     assert (rollout.role, rollout.surge, rollout.proceeds) == ("web", 1, False)
@@ -68,6 +76,10 @@ def test_a_separate_deployment_on_as_many_hosts_as_replicas_cannot_roll() -> Non
         "pod(s), or, from Kubernetes 1.31, add `matchLabelKeys: [pod-template-hash]` to the "
         "term so that old and new pods do not count against each other\n"
     )
+    # from 1.31 the build writes `matchLabelKeys: [pod-template-hash]` itself: it rolls
+    answer, warnings = check(deployment() + SEPARATE, HOSTS)
+    assert [r.proceeds for r in answer.rollouts] == [True]
+    assert not [w for w in warnings if w.code == "RBG355"]
 
 
 def test_a_spare_host_or_a_pod_that_may_go_first_lets_it_roll() -> None:
@@ -110,11 +122,14 @@ def test_a_full_packed_domain_leaves_no_room_for_the_surge_pod() -> None:
     # both replicas (4 GPUs each) fill one 8-GPU host; the new pod's affinity selects the old
     # pods, so it must join them on that host: no room
     nodes = [node("h0", gpu=8), node("h1", gpu=8)]
-    answer, _ = check(deployment(gpu=4) + PACK_ON_HOST, nodes)
+    answer, _ = check(deployment(gpu=4) + PACK_ON_HOST, nodes, version=(1, 30))
     assert answer.fits and answer.tier == HOST
     (rollout,) = answer.rollouts
     assert not rollout.proceeds
     assert "have too little free nvidia.com/gpu" in str(rollout.reason)
+    # from 1.31 the build's pack counts one revision: the new pod may start on the other host
+    answer, _ = check(deployment(gpu=4) + PACK_ON_HOST, nodes)
+    assert [r.proceeds for r in answer.rollouts] == [True]
     # with room on the host for one more, it rolls
     answer, _ = check(deployment(gpu=2) + PACK_ON_HOST, [node("h0", gpu=6)])
     assert [r.proceeds for r in answer.rollouts] == [True]

@@ -1,9 +1,11 @@
 """One verdict for one input (issue 18, item 3): `rbgc validate DIR` and `rbgc build DIR` (what
 Argo CD runs) read a folder by one rule, so a passing `validate` means the build passes.
 
-The rule: a file none of whose documents has an `apiVersion` or a `kind` (a Helm values.yaml,
-a CI workflow, docker-compose) holds no Kubernetes object and is skipped, as Argo CD skips
-YAML that is not a manifest in a directory app ("it might be an unrelated YAML file which we
+The rule: a file none of whose documents has two of `apiVersion`, `kind` and `metadata` (a Helm
+values.yaml, a CI workflow, docker-compose, a Helm Chart.yaml or plugin.yaml, whose
+`apiVersion` is Helm's) holds no Kubernetes object and is skipped, as Argo CD skips YAML that
+is not a manifest in a directory app (a file that does not decode is an error only when it
+holds `apiVersion:`, `kind:` and `metadata:`, else "it might be an unrelated YAML file which we
 will ignore": argoproj/argo-cd@37ee0097 reposerver/repository/repository.go:2084-2104, under
 `findManifests`); so are kustomize's own configuration documents (`kustomize.config.k8s.io`,
 never applied to a cluster). Everything else is read strictly. Inputs that leave nothing to
@@ -58,6 +60,10 @@ FILES = {
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n"
     ),
     "kind-only": "kind: ConfigMap\nmetadata: {name: forgot-api-version}\n",
+    "kind-misspelt": "apiVersion: v1\nkin: ConfigMap\nmetadata: {name: x}\n",
+    # Helm's own files: an apiVersion of Helm's, no kind, no metadata
+    "helm-chart": "apiVersion: v2\nname: web\ndescription: A chart\nversion: 0.1.0\n",
+    "helm-plugin": "apiVersion: v1\ntype: postrenderer/v1\nname: rbgc\nversion: 0.1.0\n",
     "half-object": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\nreplicas: 2\n",
     "broken-yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n",
     "values-with-dup": "a: 1\na: 2\n",
@@ -102,7 +108,16 @@ def test_a_folder_validate_passes_builds(
 
 @pytest.mark.parametrize(
     "other",
-    ["helm-values", "workflow", "compose", "comments", "kustomization", "kustomization-typed"],
+    [
+        "helm-values",
+        "workflow",
+        "compose",
+        "comments",
+        "kustomization",
+        "kustomization-typed",
+        "helm-chart",
+        "helm-plugin",
+    ],
 )
 def test_a_file_without_objects_beside_a_group_is_skipped_by_both(
     tmp_path: Path, other: str
@@ -139,3 +154,16 @@ def test_a_named_file_without_objects_says_so(tmp_path: Path, command: str) -> N
         f"{tmp_path / 'values.yaml'}: error[RBG011]: no Kubernetes objects found: no document "
         "of the file has apiVersion or kind"
     ) in ran.stderr
+
+
+@pytest.mark.parametrize("command", ["build", "validate"])
+@pytest.mark.parametrize("broken", ["kind-only", "kind-misspelt", "half-object"])
+def test_a_manifest_missing_a_field_is_still_refused(
+    tmp_path: Path, command: str, broken: str
+) -> None:
+    """Skipping Helm's files must not skip a manifest with a typo: two of the three fields
+    make a document an object, which is then read strictly (RBG009)."""
+    write(tmp_path, {"group.yaml": FILES["group"], "broken.yaml": FILES[broken]})
+    ran = CliRunner().invoke(main, [command, str(tmp_path)])
+    assert ran.exit_code == 1
+    assert "error[RBG009]" in ran.stderr

@@ -373,7 +373,11 @@ def test_cycle_between_overlays(tmp_path: Path) -> None:
         "prod/overlay.yaml:3:7: error[RBG701]: overlay cycle: dev/overlay.yaml (base: ../prod) "
         "-> prod/overlay.yaml (base: ../dev) -> dev/overlay.yaml (base: ../prod)"
     ), first
-    assert "  note: dev/overlay.yaml:3:7: this base is part of the cycle" in err
+    notes = [line for line in err.splitlines() if line.startswith("  note: ")]
+    assert notes == [  # each base once
+        "  note: dev/overlay.yaml:3:7: this base is part of the cycle",
+        "  note: prod/overlay.yaml:3:7: this base is part of the cycle",
+    ]
 
 
 def test_overlay_that_is_its_own_base(tmp_path: Path) -> None:
@@ -509,3 +513,108 @@ def test_namespace_leaves_every_cluster_scoped_kind_alone(tmp_path: Path) -> Non
     made = objects(build(tmp_path, HEAD + "namespace: team-a\n", extra))
     assert "namespace" not in made[("CSIDriver", "d")]["metadata"]
     assert "namespace" not in made[("ValidatingAdmissionPolicy", "p")]["metadata"]
+
+
+@pytest.mark.parametrize(
+    ("head", "first", "hint"),
+    [
+        # each of these used to pass through as an object, exit 0: the overlay the user meant
+        # was silently not applied, and Argo CD would fail to apply the stray document
+        (
+            "apiVersion: rbgc.io/v1alpha1\nkind: Overlays\n",
+            "env/overlay.yaml:2:7: error[RBG104]: rbgc.io has no kind Overlays",
+            "  help: did you mean 'Overlay'?",
+        ),
+        (
+            "apiVersion: rbgc.io/v1alpha1\nkind: overlay\n",
+            "env/overlay.yaml:2:7: error[RBG104]: rbgc.io has no kind overlay",
+            "  help: did you mean 'Overlay'?",
+        ),
+        (
+            "apiVersion: rbgc.io/v1beta1\nkind: Overlay\n",
+            "env/overlay.yaml:1:13: error[RBG104]: rbgc reads Overlay as rbgc.io/v1alpha1, "
+            "not rbgc.io/v1beta1",
+            "  help: did you mean 'apiVersion: rbgc.io/v1alpha1'?",
+        ),
+        (
+            "apiVersion: rbg.io/v1alpha1\nkind: Overlay\n",
+            "env/overlay.yaml:1:13: error[RBG104]: API group rbg.io is not rbgc.io",
+            "  help: did you mean 'apiVersion: rbgc.io/v1alpha1'?",
+        ),
+        (
+            "apiVersion: v1alpha1\nkind: Overlay\n",
+            "env/overlay.yaml:1:13: error[RBG104]: Overlay v1alpha1 is not an object of the core "
+            "API",
+            "  help: did you mean 'apiVersion: rbgc.io/v1alpha1'?",
+        ),
+    ],
+)
+def test_misspelt_overlay_is_an_error(tmp_path: Path, head: str, first: str, hint: str) -> None:
+    overlay = head + "metadata: {name: env}\nbase: ../base\n"
+    said, err = fails(tmp_path, {"base/group.yaml": GROUP, "env/overlay.yaml": overlay})
+    assert said == first
+    assert err.splitlines()[1] == hint
+
+
+@pytest.mark.parametrize("target", ["base", "env"])
+def test_misspelt_topology_is_an_error(tmp_path: Path, target: str) -> None:
+    """Also in an overlay's base."""
+    topology = "apiVersion: rbgc.io/v1alpha1\nkind: Topolgy\nmetadata: {name: t}\nspec: {}\n"
+    files = {"base/group.yaml": GROUP, "base/t.yaml": topology, "env/overlay.yaml": HEAD}
+    said, err = fails(tmp_path, files, target)
+    assert said == "base/t.yaml:2:7: error[RBG104]: rbgc.io has no kind Topolgy"
+    assert err.splitlines()[1] == "  help: did you mean 'Topology'?"
+
+
+def test_other_groups_kinds_named_like_rbgcs_pass_through(tmp_path: Path) -> None:
+    """Open Cluster Management has a `Placement` too: only rbgc's own group is rbgc's."""
+    ocm = (
+        "apiVersion: cluster.open-cluster-management.io/v1beta1\nkind: Placement\n"
+        "metadata: {name: p, namespace: llm}\nspec: {}\n"
+    )
+    write(tmp_path, {"base/group.yaml": GROUP, "base/ocm.yaml": ocm})
+    os.chdir(tmp_path)
+    code, out, err = cli(["build", "base"])
+    assert code == 0, err
+    assert "kind: Placement" in out
+
+
+def test_a_base_folder_is_read_as_every_input(tmp_path: Path) -> None:
+    """README, "Which files are read": one rule for every command, so a base folder's Helm
+    values.yaml (no object) is skipped and its kustomization.yaml is not emitted, as when the
+    folder is built itself."""
+    files = {
+        "base/group.yaml": GROUP,
+        "base/values.yaml": "replicaCount: 3\nimage: {tag: v2}\n",
+        "base/kustomization.yaml": (
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            "resources: [group.yaml]\n"
+        ),
+        "env/overlay.yaml": HEAD + "namespace: env\n",
+    }
+    write(tmp_path, files)
+    os.chdir(tmp_path)
+    code, out, err = cli(["build", "env"])
+    assert code == 0, err
+    direct = cli(["build", "base", "--namespace", "env"])
+    assert direct[0] == 0, direct[2]
+    assert "Kustomization" not in out
+
+    def names(stream: str) -> list[tuple[str, str]]:
+        return sorted((d["kind"], d["metadata"]["name"]) for d in docs(stream))
+
+    assert names(out) == names(direct[1])
+
+
+def test_an_image_rewrite_without_its_fields_says_which_it_needs(tmp_path: Path) -> None:
+    first, _ = fails(
+        tmp_path,
+        {
+            "base/group.yaml": GROUP,
+            "env/overlay.yaml": HEAD + ("images:\n  - nam: example.com/engine\n    newTg: v2\n"),
+        },
+    )
+    assert first == (
+        "env/overlay.yaml:5:5: error[RBG704]: images[0]: expected `name` and at least one of "
+        "`newName`, `newTag`, `digest`, got a mapping"
+    )

@@ -342,3 +342,21 @@ def test_helm4_plugin_runs_the_post_renderer() -> None:
     (command,) = plugin["runtimeConfig"]["platformCommand"]
     done = run([command["command"], *command["args"]], ROOT, stdin=HELM_RENDERED)
     assert done.returncode == 0 and docs(done.stdout), done.stderr
+
+
+def test_krm_stderr_points_at_the_users_file_not_at_the_stream(tmp_path: Path) -> None:
+    """kpt and kustomize print a function's stderr; `-:10:22` named a line of the ResourceList
+    they piped in, which the user never sees. Say the file and the resource instead."""
+    listing = KUSTOMIZE_LIST.replace(
+        "config.kubernetes.io/index: '1'\n",
+        "config.kubernetes.io/index: '1'\n      config.kubernetes.io/path: apps/tiny.yaml\n",
+        1,
+    ).replace("    - name: worker\n", "    - name: worker\n      dependencies: [nobody]\n")
+    done = run([rbgc_bin(), "krm"], tmp_path, stdin=listing)
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        "apps/tiny.yaml: error[RBG201]: RoleBasedGroup tiny spec.roles[0].dependencies[0]: "
+        "role 'worker' depends on unknown role 'nobody'\n"
+    ), done.stderr
+    (result,) = yaml.safe_load(done.stdout)["results"]  # the results keep their own fields
+    assert result["message"].startswith("[RBG201] role 'worker' depends on unknown role")

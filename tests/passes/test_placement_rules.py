@@ -25,16 +25,19 @@ spec:
   roles:
   - name: prefill
     replicas: 2
-    template: {spec: {containers: [{name: main, image: x:1}]}}
+    template:
+      metadata: {labels: {app: pd}}
+      spec: {containers: [{name: main, image: x:1}]}
   - name: decode
     replicas: 2
     template:
+      metadata: {labels: {app: pd}}
       spec:
         containers: [{name: main, image: x:1}]
-        affinity:
+        affinity:  # the user's own term, which prefill and decode pods both match
           podAffinity:
             requiredDuringSchedulingIgnoredDuringExecution:
-            - labelSelector: {matchLabels: {app: cache}}
+            - labelSelector: {matchLabels: {app: pd}}
               topologyKey: kubernetes.io/hostname
   - name: router
     replicas: 2
@@ -47,6 +50,8 @@ NVLINK, HOST, RACK, ZONE = (
     "example.com/rack",
     "topology.kubernetes.io/zone",
 )
+# the default topology's rack: the switch a node connects to, as NVIDIA Topograph labels it
+BLOCK = "network.topology.nvidia.com/block"
 REQ = "requiredDuringSchedulingIgnoredDuringExecution"
 PREF = "preferredDuringSchedulingIgnoredDuringExecution"
 
@@ -109,8 +114,11 @@ def codes(exc: pytest.ExceptionInfo[DiagnosticError]) -> list[str]:
 PACK_TABLE = [
     # (pack, topology?, required key, preferred keys with weights)
     ("{required: zone}", None, ZONE, []),
-    ("{required: zone, preferred: nvlink}", None, ZONE, [(NVLINK, 100), (HOST, 50)]),
-    ("{preferred: host}", None, None, [(HOST, 100), (ZONE, 50)]),
+    # the default order is host < nvlink < rack < zone: a fallback never goes tighter
+    ("{required: zone, preferred: nvlink}", None, ZONE, [(NVLINK, 100), (BLOCK, 50)]),
+    ("{preferred: host}", None, None, [(HOST, 100), (NVLINK, 75), (BLOCK, 50), (ZONE, 25)]),
+    # a multi-node NVLink clique (GB200 NVL72) holds several hosts (issue 17 item 8)
+    ("{required: nvlink, preferred: host}", None, NVLINK, [(HOST, 100)]),
     ("{required: host, preferred: host}", None, HOST, []),
     (
         "{required: zone, preferred: nvlink}",
@@ -149,7 +157,7 @@ def test_pack_lowers_to_pod_affinity(
 def test_user_terms_stay_first() -> None:
     result = build(placement("- roles: [prefill, decode]\n  pack: {required: zone}"))
     terms = pod_spec(result, "decode")["affinity"]["podAffinity"][REQ]
-    assert terms[0] == {"labelSelector": {"matchLabels": {"app": "cache"}}, "topologyKey": HOST}
+    assert terms[0] == {"labelSelector": {"matchLabels": {"app": "pd"}}, "topologyKey": HOST}
     assert terms[1]["topologyKey"] == ZONE
 
 
@@ -243,8 +251,8 @@ def test_explain_names_rule_level_and_terms() -> None:
     assert (
         "role prefill: pack [prefill, decode]: required zone (topology.kubernetes.io/zone) -> "
         "podAffinity required term; preferred nvlink (nvidia.com/gpu.clique) -> podAffinity "
-        "preferred term, weight 100; preferred host (kubernetes.io/hostname) -> podAffinity "
-        "preferred term, weight 50"
+        "preferred term, weight 100; preferred rack (network.topology.nvidia.com/block) -> "
+        "podAffinity preferred term, weight 50"
     ) in lines
     assert "role router: no placement constraints" in lines
 
@@ -322,7 +330,7 @@ spec:
             "binds to no",
         ),
         ((placement("- roles: [routr]\n  pack: {required: zone}"),), "RBG312", "unknown role"),
-        ((placement("- roles: [router]\n  pack: {required: rack}"),), "RBG312", "unknown tier"),
+        ((placement("- roles: [router]\n  pack: {required: row}"),), "RBG312", "unknown tier"),
         (
             (placement("- roles: [router]\n  pack: {required: zone}", topology="nope"),),
             "RBG312",
@@ -488,6 +496,10 @@ def test_volcano_pack_over_some_roles_is_a_sub_group() -> None:
             {
                 "name": "prefill-decode",
                 "labelSelector": selector("prefill", "decode"),
+                # Volcano forms a subgroup only from matchLabelKeys (job_info.go
+                # getOrCreateSubJob, sub_job_info.go getSubJobMatchValues: no keys, the
+                # default subgroup); every pod of the group carries the group key, one value
+                "matchLabelKeys": [cv.LABEL_GROUP_KEY],
                 "networkTopology": {"mode": "hard", "highestTierName": "zone"},
             }
         ],
@@ -500,6 +512,8 @@ def test_volcano_pack_over_some_roles_is_a_sub_group() -> None:
     assert annotations["scheduling.k8s.io/group-name"] == "pd"
     found = {w.code for w in result.warnings}
     assert "RBG316" in found and "RBG315" not in found
+    # rbgc's own tier name, which no Topology maps to a HyperNode tier: unverified
+    assert "RBG319" in found
     # no gang here: the warning names the PodGroup, not a gang
     assert "role 'prefill' is in Volcano PodGroup pd but its pods do not set " in {
         w.message.split("`")[0] for w in result.warnings if w.code == "RBG301"
@@ -510,7 +524,9 @@ def test_volcano_pack_over_every_role_is_the_group_topology() -> None:
     result = build_volcano(
         GROUP + placement("- roles: [prefill, decode, router]\n  pack: {preferred: nvlink}")
     )
-    assert pod_group(result)["networkTopology"] == {"mode": "soft", "highestTierName": "nvlink"}
+    # soft mode takes no tier: Volcano replaces it with the cluster's top tier
+    # (session.go convertSoftToHardTopology)
+    assert pod_group(result)["networkTopology"] == {"mode": "soft"}
     assert [w.message for w in result.warnings if w.code == "RBG316"] == [
         "Volcano's soft mode packs as tightly as it can but does not anchor at nvlink"
     ]
@@ -547,7 +563,7 @@ def test_volcano_level_that_is_no_tier_warns() -> None:
         GROUP + placement("- roles: [prefill, decode, router]\n  pack: {required: example.com/x}")
     )
     assert pod_group(result)["networkTopology"]["highestTierName"] == "example.com/x"
-    assert any("HyperNode tier name" in w.message for w in result.warnings)
+    assert any("HyperNodes have a tier of that name" in w.message for w in result.warnings)
 
 
 def test_readme_shows_the_example_as_built() -> None:

@@ -18,9 +18,10 @@ from rbgc.source import parse_text
 from rbgc.topology import PlacementRule, RuleKind, Scope
 from tests.conftest import compile_yaml
 
-NVLINK, HOST, ZONE = (
+NVLINK, HOST, BLOCK, ZONE = (
     "nvidia.com/gpu.clique",
     "kubernetes.io/hostname",
+    "network.topology.nvidia.com/block",
     "topology.kubernetes.io/zone",
 )
 
@@ -166,20 +167,43 @@ def test_a_group_pack_lowers_like_a_placement_pack() -> None:
     preferred = affinity["preferredDuringSchedulingIgnoredDuringExecution"]
     assert [(t["podAffinityTerm"]["topologyKey"], t["weight"]) for t in preferred] == [
         (NVLINK, 100),
-        (HOST, 50),
+        (BLOCK, 50),
     ]
     assert [w.code for w in result.warnings] == ["RBG315"]
 
 
-def test_an_instance_pack_is_not_lowered_and_says_so() -> None:
+def test_an_instance_of_one_pod_is_always_packed() -> None:
+    # a standalone role's instance is one pod: nothing to compile, and nothing to warn about
     result = compile_yaml(group("{pack: {required: host}}"))
     (prefill,) = [
         m for m in result.bundle.manifests if m.role == "prefill" and m.kind == "StatefulSet"
     ]
     assert "affinity" not in prefill.body["spec"]["template"]["spec"]
-    (warned,) = [w for w in result.warnings if w.code == "RBG317"]
-    assert warned.span is not None and warned.span.line == 8
-    assert "RBG315" not in [w.code for w in result.warnings]
+    assert not {"RBG315", "RBG317"} & {w.code for w in result.warnings}
+    facts = result.bundle.group("llm", "pd")
+    assert facts is not None and facts.placement[0].lowered
+
+
+def test_topology_name_names_the_schedulers_resource_not_an_rbgc_topology() -> None:
+    # KEP-473: `topologyName` names the scheduler's topology resource (KAI's Topology); rbgc
+    # needs no document of that name, and reads the levels against the group's topology
+    placement = parsed(group("{topologyName: kai-gb200, pack: {required: host}}")).placement
+    assert placement is not None and placement.topology.name == "default"
+    # an rbgc Topology of that name describes the resource's tiers
+    text = group("{topologyName: racks, pack: {required: rack}}") + TOPOLOGY + OTHER_TOPOLOGY
+    named = parsed(text).placement
+    assert named is not None and named.topology.name == "racks"
+
+
+OTHER_TOPOLOGY = """\
+---
+apiVersion: rbgc.io/v1alpha1
+kind: Topology
+metadata: {name: zones}
+spec:
+  tiers:
+  - {name: zone, nodeLabel: topology.kubernetes.io/zone}
+"""
 
 
 ERRORS = [
@@ -187,7 +211,6 @@ ERRORS = [
     (group("{pack: {}}"), "RBG310", "neither `required` nor `preferred`", 8),
     (group("{pack: {required: ''}}"), "RBG101", "", 8),
     (group("{pack: {required: hots}}"), "RBG312", "unknown tier 'hots'", 8),
-    (group("{topologyName: nope, pack: {required: host}}"), "RBG312", "unknown Topology", 8),
     (group("{pack: {required: host, preferred: zone}}"), "RBG314", "broader", 8),
     (
         group()
@@ -199,13 +222,17 @@ ERRORS = [
         "packed by two rules",
         None,
     ),
-    (
-        group("{topologyName: default, pack: {required: host}}")
-        + policy(("[prefill, decode]", "{topologyName: racks, pack: {required: rack}}"))
-        + TOPOLOGY,
+    (  # two rbgc Topologies, and the scheduler's resource named is neither
+        group("{topologyName: kai-gb200, pack: {required: host}}") + TOPOLOGY + OTHER_TOPOLOGY,
         "RBG312",
-        "use Topology",
-        None,
+        "2 Topology documents are given and this names none",
+        8,
+    ),
+    (  # a word that is no tier and no node label: only Volcano reads it (a HyperNode tier)
+        group("{pack: {required: spine}}"),
+        "RBG312",
+        "unknown tier 'spine'",
+        8,
     ),
 ]
 
