@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rbgc.bundle import Bundle, GroupFacts
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error
@@ -35,8 +35,10 @@ from rbgc.passes.placement import finish, place
 from rbgc.passes.validate import validate
 from rbgc.record import record_group
 from rbgc.source import Document
-from rbgc.warmup.build import NodeLabels
-from rbgc.warmup.build import lower as lower_warmups
+from rbgc.warmup.spec import Warmup
+
+if TYPE_CHECKING:
+    from rbgc.warmup.build import NodeLabels
 
 PASS_NAMES = ("validate", "dependencies", "placement", "expand", "discovery", "inplace")
 
@@ -188,10 +190,15 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     chosen = {(g.namespace, g.name): g.conventions for g in program.groups}
     manifests, found = operator_objects(program, manifests, chosen, options.namespace)
     warnings.extend(found)
-    warmups = lower_warmups(program.warmups, options.nodes, later=options.warmup_later)
-    manifests.extend(warmups.manifests)
-    problems.extend(d for d in warmups.problems if d.severity is Severity.ERROR)
-    warnings.extend(d for d in warmups.problems if d.severity is not Severity.ERROR)
+    warmups: tuple[Warmup, ...] = ()
+    if program.warmups:  # their Job lowering is imported only for inputs that hold one
+        from rbgc.warmup.build import lower as lower_warmups
+
+        lowered = lower_warmups(program.warmups, options.nodes, later=options.warmup_later)
+        warmups = lowered.warmups
+        manifests.extend(lowered.manifests)
+        problems.extend(d for d in lowered.problems if d.severity is Severity.ERROR)
+        warnings.extend(d for d in lowered.problems if d.severity is not Severity.ERROR)
     if not problems:  # a group that failed made no pods: its peers' addresses cannot be judged
         warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
@@ -203,7 +210,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
         bundle=Bundle(
             manifests=ordered,
             groups=tuple(sorted(facts, key=lambda g: g.key)),
-            warmups=warmups.warmups,
+            warmups=warmups,
         ),
         program=program,
         warnings=tuple(sorted(set(warnings), key=Diagnostic.sort_key)),

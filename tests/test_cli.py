@@ -586,7 +586,8 @@ PLACEMENT_ONLY = (
 )
 
 
-def _imported_by_build(path: str) -> list[str]:
+def _imported_by_build(path: str, watched: tuple[str, ...] = PLACEMENT_ONLY) -> list[str]:
+    """Which of the `watched` modules `rbgc build PATH` imports (in a fresh interpreter)."""
     probe = (
         "import sys\n"
         "from rbgc.cli import main\n"
@@ -594,7 +595,7 @@ def _imported_by_build(path: str) -> list[str]:
         f"    main(['build', {path!r}])\n"
         "except SystemExit as exc:\n"
         "    assert exc.code == 0, exc.code\n"
-        f"sys.stderr.write(repr(sorted(m for m in sys.modules if m in {PLACEMENT_ONLY!r})))\n"
+        f"sys.stderr.write(repr(sorted(m for m in sys.modules if m in {watched!r})))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=False

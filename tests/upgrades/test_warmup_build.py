@@ -17,6 +17,7 @@ deletes it and its pods after it finishes, `suspend: true` keeps it from creatin
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ from rbgc.pipeline import Options, Result, compile_documents
 from rbgc.source import parse_text
 from rbgc.warmup import jobs
 from rbgc.warmup.spec import Actions, Warmup
+from tests.conftest import EXAMPLES
+from tests.test_cli import _imported_by_build
 
 KEP_EXAMPLE = """\
 apiVersion: workloads.x-k8s.io/v1alpha2
@@ -338,3 +341,15 @@ def test_long_node_names_give_distinct_valid_job_names() -> None:
     # a node name over 63 characters is no label value: only the annotation names it
     assert "workloads.x-k8s.io/node-name" not in one.body["metadata"]["labels"]
     assert one.body["metadata"]["annotations"]["rbgc.io/warmup-node"] == long_a
+
+
+WARMUP_ONLY = ("rbgc.warmup.build", "rbgc.warmup.jobs")
+
+
+def test_a_build_without_warm_ups_does_not_import_their_lowering(tmp_path: Path) -> None:
+    """`rbgc build` runs on every Argo CD refresh: the Job lowering is imported only when the
+    inputs hold a RoleBasedGroupWarmup (as the placement lowerings, tests/test_cli.py)."""
+    assert _imported_by_build(str(EXAMPLES / "pd-inplace.yaml"), WARMUP_ONLY) == []
+    warmup = tmp_path / "warmup.yaml"
+    warmup.write_text(KEP_EXAMPLE, encoding="utf-8")
+    assert _imported_by_build(str(warmup), WARMUP_ONLY) == list(WARMUP_ONLY)
