@@ -177,14 +177,7 @@ def admit(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> int:
     selector = find(body, ("spec", "selector", "matchLabels")) if body is not None else None
     if not isinstance(selector, Mapping) or revision is None:
         return 0
-    pods, _ = cluster.list_feed(
-        Feed(
-            "v1",
-            "Pod",
-            workload.namespace,
-            ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
-        )
-    )
+    pods = _pods(cluster, workload.namespace, selector)
     opened = 0
     for pod in pods:
         if not inplace.gated(pod) or inplace.gate_open(pod) or not inplace.runs_spec(pod):
@@ -195,6 +188,12 @@ def admit(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> int:
         _gate(cluster, Ref("v1", "Pod", workload.namespace, name), True, wall())
         opened += 1
     return opened
+
+
+def _pods(cluster: Cluster, namespace: str, selector: Mapping[str, Any]) -> Sequence[Object]:
+    """The pods a workload's `matchLabels` selects (from the watch's cache where it has one)."""
+    labels = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    return cluster.list_feed(Feed("v1", "Pod", namespace, labels))[0]
 
 
 def template_of(body: Object) -> Mapping[str, Any]:
@@ -234,14 +233,7 @@ def catch_up(cluster: Cluster, workload: Ref, wall: Callable[[], float]) -> None
     n = int(find(body, ("spec", "replicas")) or 0)
     partition = scaled(strategy.partition, n, round_up=True)
     room = max(scaled(strategy.max_unavailable, n, round_up=True), 1)
-    pods, _ = cluster.list_feed(
-        Feed(
-            "v1",
-            "Pod",
-            workload.namespace,
-            ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
-        )
-    )
+    pods = _pods(cluster, workload.namespace, selector)
     template = template_of(body)
     shape = find(template, ("metadata", "annotations", cv.POD_SHAPE))
     behind = sorted(
