@@ -22,7 +22,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
 from rbgc.inputs import load
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
-from rbgc.k8s.pods import missing_images
+from rbgc.k8s.pods import refused_pods
 from rbgc.model import Group, Program, Target, Waves
 from rbgc.parse import parse
 from rbgc.passes.addresses import check_addresses
@@ -183,7 +183,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     if not problems:  # a group that failed made no pods: its peers' addresses cannot be judged
         warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
-    problems.extend(missing_images(manifests))  # refused by every API server (k8s/pods.py)
+    problems.extend(refused_pods(manifests))  # refused by every API server (k8s/pods.py)
     if problems:
         raise DiagnosticError([*problems, *warnings])
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
