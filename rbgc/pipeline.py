@@ -206,7 +206,7 @@ def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> 
 def no_input(paths: Iterable[str]) -> list[Diagnostic]:
     """RBG011 at each input that gave nothing, saying whether it was empty, had no files, or
     held no Kubernetes object (the files `inputs.load` skips)."""
-    from rbgc.inputs import holds_documents
+    from rbgc.inputs import OBJECT_RULE, holds_documents
     from rbgc.source import STDIN, expand_paths
 
     found = []
@@ -215,11 +215,11 @@ def no_input(paths: Iterable[str]) -> list[Diagnostic]:
             what = "standard input holds no YAML document"
         elif os.path.isdir(path):
             if expand_paths([path]):
-                what = "none of its *.yaml and *.yml files holds a document with apiVersion or kind"
+                what = f"none of its *.yaml and *.yml files holds a document with {OBJECT_RULE}"
             else:
                 what = "the folder holds no *.yaml or *.yml file (hidden entries are skipped)"
         elif holds_documents(path):
-            what = "no document of the file has apiVersion or kind"
+            what = f"no document of the file has {OBJECT_RULE}"
         else:
             what = "the file holds no YAML document (only comments or empty documents)"
         found.append(
