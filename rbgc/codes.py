@@ -404,6 +404,28 @@ CODES: dict[str, CodeDoc] = _doc(
         "containers:\n  - name: server\n    image: lmsysorg/sglang:v0.5.4",
     ),
     CodeDoc(
+        "RBG604",
+        "pod-value-refused",
+        "A pod of a compiled object has a value the API server's validation refuses.",
+        "The Kubernetes schema leaves these values free; the API server's validation does "
+        "not, so every `kubectl apply` and Argo CD sync of the object fails: a restart policy "
+        "the pod's controller does not run (a StatefulSet, Deployment or LeaderWorkerSet only "
+        "Always, a Job only OnFailure or Never), an image pull policy or port protocol outside "
+        "its enum (case counts), a port outside 1-65535, a resource amount that is not a "
+        "quantity or is negative, a request above its limit. rbgc refuses each in every build, "
+        "at the line that wrote it.",
+        "containers:\n"
+        "  - name: server\n"
+        "    image: lmsysorg/sglang:v0.5.4\n"
+        "    imagePullPolicy: always      # Always\n"
+        "    resources: {limits: {cpu: two}}",
+        "containers:\n"
+        "  - name: server\n"
+        "    image: lmsysorg/sglang:v0.5.4\n"
+        "    imagePullPolicy: Always\n"
+        '    resources: {limits: {cpu: "2"}}',
+    ),
+    CodeDoc(
         "RBG602",
         "unsupported-kubernetes-version",
         "The requested Kubernetes version has no bundled schemas.",

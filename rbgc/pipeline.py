@@ -22,7 +22,7 @@ from rbgc.diagnostics import Diagnostic, DiagnosticError, Severity, Span, error
 from rbgc.inputs import load
 from rbgc.k8s.conventions import CLUSTER_SCOPED_KINDS
 from rbgc.k8s.manifest import Manifest
-from rbgc.k8s.pods import missing_images
+from rbgc.k8s.pods import refused_pods
 from rbgc.model import Group, Program, Target, Waves
 from rbgc.parse import parse
 from rbgc.passes.addresses import check_addresses
@@ -202,7 +202,7 @@ def compile_documents(documents: list[Document], options: Options) -> Result:
     if not problems:  # a group that failed made no pods: its peers' addresses cannot be judged
         warnings.extend(check_addresses(program, manifests, options.namespace))
     problems.extend(_duplicates(manifests, options.namespace))
-    problems.extend(missing_images(manifests))  # refused by every API server (k8s/pods.py)
+    problems.extend(refused_pods(manifests))  # refused by every API server (k8s/pods.py)
     if problems:
         raise DiagnosticError([*problems, *warnings])
     ordered = tuple(sorted(manifests, key=Manifest.sort_key))
@@ -229,7 +229,7 @@ def compile_paths(paths: Iterable[str], options: Options, stdin: Any = None) -> 
 def no_input(paths: Iterable[str]) -> list[Diagnostic]:
     """RBG011 at each input that gave nothing, saying whether it was empty, had no files, or
     held no Kubernetes object (the files `inputs.load` skips)."""
-    from rbgc.inputs import holds_documents
+    from rbgc.inputs import OBJECT_RULE, holds_documents
     from rbgc.source import STDIN, expand_paths
 
     found = []
@@ -238,11 +238,11 @@ def no_input(paths: Iterable[str]) -> list[Diagnostic]:
             what = "standard input holds no YAML document"
         elif os.path.isdir(path):
             if expand_paths([path]):
-                what = "none of its *.yaml and *.yml files holds a document with apiVersion or kind"
+                what = f"none of its *.yaml and *.yml files holds a document with {OBJECT_RULE}"
             else:
                 what = "the folder holds no *.yaml or *.yml file (hidden entries are skipped)"
         elif holds_documents(path):
-            what = "no document of the file has apiVersion or kind"
+            what = f"no document of the file has {OBJECT_RULE}"
         else:
             what = "the file holds no YAML document (only comments or empty documents)"
         found.append(

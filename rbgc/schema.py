@@ -153,6 +153,14 @@ class Walker:
     def span(self, jpath: JsonPath, *, key: bool = False) -> Span:
         return self.doc.span(*self.at, *jpath, key=key)
 
+    def where(self, jpath: JsonPath) -> str:
+        """A field's path; the document itself by its kind and name (no path names it)."""
+        if jpath or self.at:
+            return _field(jpath)
+        metadata = self.doc.body.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        return f"{self.doc.kind} {name}" if isinstance(name, str) else f"this {self.doc.kind}"
+
     def walk(self, node: dict[str, Any], value: Any, jpath: JsonPath) -> Iterator[Diagnostic]:
         node = _resolve(node, self.defs)
         if "not" in node and self.valid(node["not"], value):
@@ -168,26 +176,41 @@ class Walker:
         type_name = node.get("type")
         if type_name and not _is_type(value, type_name):
             yield self.bad(
-                jpath, value, _TYPE_WORDS[type_name], help=_unquote_hint(value, type_name)
+                jpath,
+                value,
+                _TYPE_WORDS[type_name],
+                help=_unquote_hint(value, type_name) or _shape_hint(jpath, value, type_name),
             )
             return
         if "enum" in node and value not in node["enum"]:
             choices = ", ".join(_show(v) for v in node["enum"])
-            yield self.bad(jpath, value, f"one of {choices}")
+            yield self.bad(
+                jpath,
+                value,
+                f"one of {choices}",
+                help=did_you_mean(
+                    str(value), map(str, node["enum"]), "write one of those, as written"
+                ),
+            )
             return
         if isinstance(value, str):
             yield from self.string(node, value, jpath)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             if "minimum" in node and value < node["minimum"]:
-                yield self.bad(jpath, value, f"at least {node['minimum']}")
+                least = node["minimum"]
+                yield self.bad(jpath, value, f"at least {least}", help=f"use {least} or more")
             if "maximum" in node and value > node["maximum"]:
-                yield self.bad(jpath, value, f"at most {node['maximum']}")
+                most = node["maximum"]
+                yield self.bad(jpath, value, f"at most {most}", help=f"use {most} or less")
         elif isinstance(value, list):
             if len(value) < node.get("minItems", 0):
+                least = node["minItems"]
+                items = "one item" if least == 1 else f"{least} items"
                 yield error(
                     "RBG101",
-                    f"{_field(jpath)} needs at least {node['minItems']} item(s)",
+                    f"{self.where(jpath)} needs at least {items}",
                     self.span(jpath),
+                    help=f"list {items} under `{_key(jpath)}:`",
                 )
             if "items" in node:
                 for i, item in enumerate(value):
@@ -211,7 +234,7 @@ class Walker:
         props: dict[str, Any] = node.get("properties", {})
         missing = [k for k in node.get("required", ()) if k not in value]
         for key in missing:
-            where = _field(jpath)
+            where = self.where(jpath)
             yield error(
                 "RBG103",
                 f"{where} is missing required field {key!r}",
@@ -254,6 +277,21 @@ class Walker:
             self.span(jpath),
             help=help,
         )
+
+
+def _key(jpath: JsonPath) -> str:
+    """The name of the field a path ends in (a list item: the list's)."""
+    keys = [part for part in jpath if isinstance(part, str)]
+    return keys[-1] if keys else "the list"
+
+
+def _shape_hint(jpath: JsonPath, value: Any, type_name: str) -> str | None:
+    """`dependencies: b` where a list goes: show the list the user probably meant."""
+    if type_name == "array" and not isinstance(value, dict | list):
+        return f"write a list: `{_key(jpath)}: [{_show(value).strip(chr(34))}]`"
+    if type_name == "object" and not isinstance(value, dict | list):
+        return f"write the fields of `{_key(jpath)}` indented under it, one `name: value` a line"
+    return None
 
 
 def _unquote_hint(value: Any, type_name: str) -> str | None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from rbgc.cli import main
@@ -63,6 +64,53 @@ def test_a_quoted_number_hints_to_remove_the_quotes(tmp_path: Path) -> None:
     assert '  help: remove the quotes around "2": quoted, it is a string\n' in err
     path.write_text(path.read_text().replace("'2'", "two"))
     assert "remove the quotes" not in cli("build", str(path))[2]
+
+
+GROUP = "apiVersion: workloads.x-k8s.io/v1alpha1\nkind: RoleBasedGroup\nmetadata: {name: g}\n"
+ONE_ROLE = "  - name: a\n    template: {spec: {containers: [{name: c, image: i}]}}\n"
+
+
+@pytest.mark.parametrize(
+    ("spec", "said"),
+    [
+        (
+            "spec:\n  roles: []\n",
+            "g.yaml:5:10: error[RBG101]: spec.roles needs at least one item\n"
+            "  help: list one item under `roles:`\n",
+        ),
+        (
+            "spec:\n  roles:\n" + ONE_ROLE + "    dependencies: b\n",
+            'g.yaml:8:19: error[RBG101]: spec.roles[0].dependencies: expected a list, got "b"\n'
+            "  help: write a list: `dependencies: [b]`\n",
+        ),
+        (
+            "spec:\n  roles:\n" + ONE_ROLE + "    replicas: -1\n",
+            "g.yaml:8:15: error[RBG101]: spec.roles[0].replicas: expected at least 0, got -1\n"
+            "  help: use 0 or more\n",
+        ),
+        (
+            "spec:\n  roles:\n" + ONE_ROLE + "    restartPolicy: RecreateRbgOnPodRestart\n",
+            "g.yaml:8:20: error[RBG101]: spec.roles[0].restartPolicy: expected one of "
+            '"None", "RecreateRBGOnPodRestart", "RecreateRoleInstanceOnPodRestart", got '
+            "\"RecreateRbgOnPodRestart\"\n  help: did you mean 'RecreateRBGOnPodRestart'?\n",
+        ),
+        (
+            "",
+            "g.yaml:1:1: error[RBG103]: RoleBasedGroup g is missing required field 'spec'\n"
+            "  help: add `spec:` to RoleBasedGroup g\n",
+        ),
+    ],
+    ids=["min-items", "list", "minimum", "enum", "document"],
+)
+def test_every_schema_error_names_its_field_and_has_a_help_line(
+    tmp_path: Path, spec: str, said: str
+) -> None:
+    """First hour: `roles: []`, `dependencies: b`, `replicas: -1` had no help line, and a
+    document without `spec` was "(document)"."""
+    (tmp_path / "g.yaml").write_text(GROUP + spec)
+    code, out, err = cli("build", str(tmp_path / "g.yaml"))
+    assert (code, out) == (1, "")
+    assert err.replace(str(tmp_path) + "/", "") == said + "rbgc: 1 error; nothing was written\n"
 
 
 def test_shell_completion_is_documented_and_works() -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from rbgc.cli.output import ReviewExit
+from rbgc.diagnostics import DiagnosticError
 
 if TYPE_CHECKING:
     from rbgc.pipeline import Options
@@ -53,8 +55,25 @@ def compare(paths: tuple[str, ...], git_ref: str | None, options: Options) -> Co
     if git_ref is None and len(paths) != 2:
         raise click.UsageError("expected OLD and NEW (or --git REF [PATH...])")
     if git_ref is not None:
-        return compare_git(git_ref, paths or (".",), options)
+        try:
+            return compare_git(git_ref, paths or (".",), options)
+        except DiagnosticError as exc:
+            raise _two_versions_hint(exc, paths) from None
     return compare([paths[0]], [paths[1]], options)
+
+
+def _two_versions_hint(exc: DiagnosticError, paths: tuple[str, ...]) -> DiagnosticError:
+    """`--git REF old.yaml new.yaml` compiles both files as one version, whose objects then
+    clash (RBG113): say that the two modes do not mix."""
+    if len(paths) < 2 or not any(d.code == "RBG113" for d in exc.diagnostics):
+        return exc
+    hint = (
+        "with --git REF, the PATHs are one version (as committed at REF against the working "
+        "tree); to compare two files, drop --git: rbgc diff OLD NEW"
+    )
+    return DiagnosticError(
+        replace(d, help=hint) if d.code == "RBG113" else d for d in exc.diagnostics
+    )
 
 
 def review_exit(changed: bool) -> NoReturn:

@@ -25,8 +25,8 @@ from rbgc.fit.context import Context
 from rbgc.fit.filtering import NodeSet
 from rbgc.fit.leaf import Leaf
 from rbgc.fit.model import InstancePack, Level, Pack, Separate, Spread
-from rbgc.fit.quantity import show_all
 from rbgc.fit.resources import POD_SLOT
+from rbgc.k8s.quantity import show_all
 
 Reason = tuple[float, str]  # (share of the demand that cannot be met, the words)
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rbgc.diagnostics import Diagnostic, DiagnosticError, Span, error
-from rbgc.fit import quantity
 from rbgc.fit.matching import (
     PodTerm,
     Taint,
@@ -29,6 +28,7 @@ from rbgc.fit.matching import (
     text,
 )
 from rbgc.fit.resources import Resources, pod_requests
+from rbgc.k8s import quantity
 from rbgc.source import (
     STDIN,
     Document,

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rbgc.fit import quantity
 from rbgc.fit.matching import Unreadable, items, mapping
+from rbgc.k8s import quantity
 from rbgc.source import JsonPath
 
 Resources = dict[str, int]

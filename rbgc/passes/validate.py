@@ -181,8 +181,12 @@ def _role(
             "RBG121",
             f"unsupported workload type {role.workload.key!r}",
             role.workload.span,
-            help="use apps/v1 StatefulSet, apps/v1 Deployment or "
-            "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet",
+            help=did_you_mean(
+                role.workload.key,
+                (k.value for k in WorkloadKind),
+                "use apps/v1 StatefulSet, apps/v1 Deployment or "
+                "leaderworkerset.x-k8s.io/v1 LeaderWorkerSet",
+            ),
         )
         return
     name = group.conventions.workload_name(group.name, role.name)

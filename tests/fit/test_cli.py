@@ -159,15 +159,17 @@ def test_rbg350_an_unreadable_inventory(tmp_path: Path) -> None:
     )
 
 
-def test_rbg351_an_unreadable_pod_requirement(tmp_path: Path) -> None:
+def test_an_unreadable_pod_requirement_is_the_builds_error(tmp_path: Path) -> None:
+    """The build refuses a resource amount that is not a quantity (RBG604, as the API server
+    refuses it), so `fit` answers with that verdict, not a second one of its own."""
     spec = write(tmp_path, "g.yaml", group(role("w", 1, cpu="two")))
     result = invoke(["fit", "--nodes", INVENTORY, spec])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == (
-        f"{spec}:16:31: error[RBG351]: StatefulSet g-w: spec.containers[0].resources.limits.cpu: "
+        f'{spec}:16:31: error[RBG604]: StatefulSet default/g-w: container "main": limits cpu: '
         "'two' is not a Kubernetes quantity (a "
         "number with an optional suffix such as m, k, M, G, Ki, Mi, Gi or e3)\n"
-        "  help: fix the pod template: `rbgc fit` reads it as the scheduler would\n"
+        "  help: write a number with an optional suffix: 500m, 2, 16Gi, 1e3\n"
         "rbgc: 1 error; nothing was written\n"
     )
 

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from rbgc.fit.quantity import parse, show, show_all, units
+from rbgc.k8s.quantity import parse, show, show_all, units
 
 
 @pytest.mark.parametrize(

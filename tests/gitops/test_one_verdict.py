@@ -141,7 +141,22 @@ def test_a_folder_of_no_objects_is_refused_by_both(tmp_path: Path, command: str)
     assert (ran.exit_code, ran.stdout) == (1, ""), ran.stderr
     assert (
         f"{tmp_path}: error[RBG011]: no Kubernetes objects found: none of its *.yaml and *.yml "
-        "files holds a document with apiVersion or kind"
+        "files holds a document with two of apiVersion, kind and metadata"
+    ) in ran.stderr
+
+
+@pytest.mark.parametrize("command", ["build", "validate"])
+def test_a_chart_folder_is_refused_with_the_rule_that_skipped_it(
+    tmp_path: Path, command: str
+) -> None:
+    """A Chart.yaml has an apiVersion: "no document has apiVersion or kind" was false. Argo CD
+    reads a file as manifests only with two of apiVersion, kind and metadata (inputs.py)."""
+    write(tmp_path, {"Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n"})
+    ran = CliRunner().invoke(main, [command, str(tmp_path)])
+    assert (ran.exit_code, ran.stdout) == (1, ""), ran.stderr
+    assert (
+        f"{tmp_path}: error[RBG011]: no Kubernetes objects found: none of its *.yaml and *.yml "
+        "files holds a document with two of apiVersion, kind and metadata"
     ) in ran.stderr
 
 
@@ -152,7 +167,7 @@ def test_a_named_file_without_objects_says_so(tmp_path: Path, command: str) -> N
     assert ran.exit_code == 1
     assert (
         f"{tmp_path / 'values.yaml'}: error[RBG011]: no Kubernetes objects found: no document "
-        "of the file has apiVersion or kind"
+        "of the file has two of apiVersion, kind and metadata"
     ) in ran.stderr
 
 

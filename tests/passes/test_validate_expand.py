@@ -93,6 +93,14 @@ def test_unsupported_workload_kind() -> None:
     assert _codes(_role("workload: {apiVersion: apps/v1, kind: DaemonSet}")) == ["RBG121"]
 
 
+def test_a_misspelt_workload_kind_gets_the_one_it_meant() -> None:
+    """As a misspelt kind of document does (RBG104): a guess beats a list to read."""
+    with pytest.raises(DiagnosticError) as exc:
+        compile_yaml(_role("workload: {apiVersion: apps/v1, kind: Deploymnet}"))
+    (found,) = exc.value.diagnostics
+    assert (found.code, found.help) == ("RBG121", "did you mean 'apps/v1/Deployment'?")
+
+
 @pytest.mark.parametrize(
     ("extra", "update"),
     [

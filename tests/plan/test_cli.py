@@ -194,6 +194,33 @@ def test_diff_git_against_real_commits(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "error[RBG801]: unknown git revision" in unknown.stderr
 
 
+@pytest.mark.parametrize("command", ["diff", "plan"])
+def test_git_with_two_versions_of_a_file_says_the_modes_do_not_mix(
+    tmp_path: Path, command: str
+) -> None:
+    """`--git HEAD old.yaml new.yaml` read both files as one version, whose objects clash
+    (RBG113): the help line says how to compare two files instead."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for name in ("old.yaml", "new.yaml"):
+        (repo / name).write_text((EXAMPLES / "pd-disaggregated.yaml").read_text())
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "v1")
+    here = os.getcwd()
+    os.chdir(repo)
+    try:
+        mixed = run(command, "--git", "HEAD", "old.yaml", "new.yaml")
+    finally:
+        os.chdir(here)
+    assert mixed.exit_code == 2 and mixed.stdout == ""
+    assert "error[RBG113]" in mixed.stderr
+    assert (
+        "help: with --git REF, the PATHs are one version (as committed at REF against the "
+        "working tree); to compare two files, drop --git: rbgc diff OLD NEW"
+    ) in mixed.stderr
+
+
 def test_rbg801_diagnostics_of_the_old_side_name_the_revision(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
