@@ -292,6 +292,18 @@ def test_schema_problems_point_at_the_field() -> None:
     assert sorted(codes(exc)) == ["RBG101", "RBG102"]  # minimum 1 (types.go :115); no `retries`
 
 
+def test_a_customized_container_the_api_server_refuses_is_rbg604() -> None:
+    """The warm-up's pod is a Job's: the pod values core validation refuses (an
+    imagePullPolicy outside its enum, kubernetes pkg/apis/core/validation `validatePullPolicy`)
+    are refused as in every other pod template the build emits (k8s/pods.py)."""
+    image = "        image: registry.example.com/cuda-compiler:12.0\n"
+    text = KEP_EXAMPLE.replace(image, image + "        imagePullPolicy: Sometimes\n")
+    with pytest.raises(DiagnosticError) as exc:
+        build(text)
+    assert set(codes(exc)) == {"RBG604"}
+    assert all('imagePullPolicy "Sometimes"' in d.message for d in exc.value.diagnostics)
+
+
 def test_roles_sharing_a_node_merge_into_one_pod_as_upstream() -> None:
     """targetRoleBasedGroup, nodes found by sync: the actions of every role a node runs go
     into one pod (KEP-129 "Multi-Role Merge"): images once, containers by spec, volumes
