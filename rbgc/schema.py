@@ -291,7 +291,18 @@ def _shape_hint(jpath: JsonPath, value: Any, type_name: str) -> str | None:
         return f"write a list: `{_key(jpath)}: [{_show(value).strip(chr(34))}]`"
     if type_name == "object" and not isinstance(value, dict | list):
         return f"write the fields of `{_key(jpath)}` indented under it, one `name: value` a line"
-    return None
+    return {
+        "integer": f"write a whole number, unquoted: `{_key(jpath)}: 2`",
+        "number": f"write a number, unquoted: `{_key(jpath)}: 0.5`",
+        "boolean": f"write true or false, unquoted: `{_key(jpath)}: true`",
+        "string": f'quote the value to make it a string: `{_key(jpath)}: "{_plain(value)}"`',
+        "array": f"write the items as a list under `{_key(jpath)}:`, each line `- item`",
+        "object": None,
+    }.get(type_name)
+
+
+def _plain(value: Any) -> str:
+    return _show(value) if not isinstance(value, dict | list) else "..."
 
 
 def _unquote_hint(value: Any, type_name: str) -> str | None:

@@ -200,6 +200,19 @@ def test_fixture_is_about_its_own_code(fixture: Fixture) -> None:
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_LIST, ids=lambda f: f.stem)
+def test_every_error_says_how_to_fix_it(fixture: Fixture) -> None:
+    """An error without a `help:` line leaves the user to guess (the first-hour review found
+    RBG101s that did)."""
+    lines = fixture.expected_stderr.splitlines()
+    bare = [
+        line
+        for line, after in zip(lines, [*lines[1:], ""], strict=True)
+        if "error[RBG" in line and not after.startswith("  help: ")
+    ]
+    assert bare == []
+
+
+@pytest.mark.parametrize("fixture", FIXTURE_LIST, ids=lambda f: f.stem)
 def test_fixture_as_json_carries_the_same_diagnostics(fixture: Fixture) -> None:
     proc = run_rbgc(fixture.argv("--format", "json"))
     report = json.loads(proc.stderr)
